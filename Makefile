@@ -1,0 +1,62 @@
+# obsflow - the two README commands (make run, make test) and the rest of the build.
+#   make run    install what is missing, build, start the private PostgreSQL under var/,
+#               run obsflowd in the foreground on 127.0.0.1:8080 with the embedded defaults
+#   make test   install, build plain and ASan+UBSan, run every test in both, valgrind the units
+#   make bench  build and print the benchmark figures (README, Performance)
+#   make fuzz   build the libFuzzer targets with clang into build-fuzz
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD := build
+ASAN_BUILD := build-asan
+FUZZ_BUILD := build-fuzz
+VAR := $(CURDIR)/var
+CMAKE_FLAGS ?=
+CTEST := ctest --output-on-failure -j$(JOBS)
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps build build-asan run test test-plain test-asan test-valgrind bench fuzz clean db
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+db: build
+	@mkdir -p $(VAR)/data $(VAR)/work
+	@chmod o+x $(VAR)
+	@tools/pg_up.sh $(VAR)/pg --keep
+	@tools/pg_createdb.sh $(VAR)/pg obsflow
+
+run: db
+	exec $(BUILD)/obsflowd
+
+test: build build-asan
+	$(MAKE) --no-print-directory test-plain test-asan test-valgrind
+
+test-plain:
+	cd $(BUILD) && $(CTEST)
+
+test-asan:
+	cd $(ASAN_BUILD) && $(CTEST) -LE noasan
+
+test-valgrind:
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -T memcheck -L unit
+
+bench: build
+	tools/bench.sh $(BUILD)
+
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DENABLE_FUZZING=ON -DSANITIZE=ON -DENABLE_WERROR=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

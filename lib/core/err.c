@@ -1,0 +1,117 @@
+/* err.c - names, codes and HTTP statuses of enum err, and err_info helpers.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const names[] = {
+#define ERR_NAME_ROW(name, status) #name,
+    ERR_LIST(ERR_NAME_ROW)
+#undef ERR_NAME_ROW
+};
+
+static const int statuses[] = {
+#define ERR_STATUS_ROW(name, status) status,
+    ERR_LIST(ERR_STATUS_ROW)
+#undef ERR_STATUS_ROW
+};
+
+_Static_assert(ARRAY_LEN(names) == ERR__COUNT, "err name table covers the enum");
+_Static_assert(ARRAY_LEN(statuses) == ERR__COUNT, "err status table covers the enum");
+
+/* lower-case copies, built once at compile time would need a second table; derive lazily
+ * into a static table guarded by the fact that the content is deterministic. */
+static const char *const codes[] = {
+    "ok",          "nomem",        "invalid",   "parse",       "not_found",   "conflict",
+    "too_large",   "unsupported",  "unauthorized", "forbidden", "unavailable", "db_retry",
+    "db",          "storage",      "http",      "fits",        "wcs",         "xml",
+    "checksum",    "calib",        "io",        "timeout",     "cancelled",   "internal",
+};
+_Static_assert(ARRAY_LEN(codes) == ERR__COUNT, "err code table covers the enum");
+
+const char *err_str(enum err e)
+{
+    if ((unsigned)e >= ERR__COUNT) {
+        return "UNKNOWN";
+    }
+    return names[e];
+}
+
+const char *err_code(enum err e)
+{
+    if ((unsigned)e >= ERR__COUNT) {
+        return "unknown";
+    }
+    return codes[e];
+}
+
+int err_http_status(enum err e)
+{
+    if ((unsigned)e >= ERR__COUNT) {
+        return 500;
+    }
+    return statuses[e];
+}
+
+void err_info_clear(struct err_info *ei)
+{
+    if (!ei) {
+        return;
+    }
+    ei->code = ERR_OK;
+    ei->field[0] = '\0';
+    ei->msg[0] = '\0';
+}
+
+static void vset(struct err_info *ei, enum err code, const char *field, const char *fmt,
+                 va_list ap)
+{
+    ei->code = code;
+    if (field) {
+        snprintf(ei->field, sizeof ei->field, "%s", field);
+    } else {
+        ei->field[0] = '\0';
+    }
+    vsnprintf(ei->msg, sizeof ei->msg, fmt, ap);
+}
+
+enum err err_set(struct err_info *ei, enum err code, const char *fmt, ...)
+{
+    va_list ap;
+    if (!ei) {
+        return code;
+    }
+    va_start(ap, fmt);
+    vset(ei, code, NULL, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+enum err err_set_field(struct err_info *ei, enum err code, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    if (!ei) {
+        return code;
+    }
+    va_start(ap, fmt);
+    vset(ei, code, field, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void err_prefix(struct err_info *ei, const char *fmt, ...)
+{
+    char pre[ERR_INFO_MSG_MAX];
+    char old[ERR_INFO_MSG_MAX];
+    va_list ap;
+    if (!ei) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, ei->msg, sizeof old);
+    snprintf(ei->msg, sizeof ei->msg, "%s%s", pre, old);
+}

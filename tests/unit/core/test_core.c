@@ -1,0 +1,118 @@
+/* test_core.c - unit tests of lib/core: err tables, buf caps, str parsing, constant-time compare.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/str.h"
+
+static void test_err_names_and_statuses(void **state)
+{
+    (void)state;
+    assert_string_equal(err_str(ERR_NOT_FOUND), "NOT_FOUND");
+    assert_string_equal(err_code(ERR_NOT_FOUND), "not_found");
+    assert_string_equal(err_code(ERR_INTERNAL), "internal");
+    assert_int_equal(err_http_status(ERR_TOO_LARGE), 413);
+    assert_int_equal(err_http_status(ERR_UNAUTHORIZED), 401);
+    assert_string_equal(err_str((enum err)999), "UNKNOWN");
+    /* every lower-case code is the lower-case name */
+    for (int e = 0; e < ERR__COUNT; e++) {
+        const char *a = err_str((enum err)e);
+        const char *b = err_code((enum err)e);
+        assert_int_equal(strlen(a), strlen(b));
+        for (size_t i = 0; a[i]; i++) {
+            char c = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
+            assert_int_equal(c, b[i]);
+        }
+    }
+}
+
+static void test_err_set_and_prefix(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    err_info_clear(&ei);
+    assert_int_equal(err_set_field(&ei, ERR_INVALID, "priority", "must be %d..%d", 0, 9),
+                     ERR_INVALID);
+    assert_string_equal(ei.field, "priority");
+    err_prefix(&ei, "job %d: ", 3);
+    assert_string_equal(ei.msg, "job 3: must be 0..9");
+    assert_int_equal(err_set(NULL, ERR_IO, "x"), ERR_IO);
+}
+
+static void test_buf_cap(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 10);
+    assert_int_equal(buf_puts(&b, "hello"), ERR_OK);
+    assert_int_equal(buf_printf(&b, "%d", 12345), ERR_OK);
+    assert_string_equal(buf_cstr(&b), "hello12345");
+    assert_int_equal(buf_puts(&b, "x"), ERR_TOO_LARGE);
+    assert_string_equal(buf_cstr(&b), "hello12345");
+    buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    char *p = buf_take(&b);
+    assert_non_null(p);
+    free(p);
+    buf_free(&b);
+    buf_free(NULL);
+}
+
+static void test_str_numbers(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    double d = 0;
+    assert_int_equal(str_to_i64("42", 0, 100, &v), ERR_OK);
+    assert_int_equal(v, 42);
+    assert_int_equal(str_to_i64("42x", 0, 100, &v), ERR_PARSE);
+    assert_int_equal(str_to_i64("", 0, 100, &v), ERR_PARSE);
+    assert_int_equal(str_to_i64("101", 0, 100, &v), ERR_INVALID);
+    assert_int_equal(str_to_i64("99999999999999999999", 0, INT64_MAX, &v), ERR_INVALID);
+    assert_int_equal(str_to_double("1.5e3", &d), ERR_OK);
+    assert_true(d == 1500.0);
+    assert_int_equal(str_to_double("1.5e3 ", &d), ERR_PARSE);
+}
+
+static void test_str_misc(void **state)
+{
+    (void)state;
+    char small[4];
+    assert_false(str_copy(small, sizeof small, "abcdef"));
+    assert_string_equal(small, "abc");
+    assert_true(str_starts_with("s3://b/k", "s3://"));
+    assert_true(str_ends_with("x.fits.gz", ".gz"));
+    assert_false(str_ends_with("gz", ".gz"));
+    assert_true(str_ct_equal("token", 5, "token", 5));
+    assert_false(str_ct_equal("token", 5, "tokem", 5));
+    assert_false(str_ct_equal("token", 5, "token2", 6));
+}
+
+static void test_clock_format(void **state)
+{
+    (void)state;
+    char ts[40];
+    clock_format_rfc3339(1700000000123456789LL, ts, sizeof ts);
+    assert_string_equal(ts, "2023-11-14T22:13:20.123456Z");
+    int64_t a = clock_mono_ns();
+    int64_t b = clock_mono_ns();
+    assert_true(b >= a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_err_names_and_statuses), cmocka_unit_test(test_err_set_and_prefix),
+        cmocka_unit_test(test_buf_cap),                cmocka_unit_test(test_str_numbers),
+        cmocka_unit_test(test_str_misc),               cmocka_unit_test(test_clock_format),
+    };
+    return cmocka_run_group_tests_name("lib.core", tests, NULL, NULL);
+}
