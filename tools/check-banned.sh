@@ -1,0 +1,13 @@
+#!/bin/bash
+# check-banned.sh - functions the house style bans outside tests/ (style.md 6.6), and getenv
+# outside the code that owns configuration (service/, cli/, workers/).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+files=$(git ls-files '*.c' '*.h' | grep -v '^tests/')
+banned='\b(sprintf|vsprintf|strcpy|strcat|strncpy|strncat|gets|strtok|atoi|atol|atof|asctime|ctime|localtime|gmtime|rand|system|alloca|setjmp|longjmp)[[:space:]]*\('
+hits=$(echo "$files" | xargs -r grep -nE "$banned" 2>/dev/null | grep -v '/\*.*\*/' )
+if [ -n "$hits" ]; then echo "banned functions:"; echo "$hits" | sed 's/^/  /'; fail=1; fi
+env_hits=$(echo "$files" | grep -E '^(lib|handlers)/' | xargs -r grep -nE '\bgetenv[[:space:]]*\(' 2>/dev/null)
+if [ -n "$env_hits" ]; then echo "getenv outside service/, cli/, workers/:"; echo "$env_hits" | sed 's/^/  /'; fail=1; fi
+exit $fail
