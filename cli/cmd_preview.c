@@ -1,0 +1,82 @@
+/* cmd_preview.c - `obsflow preview [--size N] -o OUT.jpg IN.fits`: one fitscut-style JPEG
+ * (CALDP settings: autoscale 99.5, asinh, BADPIX/GOODMIN/GOODMAX, quality 75).
+ * Exit codes: 0 written, 2 usage, 28 (CALDP CREATE_PREVIEWS_ERROR) the preview failed.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "core/str.h"
+#include "preview/preview.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+int cli_cmd_preview(int argc, char **argv);
+extern const char cli_help_preview[];
+const char cli_help_preview[] = "JPEG preview of a FITS image: preview [--size N] -o OUT.jpg IN.fits";
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: obsflow preview [--size N] [--quality Q] [--no-badpix] -o OUT.jpg IN.fits\n"
+            "  --size N     long side of the output in pixels (128 = CALDP thumbnail; default:\n"
+            "               full resolution)\n");
+}
+
+int cli_cmd_preview(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"size", required_argument, NULL, 's'},
+        {"quality", required_argument, NULL, 'q'},
+        {"no-badpix", no_argument, NULL, 'b'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct preview_opts po;
+    struct preview_result res;
+    struct err_info ei;
+    const char *out = NULL;
+    int64_t v;
+    int c;
+    preview_opts_default(&po);
+    err_info_clear(&ei);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "s:q:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (str_to_i64(optarg, 0, PREVIEW_MAX_SIZE, &v) != ERR_OK) {
+                fprintf(stderr, "obsflow preview: invalid --size \"%s\" (0..%d)\n", optarg,
+                        PREVIEW_MAX_SIZE);
+                return 2;
+            }
+            po.size = (int)v;
+            break;
+        case 'q':
+            if (str_to_i64(optarg, 1, 100, &v) != ERR_OK) {
+                fprintf(stderr, "obsflow preview: invalid --quality \"%s\" (1..100)\n", optarg);
+                return 2;
+            }
+            po.quality = (int)v;
+            break;
+        case 'b':
+            po.badpix = false;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            usage();
+            return 0;
+        default:
+            usage();
+            return 2;
+        }
+    }
+    if (!out || optind != argc - 1) {
+        usage();
+        return 2;
+    }
+    if (preview_file(argv[optind], out, &po, &res, &ei) != ERR_OK) {
+        fprintf(stderr, "obsflow preview: %s\n", ei.msg);
+        return 28;
+    }
+    return 0;
+}
