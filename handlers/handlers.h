@@ -1,0 +1,156 @@
+/* handlers.h - the HTTP endpoints of obsflowd as plain functions of a request.
+ * No libmicrohttpd, SQL or curl here: service/ turns an MHD connection into a struct req,
+ * calls one handler, and turns the struct resp (or the returned error) into bytes on the wire.
+ * Jobs are reached through lib/queue, which renders them in the API's JSON shape.
+ * Threading: handlers are called concurrently from the MHD threads; they share only *app,
+ * which is read-only after start-up apart from the atomics the store and metrics own.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_HANDLERS_H
+#define OBSFLOW_HANDLERS_H
+
+#include "core/buf.h"
+#include "core/compiler.h"
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- limits (named caps on everything that grows) ---- */
+#define REQ_MAX_QUERY        16           /* query arguments per request */
+#define REQ_MAX_PATH_PARAMS  2            /* {id} ... */
+#define REQ_PARAM_MAX        128          /* bytes of one path parameter */
+#define RESP_BODY_MAX        (8u << 20)   /* bytes of one response body */
+#define JOB_BODY_MAX         (1u << 20)   /* POST /v1/jobs body */
+#define SMALL_BODY_MAX       4096u        /* cancel / retry bodies */
+#define JSON_MAX_DEPTH       16           /* nesting of any request body */
+#define JSON_MAX_STRING      8192         /* bytes of any JSON string (keys included) */
+#define JOB_BATCH_MAX        1000         /* jobs in one POST */
+#define JOB_KIND_MAX         32           /* bytes of a kind name */
+#define JOB_QUEUE_MAX        64           /* bytes of a queue name */
+#define JOB_PARAMS_MAX       65536        /* bytes of one job's params, serialised */
+#define JOB_ATTEMPTS_MAX     100
+#define NOOP_SLEEP_MAX_MS    3600000
+#define JOB_LIST_LIMIT_MAX   500          /* page size cap of GET /v1/jobs */
+#define JOB_LIST_LIMIT_DEF   50
+#define IDEMPOTENCY_KEY_MAX  255
+#define UUID_STR_LEN         36
+
+enum http_method {
+    HTTP_GET = 0,
+    HTTP_HEAD,
+    HTTP_POST,
+    HTTP_PUT,
+    HTTP_DELETE,
+    HTTP_PATCH,
+    HTTP_OPTIONS,
+    HTTP_OTHER,
+    HTTP_METHOD__COUNT
+};
+
+/** Name of @p m ("GET"); never NULL. */
+const char *http_method_name(enum http_method m);
+
+/** One name=value pair of the query string (both borrowed from the request). */
+struct req_kv {
+    const char *key;
+    const char *value;
+};
+
+/** A parsed request. Everything is borrowed from the service for the handler call. */
+struct req {
+    enum http_method method;
+    const char *path;                                /* decoded path, no query string */
+    const char *params[REQ_MAX_PATH_PARAMS];         /* path parameters in pattern order */
+    size_t nparams;
+    struct req_kv query[REQ_MAX_QUERY];              /* query arguments, in arrival order */
+    size_t nquery;
+    const char *body;                                /* request body (NUL-terminated) or NULL */
+    size_t body_len;
+    const char *content_type;                        /* Content-Type header or NULL */
+    const char *idempotency_key;                     /* Idempotency-Key header or NULL */
+    const char *request_id;                          /* X-Request-Id (given or generated) */
+};
+
+/** A response under construction; the service owns it and frees the body. */
+struct resp {
+    int status;                    /* HTTP status; 200 unless a handler sets it */
+    const char *content_type;      /* static string; "application/json" by default */
+    struct buf body;               /* response body, capped at RESP_BODY_MAX */
+    char location[160];            /* Location header or "" */
+    char retry_after[16];          /* Retry-After header or "" */
+    bool replayed;                 /* Idempotent-Replayed: true */
+};
+
+struct queue; /* lib/queue */
+
+/** Read-only context of every handler, built by main before the HTTP server starts. */
+struct app {
+    struct queue *queue;                                 /* job queue (borrowed) */
+    bool (*ready)(void *ctx, struct err_info *ei);       /* readiness: database up, migrated,
+                                                            not draining */
+    bool (*alive)(void *ctx, struct err_info *ei);       /* liveness: own loops ticking */
+    void *probe_ctx;                                     /* argument of ready/alive */
+    const char *openapi_path;                            /* file served at /openapi.yaml */
+};
+/** Signature of every handler: on ERR_OK the response is in @p resp; on failure @p ei names
+ * the problem and the service renders application/problem+json. */
+typedef enum err (*handler_fn)(const struct app *app, const struct req *req, struct resp *resp,
+                               struct err_info *ei);
+
+/* ---- the endpoints (one per file) ---- */
+NODISCARD enum err h_jobs_create(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_jobs_get(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_jobs_list(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_jobs_events(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_jobs_cancel(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_jobs_retry(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_livez(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_readyz(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err h_openapi(const struct app *, const struct req *, struct resp *, struct err_info *);
+
+/* ---- helpers shared by the handlers (handlers/util.c) ---- */
+
+/** Value of query argument @p key, or NULL. */
+const char *req_query(const struct req *req, const char *key);
+
+/** ERR_PARSE naming the first query argument not in the NULL-terminated @p allowed list,
+ * or one given twice. */
+NODISCARD enum err req_query_check(const struct req *req, const char *const *allowed,
+                                   struct err_info *ei);
+
+/** True if @p s is a canonical lower- or upper-case hyphenated UUID. */
+bool uuid_valid(const char *s);
+
+/** Validate path parameter @p idx as a UUID: ERR_PARSE with field "id" otherwise. */
+NODISCARD enum err req_uuid_param(const struct req *req, size_t idx, struct err_info *ei);
+
+/**
+ * Parse the request body as JSON with our caps: depth <= JSON_MAX_DEPTH, strings and keys
+ * <= JSON_MAX_STRING bytes, duplicate keys refused. ERR_PARSE (400) for malformed JSON,
+ * ERR_TOO_LARGE for a string or nesting over the cap (named by field "body").
+ * @param[out] out  new reference on success
+ */
+NODISCARD enum err req_json_body(const char *body, size_t len, json_t **out, struct err_info *ei);
+
+/** Serialise @p v (borrowed) into @p resp with @p status and content type application/json. */
+NODISCARD enum err resp_json(struct resp *resp, int status, const json_t *v, struct err_info *ei);
+
+/**
+ * Check the shape of a POST /v1/jobs document before it reaches the queue: a job object or a
+ * non-empty array of at most JOB_BATCH_MAX; known fields only, each of the right type and range
+ * (kind, params, queue, priority, max_attempts, run_at, parent_id); noop params checked too.
+ * @return ERR_OK; ERR_INVALID naming the field ("[2].priority", "params.sleep_ms"); ERR_TOO_LARGE
+ *         for too many jobs or oversized params.
+ */
+NODISCARD enum err job_specs_validate(json_t *doc, struct err_info *ei);
+
+/** True if @p s is an RFC 3339 date-time ("2026-11-21T21:22:28Z", offsets and fractions ok). */
+bool rfc3339_valid(const char *s);
+
+/** Init / free a response (service side). */
+void resp_init(struct resp *resp);
+void resp_free(struct resp *resp);
+
+#endif

@@ -1,0 +1,11 @@
+/* handlers_int.h - internals shared by the endpoint files; include only from handlers/.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_HANDLERS_INT_H
+#define OBSFLOW_HANDLERS_INT_H
+
+#include "handlers.h"
+
+/** No body, or "{}": ERR_OK; otherwise ERR_PARSE / ERR_INVALID naming the field. */
+NODISCARD enum err handlers__empty_body(const struct req *req, struct err_info *ei);
+
+#endif

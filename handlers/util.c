@@ -1,0 +1,178 @@
+/* util.c - helpers shared by the endpoints: query arguments, UUIDs, capped JSON bodies,
+ * JSON responses. SPDX-License-Identifier: Apache-2.0 */
+#include "handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const method_names[HTTP_METHOD__COUNT] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER",
+};
+
+const char *http_method_name(enum http_method m)
+{
+    if ((unsigned)m >= HTTP_METHOD__COUNT) {
+        return "OTHER";
+    }
+    return method_names[m];
+}
+
+const char *req_query(const struct req *req, const char *key)
+{
+    for (size_t i = 0; i < req->nquery; i++) {
+        if (strcmp(req->query[i].key, key) == 0) {
+            return req->query[i].value ? req->query[i].value : "";
+        }
+    }
+    return NULL;
+}
+
+enum err req_query_check(const struct req *req, const char *const *allowed, struct err_info *ei)
+{
+    for (size_t i = 0; i < req->nquery; i++) {
+        const char *k = req->query[i].key;
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++) {
+            if (strcmp(*a, k) == 0) {
+                ok = true;
+                break;
+            }
+        }
+        if (!ok) {
+            return err_set_field(ei, ERR_PARSE, k, "unrecognized query parameter \"%.64s\"", k);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(req->query[j].key, k) == 0) {
+                return err_set_field(ei, ERR_PARSE, k, "query parameter \"%.64s\" given twice", k);
+            }
+        }
+    }
+    return ERR_OK;
+}
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool uuid_valid(const char *s)
+{
+    if (!s || strlen(s) != UUID_STR_LEN) {
+        return false;
+    }
+    for (size_t i = 0; i < UUID_STR_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return false;
+            }
+        } else if (!is_hex(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+enum err req_uuid_param(const struct req *req, size_t idx, struct err_info *ei)
+{
+    const char *id = idx < req->nparams ? req->params[idx] : NULL;
+    if (!uuid_valid(id)) {
+        return err_set_field(ei, ERR_PARSE, "id", "invalid job id \"%.64s\": not a UUID",
+                             id ? id : "");
+    }
+    return ERR_OK;
+}
+
+/* Pre-scan the raw text for nesting depth and string length, so a hostile body is refused
+ * before jansson builds anything. Malformed text is left for jansson to report. */
+static enum err json_prescan(const char *p, size_t len, struct err_info *ei)
+{
+    int depth = 0;
+    bool in_str = false;
+    size_t str_len = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\') {
+                i++;
+                str_len += 2;
+            } else if (c == '"') {
+                in_str = false;
+            } else {
+                str_len++;
+            }
+            if (str_len > JSON_MAX_STRING) {
+                return err_set_field(ei, ERR_TOO_LARGE, "body",
+                                     "JSON string longer than %d bytes at offset %zu",
+                                     JSON_MAX_STRING, i);
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            str_len = 0;
+        } else if (c == '{' || c == '[') {
+            if (++depth > JSON_MAX_DEPTH) {
+                return err_set_field(ei, ERR_TOO_LARGE, "body",
+                                     "JSON nested deeper than %d levels at offset %zu",
+                                     JSON_MAX_DEPTH, i);
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return ERR_OK;
+}
+
+enum err req_json_body(const char *body, size_t len, json_t **out, struct err_info *ei)
+{
+    if (!body || len == 0) {
+        return err_set_field(ei, ERR_PARSE, "body", "request body is empty; a JSON document is required");
+    }
+    enum err e = json_prescan(body, len, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!v) {
+        return err_set_field(ei, ERR_PARSE, "body", "malformed JSON at line %d column %d: %s",
+                             jerr.line, jerr.column, jerr.text);
+    }
+    *out = v;
+    return ERR_OK;
+}
+
+void resp_init(struct resp *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    buf_init(&resp->body, RESP_BODY_MAX);
+}
+
+void resp_free(struct resp *resp)
+{
+    if (resp) {
+        buf_free(&resp->body);
+    }
+}
+
+static int dump_cb(const char *p, size_t n, void *data)
+{
+    return buf_append(data, p, n) == ERR_OK ? 0 : -1;
+}
+
+enum err resp_json(struct resp *resp, int status, const json_t *v, struct err_info *ei)
+{
+    buf_reset(&resp->body);
+    if (!v || json_dump_callback(v, dump_cb, &resp->body, JSON_COMPACT) != 0) {
+        return err_set(ei, ERR_TOO_LARGE, "could not serialise the response (over %u bytes)",
+                       RESP_BODY_MAX);
+    }
+    if (buf_append(&resp->body, "\n", 1) != ERR_OK) {
+        return err_set(ei, ERR_NOMEM, "could not serialise the response");
+    }
+    resp->status = status;
+    resp->content_type = "application/json";
+    return ERR_OK;
+}

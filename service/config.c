@@ -1,0 +1,226 @@
+/* config.c - environment and flags of obsflowd.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include "core/str.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char config_usage[] =
+    "usage: obsflowd [--listen HOST:PORT] [--port-file FILE] [--workers N]\n"
+    "                [--database-url URL] [--shutdown-grace S] [--openapi FILE]\n"
+    "                [--log-level debug|info|warn|error] [--log-format json|text]\n"
+    "environment: OBSFLOW_LISTEN (127.0.0.1:8080), OBSFLOW_DATABASE_URL (the private cluster of\n"
+    "  `make run`: unix socket <cwd>/var/pg, database obsflow, user postgres), OBSFLOW_WORKERS\n"
+    "  (cores), OBSFLOW_API_TOKEN (unset = open), OBSFLOW_SHUTDOWN_GRACE (25), OBSFLOW_DB_POOL,\n"
+    "  OBSFLOW_HTTP_THREADS, OBSFLOW_LOG_LEVEL (info), OBSFLOW_LOG_FORMAT (json)\n";
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+}
+
+enum err config_parse_listen(const char *s, char *host, size_t cap, int *port, struct err_info *ei)
+{
+    const char *colon;
+    const char *h = s;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') {
+            return err_set_field(ei, ERR_INVALID, "OBSFLOW_LISTEN",
+                                 "invalid listen address \"%.64s\": expected [v6addr]:port", s);
+        }
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) {
+            return err_set_field(ei, ERR_INVALID, "OBSFLOW_LISTEN",
+                                 "invalid listen address \"%.64s\": expected host:port", s);
+        }
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen + 1 > cap) {
+        return err_set_field(ei, ERR_INVALID, "OBSFLOW_LISTEN", "listen host too long");
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    if (hlen == 0) {
+        str_copy(host, cap, "0.0.0.0");
+    }
+    int64_t p = 0;
+    if (str_to_i64(colon + 1, 0, 65535, &p) != ERR_OK) {
+        return err_set_field(ei, ERR_INVALID, "OBSFLOW_LISTEN",
+                             "invalid port \"%.16s\" in listen address: 0..65535", colon + 1);
+    }
+    *port = (int)p;
+    return ERR_OK;
+}
+
+static enum err int_setting(const char *name, const char *v, int64_t lo, int64_t hi, int *out,
+                            struct err_info *ei)
+{
+    int64_t n = 0;
+    if (str_to_i64(v, lo, hi, &n) != ERR_OK) {
+        return err_set_field(ei, ERR_INVALID, name, "invalid %s \"%.32s\": an integer from %lld to %lld",
+                             name, v, (long long)lo, (long long)hi);
+    }
+    *out = (int)n;
+    return ERR_OK;
+}
+
+static enum err apply(struct config *cfg, const char *name, const char *v, struct err_info *ei)
+{
+    if (strcmp(name, "OBSFLOW_DATABASE_URL") == 0) {
+        if (!str_copy(cfg->database_url, sizeof cfg->database_url, v)) {
+            return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_LISTEN") == 0) {
+        return config_parse_listen(v, cfg->listen_host, sizeof cfg->listen_host, &cfg->listen_port, ei);
+    }
+    if (strcmp(name, "OBSFLOW_WORKERS") == 0) {
+        return int_setting(name, v, 0, CONFIG_WORKERS_MAX, &cfg->workers, ei);
+    }
+    if (strcmp(name, "OBSFLOW_API_TOKEN") == 0) {
+        if (!str_copy(cfg->api_token, sizeof cfg->api_token, v)) {
+            return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_SHUTDOWN_GRACE") == 0) {
+        return int_setting(name, v, 0, 3600, &cfg->shutdown_grace_s, ei);
+    }
+    if (strcmp(name, "OBSFLOW_DB_POOL") == 0) {
+        return int_setting(name, v, 1, 64, &cfg->db_pool_size, ei);
+    }
+    if (strcmp(name, "OBSFLOW_HTTP_THREADS") == 0) {
+        return int_setting(name, v, 1, 64, &cfg->http_threads, ei);
+    }
+    if (strcmp(name, "OBSFLOW_LOG_LEVEL") == 0) {
+        if (!log_level_parse(v, &cfg->log_level)) {
+            return err_set_field(ei, ERR_INVALID, name,
+                                 "unrecognized log level \"%.16s\": debug, info, warn or error", v);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_LOG_FORMAT") == 0) {
+        if (strcmp(v, "json") == 0) {
+            cfg->log_format = LOG_FORMAT_JSON;
+        } else if (strcmp(v, "text") == 0) {
+            cfg->log_format = LOG_FORMAT_TEXT;
+        } else {
+            return err_set_field(ei, ERR_INVALID, name,
+                                 "unrecognized log format \"%.16s\": json or text", v);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_OPENAPI") == 0) {
+        if (!str_copy(cfg->openapi_path, sizeof cfg->openapi_path, v)) {
+            return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "PORT_FILE") == 0) {
+        if (!str_copy(cfg->port_file, sizeof cfg->port_file, v)) {
+            return err_set_field(ei, ERR_INVALID, "--port-file", "--port-file is too long");
+        }
+        return ERR_OK;
+    }
+    return err_set(ei, ERR_INTERNAL, "unhandled setting %s", name);
+}
+
+static const char *const env_names[] = {
+    "OBSFLOW_DATABASE_URL", "OBSFLOW_LISTEN",  "OBSFLOW_WORKERS",      "OBSFLOW_API_TOKEN",
+    "OBSFLOW_SHUTDOWN_GRACE", "OBSFLOW_DB_POOL", "OBSFLOW_HTTP_THREADS", "OBSFLOW_LOG_LEVEL",
+    "OBSFLOW_LOG_FORMAT",   "OBSFLOW_OPENAPI",
+};
+
+static const struct {
+    const char *flag;
+    const char *setting;
+} flags[] = {
+    {"--database-url", "OBSFLOW_DATABASE_URL"}, {"--listen", "OBSFLOW_LISTEN"},
+    {"--workers", "OBSFLOW_WORKERS"},           {"--shutdown-grace", "OBSFLOW_SHUTDOWN_GRACE"},
+    {"--log-level", "OBSFLOW_LOG_LEVEL"},       {"--log-format", "OBSFLOW_LOG_FORMAT"},
+    {"--openapi", "OBSFLOW_OPENAPI"},           {"--port-file", "PORT_FILE"},
+};
+
+enum err config_load(struct config *cfg, int argc, char **argv, struct err_info *ei)
+{
+    memset(cfg, 0, sizeof *cfg);
+    str_copy(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->shutdown_grace_s = 25;
+    cfg->workers = -1;
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->log_format = LOG_FORMAT_JSON;
+    char cwd[CONFIG_STR_MAX - 64];
+    if (!getcwd(cwd, sizeof cwd)) {
+        return err_set(ei, ERR_INVALID, "could not read the working directory");
+    }
+    snprintf(cfg->database_url, sizeof cfg->database_url, "host=%s/var/pg dbname=obsflow user=postgres",
+             cwd);
+    for (size_t i = 0; i < ARRAY_LEN(env_names); i++) {
+        const char *v = getenv(env_names[i]);
+        if (v && v[0]) {
+            enum err e = apply(cfg, env_names[i], v, ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cfg->show_help = true;
+            continue;
+        }
+        if (strcmp(a, "--version") == 0) {
+            cfg->show_version = true;
+            continue;
+        }
+        bool done = false;
+        for (size_t f = 0; f < ARRAY_LEN(flags) && !done; f++) {
+            size_t n = strlen(flags[f].flag);
+            const char *v = NULL;
+            if (strcmp(a, flags[f].flag) == 0) {
+                if (i + 1 >= argc) {
+                    return err_set_field(ei, ERR_INVALID, flags[f].flag, "%s needs a value",
+                                         flags[f].flag);
+                }
+                v = argv[++i];
+            } else if (strncmp(a, flags[f].flag, n) == 0 && a[n] == '=') {
+                v = a + n + 1;
+            } else {
+                continue;
+            }
+            enum err e = apply(cfg, flags[f].setting, v, ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+            done = true;
+        }
+        if (!done) {
+            return err_set_field(ei, ERR_INVALID, a, "unrecognized argument \"%.64s\"", a);
+        }
+    }
+    int nc = cores();
+    if (cfg->workers < 0) {
+        cfg->workers = nc;
+    }
+    if (cfg->db_pool_size == 0) {
+        cfg->db_pool_size = 2 * nc + 1;
+    }
+    if (cfg->http_threads == 0) {
+        cfg->http_threads = nc;
+    }
+    return ERR_OK;
+}

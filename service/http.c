@@ -1,0 +1,510 @@
+/* http.c - libmicrohttpd adapter (the only file that includes microhttpd.h).
+ * Request life: first call = headers (route, auth, Content-Length cap; a refused upload is
+ * answered at once and the connection closed), middle calls = body chunks appended under the
+ * route's cap, last call = handler and response (answering on the second call keeps
+ * keep-alive, toolchain.md §4). SPDX-License-Identifier: Apache-2.0 */
+#include "http.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "problem.h"
+#include "router.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#define REQUEST_ID_MAX 64
+
+struct http_server {
+    struct http_opts o;
+    struct MHD_Daemon *d;
+    int fd;
+    char bound[300];
+    bool quiesced;
+    atomic_uint_fast64_t seq;    /* request id counter */
+    unsigned long long boot;     /* request id prefix */
+};
+
+struct conn_state {
+    int64_t start_ns;
+    enum http_method method;
+    int route;                          /* table row, ROUTE_NOT_FOUND or ROUTE_BAD_METHOD */
+    enum err early;                     /* refused before the body: answer this */
+    struct err_info ei;
+    char allow[ROUTER_ALLOW_MAX];
+    const char *params[REQ_MAX_PATH_PARAMS];
+    size_t nparams;
+    struct buf body;
+    char request_id[REQUEST_ID_MAX + 1];
+    char path[HTTP_PATH_MAX + 1];       /* params point into this copy */
+};
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static bool request_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > REQUEST_ID_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+struct query_ctx {
+    struct req *req;
+    bool overflow;
+};
+
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct query_ctx *q = cls;
+    if (q->req->nquery == REQ_MAX_QUERY) {
+        q->overflow = true;
+        return MHD_NO;
+    }
+    q->req->query[q->req->nquery].key = key;
+    q->req->query[q->req->nquery].value = value ? value : "";
+    q->req->nquery++;
+    return MHD_YES;
+}
+
+static const struct route *route_of(const struct conn_state *st)
+{
+    return st->route >= 0 ? &routes[st->route] : NULL;
+}
+
+static void add_header(struct MHD_Response *r, const char *k, const char *v)
+{
+    if (v && v[0]) {
+        (void)MHD_add_response_header(r, k, v);
+    }
+}
+
+/* Queue @p resp on @p c, observe metrics and write the access log line. */
+static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c,
+                                 struct conn_state *st, struct resp *resp, enum err e)
+{
+    struct MHD_Response *r;
+    size_t len = resp->body.len;
+    char *body = buf_take(&resp->body);
+    if (body) {
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    } else {
+        static char empty[1];
+        r = MHD_create_response_from_buffer(0, empty, MHD_RESPMEM_PERSISTENT);
+    }
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    add_header(r, "X-Request-Id", st->request_id);
+    add_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
+    add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (resp->replayed) {
+        add_header(r, "Idempotent-Replayed", "true");
+    }
+    if (resp->status == 405) {
+        add_header(r, MHD_HTTP_HEADER_ALLOW, st->allow);
+    }
+    if (resp->status == 401) {
+        add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"obsflow\"");
+    }
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+
+    int64_t dur = clock_mono_ns() - st->start_ns;
+    metrics_http_observe(s->o.metrics, st->route, st->method, resp->status, dur);
+    const struct route *rt = route_of(st);
+    const char *label = rt ? rt->pattern : "unmatched";
+    double ms = (double)dur / 1e6;
+    if (resp->status >= 500) {
+        LOG_ERROR("http", "%s %s -> %d in %.3f ms: %s: %s", http_method_name(st->method), label,
+                  resp->status, ms, err_str(e), st->ei.msg);
+    } else if (resp->status >= 400) {
+        LOG_INFO("http", "%s %s -> %d in %.3f ms: %s", http_method_name(st->method), label,
+                 resp->status, ms, st->ei.msg);
+    } else {
+        LOG_DEBUG("http", "%s %s -> %d in %.3f ms", http_method_name(st->method), label,
+                  resp->status, ms);
+    }
+    return ret;
+}
+
+static enum MHD_Result send_problem(struct http_server *s, struct MHD_Connection *c,
+                                    struct conn_state *st, enum err e)
+{
+    struct resp resp;
+    resp_init(&resp);
+    if (st->ei.code == ERR_OK) {
+        st->ei.code = e;
+    }
+    if (st->ei.msg[0] == '\0') {
+        str_copy(st->ei.msg, sizeof st->ei.msg, problem_title(problem_status(e)));
+    }
+    (void)problem_render(&resp, e, &st->ei, st->request_id);
+    if (e == ERR_UNAVAILABLE) {
+        str_copy(resp.retry_after, sizeof resp.retry_after, "1");
+    }
+    enum MHD_Result r = send_resp(s, c, st, &resp, e);
+    resp_free(&resp);
+    return r;
+}
+
+/* 405 is not an enum err; render it by hand on top of the problem document. */
+static enum MHD_Result send_405(struct http_server *s, struct MHD_Connection *c,
+                                struct conn_state *st)
+{
+    struct resp resp;
+    resp_init(&resp);
+    struct err_info ei;
+    err_info_clear(&ei);
+    err_set(&ei, ERR_INVALID, "method %s is not allowed here; allowed: %s",
+            http_method_name(st->method), st->allow);
+    json_t *doc = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "type",
+                            "https://obsflow.dev/problems/method_not_allowed", "title",
+                            "Method Not Allowed", "status", 405, "code", "method_not_allowed",
+                            "detail", ei.msg, "request_id", st->request_id);
+    if (doc) {
+        (void)resp_json(&resp, 405, doc, &ei);
+        json_decref(doc);
+    }
+    resp.status = 405;
+    resp.content_type = "application/problem+json";
+    st->ei = ei;
+    enum MHD_Result r = send_resp(s, c, st, &resp, ERR_INVALID);
+    resp_free(&resp);
+    return r;
+}
+
+/* Checks that need only the headers; sets st->early on refusal. */
+static void check_headers(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
+{
+    const struct route *rt = route_of(st);
+    if (!rt) {
+        return;
+    }
+    if (rt->auth && s->o.api_token && s->o.api_token[0]) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!h) {
+            st->early = err_set_field(&st->ei, ERR_UNAUTHORIZED, "Authorization",
+                                      "this route needs a bearer token (Authorization: Bearer ...)");
+            return;
+        }
+        if (strncmp(h, "Bearer ", 7) != 0 ||
+            !str_ct_equal(h + 7, strlen(h + 7), s->o.api_token, strlen(s->o.api_token))) {
+            st->early = err_set_field(&st->ei, ERR_UNAUTHORIZED, "Authorization", "invalid bearer token");
+            return;
+        }
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && rt->body_max > 0) {
+        int64_t n = 0;
+        if (str_to_i64(cl, 0, INT64_MAX, &n) == ERR_OK && (uint64_t)n > rt->body_max) {
+            st->early = err_set_field(&st->ei, ERR_TOO_LARGE, "body",
+                                      "request body of %lld bytes is over the limit of %zu bytes",
+                                      (long long)n, rt->body_max);
+            return;
+        }
+    }
+    if (rt->needs_store && s->o.store_ready && !s->o.store_ready(s->o.store_ctx)) {
+        st->early = err_set(&st->ei, ERR_UNAVAILABLE,
+                            "the database is not available yet; try again shortly");
+    }
+}
+
+static bool body_pending(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        return strcmp(cl, "0") != 0;
+    }
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
+                                struct conn_state *st)
+{
+    if (st->route == ROUTE_NOT_FOUND) {
+        err_set(&st->ei, ERR_NOT_FOUND, "no such route: %s %.200s", http_method_name(st->method),
+                st->path[0] ? st->path : "(path too long)");
+        return send_problem(s, c, st, ERR_NOT_FOUND);
+    }
+    if (st->route == ROUTE_BAD_METHOD) {
+        return send_405(s, c, st);
+    }
+    if (st->early != ERR_OK) {
+        return send_problem(s, c, st, st->early);
+    }
+    const struct route *rt = route_of(st);
+    struct req req;
+    memset(&req, 0, sizeof req);
+    req.method = st->method;
+    req.path = st->path;
+    memcpy(req.params, st->params, sizeof req.params);
+    req.nparams = st->nparams;
+    req.body = st->body.len ? buf_cstr(&st->body) : NULL;
+    req.body_len = st->body.len;
+    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    req.idempotency_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    req.request_id = st->request_id;
+    struct query_ctx qc = {.req = &req, .overflow = false};
+    (void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_iter, &qc);
+    if (qc.overflow) {
+        err_set_field(&st->ei, ERR_PARSE, "query", "more than %d query parameters", REQ_MAX_QUERY);
+        return send_problem(s, c, st, ERR_PARSE);
+    }
+    struct resp resp;
+    resp_init(&resp);
+    enum err e;
+    if (rt->kind == ROUTE_METRICS) {
+        e = metrics_render(s->o.metrics, s->o.jobs_fn, s->o.jobs_ctx, &resp.body);
+        resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        if (e != ERR_OK) {
+            err_set(&st->ei, e, "could not render the metrics");
+        }
+    } else {
+        log_ctx_set_request(st->request_id);
+        e = rt->fn(s->o.app, &req, &resp, &st->ei);
+        log_ctx_set_request(NULL);
+    }
+    enum MHD_Result r;
+    if (e == ERR_OK) {
+        r = send_resp(s, c, st, &resp, ERR_OK);
+    } else {
+        r = send_problem(s, c, st, e);
+    }
+    resp_free(&resp);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct http_server *s = cls;
+    struct conn_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) {
+            return MHD_NO;
+        }
+        *con_cls = st;
+        st->start_ns = clock_mono_ns();
+        st->method = router_method(method);
+        const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+        if (rid && request_id_ok(rid)) {
+            str_copy(st->request_id, sizeof st->request_id, rid);
+        } else {
+            unsigned long long n = atomic_fetch_add(&s->seq, 1);
+            snprintf(st->request_id, sizeof st->request_id, "%08llx-%010llx", s->boot & 0xffffffffULL,
+                     n);
+        }
+        st->route = ROUTE_NOT_FOUND;
+        if (strlen(url) <= HTTP_PATH_MAX) {
+            st->route = router_match(routes, routes_len, st->method, url, st->path,
+                                     sizeof st->path, st->params, &st->nparams, st->allow);
+            if (st->route < 0) {
+                str_copy(st->path, sizeof st->path, url);
+            }
+        }
+        const struct route *rt = route_of(st);
+        buf_init(&st->body, rt ? rt->body_max : 0);
+        check_headers(s, c, st);
+        bool refused = st->route < 0 || st->early != ERR_OK;
+        if (refused && body_pending(c)) {
+            /* do not read an upload we refuse: answer now, MHD closes the connection */
+            return dispatch(s, c, st);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        const struct route *rt = route_of(st);
+        if (st->early == ERR_OK && rt && rt->body_max > 0) {
+            enum err e = buf_append(&st->body, upload, *upload_size);
+            if (e != ERR_OK) {
+                buf_free(&st->body);
+                st->early = err_set_field(&st->ei, e, "body",
+                                          "request body is over the limit of %zu bytes",
+                                          rt->body_max);
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(s, c, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct conn_state *st = *con_cls;
+    if (st) {
+        buf_free(&st->body);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+        msg[--n] = '\0';
+    }
+    LOG_WARN("http", "libmicrohttpd: %s", msg);
+}
+
+/* ---- socket ------------------------------------------------------------------------------- */
+
+static enum err listen_socket(struct http_server *s, struct err_info *ei)
+{
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->o.port);
+    int rc = getaddrinfo(s->o.host, port, &hints, &res);
+    if (rc != 0) {
+        return err_set_field(ei, ERR_INVALID, "OBSFLOW_LISTEN", "could not resolve listen host \"%s\": %s",
+                             s->o.host, gai_strerror(rc));
+    }
+    enum err e = ERR_IO;
+    int saved = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+            saved = errno;
+            close(fd);
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+            saved = errno;
+            close(fd);
+            continue;
+        }
+        char host[INET6_ADDRSTRLEN];
+        int bport;
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof host);
+            bport = ntohs(a6->sin6_port);
+            snprintf(s->bound, sizeof s->bound, "[%s]:%d", host, bport);
+        } else {
+            struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a4->sin_addr, host, sizeof host);
+            bport = ntohs(a4->sin_port);
+            snprintf(s->bound, sizeof s->bound, "%s:%d", host, bport);
+        }
+        s->fd = fd;
+        e = ERR_OK;
+        break;
+    }
+    freeaddrinfo(res);
+    if (e != ERR_OK) {
+        return err_set_field(ei, ERR_IO, "OBSFLOW_LISTEN", "could not listen on %s:%d: %s",
+                             s->o.host, s->o.port, strerror(saved));
+    }
+    return ERR_OK;
+}
+
+enum err http_start(const struct http_opts *o, struct http_server **out, struct err_info *ei)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    s->o = *o;
+    s->fd = -1;
+    s->boot = (unsigned long long)clock_realtime_ns() ^ ((unsigned long long)getpid() << 20);
+    enum err e = listen_socket(s, ei);
+    if (e != ERR_OK) {
+        free(s);
+        return e;
+    }
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                         MHD_USE_ERROR_LOG;
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                            MHD_OPTION_LISTEN_SOCKET, s->fd,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads > 0 ? o->threads : 1),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        close(s->fd);
+        free(s);
+        return err_set(ei, ERR_INTERNAL, "could not start the HTTP server");
+    }
+    *out = s;
+    return ERR_OK;
+}
+
+const char *http_bound(const struct http_server *s)
+{
+    return s->bound;
+}
+
+void http_quiesce(struct http_server *s)
+{
+    if (s && s->d && !s->quiesced) {
+        (void)MHD_quiesce_daemon(s->d);
+        s->quiesced = true;
+    }
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->d) {
+        MHD_stop_daemon(s->d);
+    }
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
+    free(s);
+}

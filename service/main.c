@@ -1,0 +1,362 @@
+/* main.c - obsflowd: configuration, start-up (HTTP first, then PostgreSQL with retries and
+ * migrations, then the worker pool), probes, metrics wiring and the SIGTERM/SIGINT drain.
+ * Signals are blocked before any thread starts and taken with sigtimedwait on the main thread
+ * only (a process-directed signal may otherwise land on an MHD thread, queue.md §6.2).
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+#include "http.h"
+#include "metrics.h"
+#include "router.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "db/db.h"
+#include "queue/queue.h"
+#include "workers/workers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READY_CACHE_NS   (1000LL * 1000 * 1000)  /* /readyz database check cached 1 s */
+#define STATS_CACHE_NS   (2000LL * 1000 * 1000)  /* /metrics job counts cached 2 s */
+#define BACKOFF_FIRST_MS 500
+#define BACKOFF_MAX_MS   10000
+
+#ifndef OBSFLOW_OPENAPI_DEFAULT
+#define OBSFLOW_OPENAPI_DEFAULT "/usr/share/obsflow/openapi.yaml"
+#endif
+
+/* Process state shared with the probe and metrics callbacks. */
+struct daemon {
+    struct config cfg;
+    struct db_pool *db;
+    struct queue *queue;
+    struct workers_pool *workers;
+    struct metrics *metrics;
+    struct http_server *http;
+    atomic_bool store_ready;   /* migrations applied: the API may use the database */
+    atomic_bool draining;      /* SIGTERM received: not ready any more */
+    atomic_bool workers_up;
+    pthread_mutex_t mu;        /* guards the caches below */
+    int64_t ready_at_ns;       /* when ready_ok was computed */
+    bool ready_ok;
+    char ready_msg[256];
+    int64_t stats_at_ns;
+    struct queue_stats stats;
+    bool stats_ok;
+};
+
+static bool store_ready(void *ctx)
+{
+    struct daemon *d = ctx;
+    return atomic_load(&d->store_ready);
+}
+
+static bool probe_alive(void *ctx, struct err_info *ei)
+{
+    struct daemon *d = ctx;
+    if (atomic_load(&d->workers_up) && d->workers && !atomic_load(&d->draining) &&
+        !workers_pool_alive(d->workers)) {
+        err_set(ei, ERR_UNAVAILABLE, "a worker pool loop has not ticked for 10 s");
+        return false;
+    }
+    return true;
+}
+
+static bool probe_ready(void *ctx, struct err_info *ei)
+{
+    struct daemon *d = ctx;
+    if (atomic_load(&d->draining)) {
+        err_set(ei, ERR_UNAVAILABLE, "draining: shutting down");
+        return false;
+    }
+    if (!atomic_load(&d->store_ready)) {
+        err_set(ei, ERR_UNAVAILABLE, "starting: database not reached or migrations not applied yet");
+        return false;
+    }
+    pthread_mutex_lock(&d->mu);
+    int64_t now = clock_mono_ns();
+    if (d->ready_at_ns == 0 || now - d->ready_at_ns > READY_CACHE_NS) {
+        struct err_info pe;
+        err_info_clear(&pe);
+        bool migrated = false;
+        enum err e = db_ping(d->db, &pe);
+        if (e == ERR_OK) {
+            e = db_migrations_applied(d->db, &migrated, &pe);
+        }
+        d->ready_ok = e == ERR_OK && migrated;
+        if (e != ERR_OK) {
+            snprintf(d->ready_msg, sizeof d->ready_msg, "database unreachable: %s", pe.msg);
+        } else if (!migrated) {
+            snprintf(d->ready_msg, sizeof d->ready_msg, "database migrations not applied");
+        }
+        d->ready_at_ns = now;
+    }
+    bool ok = d->ready_ok;
+    if (!ok) {
+        err_set(ei, ERR_UNAVAILABLE, "%s", d->ready_msg);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return ok;
+}
+
+static void jobs_metrics(void *ctx, struct metrics_jobs *out)
+{
+    struct daemon *d = ctx;
+    struct err_info ei;
+    out->ready = probe_ready(d, &ei);
+    if (d->workers) {
+        out->workers = workers_pool_threads(d->workers);
+        out->workers_busy = workers_pool_busy(d->workers);
+    } else {
+        out->workers = 0;
+        out->workers_busy = 0;
+    }
+    out->db_pool_size = db_pool_size(d->db);
+    out->db_pool_in_use = db_pool_in_use(d->db);
+    if (!atomic_load(&d->store_ready)) {
+        return;
+    }
+    pthread_mutex_lock(&d->mu);
+    int64_t now = clock_mono_ns();
+    if (d->stats_at_ns == 0 || now - d->stats_at_ns > STATS_CACHE_NS) {
+        err_info_clear(&ei);
+        struct queue_stats st;
+        enum err e = queue_stats(d->queue, &st, &ei);
+        if (e == ERR_OK) {
+            d->stats = st;
+            d->stats_ok = true;
+        } else {
+            LOG_WARN("metrics", "could not read job statistics: %s", ei.msg);
+        }
+        d->stats_at_ns = now;
+    }
+    if (d->stats_ok) {
+        for (int i = 0; i < 6; i++) {
+            out->by_state[i] = d->stats.jobs_by_state[i];
+        }
+        out->oldest_queued_age_s = d->stats.oldest_queued_age_s;
+        out->claimed_total = (int64_t)d->stats.claimed_total;
+        out->succeeded_total = (int64_t)d->stats.succeeded_total;
+        out->failed_total = (int64_t)d->stats.failed_total;
+        out->retried_total = (int64_t)d->stats.retried_total;
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Write "host:port\n" to @p path atomically (tests poll for it). */
+static enum err write_port_file(const char *path, const char *bound, struct err_info *ei)
+{
+    char tmp[CONFIG_STR_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        return err_set(ei, ERR_IO, "could not write port file \"%s\": %s", tmp, strerror(errno));
+    }
+    fprintf(f, "%s\n", bound);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        return err_set(ei, ERR_IO, "could not write port file \"%s\": %s", path, strerror(errno));
+    }
+    return ERR_OK;
+}
+
+/* Wait up to @p ms for SIGTERM/SIGINT; returns the signal or 0 on timeout. */
+static int wait_signal(const sigset_t *set, int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    for (;;) {
+        int sig = ms < 0 ? 0 : sigtimedwait(set, NULL, &ts);
+        if (ms < 0) {
+            if (sigwait(set, &sig) == 0) {
+                return sig;
+            }
+            continue;
+        }
+        if (sig > 0) {
+            return sig;
+        }
+        if (errno == EAGAIN) {
+            return 0;
+        }
+        /* EINTR: try again */
+    }
+}
+
+/* Connect and migrate with backoff until done or a signal arrives (returns the signal). */
+static int start_database(struct daemon *d, const sigset_t *set)
+{
+    int64_t backoff = BACKOFF_FIRST_MS;
+    for (int attempt = 1;; attempt++) {
+        struct err_info ei;
+        err_info_clear(&ei);
+        int applied = 0;
+        enum err e = db_migrate(d->db, &applied, &ei);
+        if (e == ERR_OK) {
+            LOG_INFO("main", "database ready: %d migration(s) applied now, %d known", applied,
+                     db_migrations_known());
+            return 0;
+        }
+        if (e == ERR_INVALID) {
+            LOG_ERROR("main", "database schema is newer than this obsflowd: %s", ei.msg);
+        } else {
+            LOG_WARN("main", "could not prepare the database (attempt %d): %s: %s; retrying in %.1f s",
+                     attempt, err_str(e), ei.msg, (double)backoff / 1000.0);
+        }
+        int sig = wait_signal(set, backoff);
+        if (sig) {
+            return sig;
+        }
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+}
+
+static const char *find_openapi(const struct config *cfg)
+{
+    if (cfg->openapi_path[0]) {
+        return cfg->openapi_path;
+    }
+    if (access(OBSFLOW_OPENAPI_DEFAULT, R_OK) == 0) {
+        return OBSFLOW_OPENAPI_DEFAULT;
+    }
+    if (access("openapi/openapi.yaml", R_OK) == 0) {
+        return "openapi/openapi.yaml";
+    }
+    return NULL;
+}
+
+static void shutdown_all(struct daemon *d)
+{
+    http_stop(d->http);
+    workers_pool_destroy(d->workers);
+    queue_destroy(d->queue);
+    db_pool_destroy(d->db);
+    metrics_destroy(d->metrics);
+    pthread_mutex_destroy(&d->mu);
+}
+
+int main(int argc, char **argv)
+{
+    static struct daemon d;
+    struct err_info ei;
+    err_info_clear(&ei);
+    pthread_mutex_init(&d.mu, NULL);
+
+    if (config_load(&d.cfg, argc, argv, &ei) != ERR_OK) {
+        fprintf(stderr, "obsflowd: %s\n%s", ei.msg, config_usage);
+        return 2;
+    }
+    if (d.cfg.show_help) {
+        fputs(config_usage, stdout);
+        return 0;
+    }
+    if (d.cfg.show_version) {
+        puts("obsflowd 0.1.0");
+        return 0;
+    }
+    log_configure(d.cfg.log_level, d.cfg.log_format);
+
+    /* before any thread: signals only through sigtimedwait on this thread */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, NULL);
+
+    int rc = 1;
+    if (db_pool_create(d.cfg.database_url, d.cfg.db_pool_size, &d.db, &ei) != ERR_OK ||
+        queue_create(d.db, NULL, &d.queue, &ei) != ERR_OK) {
+        LOG_ERROR("main", "could not set up the database pool: %s", ei.msg);
+        goto out;
+    }
+    if (d.cfg.workers > 0) {
+        struct workers_config wc = {.threads = d.cfg.workers};
+        if (workers_pool_create(d.queue, &wc, &d.workers, &ei) != ERR_OK) {
+            LOG_ERROR("main", "could not create the worker pool: %s", ei.msg);
+            goto out;
+        }
+    }
+    const char *labels[64];
+    for (size_t i = 0; i < routes_len && i < ARRAY_LEN(labels); i++) {
+        labels[i] = routes[i].pattern;
+    }
+    if (metrics_create(routes_len, labels, &d.metrics) != ERR_OK) {
+        LOG_ERROR("main", "out of memory");
+        goto out;
+    }
+    static struct app app;
+    app.queue = d.queue;
+    app.ready = probe_ready;
+    app.alive = probe_alive;
+    app.probe_ctx = &d;
+    app.openapi_path = find_openapi(&d.cfg);
+
+    struct http_opts ho = {
+        .host = d.cfg.listen_host,
+        .port = d.cfg.listen_port,
+        .threads = d.cfg.http_threads,
+        .app = &app,
+        .metrics = d.metrics,
+        .jobs_fn = jobs_metrics,
+        .jobs_ctx = &d,
+        .store_ready = store_ready,
+        .store_ctx = &d,
+        .api_token = d.cfg.api_token,
+    };
+    if (http_start(&ho, &d.http, &ei) != ERR_OK) {
+        LOG_ERROR("main", "%s", ei.msg);
+        goto out;
+    }
+    LOG_INFO("main", "listening on http://%s (workers %d, db pool %d, http threads %d, auth %s)",
+             http_bound(d.http), d.cfg.workers, d.cfg.db_pool_size, d.cfg.http_threads,
+             d.cfg.api_token[0] ? "bearer token" : "open");
+    if (!d.cfg.api_token[0] && strcmp(d.cfg.listen_host, "127.0.0.1") != 0 &&
+        strcmp(d.cfg.listen_host, "::1") != 0 && strcmp(d.cfg.listen_host, "localhost") != 0) {
+        LOG_WARN("main", "OBSFLOW_API_TOKEN is not set and %s is not a loopback address: "
+                         "anyone who can reach it may submit and cancel jobs", d.cfg.listen_host);
+    }
+    if (d.cfg.port_file[0] && write_port_file(d.cfg.port_file, http_bound(d.http), &ei) != ERR_OK) {
+        LOG_ERROR("main", "%s", ei.msg);
+        goto out;
+    }
+
+    int sig = start_database(&d, &set);
+    if (!sig) {
+        atomic_store(&d.store_ready, true);
+        if (d.workers) {
+            if (workers_pool_start(d.workers, &ei) != ERR_OK) {
+                LOG_ERROR("main", "could not start the worker pool: %s", ei.msg);
+                goto out;
+            }
+            atomic_store(&d.workers_up, true);
+        }
+        LOG_INFO("main", "ready");
+        sig = wait_signal(&set, -1);
+    }
+
+    /* drain: not ready, stop accepting, stop claiming, let running jobs finish, release */
+    atomic_store(&d.draining, true);
+    LOG_INFO("main", "%s received: draining (grace %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             d.cfg.shutdown_grace_s);
+    http_quiesce(d.http);
+    int released = 0;
+    if (d.workers) {
+        released = workers_pool_drain(d.workers, d.cfg.shutdown_grace_s);
+    }
+    LOG_INFO("main", "shutdown complete: %d unfinished job(s) released to the queue", released);
+    rc = 0;
+out:
+    shutdown_all(&d);
+    return rc;
+}
