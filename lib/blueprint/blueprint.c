@@ -1,0 +1,861 @@
+/* blueprint.c - blueprint rules: storage (hash by element and extension), the default
+ * blueprint, per-axis configuration, the file parser and rule evaluation.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "blueprint/blueprint.h"
+#include "blueprint/bp_int.h"
+
+#include "core/buf.h"
+#include "core/str.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const k_elements[] = {
+#include "blueprint/bp_elements.inc"
+};
+
+struct bp {
+    struct bp_rule *rules;  /* owned rules (strings owned too) */
+    size_t n, cap;
+    int32_t *slots;         /* hash of (key, extension) -> rule index, -1 empty */
+    size_t nslots;          /* power of two */
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool is_keyword_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (!(isupper(c) || isdigit(c) || c == '-' || c == '_')) {
+            return false;
+        }
+    }
+    return n > 0 && n <= 8;
+}
+
+bool bp_is_element(const char *key)
+{
+    if (!key) {
+        return false;
+    }
+    if (strncmp(key, "Header.", 7) == 0) {
+        return is_keyword_name(key + 7);
+    }
+    return bsearch(&key, k_elements, ARRAY_LEN(k_elements), sizeof k_elements[0], cmp_str) != NULL;
+}
+
+static uint32_t hash_key(const char *key, int ext)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    h = (h ^ (uint32_t)(ext + 1)) * 16777619u;
+    return h;
+}
+
+static int32_t find_index(const struct bp *b, const char *key, int ext)
+{
+    if (!b->slots) {
+        return -1;
+    }
+    size_t mask = b->nslots - 1;
+    for (size_t i = hash_key(key, ext) & mask;; i = (i + 1) & mask) {
+        int32_t r = b->slots[i];
+        if (r < 0) {
+            return -1;
+        }
+        if (b->rules[r].extension == ext && strcmp(b->rules[r].key, key) == 0) {
+            return r;
+        }
+    }
+}
+
+static enum err rehash(struct bp *b, size_t nslots)
+{
+    int32_t *s = malloc(nslots * sizeof *s);
+    if (!s) {
+        return ERR_NOMEM;
+    }
+    for (size_t i = 0; i < nslots; i++) {
+        s[i] = -1;
+    }
+    for (size_t r = 0; r < b->n; r++) {
+        size_t i = hash_key(b->rules[r].key, b->rules[r].extension) & (nslots - 1);
+        while (s[i] >= 0) {
+            i = (i + 1) & (nslots - 1);
+        }
+        s[i] = (int32_t)r;
+    }
+    free(b->slots);
+    b->slots = s;
+    b->nslots = nslots;
+    return ERR_OK;
+}
+
+static void rule_clear(struct bp_rule *r)
+{
+    free(r->key);
+    for (size_t i = 0; i < r->nkeywords; i++) {
+        free(r->keywords[i]);
+    }
+    free(r->keywords);
+    free(r->deflt);
+    free(r->literal);
+    free(r->func);
+    free(r->file);
+    memset(r, 0, sizeof *r);
+}
+
+void bp_free(struct bp *b)
+{
+    if (!b) {
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        rule_clear(&b->rules[i]);
+    }
+    free(b->rules);
+    free(b->slots);
+    free(b);
+}
+
+/* Store @p r (takes its strings). Replaces an existing rule of the same key and extension. */
+static enum err put_rule(struct bp *b, struct bp_rule *r, struct err_info *ei)
+{
+    int32_t at = find_index(b, r->key, r->extension);
+    if (at >= 0) {
+        rule_clear(&b->rules[at]);
+        b->rules[at] = *r;
+        memset(r, 0, sizeof *r);
+        return ERR_OK;
+    }
+    if (b->n >= BP_MAX_RULES) {
+        rule_clear(r);
+        return err_set(ei, ERR_TOO_LARGE, "blueprint has more than %d rules", BP_MAX_RULES);
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 128;
+        struct bp_rule *p = realloc(b->rules, cap * sizeof *p);
+        if (!p) {
+            rule_clear(r);
+            return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+        }
+        b->rules = p;
+        b->cap = cap;
+    }
+    b->rules[b->n++] = *r;
+    memset(r, 0, sizeof *r);
+    if (b->n * 2 > b->nslots) {
+        if (rehash(b, b->nslots ? b->nslots * 2 : 256) != ERR_OK) {
+            b->n--;
+            rule_clear(&b->rules[b->n]);
+            return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+        }
+    } else {
+        size_t i = hash_key(b->rules[b->n - 1].key, b->rules[b->n - 1].extension) & (b->nslots - 1);
+        while (b->slots[i] >= 0) {
+            i = (i + 1) & (b->nslots - 1);
+        }
+        b->slots[i] = (int32_t)(b->n - 1);
+    }
+    return ERR_OK;
+}
+
+static enum err make_rule(struct bp_rule *r, const char *key, enum bp_kind kind, int ext, bool user,
+                          const char *file, int line)
+{
+    memset(r, 0, sizeof *r);
+    r->key = str_dup(key);
+    r->file = str_dup(file ? file : "");
+    r->kind = kind;
+    r->extension = ext;
+    r->user = user;
+    r->line = line;
+    return (r->key && r->file) ? ERR_OK : ERR_NOMEM;
+}
+
+static enum err set_lookup(struct bp *b, const char *key, const char *const *kw, size_t n,
+                           const char *deflt, int ext, bool user, const char *file, int line,
+                           struct err_info *ei)
+{
+    struct bp_rule r;
+    enum err e = make_rule(&r, key, BP_LOOKUP, ext, user, file, line);
+    if (e == ERR_OK && n > 0) {
+        r.keywords = calloc(n, sizeof *r.keywords);
+        if (!r.keywords) {
+            e = ERR_NOMEM;
+        }
+        for (size_t i = 0; e == ERR_OK && i < n; i++) {
+            r.keywords[i] = str_dup(kw[i]);
+            r.nkeywords = i + 1;
+            if (!r.keywords[i]) {
+                e = ERR_NOMEM;
+            }
+        }
+    }
+    if (e == ERR_OK && deflt) {
+        r.deflt = str_dup(deflt);
+        if (!r.deflt) {
+            e = ERR_NOMEM;
+        }
+    }
+    if (e != ERR_OK) {
+        rule_clear(&r);
+        return err_set(ei, e, "out of memory building a blueprint");
+    }
+    return put_rule(b, &r, ei);
+}
+
+static enum err set_literal(struct bp *b, const char *key, const char *value, int ext, bool user,
+                            const char *file, int line, struct err_info *ei)
+{
+    struct bp_rule r;
+    enum err e = make_rule(&r, key, BP_LITERAL, ext, user, file, line);
+    if (e == ERR_OK) {
+        r.literal = str_dup(value);
+        if (!r.literal) {
+            e = ERR_NOMEM;
+        }
+    }
+    if (e != ERR_OK) {
+        rule_clear(&r);
+        return err_set(ei, e, "out of memory building a blueprint");
+    }
+    return put_rule(b, &r, ei);
+}
+
+enum err bp_set_literal(struct bp *b, const char *key, const char *value, int extension,
+                        struct err_info *ei)
+{
+    if (!bp_is_element(key)) {
+        return err_set_field(ei, ERR_INVALID, key, "unrecognized blueprint element \"%s\"", key);
+    }
+    return set_literal(b, key, value, extension, true, "", 0, ei);
+}
+
+enum err bp_set_lookup(struct bp *b, const char *key, const char *const *keywords, size_t n,
+                       const char *deflt, int extension, struct err_info *ei)
+{
+    if (!bp_is_element(key)) {
+        return err_set_field(ei, ERR_INVALID, key, "unrecognized blueprint element \"%s\"", key);
+    }
+    if (n > BP_MAX_KEYWORDS) {
+        return err_set_field(ei, ERR_TOO_LARGE, key, "more than %d keywords", BP_MAX_KEYWORDS);
+    }
+    return set_lookup(b, key, keywords, n, deflt, extension, true, "", 0, ei);
+}
+
+const struct bp_rule *bp_get(const struct bp *b, const char *key, int hdu)
+{
+    int32_t i = hdu >= 0 ? find_index(b, key, hdu) : -1;
+    if (i < 0) {
+        i = find_index(b, key, -1);
+    }
+    return i >= 0 ? &b->rules[i] : NULL;
+}
+
+size_t bp_rule_count(const struct bp *b)
+{
+    return b->n;
+}
+
+const struct bp_rule *bp_rule_at(const struct bp *b, size_t i)
+{
+    return i < b->n ? &b->rules[i] : NULL;
+}
+
+bool bp_has_prefix(const struct bp *b, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < b->n; i++) {
+        if (strncmp(b->rules[i].key, prefix, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- default blueprint and per-axis configuration ----------------------------------------- */
+
+#define KW(...) ((const char *const[]){__VA_ARGS__})
+#define NKW(...) (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define LOOKUP(key, dflt, ...) set_lookup(b, key, KW(__VA_ARGS__), NKW(__VA_ARGS__), dflt, -1, \
+                                          false, "", 0, ei)
+
+enum err bp_new(struct bp **out, struct err_info *ei)
+{
+    struct bp *b = calloc(1, sizeof *b);
+    enum err e = ERR_OK;
+    if (!b) {
+        return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+    }
+    if ((e = LOOKUP("Observation.metaRelease", NULL, "DATE", "DATE-OBS", "UTCOBS", "UTCDATE",
+                    "UTC-DATE", "MJDOBS", "MJD_OBS")) ||
+        (e = LOOKUP("Observation.instrument.name", NULL, "INSTRUME")) ||
+        (e = LOOKUP("Observation.instrument.keywords", NULL, "INSTMODE")) ||
+        (e = LOOKUP("Observation.type", NULL, "OBSTYPE")) ||
+        (e = LOOKUP("Observation.environment.ambientTemp", NULL, "TEMPERAT")) ||
+        (e = LOOKUP("Observation.algorithm.name", "exposure", "PROCNAME")) ||
+        (e = LOOKUP("Observation.proposal.id", NULL, "RUNID")) ||
+        (e = LOOKUP("Observation.target.name", NULL, "OBJECT")) ||
+        (e = LOOKUP("Observation.telescope.name", NULL, "TELESCOP")) ||
+        (e = LOOKUP("Observation.telescope.geoLocationX", NULL, "OBSGEO-X")) ||
+        (e = LOOKUP("Observation.telescope.geoLocationY", NULL, "OBSGEO-Y")) ||
+        (e = LOOKUP("Observation.telescope.geoLocationZ", NULL, "OBSGEO-Z")) ||
+        (e = LOOKUP("Observation.observationID", NULL, "OBSID")) ||
+        (e = set_lookup(b, "Plane.calibrationLevel", NULL, 0, "1", -1, false, "", 0, ei)) ||
+        (e = set_lookup(b, "Plane.dataProductType", NULL, 0, "image", -1, false, "", 0, ei)) ||
+        (e = LOOKUP("Plane.metaRelease", NULL, "RELEASE", "REL_DATE")) ||
+        (e = LOOKUP("Plane.dataRelease", NULL, "RELEASE", "REL_DATE")) ||
+        (e = LOOKUP("Plane.productID", NULL, "RUNID")) ||
+        (e = LOOKUP("Plane.provenance.name", NULL, "XPRVNAME")) ||
+        (e = LOOKUP("Plane.provenance.project", NULL, "ADC_ARCH")) ||
+        (e = LOOKUP("Plane.provenance.producer", NULL, "ORIGIN")) ||
+        (e = LOOKUP("Plane.provenance.reference", NULL, "XREFER")) ||
+        (e = LOOKUP("Plane.provenance.lastExecuted", NULL, "DATE-FTS")) ||
+        (e = set_lookup(b, "Artifact.releaseType", NULL, 0, "data", -1, false, "", 0, ei)) ||
+        (e = set_literal(b, "Chunk", "include", -1, false, "", 0, ei))) {
+        bp_free(b);
+        return e;
+    }
+    *out = b;
+    return ERR_OK;
+}
+
+/* configure one element: keyword "<pfx><i>" unless a user rule names it already */
+static enum err conf(struct bp *b, const char *key, const char *kw1, const char *kw2,
+                     struct err_info *ei)
+{
+    const struct bp_rule *r = bp_get(b, key, -1);
+    const char *kws[2] = {kw1, kw2};
+    if (r && r->user) {
+        return ERR_OK;
+    }
+    return set_lookup(b, key, kws, kw2 ? 2 : 1, NULL, -1, false, "", 0, ei);
+}
+
+static enum err confn(struct bp *b, const char *key, const char *pfx, int i, struct err_info *ei)
+{
+    char kw[24];
+    snprintf(kw, sizeof kw, "%s%d", pfx, i);
+    return conf(b, key, kw, NULL, ei);
+}
+
+static enum err confnn(struct bp *b, const char *key, int i, int j, struct err_info *ei)
+{
+    char kw[24];
+    snprintf(kw, sizeof kw, "CD%d_%d", i, j);
+    return conf(b, key, kw, NULL, ei);
+}
+
+static bool bad_axis(int i)
+{
+    return i < 1 || i > 99;
+}
+
+enum err bp_configure_position(struct bp *b, int i, int j, struct err_info *ei)
+{
+    enum err e;
+    char z1[24], n1[24], z2[24], n2[24];
+    if (bad_axis(i) || bad_axis(j) || i == j) {
+        return err_set(ei, ERR_INVALID, "invalid position axes %d, %d", i, j);
+    }
+    snprintf(z1, sizeof z1, "ZNAXIS%d", i);
+    snprintf(n1, sizeof n1, "NAXIS%d", i);
+    snprintf(z2, sizeof z2, "ZNAXIS%d", j);
+    snprintf(n2, sizeof n2, "NAXIS%d", j);
+    if ((e = conf(b, "Chunk.position.coordsys", "RADESYS", NULL, ei)) ||
+        (e = conf(b, "Chunk.position.equinox", "EQUINOX", "EPOCH", ei)) ||
+        (e = confn(b, "Chunk.position.axis.axis1.ctype", "CTYPE", i, ei)) ||
+        (e = confn(b, "Chunk.position.axis.axis1.cunit", "CUNIT", i, ei)) ||
+        (e = confn(b, "Chunk.position.axis.axis2.ctype", "CTYPE", j, ei)) ||
+        (e = confn(b, "Chunk.position.axis.axis2.cunit", "CUNIT", j, ei)) ||
+        (e = confn(b, "Chunk.position.axis.error1.syser", "CSYER", i, ei)) ||
+        (e = confn(b, "Chunk.position.axis.error1.rnder", "CRDER", i, ei)) ||
+        (e = confn(b, "Chunk.position.axis.error2.syser", "CSYER", j, ei)) ||
+        (e = confn(b, "Chunk.position.axis.error2.rnder", "CRDER", j, ei)) ||
+        (e = confnn(b, "Chunk.position.axis.function.cd11", i, i, ei)) ||
+        (e = confnn(b, "Chunk.position.axis.function.cd12", i, j, ei)) ||
+        (e = confnn(b, "Chunk.position.axis.function.cd21", j, i, ei)) ||
+        (e = confnn(b, "Chunk.position.axis.function.cd22", j, j, ei)) ||
+        (e = conf(b, "Chunk.position.axis.function.dimension.naxis1", z1, n1, ei)) ||
+        (e = conf(b, "Chunk.position.axis.function.dimension.naxis2", z2, n2, ei)) ||
+        (e = confn(b, "Chunk.position.axis.function.refCoord.coord1.pix", "CRPIX", i, ei)) ||
+        (e = confn(b, "Chunk.position.axis.function.refCoord.coord1.val", "CRVAL", i, ei)) ||
+        (e = confn(b, "Chunk.position.axis.function.refCoord.coord2.pix", "CRPIX", j, ei)) ||
+        (e = confn(b, "Chunk.position.axis.function.refCoord.coord2.val", "CRVAL", j, ei))) {
+        return e;
+    }
+    return ERR_OK;
+}
+
+/* the six axis lookups every 1-D axis gets */
+static enum err conf_axis1d(struct bp *b, const char *pfx, int i, bool errors, struct err_info *ei)
+{
+    static const char *const el[] = {"axis.ctype", "axis.cunit", "function.naxis",
+                                     "function.delta", "function.refCoord.pix",
+                                     "function.refCoord.val", "error.syser", "error.rnder"};
+    static const char *const kw[] = {"CTYPE", "CUNIT", "NAXIS", "CDELT", "CRPIX", "CRVAL",
+                                     "CSYER", "CRDER"};
+    char key[96];
+    size_t n = errors ? ARRAY_LEN(el) : 6;
+    for (size_t k = 0; k < n; k++) {
+        snprintf(key, sizeof key, "Chunk.%s.axis.%s", pfx, el[k]);
+        enum err e = confn(b, key, kw[k], i, ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+    }
+    return ERR_OK;
+}
+
+enum err bp_configure_energy(struct bp *b, int i, struct err_info *ei)
+{
+    enum err e;
+    if (bad_axis(i)) {
+        return err_set(ei, ERR_INVALID, "invalid energy axis %d", i);
+    }
+    if ((e = conf(b, "Chunk.energy.specsys", "SPECSYS", NULL, ei)) ||
+        (e = conf(b, "Chunk.energy.ssysobs", "SSYSOBS", NULL, ei)) ||
+        (e = conf(b, "Chunk.energy.restfrq", "RESTFRQ", NULL, ei)) ||
+        (e = conf(b, "Chunk.energy.restwav", "RESTWAV", NULL, ei)) ||
+        (e = conf(b, "Chunk.energy.velosys", "VELOSYS", NULL, ei)) ||
+        (e = conf(b, "Chunk.energy.zsource", "ZSOURCE", NULL, ei)) ||
+        (e = conf(b, "Chunk.energy.ssyssrc", "SSYSSRC", NULL, ei)) ||
+        (e = conf(b, "Chunk.energy.velang", "VELANG", NULL, ei))) {
+        return e;
+    }
+    return conf_axis1d(b, "energy", i, true, ei);
+}
+
+enum err bp_configure_time(struct bp *b, int i, struct err_info *ei)
+{
+    enum err e;
+    if (bad_axis(i)) {
+        return err_set(ei, ERR_INVALID, "invalid time axis %d", i);
+    }
+    if ((e = conf(b, "Chunk.time.exposure", "EXPTIME", "INTTIME", ei)) ||
+        (e = conf(b, "Chunk.time.timesys", "TIMESYS", NULL, ei)) ||
+        (e = conf(b, "Chunk.time.trefpos", "TREFPOS", NULL, ei)) ||
+        (e = conf(b, "Chunk.time.mjdref", "MJDREF", NULL, ei)) ||
+        (e = conf(b, "Chunk.time.resolution", "TIMEDEL", NULL, ei))) {
+        return e;
+    }
+    return conf_axis1d(b, "time", i, true, ei);
+}
+
+enum err bp_configure_polarization(struct bp *b, int i, struct err_info *ei)
+{
+    if (bad_axis(i)) {
+        return err_set(ei, ERR_INVALID, "invalid polarization axis %d", i);
+    }
+    return conf_axis1d(b, "polarization", i, false, ei);
+}
+
+enum err bp_configure_custom(struct bp *b, int i, struct err_info *ei)
+{
+    if (bad_axis(i)) {
+        return err_set(ei, ERR_INVALID, "invalid custom axis %d", i);
+    }
+    return conf_axis1d(b, "custom", i, false, ei);
+}
+
+enum err bp_configure_observable(struct bp *b, int i, struct err_info *ei)
+{
+    enum err e;
+    if (bad_axis(i)) {
+        return err_set(ei, ERR_INVALID, "invalid observable axis %d", i);
+    }
+    if ((e = confn(b, "Chunk.observable.axis.axis.ctype", "CTYPE", i, ei)) ||
+        (e = confn(b, "Chunk.observable.axis.axis.cunit", "CUNIT", i, ei)) ||
+        (e = confn(b, "Chunk.observable.axis.function.refCoord.pix", "CRPIX", i, ei))) {
+        return e;
+    }
+    return ERR_OK;
+}
+
+/* ---- file parser -------------------------------------------------------------------------- */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+/* cut a comment: '#' at the start or after whitespace, outside quotes */
+static void cut_comment(char *s)
+{
+    char q = 0;
+    for (char *p = s; *p; p++) {
+        if (q) {
+            if (*p == q) {
+                q = 0;
+            }
+        } else if (*p == '\'' || *p == '"') {
+            q = *p;
+        } else if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+/* strip one level of matching quotes in place */
+static char *unquote(char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 2 && (s[0] == '\'' || s[0] == '"') && s[n - 1] == s[0]) {
+        s[n - 1] = '\0';
+        return s + 1;
+    }
+    return s;
+}
+
+/* Parse "['A', 'B']" at *p; advances *p past ']'. Items go to items[] (pointers into s). */
+static bool parse_list(char **p, char **items, size_t *n)
+{
+    char *s = *p;
+    *n = 0;
+    if (*s != '[') {
+        return false;
+    }
+    s++;
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    if (*s == ']') {
+        *p = s + 1;
+        return true;
+    }
+    for (;;) {
+        char *item;
+        char delim;
+        while (*s == ' ' || *s == '\t') {
+            s++;
+        }
+        if (*s == '\'' || *s == '"') {
+            char q = *s++;
+            item = s;
+            while (*s && *s != q) {
+                s++;
+            }
+            if (*s != q) {
+                return false;
+            }
+            *s++ = '\0';
+            while (*s == ' ' || *s == '\t') {
+                s++;
+            }
+            delim = *s;
+        } else {
+            item = s;
+            while (*s && *s != ',' && *s != ']') {
+                s++;
+            }
+            delim = *s;
+            char *e = s;
+            while (e > item && (e[-1] == ' ' || e[-1] == '\t')) {
+                e--;
+            }
+            *e = '\0';
+        }
+        if (*n >= BP_MAX_KEYWORDS || *item == '\0') {
+            return false;
+        }
+        items[(*n)++] = item;
+        if (delim == ',') {
+            s++;
+            continue;
+        }
+        if (delim == ']') {
+            *p = s + 1;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool is_ident(const char *s, size_t n)
+{
+    if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) {
+        return false;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static enum err perr(struct err_info *ei, const char *name, int line, const char *what,
+                     const char *text)
+{
+    return err_set(ei, ERR_PARSE, "blueprint \"%s\" line %d: %s: \"%s\"", name, line, what, text);
+}
+
+static enum err parse_value(struct bp *b, const char *name, int line, int ext, const char *key,
+                            char *v, struct err_info *ei)
+{
+    if (*v == '[') {
+        char *items[BP_MAX_KEYWORDS];
+        size_t n = 0;
+        char *p = v;
+        if (!parse_list(&p, items, &n)) {
+            return perr(ei, name, line, "malformed keyword list", v);
+        }
+        char *rest = trim(p);
+        const char *deflt = NULL;
+        if (*rest == ',') {
+            rest = trim(rest + 1);
+            if (strncmp(rest, "default", 7) != 0) {
+                return perr(ei, name, line, "expected \"default = <value>\" after the keyword list",
+                            rest);
+            }
+            rest = trim(rest + 7);
+            if (*rest != '=') {
+                return perr(ei, name, line, "expected \"default = <value>\" after the keyword list",
+                            rest);
+            }
+            rest = unquote(trim(rest + 1));
+            deflt = strcmp(rest, "None") == 0 ? NULL : rest;
+        } else if (*rest != '\0') {
+            return perr(ei, name, line, "unexpected text after the keyword list", rest);
+        }
+        return set_lookup(b, key, (const char *const *)items, n, deflt, ext, true, name, line, ei);
+    }
+    if (strcmp(v, "None") == 0) {
+        struct bp_rule r;
+        if (make_rule(&r, key, BP_UNSET, ext, true, name, line) != ERR_OK) {
+            rule_clear(&r);
+            return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+        }
+        return put_rule(b, &r, ei);
+    }
+    size_t vl = strlen(v);
+    char *paren = strchr(v, '(');
+    if (paren && vl > 0 && v[vl - 1] == ')' && !strchr(v, '/') && v[0] != '\'' && v[0] != '"' &&
+        is_ident(v, (size_t)(paren - v))) {
+        struct bp_rule r;
+        char *args[BP_MAX_KEYWORDS];
+        size_t n = 0;
+        *paren = '\0';
+        v[vl - 1] = '\0';
+        char *a = trim(paren + 1);
+        while (*a) {
+            char *start = a;
+            char q = 0;
+            while (*a && (q || *a != ',')) {
+                if (q && *a == q) {
+                    q = 0;
+                } else if (!q && (*a == '\'' || *a == '"')) {
+                    q = *a;
+                }
+                a++;
+            }
+            if (q) {
+                return perr(ei, name, line, "unterminated string in function arguments", start);
+            }
+            bool more = *a == ',';
+            *a = '\0';
+            if (n >= BP_MAX_KEYWORDS) {
+                return perr(ei, name, line, "too many function arguments", v);
+            }
+            args[n++] = trim(start);
+            if (*args[n - 1] == '\0') {
+                return perr(ei, name, line, "empty function argument", v);
+            }
+            if (more) {
+                a++;
+            }
+        }
+        if (make_rule(&r, key, BP_FUNC, ext, true, name, line) != ERR_OK ||
+            !(r.func = str_dup(v))) {
+            rule_clear(&r);
+            return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+        }
+        if (n > 0) {
+            r.keywords = calloc(n, sizeof *r.keywords);
+            for (size_t i = 0; r.keywords && i < n; i++) {
+                r.keywords[i] = str_dup(args[i]);
+                r.nkeywords = i + 1;
+            }
+            if (!r.keywords || !r.keywords[n - 1]) {
+                rule_clear(&r);
+                return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+            }
+        }
+        return put_rule(b, &r, ei);
+    }
+    return set_literal(b, key, unquote(v), ext, true, name, line, ei);
+}
+
+enum err bp_load_text(struct bp *b, const char *name, const char *text, size_t len,
+                      struct err_info *ei)
+{
+    int ext = -1;
+    int line = 0;
+    size_t pos = 0;
+    char buf[4096];
+    if (len > BP_MAX_FILE) {
+        return err_set(ei, ERR_TOO_LARGE, "blueprint \"%s\" is larger than %u bytes", name,
+                       (unsigned)BP_MAX_FILE);
+    }
+    while (pos < len) {
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t ll = nl ? (size_t)(nl - s) : len - pos;
+        pos += ll + (nl ? 1 : 0);
+        line++;
+        if (ll >= sizeof buf) {
+            return err_set(ei, ERR_PARSE, "blueprint \"%s\" line %d: line too long", name, line);
+        }
+        if (memchr(s, '\0', ll)) {
+            return err_set(ei, ERR_PARSE, "blueprint \"%s\" line %d: binary data", name, line);
+        }
+        memcpy(buf, s, ll);
+        buf[ll] = '\0';
+        cut_comment(buf);
+        char *t = trim(buf);
+        if (*t == '\0') {
+            continue;
+        }
+        if (strncmp(t, "extension", 9) == 0 && t[strlen(t) - 1] == ':') {
+            t[strlen(t) - 1] = '\0';
+            char *num = trim(t + 9);
+            int64_t v = 0;
+            if (str_to_i64(num, 0, BP_MAX_EXTENSION, &v) != ERR_OK) {
+                return perr(ei, name, line, "invalid extension number", num);
+            }
+            ext = (int)v;
+            continue;
+        }
+        char *eq = strchr(t, '=');
+        if (!eq) {
+            return perr(ei, name, line, "malformed line, expected \"<element> = <value>\"", t);
+        }
+        *eq = '\0';
+        char *key = trim(t);
+        char *val = trim(eq + 1);
+        if (!bp_is_element(key)) {
+            return perr(ei, name, line, "unrecognized blueprint element", key);
+        }
+        if (ext >= 0 && strncmp(key, "Chunk", 5) != 0 && strncmp(key, "Part.", 5) != 0 &&
+            strncmp(key, "Header.", 7) != 0) {
+            return perr(ei, name, line, "only Chunk and Part elements may be set per extension",
+                        key);
+        }
+        if (*val == '\0') {
+            return perr(ei, name, line, "missing value", key);
+        }
+        enum err e = parse_value(b, name, line, ext, key, val, ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+    }
+    return ERR_OK;
+}
+
+enum err bp_load_file(struct bp *b, const char *path, struct err_info *ei)
+{
+    FILE *fp = fopen(path, "rb");
+    char *data = NULL;
+    size_t n = 0;
+    enum err e;
+    if (!fp) {
+        return err_set(ei, ERR_IO, "could not open blueprint \"%s\": %s", path, strerror(errno));
+    }
+    data = malloc(BP_MAX_FILE + 1);
+    if (!data) {
+        fclose(fp);
+        return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", path);
+    }
+    n = fread(data, 1, BP_MAX_FILE + 1, fp);
+    bool bad = ferror(fp) != 0;
+    fclose(fp);
+    if (bad) {
+        e = err_set(ei, ERR_IO, "could not read blueprint \"%s\"", path);
+    } else {
+        const char *base = strrchr(path, '/');
+        e = bp_load_text(b, base ? base + 1 : path, data, n, ei);
+    }
+    free(data);
+    return e;
+}
+
+char *bp_to_text(const struct bp *b)
+{
+    struct buf out;
+    buf_init(&out, 1u << 20);
+    int ext = -2;
+    /* extension -1 first, then by extension */
+    for (int pass = -1; pass <= BP_MAX_EXTENSION; pass++) {
+        for (size_t i = 0; i < b->n; i++) {
+            const struct bp_rule *r = &b->rules[i];
+            if (r->extension != pass) {
+                continue;
+            }
+            if (r->extension != ext && r->extension >= 0) {
+                if (buf_printf(&out, "\nextension %d:\n", r->extension) != ERR_OK) {
+                    goto fail;
+                }
+            }
+            ext = r->extension;
+            enum err e = buf_printf(&out, "%s = ", r->key);
+            switch (r->kind) {
+            case BP_LOOKUP:
+                e = e ? e : buf_puts(&out, "[");
+                for (size_t k = 0; k < r->nkeywords && !e; k++) {
+                    e = buf_printf(&out, "%s'%s'", k ? ", " : "", r->keywords[k]);
+                }
+                e = e ? e : buf_printf(&out, "], default = %s", r->deflt ? r->deflt : "None");
+                break;
+            case BP_LITERAL: e = e ? e : buf_puts(&out, r->literal); break;
+            case BP_UNSET: e = e ? e : buf_puts(&out, "None"); break;
+            case BP_FUNC:
+                e = e ? e : buf_printf(&out, "%s(", r->func);
+                for (size_t k = 0; k < r->nkeywords && !e; k++) {
+                    e = buf_printf(&out, "%s%s", k ? ", " : "", r->keywords[k]);
+                }
+                e = e ? e : buf_puts(&out, ")");
+                break;
+            }
+            e = e ? e : buf_puts(&out, "\n");
+            if (e != ERR_OK) {
+                goto fail;
+            }
+        }
+        if (pass >= 0) {
+            bool more = false;
+            for (size_t i = 0; i < b->n; i++) {
+                more = more || b->rules[i].extension > pass;
+            }
+            if (!more) {
+                break;
+            }
+        }
+    }
+    if (out.len == 0 && buf_puts(&out, "") != ERR_OK) {
+        goto fail;
+    }
+    return buf_take(&out);
+fail:
+    buf_free(&out);
+    return NULL;
+}

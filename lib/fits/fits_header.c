@@ -1,0 +1,639 @@
+/* fits_header.c - the header model: card parsing, header text files in both layouts, typed
+ * keyword lookup. The cfitsio readers are in fits_cfitsio.c.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "fits/fits.h"
+#include "fits/fits_int.h"
+
+#include "core/str.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- file / HDU containers ---------------------------------------------------------------- */
+
+enum err fhdr__file_new(const char *name, struct fhdr_file **out)
+{
+    struct fhdr_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        return ERR_NOMEM;
+    }
+    str_copy(f->name, sizeof f->name, name ? name : "");
+    *out = f;
+    return ERR_OK;
+}
+
+enum err fhdr__file_add_hdu(struct fhdr_file *f, struct err_info *ei)
+{
+    if (f->nhdus >= FHDR_MAX_HDUS) {
+        return err_set(ei, ERR_TOO_LARGE, "\"%s\" has more than %d HDUs", f->name, FHDR_MAX_HDUS);
+    }
+    if (f->nhdus == f->caphdus) {
+        size_t cap = f->caphdus ? f->caphdus * 2 : 4;
+        struct fhdr_hdu *p = realloc(f->hdus, cap * sizeof *p);
+        if (!p) {
+            return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+        }
+        f->hdus = p;
+        f->caphdus = cap;
+        size_t *c = realloc(f->capcards, cap * sizeof *c);
+        if (!c) {
+            return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+        }
+        f->capcards = c;
+    }
+    struct fhdr_hdu *h = &f->hdus[f->nhdus];
+    memset(h, 0, sizeof *h);
+    h->index = (int)f->nhdus;
+    f->capcards[f->nhdus] = 0;
+    f->nhdus++;
+    return ERR_OK;
+}
+
+enum err fhdr__hdu_push(struct fhdr_file *f, const struct fhdr_card *c, struct err_info *ei)
+{
+    size_t i = f->nhdus - 1;
+    struct fhdr_hdu *h = &f->hdus[i];
+    if (h->ncards >= FHDR_MAX_CARDS) {
+        return err_set(ei, ERR_TOO_LARGE, "HDU %d of \"%s\" has more than %d cards", h->index,
+                       f->name, FHDR_MAX_CARDS);
+    }
+    if (h->ncards == f->capcards[i]) {
+        size_t cap = f->capcards[i] ? f->capcards[i] * 2 : 64;
+        struct fhdr_card *p = realloc(h->cards, cap * sizeof *p);
+        if (!p) {
+            return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+        }
+        h->cards = p;
+        f->capcards[i] = cap;
+    }
+    h->cards[h->ncards++] = *c;
+    return ERR_OK;
+}
+
+void fhdr_file_destroy(struct fhdr_file *f)
+{
+    if (!f) {
+        return;
+    }
+    for (size_t i = 0; i < f->nhdus; i++) {
+        free(f->hdus[i].cards);
+    }
+    free(f->hdus);
+    free(f->capcards);
+    free(f);
+}
+
+const char *fhdr_file_name(const struct fhdr_file *f)
+{
+    return f->name;
+}
+
+size_t fhdr_file_hdu_count(const struct fhdr_file *f)
+{
+    return f->nhdus;
+}
+
+const struct fhdr_hdu *fhdr_file_hdu(const struct fhdr_file *f, size_t i)
+{
+    return i < f->nhdus ? &f->hdus[i] : NULL;
+}
+
+/* ---- one card ----------------------------------------------------------------------------- */
+
+static bool is_commentary(const char *key)
+{
+    return key[0] == '\0' || strcmp(key, "COMMENT") == 0 || strcmp(key, "HISTORY") == 0 ||
+           strcmp(key, "CONTINUE") == 0;
+}
+
+static void rtrim(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+        s[--n] = '\0';
+    }
+}
+
+static bool looks_int(const char *s)
+{
+    if (*s == '+' || *s == '-') {
+        s++;
+    }
+    if (!isdigit((unsigned char)*s)) {
+        return false;
+    }
+    while (isdigit((unsigned char)*s)) {
+        s++;
+    }
+    return *s == '\0';
+}
+
+static bool looks_float(const char *s)
+{
+    bool digits = false;
+    if (*s == '+' || *s == '-') {
+        s++;
+    }
+    while (isdigit((unsigned char)*s)) {
+        s++;
+        digits = true;
+    }
+    if (*s == '.') {
+        s++;
+        while (isdigit((unsigned char)*s)) {
+            s++;
+            digits = true;
+        }
+    }
+    if (!digits) {
+        return false;
+    }
+    if (*s == 'E' || *s == 'e' || *s == 'D' || *s == 'd') {
+        s++;
+        if (*s == '+' || *s == '-') {
+            s++;
+        }
+        if (!isdigit((unsigned char)*s)) {
+            return false;
+        }
+        while (isdigit((unsigned char)*s)) {
+            s++;
+        }
+    }
+    return *s == '\0';
+}
+
+enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
+{
+    if (len > 80) {
+        return ERR_PARSE;
+    }
+    memset(out->image, ' ', 80);
+    memcpy(out->image, img, len);
+    out->image[80] = '\0';
+    out->value[0] = '\0';
+    out->type = FHDR_NONE;
+    for (size_t i = 0; i < 80; i++) {
+        unsigned char ch = (unsigned char)out->image[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            return ERR_PARSE;
+        }
+    }
+    const char *p = out->image;
+    const char *vstart = NULL; /* first column after the value indicator */
+    if (strncmp(p, "HIERARCH ", 9) == 0) {
+        const char *eq = memchr(p, '=', 80);
+        if (!eq) {
+            return ERR_PARSE;
+        }
+        size_t kl = (size_t)(eq - (p + 9));
+        if (kl >= FHDR_KEY_MAX) {
+            return ERR_PARSE;
+        }
+        const char *ks = p + 9;
+        while (kl > 0 && *ks == ' ') {
+            ks++;
+            kl--;
+        }
+        memcpy(out->key, ks, kl);
+        out->key[kl] = '\0';
+        rtrim(out->key);
+        vstart = eq + 1;
+    } else {
+        memcpy(out->key, p, 8);
+        out->key[8] = '\0';
+        rtrim(out->key);
+        for (char *k = out->key; *k; k++) {
+            unsigned char ch = (unsigned char)*k;
+            if (!(isupper(ch) || isdigit(ch) || ch == '-' || ch == '_' || islower(ch))) {
+                return ERR_PARSE; /* keyword characters: A-Z 0-9 - _ (lower case tolerated) */
+            }
+            *k = (char)toupper(ch);
+        }
+        if (is_commentary(out->key) || strcmp(out->key, "END") == 0) {
+            return ERR_OK;
+        }
+        if (p[8] != '=') {
+            return ERR_PARSE; /* a keyword card without its value indicator */
+        }
+        vstart = p + 9;
+    }
+    const char *end = out->image + 80;
+    const char *s = vstart;
+    while (s < end && *s == ' ') {
+        s++;
+    }
+    if (s == end || *s == '/') {
+        out->type = FHDR_UNDEF;
+        return ERR_OK;
+    }
+    if (*s == '\'') {
+        size_t n = 0;
+        s++;
+        for (;;) {
+            if (s >= end) {
+                return ERR_PARSE; /* unterminated string */
+            }
+            if (*s == '\'') {
+                if (s + 1 < end && s[1] == '\'') {
+                    if (n + 1 < FHDR_VALUE_MAX) {
+                        out->value[n++] = '\'';
+                    }
+                    s += 2;
+                    continue;
+                }
+                s++;
+                break;
+            }
+            if (n + 1 < FHDR_VALUE_MAX) {
+                out->value[n++] = *s;
+            }
+            s++;
+        }
+        out->value[n] = '\0';
+        rtrim(out->value);
+        out->type = FHDR_STRING;
+        return ERR_OK;
+    }
+    const char *slash = memchr(s, '/', (size_t)(end - s));
+    const char *vend = slash ? slash : end;
+    size_t vl = (size_t)(vend - s);
+    if (vl >= FHDR_VALUE_MAX) {
+        vl = FHDR_VALUE_MAX - 1;
+    }
+    memcpy(out->value, s, vl);
+    out->value[vl] = '\0';
+    rtrim(out->value);
+    if (out->value[0] == '\0') {
+        out->type = FHDR_UNDEF;
+    } else if (strcmp(out->value, "T") == 0 || strcmp(out->value, "F") == 0) {
+        out->type = FHDR_LOGICAL;
+    } else if (looks_int(out->value)) {
+        out->type = FHDR_INT;
+    } else if (looks_float(out->value)) {
+        for (char *c = out->value; *c; c++) {
+            if (*c == 'D' || *c == 'd') {
+                *c = 'E';
+            }
+        }
+        out->type = FHDR_FLOAT;
+    } else if (out->value[0] == '(') {
+        out->type = FHDR_COMPLEX;
+    } else {
+        /* not valid FITS, but seen in real headers (unquoted strings): keep the text */
+        out->type = FHDR_STRING;
+    }
+    return ERR_OK;
+}
+
+/* ---- header text files -------------------------------------------------------------------- */
+
+static bool is_hdu_marker(const char *line, size_t len)
+{
+    return len >= 6 && strncmp(line, "# HDU ", 6) == 0;
+}
+
+static bool is_blank(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] != ' ' && line[i] != '\t') {
+            return false;
+        }
+    }
+    return true;
+}
+
+enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
+                              struct fhdr_file **out, struct err_info *ei)
+{
+    struct fhdr_file *f = NULL;
+    enum err e = ERR_OK;
+    struct fhdr_card card;
+    if (len > FHDR_MAX_TEXT_BYTES) {
+        return err_set(ei, ERR_TOO_LARGE, "header file \"%s\" is larger than %u bytes", name,
+                       (unsigned)FHDR_MAX_TEXT_BYTES);
+    }
+    if ((e = fhdr__file_new(name, &f)) != ERR_OK) {
+        return err_set(ei, e, "out of memory reading \"%s\"", name);
+    }
+    /* No newline at all and a multiple of 80 bytes: card images back to back. */
+    bool records = len > 0 && len % 80 == 0 && memchr(text, '\n', len) == NULL;
+    bool marker_layout = false;
+    bool open = false; /* an HDU is open and takes cards */
+    int lineno = 0;
+    size_t pos = 0;
+    /* astropy listing layout: text before the first "# HDU" line is a preamble, not cards */
+    const char *first_marker = NULL;
+    if (!records) {
+        if (len >= 6 && strncmp(text, "# HDU ", 6) == 0) {
+            first_marker = text;
+        } else {
+            const char *m = text;
+            while ((m = memchr(m, '\n', len - (size_t)(m - text))) != NULL) {
+                m++;
+                if ((size_t)(m - text) + 6 <= len && strncmp(m, "# HDU ", 6) == 0) {
+                    first_marker = m;
+                    break;
+                }
+            }
+        }
+    }
+    if (first_marker) {
+        for (const char *m = text; m < first_marker; m++) {
+            lineno += *m == '\n';
+        }
+        pos = (size_t)(first_marker - text);
+        marker_layout = true;
+    }
+    while (pos < len) {
+        const char *line = text + pos;
+        size_t ll;
+        if (records) {
+            ll = 80;
+            pos += 80;
+        } else {
+            const char *nl = memchr(line, '\n', len - pos);
+            ll = nl ? (size_t)(nl - line) : len - pos;
+            pos += ll + (nl ? 1 : 0);
+            if (ll > 0 && line[ll - 1] == '\r') {
+                ll--;
+            }
+        }
+        lineno++;
+        if (memchr(line, '\0', ll)) {
+            e = err_set(ei, ERR_PARSE, "\"%s\" line %d: binary data in a header text file", name,
+                        lineno);
+            goto out;
+        }
+        if (is_hdu_marker(line, ll)) {
+            if (!marker_layout) {
+                e = err_set(ei, ERR_PARSE, "\"%s\" line %d: HDU separator inside an END-delimited "
+                            "header", name, lineno);
+                goto out;
+            }
+            if ((e = fhdr__file_add_hdu(f, ei)) != ERR_OK) {
+                goto out;
+            }
+            open = true;
+            continue;
+        }
+        if (ll == 0 || (!records && is_blank(line, ll) && marker_layout)) {
+            continue; /* blank separator lines */
+        }
+        if (ll > 80) {
+            e = err_set(ei, ERR_PARSE, "\"%s\" line %d (HDU %zu): line longer than 80 columns",
+                        name, lineno, f->nhdus ? f->nhdus - 1 : 0);
+            goto out;
+        }
+        if (!open) {
+            if (is_blank(line, ll)) {
+                continue; /* padding after END */
+            }
+            if ((e = fhdr__file_add_hdu(f, ei)) != ERR_OK) {
+                goto out;
+            }
+            open = true;
+        }
+        if (fhdr_card_parse(line, ll, &card) != ERR_OK) {
+            char shown[81];
+            size_t sl = ll < 80 ? ll : 80;
+            memcpy(shown, line, sl);
+            shown[sl] = '\0';
+            for (size_t i = 0; i < sl; i++) {
+                if ((unsigned char)shown[i] < 0x20) {
+                    shown[i] = '?';
+                }
+            }
+            rtrim(shown);
+            const char *why = "malformed card";
+            if (strchr(shown, '=') == NULL) {
+                why = "card without \"=\"";
+            }
+            e = err_set(ei, ERR_PARSE, "\"%s\" line %d (HDU %zu): %s: \"%s\"", name, lineno,
+                        f->nhdus - 1, why, shown);
+            goto out;
+        }
+        card.line = lineno;
+        if (strcmp(card.key, "END") == 0) {
+            f->hdus[f->nhdus - 1].has_end = true;
+            open = false;
+            continue;
+        }
+        if ((e = fhdr__hdu_push(f, &card, ei)) != ERR_OK) {
+            goto out;
+        }
+    }
+    if (f->nhdus == 0) {
+        e = err_set(ei, ERR_PARSE, "\"%s\": no header cards", name);
+        goto out;
+    }
+    if (!marker_layout && !f->hdus[f->nhdus - 1].has_end) {
+        e = err_set(ei, ERR_PARSE, "\"%s\" line %d (HDU %zu): truncated header, no END card",
+                    name, lineno, f->nhdus - 1);
+        goto out;
+    }
+    for (size_t i = 0; i < f->nhdus; i++) {
+        if (f->hdus[i].ncards == 0) {
+            e = err_set(ei, ERR_PARSE, "\"%s\" HDU %zu: no header cards", name, i);
+            goto out;
+        }
+    }
+    *out = f;
+    f = NULL;
+out:
+    fhdr_file_destroy(f);
+    return e;
+}
+
+static enum err read_whole(const char *path, char **data, size_t *len, struct err_info *ei)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+    enum err e = ERR_OK;
+    if (!fp) {
+        return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap >= FHDR_MAX_TEXT_BYTES) {
+                e = err_set(ei, ERR_TOO_LARGE, "header file \"%s\" is larger than %u bytes", path,
+                            (unsigned)FHDR_MAX_TEXT_BYTES);
+                goto out;
+            }
+            size_t nc = cap ? cap * 2 : 65536;
+            char *p = realloc(buf, nc + 1);
+            if (!p) {
+                e = err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", path);
+                goto out;
+            }
+            buf = p;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, cap - n, fp);
+        n += r;
+        if (r == 0) {
+            if (ferror(fp)) {
+                e = err_set(ei, ERR_IO, "could not read \"%s\"", path);
+                goto out;
+            }
+            break;
+        }
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    buf = NULL;
+out:
+    free(buf);
+    fclose(fp);
+    return e;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+enum err fhdr_file_open(const char *path, struct fhdr_file **out, struct err_info *ei)
+{
+    bool text = str_ends_with(path, ".header") || str_ends_with(path, ".txt") ||
+                str_ends_with(path, ".hdr");
+    if (!text) {
+        /* a FITS file starts with SIMPLE in a 2880-byte block; gzip starts with 1f 8b */
+        FILE *fp = fopen(path, "rb");
+        unsigned char head[81] = {0};
+        if (!fp) {
+            return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        }
+        size_t r = fread(head, 1, 80, fp);
+        fclose(fp);
+        bool gz = r >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+        bool fits = r == 80 && memcmp(head, "SIMPLE  =", 9) == 0 && memchr(head, '\n', 80) == NULL;
+        if (gz || fits) {
+            return fhdr__open_cfitsio(path, base_name(path), out, ei);
+        }
+        text = true;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    enum err e = read_whole(path, &data, &len, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = fhdr_file_parse_text(base_name(path), data, len, out, ei);
+    free(data);
+    return e;
+}
+
+/* ---- lookups ------------------------------------------------------------------------------ */
+
+const struct fhdr_card *fhdr_hdu_find(const struct fhdr_hdu *h, const char *key)
+{
+    if (!h || !key) {
+        return NULL;
+    }
+    for (size_t i = 0; i < h->ncards; i++) {
+        const struct fhdr_card *c = &h->cards[i];
+        if (c->type != FHDR_NONE && strcasecmp(c->key, key) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+enum err fhdr_get_str(const struct fhdr_hdu *h, const char *key, const char **out,
+                      struct err_info *ei)
+{
+    (void)ei;
+    const struct fhdr_card *c = fhdr_hdu_find(h, key);
+    if (!c || c->type == FHDR_UNDEF) {
+        return ERR_NOT_FOUND;
+    }
+    *out = c->value;
+    return ERR_OK;
+}
+
+enum err fhdr_get_double(const struct fhdr_hdu *h, const char *key, double *out,
+                         struct err_info *ei)
+{
+    const struct fhdr_card *c = fhdr_hdu_find(h, key);
+    double v;
+    if (!c || c->type == FHDR_UNDEF) {
+        return ERR_NOT_FOUND;
+    }
+    if ((c->type != FHDR_INT && c->type != FHDR_FLOAT && c->type != FHDR_STRING) ||
+        str_to_double(c->value, &v) != ERR_OK) {
+        return err_set_field(ei, ERR_FITS, c->key, "HDU %d line %d: keyword %s is not a number: "
+                             "\"%s\"", h->index, c->line, c->key, c->value);
+    }
+    *out = v;
+    return ERR_OK;
+}
+
+enum err fhdr_get_long(const struct fhdr_hdu *h, const char *key, long *out, struct err_info *ei)
+{
+    const struct fhdr_card *c = fhdr_hdu_find(h, key);
+    int64_t v;
+    if (!c || c->type == FHDR_UNDEF) {
+        return ERR_NOT_FOUND;
+    }
+    if (str_to_i64(c->value, -2147483647L - 1, 2147483647L, &v) != ERR_OK) {
+        double d;
+        if (c->type == FHDR_FLOAT && str_to_double(c->value, &d) == ERR_OK && d == (double)(long)d &&
+            d > -2147483648.0 && d < 2147483648.0) {
+            *out = (long)d;
+            return ERR_OK;
+        }
+        return err_set_field(ei, ERR_FITS, c->key, "HDU %d line %d: keyword %s is not an integer: "
+                             "\"%s\"", h->index, c->line, c->key, c->value);
+    }
+    *out = (long)v;
+    return ERR_OK;
+}
+
+enum err fhdr_get_bool(const struct fhdr_hdu *h, const char *key, bool *out, struct err_info *ei)
+{
+    const struct fhdr_card *c = fhdr_hdu_find(h, key);
+    if (!c || c->type == FHDR_UNDEF) {
+        return ERR_NOT_FOUND;
+    }
+    if (c->type != FHDR_LOGICAL) {
+        return err_set_field(ei, ERR_FITS, c->key, "HDU %d line %d: keyword %s is not logical: "
+                             "\"%s\"", h->index, c->line, c->key, c->value);
+    }
+    *out = c->value[0] == 'T';
+    return ERR_OK;
+}
+
+bool fhdr_hdu_has_data(const struct fhdr_hdu *h)
+{
+    long naxis = 0;
+    const char *pfx = "NAXIS";
+    if (fhdr_hdu_find(h, "BITPIX") == NULL) {
+        return false;
+    }
+    if (fhdr_get_long(h, "ZNAXIS", &naxis, NULL) == ERR_OK) {
+        pfx = "ZNAXIS";
+    } else if (fhdr_get_long(h, "NAXIS", &naxis, NULL) != ERR_OK) {
+        return false;
+    }
+    if (naxis <= 0 || naxis > 999) {
+        return false;
+    }
+    for (long i = 1; i <= naxis; i++) {
+        char key[16];
+        long n = 0;
+        snprintf(key, sizeof key, "%s%ld", pfx, i);
+        if (fhdr_get_long(h, key, &n, NULL) != ERR_OK || n <= 0) {
+            return false;
+        }
+    }
+    return true;
+}

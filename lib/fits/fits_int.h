@@ -1,0 +1,27 @@
+/* fits_int.h - internals shared by the lib/fits header sources; include only from lib/fits.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_FITS_FITS_INT_H
+#define OBSFLOW_FITS_FITS_INT_H
+
+#include "fits/fits.h"
+
+struct fhdr_file {
+    char name[FHDR_NAME_MAX]; /* file name for messages */
+    struct fhdr_hdu *hdus;    /* owned array */
+    size_t nhdus;             /* used */
+    size_t caphdus;           /* allocated */
+    size_t *capcards;         /* allocated cards per HDU */
+};
+
+/* Allocate an empty file named @p name. */
+NODISCARD enum err fhdr__file_new(const char *name, struct fhdr_file **out);
+/* Append an empty HDU (cap FHDR_MAX_HDUS). */
+NODISCARD enum err fhdr__file_add_hdu(struct fhdr_file *f, struct err_info *ei);
+/* Append a card to the last HDU (cap FHDR_MAX_CARDS). */
+NODISCARD enum err fhdr__hdu_push(struct fhdr_file *f, const struct fhdr_card *c,
+                                  struct err_info *ei);
+/* Read every HDU header of @p path with cfitsio; @p name is used in messages. */
+NODISCARD enum err fhdr__open_cfitsio(const char *path, const char *name, struct fhdr_file **out,
+                                      struct err_info *ei);
+
+#endif
