@@ -133,7 +133,7 @@ enum err req_json_body(const char *body, size_t len, json_t **out, struct err_in
         return e;
     }
     json_error_t jerr;
-    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v) {
         return err_set_field(ei, ERR_PARSE, "body", "malformed JSON at line %d column %d: %s",
                              jerr.line, jerr.column, jerr.text);

@@ -164,7 +164,9 @@ static enum MHD_Result send_problem(struct http_server *s, struct MHD_Connection
     if (st->ei.msg[0] == '\0') {
         str_copy(st->ei.msg, sizeof st->ei.msg, problem_title(problem_status(e)));
     }
-    (void)problem_render(&resp, e, &st->ei, st->request_id);
+    if (problem_render(&resp, e, &st->ei, st->request_id) != ERR_OK) {
+        LOG_ERROR("http", "could not render a problem document");
+    }
     if (e == ERR_UNAVAILABLE) {
         str_copy(resp.retry_after, sizeof resp.retry_after, "1");
     }
@@ -188,7 +190,9 @@ static enum MHD_Result send_405(struct http_server *s, struct MHD_Connection *c,
                             "Method Not Allowed", "status", 405, "code", "method_not_allowed",
                             "detail", ei.msg, "request_id", st->request_id);
     if (doc) {
-        (void)resp_json(&resp, 405, doc, &ei);
+        if (resp_json(&resp, 405, doc, &ei) != ERR_OK) {
+            buf_reset(&resp.body);
+        }
         json_decref(doc);
     }
     resp.status = 405;
@@ -465,13 +469,13 @@ enum err http_start(const struct http_opts *o, struct http_server **out, struct 
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                          MHD_USE_ERROR_LOG;
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_LISTEN_SOCKET, s->fd,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads > 0 ? o->threads : 1),
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_END);
     if (!s->d) {
         close(s->fd);

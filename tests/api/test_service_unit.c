@@ -1,0 +1,389 @@
+/* test_service_unit.c - cmocka tests of the parts of obsflowd that need no socket or database:
+ * the route table and matcher, JSON body caps and job validation, problem+json mapping,
+ * listen-address parsing and the metrics text. SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "handlers.h"
+#include "metrics.h"
+#include "problem.h"
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- router ---- */
+
+static int match(enum http_method m, const char *path, const char **p0, char allow[ROUTER_ALLOW_MAX])
+{
+    static char scratch[256];
+    const char *params[REQ_MAX_PATH_PARAMS] = {0};
+    size_t np = 0;
+    char a[ROUTER_ALLOW_MAX];
+    int r = router_match(routes, routes_len, m, path, scratch, sizeof scratch, params, &np,
+                         allow ? allow : a);
+    if (p0) {
+        *p0 = np ? params[0] : NULL;
+    }
+    return r;
+}
+
+static void test_router_literals(void **state)
+{
+    (void)state;
+    int r = match(HTTP_POST, "/v1/jobs", NULL, NULL);
+    assert_true(r >= 0);
+    assert_ptr_equal(routes[r].fn, h_jobs_create);
+    assert_true(routes[r].auth);
+    r = match(HTTP_GET, "/v1/jobs", NULL, NULL);
+    assert_ptr_equal(routes[r].fn, h_jobs_list);
+    assert_false(routes[r].auth);
+    r = match(HTTP_GET, "/metrics", NULL, NULL);
+    assert_int_equal(routes[r].kind, ROUTE_METRICS);
+    r = match(HTTP_HEAD, "/livez", NULL, NULL);
+    assert_ptr_equal(routes[r].fn, h_livez);
+}
+
+static void test_router_params(void **state)
+{
+    (void)state;
+    const char *id = NULL;
+    int r = match(HTTP_GET, "/v1/jobs/abc", &id, NULL);
+    assert_ptr_equal(routes[r].fn, h_jobs_get);
+    assert_string_equal(id, "abc");
+    r = match(HTTP_GET, "/v1/jobs/0b7c/events", &id, NULL);
+    assert_ptr_equal(routes[r].fn, h_jobs_events);
+    assert_string_equal(id, "0b7c");
+    r = match(HTTP_POST, "/v1/jobs/x/cancel", &id, NULL);
+    assert_ptr_equal(routes[r].fn, h_jobs_cancel);
+    r = match(HTTP_POST, "/v1/jobs/x/retry", &id, NULL);
+    assert_ptr_equal(routes[r].fn, h_jobs_retry);
+}
+
+static void test_router_404_405(void **state)
+{
+    (void)state;
+    char allow[ROUTER_ALLOW_MAX];
+    assert_int_equal(match(HTTP_GET, "/nope", NULL, NULL), ROUTE_NOT_FOUND);
+    assert_int_equal(match(HTTP_GET, "/v1/jobs/", NULL, NULL), ROUTE_NOT_FOUND);
+    assert_int_equal(match(HTTP_GET, "/v1//jobs", NULL, NULL), ROUTE_NOT_FOUND);
+    assert_int_equal(match(HTTP_GET, "/v1/jobs/a/b/c/d", NULL, NULL), ROUTE_NOT_FOUND);
+    assert_int_equal(match(HTTP_GET, "v1/jobs", NULL, NULL), ROUTE_NOT_FOUND);
+    assert_int_equal(match(HTTP_GET, "/", NULL, NULL), ROUTE_NOT_FOUND);
+    assert_int_equal(match(HTTP_DELETE, "/v1/jobs", NULL, allow), ROUTE_BAD_METHOD);
+    assert_string_equal(allow, "POST, GET, HEAD");
+    assert_int_equal(match(HTTP_GET, "/v1/jobs/x/cancel", NULL, allow), ROUTE_BAD_METHOD);
+    assert_string_equal(allow, "POST");
+    assert_int_equal(match(HTTP_POST, "/metrics", NULL, allow), ROUTE_BAD_METHOD);
+    assert_string_equal(allow, "GET, HEAD");
+    assert_int_equal(router_method("BREW"), HTTP_OTHER);
+    assert_int_equal(router_method("PATCH"), HTTP_PATCH);
+}
+
+/* every route is documented in openapi/openapi.yaml (the contract) */
+static void test_routes_in_openapi(void **state)
+{
+    (void)state;
+    const char *src = getenv("OBSFLOW_SOURCE_DIR");
+    if (!src) {
+        skip();
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/openapi/openapi.yaml", src);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    for (size_t i = 0; i < routes_len; i++) {
+        char key[256];
+        snprintf(key, sizeof key, "\n  %s:\n", routes[i].pattern);
+        char *at = strstr(text, key);
+        if (!at) {
+            fail_msg("route %s is not in openapi.yaml", routes[i].pattern);
+        }
+        /* the method appears under the path before the next path */
+        char *next = strstr(at + strlen(key), "\n  /");
+        char m[32];
+        snprintf(m, sizeof m, "\n    %s:", routes[i].method == HTTP_GET ? "get" : "post");
+        char *mm = strstr(at, m);
+        if (!mm || (next && mm > next)) {
+            fail_msg("%s %s is not in openapi.yaml", http_method_name(routes[i].method),
+                     routes[i].pattern);
+        }
+    }
+}
+
+/* ---- JSON bodies ---- */
+
+static enum err body(const char *s, struct err_info *ei)
+{
+    json_t *v = NULL;
+    err_info_clear(ei);
+    enum err e = req_json_body(s, strlen(s), &v, ei);
+    json_decref(v);
+    return e;
+}
+
+static void test_json_body_caps(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    assert_int_equal(body("{\"kind\":\"noop\"}", &ei), ERR_OK);
+    assert_int_equal(body("{\"kind\":", &ei), ERR_PARSE);
+    assert_string_equal(ei.field, "body");
+    assert_int_equal(body("", &ei), ERR_PARSE);
+    assert_int_equal(body("{\"a\":1,\"a\":2}", &ei), ERR_PARSE);
+    char deep[128] = "";
+    for (int i = 0; i < JSON_MAX_DEPTH + 1; i++) {
+        strcat(deep, "[");
+    }
+    assert_int_equal(body(deep, &ei), ERR_TOO_LARGE);
+    char ok[128] = "";
+    for (int i = 0; i < JSON_MAX_DEPTH; i++) {
+        strcat(ok, "[");
+    }
+    for (int i = 0; i < JSON_MAX_DEPTH; i++) {
+        strcat(ok, "]");
+    }
+    assert_int_equal(body(ok, &ei), ERR_OK);
+    /* brackets inside strings do not count */
+    assert_int_equal(body("{\"k\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", &ei), ERR_OK);
+    size_t big = JSON_MAX_STRING + 10;
+    char *s = malloc(big + 16);
+    s[0] = '"';
+    memset(s + 1, 'x', big);
+    s[big + 1] = '"';
+    s[big + 2] = '\0';
+    assert_int_equal(body(s, &ei), ERR_TOO_LARGE);
+    free(s);
+}
+
+static enum err validate(const char *s, struct err_info *ei)
+{
+    json_error_t je;
+    json_t *v = json_loads(s, JSON_DECODE_ANY, &je);
+    assert_non_null(v);
+    err_info_clear(ei);
+    enum err e = job_specs_validate(v, ei);
+    json_decref(v);
+    return e;
+}
+
+static void test_job_validation(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    assert_int_equal(validate("{\"kind\":\"noop\"}", &ei), ERR_OK);
+    assert_int_equal(validate("{\"kind\":\"noop\",\"params\":{\"sleep_ms\":5,\"fail_times\":1},"
+                              "\"queue\":\"q.1\",\"priority\":0,\"max_attempts\":3,"
+                              "\"run_at\":\"2026-11-21T21:22:28.5+01:00\",\"parent_id\":null}", &ei),
+                     ERR_OK);
+    assert_int_equal(validate("[{\"kind\":\"noop\"},{\"kind\":\"dataset\",\"params\":{\"x\":1}}]", &ei), ERR_OK);
+    assert_int_equal(validate("{}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "kind");
+    assert_int_equal(validate("{\"kind\":5}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "kind");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"colour\":\"red\"}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "colour");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"priority\":\"high\"}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "priority");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"priority\":10}", &ei), ERR_INVALID);
+    assert_int_equal(validate("{\"kind\":\"noop\",\"priority\":1.5}", &ei), ERR_INVALID);
+    assert_int_equal(validate("{\"kind\":\"noop\",\"max_attempts\":0}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "max_attempts");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"params\":[]}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"params\":{\"sleep_ms\":-1}}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params.sleep_ms");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"params\":{\"sleeep\":1}}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params.sleeep");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"queue\":\"a b\"}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "queue");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"run_at\":\"tomorrow\"}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "run_at");
+    assert_int_equal(validate("{\"kind\":\"noop\",\"parent_id\":\"123\"}", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "parent_id");
+    assert_int_equal(validate("[{\"kind\":\"noop\"},{\"kind\":\"noop\",\"priority\":-1}]", &ei),
+                     ERR_INVALID);
+    assert_string_equal(ei.field, "[1].priority");
+    assert_int_equal(validate("[{\"kind\":\"noop\"},7]", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "[1]");
+    assert_int_equal(validate("[]", &ei), ERR_INVALID);
+    assert_int_equal(validate("\"noop\"", &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "body");
+    /* too many jobs */
+    json_t *arr = json_array();
+    for (int i = 0; i <= JOB_BATCH_MAX; i++) {
+        json_array_append_new(arr, json_pack("{s:s}", "kind", "noop"));
+    }
+    err_info_clear(&ei);
+    assert_int_equal(job_specs_validate(arr, &ei), ERR_TOO_LARGE);
+    json_decref(arr);
+}
+
+static void test_small_validators(void **state)
+{
+    (void)state;
+    assert_true(uuid_valid("0b7c6a2e-1f3d-4c5b-9a8e-7d6c5b4a3f21"));
+    assert_true(uuid_valid("0B7C6A2E-1F3D-4C5B-9A8E-7D6C5B4A3F21"));
+    assert_false(uuid_valid("0b7c6a2e1f3d4c5b9a8e7d6c5b4a3f21"));
+    assert_false(uuid_valid("0b7c6a2e-1f3d-4c5b-9a8e-7d6c5b4a3f2g"));
+    assert_false(uuid_valid(""));
+    assert_false(uuid_valid(NULL));
+    assert_true(rfc3339_valid("2026-11-21T21:22:28Z"));
+    assert_true(rfc3339_valid("2026-11-21T21:22:28.123456-05:00"));
+    assert_false(rfc3339_valid("2026-13-21T21:22:28Z"));
+    assert_false(rfc3339_valid("2026-11-21T21:22:28"));
+    assert_false(rfc3339_valid("2026-11-21T21:22:28.Z"));
+    struct req req;
+    memset(&req, 0, sizeof req);
+    req.query[0] = (struct req_kv){"state", "queued"};
+    req.query[1] = (struct req_kv){"colour", "red"};
+    req.nquery = 2;
+    static const char *const allowed[] = {"state", NULL};
+    struct err_info ei;
+    err_info_clear(&ei);
+    assert_int_equal(req_query_check(&req, allowed, &ei), ERR_PARSE);
+    assert_string_equal(ei.field, "colour");
+    req.query[1] = (struct req_kv){"state", "running"};
+    assert_int_equal(req_query_check(&req, allowed, &ei), ERR_PARSE);
+    req.nquery = 1;
+    assert_int_equal(req_query_check(&req, allowed, &ei), ERR_OK);
+    assert_string_equal(req_query(&req, "state"), "queued");
+    assert_null(req_query(&req, "kind"));
+}
+
+/* ---- problem+json ---- */
+
+static void test_problem(void **state)
+{
+    (void)state;
+    struct resp resp;
+    resp_init(&resp);
+    struct err_info ei;
+    err_info_clear(&ei);
+    err_set_field(&ei, ERR_INVALID, "[2].priority", "priority must be between 0 and 9, not 12");
+    assert_int_equal(problem_render(&resp, ERR_INVALID, &ei, "req-1"), ERR_OK);
+    assert_int_equal(resp.status, 422);
+    assert_string_equal(resp.content_type, "application/problem+json");
+    json_error_t je;
+    json_t *doc = json_loads(buf_cstr(&resp.body), 0, &je);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "code")), "invalid");
+    assert_string_equal(json_string_value(json_object_get(doc, "field")), "[2].priority");
+    assert_string_equal(json_string_value(json_object_get(doc, "request_id")), "req-1");
+    assert_int_equal(json_integer_value(json_object_get(doc, "status")), 422);
+    json_decref(doc);
+    /* internal errors do not leak their message */
+    err_set(&ei, ERR_DB, "SQLSTATE 42P01 relation \"jobs\" does not exist");
+    assert_int_equal(problem_render(&resp, ERR_DB, &ei, NULL), ERR_OK);
+    assert_int_equal(resp.status, 500);
+    assert_null(strstr(buf_cstr(&resp.body), "42P01"));
+    assert_int_equal(problem_status(ERR_PARSE), 400);
+    assert_int_equal(problem_status(ERR_NOT_FOUND), 404);
+    assert_int_equal(problem_status(ERR_TOO_LARGE), 413);
+    assert_int_equal(problem_status(ERR_UNAUTHORIZED), 401);
+    assert_int_equal(problem_status(ERR_UNAVAILABLE), 503);
+    assert_int_equal(problem_status(ERR_OK), 500);
+    resp_free(&resp);
+}
+
+/* ---- config ---- */
+
+static void test_listen_parse(void **state)
+{
+    (void)state;
+    char host[64];
+    int port = -1;
+    struct err_info ei;
+    assert_int_equal(config_parse_listen("127.0.0.1:0", host, sizeof host, &port, &ei), ERR_OK);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 0);
+    assert_int_equal(config_parse_listen("[::1]:8080", host, sizeof host, &port, &ei), ERR_OK);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 8080);
+    assert_int_equal(config_parse_listen(":9000", host, sizeof host, &port, &ei), ERR_OK);
+    assert_string_equal(host, "0.0.0.0");
+    assert_int_equal(config_parse_listen("localhost", host, sizeof host, &port, &ei), ERR_INVALID);
+    assert_int_equal(config_parse_listen("h:70000", host, sizeof host, &port, &ei), ERR_INVALID);
+    assert_int_equal(config_parse_listen("h:x", host, sizeof host, &port, &ei), ERR_INVALID);
+}
+
+static void test_config_flags(void **state)
+{
+    (void)state;
+    struct config cfg;
+    struct err_info ei;
+    char a0[] = "obsflowd", a1[] = "--listen", a2[] = "127.0.0.1:0", a3[] = "--workers=3",
+         a4[] = "--port-file", a5[] = "/tmp/p", a6[] = "--workers", a7[] = "many", a8[] = "--colour";
+    char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
+    assert_int_equal(config_load(&cfg, 6, argv, &ei), ERR_OK);
+    assert_int_equal(cfg.listen_port, 0);
+    assert_int_equal(cfg.workers, 3);
+    assert_string_equal(cfg.port_file, "/tmp/p");
+    assert_int_equal(cfg.shutdown_grace_s, 25);
+    assert_non_null(strstr(cfg.database_url, "/var/pg dbname=obsflow user=postgres"));
+    char *bad[] = {a0, a6, a7, NULL};
+    assert_int_equal(config_load(&cfg, 3, bad, &ei), ERR_INVALID);
+    char *unknown[] = {a0, a8, NULL};
+    assert_int_equal(config_load(&cfg, 2, unknown, &ei), ERR_INVALID);
+}
+
+/* ---- metrics ---- */
+
+static void fake_jobs(void *ctx, struct metrics_jobs *out)
+{
+    (void)ctx;
+    out->by_state[0] = 7;
+    out->oldest_queued_age_s = 1.5;
+    out->claimed_total = 3;
+    out->workers = 2;
+    out->workers_busy = 1;
+    out->ready = true;
+}
+
+static void test_metrics_text(void **state)
+{
+    (void)state;
+    const char *labels[] = {"/v1/jobs", "/v1/jobs/{id}"};
+    struct metrics *m = NULL;
+    assert_int_equal(metrics_create(2, labels, &m), ERR_OK);
+    metrics_http_observe(m, 1, HTTP_GET, 200, 300000);     /* 0.3 ms */
+    metrics_http_observe(m, 1, HTTP_GET, 200, 3000000);    /* 3 ms */
+    metrics_http_observe(m, -1, HTTP_DELETE, 404, 1000);
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    assert_int_equal(metrics_render(m, fake_jobs, NULL, &out), ERR_OK);
+    const char *t = buf_cstr(&out);
+    assert_non_null(strstr(t, "obsflow_http_requests_total{method=\"GET\",route=\"/v1/jobs/{id}\",code=\"200\"} 2\n"));
+    assert_non_null(strstr(t, "obsflow_http_requests_total{method=\"DELETE\",route=\"unmatched\",code=\"404\"} 1\n"));
+    assert_non_null(strstr(t, "obsflow_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/jobs/{id}\",code=\"200\",le=\"0.0005\"} 1\n"));
+    assert_non_null(strstr(t, "obsflow_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/jobs/{id}\",code=\"200\",le=\"0.005\"} 2\n"));
+    assert_non_null(strstr(t, "obsflow_jobs{state=\"queued\"} 7\n"));
+    assert_non_null(strstr(t, "obsflow_jobs_claimed_total 3\n"));
+    assert_non_null(strstr(t, "obsflow_ready 1\n"));
+    assert_null(strstr(t, "obsflow_jobs_failed_total")); /* unknown: left out */
+    buf_free(&out);
+    metrics_destroy(m);
+    metrics_destroy(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_router_literals),   cmocka_unit_test(test_router_params),
+        cmocka_unit_test(test_router_404_405),    cmocka_unit_test(test_routes_in_openapi),
+        cmocka_unit_test(test_json_body_caps),    cmocka_unit_test(test_job_validation),
+        cmocka_unit_test(test_small_validators),  cmocka_unit_test(test_problem),
+        cmocka_unit_test(test_listen_parse),      cmocka_unit_test(test_config_flags),
+        cmocka_unit_test(test_metrics_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
