@@ -34,7 +34,9 @@ typedef enum err (*workers_handler_fn)(struct workers_job *job, void *arg, struc
 /** Tunables; zero fields take the defaults named. */
 struct workers_config {
     int threads;        /* worker threads, 1..WORKERS_THREADS_MAX (default: online cores) */
-    int claim_batch;    /* most jobs claimed per round trip (default 2 * threads, >= 100 max) */
+    int claim_batch;    /* most jobs claimed per round trip (100). While jobs run long (average
+                           over 20 ms) the pool claims only for idle threads, so other processes
+                           get the rest; short jobs are claimed in batches up to this */
     int poll_ms;        /* polling fallback when no wake-up arrives (1000) */
     int heartbeat_ms;   /* process heartbeat and cancellation check period (1000) */
     int rescue_ms;      /* how often this process looks for dead processes' jobs (5000) */
@@ -109,6 +111,10 @@ struct queue *workers_job_queue(const struct workers_job *job);
 bool workers_job_cancelled(const struct workers_job *job);
 /** Set the result stored on success (steals @p result; replaces any earlier one). */
 void workers_job_set_result(struct workers_job *job, json_t *result);
+
+/** Stable lower-case code stored with a failure (copied; default: err_code() of the returned
+ * error), e.g. "noop_failure". */
+void workers_job_set_error_code(struct workers_job *job, const char *code);
 
 /** The noop handler (registered by workers_pool_create; exported for tests). */
 enum err workers_job_noop(struct workers_job *job, void *arg, struct err_info *ei);

@@ -159,6 +159,9 @@ extern const char *const queue_state_names[6];
 
 /** Fill @p out. @return ERR_OK, ERR_UNAVAILABLE, ERR_TIMEOUT, ERR_DB. */
 NODISCARD enum err queue_stats(struct queue *q, struct queue_stats *out, struct err_info *ei);
+/** Fill only the process-local *_total counters of @p out (no database access; other fields
+ * untouched). Lock-free. */
+void queue_stats_local(const struct queue *q, struct queue_stats *out);
 
 /* ---- worker side (workers/) ---------------------------------------------------------------- */
 

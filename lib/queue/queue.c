@@ -1,0 +1,867 @@
+/* queue.c - the queue handle and the API side: enqueue (validated, batched, idempotent), get,
+ * list, events, cancel, retry, stats, and the wake-up hint.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "queue_int.h"
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/str.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- handle ------------------------------------------------------------------------------- */
+
+enum err queue_create(struct db_pool *pool, const struct queue_config *cfg, struct queue **out,
+                      struct err_info *ei)
+{
+    if (pool == NULL || out == NULL) {
+        return err_set(ei, ERR_INVALID, "queue needs a database pool");
+    }
+    struct queue *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    q->pool = pool;
+    if (cfg != NULL) {
+        q->cfg = *cfg;
+    }
+    if (q->cfg.lease_s <= 0) {
+        q->cfg.lease_s = 15;
+    }
+    if (q->cfg.backoff_base_ms <= 0) {
+        q->cfg.backoff_base_ms = 1000;
+    }
+    if (q->cfg.backoff_cap_ms <= 0) {
+        q->cfg.backoff_cap_ms = 600000;
+    }
+    if (q->cfg.retention_s <= 0) {
+        q->cfg.retention_s = 86400;
+    }
+    if (q->cfg.retention_failed_s <= 0) {
+        q->cfg.retention_failed_s = 7 * 86400;
+    }
+    if (q->cfg.process_name != NULL && q->cfg.process_name[0] != '\0') {
+        str_copy(q->name, sizeof q->name, q->cfg.process_name);
+    } else if (gethostname(q->name, sizeof q->name - 1) != 0 || q->name[0] == '\0') {
+        str_copy(q->name, sizeof q->name, "obsflow");
+    }
+    q->cfg.process_name = q->name;
+    queue__uuid7(q->boot_id);
+    snprintf(q->proc_id, sizeof q->proc_id, "%s/%s", q->name, q->boot_id);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    *out = q;
+    return ERR_OK;
+}
+
+void queue_destroy(struct queue *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    db_listener_destroy(q->listener);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    free(q);
+}
+
+const char *queue_process_id(const struct queue *q) { return q->proc_id; }
+
+void queue_wake(struct queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->wake_pending = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void queue_wake_cb(void *arg) { queue_wake(arg); }
+
+bool queue_wait(struct queue *q, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    int64_t ns = (int64_t)dl.tv_nsec + (int64_t)(timeout_ms % 1000) * 1000000;
+    dl.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000);
+    dl.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&q->mu);
+    while (!q->wake_pending) {
+        if (pthread_cond_timedwait(&q->cv, &q->mu, &dl) == ETIMEDOUT) {
+            break;
+        }
+    }
+    bool woken = q->wake_pending;
+    q->wake_pending = false;
+    pthread_mutex_unlock(&q->mu);
+    return woken;
+}
+
+enum err queue_listen(struct queue *q, struct err_info *ei)
+{
+    enum err e = ERR_OK;
+    pthread_mutex_lock(&q->mu);
+    if (q->listener == NULL) {
+        e = db_listener_create(db_pool_conninfo(q->pool), QUEUE_CHANNEL, queue_wake_cb, q,
+                               &q->listener, ei);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return e;
+}
+
+/* ---- validation --------------------------------------------------------------------------- */
+
+static bool queue_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > QUEUE_NAME_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '_' && c != '-' && c != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool queue_digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
+static bool queue_rfc3339_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 20 || n > 40) {
+        return false;
+    }
+    if (!queue_digits(s, 4) || s[4] != '-' || !queue_digits(s + 5, 2) || s[7] != '-' ||
+        !queue_digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !queue_digits(s + 11, 2) ||
+        s[13] != ':' || !queue_digits(s + 14, 2) || s[16] != ':' || !queue_digits(s + 17, 2)) {
+        return false;
+    }
+    int mon = (s[5] - '0') * 10 + (s[6] - '0');
+    int day = (s[8] - '0') * 10 + (s[9] - '0');
+    int hh = (s[11] - '0') * 10 + (s[12] - '0');
+    int mi = (s[14] - '0') * 10 + (s[15] - '0');
+    int ss = (s[17] - '0') * 10 + (s[18] - '0');
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mi > 59 || ss > 60) {
+        return false;
+    }
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        int k = 0;
+        while (isdigit((unsigned char)*p)) {
+            p++;
+            k++;
+        }
+        if (k == 0 || k > 9) {
+            return false;
+        }
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        return true;
+    }
+    if ((*p == '+' || *p == '-') && queue_digits(p + 1, 2) && p[3] == ':' &&
+        queue_digits(p + 4, 2) && p[6] == '\0') {
+        return true;
+    }
+    return false;
+}
+
+static bool queue_kind_ok(const char *k)
+{
+    for (int i = 0; queue_kinds[i] != NULL; i++) {
+        if (strcmp(queue_kinds[i], k) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Validate one spec; append its normalized row {id, kind, ...} to @p rows.
+ * @p pfx is "" for a single object or "[i]." inside an array. */
+static enum err queue_spec_check(const json_t *spec, const char *pfx, json_t *rows,
+                                 struct err_info *ei)
+{
+    char f[64];
+    const char *key;
+    json_t *v;
+    if (!json_is_object(spec)) {
+        snprintf(f, sizeof f, "%.*s", pfx[0] != '\0' ? (int)strlen(pfx) - 1 : 0, pfx);
+        return err_set_field(ei, ERR_INVALID, f[0] != '\0' ? f : "body",
+                             "job specification must be a JSON object");
+    }
+    json_t *row = json_object();
+    if (row == NULL) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    json_object_foreach((json_t *)(uintptr_t)spec, key, v)
+    {
+        static const char *const known[] = {"kind",     "params",       "queue", "priority",
+                                            "max_attempts", "run_at", "parent_id"};
+        bool ok = false;
+        for (size_t i = 0; i < ARRAY_LEN(known); i++) {
+            ok = ok || strcmp(key, known[i]) == 0;
+        }
+        if (!ok) {
+            snprintf(f, sizeof f, "%s%.40s", pfx, key);
+            json_decref(row);
+            return err_set_field(ei, ERR_INVALID, f, "unrecognized field \"%.40s\"", key);
+        }
+    }
+    enum err e = ERR_OK;
+    char id[QUEUE_ID_LEN + 1];
+    queue__uuid7(id);
+    json_object_set_new(row, "id", json_string(id));
+
+    v = json_object_get(spec, "kind");
+    snprintf(f, sizeof f, "%skind", pfx);
+    if (v == NULL) {
+        e = err_set_field(ei, ERR_INVALID, f, "kind is required");
+    } else if (!json_is_string(v)) {
+        e = err_set_field(ei, ERR_INVALID, f, "kind must be a string");
+    } else if (!queue_kind_ok(json_string_value(v))) {
+        e = err_set_field(ei, ERR_INVALID, f, "unrecognized job kind \"%.40s\"",
+                          json_string_value(v));
+    } else {
+        json_object_set(row, "kind", v);
+    }
+    if (e == ERR_OK) {
+        v = json_object_get(spec, "params");
+        snprintf(f, sizeof f, "%sparams", pfx);
+        if (v != NULL && !json_is_null(v) && !json_is_object(v)) {
+            e = err_set_field(ei, ERR_INVALID, f, "params must be a JSON object");
+        } else if (v != NULL && json_is_object(v)) {
+            char *dump = json_dumps(v, JSON_COMPACT);
+            size_t n = dump != NULL ? strlen(dump) : 0;
+            free(dump);
+            if (n > QUEUE_PARAMS_MAX) {
+                e = err_set_field(ei, ERR_TOO_LARGE, f, "params exceed %d bytes",
+                                  QUEUE_PARAMS_MAX);
+            } else {
+                json_object_set(row, "params", v);
+            }
+        }
+    }
+    if (e == ERR_OK) {
+        v = json_object_get(spec, "queue");
+        snprintf(f, sizeof f, "%squeue", pfx);
+        if (v != NULL && !json_is_string(v)) {
+            e = err_set_field(ei, ERR_INVALID, f, "queue must be a string");
+        } else if (v != NULL && !queue_name_ok(json_string_value(v))) {
+            e = err_set_field(ei, ERR_INVALID, f,
+                              "queue name must be 1 to %d characters of A-Z a-z 0-9 _ - .",
+                              QUEUE_NAME_MAX);
+        } else {
+            json_object_set_new(row, "queue",
+                                json_string(v != NULL ? json_string_value(v) : "default"));
+        }
+    }
+    if (e == ERR_OK) {
+        v = json_object_get(spec, "priority");
+        snprintf(f, sizeof f, "%spriority", pfx);
+        if (v != NULL && !json_is_integer(v)) {
+            e = err_set_field(ei, ERR_INVALID, f, "priority must be an integer");
+        } else if (v != NULL && (json_integer_value(v) < 0 || json_integer_value(v) > 9)) {
+            e = err_set_field(ei, ERR_INVALID, f, "priority must be between 0 and 9");
+        } else {
+            json_object_set_new(row, "priority",
+                                json_integer(v != NULL ? json_integer_value(v)
+                                                       : QUEUE_PRIORITY_DEFAULT));
+        }
+    }
+    if (e == ERR_OK) {
+        v = json_object_get(spec, "max_attempts");
+        snprintf(f, sizeof f, "%smax_attempts", pfx);
+        if (v != NULL && !json_is_integer(v)) {
+            e = err_set_field(ei, ERR_INVALID, f, "max_attempts must be an integer");
+        } else if (v != NULL &&
+                   (json_integer_value(v) < 1 || json_integer_value(v) > QUEUE_ATTEMPTS_MAX)) {
+            e = err_set_field(ei, ERR_INVALID, f, "max_attempts must be between 1 and %d",
+                              QUEUE_ATTEMPTS_MAX);
+        } else {
+            json_object_set_new(row, "max_attempts",
+                                json_integer(v != NULL ? json_integer_value(v)
+                                                       : QUEUE_MAX_ATTEMPTS_DEFAULT));
+        }
+    }
+    if (e == ERR_OK) {
+        v = json_object_get(spec, "run_at");
+        snprintf(f, sizeof f, "%srun_at", pfx);
+        if (v != NULL && !json_is_null(v) &&
+            (!json_is_string(v) || !queue_rfc3339_ok(json_string_value(v)))) {
+            e = err_set_field(ei, ERR_INVALID, f,
+                              "run_at must be an RFC 3339 date-time such as "
+                              "\"2026-11-21T21:00:00Z\"");
+        } else if (v != NULL && json_is_string(v)) {
+            json_object_set(row, "run_at", v);
+        }
+    }
+    if (e == ERR_OK) {
+        v = json_object_get(spec, "parent_id");
+        snprintf(f, sizeof f, "%sparent_id", pfx);
+        if (v != NULL && !json_is_null(v) &&
+            (!json_is_string(v) || !queue_is_uuid(json_string_value(v)))) {
+            e = err_set_field(ei, ERR_INVALID, f, "parent_id must be a job UUID");
+        } else if (v != NULL && json_is_string(v)) {
+            json_object_set(row, "parent_id", v);
+        }
+    }
+    if (e == ERR_OK && json_array_append_new(rows, row) != 0) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    if (e != ERR_OK) {
+        json_decref(row);
+    }
+    return e;
+}
+
+/* ---- enqueue ------------------------------------------------------------------------------ */
+
+struct queue_enq {
+    struct queue *q;
+    const char *rows;      /* JSON array of normalized rows */
+    const char *ids;       /* "{id,id,...}" */
+    const char *canonical; /* canonical JSON of the request, for the idempotency hash */
+    const char *idem_key;
+    bool notify;
+    struct db_res *res;    /* out: the jobs */
+    bool replayed;         /* out */
+};
+
+/* queue_enqueue: insert the rows and their 'queued' events, returning the new jobs. */
+static const char queue_sql_insert[] =
+    "WITH ins AS ("
+    " INSERT INTO jobs AS j (id, kind, queue, priority, max_attempts, run_at, parent_id, params)"
+    " SELECT r.id, r.kind, r.queue, r.priority, r.max_attempts, coalesce(r.run_at, now()),"
+    "        r.parent_id, coalesce(r.params, '{}')"
+    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, kind text, queue text, priority smallint,"
+    "      max_attempts integer, run_at timestamptz, parent_id uuid, params jsonb)"
+    " RETURNING j.*),"
+    " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
+    " SELECT id, 'queued', 0, 'enqueued' FROM ins)"
+    " SELECT " QUEUE_JOB_COLS " FROM ins j ORDER BY j.id";
+
+/* queue_enqueue (replay) and queue_get_many: jobs by id in id order. */
+static const char queue_sql_get_many[] =
+    "SELECT " QUEUE_JOB_COLS QUEUE_CHILDREN_COLS " FROM jobs j" QUEUE_CHILDREN_JOIN
+    " WHERE j.id = ANY($1::uuid[]) ORDER BY j.id";
+
+static enum err queue_enq_txn(struct db_conn *c, void *arg, struct err_info *ei)
+{
+    struct queue_enq *x = arg;
+    enum err e;
+    db_res_free(x->res);
+    x->res = NULL;
+    x->replayed = false;
+    if (x->idem_key != NULL) {
+        struct db_res *r = NULL;
+        const char *p[] = {x->idem_key, x->canonical, x->ids};
+        /* queue_enqueue: claim the key, or find who has it (waits for an in-flight twin). */
+        e = db_exec(c, "queue_idem_insert",
+                    "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
+                    " VALUES ($1, md5($2), $3::uuid[]) ON CONFLICT (key) DO NOTHING RETURNING 1",
+                    3, p, &r, ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+        int inserted = db_res_rows(r);
+        db_res_free(r);
+        r = NULL;
+        if (inserted == 0) {
+            /* queue_enqueue: the earlier request under this key. */
+            e = db_exec(c, "queue_idem_get",
+                        "SELECT request_hash = md5($2), job_ids::text FROM idempotency_keys"
+                        " WHERE key = $1",
+                        2, p, &r, ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+            if (db_res_rows(r) != 1) {
+                db_res_free(r);
+                return err_set(ei, ERR_DB_RETRY, "idempotency key vanished; retrying");
+            }
+            const char *same = db_res_get(r, 0, 0);
+            if (same == NULL || same[0] != 't') {
+                db_res_free(r);
+                return err_set_field(ei, ERR_INVALID, "Idempotency-Key",
+                                     "idempotency key was already used with a different request "
+                                     "body");
+            }
+            const char *gp[] = {db_res_get(r, 0, 1)};
+            e = db_exec(c, "queue_get_many", queue_sql_get_many, 1, gp, &x->res, ei);
+            db_res_free(r);
+            x->replayed = e == ERR_OK;
+            return e;
+        }
+    }
+    const char *p[] = {x->rows};
+    e = db_exec(c, "queue_insert", queue_sql_insert, 1, p, &x->res, ei);
+    if (e == ERR_INVALID) {
+        const char *st = db_conn_sqlstate(c);
+        if (strcmp(st, "23503") == 0) {
+            return err_set_field(ei, ERR_INVALID, "parent_id", "parent job does not exist");
+        }
+        if (strncmp(st, "22", 2) == 0) {
+            return err_set_field(ei, ERR_INVALID, "run_at", "run_at is out of range");
+        }
+        return e;
+    }
+    if (e == ERR_OK && x->notify) {
+        /* queue_enqueue: wake other processes' workers (hint; debounced by the caller). */
+        e = db_exec(c, "queue_notify", "SELECT pg_notify('" QUEUE_CHANNEL "', '')", 0, NULL,
+                    NULL, ei);
+    }
+    return e;
+}
+
+enum err queue_enqueue(struct queue *q, const json_t *specs, const char *idem_key, json_t **out,
+                       bool *replayed, struct err_info *ei)
+{
+    json_t *rows = NULL;
+    json_t *jobs = NULL;
+    char *rows_txt = NULL;
+    char *canonical = NULL;
+    struct buf ids;
+    struct queue_enq x = {.q = q};
+    enum err e = ERR_OK;
+    buf_init(&ids, (size_t)QUEUE_BATCH_MAX * (QUEUE_ID_LEN + 1) + 8);
+
+    if (specs == NULL || (!json_is_object(specs) && !json_is_array(specs))) {
+        return err_set_field(ei, ERR_PARSE, "body",
+                             "request body must be a job object or an array of them");
+    }
+    if (json_is_array(specs) && json_array_size(specs) == 0) {
+        return err_set_field(ei, ERR_PARSE, "body", "job array is empty");
+    }
+    if (json_is_array(specs) && json_array_size(specs) > QUEUE_BATCH_MAX) {
+        return err_set_field(ei, ERR_TOO_LARGE, "body", "more than %d jobs in one request",
+                             QUEUE_BATCH_MAX);
+    }
+    if (idem_key != NULL && (idem_key[0] == '\0' || strlen(idem_key) > QUEUE_IDEM_KEY_MAX)) {
+        return err_set_field(ei, ERR_INVALID, "Idempotency-Key",
+                             "idempotency key must be 1 to %d characters", QUEUE_IDEM_KEY_MAX);
+    }
+    rows = json_array();
+    if (rows == NULL) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (json_is_object(specs)) {
+        e = queue_spec_check(specs, "", rows, ei);
+    } else {
+        for (size_t i = 0; e == ERR_OK && i < json_array_size(specs); i++) {
+            char pfx[24];
+            snprintf(pfx, sizeof pfx, "[%zu].", i);
+            e = queue_spec_check(json_array_get(specs, i), pfx, rows, ei);
+        }
+    }
+    if (e != ERR_OK) {
+        goto out;
+    }
+    e = buf_puts(&ids, "{");
+    for (size_t i = 0; e == ERR_OK && i < json_array_size(rows); i++) {
+        e = buf_printf(&ids, "%s%s", i > 0 ? "," : "",
+                       json_string_value(json_object_get(json_array_get(rows, i), "id")));
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(&ids, "}");
+    }
+    rows_txt = json_dumps(rows, JSON_COMPACT);
+    if (idem_key != NULL) {
+        canonical = json_dumps(specs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    }
+    if (e != ERR_OK || rows_txt == NULL || (idem_key != NULL && canonical == NULL)) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int64_t now = clock_mono_ns();
+    int64_t last = atomic_load(&q->last_notify_ns);
+    x.notify = now - last >= QUEUE_NOTIFY_DEBOUNCE_NS &&
+               atomic_compare_exchange_strong(&q->last_notify_ns, &last, now);
+    x.rows = rows_txt;
+    x.ids = buf_cstr(&ids);
+    x.canonical = canonical;
+    x.idem_key = idem_key;
+    e = db_txn_run(q->pool, queue_enq_txn, &x, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    jobs = json_array();
+    for (int i = 0; jobs != NULL && i < db_res_rows(x.res); i++) {
+        json_t *j = queue__job_from_row(x.res, i, x.replayed);
+        if (j == NULL || json_array_append_new(jobs, j) != 0) {
+            json_decref(jobs);
+            jobs = NULL;
+        }
+    }
+    if (jobs == NULL) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!x.replayed) {
+        atomic_fetch_add(&q->enqueued, (uint64_t)db_res_rows(x.res));
+        queue_wake(q);
+    }
+    if (replayed != NULL) {
+        *replayed = x.replayed;
+    }
+    *out = jobs;
+out:
+    db_res_free(x.res);
+    json_decref(rows);
+    free(rows_txt);
+    free(canonical);
+    buf_free(&ids);
+    return e;
+}
+
+/* ---- read side ---------------------------------------------------------------------------- */
+
+static enum err queue_check_id(const char *id, const char *field, struct err_info *ei)
+{
+    if (!queue_is_uuid(id)) {
+        return err_set_field(ei, ERR_PARSE, field, "invalid job id \"%.64s\": not a UUID",
+                             id != NULL ? id : "");
+    }
+    return ERR_OK;
+}
+
+/* queue_get, queue_cancel, queue_retry: one job with its children counts. */
+static const char queue_sql_get[] = "SELECT " QUEUE_JOB_COLS QUEUE_CHILDREN_COLS
+                                    " FROM jobs j" QUEUE_CHILDREN_JOIN " WHERE j.id = $1";
+
+static enum err queue_get_on(struct db_conn *c, const char *id, json_t **out, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    const char *p[] = {id};
+    enum err e = db_exec(c, "queue_get", queue_sql_get, 1, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    if (db_res_rows(r) == 0) {
+        db_res_free(r);
+        return err_set_field(ei, ERR_NOT_FOUND, "id", "job %s does not exist", id);
+    }
+    json_t *j = queue__job_from_row(r, 0, true);
+    db_res_free(r);
+    if (j == NULL) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    *out = j;
+    return ERR_OK;
+}
+
+enum err queue_get(struct queue *q, const char *id, json_t **out, struct err_info *ei)
+{
+    struct db_conn *c = NULL;
+    enum err e = queue_check_id(id, "id", ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = db_acquire(q->pool, DB_ACQUIRE_TIMEOUT_MS, &c, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = queue_get_on(c, id, out, ei);
+    db_release(q->pool, c);
+    return e;
+}
+
+/* queue_list: newest first, keyset on id, every filter optional. */
+static const char queue_sql_list[] =
+    "SELECT " QUEUE_JOB_COLS QUEUE_CHILDREN_COLS " FROM jobs j" QUEUE_CHILDREN_JOIN
+    " WHERE ($1::job_state IS NULL OR j.state = $1::job_state)"
+    " AND ($2::text IS NULL OR j.kind = $2) AND ($3::text IS NULL OR j.queue = $3)"
+    " AND ($4::uuid IS NULL OR j.parent_id = $4::uuid) AND ($5::uuid IS NULL OR j.id < $5::uuid)"
+    " ORDER BY j.id DESC LIMIT $6::integer";
+
+enum err queue_list(struct queue *q, const struct queue_filter *f, json_t **out,
+                    struct err_info *ei)
+{
+    struct queue_filter none = {0};
+    char after[QUEUE_ID_LEN + 1];
+    char lim[16];
+    struct db_res *r = NULL;
+    if (f == NULL) {
+        f = &none;
+    }
+    if (f->state != NULL) {
+        bool ok = false;
+        for (int i = 0; i < 6; i++) {
+            ok = ok || strcmp(f->state, queue_state_names[i]) == 0;
+        }
+        if (!ok) {
+            return err_set_field(ei, ERR_INVALID, "state", "unrecognized job state \"%.32s\"",
+                                 f->state);
+        }
+    }
+    if (f->parent_id != NULL && !queue_is_uuid(f->parent_id)) {
+        return err_set_field(ei, ERR_PARSE, "parent", "invalid parent id \"%.64s\": not a UUID",
+                             f->parent_id);
+    }
+    if (f->cursor != NULL && queue_cursor_decode(f->cursor, after, sizeof after) != ERR_OK) {
+        return err_set_field(ei, ERR_PARSE, "cursor", "invalid cursor \"%.64s\"", f->cursor);
+    }
+    int limit = f->limit == 0 ? QUEUE_LIST_DEFAULT : f->limit;
+    if (limit < 1 || limit > QUEUE_LIST_MAX) {
+        return err_set_field(ei, ERR_INVALID, "limit", "limit must be between 1 and %d",
+                             QUEUE_LIST_MAX);
+    }
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+    const char *p[] = {f->state, f->kind, f->queue, f->parent_id,
+                       f->cursor != NULL ? after : NULL, lim};
+    enum err e = queue__exec1(q, "queue_list", queue_sql_list, 6, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    json_t *items = json_array();
+    json_t *page = json_object();
+    int n = db_res_rows(r);
+    bool more = n > limit;
+    if (more) {
+        n = limit;
+    }
+    for (int i = 0; items != NULL && i < n; i++) {
+        json_t *j = queue__job_from_row(r, i, true);
+        if (j == NULL || json_array_append_new(items, j) != 0) {
+            json_decref(items);
+            items = NULL;
+        }
+    }
+    if (items == NULL || page == NULL) {
+        json_decref(items);
+        json_decref(page);
+        db_res_free(r);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    json_object_set_new(page, "items", items);
+    if (more) {
+        char cur[32];
+        queue_cursor_encode(db_res_get(r, n - 1, 0), cur, sizeof cur);
+        json_object_set_new(page, "next_cursor", json_string(cur));
+    } else {
+        json_object_set_new(page, "next_cursor", json_null());
+    }
+    db_res_free(r);
+    *out = page;
+    return ERR_OK;
+}
+
+enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    enum err e = queue_check_id(id, "id", ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    const char *p[] = {id};
+    /* queue_events: the newest QUEUE_EVENTS_MAX events, oldest first; the first column tells
+     * whether the job exists when there are none. */
+    e = queue__exec1(q, "queue_events",
+                     "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid), e.seq, "
+                     QUEUE_TS("e.at") ", e.state, e.attempt, e.message FROM (SELECT 1) one"
+                     " LEFT JOIN LATERAL (SELECT * FROM job_events WHERE job_id = $1::uuid"
+                     " ORDER BY seq DESC LIMIT 1000) e ON true ORDER BY e.seq",
+                     1, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    const char *exists = db_res_get(r, 0, 0);
+    if (db_res_rows(r) == 0 || exists == NULL || exists[0] != 't') {
+        db_res_free(r);
+        return err_set_field(ei, ERR_NOT_FOUND, "id", "job %s does not exist", id);
+    }
+    json_t *items = json_array();
+    for (int i = 0; items != NULL && i < db_res_rows(r); i++) {
+        if (db_res_get(r, i, 1) == NULL) {
+            continue; /* the job exists but has no events */
+        }
+        const char *msg = db_res_get(r, i, 5);
+        json_t *ev = json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq", (json_int_t)queue__i64(r, i, 1),
+                               "at", db_res_get(r, i, 2), "state", db_res_get(r, i, 3), "attempt",
+                               (json_int_t)queue__i64(r, i, 4), "message",
+                               msg != NULL ? json_string(msg) : json_null());
+        if (ev == NULL || json_array_append_new(items, ev) != 0) {
+            json_decref(items);
+            items = NULL;
+        }
+    }
+    db_res_free(r);
+    json_t *page = items != NULL ? json_pack("{s:o}", "items", items) : NULL;
+    if (page == NULL) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    *out = page;
+    return ERR_OK;
+}
+
+/* ---- cancel / retry ----------------------------------------------------------------------- */
+
+struct queue_act {
+    const char *id;
+    bool retry;     /* else cancel */
+    json_t *job;    /* out */
+    bool changed;   /* out: queued work (wake workers) */
+};
+
+static enum err queue_act_txn(struct db_conn *c, void *arg, struct err_info *ei)
+{
+    struct queue_act *x = arg;
+    struct db_res *r = NULL;
+    const char *p[] = {x->id};
+    json_decref(x->job);
+    x->job = NULL;
+    x->changed = false;
+    /* queue_cancel, queue_retry: lock the job and read its state. */
+    enum err e = db_exec(c, "queue_lock_state",
+                         "SELECT state::text FROM jobs WHERE id = $1 FOR UPDATE", 1, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    if (db_res_rows(r) == 0) {
+        db_res_free(r);
+        return err_set_field(ei, ERR_NOT_FOUND, "id", "job %s does not exist", x->id);
+    }
+    char st[16];
+    str_copy(st, sizeof st, db_res_get(r, 0, 0));
+    db_res_free(r);
+    if (!x->retry) {
+        if (strcmp(st, "queued") == 0 || strcmp(st, "retrying") == 0) {
+            /* queue_cancel: a job not running stops at once. */
+            e = db_exec(c, "queue_cancel_now",
+                        "WITH u AS (UPDATE jobs SET state = 'cancelled', finished_at = now(),"
+                        " locked_by = NULL WHERE id = $1 RETURNING id, attempts)"
+                        " INSERT INTO job_events (job_id, state, attempt, message)"
+                        " SELECT id, 'cancelled', attempts, 'cancelled by request' FROM u",
+                        1, p, NULL, ei);
+        } else if (strcmp(st, "running") == 0) {
+            /* queue_cancel: ask the worker to stop. */
+            e = db_exec(c, "queue_cancel_req",
+                        "WITH u AS (UPDATE jobs SET cancel_requested = true WHERE id = $1"
+                        " AND NOT cancel_requested RETURNING id, attempts)"
+                        " INSERT INTO job_events (job_id, state, attempt, message)"
+                        " SELECT id, 'running', attempts, 'cancellation requested' FROM u",
+                        1, p, NULL, ei);
+        } else if (strcmp(st, "cancelled") != 0) {
+            return err_set_field(ei, ERR_CONFLICT, "state", "job %s has already %s", x->id, st);
+        }
+    } else {
+        if (strcmp(st, "failed") != 0 && strcmp(st, "cancelled") != 0) {
+            return err_set_field(ei, ERR_CONFLICT, "state",
+                                 "job %s is %s; only failed or cancelled jobs can be retried",
+                                 x->id, st);
+        }
+        /* queue_retry: back to the queue with a fresh set of attempts. */
+        e = db_exec(c, "queue_retry",
+                    "WITH u AS (UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(),"
+                    " started_at = NULL, finished_at = NULL, error_code = NULL,"
+                    " error_message = NULL, result = NULL, cancel_requested = false,"
+                    " locked_by = NULL WHERE id = $1 RETURNING id)"
+                    " INSERT INTO job_events (job_id, state, attempt, message)"
+                    " SELECT id, 'queued', 0, 'retried by request' FROM u",
+                    1, p, NULL, ei);
+        x->changed = e == ERR_OK;
+    }
+    if (e == ERR_OK) {
+        e = queue_get_on(c, x->id, &x->job, ei);
+    }
+    return e;
+}
+
+static enum err queue_act(struct queue *q, const char *id, bool retry, json_t **out,
+                          struct err_info *ei)
+{
+    struct queue_act x = {.id = id, .retry = retry};
+    enum err e = queue_check_id(id, "id", ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = db_txn_run(q->pool, queue_act_txn, &x, ei);
+    if (e != ERR_OK) {
+        json_decref(x.job);
+        return e;
+    }
+    if (x.changed) {
+        queue_wake(q);
+    }
+    *out = x.job;
+    return ERR_OK;
+}
+
+enum err queue_cancel(struct queue *q, const char *id, json_t **out, struct err_info *ei)
+{
+    return queue_act(q, id, false, out, ei);
+}
+
+enum err queue_retry(struct queue *q, const char *id, json_t **out, struct err_info *ei)
+{
+    return queue_act(q, id, true, out, ei);
+}
+
+/* ---- stats -------------------------------------------------------------------------------- */
+
+enum err queue_stats(struct queue *q, struct queue_stats *out, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    struct queue_stats s = {0};
+    /* queue_stats: jobs by state and the age of the oldest runnable job, in one round trip. */
+    enum err e = queue__exec1(
+        q, "queue_stats",
+        "SELECT s.state::text, coalesce(c.n, 0),"
+        " (SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 FROM jobs"
+        "  WHERE state IN ('queued', 'retrying') AND run_at <= now())"
+        " FROM unnest(enum_range(NULL::job_state)) AS s(state)"
+        " LEFT JOIN (SELECT state, count(*) AS n FROM jobs GROUP BY state) c USING (state)",
+        0, NULL, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    for (int i = 0; i < db_res_rows(r); i++) {
+        const char *st = db_res_get(r, i, 0);
+        for (int k = 0; st != NULL && k < 6; k++) {
+            if (strcmp(st, queue_state_names[k]) == 0) {
+                s.jobs_by_state[k] = queue__i64(r, i, 1);
+            }
+        }
+        const char *age = db_res_get(r, i, 2);
+        if (age != NULL && str_to_double(age, &s.oldest_queued_age_s) != ERR_OK) {
+            s.oldest_queued_age_s = 0;
+        }
+    }
+    db_res_free(r);
+    queue_stats_local(q, &s);
+    *out = s;
+    return ERR_OK;
+}
+
+void queue_stats_local(const struct queue *q, struct queue_stats *out)
+{
+    struct queue *m = (struct queue *)(uintptr_t)q;
+    out->enqueued_total = atomic_load(&m->enqueued);
+    out->claimed_total = atomic_load(&m->claimed);
+    out->succeeded_total = atomic_load(&m->succeeded);
+    out->failed_total = atomic_load(&m->failed);
+    out->retried_total = atomic_load(&m->retried);
+    out->cancelled_total = atomic_load(&m->cancelled);
+    out->rescued_total = atomic_load(&m->rescued);
+}

@@ -1,0 +1,263 @@
+/* queue_util.c - pure helpers of the queue (backoff, UUIDs, cursors), row decoding and the
+ * single-statement runner. SPDX-License-Identifier: Apache-2.0 */
+#include "queue_int.h"
+
+#include "core/clock.h"
+#include "core/str.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+const char *const queue_kinds[] = {"noop", "dataset", "ingest", "collection", NULL};
+const char *const queue_state_names[6] = {"queued",    "running", "retrying",
+                                          "succeeded", "failed",  "cancelled"};
+
+static _Thread_local uint64_t queue_rng;
+
+double queue__rnd01(void)
+{
+    if (queue_rng == 0) {
+        queue_rng = (uint64_t)clock_mono_ns() ^ (uint64_t)(uintptr_t)&queue_rng ^
+                    0xd1b54a32d192ed03ULL;
+    }
+    queue_rng ^= queue_rng << 13;
+    queue_rng ^= queue_rng >> 7;
+    queue_rng ^= queue_rng << 17;
+    return (double)(queue_rng >> 11) / 9007199254740992.0;
+}
+
+int64_t queue_backoff_ms(int attempt, int base_ms, int cap_ms, double rnd01)
+{
+    if (attempt < 1) {
+        attempt = 1;
+    }
+    if (base_ms < 1) {
+        base_ms = 1;
+    }
+    if (cap_ms < base_ms) {
+        cap_ms = base_ms;
+    }
+    double d = (double)base_ms;
+    for (int i = 1; i < attempt && d < (double)cap_ms; i++) {
+        d *= 2.0;
+    }
+    if (d > (double)cap_ms) {
+        d = (double)cap_ms;
+    }
+    if (rnd01 < 0.0) {
+        rnd01 = 0.0;
+    }
+    if (rnd01 >= 1.0) {
+        rnd01 = 0.999999;
+    }
+    return (int64_t)llround(d * (0.75 + 0.5 * rnd01));
+}
+
+bool queue_is_uuid(const char *s)
+{
+    if (s == NULL || strlen(s) != QUEUE_ID_LEN) {
+        return false;
+    }
+    for (int i = 0; i < QUEUE_ID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return false;
+            }
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char queue_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Cursor = base64url (no padding) of the 16 bytes of the UUID: 22 characters. */
+void queue_cursor_encode(const char *id, char *out, size_t cap)
+{
+    unsigned char b[16];
+    uuid_t u;
+    if (cap == 0) {
+        return;
+    }
+    out[0] = '\0';
+    if (!queue_is_uuid(id) || uuid_parse(id, u) != 0 || cap < 23) {
+        return;
+    }
+    memcpy(b, u, 16);
+    size_t o = 0;
+    for (int i = 0; i < 16; i += 3) {
+        uint32_t v = (uint32_t)b[i] << 16;
+        int n = 16 - i;
+        if (n > 1) {
+            v |= (uint32_t)b[i + 1] << 8;
+        }
+        if (n > 2) {
+            v |= b[i + 2];
+        }
+        out[o++] = queue_b64[(v >> 18) & 63];
+        out[o++] = queue_b64[(v >> 12) & 63];
+        if (n > 1) {
+            out[o++] = queue_b64[(v >> 6) & 63];
+        }
+        if (n > 2) {
+            out[o++] = queue_b64[v & 63];
+        }
+    }
+    out[o] = '\0';
+}
+
+static int queue_b64_val(char c)
+{
+    const char *p = c != '\0' ? strchr(queue_b64, c) : NULL;
+    return p != NULL ? (int)(p - queue_b64) : -1;
+}
+
+enum err queue_cursor_decode(const char *cursor, char *id, size_t cap)
+{
+    unsigned char b[18] = {0};
+    if (cursor == NULL || strlen(cursor) != 22 || cap < QUEUE_ID_LEN + 1) {
+        return ERR_PARSE;
+    }
+    size_t o = 0;
+    for (int i = 0; i < 22; i += 4) {
+        int n = 22 - i < 4 ? 22 - i : 4;
+        uint32_t v = 0;
+        for (int k = 0; k < 4; k++) {
+            int x = k < n ? queue_b64_val(cursor[i + k]) : 0;
+            if (x < 0) {
+                return ERR_PARSE;
+            }
+            v = (v << 6) | (uint32_t)x;
+        }
+        b[o++] = (unsigned char)(v >> 16);
+        b[o++] = (unsigned char)(v >> 8);
+        b[o++] = (unsigned char)v;
+    }
+    /* the last character carries 2 data bits; the 4 padding bits must be zero (canonical) */
+    if ((queue_b64_val(cursor[21]) & 15) != 0) {
+        return ERR_PARSE;
+    }
+    uuid_t u;
+    memcpy(u, b, 16);
+    uuid_unparse_lower(u, id);
+    return ERR_OK;
+}
+
+void queue__uuid7(char out[QUEUE_ID_LEN + 1])
+{
+    static _Atomic uint64_t last; /* (ms << 12) | sequence, strictly increasing */
+    uuid_t u;
+    uuid_generate_random(u);
+    uint64_t now = ((uint64_t)(clock_realtime_ns() / 1000000)) << 12;
+    uint64_t prev = atomic_load(&last);
+    uint64_t next;
+    do {
+        next = now > prev ? now : prev + 1;
+    } while (!atomic_compare_exchange_weak(&last, &prev, next));
+    uint64_t ms = next >> 12;
+    unsigned seq = (unsigned)(next & 0xfff);
+    u[0] = (unsigned char)(ms >> 40);
+    u[1] = (unsigned char)(ms >> 32);
+    u[2] = (unsigned char)(ms >> 24);
+    u[3] = (unsigned char)(ms >> 16);
+    u[4] = (unsigned char)(ms >> 8);
+    u[5] = (unsigned char)ms;
+    u[6] = (unsigned char)(0x70 | ((seq >> 8) & 0x0f));
+    u[7] = (unsigned char)(seq & 0xff);
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    uuid_unparse_lower(u, out);
+}
+
+int64_t queue__i64(const struct db_res *res, int row, int col)
+{
+    int64_t v = 0;
+    const char *s = db_res_get(res, row, col);
+    if (s == NULL || str_to_i64(s, INT64_MIN, INT64_MAX, &v) != ERR_OK) {
+        return 0;
+    }
+    return v;
+}
+
+static json_t *queue_str_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *queue__job_from_row(const struct db_res *res, int row, bool with_children)
+{
+    json_t *j = json_object();
+    if (j == NULL) {
+        return NULL;
+    }
+    const char *params = db_res_get(res, row, 5);
+    const char *result = db_res_get(res, row, 14);
+    json_t *pv = params != NULL ? json_loads(params, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *rv = result != NULL ? json_loads(result, JSON_DECODE_ANY, NULL) : NULL;
+    json_object_set_new(j, "id", queue_str_or_null(db_res_get(res, row, 0)));
+    json_object_set_new(j, "kind", queue_str_or_null(db_res_get(res, row, 1)));
+    json_object_set_new(j, "state", queue_str_or_null(db_res_get(res, row, 2)));
+    json_object_set_new(j, "queue", queue_str_or_null(db_res_get(res, row, 3)));
+    json_object_set_new(j, "priority", json_integer(queue__i64(res, row, 4)));
+    json_object_set_new(j, "params", pv != NULL ? pv : json_object());
+    json_object_set_new(j, "attempts", json_integer(queue__i64(res, row, 6)));
+    json_object_set_new(j, "max_attempts", json_integer(queue__i64(res, row, 7)));
+    json_object_set_new(j, "run_at", queue_str_or_null(db_res_get(res, row, 8)));
+    json_object_set_new(j, "created_at", queue_str_or_null(db_res_get(res, row, 9)));
+    json_object_set_new(j, "started_at", queue_str_or_null(db_res_get(res, row, 10)));
+    json_object_set_new(j, "finished_at", queue_str_or_null(db_res_get(res, row, 11)));
+    const char *code = db_res_get(res, row, 12);
+    if (code != NULL) {
+        const char *msg = db_res_get(res, row, 13);
+        json_object_set_new(j, "error", json_pack("{s:s, s:s}", "code", code, "message",
+                                                  msg != NULL ? msg : ""));
+    } else {
+        json_object_set_new(j, "error", json_null());
+    }
+    json_object_set_new(j, "result", rv != NULL ? rv : json_null());
+    json_object_set_new(j, "parent_id", queue_str_or_null(db_res_get(res, row, 15)));
+    const char *cr = db_res_get(res, row, 16);
+    if (cr != NULL && cr[0] == 't') {
+        json_object_set_new(j, "cancel_requested", json_true());
+    }
+    json_t *ch = json_object();
+    if (ch != NULL) {
+        static const char *const names[] = {"total",     "queued", "running",  "retrying",
+                                            "succeeded", "failed", "cancelled"};
+        for (int i = 0; i < 7; i++) {
+            json_object_set_new(
+                ch, names[i],
+                json_integer(with_children ? queue__i64(res, row, QUEUE_JOB_NCOLS + i) : 0));
+        }
+    }
+    json_object_set_new(j, "children", ch != NULL ? ch : json_null());
+    return j;
+}
+
+enum err queue__exec1(struct queue *q, const char *name, const char *sql, int nparams,
+                      const char *const *params, struct db_res **out, struct err_info *ei)
+{
+    enum err e = ERR_INTERNAL;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        struct db_conn *c = NULL;
+        if (attempt > 0) {
+            clock_sleep_ms((int64_t)(20.0 * (double)attempt * (0.5 + queue__rnd01())));
+        }
+        e = db_acquire(q->pool, DB_ACQUIRE_TIMEOUT_MS, &c, ei);
+        if (e == ERR_UNAVAILABLE && attempt < 1) {
+            continue; /* nothing was sent: safe to try once more */
+        }
+        if (e != ERR_OK) {
+            return e;
+        }
+        e = db_exec(c, name, sql, nparams, params, out, ei);
+        db_release(q->pool, c);
+        if (e != ERR_DB_RETRY) {
+            return e; /* a statement lost with its connection is not repeated: outcome unknown */
+        }
+    }
+    return e;
+}

@@ -1,0 +1,298 @@
+/* queue_worker.c - the worker side of the queue: batch claim (SKIP LOCKED), batched completion,
+ * heartbeat, rescue of dead processes' jobs, retention pruning.
+ * Every statement here is a single autocommit statement: no transaction outlives it.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "queue_int.h"
+
+#include "core/buf.h"
+#include "core/str.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* queue_claim: lock runnable rows in claim order without waiting for other claimers, mark them
+ * running by this process (attempt charged), write their events. */
+static const char queue_sql_claim[] =
+    "WITH c AS ("
+    " SELECT id FROM jobs WHERE state IN ('queued', 'retrying') AND run_at <= now()"
+    " ORDER BY priority, run_at, id LIMIT $2::integer FOR UPDATE SKIP LOCKED),"
+    " u AS (UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, started_at = now(),"
+    " locked_by = $1::uuid FROM c WHERE j.id = c.id"
+    " RETURNING j.id, j.kind, j.queue, j.attempts, j.max_attempts, j.params::text, j.parent_id,"
+    " j.priority, j.run_at),"
+    " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
+    " SELECT id, 'running', attempts, $3 FROM u)"
+    " SELECT id, kind, queue, attempts, max_attempts, params, parent_id FROM u"
+    " ORDER BY priority, run_at, id";
+
+enum err queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n,
+                     struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    char lim[16];
+    char msg[QUEUE_PROC_NAME_MAX + QUEUE_ID_LEN + 16];
+    *n = 0;
+    if (max <= 0) {
+        return ERR_OK;
+    }
+    if (max > QUEUE_CLAIM_MAX) {
+        max = QUEUE_CLAIM_MAX;
+    }
+    snprintf(lim, sizeof lim, "%d", max);
+    snprintf(msg, sizeof msg, "claimed by %s", q->proc_id);
+    const char *p[] = {q->boot_id, lim, msg};
+    enum err e = queue__exec1(q, "queue_claim", queue_sql_claim, 3, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    int rows = db_res_rows(r);
+    for (int i = 0; i < rows && i < max; i++) {
+        struct queue_claimed *c = &out[i];
+        memset(c, 0, sizeof *c);
+        str_copy(c->id, sizeof c->id, db_res_get(r, i, 0));
+        str_copy(c->kind, sizeof c->kind, db_res_get(r, i, 1));
+        str_copy(c->queue, sizeof c->queue, db_res_get(r, i, 2));
+        c->attempt = (int)queue__i64(r, i, 3);
+        c->max_attempts = (int)queue__i64(r, i, 4);
+        const char *params = db_res_get(r, i, 5);
+        c->params = params != NULL ? json_loads(params, 0, NULL) : NULL;
+        if (c->params == NULL) {
+            c->params = json_object();
+        }
+        const char *parent = db_res_get(r, i, 6);
+        str_copy(c->parent_id, sizeof c->parent_id, parent != NULL ? parent : "");
+        *n = i + 1;
+    }
+    db_res_free(r);
+    atomic_fetch_add(&q->claimed, (uint64_t)*n);
+    return ERR_OK;
+}
+
+/* queue_complete: apply many outcomes at once. Guards: still running, by this process, at that
+ * attempt. New state: 0 succeeded; cancellation requested or 3 -> cancelled; 4 released ->
+ * queued (attempt given back); 1 with attempts left -> retrying after the backoff; else failed. */
+#define QUEUE_NEW_STATE                                                                            \
+    "(CASE WHEN v.outcome = 0 THEN 'succeeded'"                                                    \
+    " WHEN j.cancel_requested OR v.outcome = 3 THEN 'cancelled'"                                   \
+    " WHEN v.outcome = 4 THEN 'queued'"                                                            \
+    " WHEN v.outcome = 1 AND j.attempts < j.max_attempts THEN 'retrying'"                          \
+    " ELSE 'failed' END)::job_state"
+static const char queue_sql_complete[] =
+    "WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, attempt integer,"
+    " outcome integer, result jsonb, code text, msg text, delay_ms bigint)),"
+    " u AS (UPDATE jobs j SET state = " QUEUE_NEW_STATE ","
+    " attempts = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested"
+    "   THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,"
+    " run_at = CASE WHEN " QUEUE_NEW_STATE " = 'retrying'"
+    "   THEN now() + v.delay_ms * interval '1 millisecond' ELSE j.run_at END,"
+    " finished_at = CASE WHEN " QUEUE_NEW_STATE " IN ('succeeded', 'failed', 'cancelled')"
+    "   THEN now() ELSE NULL END,"
+    " started_at = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested THEN NULL"
+    "   ELSE j.started_at END,"
+    " locked_by = NULL,"
+    " result = CASE WHEN v.outcome = 0 THEN v.result ELSE NULL END,"
+    " error_code = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_code"
+    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled' ELSE v.code END,"
+    " error_message = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_message"
+    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled by request' ELSE v.msg END"
+    " FROM v WHERE j.id = v.id AND j.state = 'running' AND j.locked_by = $1::uuid"
+    " AND j.attempts = v.attempt"
+    " RETURNING j.id, j.state, v.attempt, v.outcome, v.msg),"
+    " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
+    " SELECT id, state, attempt, CASE WHEN state = 'succeeded' THEN 'succeeded'"
+    "  WHEN outcome = 4 AND state = 'queued' THEN 'released by a draining process'"
+    "  WHEN state = 'cancelled' THEN coalesce('cancelled: ' || msg, 'cancelled')"
+    "  ELSE msg END FROM u)"
+    " SELECT state::text, count(*) FROM u GROUP BY state";
+
+enum err queue_complete(struct queue *q, const struct queue_completion *c, int n,
+                        struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    json_t *arr = NULL;
+    char *txt = NULL;
+    enum err e = ERR_OK;
+    if (n <= 0) {
+        return ERR_OK;
+    }
+    arr = json_array();
+    for (int i = 0; arr != NULL && i < n; i++) {
+        const struct queue_completion *k = &c[i];
+        int64_t delay = 0;
+        if (k->outcome == QUEUE_FAILED) {
+            delay = queue_backoff_ms(k->attempt, q->cfg.backoff_base_ms, q->cfg.backoff_cap_ms,
+                                     queue__rnd01());
+        }
+        char msg[QUEUE_ERR_MSG_MAX];
+        str_copy(msg, sizeof msg, k->error_message != NULL ? k->error_message : "");
+        json_t *o = json_pack(
+            "{s:s, s:i, s:i, s:O?, s:s?, s:s?, s:I}", "id", k->id, "attempt", k->attempt,
+            "outcome",
+            (int)k->outcome, "result", (json_t *)(uintptr_t)k->result, "code",
+            k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED
+                ? NULL
+                : (k->error_code != NULL ? k->error_code : "error"),
+            "msg",
+            k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED
+                ? (k->outcome == QUEUE_RELEASED ? "released" : NULL)
+                : (msg[0] != '\0' ? msg : (k->outcome == QUEUE_CANCELLED ? "cancelled" : "failed")),
+            "delay_ms", (json_int_t)delay);
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    txt = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (txt == NULL) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    const char *p[] = {q->boot_id, txt};
+    e = queue__exec1(q, "queue_complete", queue_sql_complete, 2, p, &r, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    for (int i = 0; i < db_res_rows(r); i++) {
+        const char *st = db_res_get(r, i, 0);
+        uint64_t cnt = (uint64_t)queue__i64(r, i, 1);
+        if (st == NULL) {
+            continue;
+        }
+        if (strcmp(st, "succeeded") == 0) {
+            atomic_fetch_add(&q->succeeded, cnt);
+        } else if (strcmp(st, "failed") == 0) {
+            atomic_fetch_add(&q->failed, cnt);
+        } else if (strcmp(st, "retrying") == 0) {
+            atomic_fetch_add(&q->retried, cnt);
+        } else if (strcmp(st, "cancelled") == 0) {
+            atomic_fetch_add(&q->cancelled, cnt);
+        }
+    }
+out:
+    db_res_free(r);
+    json_decref(arr);
+    free(txt);
+    return e;
+}
+
+enum err queue_heartbeat(struct queue *q, char (*cancel_ids)[QUEUE_ID_LEN + 1], int cap,
+                         int *ncancel, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    const char *p[] = {q->boot_id, q->name};
+    if (ncancel != NULL) {
+        *ncancel = 0;
+    }
+    /* queue_heartbeat: register or refresh this process (started_at kept on refresh). */
+    enum err e = queue__exec1(q, "queue_heartbeat",
+                              "INSERT INTO queue_processes (id, name) VALUES ($1, $2)"
+                              " ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+                              2, p, NULL, ei);
+    if (e != ERR_OK || cancel_ids == NULL || cap <= 0 || ncancel == NULL) {
+        return e;
+    }
+    /* queue_heartbeat: this process's running jobs whose cancellation was requested. */
+    e = queue__exec1(q, "queue_cancel_poll",
+                     "SELECT id FROM jobs WHERE state = 'running' AND locked_by = $1::uuid"
+                     " AND cancel_requested",
+                     1, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    for (int i = 0; i < db_res_rows(r) && i < cap; i++) {
+        str_copy(cancel_ids[i], QUEUE_ID_LEN + 1, db_res_get(r, i, 0));
+        *ncancel = i + 1;
+    }
+    db_res_free(r);
+    return ERR_OK;
+}
+
+/* queue_rescue: forget processes whose heartbeat is older than the lease and requeue (or fail,
+ * or cancel) their running jobs; also jobs of processes with no row at all (the UNLOGGED table
+ * was emptied by a crash) once this process itself has been registered for a whole lease, so
+ * every live process has had time to re-register. Guarded by state and owner. */
+static const char queue_sql_rescue[] =
+    "WITH dead AS (DELETE FROM queue_processes"
+    " WHERE heartbeat_at < now() - make_interval(secs => $1::integer) AND id <> $2::uuid"
+    " RETURNING id),"
+    " r AS (UPDATE jobs j SET"
+    " state = (CASE WHEN j.cancel_requested THEN 'cancelled'"
+    "   WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'retrying' END)::job_state,"
+    " locked_by = NULL, run_at = now(),"
+    " finished_at = CASE WHEN j.cancel_requested OR j.attempts >= j.max_attempts THEN now()"
+    "   ELSE NULL END,"
+    " error_code = 'worker_lost',"
+    " error_message = 'the process running the job stopped sending heartbeats'"
+    " WHERE j.state = 'running' AND (j.locked_by IN (SELECT id FROM dead)"
+    "  OR (j.started_at < now() - make_interval(secs => $1::integer)"
+    "      AND NOT EXISTS (SELECT 1 FROM queue_processes p WHERE p.id = j.locked_by)"
+    "      AND EXISTS (SELECT 1 FROM queue_processes me WHERE me.id = $2::uuid"
+    "                  AND me.started_at < now() - make_interval(secs => $1::integer))))"
+    " RETURNING j.id, j.state, j.attempts),"
+    " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
+    " SELECT id, state, attempts, 'rescued: the process running it stopped sending heartbeats'"
+    " FROM r)"
+    " SELECT count(*) FROM r";
+
+enum err queue_rescue(struct queue *q, int *rescued, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    char lease[16];
+    snprintf(lease, sizeof lease, "%d", q->cfg.lease_s);
+    const char *p[] = {lease, q->boot_id};
+    enum err e = queue__exec1(q, "queue_rescue", queue_sql_rescue, 2, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    int64_t n = queue__i64(r, 0, 0);
+    db_res_free(r);
+    atomic_fetch_add(&q->rescued, (uint64_t)n);
+    if (n > 0) {
+        queue_wake(q);
+    }
+    if (rescued != NULL) {
+        *rescued = (int)n;
+    }
+    return ERR_OK;
+}
+
+/* queue_prune: delete the oldest finished jobs past retention with their events. */
+static const char queue_sql_prune[] =
+    "WITH d AS (DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+    " WHERE (state IN ('succeeded', 'cancelled')"
+    "        AND finished_at < now() - make_interval(secs => $1::integer))"
+    "    OR (state = 'failed' AND finished_at < now() - make_interval(secs => $2::integer))"
+    " ORDER BY finished_at LIMIT $3::integer) RETURNING id),"
+    " e AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d)),"
+    " k AS (DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys"
+    "  WHERE created_at < now() - make_interval(secs => greatest($1::integer, $2::integer))"
+    "  LIMIT $3::integer))"
+    " SELECT count(*) FROM d";
+
+enum err queue_prune(struct queue *q, int batch, int *deleted, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    char a[16], b[16], lim[16];
+    snprintf(a, sizeof a, "%d", q->cfg.retention_s);
+    snprintf(b, sizeof b, "%d", q->cfg.retention_failed_s);
+    snprintf(lim, sizeof lim, "%d", batch > 0 ? batch : 1000);
+    const char *p[] = {a, b, lim};
+    enum err e = queue__exec1(q, "queue_prune", queue_sql_prune, 3, p, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    if (deleted != NULL) {
+        *deleted = (int)queue__i64(r, 0, 0);
+    }
+    db_res_free(r);
+    return ERR_OK;
+}
+
+enum err queue_unregister(struct queue *q, struct err_info *ei)
+{
+    const char *p[] = {q->boot_id};
+    /* queue_unregister: clean shutdown. */
+    return queue__exec1(q, "queue_unregister", "DELETE FROM queue_processes WHERE id = $1", 1, p,
+                        NULL, ei);
+}

@@ -1,0 +1,834 @@
+/* workers.c - the worker pool: a fetcher thread claims batches into a local FIFO, worker threads
+ * run jobs with no transaction open, a completer thread writes outcomes in batches (keeping them
+ * while PostgreSQL is away), and a maintenance thread heartbeats, relays cancellations, rescues
+ * dead processes' jobs and prunes. SPDX-License-Identifier: Apache-2.0 */
+#include "workers.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WORKERS_COMPLETE_BATCH 500    /* most completions per statement */
+#define WORKERS_PENDING_MAX    20000  /* buffered completions before workers wait */
+#define WORKERS_SHORT_JOB_NS   20000000LL /* jobs shorter than this on average: claim batches */
+#define WORKERS_CANCEL_POLL    256    /* cancellation ids fetched per heartbeat */
+#define WORKERS_FLUSH_GIVEUP_S 10     /* drain: how long to keep retrying the final flush */
+
+struct workers_kind {
+    char kind[QUEUE_KIND_MAX + 1];
+    workers_handler_fn fn;
+    void *arg;
+};
+
+/* One worker thread's current job, visible to the maintenance and drain paths. */
+struct workers_slot {
+    pthread_mutex_t mu;             /* guards id, active */
+    char id[QUEUE_ID_LEN + 1];
+    int attempt;
+    bool active;
+    atomic_bool cancel;             /* cancellation requested or drain grace ran out */
+    atomic_bool released;           /* drain released the job: discard the outcome */
+};
+
+struct workers_job {
+    struct workers_pool *pool;
+    struct queue_claimed c;         /* params owned */
+    struct workers_slot *slot;
+    json_t *result;                 /* owned */
+    char code[48];                  /* custom error code or "" */
+};
+
+struct workers_done {               /* a buffered completion */
+    char id[QUEUE_ID_LEN + 1];
+    int attempt;
+    enum queue_outcome outcome;
+    json_t *result;                 /* owned */
+    char code[48];
+    char *msg;                      /* owned */
+};
+
+struct workers_pool {
+    struct queue *q;
+    struct workers_config cfg;
+    struct workers_kind kinds[WORKERS_KINDS_MAX];
+    int nkinds;
+
+    pthread_mutex_t mu;             /* guards local FIFO and flags below */
+    pthread_cond_t cv_work;         /* workers: a job is available or stop */
+    pthread_cond_t cv_fetch;        /* fetcher: a worker became free */
+    struct queue_claimed *local;    /* FIFO ring of claimed, not yet started jobs */
+    int local_cap, local_head, local_len;
+    bool started, draining, stopping;
+
+    pthread_mutex_t dmu;            /* guards the completion buffer */
+    pthread_cond_t cv_done;         /* completer: something to write; workers: room */
+    struct workers_done *done;
+    int done_len, done_cap;
+    int64_t done_oldest_ns;
+    bool completer_stop;
+
+    pthread_mutex_t mmu;            /* maintenance sleep */
+    pthread_cond_t cv_maint;
+    bool maint_stop;
+
+    struct workers_slot *slots;
+    pthread_t *threads;
+    pthread_t fetcher, completer, maint;
+    int nthreads_started;
+    bool fetcher_started, completer_started, maint_started;
+
+    atomic_int busy;
+    _Atomic int64_t avg_run_ns;     /* moving average of handler run time */
+    _Atomic int64_t tick_fetch, tick_complete, tick_maint;
+};
+
+/* ---- registry and creation ---------------------------------------------------------------- */
+
+static int workers_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n <= WORKERS_THREADS_MAX ? (int)n : 2;
+}
+
+enum err workers_register(struct workers_pool *p, const char *kind, workers_handler_fn fn,
+                          void *arg, struct err_info *ei)
+{
+    if (p->started) {
+        return err_set(ei, ERR_INVALID, "cannot register job kind \"%s\" after start", kind);
+    }
+    if (kind == NULL || kind[0] == '\0' || strlen(kind) > QUEUE_KIND_MAX || fn == NULL) {
+        return err_set(ei, ERR_INVALID, "invalid job kind registration");
+    }
+    for (int i = 0; i < p->nkinds; i++) {
+        if (strcmp(p->kinds[i].kind, kind) == 0) {
+            p->kinds[i].fn = fn;
+            p->kinds[i].arg = arg;
+            return ERR_OK;
+        }
+    }
+    if (p->nkinds >= WORKERS_KINDS_MAX) {
+        return err_set(ei, ERR_TOO_LARGE, "more than %d job kinds", WORKERS_KINDS_MAX);
+    }
+    str_copy(p->kinds[p->nkinds].kind, sizeof p->kinds[0].kind, kind);
+    p->kinds[p->nkinds].fn = fn;
+    p->kinds[p->nkinds].arg = arg;
+    p->nkinds++;
+    return ERR_OK;
+}
+
+static void workers_cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
+                             struct workers_pool **out, struct err_info *ei)
+{
+    struct workers_pool *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    p->q = q;
+    if (cfg != NULL) {
+        p->cfg = *cfg;
+    }
+    if (p->cfg.threads <= 0) {
+        p->cfg.threads = workers_cores();
+    }
+    if (p->cfg.threads > WORKERS_THREADS_MAX) {
+        int t = p->cfg.threads;
+        free(p);
+        return err_set(ei, ERR_INVALID, "worker threads %d exceed %d", t, WORKERS_THREADS_MAX);
+    }
+    if (p->cfg.claim_batch <= 0) {
+        p->cfg.claim_batch = 100;
+    }
+    if (p->cfg.claim_batch > QUEUE_CLAIM_MAX) {
+        p->cfg.claim_batch = QUEUE_CLAIM_MAX;
+    }
+    if (p->cfg.claim_batch < p->cfg.threads) {
+        p->cfg.claim_batch = p->cfg.threads;
+    }
+    if (p->cfg.poll_ms <= 0) {
+        p->cfg.poll_ms = 1000;
+    }
+    if (p->cfg.heartbeat_ms <= 0) {
+        p->cfg.heartbeat_ms = 1000;
+    }
+    if (p->cfg.rescue_ms <= 0) {
+        p->cfg.rescue_ms = 5000;
+    }
+    if (p->cfg.prune_ms <= 0) {
+        p->cfg.prune_ms = 60000;
+    }
+    if (p->cfg.flush_ms <= 0) {
+        p->cfg.flush_ms = 5;
+    }
+    p->local_cap = p->cfg.claim_batch + p->cfg.threads;
+    p->done_cap = 256;
+    p->local = calloc((size_t)p->local_cap, sizeof *p->local);
+    p->done = calloc((size_t)p->done_cap, sizeof *p->done);
+    p->slots = calloc((size_t)p->cfg.threads, sizeof *p->slots);
+    p->threads = calloc((size_t)p->cfg.threads, sizeof *p->threads);
+    if (p->local == NULL || p->done == NULL || p->slots == NULL || p->threads == NULL) {
+        free(p->local);
+        free(p->done);
+        free(p->slots);
+        free(p->threads);
+        free(p);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < p->cfg.threads; i++) {
+        pthread_mutex_init(&p->slots[i].mu, NULL);
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->dmu, NULL);
+    pthread_mutex_init(&p->mmu, NULL);
+    workers_cond_init_mono(&p->cv_work);
+    workers_cond_init_mono(&p->cv_fetch);
+    workers_cond_init_mono(&p->cv_done);
+    workers_cond_init_mono(&p->cv_maint);
+    int64_t now = clock_mono_ns();
+    atomic_init(&p->tick_fetch, now);
+    atomic_init(&p->tick_complete, now);
+    atomic_init(&p->tick_maint, now);
+    atomic_init(&p->avg_run_ns, 0);
+    atomic_init(&p->busy, 0);
+    enum err e = workers_register(p, "noop", workers_job_noop, NULL, ei);
+    if (e != ERR_OK) {
+        workers_pool_destroy(p);
+        return e;
+    }
+    *out = p;
+    return ERR_OK;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static struct timespec workers_deadline_ms(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (ms % 1000) * 1000000;
+    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
+/* Rate-limited warning for a loop that keeps failing (one line per 5 s per loop). */
+static void workers_warn(int64_t *last_ns, const char *what, const struct err_info *ei)
+{
+    int64_t now = clock_mono_ns();
+    if (now - *last_ns >= 5000000000LL) {
+        *last_ns = now;
+        LOG_WARN("worker", "%s failed: %s", what, ei->msg);
+    }
+}
+
+/* Append a completion (copying what it needs); waits while the buffer is full unless @p force. */
+static void workers_done_push(struct workers_pool *p, const char *id, int attempt,
+                              enum queue_outcome outcome, json_t *result_stolen,
+                              const char *code, const char *msg, bool force)
+{
+    pthread_mutex_lock(&p->dmu);
+    while (!force && p->done_len >= WORKERS_PENDING_MAX && !p->completer_stop) {
+        pthread_cond_wait(&p->cv_done, &p->dmu);
+    }
+    if (p->done_len == p->done_cap) {
+        int ncap = p->done_cap * 2;
+        struct workers_done *nd = realloc(p->done, (size_t)ncap * sizeof *nd);
+        if (nd == NULL) {
+            /* cannot buffer it: the job stays running under our lease; rescue brings it back */
+            pthread_mutex_unlock(&p->dmu);
+            json_decref(result_stolen);
+            LOG_ERROR("worker", "out of memory buffering the completion of job %s", id);
+            return;
+        }
+        p->done = nd;
+        p->done_cap = ncap;
+    }
+    struct workers_done *d = &p->done[p->done_len];
+    memset(d, 0, sizeof *d);
+    str_copy(d->id, sizeof d->id, id);
+    d->attempt = attempt;
+    d->outcome = outcome;
+    d->result = result_stolen;
+    str_copy(d->code, sizeof d->code, code != NULL ? code : "");
+    d->msg = msg != NULL ? str_dup(msg) : NULL;
+    if (p->done_len == 0) {
+        p->done_oldest_ns = clock_mono_ns();
+    }
+    p->done_len++;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->dmu);
+}
+
+/* ---- worker threads ----------------------------------------------------------------------- */
+
+static workers_handler_fn workers_lookup(struct workers_pool *p, const char *kind, void **arg)
+{
+    for (int i = 0; i < p->nkinds; i++) {
+        if (strcmp(p->kinds[i].kind, kind) == 0) {
+            *arg = p->kinds[i].arg;
+            return p->kinds[i].fn;
+        }
+    }
+    return NULL;
+}
+
+struct workers_thread_arg {
+    struct workers_pool *p;
+    int index;
+};
+
+static void workers_run_one(struct workers_pool *p, struct workers_slot *slot,
+                            struct queue_claimed *c)
+{
+    struct workers_job job = {.pool = p, .c = *c, .slot = slot};
+    struct err_info ei;
+    err_info_clear(&ei);
+    pthread_mutex_lock(&slot->mu);
+    str_copy(slot->id, sizeof slot->id, c->id);
+    slot->attempt = c->attempt;
+    slot->active = true;
+    atomic_store(&slot->cancel, false);
+    atomic_store(&slot->released, false);
+    pthread_mutex_unlock(&slot->mu);
+
+    log_ctx_set_job(c->id);
+    void *arg = NULL;
+    workers_handler_fn fn = workers_lookup(p, c->kind, &arg);
+    int64_t t0 = clock_mono_ns();
+    enum err e;
+    if (fn == NULL) {
+        e = err_set(&ei, ERR_UNSUPPORTED, "no handler for job kind \"%s\" in this process",
+                    c->kind);
+        str_copy(job.code, sizeof job.code, "unsupported");
+    } else {
+        e = fn(&job, arg, &ei);
+    }
+    int64_t dt = clock_mono_ns() - t0;
+    int64_t avg = atomic_load(&p->avg_run_ns);
+    atomic_store(&p->avg_run_ns, avg + (dt - avg) / 8);
+
+    pthread_mutex_lock(&slot->mu);
+    slot->active = false;
+    bool released = atomic_load(&slot->released);
+    pthread_mutex_unlock(&slot->mu);
+
+    if (!released) {
+        enum queue_outcome oc;
+        if (e == ERR_OK) {
+            oc = QUEUE_SUCCEEDED;
+        } else if (e == ERR_CANCELLED) {
+            oc = QUEUE_CANCELLED;
+        } else if (e == ERR_INVALID || e == ERR_PARSE || e == ERR_UNSUPPORTED) {
+            oc = QUEUE_FAILED_FINAL;
+        } else {
+            oc = QUEUE_FAILED;
+        }
+        if (oc != QUEUE_SUCCEEDED) {
+            LOG_INFO("worker", "job %s (%s) attempt %d/%d ended %s: %s", c->id, c->kind,
+                     c->attempt, c->max_attempts, err_code(e), ei.msg);
+        }
+        workers_done_push(p, c->id, c->attempt, oc, oc == QUEUE_SUCCEEDED ? job.result : NULL,
+                          job.code[0] != '\0' ? job.code : err_code(e),
+                          oc == QUEUE_SUCCEEDED ? NULL : ei.msg, false);
+        if (oc == QUEUE_SUCCEEDED) {
+            job.result = NULL;
+        }
+    }
+    json_decref(job.result);
+    log_ctx_set_job(NULL);
+}
+
+static void *workers_thread_main(void *argp)
+{
+    struct workers_thread_arg *ta = argp;
+    struct workers_pool *p = ta->p;
+    struct workers_slot *slot = &p->slots[ta->index];
+    free(ta);
+    for (;;) {
+        struct queue_claimed c;
+        pthread_mutex_lock(&p->mu);
+        while (p->local_len == 0 && !p->stopping) {
+            pthread_cond_wait(&p->cv_work, &p->mu);
+        }
+        if (p->local_len == 0) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        c = p->local[p->local_head];
+        p->local_head = (p->local_head + 1) % p->local_cap;
+        p->local_len--;
+        atomic_fetch_add(&p->busy, 1);
+        pthread_cond_signal(&p->cv_fetch);
+        pthread_mutex_unlock(&p->mu);
+
+        workers_run_one(p, slot, &c);
+        json_decref(c.params);
+        atomic_fetch_sub(&p->busy, 1);
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->cv_fetch);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+/* ---- fetcher ------------------------------------------------------------------------------ */
+
+static void *workers_fetch_main(void *arg)
+{
+    struct workers_pool *p = arg;
+    struct queue_claimed *batch = calloc((size_t)p->cfg.claim_batch, sizeof *batch);
+    int64_t warned = 0;
+    int backoff_ms = 50;
+    if (batch == NULL) {
+        LOG_ERROR("worker", "out of memory for the claim buffer; this process claims no jobs");
+        return NULL;
+    }
+    for (;;) {
+        atomic_store(&p->tick_fetch, clock_mono_ns());
+        pthread_mutex_lock(&p->mu);
+        int want = 0;
+        while (!p->draining) {
+            int busy = atomic_load(&p->busy);
+            int idle = p->cfg.threads - busy - p->local_len;
+            if (atomic_load(&p->avg_run_ns) < WORKERS_SHORT_JOB_NS) {
+                /* short jobs: keep a batch ready so workers never wait for a round trip */
+                want = p->local_len <= p->cfg.claim_batch / 2 ? p->cfg.claim_batch - p->local_len
+                                                                : 0;
+            } else {
+                want = idle;
+            }
+            if (want > 0) {
+                break;
+            }
+            struct timespec dl = workers_deadline_ms(p->cfg.poll_ms);
+            pthread_cond_timedwait(&p->cv_fetch, &p->mu, &dl);
+            atomic_store(&p->tick_fetch, clock_mono_ns());
+        }
+        bool draining = p->draining;
+        pthread_mutex_unlock(&p->mu);
+        if (draining) {
+            break;
+        }
+        if (want > p->cfg.claim_batch) {
+            want = p->cfg.claim_batch;
+        }
+        int n = 0;
+        struct err_info ei;
+        err_info_clear(&ei);
+        enum err e = queue_claim(p->q, want, batch, &n, &ei);
+        if (e != ERR_OK) {
+            workers_warn(&warned, "claiming jobs", &ei);
+            (void)queue_wait(p->q, backoff_ms);
+            backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
+            continue;
+        }
+        backoff_ms = 50;
+        if (n > 0) {
+            pthread_mutex_lock(&p->mu);
+            for (int i = 0; i < n; i++) {
+                int tail = (p->local_head + p->local_len) % p->local_cap;
+                p->local[tail] = batch[i];
+                p->local_len++;
+            }
+            pthread_cond_broadcast(&p->cv_work);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (n < want) {
+            /* nothing more runnable now: sleep until an enqueue, a NOTIFY or the poll */
+            (void)queue_wait(p->q, p->cfg.poll_ms);
+        }
+    }
+    free(batch);
+    return NULL;
+}
+
+/* ---- completer ---------------------------------------------------------------------------- */
+
+/* Write up to WORKERS_COMPLETE_BATCH buffered completions; false if the write failed (they stay
+ * buffered). Only this thread removes entries; pushers append after them and may move the
+ * array, so the entries are copied out under the lock (their heap pointers stay valid). */
+static bool workers_flush_once(struct workers_pool *p, int64_t *warned)
+{
+    static _Thread_local struct workers_done copy[WORKERS_COMPLETE_BATCH];
+    struct queue_completion cs[WORKERS_COMPLETE_BATCH];
+    pthread_mutex_lock(&p->dmu);
+    int n = p->done_len < WORKERS_COMPLETE_BATCH ? p->done_len : WORKERS_COMPLETE_BATCH;
+    memcpy(copy, p->done, (size_t)n * sizeof *copy);
+    pthread_mutex_unlock(&p->dmu);
+    if (n == 0) {
+        return true;
+    }
+    for (int i = 0; i < n; i++) {
+        struct workers_done *d = &copy[i];
+        cs[i] = (struct queue_completion){.id = d->id,
+                                          .attempt = d->attempt,
+                                          .outcome = d->outcome,
+                                          .result = d->result,
+                                          .error_code = d->code[0] != '\0' ? d->code : NULL,
+                                          .error_message = d->msg};
+    }
+    struct err_info ei;
+    err_info_clear(&ei);
+    enum err e = queue_complete(p->q, cs, n, &ei);
+    if (e != ERR_OK) {
+        workers_warn(warned, "writing job completions", &ei);
+        return false;
+    }
+    pthread_mutex_lock(&p->dmu);
+    for (int i = 0; i < n; i++) {
+        json_decref(p->done[i].result);
+        free(p->done[i].msg);
+    }
+    memmove(p->done, p->done + n, (size_t)(p->done_len - n) * sizeof *p->done);
+    p->done_len -= n;
+    p->done_oldest_ns = clock_mono_ns();
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->dmu);
+    return true;
+}
+
+static void *workers_complete_main(void *arg)
+{
+    struct workers_pool *p = arg;
+    int64_t warned = 0;
+    int backoff_ms = 50;
+    for (;;) {
+        atomic_store(&p->tick_complete, clock_mono_ns());
+        pthread_mutex_lock(&p->dmu);
+        for (;;) {
+            if (p->completer_stop) {
+                break;
+            }
+            if (p->done_len >= 100) {
+                break;
+            }
+            if (p->done_len > 0) {
+                int64_t age = clock_mono_ns() - p->done_oldest_ns;
+                int64_t left_ns = (int64_t)p->cfg.flush_ms * 1000000 - age;
+                if (left_ns <= 0) {
+                    break;
+                }
+                struct timespec dl = workers_deadline_ms(left_ns / 1000000 + 1);
+                pthread_cond_timedwait(&p->cv_done, &p->dmu, &dl);
+            } else {
+                struct timespec dl = workers_deadline_ms(1000);
+                pthread_cond_timedwait(&p->cv_done, &p->dmu, &dl);
+                atomic_store(&p->tick_complete, clock_mono_ns());
+            }
+        }
+        bool stop = p->completer_stop;
+        pthread_mutex_unlock(&p->dmu);
+        if (stop) {
+            break;
+        }
+        if (workers_flush_once(p, &warned)) {
+            backoff_ms = 50;
+        } else {
+            clock_sleep_ms(backoff_ms);
+            backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
+        }
+    }
+    /* final flush (drain): keep trying for a bounded time; what is left stays running under
+     * this process's lease and comes back through the rescuer */
+    int64_t giveup = clock_mono_ns() + (int64_t)WORKERS_FLUSH_GIVEUP_S * 1000000000;
+    for (;;) {
+        pthread_mutex_lock(&p->dmu);
+        int left = p->done_len;
+        pthread_mutex_unlock(&p->dmu);
+        if (left == 0) {
+            break;
+        }
+        if (!workers_flush_once(p, &warned)) {
+            if (clock_mono_ns() > giveup) {
+                LOG_ERROR("worker", "could not write %d job completions before exit; the jobs "
+                          "return to the queue once this process's lease expires", left);
+                break;
+            }
+            clock_sleep_ms(200);
+        }
+    }
+    return NULL;
+}
+
+/* ---- maintenance -------------------------------------------------------------------------- */
+
+static void workers_apply_cancels(struct workers_pool *p, char (*ids)[QUEUE_ID_LEN + 1], int n)
+{
+    for (int t = 0; t < p->cfg.threads; t++) {
+        struct workers_slot *s = &p->slots[t];
+        pthread_mutex_lock(&s->mu);
+        for (int i = 0; s->active && i < n; i++) {
+            if (strcmp(s->id, ids[i]) == 0) {
+                atomic_store(&s->cancel, true);
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+static void *workers_maint_main(void *arg)
+{
+    struct workers_pool *p = arg;
+    char (*ids)[QUEUE_ID_LEN + 1] = calloc(WORKERS_CANCEL_POLL, sizeof *ids);
+    int64_t warned_hb = 0, warned_rescue = 0, warned_prune = 0;
+    int64_t next_rescue = 0, next_prune = clock_mono_ns() + 5000000000LL;
+    for (;;) {
+        int64_t now = clock_mono_ns();
+        atomic_store(&p->tick_maint, now);
+        struct err_info ei;
+        err_info_clear(&ei);
+        int n = 0;
+        if (queue_heartbeat(p->q, ids, ids != NULL ? WORKERS_CANCEL_POLL : 0, &n, &ei) != ERR_OK) {
+            workers_warn(&warned_hb, "heartbeat", &ei);
+        } else if (n > 0) {
+            workers_apply_cancels(p, ids, n);
+        }
+        if (now >= next_rescue) {
+            int r = 0;
+            next_rescue = now + (int64_t)p->cfg.rescue_ms * 1000000;
+            if (queue_rescue(p->q, &r, &ei) != ERR_OK) {
+                workers_warn(&warned_rescue, "rescuing jobs of dead processes", &ei);
+            } else if (r > 0) {
+                LOG_WARN("worker", "requeued %d jobs of processes that stopped heartbeating", r);
+            }
+        }
+        if (now >= next_prune) {
+            int d = 0;
+            next_prune = now + (int64_t)p->cfg.prune_ms * 1000000;
+            if (queue_prune(p->q, 1000, &d, &ei) != ERR_OK) {
+                workers_warn(&warned_prune, "pruning finished jobs", &ei);
+            } else if (d > 0) {
+                LOG_INFO("worker", "pruned %d finished jobs past retention", d);
+            }
+        }
+        pthread_mutex_lock(&p->mmu);
+        if (!p->maint_stop) {
+            struct timespec dl = workers_deadline_ms(p->cfg.heartbeat_ms);
+            pthread_cond_timedwait(&p->cv_maint, &p->mmu, &dl);
+        }
+        bool stop = p->maint_stop;
+        pthread_mutex_unlock(&p->mmu);
+        if (stop) {
+            break;
+        }
+    }
+    free(ids);
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+enum err workers_pool_start(struct workers_pool *p, struct err_info *ei)
+{
+    struct err_info lei;
+    if (p->started) {
+        return err_set(ei, ERR_INVALID, "worker pool already started");
+    }
+    p->started = true;
+    if (queue_listen(p->q, &lei) != ERR_OK) {
+        LOG_WARN("worker", "no LISTEN wake-ups (polling only): %s", lei.msg);
+    }
+    if (pthread_create(&p->completer, NULL, workers_complete_main, p) != 0) {
+        goto fail;
+    }
+    p->completer_started = true;
+    for (int i = 0; i < p->cfg.threads; i++) {
+        struct workers_thread_arg *ta = malloc(sizeof *ta);
+        if (ta == NULL) {
+            goto fail;
+        }
+        ta->p = p;
+        ta->index = i;
+        if (pthread_create(&p->threads[i], NULL, workers_thread_main, ta) != 0) {
+            free(ta);
+            goto fail;
+        }
+        p->nthreads_started++;
+    }
+    if (pthread_create(&p->maint, NULL, workers_maint_main, p) != 0) {
+        goto fail;
+    }
+    p->maint_started = true;
+    if (pthread_create(&p->fetcher, NULL, workers_fetch_main, p) != 0) {
+        goto fail;
+    }
+    p->fetcher_started = true;
+    LOG_INFO("worker", "worker pool started: %d threads, process %s", p->cfg.threads,
+             queue_process_id(p->q));
+    return ERR_OK;
+fail:
+    (void)workers_pool_drain(p, 0);
+    return err_set(ei, ERR_INTERNAL, "could not start worker threads");
+}
+
+int workers_pool_drain(struct workers_pool *p, int grace_s)
+{
+    int released = 0;
+    if (p == NULL) {
+        return 0;
+    }
+    /* 1. stop claiming */
+    pthread_mutex_lock(&p->mu);
+    bool already = p->draining;
+    p->draining = true;
+    pthread_cond_broadcast(&p->cv_fetch);
+    pthread_mutex_unlock(&p->mu);
+    if (already) {
+        return 0;
+    }
+    queue_wake(p->q);
+    if (p->fetcher_started) {
+        pthread_join(p->fetcher, NULL);
+        p->fetcher_started = false;
+    }
+    /* 2. jobs claimed but not started go straight back */
+    pthread_mutex_lock(&p->mu);
+    while (p->local_len > 0) {
+        struct queue_claimed *c = &p->local[p->local_head];
+        workers_done_push(p, c->id, c->attempt, QUEUE_RELEASED, NULL, NULL, NULL, true);
+        json_decref(c->params);
+        p->local_head = (p->local_head + 1) % p->local_cap;
+        p->local_len--;
+        released++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    /* 3. let running jobs finish within the grace */
+    int64_t until = clock_mono_ns() + (int64_t)(grace_s > 0 ? grace_s : 0) * 1000000000;
+    while (atomic_load(&p->busy) > 0 && clock_mono_ns() < until) {
+        clock_sleep_ms(20);
+    }
+    /* 4. release what still runs and tell its handler to stop */
+    for (int t = 0; t < p->cfg.threads; t++) {
+        struct workers_slot *s = &p->slots[t];
+        pthread_mutex_lock(&s->mu);
+        if (s->active && !atomic_load(&s->released)) {
+            atomic_store(&s->released, true);
+            atomic_store(&s->cancel, true);
+            workers_done_push(p, s->id, s->attempt, QUEUE_RELEASED, NULL, NULL, NULL, true);
+            released++;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    /* 5. stop the workers (handlers honour the cancel flag) */
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads_started; i++) {
+        pthread_join(p->threads[i], NULL);
+    }
+    p->nthreads_started = 0;
+    /* 6. flush every completion, then stop the completer */
+    pthread_mutex_lock(&p->dmu);
+    p->completer_stop = true;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->dmu);
+    if (p->completer_started) {
+        pthread_join(p->completer, NULL);
+        p->completer_started = false;
+    }
+    /* 7. stop heartbeating and leave */
+    pthread_mutex_lock(&p->mmu);
+    p->maint_stop = true;
+    pthread_cond_broadcast(&p->cv_maint);
+    pthread_mutex_unlock(&p->mmu);
+    if (p->maint_started) {
+        pthread_join(p->maint, NULL);
+        p->maint_started = false;
+        struct err_info ei;
+        if (queue_unregister(p->q, &ei) != ERR_OK) {
+            LOG_WARN("worker", "could not unregister the process: %s", ei.msg);
+        }
+    }
+    if (p->started) {
+        LOG_INFO("worker", "worker pool drained; %d jobs released back to the queue", released);
+    }
+    return released;
+}
+
+void workers_pool_destroy(struct workers_pool *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    (void)workers_pool_drain(p, 0);
+    for (int i = 0; i < p->done_len; i++) {
+        json_decref(p->done[i].result);
+        free(p->done[i].msg);
+    }
+    for (int i = 0; i < p->cfg.threads; i++) {
+        pthread_mutex_destroy(&p->slots[i].mu);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->dmu);
+    pthread_mutex_destroy(&p->mmu);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_fetch);
+    pthread_cond_destroy(&p->cv_done);
+    pthread_cond_destroy(&p->cv_maint);
+    free(p->local);
+    free(p->done);
+    free(p->slots);
+    free(p->threads);
+    free(p);
+}
+
+int workers_pool_busy(const struct workers_pool *p)
+{
+    return atomic_load(&((struct workers_pool *)(uintptr_t)p)->busy);
+}
+
+int workers_pool_threads(const struct workers_pool *p) { return p->cfg.threads; }
+
+bool workers_pool_alive(const struct workers_pool *p)
+{
+    struct workers_pool *m = (struct workers_pool *)(uintptr_t)p;
+    int64_t now = clock_mono_ns();
+    int64_t limit = 10000000000LL + (int64_t)p->cfg.poll_ms * 1000000;
+    if (!p->started || p->draining) {
+        return true;
+    }
+    return now - atomic_load(&m->tick_fetch) < limit &&
+           now - atomic_load(&m->tick_complete) < limit &&
+           now - atomic_load(&m->tick_maint) < limit + 30000000000LL;
+}
+
+/* ---- job accessors ------------------------------------------------------------------------ */
+
+const char *workers_job_id(const struct workers_job *job) { return job->c.id; }
+const char *workers_job_kind(const struct workers_job *job) { return job->c.kind; }
+const json_t *workers_job_params(const struct workers_job *job) { return job->c.params; }
+int workers_job_attempt(const struct workers_job *job) { return job->c.attempt; }
+int workers_job_max_attempts(const struct workers_job *job) { return job->c.max_attempts; }
+struct queue *workers_job_queue(const struct workers_job *job) { return job->pool->q; }
+
+bool workers_job_cancelled(const struct workers_job *job)
+{
+    return atomic_load(&job->slot->cancel);
+}
+
+void workers_job_set_result(struct workers_job *job, json_t *result)
+{
+    json_decref(job->result);
+    job->result = result;
+}
+
+void workers_job_set_error_code(struct workers_job *job, const char *code)
+{
+    str_copy(job->code, sizeof job->code, code != NULL ? code : "");
+}
