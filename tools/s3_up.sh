@@ -11,8 +11,10 @@ if [ ! -f "$JS" ]; then
   (cd "$HOME_DIR" && npm ci --no-audit --no-fund --silent) >&2
 fi
 rm -rf "$DIR"; mkdir -p "$DIR/data"
-# stdout/stderr MUST go to a file: a background child that keeps ctest's pipe open hangs ctest
-setsid node "$JS" -d "$DIR/data" -a 127.0.0.1 -p 0 \
+# stdout/stderr MUST go to a file: a background child that keeps ctest's pipe open hangs ctest.
+# --openssl-legacy-provider: s3rver 3.7.1 builds ListObjectsV2 continuation tokens with DES,
+# which Node's OpenSSL 3 refuses otherwise (every truncated list-type=2 page becomes a 500).
+setsid node --openssl-legacy-provider "$JS" -d "$DIR/data" -a 127.0.0.1 -p 0 \
   --no-vhost-buckets --allow-mismatched-signatures --silent >"$DIR/s3rver.log" 2>&1 </dev/null &
 echo $! >"$DIR/s3rver.pid"
 for _ in $(seq 400); do

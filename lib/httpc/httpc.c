@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HTTPC__DEFAULT_UA     "obsflow/0.1"
@@ -765,6 +766,36 @@ static bool hex_equal(const char *a, const char *b)
     return strcasecmp(a, b) == 0;
 }
 
+/* Compare the body digest with a response header holding a plain hex digest ("ETag"). */
+static enum err check_sum_header(const struct httpc_response *resp, const char *name,
+                                 const char *url, struct err_info *ei)
+{
+    const char *v = httpc_response_header(resp, name);
+    if (!v) {
+        return ERR_OK;
+    }
+    size_t len = strlen(v);
+    if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+        v++;
+        len -= 2;
+    }
+    if (len != strlen(resp->sum_hex)) {
+        return ERR_OK; /* not a plain digest (multipart ETag, weak validator, ...) */
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = v[i];
+        bool hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        if (!hex) {
+            return ERR_OK;
+        }
+    }
+    if (strncasecmp(v, resp->sum_hex, len) != 0) {
+        return err_set(ei, ERR_CHECKSUM, "checksum mismatch for %s: %s says %.*s, body has %s",
+                       url, name, (int)len, v, resp->sum_hex);
+    }
+    return ERR_OK;
+}
+
 enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc_response *resp,
                   struct err_info *ei)
 {
@@ -919,6 +950,12 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
                         url_msg, req->expect_sum, resp->sum_hex);
             goto out;
         }
+        if (req->expect_sum_header && resp->sum_hex[0]) {
+            e = check_sum_header(resp, req->expect_sum_header, url_msg, ei);
+            if (e != ERR_OK) {
+                goto out;
+            }
+        }
         if (x.out_fd >= 0) {
             if (fsync(x.out_fd) != 0) {
                 e = err_set(ei, ERR_IO, "could not flush \"%s\": %s", tmp_path, strerror(errno));
@@ -962,4 +999,54 @@ out:
         curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
     }
     return e;
+}
+
+/* "2026-11-21T21:22:28.123Z" (fraction optional); -1 if not that shape. */
+static int64_t parse_iso8601(const char *s)
+{
+    int v[6] = {0};
+    static const int widths[6] = {4, 2, 2, 2, 2, 2};
+    static const char seps[6] = {'-', '-', 'T', ':', ':', '\0'};
+    const char *p = s;
+    for (int i = 0; i < 6; i++) {
+        for (int k = 0; k < widths[i]; k++, p++) {
+            if (*p < '0' || *p > '9') {
+                return -1;
+            }
+            v[i] = v[i] * 10 + (*p - '0');
+        }
+        if (seps[i]) {
+            if (*p != seps[i] && !(seps[i] == 'T' && *p == ' ')) {
+                return -1;
+            }
+            p++;
+        }
+    }
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    if (!(p[0] == 'Z' && p[1] == '\0') && strcmp(p, "+00:00") != 0) {
+        return -1;
+    }
+    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60) {
+        return -1;
+    }
+    struct tm tm = {.tm_year = v[0] - 1900, .tm_mon = v[1] - 1, .tm_mday = v[2],
+                    .tm_hour = v[3], .tm_min = v[4], .tm_sec = v[5]};
+    return (int64_t)timegm(&tm);
+}
+
+int64_t httpc_parse_date(const char *s)
+{
+    if (!s || !s[0]) {
+        return -1;
+    }
+    if (s[0] >= '0' && s[0] <= '9' && strlen(s) >= 19 && s[4] == '-') {
+        return parse_iso8601(s);
+    }
+    time_t t = curl_getdate(s, NULL);
+    return t < 0 ? -1 : (int64_t)t;
 }

@@ -104,6 +104,10 @@ struct httpc_request {
     enum httpc_sum sum;               /* digest to compute over a 2xx response body */
     const char *expect_sum;           /* expected hex digest (case-insensitive); mismatch =
                                          ERR_CHECKSUM and no out_file; or NULL */
+    const char *expect_sum_header;    /* also compare the digest with this response header
+                                         (quotes stripped) when it holds a plain hex digest of
+                                         the right length, e.g. "ETag" of a single-part S3
+                                         object with HTTPC_SUM_MD5; mismatch = ERR_CHECKSUM */
     bool fail_on_status;              /* non-2xx final status becomes an error (httpc_check) */
 };
 
@@ -203,6 +207,10 @@ NODISCARD enum err httpc_sum_file(enum httpc_sum alg, const char *path, uint64_t
  * @return ERR_OK or the buf_append error (ERR_TOO_LARGE, ERR_NOMEM)
  */
 NODISCARD enum err httpc_url_encode(struct buf *out, const char *s, bool keep_slash);
+
+/** Parse an HTTP date (RFC 7231 IMF-fixdate and the obsolete forms) or an ISO 8601 / RFC 3339
+ * UTC timestamp ("2026-11-21T21:22:28.000Z"); returns seconds since the epoch, -1 if invalid. */
+int64_t httpc_parse_date(const char *s);
 
 /** Name of @p m as sent on the wire ("GET"...); never NULL. */
 const char *httpc_method_name(enum httpc_method m);

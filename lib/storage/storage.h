@@ -112,6 +112,8 @@ struct storage_config {
     long total_timeout_ms;         /* per request attempt; 0 = httpc default */
     int max_attempts;              /* per request; 0 = httpc default */
     long backoff_ms;               /* first retry delay; 0 = httpc default */
+    int s3_page_size;              /* keys per S3 list page; 0 = STORAGE_S3_PAGE_MAX */
+    const char *s3_fixed_amz_date; /* tests only: sign with this "YYYYMMDDTHHMMSSZ"; NULL */
 };
 
 struct storage;
@@ -198,6 +200,12 @@ NODISCARD enum err storage_put_mem(struct storage *st, const char *uri, const vo
  */
 NODISCARD enum err storage_head(struct storage *st, const char *uri, struct storage_stat *stat,
                                 struct err_info *ei);
+
+/**
+ * Create the S3 bucket named by @p uri ("s3://bucket"); an existing bucket owned by us is
+ * ERR_OK. For tests and first-time set-up. ERR_UNSUPPORTED for other schemes.
+ */
+NODISCARD enum err storage_make_bucket(struct storage *st, const char *uri, struct err_info *ei);
 
 /** Delete @p uri (file: unlink; s3: DELETE). Deleting what is absent is ERR_OK. */
 NODISCARD enum err storage_delete(struct storage *st, const char *uri, struct err_info *ei);

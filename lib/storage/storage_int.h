@@ -1,0 +1,85 @@
+/* storage_int.h - internals shared by the files of lib/storage only.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_STORAGE_STORAGE_INT_H
+#define OBSFLOW_STORAGE_STORAGE_INT_H
+
+#include "storage/storage.h"
+
+#include "httpc/httpc.h"
+
+#define STORAGE__TEMPLATE_MAX 2048
+#define STORAGE__TOKEN_MAX    4096
+
+struct storage {
+    char roots[STORAGE_MAX_ROOTS][STORAGE_PATH_MAX]; /* realpath()ed data roots */
+    size_t n_roots;
+    struct storage_s3_config s3;                    /* endpoint without trailing "/" */
+    bool s3_signed;                                 /* credentials present */
+    char archive_template[STORAGE__TEMPLATE_MAX];
+    char archive_token[STORAGE__TOKEN_MAX];         /* "" = none */
+    uint64_t max_object;
+    uint64_t multipart_threshold;
+    uint64_t part_size;
+    int page_size;
+    char fixed_amz_date[17];                        /* "" = now */
+    struct httpc_options http;                      /* options for per-call clients */
+};
+
+/* storage_file.c */
+NODISCARD enum err storage__file_get(struct storage *st, const struct storage_uri *u,
+                                     const char *dest, struct buf *mem, size_t mem_max,
+                                     const struct storage_xfer_opts *opts,
+                                     struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__file_put(struct storage *st, const struct storage_uri *u,
+                                     const char *src, const void *data, size_t len,
+                                     const struct storage_xfer_opts *opts,
+                                     struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__file_head(struct storage *st, const struct storage_uri *u,
+                                      struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__file_delete(struct storage *st, const struct storage_uri *u,
+                                        struct err_info *ei);
+NODISCARD enum err storage__file_list(struct storage *st, const struct storage_uri *u,
+                                      storage_list_fn fn, void *ud, struct err_info *ei);
+NODISCARD enum err storage__confine(struct storage *st, const char *path, bool for_write,
+                                    char *out, size_t cap, struct err_info *ei);
+
+/* storage_s3.c */
+NODISCARD enum err storage__s3_get(struct storage *st, const struct storage_uri *u,
+                                   const char *dest, struct buf *mem, size_t mem_max,
+                                   const struct storage_xfer_opts *opts,
+                                   struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__s3_put(struct storage *st, const struct storage_uri *u,
+                                   const char *src, const void *data, size_t len,
+                                   const struct storage_xfer_opts *opts,
+                                   struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__s3_head(struct storage *st, const struct storage_uri *u,
+                                    struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__s3_delete(struct storage *st, const struct storage_uri *u,
+                                      struct err_info *ei);
+NODISCARD enum err storage__s3_list(struct storage *st, const struct storage_uri *u,
+                                    storage_list_fn fn, void *ud, struct err_info *ei);
+NODISCARD enum err storage__s3_make_bucket(struct storage *st, const struct storage_uri *u,
+                                           struct err_info *ei);
+
+/* storage_http.c (http, https and astroquery downloads) */
+NODISCARD enum err storage__http_get(struct storage *st, const char *url, const char *token,
+                                     const char *dest, struct buf *mem, size_t mem_max,
+                                     const struct storage_xfer_opts *opts,
+                                     struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__http_head(struct storage *st, const char *url, const char *token,
+                                      struct storage_stat *stat, struct err_info *ei);
+/** Fill @p stat's size/etag/mtime from response headers. */
+void storage__stat_from_headers(const struct httpc_response *rs, struct storage_stat *stat);
+/** Create a per-call HTTP client with the handle's options. */
+NODISCARD enum err storage__client(struct storage *st, struct httpc **out, struct err_info *ei);
+/** Map a storage digest choice to httpc's. */
+enum httpc_sum storage__sum(enum storage_sum s);
+
+/* storage_xml.c: the few S3 XML responses, scanned without a DOM */
+/** Find the text of the first <tag>...</tag> in [p, end), XML-unescaped into @p out. */
+NODISCARD enum err storage__xml_text(const char *p, const char *end, const char *tag,
+                                     char *out, size_t cap, const char **after);
+/** Escape @p s for XML text into @p b. */
+NODISCARD enum err storage__xml_escape(struct buf *b, const char *s);
+
+#endif
