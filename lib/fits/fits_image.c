@@ -634,6 +634,137 @@ enum err fitsimg_each_card(struct fitsimg *f, bool (*fn)(const char *card, void 
     return ERR_OK;
 }
 
+static bool hdu_is_table(struct fitsimg *f)
+{
+    int status = 0;
+    int hdutype = 0;
+    if (fits_get_hdu_type(f->fp, &hdutype, &status)) {
+        fits_clear_errmsg();
+        return false;
+    }
+    return (hdutype == BINARY_TBL || hdutype == ASCII_TBL) && !f->info.compressed;
+}
+
+enum err fitsimg_table_rows(struct fitsimg *f, int64_t *nrows, struct err_info *ei)
+{
+    *nrows = 0;
+    if (!hdu_is_table(f)) {
+        return err_set(ei, ERR_FITS, "file \"%s\", hdu %d is not a table", f->path, f->info.hdu);
+    }
+    int status = 0;
+    LONGLONG n = 0;
+    if (fits_get_num_rowsll(f->fp, &n, &status)) {
+        return fits_fail(ei, status, f->path, f->info.hdu, "could not count table rows");
+    }
+    if (n < 0 || n > FITSIMG_MAX_TABLE_ROWS) {
+        return err_set(ei, ERR_TOO_LARGE, "file \"%s\", hdu %d: table of %lld rows is too large",
+                       f->path, f->info.hdu, (long long)n);
+    }
+    LONGLONG head = 0, dstart = 0, dend = 0;
+    if (!f->gzipped && fits_get_hduaddrll(f->fp, &head, &dstart, &dend, &status) == 0 &&
+        (long long)dend > f->filesize + 2880) {
+        return err_set(ei, ERR_FITS, "file \"%s\", hdu %d: truncated table", f->path, f->info.hdu);
+    }
+    status = 0;
+    fits_clear_errmsg();
+    *nrows = (int64_t)n;
+    return ERR_OK;
+}
+
+static int table_col(struct fitsimg *f, const char *name)
+{
+    int status = 0;
+    int col = 0;
+    char tmpl[FLEN_VALUE];
+    if (!str_copy(tmpl, sizeof(tmpl), name) || strpbrk(tmpl, "*?#")) {
+        return 0;
+    }
+    if (fits_get_colnum(f->fp, CASEINSEN, tmpl, &col, &status)) {
+        fits_clear_errmsg();
+        return 0;
+    }
+    return col;
+}
+
+bool fitsimg_table_has_col(struct fitsimg *f, const char *name)
+{
+    return hdu_is_table(f) && table_col(f, name) > 0;
+}
+
+enum err fitsimg_table_read_col(struct fitsimg *f, const char *name, int64_t n, double *out,
+                                struct err_info *ei)
+{
+    int64_t rows = 0;
+    enum err e = fitsimg_table_rows(f, &rows, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    int col = table_col(f, name);
+    if (col <= 0) {
+        return err_set_field(ei, ERR_NOT_FOUND, name, "file \"%s\", hdu %d: no column %s",
+                             f->path, f->info.hdu, name);
+    }
+    if (n < 0 || n > rows) {
+        return err_set(ei, ERR_INVALID, "file \"%s\", hdu %d: %lld rows asked, table has %lld",
+                       f->path, f->info.hdu, (long long)n, (long long)rows);
+    }
+    if (n == 0) {
+        return ERR_OK;
+    }
+    int status = 0;
+    int anynul = 0;
+    double nulval = NAN;
+    if (fits_read_col(f->fp, TDOUBLE, col, 1, 1, (LONGLONG)n, &nulval, out, &anynul, &status)) {
+        return fits_fail(ei, status, f->path, f->info.hdu, "could not read table column");
+    }
+    return ERR_OK;
+}
+
+enum err fitsimg_table_read_str(struct fitsimg *f, const char *name, int64_t row, char *buf,
+                                size_t cap, struct err_info *ei)
+{
+    int64_t rows = 0;
+    enum err e = fitsimg_table_rows(f, &rows, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    int col = table_col(f, name);
+    if (col <= 0) {
+        return err_set_field(ei, ERR_NOT_FOUND, name, "file \"%s\", hdu %d: no column %s",
+                             f->path, f->info.hdu, name);
+    }
+    if (row < 0 || row >= rows) {
+        return err_set(ei, ERR_INVALID, "file \"%s\", hdu %d: no row %lld", f->path,
+                       f->info.hdu, (long long)row);
+    }
+    int status = 0;
+    int typecode = 0;
+    long repeat = 0, width = 0;
+    if (fits_get_coltype(f->fp, col, &typecode, &repeat, &width, &status)) {
+        return fits_fail(ei, status, f->path, f->info.hdu, "could not read column type");
+    }
+    if (typecode != TSTRING || repeat <= 0 || repeat > 4096) {
+        return err_set_field(ei, ERR_FITS, name, "file \"%s\", hdu %d: column %s is not a string",
+                             f->path, f->info.hdu, name);
+    }
+    char cell[4097];
+    char *cells[1] = {cell};
+    int anynul = 0;
+    char nulstr[2] = "";
+    if (fits_read_col_str(f->fp, col, (LONGLONG)(row + 1), 1, 1, nulstr, cells, &anynul,
+                          &status)) {
+        return fits_fail(ei, status, f->path, f->info.hdu, "could not read table cell");
+    }
+    size_t n = strlen(cell);
+    while (n > 0 && cell[n - 1] == ' ') {
+        cell[--n] = '\0';
+    }
+    if (!str_copy(buf, cap, cell)) {
+        return err_set_field(ei, ERR_TOO_LARGE, name, "table cell too long");
+    }
+    return ERR_OK;
+}
+
 /* ------------------------------------------------------------------------------------------- */
 
 struct fitsimg_writer {

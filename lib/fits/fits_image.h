@@ -117,6 +117,22 @@ bool fitsimg_has_key(struct fitsimg *f, const char *name);
 NODISCARD enum err fitsimg_each_card(struct fitsimg *f, bool (*fn)(const char *card, void *arg),
                                      void *arg, struct err_info *ei);
 
+/* Binary/ASCII table columns of the current HDU (reference tables such as HST BPIXTAB). */
+
+/** Largest table fitsimg_table_rows() reports. */
+#define FITSIMG_MAX_TABLE_ROWS ((int64_t)1 << 24)
+
+/** Rows of the current table HDU; ERR_FITS if it is not a table, ERR_TOO_LARGE above the cap. */
+NODISCARD enum err fitsimg_table_rows(struct fitsimg *f, int64_t *nrows, struct err_info *ei);
+/** True if the current table has a column named @p name (case-insensitive). */
+bool fitsimg_table_has_col(struct fitsimg *f, const char *name);
+/** Read rows [0, @p n) of numeric column @p name as double (nulls become NaN). */
+NODISCARD enum err fitsimg_table_read_col(struct fitsimg *f, const char *name, int64_t n,
+                                          double *out, struct err_info *ei);
+/** Read one cell (0-based @p row) of a string column. */
+NODISCARD enum err fitsimg_table_read_str(struct fitsimg *f, const char *name, int64_t row,
+                                          char *buf, size_t cap, struct err_info *ei);
+
 /* ---------------------------------------------------------------------------------------------
  * Writing. Every HDU is declared (with its size) before or while pixels are written; pixels of
  * any declared HDU may be written in any order (band by band). Nothing appears at the final path

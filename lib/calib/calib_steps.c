@@ -1,0 +1,950 @@
+/* calib_steps.c - the calibration steps and the chain (calib_run).
+ * Arithmetic of the ccdproc mode follows python3-ccdproc 2.4.0 with astropy 5.2.1
+ * StdDevUncertainty propagation, operation for operation, so results agree to rounding.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "calib/calib.h"
+
+#include "calib/calib_internal.h"
+#include "core/str.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* numpy's pairwise summation (numpy/core/src/umath/loops_utils.h.src), so that means over
+ * many pixels round exactly as numpy's do. */
+double calib_pairwise_sum(const double *a, size_t n, size_t stride)
+{
+    if (n < 8) {
+        double res = 0.;
+        for (size_t i = 0; i < n; i++) {
+            res += a[i * stride];
+        }
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (size_t j = 0; j < 8; j++) {
+            r[j] = a[j * stride];
+        }
+        size_t i;
+        for (i = 8; i < n - (n % 8); i += 8) {
+            for (size_t j = 0; j < 8; j++) {
+                r[j] += a[(i + j) * stride];
+            }
+        }
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) {
+            res += a[i * stride];
+        }
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return calib_pairwise_sum(a, n2, stride) + calib_pairwise_sum(a + n2 * stride, n - n2, stride);
+}
+
+/* k-th smallest of v[0..n) (reorders v; Wirth's selection, NaN-free input). */
+static double select_kth(double *v, size_t n, size_t k)
+{
+    ptrdiff_t l = 0, m = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (l < m) {
+        double x = v[kk];
+        ptrdiff_t i = l, j = m;
+        do {
+            while (v[i] < x) {
+                i++;
+            }
+            while (x < v[j]) {
+                j--;
+            }
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                j--;
+            }
+        } while (i <= j);
+        if (j < kk) {
+            l = i;
+        }
+        if (kk < i) {
+            m = j;
+        }
+    }
+    return v[kk];
+}
+
+/* Median of v[0..n) (reorders v); NaN for n == 0. Even n: mean of the two middle values. */
+double calib_median_inplace(double *v, size_t n)
+{
+    if (n == 0) {
+        return NAN;
+    }
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            double x = v[i];
+            size_t j = i;
+            while (j > 0 && v[j - 1] > x) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+        if (n % 2) {
+            return v[n / 2];
+        }
+        return (v[n / 2 - 1] + v[n / 2]) / 2.0;
+    }
+    double hi = select_kth(v, n, n / 2);
+    if (n % 2) {
+        return hi;
+    }
+    /* the largest value below position n/2 */
+    double lo = v[0];
+    for (size_t i = 1; i < n / 2; i++) {
+        if (v[i] > lo) {
+            lo = v[i];
+        }
+    }
+    return (lo + hi) / 2.0;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+size_t calib_dq_apply_bpix(struct calib_frame *f, const struct calib_bpix *rows, size_t n)
+{
+    size_t touched = 0;
+    for (size_t r = 0; r < n; r++) {
+        const struct calib_bpix *b = &rows[r];
+        for (int64_t k = 0; k < b->length; k++) {
+            int64_t x = b->x + (b->axis == 1 ? k : 0);
+            int64_t y = b->y + (b->axis == 2 ? k : 0);
+            if (x < 0 || y < 0 || x >= f->nx || y >= f->ny) {
+                continue;
+            }
+            f->dq[y * f->nx + x] |= b->value;
+            touched++;
+        }
+    }
+    return touched;
+}
+
+enum err calib_dq_apply_mask(struct calib_frame *f, const struct calib_frame *mask,
+                             struct err_info *ei)
+{
+    if (mask->nx != f->nx || mask->ny != f->ny) {
+        return err_set(ei, ERR_CALIB, "bad-pixel mask \"%s\" is %lldx%lld but the frame is %lldx%lld",
+                       mask->source, (long long)mask->nx, (long long)mask->ny, (long long)f->nx,
+                       (long long)f->ny);
+    }
+    for (int64_t i = 0; i < f->nx * f->ny; i++) {
+        double m = mask->sci[i];
+        if (m != 0 && isfinite(m)) {
+            uint16_t bits = m == 1.0 ? (uint16_t)CALIB_DQ_DETECTOR
+                                     : (uint16_t)(m > 0 && m < 65536 ? (uint32_t)m : CALIB_DQ_DETECTOR);
+            f->dq[i] |= bits;
+        }
+        f->dq[i] |= mask->dq[i];
+    }
+    return ERR_OK;
+}
+
+size_t calib_dq_atodsat(struct calib_frame *f, double atodsat)
+{
+    size_t n = 0;
+    for (int64_t i = 0; i < f->nx * f->ny; i++) {
+        if (f->sci[i] >= atodsat) {
+            f->dq[i] |= CALIB_DQ_ATODSAT;
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t calib_dq_fullwell(struct calib_frame *f, double level)
+{
+    size_t n = 0;
+    for (int64_t i = 0; i < f->nx * f->ny; i++) {
+        if (f->sci[i] > level) {
+            f->dq[i] |= CALIB_DQ_SATPIXEL;
+            n++;
+        }
+    }
+    return n;
+}
+
+enum err calib_overscan(struct calib_frame *f, const struct calib_section *s,
+                        enum calib_oscan_stat stat, bool fit_linear, enum calib_mode mode,
+                        double *levels, struct err_info *ei)
+{
+    if (s->x0 < 0 || s->x1 > f->nx || s->y0 < 0 || s->y1 > f->ny || s->x1 <= s->x0 ||
+        s->y1 <= s->y0) {
+        return err_set(ei, ERR_CALIB, "overscan section lies outside the %lldx%lld frame",
+                       (long long)f->nx, (long long)f->ny);
+    }
+    if (s->y0 != 0 || s->y1 != f->ny) {
+        /* one level per row of the frame: the section must span every row */
+        char sec[64];
+        calib_section_format(s, sec, sizeof(sec));
+        return err_set(ei, ERR_CALIB,
+                       "overscan section %s must cover every row (1:%lld) of the frame", sec,
+                       (long long)f->ny);
+    }
+    int64_t ny = f->ny;
+    int64_t w = s->x1 - s->x0;
+    double *lv = malloc((size_t)ny * sizeof(double));
+    double *tmp = malloc((size_t)w * sizeof(double));
+    bool *ok = malloc((size_t)ny * sizeof(bool));
+    enum err e = ERR_OK;
+    if (!lv || !tmp || !ok) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int64_t nok = 0;
+    for (int64_t y = 0; y < ny; y++) {
+        const double *row = f->sci + y * f->nx + s->x0;
+        const uint16_t *dq = f->dq + y * f->nx + s->x0;
+        size_t k = 0;
+        for (int64_t x = 0; x < w; x++) {
+            if (mode == CALIB_MODE_CCDPROC || dq[x] == 0) {
+                tmp[k++] = row[x];
+            }
+        }
+        ok[y] = k > 0;
+        if (!ok[y]) {
+            lv[y] = NAN;
+            continue;
+        }
+        nok++;
+        if (stat == CALIB_OSCAN_MEDIAN) {
+            lv[y] = calib_median_inplace(tmp, k);
+        } else {
+            lv[y] = calib_pairwise_sum(tmp, k, 1) / (double)k;
+        }
+    }
+    if (fit_linear) {
+        /* least squares line in the row number over the rows that have a level */
+        if (nok < 2) {
+            e = err_set(ei, ERR_CALIB, "overscan fit needs at least two rows with good pixels");
+            goto out;
+        }
+        double sx = 0, sy = 0;
+        for (int64_t y = 0; y < ny; y++) {
+            if (ok[y]) {
+                sx += (double)y;
+                sy += lv[y];
+            }
+        }
+        double mx = sx / (double)nok, my = sy / (double)nok;
+        double sxx = 0, sxy = 0;
+        for (int64_t y = 0; y < ny; y++) {
+            if (ok[y]) {
+                double dx = (double)y - mx;
+                sxx += dx * dx;
+                sxy += dx * (lv[y] - my);
+            }
+        }
+        double slope = sxx > 0 ? sxy / sxx : 0.0;
+        for (int64_t y = 0; y < ny; y++) {
+            lv[y] = my + slope * ((double)y - mx);
+        }
+    } else if (nok < ny) {
+        for (int64_t y = 0; y < ny; y++) {
+            if (!ok[y]) {
+                e = err_set(ei, ERR_CALIB, "overscan row %lld has no good pixel",
+                            (long long)(y + 1));
+                goto out;
+            }
+        }
+    }
+    for (int64_t y = 0; y < ny; y++) {
+        double *row = f->sci + y * f->nx;
+        double l = lv[y];
+        for (int64_t x = 0; x < f->nx; x++) {
+            row[x] = row[x] - l;
+        }
+        if (mode == CALIB_MODE_DEFAULT) {
+            uint16_t *dq = f->dq + y * f->nx;
+            for (int64_t x = s->x0; x < s->x1; x++) {
+                dq[x] |= CALIB_DQ_OVERSCAN;
+            }
+        }
+    }
+    if (levels) {
+        memcpy(levels, lv, (size_t)ny * sizeof(double));
+    }
+out:
+    free(lv);
+    free(tmp);
+    free(ok);
+    return e;
+}
+
+enum err calib_trim(struct calib_frame *f, const struct calib_section *s, struct err_info *ei)
+{
+    if (s->x0 < 0 || s->x1 > f->nx || s->y0 < 0 || s->y1 > f->ny || s->x1 <= s->x0 ||
+        s->y1 <= s->y0) {
+        return err_set(ei, ERR_CALIB, "trim section lies outside the %lldx%lld frame",
+                       (long long)f->nx, (long long)f->ny);
+    }
+    int64_t nx = s->x1 - s->x0, ny = s->y1 - s->y0;
+    size_t n = (size_t)(nx * ny);
+    double *sci = malloc(n * sizeof(double));
+    double *err = f->err ? malloc(n * sizeof(double)) : NULL;
+    uint16_t *dq = malloc(n * sizeof(uint16_t));
+    if (!sci || !dq || (f->err && !err)) {
+        free(sci);
+        free(err);
+        free(dq);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    for (int64_t y = 0; y < ny; y++) {
+        size_t src = (size_t)((y + s->y0) * f->nx + s->x0);
+        memcpy(sci + y * nx, f->sci + src, (size_t)nx * sizeof(double));
+        memcpy(dq + y * nx, f->dq + src, (size_t)nx * sizeof(uint16_t));
+        if (err) {
+            memcpy(err + y * nx, f->err + src, (size_t)nx * sizeof(double));
+        }
+    }
+    free(f->sci);
+    free(f->err);
+    free(f->dq);
+    f->sci = sci;
+    f->err = err;
+    f->dq = dq;
+    f->nx = nx;
+    f->ny = ny;
+    return ERR_OK;
+}
+
+enum err calib_deviation(struct calib_frame *f, double gain, double readnoise, struct err_info *ei)
+{
+    if (!(gain > 0) || !(readnoise >= 0)) {
+        return err_set(ei, ERR_INVALID, "gain must be > 0 and read noise >= 0");
+    }
+    enum err e = calib_frame_ensure_err(f, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    double rn2 = readnoise * readnoise;
+    for (int64_t i = 0; i < f->nx * f->ny; i++) {
+        double d = gain * f->sci[i];
+        if (d < 0) {
+            d = NAN;
+        }
+        double v = sqrt(d + rn2);
+        f->err[i] = v / gain;
+    }
+    return ERR_OK;
+}
+
+enum err calib_noise(struct calib_frame *f, double readnoise, struct err_info *ei)
+{
+    enum err e = calib_frame_ensure_err(f, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    double rn2 = readnoise * readnoise;
+    for (int64_t i = 0; i < f->nx * f->ny; i++) {
+        double s = f->sci[i] > 0 ? f->sci[i] : 0.0;
+        double o = f->err[i];
+        f->err[i] = sqrt(s + rn2 + o * o);
+    }
+    return ERR_OK;
+}
+
+void calib_gain(struct calib_frame *f, double gain)
+{
+    for (int64_t i = 0; i < f->nx * f->ny; i++) {
+        f->sci[i] *= gain;
+    }
+    if (f->err) {
+        for (int64_t i = 0; i < f->nx * f->ny; i++) {
+            double s = f->err[i];
+            f->err[i] = sqrt(s * s * (gain * gain)); /* astropy: sqrt(|g^2 * var|) */
+        }
+    }
+    str_copy(f->bunit, sizeof(f->bunit), "ELECTRONS");
+}
+
+static enum err ref_fits(const struct calib_frame *f, const struct calib_frame *ref, int64_t ox,
+                         int64_t oy, const char *what, struct err_info *ei)
+{
+    if (ox < 0 || oy < 0 || ox + f->nx > ref->nx || oy + f->ny > ref->ny) {
+        return err_set(ei, ERR_CALIB, "%s \"%s\" is %lldx%lld but the frame is %lldx%lld", what,
+                       ref->source, (long long)ref->nx, (long long)ref->ny, (long long)f->nx,
+                       (long long)f->ny);
+    }
+    return ERR_OK;
+}
+
+enum err calib_subtract(struct calib_frame *f, const struct calib_frame *ref, double k, int64_t ox,
+                        int64_t oy, const char *what, struct err_info *ei)
+{
+    enum err e = ref_fits(f, ref, ox, oy, what, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    if (ref->err) {
+        e = calib_frame_ensure_err(f, ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+    }
+    for (int64_t y = 0; y < f->ny; y++) {
+        double *s = f->sci + y * f->nx;
+        uint16_t *d = f->dq + y * f->nx;
+        const double *rs = ref->sci + (y + oy) * ref->nx + ox;
+        const uint16_t *rd = ref->dq + (y + oy) * ref->nx + ox;
+        if (k == 1.0) {
+            for (int64_t x = 0; x < f->nx; x++) {
+                s[x] = s[x] - rs[x];
+            }
+        } else {
+            for (int64_t x = 0; x < f->nx; x++) {
+                s[x] = s[x] - rs[x] * k;
+            }
+        }
+        for (int64_t x = 0; x < f->nx; x++) {
+            d[x] |= rd[x];
+        }
+        if (ref->err) {
+            double *se = f->err + y * f->nx;
+            const double *re = ref->err + (y + oy) * ref->nx + ox;
+            double kk = k * k;
+            for (int64_t x = 0; x < f->nx; x++) {
+                double b = re[x];
+                double vb = k == 1.0 ? b * b : sqrt(b * b * kk) * sqrt(b * b * kk);
+                f->err[y * f->nx + x] = sqrt(se[x] * se[x] + vb);
+            }
+        }
+    }
+    return ERR_OK;
+}
+
+enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64_t ox, int64_t oy,
+                    enum calib_mode mode, bool has_min, double min_value, double *mean_out,
+                    struct err_info *ei)
+{
+    enum err e = ref_fits(f, flat, ox, oy, "flat", ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    int64_t nx = f->nx, ny = f->ny;
+    size_t n = (size_t)(nx * ny);
+    double *F = malloc(n * sizeof(double));
+    if (!F) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    for (int64_t y = 0; y < ny; y++) {
+        memcpy(F + y * nx, flat->sci + (y + oy) * flat->nx + ox, (size_t)nx * sizeof(double));
+    }
+    if (has_min) {
+        for (size_t i = 0; i < n; i++) {
+            if (F[i] < min_value) {
+                F[i] = min_value;
+            }
+        }
+    }
+    double m;
+    if (mode == CALIB_MODE_CCDPROC) {
+        m = calib_pairwise_sum(F, n, 1) / (double)n;
+    } else {
+        double s = 0, c = 0; /* Kahan over the usable pixels */
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (F[i] > 0 && isfinite(F[i])) {
+                double yk = F[i] - c;
+                double t = s + yk;
+                c = (t - s) - yk;
+                s = t;
+                cnt++;
+            }
+        }
+        m = cnt ? s / (double)cnt : NAN;
+    }
+    if (!(m > 0) || !isfinite(m)) {
+        free(F);
+        return err_set(ei, ERR_CALIB, "flat \"%s\" has no positive mean (%g)", flat->source, m);
+    }
+    if (mean_out) {
+        *mean_out = m;
+    }
+    if (flat->err) {
+        e = calib_frame_ensure_err(f, ei);
+        if (e != ERR_OK) {
+            free(F);
+            return e;
+        }
+    }
+    double m2 = m * m, m4 = pow(m, 4.0);
+    for (int64_t y = 0; y < ny; y++) {
+        for (int64_t x = 0; x < nx; x++) {
+            size_t i = (size_t)(y * nx + x);
+            size_t r = (size_t)((y + oy) * flat->nx + ox + x);
+            double B = F[i] / m;
+            bool bad = !(B > 0) || !isfinite(B);
+            f->dq[i] |= flat->dq[r];
+            if (bad) {
+                f->dq[i] |= CALIB_DQ_CALIBDEFECT;
+                if (mode == CALIB_MODE_DEFAULT) {
+                    continue; /* calacs: SCI left unchanged where the flat is unusable */
+                }
+            }
+            double A = f->sci[i];
+            f->sci[i] = A / B;
+            if (f->err) {
+                double sa = f->err[i];
+                double sb = 0;
+                if (flat->err) {
+                    double sf = flat->err[r];
+                    sb = sqrt(fabs(m2 * (sf * sf)) / m4); /* sigma of F/m as astropy has it */
+                }
+                double left = fabs(B * B * (sa * sa));
+                double right = fabs(A * A * (sb * sb));
+                f->err[i] = sqrt((left + right) / pow(B, 4.0));
+            }
+        }
+    }
+    free(F);
+    return ERR_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+enum err calib_crreject(struct calib_frame *const *frames, size_t n, double sigma,
+                        double scalenoise, struct calib_frame *out, size_t *nrej,
+                        struct err_info *ei)
+{
+    *nrej = 0;
+    if (n < 2 || n > CALIB_MAX_INPUTS) {
+        return err_set(ei, ERR_INVALID, "cosmic-ray rejection needs 2 to %d exposures, not %zu",
+                       CALIB_MAX_INPUTS, n);
+    }
+    int64_t nx = frames[0]->nx, ny = frames[0]->ny;
+    double ttot = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (frames[k]->nx != nx || frames[k]->ny != ny) {
+            return err_set(ei, ERR_CALIB, "cr-split exposure \"%s\" is %lldx%lld, not %lldx%lld",
+                           frames[k]->source, (long long)frames[k]->nx, (long long)frames[k]->ny,
+                           (long long)nx, (long long)ny);
+        }
+        if (!frames[k]->has_exptime || !(frames[k]->exptime > 0)) {
+            return err_set(ei, ERR_CALIB, "cr-split exposure \"%s\" has no positive EXPTIME",
+                           frames[k]->source);
+        }
+        ttot += frames[k]->exptime;
+    }
+    enum err e = calib_frame_alloc(out, nx, ny, ei);
+    if (e == ERR_OK) {
+        e = calib_frame_ensure_err(out, ei);
+    }
+    if (e != ERR_OK) {
+        calib_frame_free(out);
+        return e;
+    }
+    str_copy(out->bunit, sizeof(out->bunit), frames[0]->bunit);
+    out->exptime = ttot;
+    out->has_exptime = true;
+    double rate[CALIB_MAX_INPUTS];
+    for (int64_t i = 0; i < nx * ny; i++) {
+        size_t k2 = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (frames[k]->dq[i] == 0) {
+                rate[k2++] = frames[k]->sci[i] / frames[k]->exptime;
+            }
+        }
+        double guess = calib_median_inplace(rate, k2);
+        double sum = 0, var = 0, tgood = 0;
+        uint16_t dqall = 0xffff;
+        for (size_t k = 0; k < n; k++) {
+            const struct calib_frame *fr = frames[k];
+            double t = fr->exptime;
+            double v = fr->sci[i];
+            double ev = fr->err ? fr->err[i] : 0;
+            bool rej = fr->dq[i] != 0;
+            if (!rej && isfinite(guess)) {
+                double d = v - t * guess;
+                double sn = scalenoise * t * guess;
+                if (d * d > sigma * sigma * (ev * ev + sn * sn)) {
+                    rej = true;
+                    (*nrej)++;
+                }
+            }
+            if (rej) {
+                dqall &= (uint16_t)(fr->dq[i] | CALIB_DQ_DATAREJECT);
+                continue;
+            }
+            dqall = 0;
+            sum += v;
+            var += ev * ev;
+            tgood += t;
+        }
+        if (tgood > 0) {
+            out->sci[i] = sum * (ttot / tgood);
+            out->err[i] = sqrt(var) * (ttot / tgood);
+            out->dq[i] = 0;
+        } else {
+            out->sci[i] = isfinite(guess) ? guess * ttot : 0;
+            out->err[i] = 0;
+            out->dq[i] = dqall == 0xffff ? (uint16_t)CALIB_DQ_DATAREJECT : dqall;
+        }
+    }
+    return ERR_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+void calib_record_str(struct calib_record *r, const char *name, const char *value,
+                      const char *comment)
+{
+    if (!r || r->nkeys >= CALIB_MAX_KEYS) {
+        return;
+    }
+    for (int i = 0; i < r->nkeys; i++) {
+        if (strcmp(r->keys[i].name, name) == 0) {
+            r->keys[i].is_num = false;
+            str_copy(r->keys[i].str, sizeof(r->keys[i].str), value);
+            return;
+        }
+    }
+    int i = r->nkeys++;
+    str_copy(r->keys[i].name, sizeof(r->keys[i].name), name);
+    r->keys[i].is_num = false;
+    str_copy(r->keys[i].str, sizeof(r->keys[i].str), value);
+    str_copy(r->keys[i].comment, sizeof(r->keys[i].comment), comment ? comment : "");
+}
+
+void calib_record_num(struct calib_record *r, const char *name, double value, const char *comment)
+{
+    if (!r || r->nkeys >= CALIB_MAX_KEYS || !isfinite(value)) {
+        return;
+    }
+    int i = r->nkeys++;
+    str_copy(r->keys[i].name, sizeof(r->keys[i].name), name);
+    r->keys[i].is_num = true;
+    r->keys[i].num = value;
+    r->keys[i].str[0] = '\0';
+    str_copy(r->keys[i].comment, sizeof(r->keys[i].comment), comment ? comment : "");
+}
+
+void calib_record_history(struct calib_record *r, const char *fmt, ...)
+{
+    if (!r || r->nhistory >= CALIB_MAX_HISTORY) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->history[r->nhistory], sizeof(r->history[0]), fmt, ap);
+    va_end(ap);
+    r->nhistory++;
+}
+
+/* Base name of a path, for keywords. */
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* Where a reference lines up with the (trimmed) frame. */
+static enum err ref_offset(const struct calib_frame *ref, const char *what, int64_t nx0,
+                           int64_t ny0, const struct calib_section *trim, int64_t *ox, int64_t *oy,
+                           struct err_info *ei)
+{
+    int64_t nx = trim ? trim->x1 - trim->x0 : nx0;
+    int64_t ny = trim ? trim->y1 - trim->y0 : ny0;
+    if (ref->nx == nx && ref->ny == ny) {
+        *ox = *oy = 0;
+        return ERR_OK;
+    }
+    if (trim && ref->nx == nx0 && ref->ny == ny0) {
+        *ox = trim->x0;
+        *oy = trim->y0;
+        return ERR_OK;
+    }
+    if (trim) {
+        return err_set(ei, ERR_CALIB,
+                       "shape mismatch: %s \"%s\" is %lldx%lld but the frame is %lldx%lld after "
+                       "trimming (%lldx%lld raw)",
+                       what, ref->source, (long long)ref->nx, (long long)ref->ny, (long long)nx,
+                       (long long)ny, (long long)nx0, (long long)ny0);
+    }
+    return err_set(ei, ERR_CALIB, "shape mismatch: %s \"%s\" is %lldx%lld but the frame is %lldx%lld",
+                   what, ref->source, (long long)ref->nx, (long long)ref->ny, (long long)nx,
+                   (long long)ny);
+}
+
+static bool unit_electrons(const struct calib_frame *f)
+{
+    return calib_unit_is_electrons(f->bunit);
+}
+
+static enum err do_bias(struct calib_frame *f, const struct calib_plan *p, int64_t ox, int64_t oy,
+                        struct calib_record *rec, struct err_info *ei)
+{
+    enum err e = calib_subtract(f, p->bias, 1.0, ox, oy, "bias", ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    calib_record_str(rec, "BIASFILE", base_name(p->bias->source), "bias reference used");
+    calib_record_str(rec, "BIASCORR", "COMPLETE", "bias subtracted");
+    calib_record_history(rec, "bias %.50s subtracted", base_name(p->bias->source));
+    return ERR_OK;
+}
+
+static enum err do_dark(struct calib_frame *f, const struct calib_plan *p, double t_data,
+                        bool has_t_data, int64_t ox, int64_t oy, struct calib_record *rec,
+                        struct err_info *ei)
+{
+    double k = 1.0;
+    if (p->mode == CALIB_MODE_CCDPROC) {
+        if (p->dark_scale) {
+            if (!has_t_data || !p->dark->has_exptime || !(p->dark->exptime > 0)) {
+                return err_set(ei, ERR_CALIB, "dark scaling needs EXPTIME of the frame and of "
+                                              "dark \"%s\"", p->dark->source);
+            }
+            k = t_data / p->dark->exptime;
+        }
+    } else {
+        /* the dark is a rate when it has no exposure time of its own */
+        double td = p->dark->has_darktime ? p->dark->darktime
+                                          : (p->dark->has_exptime ? p->dark->exptime : 1.0);
+        if (!has_t_data) {
+            return err_set(ei, ERR_CALIB, "dark subtraction needs DARKTIME or EXPTIME of the frame");
+        }
+        if (!(td > 0)) {
+            return err_set(ei, ERR_CALIB, "dark \"%s\" has a non-positive exposure time",
+                           p->dark->source);
+        }
+        k = t_data / td;
+    }
+    enum err e = calib_subtract(f, p->dark, k, ox, oy, "dark", ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    calib_record_str(rec, "DARKFILE", base_name(p->dark->source), "dark reference used");
+    calib_record_num(rec, "DARKSCL", k, "factor applied to the dark");
+    calib_record_str(rec, "DARKCORR", "COMPLETE", "dark subtracted");
+    calib_record_history(rec, "dark %.40s x %.6g subtracted", base_name(p->dark->source), k);
+    return ERR_OK;
+}
+
+static enum err do_flat(struct calib_frame *f, const struct calib_plan *p, int64_t ox, int64_t oy,
+                        struct calib_record *rec, struct err_info *ei)
+{
+    double m = 0;
+    enum err e = calib_flat(f, p->flat, ox, oy, p->mode, p->has_flat_min, p->flat_min, &m, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    calib_record_str(rec, "FLATFILE", base_name(p->flat->source), "flat reference used");
+    calib_record_num(rec, "FLATMEAN", m, "flat normalised by this mean");
+    calib_record_str(rec, "FLATCORR", "COMPLETE", "flat fielded");
+    calib_record_history(rec, "flat %.40s / %.8g divided", base_name(p->flat->source), m);
+    return ERR_OK;
+}
+
+enum err calib_run(struct calib_frame *f, const struct calib_plan *p, struct calib_record *rec,
+                   struct err_info *ei)
+{
+    enum err e = ERR_OK;
+    const bool ccdproc = p->mode == CALIB_MODE_CCDPROC;
+    int64_t nx0 = f->nx, ny0 = f->ny;
+    struct calib_section osec, tsec;
+    const struct calib_section *trim = NULL;
+    char sec[64];
+    if (p->overscan) {
+        e = calib_section_parse(p->overscan, nx0, ny0, &osec, ei);
+        if (e != ERR_OK) {
+            err_prefix(ei, "overscan: ");
+            return e;
+        }
+    }
+    if (p->trim) {
+        e = calib_section_parse(p->trim, nx0, ny0, &tsec, ei);
+        if (e != ERR_OK) {
+            err_prefix(ei, "trim: ");
+            return e;
+        }
+        trim = &tsec;
+    }
+    if ((p->has_gain && !(p->gain > 0)) || (p->has_readnoise && !(p->readnoise >= 0))) {
+        return err_set(ei, ERR_INVALID, "gain must be > 0 and read noise >= 0");
+    }
+    /* every reference must line up before anything is computed */
+    int64_t box = 0, boy = 0, dox = 0, doy = 0, fox = 0, foy = 0;
+    if (p->bias && (e = ref_offset(p->bias, "bias", nx0, ny0, trim, &box, &boy, ei)) != ERR_OK) {
+        return e;
+    }
+    if (p->dark && (e = ref_offset(p->dark, "dark", nx0, ny0, trim, &dox, &doy, ei)) != ERR_OK) {
+        return e;
+    }
+    if (p->flat && (e = ref_offset(p->flat, "flat", nx0, ny0, trim, &fox, &foy, ei)) != ERR_OK) {
+        return e;
+    }
+    double t_data = f->has_darktime ? f->darktime : f->exptime;
+    bool has_t_data = f->has_darktime || f->has_exptime;
+    if (ccdproc) {
+        t_data = f->exptime;
+        has_t_data = f->has_exptime;
+    }
+    calib_record_str(rec, "CALMODE", ccdproc ? "ccdproc-2.4" : "calacs",
+                     "arithmetic of obsflow calibrate");
+
+    /* DQ initialisation, on raw pixels */
+    bool dqi = false;
+    if (p->mask) {
+        e = calib_dq_apply_mask(f, p->mask, ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+        calib_record_str(rec, "MASKFILE", base_name(p->mask->source), "bad-pixel mask used");
+        dqi = true;
+    }
+    if (p->bpix && p->nbpix) {
+        size_t t = calib_dq_apply_bpix(f, p->bpix, p->nbpix);
+        calib_record_str(rec, "BPIXTAB", p->bpix_name ? base_name(p->bpix_name) : "", "bad pixels");
+        calib_record_history(rec, "bad-pixel table: %zu rows, %zu pixels flagged", p->nbpix, t);
+        dqi = true;
+    }
+    if (p->atodsat > 0) {
+        size_t ns = calib_dq_atodsat(f, p->atodsat);
+        calib_record_num(rec, "ATODSAT", p->atodsat, "A-to-D saturation level (DN)");
+        calib_record_num(rec, "NATODSAT", (double)ns, "pixels at A-to-D saturation");
+        dqi = true;
+    }
+    if (dqi) {
+        calib_record_str(rec, "DQICORR", "COMPLETE", "data quality initialised");
+    }
+
+    if (p->overscan) {
+        double *lv = malloc((size_t)ny0 * sizeof(double));
+        if (!lv) {
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+        e = calib_overscan(f, &osec, p->oscan_stat, p->oscan_fit, p->mode, lv, ei);
+        if (e == ERR_OK) {
+            double s = 0;
+            for (int64_t y = 0; y < ny0; y++) {
+                s += lv[y];
+            }
+            calib_section_format(&osec, sec, sizeof(sec));
+            calib_record_str(rec, "BIASSECA", sec, "overscan section used");
+            calib_record_num(rec, "BLEVMEAN", s / (double)ny0, "mean overscan level subtracted");
+            calib_record_str(rec, "BLEVCORR", "COMPLETE", "overscan subtracted");
+            calib_record_history(rec, "overscan %s %s%s subtracted, mean level %.6g", sec,
+                                 p->oscan_stat == CALIB_OSCAN_MEDIAN ? "median" : "mean",
+                                 p->oscan_fit ? " linear fit" : "", s / (double)ny0);
+        }
+        free(lv);
+        if (e != ERR_OK) {
+            return e;
+        }
+    }
+    if (trim) {
+        e = calib_trim(f, trim, ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+        calib_section_format(trim, sec, sizeof(sec));
+        calib_record_str(rec, "TRIMSEC", sec, "section kept");
+        calib_record_history(rec, "trimmed to %s", sec);
+    }
+
+    /* References in electrons are applied after the gain conversion, others before it (ccdproc's
+     * gain_corrected switch, chosen from the units the way its unit checks force). */
+    bool refs_e = false, refs_adu = false;
+    const struct calib_frame *refs[3] = {p->bias, p->dark, p->flat};
+    for (int i = 0; i < 2; i++) { /* the flat is unitless after normalising */
+        if (refs[i]) {
+            if (unit_electrons(refs[i])) {
+                refs_e = true;
+            } else {
+                refs_adu = true;
+            }
+        }
+    }
+    if (refs_e && refs_adu) {
+        return err_set(ei, ERR_CALIB, "bias and dark are in different units (%s, %s)",
+                       p->bias->bunit, p->dark->bunit);
+    }
+    if (refs_e && !p->has_gain && !unit_electrons(f)) {
+        return err_set(ei, ERR_CALIB, "references are in electrons but the frame is in %s and no "
+                                      "gain was given", f->bunit);
+    }
+
+    if (ccdproc) {
+        if (p->has_readnoise) {
+            e = calib_deviation(f, p->has_gain ? p->gain : 1.0, p->readnoise, ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+            calib_record_num(rec, "RDNOISE", p->readnoise, "read noise used (e-)");
+            calib_record_history(rec, "deviation sqrt(g*X + rn^2)/g created");
+        }
+        bool gain_first = p->has_gain && (refs_e || !(p->bias || p->dark || p->flat));
+        if (gain_first) {
+            calib_gain(f, p->gain);
+        }
+        if (p->bias && (e = do_bias(f, p, box, boy, rec, ei)) != ERR_OK) {
+            return e;
+        }
+        if (p->dark && (e = do_dark(f, p, t_data, has_t_data, dox, doy, rec, ei)) != ERR_OK) {
+            return e;
+        }
+        if (p->flat && (e = do_flat(f, p, fox, foy, rec, ei)) != ERR_OK) {
+            return e;
+        }
+        if (p->has_gain && !gain_first) {
+            calib_gain(f, p->gain);
+        }
+    } else {
+        if (!refs_e) {
+            if (p->bias && (e = do_bias(f, p, box, boy, rec, ei)) != ERR_OK) {
+                return e;
+            }
+            if (p->dark && (e = do_dark(f, p, t_data, has_t_data, dox, doy, rec, ei)) != ERR_OK) {
+                return e;
+            }
+        }
+        if (p->has_gain) {
+            calib_gain(f, p->gain);
+        }
+        if (p->fullwell > 0) {
+            size_t ns = calib_dq_fullwell(f, p->fullwell);
+            calib_record_num(rec, "FULLWELL", p->fullwell, "full-well level (e-)");
+            calib_record_num(rec, "NSATFW", (double)ns, "pixels above full well");
+        }
+        if (p->has_gain || p->has_readnoise) {
+            e = calib_noise(f, p->has_readnoise ? p->readnoise : 0.0, ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+            calib_record_num(rec, "RDNOISE", p->has_readnoise ? p->readnoise : 0.0,
+                             "read noise used (e-)");
+            calib_record_str(rec, "NOISCORR", "COMPLETE", "error array initialised");
+            calib_record_history(rec, "err = sqrt(max(sci,0) + rn^2 + err^2)");
+        }
+        if (refs_e) {
+            if (p->bias && (e = do_bias(f, p, box, boy, rec, ei)) != ERR_OK) {
+                return e;
+            }
+            if (p->dark && (e = do_dark(f, p, t_data, has_t_data, dox, doy, rec, ei)) != ERR_OK) {
+                return e;
+            }
+        }
+        if (p->flat && (e = do_flat(f, p, fox, foy, rec, ei)) != ERR_OK) {
+            return e;
+        }
+    }
+    if (p->has_gain) {
+        calib_record_num(rec, "GAINUSED", p->gain, "gain used (e-/ADU)");
+        calib_record_history(rec, "gain %.6g e-/ADU applied", p->gain);
+    }
+    return ERR_OK;
+}
