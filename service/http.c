@@ -140,9 +140,12 @@ static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c
     const struct route *rt = route_of(st);
     const char *label = rt ? rt->pattern : "unmatched";
     double ms = (double)dur / 1e6;
-    if (resp->status >= 500) {
+    if (resp->status >= 500 && resp->status != 503) {
         LOG_ERROR("http", "%s %s -> %d in %.3f ms: %s: %s", http_method_name(st->method), label,
                   resp->status, ms, err_str(e), st->ei.msg);
+    } else if (resp->status == 503) {
+        LOG_WARN("http", "%s %s -> %d in %.3f ms: %s", http_method_name(st->method), label,
+                 resp->status, ms, st->ei.msg);
     } else if (resp->status >= 400) {
         LOG_INFO("http", "%s %s -> %d in %.3f ms: %s", http_method_name(st->method), label,
                  resp->status, ms, st->ei.msg);
@@ -494,7 +497,13 @@ const char *http_bound(const struct http_server *s)
 void http_quiesce(struct http_server *s)
 {
     if (s && s->d && !s->quiesced) {
-        (void)MHD_quiesce_daemon(s->d);
+        /* MHD stops polling the listening socket and hands it back: close it so that new
+         * connections are refused at once instead of waiting in the kernel's backlog */
+        MHD_socket fd = MHD_quiesce_daemon(s->d);
+        if (fd != MHD_INVALID_SOCKET && fd == s->fd) {
+            close(s->fd);
+            s->fd = -1;
+        }
         s->quiesced = true;
     }
 }
