@@ -141,8 +141,9 @@ void caom_fmt_double(double v, char out[40])
             break;
     }
     /* keep it recognisably floating point, as Java's Double.toString does */
-    if (!strpbrk(out, ".eEn"))
-        strncat(out, ".0", 39 - strlen(out));
+    size_t n = strlen(out);
+    if (!strpbrk(out, ".eEn") && n + 2 < 40)
+        memcpy(out + n, ".0", 3);
 }
 
 static void w_dval(struct w *w, const char *name, double v)
