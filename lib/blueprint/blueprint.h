@@ -20,7 +20,8 @@
 #define BP_MAX_KEYWORDS  32          /* keywords in one lookup / arguments in one call */
 #define BP_MAX_FILE      (1u << 20)  /* blueprint file size */
 #define BP_MAX_EXTENSION 999         /* highest "extension N:" */
-#define BP_VALUE_MAX     1024        /* an evaluated value, with terminator */
+#define BP_VALUE_MAX     16384       /* an evaluated value, with terminator */
+#define BP_ARG_MAX       256         /* a quoted function argument, with terminator */
 
 enum bp_kind {
     BP_LOOKUP = 1, /* keywords in order, first non-empty wins, else default (may be NULL) */

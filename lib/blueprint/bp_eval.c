@@ -93,6 +93,25 @@ static enum err f_scale(const struct bp_rule *r, const char *const *av, size_t n
     return put_num(out, cap, v);
 }
 
+/* beam(BMAJ, BMIN): circular-equivalent beam in arcsec, 3600 * sqrt(BMAJ * BMIN) (degrees in) */
+static enum err f_beam(const struct bp_rule *r, const char *const *av, size_t n, char *out,
+                       size_t cap, struct err_info *ei)
+{
+    double a, b;
+    enum err e = need_num(r, av[0], &a, ei);
+    (void)n;
+    if (e == ERR_OK) {
+        e = need_num(r, av[1], &b, ei);
+    }
+    if (e != ERR_OK) {
+        return e;
+    }
+    if (a < 0.0 || b < 0.0) {
+        return fn_fail(r, ei, "negative beam size", a < 0.0 ? av[0] : av[1]);
+    }
+    return put_num(out, cap, 3600.0 * sqrt(a * b));
+}
+
 static enum err f_div(const struct bp_rule *r, const char *const *av, size_t n, char *out,
                       size_t cap, struct err_info *ei)
 {
@@ -212,7 +231,7 @@ struct fn_def {
 
 static const struct fn_def k_fns[] = {
     {"mjd", 1, 2, false, f_mjd},           {"scale", 2, 2, false, f_scale},
-    {"div", 2, 2, false, f_div},           {"add", 2, BP_MAX_KEYWORDS, false, f_add},
+    {"div", 2, 2, false, f_div},           {"beam", 2, 2, false, f_beam},           {"add", 2, BP_MAX_KEYWORDS, false, f_add},
     {"concat", 1, BP_MAX_KEYWORDS, false, f_concat},
     {"lower", 1, 1, false, f_lower},       {"upper", 1, 1, false, f_upper},
     {"iso_date", 1, 1, false, f_iso_date}, {"first", 1, BP_MAX_KEYWORDS, true, f_first},
@@ -270,11 +289,11 @@ enum err bp_eval(const struct bp_rule *r, const struct bp_keys *k, char *out, si
     case BP_FUNC: {
         const struct fn_def *f = find_fn(r->func);
         const char *av[BP_MAX_KEYWORDS];
-        char tmp[BP_MAX_KEYWORDS][BP_VALUE_MAX];
+        char tmp[BP_MAX_KEYWORDS][BP_ARG_MAX];
         size_t n = 0;
         if (!f) {
             return err_set_field(ei, ERR_INVALID, r->key, "blueprint \"%s\" line %d: "
-                                 "unrecognized function \"%s\" (built-ins: mjd, scale, div, add, "
+                                 "unrecognized function \"%s\" (built-ins: mjd, scale, div, beam, add, "
                                  "concat, lower, upper, iso_date, first)", r->file, r->line,
                                  r->func);
         }

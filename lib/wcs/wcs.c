@@ -229,6 +229,13 @@ static void position(const struct wcsx_keys *k, int i, int j, struct wcsx_positi
     copy_trim(p->cunit1, ksn(k, "CUNIT", i));
     copy_trim(p->ctype2, ksn(k, "CTYPE", j));
     copy_trim(p->cunit2, ksn(k, "CUNIT", j));
+    /* celestial axes are in degrees unless CUNIT says otherwise (wcslib's default) */
+    if (!p->cunit1[0]) {
+        str_copy(p->cunit1, sizeof p->cunit1, "deg");
+    }
+    if (!p->cunit2[0]) {
+        str_copy(p->cunit2, sizeof p->cunit2, "deg");
+    }
     optn_from(k, "CSYER", i, &p->syser1);
     optn_from(k, "CRDER", i, &p->rnder1);
     optn_from(k, "CSYER", j, &p->syser2);
@@ -290,6 +297,11 @@ static void position(const struct wcsx_keys *k, int i, int j, struct wcsx_positi
             p->cd22 = cdelt2 * pc[1][1];
         }
     }
+    /* no negative zeros from CDELT * 0 */
+    p->cd11 += 0.0;
+    p->cd12 += 0.0;
+    p->cd21 += 0.0;
+    p->cd22 += 0.0;
     copy_trim(p->coordsys, ks(k, "RADESYS"));
     if (!p->coordsys[0]) {
         copy_trim(p->coordsys, ks(k, "RADECSYS"));
@@ -308,12 +320,16 @@ void wcsx_spectral_translate(const char *ctype, int velref, char ctype_out[WCSX_
     char in[9];
     char outc[9] = "";
     char frame[9] = "";
+    char src[WCSX_STR_MAX];
     size_t n = 0;
-    ctype_out[0] = '\0';
-    specsys_out[0] = '\0';
     if (!ctype) {
+        ctype_out[0] = '\0';
+        specsys_out[0] = '\0';
         return;
     }
+    copy_trim(src, ctype); /* ctype may alias ctype_out */
+    ctype = src;
+    specsys_out[0] = '\0';
     copy_trim(ctype_out, ctype);
     memset(in, ' ', sizeof in);
     while (ctype[n] && n < 8) {

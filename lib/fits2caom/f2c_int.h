@@ -1,0 +1,43 @@
+/* f2c_int.h - internals shared by lib/fits2caom sources; include only from lib/fits2caom.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_FITS2CAOM_F2C_INT_H
+#define OBSFLOW_FITS2CAOM_F2C_INT_H
+
+#include "fits2caom/fits2caom.h"
+
+/* Where values are being looked up: for messages and for the keyword accessor. */
+struct f2c_ctx {
+    const char *file;            /* file name for messages */
+    int hdu;                     /* HDU index */
+    const struct fhdr_hdu *h;    /* the header */
+    const struct bp *bp;         /* the blueprint */
+    bool overrides;              /* the blueprint has Header.<KW> rules */
+};
+
+NODISCARD enum err f2c__bad(struct err_info *ei, const struct f2c_ctx *c, const char *key,
+                            const char *what, const char *value);
+NODISCARD enum err f2c__str(char **dst, const char *v, struct err_info *ei);
+NODISCARD enum err f2c__dbl(const struct f2c_ctx *c, const char *key, const char *v, double *out,
+                            struct err_info *ei);
+NODISCARD enum err f2c__optd(const struct f2c_ctx *c, const char *key, const char *v,
+                             struct caom_optd *o, struct err_info *ei);
+NODISCARD enum err f2c__long(const struct f2c_ctx *c, const char *key, const char *v,
+                             int64_t *out, struct err_info *ei);
+NODISCARD enum err f2c__opti(const struct f2c_ctx *c, const char *key, const char *v,
+                             struct caom_opti *o, struct err_info *ei);
+NODISCARD enum err f2c__date(const struct f2c_ctx *c, const char *key, const char *v,
+                             struct caom_optdate *o, struct err_info *ei);
+NODISCARD enum err f2c__bool(const struct f2c_ctx *c, const char *key, const char *v,
+                             enum caom_bool *o, struct err_info *ei);
+NODISCARD enum err f2c__list(const char *v, bool blanks_split, struct caom_strlist *l,
+                             struct err_info *ei);
+
+/* Build the chunk of one HDU (NULL *out when the HDU gets no chunk). */
+NODISCARD enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out,
+                              struct err_info *ei);
+
+/* Keyword accessors over a context (header + Header.<KW> overrides). */
+const char *f2c__get(const void *ctx, const char *key);
+bool f2c__get_double(const void *ctx, const char *key, double *out);
+
+#endif

@@ -1,0 +1,69 @@
+/* fits2caom.h - FITS headers + blueprint + WCS -> one CAOM-2.4 observation (lib/caom model):
+ * the metadata engine of fits2caom2/caom2pipe in C. One plane per observation; one artifact
+ * per input file; one part per HDU (named by its index); one chunk per HDU with an image data
+ * array. Identities come from the caller, else from blueprint rules, else from the file name
+ * the way caom2pipe's StorageName does (README.md "CAOM metadata").
+ * Threading: reentrant; the blueprint and header files are only read.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_FITS2CAOM_FITS2CAOM_H
+#define OBSFLOW_FITS2CAOM_FITS2CAOM_H
+
+#include "blueprint/blueprint.h"
+#include "caom/caom.h"
+#include "core/compiler.h"
+#include "core/err.h"
+#include "fits/fits.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define F2C_NAME_MAX 512 /* identities derived from file names */
+
+/** Identities caom2pipe's StorageName derives from a file name. */
+struct f2c_names {
+    char file_id[F2C_NAME_MAX];      /* base name without .fits, .fz, .gz, .bz2, .header */
+    char obs_id[F2C_NAME_MAX];       /* = file_id */
+    char product_id[F2C_NAME_MAX];   /* = file_id */
+    char artifact_uri[F2C_NAME_MAX]; /* {scheme}:{collection}/{base name without .gz .bz2 .header} */
+};
+
+/**
+ * The StorageName rule for @p path (only its base name is used).
+ * @param scheme [in] URI scheme, NULL for "cadc". ERR_INVALID if the name is empty or too long.
+ */
+NODISCARD enum err f2c_storage_name(const char *path, const char *collection, const char *scheme,
+                                    struct f2c_names *out, struct err_info *ei);
+
+/** One input: a header file (owned by the caller) and where its bytes came from. */
+struct f2c_input {
+    const struct fhdr_file *headers; /* borrowed: parsed headers of the file */
+    const char *path;                /* borrowed: local path (content length/MD5), may be NULL */
+    const char *artifact_uri;        /* borrowed: NULL = StorageName rule */
+};
+
+struct f2c_opts {
+    const char *collection;      /* required */
+    const char *observation_id;  /* NULL: blueprint, else StorageName of the first input */
+    const char *product_id;      /* NULL: blueprint, else StorageName of the first input */
+    const char *scheme;          /* NULL: "cadc" */
+    bool content_metadata;       /* contentLength and md5 contentChecksum from the local file */
+};
+
+/**
+ * Build one observation from @p n inputs. Observation, plane and artifact values are looked up
+ * in HDU 0 (observation/plane: first input that has them); chunk values per HDU. Blueprint
+ * user rules override WCS-derived chunk values; "None" clears them.
+ * @param bp  [in] borrowed blueprint (bp_new + files).
+ * @param out [out] new observation on success (caller frees with caom_observation_free).
+ * Errors name the file, HDU and keyword or blueprint line: ERR_INVALID (a value of the wrong
+ * type, a bad identity), ERR_WCS, ERR_IO (content metadata), ERR_NOMEM.
+ */
+NODISCARD enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts,
+                             const struct f2c_input *in, size_t n,
+                             struct caom_observation **out, struct err_info *ei);
+
+/** A caom_pix2sky_fn backed by wcslib (lib/wcs), for caom_observation_compute. */
+enum err f2c_pix2sky(void *ctx, const struct caom_spatial_wcs *wcs, const double *pix,
+                     double *world, size_t n, struct err_info *ei);
+
+#endif
