@@ -765,8 +765,10 @@ struct caom_merge_stats {
  * UUIDs and take the fresh state, unmatched fresh ones are added, and existing children that
  * the fresh observation does not have are removed only when @p remove_missing. Entities
  * whose state is unchanged keep their bookkeeping attributes (lastModified, checksums).
- * Plane computed metadata is replaced only when @p fresh has it. The kind (Simple/Derived)
- * must match: ERR_CONFLICT otherwise (the caller must delete and re-create).
+ * Each plane computed-metadata element (position, energy, time, polarization, custom) is
+ * replaced only when @p fresh has it, so a header-only build keeps what the repository
+ * computed. Changed entities and their ancestors lose their stored checksums (recompute with
+ * caom_checksum_update). The kind (Simple/Derived) must match: ERR_CONFLICT otherwise (the caller must delete and re-create).
  * @p fresh is left unchanged. @p stats may be NULL.
  */
 NODISCARD enum err caom_merge(struct caom_observation *existing,

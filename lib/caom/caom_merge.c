@@ -205,9 +205,45 @@ static enum err merge_artifact(struct mg *m, struct caom_artifact *d, const stru
     return ERR_OK;
 }
 
-static bool has_computed(const struct caom_plane *p)
+/* Replace each computed-metadata field of @p d that @p s has; keep the others. */
+static bool take_computed(struct caom_plane *d, const struct caom_plane *s)
 {
-    return p->position || p->energy || p->time || p->polarization || p->custom;
+    if (s->position) {
+        struct caom_position *x = NULL;
+        if (!caom_position_copy(&x, s->position))
+            return false;
+        caom_position_free(d->position);
+        d->position = x;
+    }
+    if (s->energy) {
+        struct caom_energy *x = NULL;
+        if (!caom_energy_copy(&x, s->energy))
+            return false;
+        caom_energy_free(d->energy);
+        d->energy = x;
+    }
+    if (s->time) {
+        struct caom_time *x = NULL;
+        if (!caom_time_copy(&x, s->time))
+            return false;
+        caom_time_free(d->time);
+        d->time = x;
+    }
+    if (s->polarization) {
+        struct caom_polarization *x = NULL;
+        if (!caom_polarization_copy(&x, s->polarization))
+            return false;
+        caom_polarization_free(d->polarization);
+        d->polarization = x;
+    }
+    if (s->custom) {
+        struct caom_custom_axis *x = NULL;
+        if (!caom_custom_axis_copy(&x, s->custom))
+            return false;
+        caom_custom_axis_free(d->custom);
+        d->custom = x;
+    }
+    return true;
 }
 
 static enum err merge_plane(struct mg *m, struct caom_plane *d, const struct caom_plane *s,
@@ -215,21 +251,25 @@ static enum err merge_plane(struct mg *m, struct caom_plane *d, const struct cao
 {
     bool sub = false;
     enum err rc;
-    bool computed = has_computed(s);
     uint8_t x[16], y[16];
-    /* a read-only view of the fresh state as it would be stored */
+    /* a read-only view of the fresh state as it would be stored: computed metadata the
+     * fresh plane lacks stays as stored */
     struct caom_plane view = *s;
-    if (!computed) {
+    if (!view.position)
         view.position = d->position;
+    if (!view.energy)
         view.energy = d->energy;
+    if (!view.time)
         view.time = d->time;
+    if (!view.polarization)
         view.polarization = d->polarization;
+    if (!view.custom)
         view.custom = d->custom;
-    }
     caom_meta_digest_plane(d, false, x);
     caom_meta_digest_plane(&view, false, y);
     if (memcmp(x, y, 16) != 0) {
-        if (!caom_plane_take_state(d, s, computed) || set_producer(&d->e, &s->e))
+        if (!caom_plane_take_state(d, s, false) || !take_computed(d, s) ||
+            set_producer(&d->e, &s->e))
             return oom(m);
         m->st.entities_changed++;
         sub = true;
