@@ -1,0 +1,129 @@
+/* test_storage_http.c - lib/storage http(s) and astroquery: reads through the fault server:
+ * downloads to file and memory with digests, 404 as NOT_FOUND without retry, 500 then success,
+ * HEAD metadata, archive template downloads, and read-only refusals.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "httpc/httpc.h"
+#include "storage/storage.h"
+#include "test_srv.h"
+
+static struct test_srv srv;
+static struct storage *st;
+static char scratch[1024];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("OBSFLOW_TEST_TMP");
+    snprintf(scratch, sizeof scratch, "%s", tmp ? tmp : "/tmp");
+    if (httpc_global_init(NULL) != ERR_OK || test_srv_start(&srv, scratch) != 0) {
+        return -1;
+    }
+    char tpl[256];
+    snprintf(tpl, sizeof tpl, "%s/ok/{name}", srv.base);
+    struct storage_config cfg = {.archive_url_template = tpl, .backoff_ms = 10,
+                                 .archive_token = "archive-token"};
+    return storage_create(&cfg, &st, NULL) == ERR_OK ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    storage_destroy(st);
+    test_srv_stop(&srv);
+    httpc_global_cleanup();
+    return 0;
+}
+
+static void test_http_get_file_and_mem(void **state)
+{
+    (void)state;
+    char u[256];
+    char dest[1200];
+    snprintf(u, sizeof u, "%s/ok/5000", srv.base);
+    snprintf(dest, sizeof dest, "%s/dl.bin", scratch);
+    struct err_info ei = {0};
+    struct storage_stat s = {0};
+    struct storage_xfer_opts o = {.sum = STORAGE_SUM_SHA256};
+    assert_int_equal(storage_get_file(st, u, dest, &o, &s, &ei), ERR_OK);
+    assert_int_equal(s.size, 5000);
+    char hex[HTTPC_SUM_HEX_MAX];
+    assert_int_equal(httpc_sum_file(HTTPC_SUM_SHA256, dest, 0, 0, hex, NULL), ERR_OK);
+    assert_string_equal(s.sum_hex, hex);
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(storage_get_mem(st, u, 1 << 20, &b, NULL, NULL, &ei), ERR_OK);
+    assert_int_equal(b.len, 5000);
+    assert_int_equal(storage_get_mem(st, u, 100, &b, NULL, NULL, &ei), ERR_TOO_LARGE);
+    assert_int_equal(b.len, 5000);
+    buf_free(&b);
+    struct storage_stat h = {0};
+    assert_int_equal(storage_head(st, u, &h, &ei), ERR_OK);
+    assert_int_equal(h.size, 5000);
+}
+
+static void test_http_faults(void **state)
+{
+    (void)state;
+    char u[256];
+    char dest[1200];
+    snprintf(dest, sizeof dest, "%s/fault.bin", scratch);
+    unlink(dest);
+    struct err_info ei = {0};
+    snprintf(u, sizeof u, "%s/missing", srv.base);
+    assert_int_equal(storage_get_file(st, u, dest, NULL, NULL, &ei), ERR_NOT_FOUND);
+    assert_non_null(strstr(ei.msg, "404"));
+    struct stat sb;
+    assert_int_not_equal(stat(dest, &sb), 0);
+    snprintf(u, sizeof u, "%s/flaky/st/2", srv.base);
+    assert_int_equal(storage_get_file(st, u, dest, NULL, NULL, &ei), ERR_OK);
+    assert_int_equal(stat(dest, &sb), 0);
+    assert_int_equal(sb.st_size, 9); /* "recovered" */
+    snprintf(u, sizeof u, "%s/truncated", srv.base);
+    assert_int_equal(storage_get_file(st, u, dest, NULL, NULL, &ei), ERR_HTTP);
+    assert_int_equal(stat(dest, &sb), 0);
+    assert_int_equal(sb.st_size, 9); /* previous content kept */
+    assert_int_equal(storage_put_mem(st, u, "x", 1, NULL, NULL, &ei), ERR_UNSUPPORTED);
+    assert_int_equal(storage_delete(st, u, &ei), ERR_UNSUPPORTED);
+}
+
+static void test_astroquery_template(void **state)
+{
+    (void)state;
+    struct err_info ei = {0};
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    struct storage_stat s = {0};
+    /* the template ".../ok/{name}" turns astroquery:64 into GET /ok/64 */
+    assert_int_equal(storage_get_mem(st, "astroquery:64", 1 << 20, &b, NULL, &s, &ei), ERR_OK);
+    assert_int_equal(b.len, 64);
+    assert_int_equal((unsigned char)b.data[63], 63);
+    buf_free(&b);
+    assert_int_equal(storage_head(st, "astroquery:77", &s, &ei), ERR_OK);
+    assert_int_equal(s.size, 77);
+    assert_int_equal(storage_put_mem(st, "astroquery:64", "x", 1, NULL, NULL, &ei),
+                     ERR_UNSUPPORTED);
+    assert_int_equal(storage_get_mem(st, "astroquery:../etc", 10, &b, NULL, NULL, &ei),
+                     ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_http_get_file_and_mem),
+        cmocka_unit_test(test_http_faults),
+        cmocka_unit_test(test_astroquery_template),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
