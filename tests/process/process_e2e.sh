@@ -1,0 +1,222 @@
+#!/bin/bash
+# process_e2e.sh - `obsflow process` end to end on the real HST ACS raw files of
+# ../shared/testdata/fits: the CALDP output tree, markers, products (SCI/ERR/DQ) and previews;
+# then failure cases, each with a stable exit code, exactly one "EXIT - NAME[code]: reason" line
+# in process.txt, an error marker, and nothing that looks complete. Oracles: astropy/numpy/PIL
+# from Debian's python3.
+set -uo pipefail
+OBS=$OBSFLOW_BIN_DIR/obsflow
+D=$OBSFLOW_SHARED/testdata/fits
+T=$OBSFLOW_TEST_TMP
+CONF=file:$OBSFLOW_SOURCE_DIR/config
+PY=/usr/bin/python3
+export OBSFLOW_WORK_DIR=$T/work OBSFLOW_NO_PROGRESS=1
+unset OBSFLOW_DATA_ROOTS jref
+rm -rf "$T"/*
+mkdir -p "$T/work"
+fails=0
+die() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# run NAME WANT_EXIT DATASET INPUT OUTPUT [CONFIG]
+run() {
+  local name=$1 want=$2; shift 2
+  "$OBS" process --quiet "$@" >"$T/$name.out" 2>"$T/$name.err"
+  local rc=$?
+  [ "$rc" -eq "$want" ] || die "$name: exit $rc, want $want: $(cat "$T/$name.err")"
+  return 0
+}
+
+# check_failed NAME OUTDIR DATASET INSTR CODE CODENAME PATTERN
+check_failed() {
+  local name=$1 out=$2 ds=$3 instr=$4 code=$5 cname=$6 pat=$7
+  local log=$out/data/$instr/$ds/logs/process.txt
+  [ -f "$log" ] || { die "$name: no process.txt"; return; }
+  local n; n=$(grep -c '^EXIT - ' "$log")
+  [ "$n" -eq 1 ] || die "$name: $n EXIT lines in process.txt"
+  grep -q "^EXIT - $cname\[$code\]: .*$pat" "$log" || die "$name: EXIT line does not match '$cname[$code]: ...$pat': $(grep '^EXIT' "$log")"
+  [ -f "$out/messages/error-$ds" ] || die "$name: no error-$ds marker"
+  grep -q "^$cname\[$code\]: " "$out/messages/error-$ds" || die "$name: error marker body: $(cat "$out/messages/error-$ds")"
+  [ ! -e "$out/messages/processed-$ds.trigger" ] || die "$name: processed trigger exists"
+  [ ! -e "$out/messages/processing-$ds" ] || die "$name: processing marker left"
+  [ ! -e "$out/messages/datasets-processed/$ds" ] || die "$name: datasets-processed/$ds exists"
+  [ ! -e "$out/messages/dataset-synced/$ds" ] || die "$name: dataset-synced/$ds exists"
+  if ls "$out/data/$instr/$ds/"*.fits >/dev/null 2>&1; then die "$name: products published"; fi
+  if ls "$out/data/$instr/$ds/previews/"* >/dev/null 2>&1; then die "$name: previews published"; fi
+  tail -1 "$out/data/$instr/$ds/logs/process_metrics.txt" | grep -q "Exit status: $code" || die "$name: metrics exit status"
+  grep -q "$cname\[$code\]" "$T/$name.err" || die "$name: stderr has no reason"
+}
+
+# ---- 1. success: plain FITS files in file:DIR --------------------------------------------
+mkdir -p "$T/in" "$T/out"
+cp "$D/j8bt05njq_raw.fits" "$D/j8bt09jcq_raw.fits" "$T/in/"
+run ok 0 j8bt05njq "file:$T/in" "file:$T/out" "$CONF"
+O=$T/out
+DS=$O/data/acs/j8bt05njq
+for d in datasets-processed dataset-synced dataset-archived; do
+  [ -d "$O/messages/$d" ] || die "ok: messages/$d missing"
+done
+for f in messages/datasets-processed/j8bt05njq messages/dataset-synced/j8bt05njq \
+         messages/processed-j8bt05njq.trigger data/acs/j8bt05njq/j8bt05njq_raw.fits \
+         data/acs/j8bt05njq/j8bt05njq_flt.fits data/acs/j8bt05njq/logs/process.txt \
+         data/acs/j8bt05njq/logs/preview.txt data/acs/j8bt05njq/logs/process_metrics.txt \
+         data/acs/j8bt05njq/logs/preview_metrics.txt \
+         data/acs/j8bt05njq/previews/j8bt05njq_flt.jpg \
+         data/acs/j8bt05njq/previews/j8bt05njq_flt_thumb.jpg \
+         data/acs/j8bt05njq/previews/j8bt05njq_raw.jpg \
+         data/acs/j8bt05njq/previews/j8bt05njq_raw_thumb.jpg; do
+  [ -f "$O/$f" ] || die "ok: $f missing"
+done
+[ ! -e "$O/messages/processing-j8bt05njq" ] || die "ok: processing marker left"
+[ ! -e "$O/messages/error-j8bt05njq" ] || die "ok: error marker"
+tail -1 "$DS/logs/process_metrics.txt" | grep -qx $'\tExit status: 0' || die "ok: process metrics"
+grep -q 'Maximum resident set size (kbytes): [1-9]' "$DS/logs/process_metrics.txt" || die "ok: rss"
+grep -q "$DS/j8bt05njq_flt.fits" "$O/messages/processed-j8bt05njq.trigger" || die "ok: trigger body"
+grep -q "previews/j8bt05njq_flt.jpg" "$O/messages/processed-j8bt05njq.trigger" || die "ok: trigger previews"
+grep -q '^EXIT' "$DS/logs/process.txt" && die "ok: EXIT line on success"
+# the association-less dataset takes only its own files
+[ ! -e "$DS/j8bt09jcq_raw.fits" ] || die "ok: another dataset's file was taken"
+$PY - "$D/j8bt05njq_raw.fits" "$DS" <<'PY' || die "ok: product/preview checks"
+import sys, numpy as np
+from astropy.io import fits
+from PIL import Image
+raw_path, ds = sys.argv[1], sys.argv[2]
+h = fits.open(f"{ds}/j8bt05njq_flt.fits")
+names = [(x.name, x.ver) for x in h[1:]]
+assert names == [("SCI", 1), ("ERR", 1), ("DQ", 1)], names
+sci, err, dq = h["SCI"].data, h["ERR"].data, h["DQ"].data
+assert sci.shape == err.shape == dq.shape == (1024, 1024), sci.shape
+assert h["SCI"].header["BUNIT"].upper().startswith("ELECTRON")
+p = h[0].header
+assert p["BLEVCORR"] == "COMPLETE" and p["DQICORR"] == "COMPLETE", (p["BLEVCORR"], p["DQICORR"])
+# oracle: leading 19 overscan columns (per-row median, straight-line fit), trim [20:1043,1:1024], gain 2
+raw = fits.open(raw_path)["SCI"].data.astype(np.float64)
+lev = np.median(raw[:, :19], axis=1)
+rows = np.arange(raw.shape[0])
+fit = np.polyval(np.polyfit(rows, lev, 1), rows)
+want = (raw - fit[:, None])[0:1024, 19:1043] * 2.0
+good = dq == 0
+rel = np.abs(sci[good] - want[good]) / np.maximum(np.abs(want[good]), 50.0)
+assert np.percentile(rel, 99) < 1e-3, np.percentile(rel, 99)
+# A-to-D saturated raw pixels carry DQ 2048
+sat = raw[0:1024, 19:1043] >= 65535
+assert sat.sum() > 0 and np.all(dq[sat] & 2048), (sat.sum(), (dq[sat] & 2048).sum())
+# ERR: sqrt(max(S,0) + rn^2) with rn 4.7 e-
+e_want = np.sqrt(np.maximum(sci, 0) + 4.7 ** 2)
+assert np.allclose(err[good], e_want[good], rtol=1e-4), "err"
+for name, size in [("j8bt05njq_flt.jpg", (1024, 1024)), ("j8bt05njq_flt_thumb.jpg", (128, 128)),
+                   ("j8bt05njq_raw.jpg", (1062, 1044)), ("j8bt05njq_raw_thumb.jpg", (128, 126))]:
+    im = Image.open(f"{ds}/previews/{name}")
+    assert im.format == "JPEG" and im.size == size, (name, im.size)
+PY
+
+# re-running is idempotent and clears an earlier error marker
+echo "stale" >"$O/messages/error-j8bt05njq"
+run rerun 0 j8bt05njq "file:$T/in" "file:$T/out" "$CONF"
+[ ! -e "$O/messages/error-j8bt05njq" ] || die "rerun: stale error marker kept"
+[ -f "$O/messages/processed-j8bt05njq.trigger" ] || die "rerun: no trigger"
+
+# ---- 2. success: one tarball in file:DIR ---------------------------------------------------
+mkdir -p "$T/tin" "$T/tout"
+tar -C "$D" -czf "$T/tin/j8bt09jcq.tar.gz" j8bt09jcq_raw.fits
+run tar 0 j8bt09jcq "file:$T/tin" "file:$T/tout" "$CONF"
+[ -f "$T/tout/data/acs/j8bt09jcq/j8bt09jcq_flt.fits" ] || die "tar: no product"
+[ -f "$T/tout/messages/processed-j8bt09jcq.trigger" ] || die "tar: no trigger"
+
+# ---- 3. failures --------------------------------------------------------------------------
+# two tarballs for one dataset: 21
+mkdir -p "$T/t2" "$T/o2"
+cp "$T/tin/j8bt09jcq.tar.gz" "$T/t2/"; cp "$T/tin/j8bt09jcq.tar.gz" "$T/t2/j8bt09xxx.tar.gz"
+run two_tars 21 j8bt09jcq "file:$T/t2" "file:$T/o2" "$CONF"
+check_failed two_tars "$T/o2" j8bt09jcq acs 21 INPUT_TAR_FILE_ERROR "tarballs"
+
+# a tarball member escaping the input directory (CVE-2007-4559): 21
+mkdir -p "$T/t3" "$T/o3"
+$PY - "$T/t3/j8bt09jcq.tar.gz" "$D/j8bt09jcq_raw.fits" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    t.add(sys.argv[2], arcname="../j8bt09jcq_raw.fits")
+PY
+run tar_escape 21 j8bt09jcq "file:$T/t3" "file:$T/o3" "$CONF"
+check_failed tar_escape "$T/o3" j8bt09jcq acs 21 INPUT_TAR_FILE_ERROR "outside"
+[ ! -e "$T/j8bt09jcq_raw.fits" ] && [ ! -e "$T/work/j8bt09jcq_raw.fits" ] || die "tar_escape: file escaped"
+
+# a tarball that is not a tarball: 21
+mkdir -p "$T/t4" "$T/o4"
+echo "not a tarball" | gzip >"$T/t4/j8bt09jcq.tar.gz"
+run tar_bad 21 j8bt09jcq "file:$T/t4" "file:$T/o4" "$CONF"
+check_failed tar_bad "$T/o4" j8bt09jcq acs 21 INPUT_TAR_FILE_ERROR "tarball"
+
+# truncated FITS: 23
+mkdir -p "$T/f1" "$T/p1"
+head -c 100000 "$D/j8bt05njq_raw.fits" >"$T/f1/j8bt05njq_raw.fits"
+run truncated 23 j8bt05njq "file:$T/f1" "file:$T/p1" "$CONF"
+check_failed truncated "$T/p1" j8bt05njq acs 23 STAGE1_ERROR "corrupt or unreadable FITS"
+
+# corrupt FITS (not FITS at all): 23
+mkdir -p "$T/f2" "$T/p2"
+head -c 5760 /dev/urandom >"$T/f2/j8bt05njq_raw.fits"
+run corrupt 23 j8bt05njq "file:$T/f2" "file:$T/p2" "$CONF"
+check_failed corrupt "$T/p2" j8bt05njq acs 23 STAGE1_ERROR "j8bt05njq_raw.fits"
+
+# a raw file that breaks its expectations (wrong type, wrong value): 23, every violation reported
+mkdir -p "$T/f3" "$T/p3"
+$PY - "$D/j8bt05njq_raw.fits" "$T/f3/j8bt05njq_raw.fits" <<'PY'
+import sys
+from astropy.io import fits
+h = fits.open(sys.argv[1])
+h[0].header["CCDGAIN"] = "abc"
+h[0].header["DETECTOR"] = "XYZ"
+h.writeto(sys.argv[2], output_verify="ignore")
+PY
+run expect 23 j8bt05njq "file:$T/f3" "file:$T/p3" "$CONF"
+check_failed expect "$T/p3" j8bt05njq acs 23 STAGE1_ERROR "2 violations of acs/raw"
+$PY - "$T/p3/data/acs/j8bt05njq/logs/validation.json" <<'PY' || die "expect: validation.json"
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = {(x["path"], x["rule"]) for x in r[0]["violations"]}
+assert v == {("PRIMARY.CCDGAIN", "type"), ("PRIMARY.DETECTOR", "enum")}, v
+PY
+
+# a reference whose shape does not match the frame: 23
+mkdir -p "$T/f4" "$T/p4" "$T/refs"
+cp "$D/j8bt05njq_raw.fits" "$T/f4/"
+$PY - "$T/refs/m4r1753rj_bia.fits" <<'PY'
+import sys, numpy as np
+from astropy.io import fits
+fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((100, 200), np.float32), name="SCI")]).writeto(sys.argv[1])
+PY
+jref=$T/refs run shape 23 j8bt05njq "file:$T/f4" "file:$T/p4" "$CONF"
+check_failed shape "$T/p4" j8bt05njq acs 23 STAGE1_ERROR "200"
+
+# unreadable input: the input directory does not exist: 21
+mkdir -p "$T/p5"
+run unreadable 21 j8bt05njq "file:$T/nope" "file:$T/p5" "$CONF"
+check_failed unreadable "$T/p5" j8bt05njq acs 21 INPUT_TAR_FILE_ERROR "does not exist"
+# ... or has no files of the dataset: 21
+mkdir -p "$T/empty" "$T/p6"
+run empty 21 j8bt05njq "file:$T/empty" "file:$T/p6" "$CONF"
+check_failed empty "$T/p6" j8bt05njq acs 21 INPUT_TAR_FILE_ERROR "no input files"
+# an unreadable file (only meaningful when not root: root reads everything)
+if [ "$(id -u)" != 0 ]; then
+  mkdir -p "$T/f7" "$T/p7"; cp "$D/j8bt05njq_raw.fits" "$T/f7/"; chmod 000 "$T/f7/j8bt05njq_raw.fits"
+  run perm 21 j8bt05njq "file:$T/f7" "file:$T/p7" "$CONF"
+  check_failed perm "$T/p7" j8bt05njq acs 21 INPUT_TAR_FILE_ERROR "cannot read input"
+fi
+
+# an instrument without processing (WFPC2): 1
+mkdir -p "$T/p8"
+run wfpc2 1 u2xz0101t "file:$T/in" "file:$T/p8" "$CONF"
+check_failed wfpc2 "$T/p8" u2xz0101t wfpc2 1 GENERIC_ERROR "no processing for instrument wfpc2"
+
+# command line errors: 2, nothing written
+mkdir -p "$T/p9"
+run badname 2 "not/a-dataset" "file:$T/in" "file:$T/p9" "$CONF"
+grep -q 'invalid dataset name' "$T/badname.err" || die "badname: message: $(cat "$T/badname.err")"
+[ -z "$(ls -A "$T/p9")" ] || die "badname: output written"
+run noargs 2
+
+# the work directories are cleaned up
+[ -z "$(ls -A "$T/work")" ] || die "work directories left: $(ls "$T/work")"
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "process_e2e ok"
