@@ -19,7 +19,7 @@ setsid node --openssl-legacy-provider "$JS" -d "$DIR/data" -a 127.0.0.1 -p 0 \
 echo $! >"$DIR/s3rver.pid"
 for _ in $(seq 400); do
   port=$(sed -n 's/^S3rver listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$DIR/s3rver.log")
-  if [ -n "$port" ] && curl -fs -o /dev/null "http://127.0.0.1:$port/"; then
+  if [ -n "$port" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "$port" >"$DIR/port.tmp" && mv "$DIR/port.tmp" "$DIR/port"
     exit 0
   fi
