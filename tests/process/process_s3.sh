@@ -1,0 +1,70 @@
+#!/bin/bash
+# process_s3.sh - `obsflow process` against a real S3 protocol server (s3rver, the S3 CTest
+# fixture): input s3://bucket/inputs/<ds>.tar.gz, output s3://bucket/outputs with the whole
+# CALDP tree; a missing input tarball gives S3_DOWNLOAD_ERROR (26) and an error marker in the
+# bucket. The tree is read back with python3-botocore.
+set -uo pipefail
+OBS=$OBSFLOW_BIN_DIR/obsflow
+D=$OBSFLOW_SHARED/testdata/fits
+T=$OBSFLOW_TEST_TMP
+S3U="python3 $(dirname "$0")/s3util.py"
+[ -f "$OBSFLOW_S3_DIR/port" ] || { echo "no S3 fixture"; exit 1; }
+EP=http://127.0.0.1:$(cat "$OBSFLOW_S3_DIR/port")
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL_S3=$EP OBSFLOW_WORK_DIR=$T/work OBSFLOW_NO_PROGRESS=1
+unset OBSFLOW_DATA_ROOTS
+rm -rf "$T"/*; mkdir -p "$T/work"
+fails=0
+die() { echo "FAIL: $*"; fails=$((fails + 1)); }
+B=proc-$$-$RANDOM
+$S3U "$EP" mb "$B" || { echo "cannot create bucket"; exit 1; }
+tar -C "$D" -czf "$T/j8bt09jcq.tar.gz" j8bt09jcq_raw.fits
+$S3U "$EP" put "$B" inputs/j8bt09jcq.tar.gz "$T/j8bt09jcq.tar.gz"
+
+"$OBS" process --quiet j8bt09jcq "s3://$B/inputs" "s3://$B/outputs" \
+  "file:$OBSFLOW_SOURCE_DIR/config" >"$T/ok.out" 2>"$T/ok.err"
+rc=$?
+[ $rc -eq 0 ] || die "s3 run: exit $rc: $(cat "$T/ok.err")"
+$S3U "$EP" ls "$B" outputs/ >"$T/keys"
+for k in messages/datasets-processed/j8bt09jcq messages/dataset-synced/j8bt09jcq \
+         messages/processed-j8bt09jcq.trigger \
+         data/acs/j8bt09jcq/j8bt09jcq_raw.fits data/acs/j8bt09jcq/j8bt09jcq_flt.fits \
+         data/acs/j8bt09jcq/logs/process.txt data/acs/j8bt09jcq/logs/preview.txt \
+         data/acs/j8bt09jcq/logs/process_metrics.txt data/acs/j8bt09jcq/logs/preview_metrics.txt \
+         data/acs/j8bt09jcq/previews/j8bt09jcq_flt.jpg \
+         data/acs/j8bt09jcq/previews/j8bt09jcq_flt_thumb.jpg; do
+  grep -qx "outputs/$k" "$T/keys" || die "missing s3://$B/outputs/$k"
+done
+grep -q "processing-j8bt09jcq" "$T/keys" && die "processing marker left in the bucket"
+$S3U "$EP" get "$B" outputs/messages/processed-j8bt09jcq.trigger >"$T/trigger"
+grep -qx "s3://$B/outputs/data/acs/j8bt09jcq/j8bt09jcq_flt.fits" "$T/trigger" || die "trigger body: $(cat "$T/trigger")"
+# the product survives the round trip: a FITS file with SCI/ERR/DQ
+$S3U "$EP" get "$B" outputs/data/acs/j8bt09jcq/j8bt09jcq_flt.fits >"$T/flt.fits"
+/usr/bin/python3 - "$T/flt.fits" <<'PY' || die "product read back"
+import sys
+from astropy.io import fits
+h = fits.open(sys.argv[1])
+assert [(x.name, x.ver) for x in h[1:]] == [("SCI", 1), ("ERR", 1), ("DQ", 1)]
+assert h["SCI"].data.shape == (1024, 1024)
+PY
+
+# a dataset whose tarball is not in the bucket: 26, error marker and logs in the bucket
+"$OBS" process --quiet j8bt05njq "s3://$B/inputs" "s3://$B/outputs" \
+  "file:$OBSFLOW_SOURCE_DIR/config" >"$T/miss.out" 2>"$T/miss.err"
+rc=$?
+[ $rc -eq 26 ] || die "missing tarball: exit $rc, want 26: $(cat "$T/miss.err")"
+$S3U "$EP" ls "$B" outputs/ >"$T/keys2"
+grep -qx "outputs/messages/error-j8bt05njq" "$T/keys2" || die "no error marker in the bucket"
+grep -q "processed-j8bt05njq" "$T/keys2" && die "trigger for a failed dataset"
+grep -q "data/acs/j8bt05njq/j8bt05njq_flt.fits" "$T/keys2" && die "product for a failed dataset"
+$S3U "$EP" get "$B" outputs/data/acs/j8bt05njq/logs/process.txt >"$T/ptxt"
+[ "$(grep -c '^EXIT - S3_DOWNLOAD_ERROR\[26\]: ' "$T/ptxt")" -eq 1 ] || die "process.txt in the bucket: $(tail -2 "$T/ptxt")"
+
+# an output bucket that does not exist: 1 (caldp-process's read check)
+"$OBS" process --quiet j8bt09jcq "s3://$B/inputs" "s3://no-such-bucket-$$/out" \
+  "file:$OBSFLOW_SOURCE_DIR/config" >/dev/null 2>"$T/nob.err"
+rc=$?
+[ $rc -eq 1 ] || die "missing output bucket: exit $rc, want 1: $(cat "$T/nob.err")"
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "process_s3 ok"
