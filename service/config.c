@@ -216,11 +216,11 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     if (cfg->workers < 0) {
         cfg->workers = nc;
     }
-    if (cfg->db_pool_size == 0) {
-        cfg->db_pool_size = 2 * nc + 1;
-    }
     if (cfg->http_threads == 0) {
-        cfg->http_threads = nc;
+        cfg->http_threads = 2 * nc; /* handlers block on one short query each */
+    }
+    if (cfg->db_pool_size == 0) {
+        cfg->db_pool_size = 3 * nc + 1; /* sized to cores: HTTP threads plus the pool's loops */
     }
     return ERR_OK;
 }

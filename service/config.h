@@ -21,8 +21,8 @@ struct config {
                                            workers (an API-only replica) */
     char api_token[CONFIG_STR_MAX];     /* OBSFLOW_API_TOKEN; "" = open */
     int shutdown_grace_s;               /* OBSFLOW_SHUTDOWN_GRACE (25) */
-    int db_pool_size;                   /* OBSFLOW_DB_POOL (2 * cores + 1) */
-    int http_threads;                   /* OBSFLOW_HTTP_THREADS (cores) */
+    int db_pool_size;                   /* OBSFLOW_DB_POOL (3 * cores + 1) */
+    int http_threads;                   /* OBSFLOW_HTTP_THREADS (2 * cores) */
     enum log_level log_level;           /* OBSFLOW_LOG_LEVEL (info) */
     enum log_format log_format;         /* OBSFLOW_LOG_FORMAT (json) */
     char port_file[CONFIG_STR_MAX];     /* --port-file: write "host:port" once listening */

@@ -14,7 +14,7 @@
 
 #define HTTP_CONN_LIMIT     1000   /* open connections */
 #define HTTP_CONN_TIMEOUT_S 30     /* idle keep-alive connections are closed after this */
-#define HTTP_CONN_MEMORY    (64u << 10)
+#define HTTP_CONN_MEMORY    (16u << 10) /* MHD zeroes this per request: keep it small */
 #define HTTP_PATH_MAX       1024   /* longer paths are 404 */
 
 struct http_server;
