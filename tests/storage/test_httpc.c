@@ -477,6 +477,99 @@ static void test_url_encode(void **state)
     buf_free(&b);
 }
 
+static void tls_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/tests/storage/tls/%s", getenv("OBSFLOW_SOURCE_DIR"), name);
+}
+
+static void test_tls_verification(void **state)
+{
+    (void)state;
+    char cert[1024];
+    char key[1024];
+    tls_path(cert, sizeof cert, "server.pem");
+    tls_path(key, sizeof key, "server.key");
+    struct test_srv tls;
+    assert_int_equal(test_srv_start_tls(&tls, scratch, cert, key, NULL), 0);
+    char u[256];
+    snprintf(u, sizeof u, "%s/ok/100", tls.base);
+    struct httpc_request rq = {.url = u};
+    struct httpc_response rs;
+    struct err_info ei = {0};
+    /* an unknown CA: refused, and not retried */
+    httpc_response_init(&rs);
+    assert_int_equal(httpc_do(client, &rq, &rs, &ei), ERR_HTTP);
+    assert_int_equal(rs.attempts, 1);
+    httpc_response_free(&rs);
+    /* trusted through ca_file */
+    struct httpc *c2 = NULL;
+    struct httpc_options o = {.ca_file = cert};
+    assert_int_equal(httpc_create(&o, &c2, NULL), ERR_OK);
+    httpc_response_init(&rs);
+    assert_int_equal(httpc_do(c2, &rq, &rs, &ei), ERR_OK);
+    assert_int_equal(rs.status, 200);
+    assert_int_equal(rs.body.len, 100);
+    httpc_response_free(&rs);
+    httpc_destroy(c2);
+    /* insecure_skip_verify (tests only) */
+    struct httpc_options o2 = {.insecure_skip_verify = true};
+    assert_int_equal(httpc_create(&o2, &c2, NULL), ERR_OK);
+    httpc_response_init(&rs);
+    assert_int_equal(httpc_do(c2, &rq, &rs, &ei), ERR_OK);
+    assert_int_equal(rs.status, 200);
+    httpc_response_free(&rs);
+    httpc_destroy(c2);
+    test_srv_stop(&tls);
+}
+
+static void test_tls_client_certificate(void **state)
+{
+    (void)state;
+    char cert[1024];
+    char key[1024];
+    char ccert[1024];
+    char ckey[1024];
+    tls_path(cert, sizeof cert, "server.pem");
+    tls_path(key, sizeof key, "server.key");
+    tls_path(ccert, sizeof ccert, "client.pem");
+    tls_path(ckey, sizeof ckey, "client.key");
+    struct test_srv tls;
+    assert_int_equal(test_srv_start_tls(&tls, scratch, cert, key, ccert), 0);
+    char u[256];
+    snprintf(u, sizeof u, "%s/ok/10", tls.base);
+    struct httpc_request rq = {.url = u, .max_attempts = 1};
+    struct httpc_response rs;
+    struct err_info ei = {0};
+    struct httpc *c2 = NULL;
+    struct httpc_options o = {.ca_file = cert};
+    assert_int_equal(httpc_create(&o, &c2, NULL), ERR_OK);
+    httpc_response_init(&rs);
+    assert_int_not_equal(httpc_do(c2, &rq, &rs, &ei), ERR_OK); /* no client certificate */
+    httpc_response_free(&rs);
+    httpc_destroy(c2);
+    struct httpc_options o2 = {.ca_file = cert, .client_cert = ccert, .client_key = ckey};
+    assert_int_equal(httpc_create(&o2, &c2, NULL), ERR_OK);
+    httpc_response_init(&rs);
+    assert_int_equal(httpc_do(c2, &rq, &rs, &ei), ERR_OK);
+    assert_int_equal(rs.status, 200);
+    assert_int_equal(rs.body.len, 10);
+    httpc_response_free(&rs);
+    httpc_destroy(c2);
+    test_srv_stop(&tls);
+}
+
+static void test_parse_date(void **state)
+{
+    (void)state;
+    assert_int_equal(httpc_parse_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+    assert_int_equal(httpc_parse_date("1994-11-06T08:49:37.000Z"), 784111777);
+    assert_int_equal(httpc_parse_date("1994-11-06T08:49:37Z"), 784111777);
+    assert_int_equal(httpc_parse_date("1994-13-06T08:49:37Z"), -1);
+    assert_int_equal(httpc_parse_date("not a date"), -1);
+    assert_int_equal(httpc_parse_date(""), -1);
+    assert_int_equal(httpc_parse_date(NULL), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +589,9 @@ int main(void)
         cmocka_unit_test(test_redirect_followed),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_tls_verification),
+        cmocka_unit_test(test_tls_client_certificate),
+        cmocka_unit_test(test_parse_date),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -12,6 +12,12 @@
 
 int test_srv_start(struct test_srv *s, const char *scratch)
 {
+    return test_srv_start_tls(s, scratch, NULL, NULL, NULL);
+}
+
+int test_srv_start_tls(struct test_srv *s, const char *scratch, const char *cert,
+                       const char *key, const char *client_ca)
+{
     const char *src = getenv("OBSFLOW_SOURCE_DIR");
     char script[1024];
     char portfile[1024];
@@ -21,7 +27,8 @@ int test_srv_start(struct test_srv *s, const char *scratch)
         return -1;
     }
     snprintf(script, sizeof script, "%s/tests/storage/http_fault_server.py", src);
-    snprintf(portfile, sizeof portfile, "%s/http_port.%ld", scratch, (long)getpid());
+    static int seq;
+    snprintf(portfile, sizeof portfile, "%s/http_port.%ld.%d", scratch, (long)getpid(), ++seq);
     unlink(portfile);
     pid_t pid = fork();
     if (pid < 0) {
@@ -30,7 +37,13 @@ int test_srv_start(struct test_srv *s, const char *scratch)
     if (pid == 0) {
         FILE *devnull = freopen("/dev/null", "r", stdin);
         (void)devnull;
-        execlp("python3", "python3", script, portfile, (char *)NULL);
+        if (cert && client_ca) {
+            execlp("python3", "python3", script, portfile, cert, key, client_ca, (char *)NULL);
+        } else if (cert) {
+            execlp("python3", "python3", script, portfile, cert, key, (char *)NULL);
+        } else {
+            execlp("python3", "python3", script, portfile, (char *)NULL);
+        }
         _exit(127);
     }
     s->pid = pid;
@@ -42,7 +55,8 @@ int test_srv_start(struct test_srv *s, const char *scratch)
             fclose(f);
             if (ok == 1 && port > 0) {
                 s->port = port;
-                snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", port);
+                snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", cert ? "https" : "http",
+                         port);
                 unlink(portfile);
                 return 0;
             }

@@ -16,6 +16,11 @@ struct test_srv {
  * missing. @p scratch is a private directory for the port file. */
 int test_srv_start(struct test_srv *s, const char *scratch);
 
+/** As test_srv_start, speaking TLS with @p cert/@p key (PEM); when @p client_ca is not NULL
+ * the server also requires a client certificate signed by it. base is "https://...". */
+int test_srv_start_tls(struct test_srv *s, const char *scratch, const char *cert,
+                       const char *key, const char *client_ca);
+
 /** Stop the server we started (SIGTERM to its PID, then wait). */
 void test_srv_stop(struct test_srv *s);
 
