@@ -26,10 +26,6 @@ const char cli_help_caom[] = "FITS headers + blueprint -> a CAOM-2.4 observation
 
 #define CAOM_CLI_MAX_FILES 1000
 
-/* Plane computation lives in lib/caom; a weak reference keeps this command linkable while
- * that part of lib/caom is still being written (then --compute reports it as unavailable). */
-#pragma weak caom_observation_compute
-
 static void caom_cli_usage(FILE *f)
 {
     fprintf(f, "usage: obsflow caom --collection C [--blueprint FILE]... [--observation-id ID]\n"
@@ -181,10 +177,6 @@ int cli_cmd_caom(int argc, char **argv)
     }
     if ((e = f2c_build(bp, &opts, in, nfiles, &obs, &ei)) != ERR_OK) {
         rc = caom_cli_fail(&ei, e);
-        goto out;
-    }
-    if (compute && !caom_observation_compute) {
-        fprintf(stderr, "obsflow caom: --compute is not available in this build\n");
         goto out;
     }
     if (compute) {

@@ -21,7 +21,9 @@ static const char *const k_elements[] = {
 struct bp {
     struct bp_rule *rules;  /* owned rules (strings owned too) */
     size_t n, cap;
-    int32_t *slots;         /* hash of (key, extension) -> rule index, -1 empty */
+    int32_t *slots;         /* hash of (key, extension, artifact) -> rule index, -1 empty */
+    bool has_art;           /* some rule is limited to one artifact */
+    char *cur_art;          /* while loading: the "artifact URI:" section, NULL outside one */
     size_t nslots;          /* power of two */
 };
 
@@ -53,28 +55,37 @@ bool bp_is_element(const char *key)
     return bsearch(&key, k_elements, ARRAY_LEN(k_elements), sizeof k_elements[0], cmp_str) != NULL;
 }
 
-static uint32_t hash_key(const char *key, int ext)
+static uint32_t hash_key(const char *key, int ext, const char *art)
 {
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
         h = (h ^ *p) * 16777619u;
     }
     h = (h ^ (uint32_t)(ext + 1)) * 16777619u;
+    for (const unsigned char *p = (const unsigned char *)art; p && *p; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
     return h;
 }
 
-static int32_t find_index(const struct bp *b, const char *key, int ext)
+static bool same_art(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int32_t find_index(const struct bp *b, const char *key, int ext, const char *art)
 {
     if (!b->slots) {
         return -1;
     }
     size_t mask = b->nslots - 1;
-    for (size_t i = hash_key(key, ext) & mask;; i = (i + 1) & mask) {
+    for (size_t i = hash_key(key, ext, art) & mask;; i = (i + 1) & mask) {
         int32_t r = b->slots[i];
         if (r < 0) {
             return -1;
         }
-        if (b->rules[r].extension == ext && strcmp(b->rules[r].key, key) == 0) {
+        if (b->rules[r].extension == ext && same_art(b->rules[r].artifact, art) &&
+            strcmp(b->rules[r].key, key) == 0) {
             return r;
         }
     }
@@ -90,7 +101,8 @@ static enum err rehash(struct bp *b, size_t nslots)
         s[i] = -1;
     }
     for (size_t r = 0; r < b->n; r++) {
-        size_t i = hash_key(b->rules[r].key, b->rules[r].extension) & (nslots - 1);
+        size_t i = hash_key(b->rules[r].key, b->rules[r].extension, b->rules[r].artifact) &
+                   (nslots - 1);
         while (s[i] >= 0) {
             i = (i + 1) & (nslots - 1);
         }
@@ -113,6 +125,7 @@ static void rule_clear(struct bp_rule *r)
     free(r->literal);
     free(r->func);
     free(r->file);
+    free(r->artifact);
     memset(r, 0, sizeof *r);
 }
 
@@ -126,13 +139,14 @@ void bp_free(struct bp *b)
     }
     free(b->rules);
     free(b->slots);
+    free(b->cur_art);
     free(b);
 }
 
 /* Store @p r (takes its strings). Replaces an existing rule of the same key and extension. */
 static enum err put_rule(struct bp *b, struct bp_rule *r, struct err_info *ei)
 {
-    int32_t at = find_index(b, r->key, r->extension);
+    int32_t at = find_index(b, r->key, r->extension, r->artifact);
     if (at >= 0) {
         rule_clear(&b->rules[at]);
         b->rules[at] = *r;
@@ -153,6 +167,7 @@ static enum err put_rule(struct bp *b, struct bp_rule *r, struct err_info *ei)
         b->rules = p;
         b->cap = cap;
     }
+    b->has_art = b->has_art || r->artifact != NULL;
     b->rules[b->n++] = *r;
     memset(r, 0, sizeof *r);
     if (b->n * 2 > b->nslots) {
@@ -162,7 +177,8 @@ static enum err put_rule(struct bp *b, struct bp_rule *r, struct err_info *ei)
             return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
         }
     } else {
-        size_t i = hash_key(b->rules[b->n - 1].key, b->rules[b->n - 1].extension) & (b->nslots - 1);
+        const struct bp_rule *nr = &b->rules[b->n - 1];
+        size_t i = hash_key(nr->key, nr->extension, nr->artifact) & (b->nslots - 1);
         while (b->slots[i] >= 0) {
             i = (i + 1) & (b->nslots - 1);
         }
@@ -171,12 +187,18 @@ static enum err put_rule(struct bp *b, struct bp_rule *r, struct err_info *ei)
     return ERR_OK;
 }
 
-static enum err make_rule(struct bp_rule *r, const char *key, enum bp_kind kind, int ext, bool user,
-                          const char *file, int line)
+static enum err make_rule(const struct bp *b, struct bp_rule *r, const char *key,
+                          enum bp_kind kind, int ext, bool user, const char *file, int line)
 {
     memset(r, 0, sizeof *r);
     r->key = str_dup(key);
     r->file = str_dup(file ? file : "");
+    if (user && b->cur_art) {
+        r->artifact = str_dup(b->cur_art);
+        if (!r->artifact) {
+            return ERR_NOMEM;
+        }
+    }
     r->kind = kind;
     r->extension = ext;
     r->user = user;
@@ -189,7 +211,7 @@ static enum err set_lookup(struct bp *b, const char *key, const char *const *kw,
                            struct err_info *ei)
 {
     struct bp_rule r;
-    enum err e = make_rule(&r, key, BP_LOOKUP, ext, user, file, line);
+    enum err e = make_rule(b, &r, key, BP_LOOKUP, ext, user, file, line);
     if (e == ERR_OK && n > 0) {
         r.keywords = calloc(n, sizeof *r.keywords);
         if (!r.keywords) {
@@ -220,7 +242,7 @@ static enum err set_literal(struct bp *b, const char *key, const char *value, in
                             const char *file, int line, struct err_info *ei)
 {
     struct bp_rule r;
-    enum err e = make_rule(&r, key, BP_LITERAL, ext, user, file, line);
+    enum err e = make_rule(b, &r, key, BP_LITERAL, ext, user, file, line);
     if (e == ERR_OK) {
         r.literal = str_dup(value);
         if (!r.literal) {
@@ -255,13 +277,27 @@ enum err bp_set_lookup(struct bp *b, const char *key, const char *const *keyword
     return set_lookup(b, key, keywords, n, deflt, extension, true, "", 0, ei);
 }
 
-const struct bp_rule *bp_get(const struct bp *b, const char *key, int hdu)
+const struct bp_rule *bp_get_art(const struct bp *b, const char *key, int hdu, const char *uri)
 {
-    int32_t i = hdu >= 0 ? find_index(b, key, hdu) : -1;
+    int32_t i = -1;
+    if (uri && b->has_art) {
+        i = hdu >= 0 ? find_index(b, key, hdu, uri) : -1;
+        if (i < 0) {
+            i = find_index(b, key, -1, uri);
+        }
+    }
+    if (i < 0 && hdu >= 0) {
+        i = find_index(b, key, hdu, NULL);
+    }
     if (i < 0) {
-        i = find_index(b, key, -1);
+        i = find_index(b, key, -1, NULL);
     }
     return i >= 0 ? &b->rules[i] : NULL;
+}
+
+const struct bp_rule *bp_get(const struct bp *b, const char *key, int hdu)
+{
+    return bp_get_art(b, key, hdu, NULL);
 }
 
 size_t bp_rule_count(const struct bp *b)
@@ -642,7 +678,7 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
     }
     if (strcmp(v, "None") == 0) {
         struct bp_rule r;
-        if (make_rule(&r, key, BP_UNSET, ext, true, name, line) != ERR_OK) {
+        if (make_rule(b, &r, key, BP_UNSET, ext, true, name, line) != ERR_OK) {
             rule_clear(&r);
             return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
         }
@@ -685,7 +721,7 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
                 a++;
             }
         }
-        if (make_rule(&r, key, BP_FUNC, ext, true, name, line) != ERR_OK ||
+        if (make_rule(b, &r, key, BP_FUNC, ext, true, name, line) != ERR_OK ||
             !(r.func = str_dup(v))) {
             rule_clear(&r);
             return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
@@ -706,17 +742,31 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
     return set_literal(b, key, unquote(v), ext, true, name, line, ei);
 }
 
+static enum err load_lines(struct bp *b, const char *name, const char *text, size_t len,
+                           struct err_info *ei);
+
 enum err bp_load_text(struct bp *b, const char *name, const char *text, size_t len,
                       struct err_info *ei)
+{
+    if (len > BP_MAX_FILE) {
+        return err_set(ei, ERR_TOO_LARGE, "blueprint \"%s\" is larger than %u bytes", name,
+                       (unsigned)BP_MAX_FILE);
+    }
+    free(b->cur_art);
+    b->cur_art = NULL;
+    enum err e = load_lines(b, name, text, len, ei);
+    free(b->cur_art);
+    b->cur_art = NULL;
+    return e;
+}
+
+static enum err load_lines(struct bp *b, const char *name, const char *text, size_t len,
+                           struct err_info *ei)
 {
     int ext = -1;
     int line = 0;
     size_t pos = 0;
     char buf[4096];
-    if (len > BP_MAX_FILE) {
-        return err_set(ei, ERR_TOO_LARGE, "blueprint \"%s\" is larger than %u bytes", name,
-                       (unsigned)BP_MAX_FILE);
-    }
     while (pos < len) {
         const char *s = text + pos;
         const char *nl = memchr(s, '\n', len - pos);
@@ -734,6 +784,22 @@ enum err bp_load_text(struct bp *b, const char *name, const char *text, size_t l
         cut_comment(buf);
         char *t = trim(buf);
         if (*t == '\0') {
+            continue;
+        }
+        if (strncmp(t, "artifact ", 9) == 0 && t[strlen(t) - 1] == ':') {
+            t[strlen(t) - 1] = '\0';
+            char *uri = trim(t + 9);
+            if (*uri == '\0' || strpbrk(uri, " \t'\"")) {
+                free(b->cur_art);
+                b->cur_art = NULL;
+                return perr(ei, name, line, "invalid artifact URI", uri);
+            }
+            free(b->cur_art);
+            b->cur_art = str_dup(uri);
+            if (!b->cur_art) {
+                return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+            }
+            ext = -1;
             continue;
         }
         if (strncmp(t, "extension", 9) == 0 && t[strlen(t) - 1] == ':') {
@@ -760,6 +826,11 @@ enum err bp_load_text(struct bp *b, const char *name, const char *text, size_t l
             strncmp(key, "Header.", 7) != 0) {
             return perr(ei, name, line, "only Chunk and Part elements may be set per extension",
                         key);
+        }
+        if (b->cur_art && strncmp(key, "Chunk", 5) != 0 && strncmp(key, "Part.", 5) != 0 &&
+            strncmp(key, "Header.", 7) != 0 && strncmp(key, "Artifact.", 9) != 0) {
+            return perr(ei, name, line, "only Artifact, Part and Chunk elements may be set per "
+                        "artifact", key);
         }
         if (*val == '\0') {
             return perr(ei, name, line, "missing value", key);

@@ -40,6 +40,8 @@ struct bp_rule {
     char *literal;            /* LITERAL value */
     char *func;               /* FUNC name */
     int extension;            /* HDU the rule applies to, -1 for every HDU */
+    char *artifact;           /* artifact URI the rule applies to ("artifact URI:" section), or
+                                 NULL for every artifact */
     bool user;                /* from a file or bp_set_* (false: default blueprint, configure) */
     char *file;               /* origin file ("" for built-in rules) */
     int line;                 /* origin line (0 for built-in rules) */
@@ -78,6 +80,12 @@ NODISCARD enum err bp_set_lookup(struct bp *b, const char *key, const char *cons
  * every HDU, else NULL. Borrowed until the blueprint changes.
  */
 const struct bp_rule *bp_get(const struct bp *b, const char *key, int hdu);
+
+/**
+ * As bp_get for HDU @p hdu of the artifact @p uri (may be NULL): rules of an "artifact URI:"
+ * section first (extension-specific, then every HDU), then the rules for every artifact.
+ */
+const struct bp_rule *bp_get_art(const struct bp *b, const char *key, int hdu, const char *uri);
 
 /** Number of rules and the i-th one (for listing / "Header." overrides). */
 size_t bp_rule_count(const struct bp *b);

@@ -324,6 +324,9 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
     bool records = len > 0 && len % 80 == 0 && memchr(text, '\n', len) == NULL;
     bool marker_layout = false;
     bool open = false; /* an HDU is open and takes cards */
+    size_t lineno_cards = 0; /* card lines seen */
+    size_t cards80 = 0;      /* of which 80 columns wide */
+    size_t last_len = 80;    /* width of the last card line */
     int lineno = 0;
     size_t pos = 0;
     /* astropy listing layout: text before the first "# HDU" line is a preamble, not cards */
@@ -398,6 +401,9 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             }
             open = true;
         }
+        lineno_cards++;
+        cards80 += ll == 80;
+        last_len = ll;
         if (fhdr_card_parse(line, ll, &card) != ERR_OK) {
             char shown[81];
             size_t sl = ll < 80 ? ll : 80;
@@ -431,9 +437,13 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
         e = err_set(ei, ERR_PARSE, "\"%s\": no header cards", name);
         goto out;
     }
-    if (!marker_layout && !f->hdus[f->nhdus - 1].has_end) {
-        e = err_set(ei, ERR_PARSE, "\"%s\" line %d (HDU %zu): truncated header, no END card",
-                    name, lineno, f->nhdus - 1);
+    /* A card listing may omit END (header dumps do), but a file cut inside a card is
+     * truncated: no final newline, or a last card shorter than the 80-column ones before it. */
+    if (!marker_layout && !records && !f->hdus[f->nhdus - 1].has_end &&
+        (text[len - 1] != '\n' || (last_len != 80 && cards80 + 1 == lineno_cards &&
+                                    lineno_cards > 1))) {
+        e = err_set(ei, ERR_PARSE, "\"%s\" line %d (HDU %zu): truncated header: the last card "
+                    "is incomplete and there is no END card", name, lineno, f->nhdus - 1);
         goto out;
     }
     for (size_t i = 0; i < f->nhdus; i++) {

@@ -128,7 +128,9 @@ static enum err from_wcs(struct caom_chunk *ch, const struct wcsx_chunk *w, stru
     }
     if (w->has_time) {
         const struct wcsx_temporal *t = &w->time;
-        ch->time_axis = caom_i(w->axes.time);
+        if (w->axes.time) {
+            ch->time_axis = caom_i(w->axes.time);
+        }
         NEW(ch->time);
         TRY(from_axis1d(&ch->time->axis, &t->axis, ei));
         TRY(f2c__str(&ch->time->timesys, t->timesys[0] ? t->timesys : NULL, ei));
@@ -406,6 +408,35 @@ static enum err apply(const struct f2c_ctx *c, const char *key, struct caom_chun
                       const char *v, struct err_info *ei)
 {
     const char *k = key + 6; /* after "Chunk." */
+    if (!v) {
+        /* None for an axis ctype removes that WCS element altogether */
+        if (strcmp(k, "energy.axis.axis.ctype") == 0) {
+            caom_spectral_wcs_free(ch->energy);
+            ch->energy = NULL;
+            return ERR_OK;
+        }
+        if (strcmp(k, "time.axis.axis.ctype") == 0) {
+            caom_temporal_wcs_free(ch->time);
+            ch->time = NULL;
+            return ERR_OK;
+        }
+        if (strcmp(k, "polarization.axis.axis.ctype") == 0) {
+            caom_polarization_wcs_free(ch->polarization);
+            ch->polarization = NULL;
+            return ERR_OK;
+        }
+        if (strcmp(k, "custom.axis.axis.ctype") == 0) {
+            caom_custom_wcs_free(ch->custom);
+            ch->custom = NULL;
+            return ERR_OK;
+        }
+        if (strcmp(k, "position.axis.axis1.ctype") == 0 ||
+            strcmp(k, "position.axis.axis2.ctype") == 0) {
+            caom_spatial_wcs_free(ch->position);
+            ch->position = NULL;
+            return ERR_OK;
+        }
+    }
     if (strcmp(k, "naxis") == 0) {
         return set_index(c, key, &ch->naxis, v, ei);
     }
@@ -519,7 +550,7 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
     enum err e = ERR_OK;
     char val[BP_VALUE_MAX];
     *out = NULL;
-    const struct bp_rule *inc = bp_get(c->bp, "Chunk", c->hdu);
+    const struct bp_rule *inc = bp_get_art(c->bp, "Chunk", c->hdu, c->uri);
     if (inc && inc->kind == BP_LITERAL && strcmp(inc->literal, "{ignore}") == 0) {
         return ERR_OK;
     }
@@ -534,13 +565,24 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
     if (!ch) {
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
+    if (!w.has_time && w.axes.naxis >= 2) {
+        /* an image without a time axis: caom2pipe's time chunk from MJD-OBS/DATE-OBS+EXPTIME */
+        e = wcsx_image_time(&keys, &w.time, ei);
+        if (e == ERR_OK) {
+            w.has_time = true;
+        } else if (e != ERR_NOT_FOUND) {
+            err_prefix(ei, "\"%s\" HDU %d: ", c->file, c->hdu);
+            goto out;
+        }
+        e = ERR_OK;
+    }
     if ((e = from_wcs(ch, &w, ei)) != ERR_OK) {
         goto out;
     }
     /* user rules: the fixed scalar keys first, then every other Chunk.* rule in file order */
     struct bp_keys bk = {c, f2c__get};
     for (size_t i = 0; i < ARRAY_LEN(k_chunk_keys); i++) {
-        const struct bp_rule *r = bp_get(c->bp, k_chunk_keys[i], c->hdu);
+        const struct bp_rule *r = bp_get_art(c->bp, k_chunk_keys[i], c->hdu, c->uri);
         bool found = false;
         if (!r || !r->user) {
             continue;
@@ -562,8 +604,15 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
         const struct bp_rule *r = bp_rule_at(c->bp, k % bp_rule_count(c->bp));
         bool found = false;
         if (!r->user || strncmp(r->key, "Chunk.", 6) != 0 ||
-            (r->extension != -1 && r->extension != c->hdu)) {
-            continue;
+            bp_get_art(c->bp, r->key, c->hdu, c->uri) != r) {
+            continue; /* not a chunk rule, or one for another HDU/artifact, or shadowed */
+        }
+        bool fixed = false;
+        for (size_t j = 0; j < ARRAY_LEN(k_chunk_keys); j++) {
+            fixed = fixed || strcmp(k_chunk_keys[j], r->key) == 0;
+        }
+        if (fixed) {
+            continue; /* applied above */
         }
         bool defines = str_ends_with(r->key, ".ctype") || strstr(r->key, ".function.") ||
                        strstr(r->key, ".range.") || strstr(r->key, ".bounds.");
@@ -572,13 +621,6 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
         }
         if (pass == 1 && !wcs_exists(ch, r->key)) {
             continue;
-        }
-        bool fixed = false;
-        for (size_t j = 0; j < ARRAY_LEN(k_chunk_keys); j++) {
-            fixed = fixed || strcmp(k_chunk_keys[j], r->key) == 0;
-        }
-        if (fixed || (r->extension == -1 && bp_get(c->bp, r->key, c->hdu) != r)) {
-            continue; /* a scalar key done above, or shadowed by an extension rule */
         }
         if ((e = bp_eval(r, &bk, val, sizeof val, &found, ei)) != ERR_OK) {
             goto out;

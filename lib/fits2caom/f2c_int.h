@@ -12,6 +12,7 @@ struct f2c_ctx {
     const struct fhdr_hdu *h;    /* the header */
     const struct bp *bp;         /* the blueprint */
     bool overrides;              /* the blueprint has Header.<KW> rules */
+    const char *uri;             /* the artifact being built (NULL for observation values) */
 };
 
 NODISCARD enum err f2c__bad(struct err_info *ei, const struct f2c_ctx *c, const char *key,

@@ -39,7 +39,7 @@ const char *f2c__get(const void *ctx, const char *key)
     if (c->overrides) {
         char hk[96];
         snprintf(hk, sizeof hk, "Header.%s", key);
-        const struct bp_rule *r = bp_get(c->bp, hk, c->hdu);
+        const struct bp_rule *r = bp_get_art(c->bp, hk, c->hdu, c->uri);
         if (r && r->kind == BP_LITERAL) {
             return r->literal;
         }
@@ -512,10 +512,13 @@ static enum err content_md5(const char *path, struct caom_artifact *a, struct er
     for (unsigned i = 0; i < 16; i++) {
         snprintf(hex + 4 + 2 * i, 3, "%02x", md[i]);
     }
-    if ((e = f2c__str(&a->content_checksum, hex, ei)) != ERR_OK) {
+    /* values the blueprint gave win: fill only what is missing */
+    if (!a->content_checksum && (e = f2c__str(&a->content_checksum, hex, ei)) != ERR_OK) {
         goto out;
     }
-    a->content_length = caom_l(total);
+    if (!a->content_length.set) {
+        a->content_length = caom_l(total);
+    }
 out:
     EVP_MD_CTX_free(ctx);
     fclose(fp);
@@ -535,7 +538,7 @@ static enum err eval(const struct f2c_ctx *c, const char *key, char *out, size_t
                      bool *found, const struct bp_rule **rule, struct err_info *ei)
 {
     struct bp_keys k = {c, f2c__get};
-    const struct bp_rule *r = bp_get(c->bp, key, c->hdu);
+    const struct bp_rule *r = bp_get_art(c->bp, key, c->hdu, c->uri);
     *found = false;
     if (rule) {
         *rule = r;
@@ -604,7 +607,7 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
                               &names, ei)) != ERR_OK) {
         return e;
     }
-    struct f2c_ctx c0 = {name0, 0, fhdr_file_hdu(in[0].headers, 0), bp, overrides};
+    struct f2c_ctx c0 = {name0, 0, fhdr_file_hdu(in[0].headers, 0), bp, overrides, NULL};
     if ((e = identity(&c0, "Observation.observationID", opts->observation_id, names.obs_id, obs_id,
                       sizeof obs_id, ei)) != ERR_OK ||
         (e = identity(&c0, "Plane.productID", opts->product_id, names.product_id, prod_id,
@@ -628,13 +631,13 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
     for (size_t f = 0; f < n; f++) {
         const struct fhdr_file *hf = in[f].headers;
         const char *fname = fhdr_file_name(hf);
-        struct f2c_ctx c = {fname, 0, fhdr_file_hdu(hf, 0), bp, overrides};
         struct f2c_names fn;
         if ((e = f2c_storage_name(in[f].path ? in[f].path : fname, opts->collection, opts->scheme,
                                   &fn, ei)) != ERR_OK) {
             goto out;
         }
         const char *uri = in[f].artifact_uri ? in[f].artifact_uri : fn.artifact_uri;
+        struct f2c_ctx c = {fname, 0, fhdr_file_hdu(hf, 0), bp, overrides, uri};
         a = caom_artifact_new(uri, NULL, CAOM_RELEASE_DATA);
         if (!a) {
             e = err_set(ei, ERR_NOMEM, "out of memory");
@@ -675,13 +678,14 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             (e = f2c__str(&a->content_type, "application/fits", ei)) != ERR_OK) {
             goto out;
         }
-        if (opts->content_metadata && in[f].path && !a->content_checksum &&
-            !a->content_length.set && (e = content_md5(in[f].path, a, ei)) != ERR_OK) {
+        if (opts->content_metadata && in[f].path &&
+            (!a->content_checksum || !a->content_length.set) &&
+            (e = content_md5(in[f].path, a, ei)) != ERR_OK) {
             goto out;
         }
         for (size_t h = 0; h < fhdr_file_hdu_count(hf); h++) {
             char pname[16];
-            struct f2c_ctx ch_ctx = {fname, (int)h, fhdr_file_hdu(hf, h), bp, overrides};
+            struct f2c_ctx ch_ctx = {fname, (int)h, fhdr_file_hdu(hf, h), bp, overrides, uri};
             bool found = false;
             snprintf(pname, sizeof pname, "%zu", h);
             part = caom_part_new(pname);

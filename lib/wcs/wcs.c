@@ -359,6 +359,34 @@ static void opt_nonzero(const struct wcsx_keys *k, const char *key, struct wcsx_
     }
 }
 
+/* wcsset's convention: spectral axes in SI units (Angstrom -> m, GHz -> Hz, km/s -> m/s) */
+static void spectral_si(struct wcsx_axis1d *a)
+{
+    static const struct {
+        const char *type;
+        const char *si;
+    } k_si[] = {{"WAVE", "m"}, {"AWAV", "m"}, {"FREQ", "Hz"}, {"ENER", "J"},
+                {"WAVN", "/m"}, {"VRAD", "m/s"}, {"VOPT", "m/s"}, {"VELO", "m/s"}};
+    double scale = 1.0, offset = 0.0, power = 1.0;
+    struct wcserr *err = NULL;
+    if (!a->cunit[0]) {
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(k_si); i++) {
+        if (strncmp(a->ctype, k_si[i].type, 4) != 0 || strcmp(a->cunit, k_si[i].si) == 0) {
+            continue;
+        }
+        if (wcsunitse(a->cunit, k_si[i].si, &scale, &offset, &power, &err) == 0 &&
+            offset == 0.0 && power == 1.0) {
+            a->crval *= scale;
+            a->delta *= scale;
+            str_copy(a->cunit, sizeof a->cunit, k_si[i].si);
+        }
+        wcserr_clear(&err);
+        return;
+    }
+}
+
 static void spectral(const struct wcsx_keys *k, int i, struct wcsx_spectral *s)
 {
     double d;
@@ -367,6 +395,7 @@ static void spectral(const struct wcsx_keys *k, int i, struct wcsx_spectral *s)
     axis1d(k, i, &s->axis);
     int velref = kd(k, "VELREF", &d) && fabs(d) < 100000 ? (int)d : 0;
     wcsx_spectral_translate(s->axis.ctype, velref, s->axis.ctype, frame);
+    spectral_si(&s->axis);
     copy_trim(s->specsys, ks(k, "SPECSYS"));
     if (!s->specsys[0]) {
         str_copy(s->specsys, sizeof s->specsys, frame);
@@ -454,6 +483,9 @@ enum err wcsx_image_time(const struct wcsx_keys *k, struct wcsx_temporal *t, str
         }
     }
     bool has_exp = kd(k, "EXPTIME", &exptime) || kd(k, "INTTIME", &exptime);
+    if (!has_exp) {
+        return ERR_NOT_FOUND;
+    }
     str_copy(t->axis.ctype, sizeof t->axis.ctype, "TIME");
     str_copy(t->axis.cunit, sizeof t->axis.cunit, "d");
     t->axis.syser.set = t->axis.rnder.set = true;
@@ -464,10 +496,8 @@ enum err wcsx_image_time(const struct wcsx_keys *k, struct wcsx_temporal *t, str
     t->axis.crval = mjd;
     t->axis.delta = exptime / 86400.0;
     str_copy(t->timesys, sizeof t->timesys, "UTC");
-    if (has_exp) {
-        t->exposure.set = t->resolution.set = true;
-        t->exposure.v = t->resolution.v = exptime;
-    }
+    t->exposure.set = t->resolution.set = true;
+    t->exposure.v = t->resolution.v = exptime;
     return ERR_OK;
 }
 

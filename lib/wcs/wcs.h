@@ -117,8 +117,8 @@ NODISCARD enum err wcsx_chunk_derive(const struct wcsx_keys *k, struct wcsx_chun
 /**
  * The caom2pipe time chunk for an image without a time axis: axis TIME/d, error 1e-7,
  * function naxis 1, refCoord (0.5, MJD-OBS), delta EXPTIME/86400, exposure EXPTIME (s),
- * resolution EXPTIME, timesys UTC. MJD-OBS may come from DATE-OBS (ISO) when absent.
- * ERR_NOT_FOUND when neither MJD-OBS nor DATE-OBS is present.
+ * resolution EXPTIME, timesys UTC. MJD-OBS may come from DATE-OBS (ISO) when absent, EXPTIME
+ * from INTTIME. ERR_NOT_FOUND when the start or the exposure time is missing.
  */
 NODISCARD enum err wcsx_image_time(const struct wcsx_keys *k, struct wcsx_temporal *out,
                                    struct err_info *ei);

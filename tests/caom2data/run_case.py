@@ -61,6 +61,8 @@ def parse_case(path):
                 case['tolerance'].append((p, float(tol)))
             elif k == 'args':
                 case['args'] += v.split()
+            elif k == 'expect_differences':
+                case['expect_differences'] = int(v)
             elif k == 'compute':
                 case['compute'] = v.lower() in ('yes', 'true', '1')
             else:
@@ -240,6 +242,8 @@ def main():
         print('DIFF', e)
     print(f'{os.path.basename(sys.argv[1])}: {cmp.compared} values compared, '
           f'{len(cmp.errors)} differences, {len(case["skip"])} skipped paths')
+    if 'expect_differences' in case:  # a negative case: the comparison must find exactly these
+        sys.exit(0 if len(cmp.errors) == case['expect_differences'] else 1)
     sys.exit(1 if cmp.errors else 0)
 
 
