@@ -61,6 +61,7 @@ struct xfer {
     bool headers_too_many;
     bool out_io_error;
     int out_errno;
+    bool cancelled;
     struct httpc__sum sum;
 };
 
@@ -334,6 +335,18 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
     }
     x->up_pos = (uint64_t)offset;
     return CURL_SEEKFUNC_OK;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct xfer *x = ud;
+    if (!x->req->progress(x->req->progress_ud, (uint64_t)dlnow, (uint64_t)dltotal,
+                          (uint64_t)ulnow, (uint64_t)ultotal)) {
+        x->cancelled = true;
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- request setup ------------------------------------------------------------------- */
@@ -655,6 +668,11 @@ static enum err setup_easy(struct httpc *c, const struct httpc_request *req, str
     SET(CURLOPT_WRITEDATA, x);
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_ACCEPT_ENCODING, NULL);
+    if (req->progress) {
+        SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+        SET(CURLOPT_XFERINFODATA, x);
+        SET(CURLOPT_NOPROGRESS, 0L);
+    }
     if (req->method == HTTPC_GET && !req->sigv4) {
         SET(CURLOPT_FOLLOWLOCATION, 1L);
         SET(CURLOPT_MAXREDIRS, HTTPC__MAX_REDIRS);
@@ -710,6 +728,9 @@ static enum err curl_err(CURLcode rc, const struct xfer *x, const char *url, con
                          struct err_info *ei)
 {
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (x->cancelled) {
+        return err_set(ei, ERR_CANCELLED, "request to %s was cancelled", url);
+    }
     if (x->too_large) {
         return err_set(ei, ERR_TOO_LARGE, "response body of %s exceeds the limit of %llu bytes",
                        url, (unsigned long long)x->max_body);
@@ -759,6 +780,21 @@ static long backoff_delay(long base, int attempt)
     r *= 0x9e3779b97f4a7c15ULL;
     long half = d / 2;
     return half + (half > 0 ? (long)(r % (uint64_t)(half + 1)) : 0);
+}
+
+/* Retry-After in whole seconds on 429/503, in ms, capped; 0 when absent or a date. */
+static long retry_after_ms(const struct httpc_response *resp)
+{
+    if (resp->status != 429 && resp->status != 503) {
+        return 0;
+    }
+    const char *v = httpc_response_header(resp, "Retry-After");
+    int64_t secs = 0;
+    if (!v || str_to_i64(v, 0, 3600, &secs) != ERR_OK) {
+        return 0;
+    }
+    long ms = (long)secs * 1000L;
+    return ms > HTTPC_MAX_BACKOFF_MS ? HTTPC_MAX_BACKOFF_MS : ms;
 }
 
 static bool hex_equal(const char *a, const char *b)
@@ -894,6 +930,7 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
         x.got = 0;
         x.up_pos = 0;
         x.too_large = x.headers_too_many = x.out_io_error = x.up_io_error = false;
+        x.cancelled = false;
         httpc__sum_abort(&x.sum);
         if (x.out_fd >= 0 && (ftruncate(x.out_fd, 0) != 0 || lseek(x.out_fd, 0, SEEK_SET) != 0)) {
             e = err_set(ei, ERR_IO, "could not reset temporary file for \"%s\": %s",
@@ -921,7 +958,7 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
         if (rc != CURLE_OK) {
             e = curl_err(rc, &x, url_msg, c->errbuf, ei);
             retry = retryable_curl(rc) && !x.too_large && !x.out_io_error && !x.up_io_error &&
-                    !x.headers_too_many;
+                    !x.headers_too_many && !x.cancelled;
         } else if (status >= 500 || status == 429) {
             e = httpc_check(resp, url_msg, ei);
             retry = true;
@@ -929,7 +966,9 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
             e = ERR_OK;
         }
         if (retry && attempt < attempts) {
-            clock_sleep_ms(backoff_delay(c->backoff_ms, attempt));
+            long delay = backoff_delay(c->backoff_ms, attempt);
+            long after = retry_after_ms(resp);
+            clock_sleep_ms(after > delay ? after : delay);
             continue;
         }
         if (rc == CURLE_OK) {

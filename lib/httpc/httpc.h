@@ -76,6 +76,13 @@ struct httpc_sigv4 {
 };
 
 /**
+ * Progress of a transfer: @p down_done of @p down_total (0 = unknown) bytes received and
+ * @p up_done of @p up_total sent in the current attempt. Return false to cancel.
+ */
+typedef bool (*httpc_progress_fn)(void *ud, uint64_t down_done, uint64_t down_total,
+                                  uint64_t up_done, uint64_t up_total);
+
+/**
  * One request. Zero-initialise and set what you need; everything is borrowed for the call.
  * Body: at most one of (body, body_len) and body_file. Destination of a 2xx response body:
  * out_file if set (written to a temporary file beside it and renamed into place only when the
@@ -109,6 +116,10 @@ struct httpc_request {
                                          the right length, e.g. "ETag" of a single-part S3
                                          object with HTTPC_SUM_MD5; mismatch = ERR_CHECKSUM */
     bool fail_on_status;              /* non-2xx final status becomes an error (httpc_check) */
+    httpc_progress_fn progress;       /* called as bytes move (at most ~1/s by libcurl, and at
+                                         every attempt); returning false cancels the request
+                                         with ERR_CANCELLED; or NULL */
+    void *progress_ud;                /* passed to progress */
 };
 
 /** One response header (both strings owned by the response). */
@@ -157,9 +168,10 @@ void httpc_response_free(struct httpc_response *resp);
 
 /**
  * Perform @p req with retries.
- * Retried (up to max_attempts, exponential backoff with jitter): connection failures, timeouts,
- * truncated bodies (fewer bytes than Content-Length), 5xx and 429 answers. Not retried: other
- * statuses, size cap, checksum mismatch, local file errors.
+ * Retried (up to max_attempts, exponential backoff with jitter; a Retry-After of a few seconds
+ * on 429/503 is honoured up to HTTPC_MAX_BACKOFF_MS): connection failures, timeouts, truncated
+ * bodies (fewer bytes than Content-Length), 5xx and 429 answers. Not retried: other statuses,
+ * size cap, checksum mismatch, TLS verification failures, local file errors, cancellation.
  * @param[in]     c     client (used by this thread only for the duration)
  * @param[in]     req   the request (borrowed)
  * @param[in,out] resp  initialised with httpc_response_init(); filled with the final response
@@ -169,6 +181,7 @@ void httpc_response_free(struct httpc_response *resp);
  *         ERR_UNAVAILABLE could not connect / resolve; ERR_HTTP protocol failure, truncated
  *         body, TLS failure, or (fail_on_status) a 5xx; ERR_TOO_LARGE body or headers over the
  *         cap; ERR_CHECKSUM digest differs from expect_sum; ERR_IO body_file/out_file failure;
+ *         ERR_CANCELLED the progress callback returned false;
  *         ERR_NOT_FOUND / ERR_UNAUTHORIZED / ERR_FORBIDDEN / ERR_CONFLICT (fail_on_status).
  *         @p ei names the URL (without query credentials) and the reason.
  */

@@ -147,12 +147,21 @@ struct storage_stat {
     char sum_hex[STORAGE_SUM_HEX_MAX]; /* digest computed during a get/put if asked, else "" */
 };
 
+/**
+ * Progress of a transfer: @p done of @p total bytes (total 0 = unknown). Called from the
+ * calling thread, about once a second and per chunk or part. Return false to cancel: the call
+ * then fails with ERR_CANCELLED and, as for any failure, leaves no partial destination.
+ */
+typedef bool (*storage_progress_fn)(void *ud, uint64_t done, uint64_t total);
+
 /** Options of a transfer; zero = no digest. */
 struct storage_xfer_opts {
     enum storage_sum sum;   /* digest to compute over the bytes (returned in stat.sum_hex) */
     const char *expect_sum; /* expected hex digest (gets): mismatch = ERR_CHECKSUM and the
                                destination is not created; or NULL */
     const char *content_type; /* puts to S3: Content-Type; NULL = application/octet-stream */
+    storage_progress_fn progress; /* or NULL */
+    void *progress_ud;        /* passed to progress */
 };
 
 /**

@@ -262,7 +262,8 @@ static bool write_all(int fd, const void *p, size_t n)
 /* Copy @p src_fd (or @p data) into a temporary beside @p dest and rename it into place. */
 static enum err atomic_write(const char *dest, int src_fd, const void *data, size_t len,
                              uint64_t max, enum storage_sum sum, const char *expect,
-                             struct storage_stat *sst, struct err_info *ei)
+                             const struct storage_xfer_opts *opts, struct storage_stat *sst,
+                             struct err_info *ei)
 {
     enum err e = ERR_OK;
     char *tmp = NULL;
@@ -296,6 +297,11 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
     }
     (void)fchmod(fd, 0644);
     uint64_t total = 0;
+    uint64_t src_size = 0;
+    struct stat ssb;
+    if (src_fd >= 0 && fstat(src_fd, &ssb) == 0 && S_ISREG(ssb.st_mode)) {
+        src_size = (uint64_t)ssb.st_size;
+    }
     if (src_fd >= 0) {
         chunk = malloc(STORAGE__COPY_CHUNK);
         if (!chunk) {
@@ -325,6 +331,10 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
                 e = err_set(ei, ERR_IO, "could not write \"%s\": %s", tmp, strerror(errno));
                 goto out;
             }
+            if (opts->progress && !opts->progress(opts->progress_ud, total, src_size)) {
+                e = err_set(ei, ERR_CANCELLED, "copy to \"%s\" was cancelled", dest);
+                goto out;
+            }
         }
     } else {
         total = len;
@@ -335,6 +345,10 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
         }
         if (!write_all(fd, data, len)) {
             e = err_set(ei, ERR_IO, "could not write \"%s\": %s", tmp, strerror(errno));
+            goto out;
+        }
+        if (opts->progress && !opts->progress(opts->progress_ud, total, total)) {
+            e = err_set(ei, ERR_CANCELLED, "write of \"%s\" was cancelled", dest);
             goto out;
         }
     }
@@ -413,8 +427,8 @@ enum err storage__file_get(struct storage *st, const struct storage_uri *u, cons
     }
     sst->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
     if (dest) {
-        e = atomic_write(dest, fd, NULL, 0, st->max_object, opts->sum, opts->expect_sum, sst,
-                         ei);
+        e = atomic_write(dest, fd, NULL, 0, st->max_object, opts->sum, opts->expect_sum, opts,
+                         sst, ei);
         goto out;
     }
     uint64_t cap = mem_max < st->max_object ? mem_max : st->max_object;
@@ -492,7 +506,7 @@ enum err storage__file_put(struct storage *st, const struct storage_uri *u, cons
             return err_set(ei, ERR_IO, "could not open file \"%s\": %s", src, strerror(errno));
         }
     }
-    e = atomic_write(dest, fd, data, len, UINT64_MAX, opts->sum, NULL, sst, ei);
+    e = atomic_write(dest, fd, data, len, UINT64_MAX, opts->sum, NULL, opts, sst, ei);
     if (fd >= 0) {
         close(fd);
     }

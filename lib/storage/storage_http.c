@@ -33,6 +33,15 @@ void storage__stat_from_headers(const struct httpc_response *rs, struct storage_
     stat->mtime_ns = t > 0 ? t * 1000000000LL : 0;
 }
 
+bool storage__prog_cb(void *ud, uint64_t down_done, uint64_t down_total, uint64_t up_done,
+                      uint64_t up_total)
+{
+    struct storage__prog *p = ud;
+    uint64_t done = p->upload ? up_done : down_done;
+    uint64_t total = p->total ? p->total : (p->upload ? up_total : down_total);
+    return p->fn(p->ud, p->base + done, total);
+}
+
 enum err storage__http_get(struct storage *st, const char *url, const char *token,
                            const char *dest, struct buf *mem, size_t mem_max,
                            const struct storage_xfer_opts *opts, struct storage_stat *stat,
@@ -59,6 +68,11 @@ enum err storage__http_get(struct storage *st, const char *url, const char *toke
         .expect_sum = opts->expect_sum,
         .fail_on_status = true,
     };
+    struct storage__prog prog = {.fn = opts->progress, .ud = opts->progress_ud};
+    if (opts->progress) {
+        rq.progress = storage__prog_cb;
+        rq.progress_ud = &prog;
+    }
     if (opts->expect_sum && rq.sum == HTTPC_SUM_NONE) {
         rq.sum = strlen(opts->expect_sum) == 32 ? HTTPC_SUM_MD5 : HTTPC_SUM_SHA256;
     }

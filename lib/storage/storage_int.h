@@ -75,6 +75,18 @@ NODISCARD enum err storage__client(struct storage *st, struct httpc **out, struc
 /** Map a storage digest choice to httpc's. */
 enum httpc_sum storage__sum(enum storage_sum s);
 
+/** Adapter from httpc progress to a storage_progress_fn over a whole (multipart) transfer. */
+struct storage__prog {
+    storage_progress_fn fn; /* the caller's callback (not NULL when used) */
+    void *ud;
+    uint64_t base;          /* bytes of earlier parts */
+    uint64_t total;         /* whole transfer size, 0 = take libcurl's */
+    bool upload;            /* report the upload direction */
+};
+/** httpc_progress_fn that forwards to a struct storage__prog. */
+bool storage__prog_cb(void *ud, uint64_t down_done, uint64_t down_total, uint64_t up_done,
+                      uint64_t up_total);
+
 /* storage_xml.c: the few S3 XML responses, scanned without a DOM */
 /** Find the text of the first <tag>...</tag> in [p, end), XML-unescaped into @p out. */
 NODISCARD enum err storage__xml_text(const char *p, const char *end, const char *tag,

@@ -42,6 +42,7 @@ struct s3_req {
     const char *expect_sum;
     bool etag_check;
     int max_attempts;
+    struct storage__prog *prog; /* progress adapter or NULL */
 };
 
 static enum err build_url(struct storage *st, const char *bucket, const char *key,
@@ -151,6 +152,8 @@ static enum err s3_do(struct storage *st, struct httpc *c, const struct s3_req *
         .expect_sum = r->expect_sum,
         .expect_sum_header = r->etag_check ? "ETag" : NULL,
         .max_attempts = r->max_attempts,
+        .progress = r->prog && r->prog->fn ? storage__prog_cb : NULL,
+        .progress_ud = r->prog,
     };
     if (r->body_file && r->file_len == 0) {
         /* an empty range means "to the end" to httpc; send an empty body instead */
@@ -190,9 +193,11 @@ enum err storage__s3_get(struct storage *st, const struct storage_uri *u, const 
     if (mem && (uint64_t)mem_max < cap) {
         cap = mem_max;
     }
+    struct storage__prog prog = {.fn = opts->progress, .ud = opts->progress_ud};
     struct s3_req r = {.method = HTTPC_GET, .bucket = u->bucket, .key = u->key,
                        .out_file = dest, .max_body = cap ? cap : 1,
-                       .sum = storage__sum(opts->sum), .expect_sum = opts->expect_sum};
+                       .sum = storage__sum(opts->sum), .expect_sum = opts->expect_sum,
+                       .prog = &prog};
     if (opts->expect_sum && r.sum == HTTPC_SUM_NONE) {
         r.sum = strlen(opts->expect_sum) == 32 ? HTTPC_SUM_MD5 : HTTPC_SUM_SHA256;
     }
@@ -314,11 +319,14 @@ static enum err put_single(struct storage *st, struct httpc *c, const struct sto
 {
     struct httpc_response rs;
     httpc_response_init(&rs);
+    struct storage__prog prog = {.fn = opts->progress, .ud = opts->progress_ud, .total = len,
+                                 .upload = true};
     struct s3_req r = {.method = HTTPC_PUT, .bucket = u->bucket, .key = u->key,
                        .body = src ? NULL : data, .body_len = src ? 0 : (size_t)len,
                        .body_file = src, .file_len = len, .max_body = S3__SMALL_BODY_MAX,
                        .content_type = opts->content_type ? opts->content_type
-                                                          : "application/octet-stream"};
+                                                          : "application/octet-stream",
+                       .prog = &prog};
     enum err e = s3_do(st, c, &r, &rs, ei);
     if (e == ERR_OK) {
         storage__stat_from_headers(&rs, sst);
@@ -401,11 +409,13 @@ static enum err put_multipart(struct storage *st, struct httpc *c, const struct 
             e = err_set(ei, ERR_INVALID, "%s: upload id too long", what);
             goto out;
         }
+        struct storage__prog prog = {.fn = opts->progress, .ud = opts->progress_ud, .base = off,
+                                     .total = len, .upload = true};
         struct s3_req pr = {.method = HTTPC_PUT, .bucket = u->bucket, .key = u->key,
                             .query = buf_cstr(&q), .max_body = S3__SMALL_BODY_MAX,
                             .body = src ? NULL : (const char *)data + off,
                             .body_len = src ? 0 : (size_t)n, .body_file = src,
-                            .file_off = off, .file_len = n};
+                            .file_off = off, .file_len = n, .prog = &prog};
         httpc_response_free(&rs);
         e = s3_do(st, c, &pr, &rs, ei);
         if (e != ERR_OK) {

@@ -558,6 +558,58 @@ static void test_tls_client_certificate(void **state)
     test_srv_stop(&tls);
 }
 
+struct prog_state {
+    uint64_t last_down;
+    uint64_t last_total;
+    int calls;
+    bool cancel;
+};
+
+static bool on_prog(void *ud, uint64_t dd, uint64_t dt, uint64_t ud_done, uint64_t ut)
+{
+    (void)ud_done;
+    (void)ut;
+    struct prog_state *p = ud;
+    p->calls++;
+    assert_true(dd >= p->last_down || dd == 0); /* monotonic within an attempt */
+    p->last_down = dd;
+    if (dt) {
+        p->last_total = dt;
+    }
+    return !(p->cancel && dd > 0);
+}
+
+static void test_progress_and_cancel(void **state)
+{
+    (void)state;
+    char u[256];
+    url(u, sizeof u, "/ok/3000000");
+    struct prog_state ps = {0};
+    struct httpc_request rq = {.url = u, .progress = on_prog, .progress_ud = &ps};
+    struct httpc_response rs;
+    httpc_response_init(&rs);
+    struct err_info ei = {0};
+    assert_int_equal(httpc_do(client, &rq, &rs, &ei), ERR_OK);
+    assert_true(ps.calls > 0);
+    assert_int_equal(ps.last_down, 3000000);
+    assert_int_equal(ps.last_total, 3000000);
+    httpc_response_free(&rs);
+    /* cancelling: ERR_CANCELLED, no retry, no file */
+    char dir[1100];
+    char out[1200];
+    make_dir(dir, sizeof dir, "cancel");
+    snprintf(out, sizeof out, "%s/obj.bin", dir);
+    struct prog_state pc = {.cancel = true};
+    struct httpc_request rq2 = {.url = u, .out_file = out, .progress = on_prog,
+                                .progress_ud = &pc};
+    httpc_response_init(&rs);
+    assert_int_equal(httpc_do(client, &rq2, &rs, &ei), ERR_CANCELLED);
+    assert_int_equal(rs.attempts, 1);
+    assert_non_null(strstr(ei.msg, "cancelled"));
+    httpc_response_free(&rs);
+    assert_int_equal(count_dir_entries(dir), 0);
+}
+
 static void test_parse_date(void **state)
 {
     (void)state;
@@ -592,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_tls_verification),
         cmocka_unit_test(test_tls_client_certificate),
         cmocka_unit_test(test_parse_date),
+        cmocka_unit_test(test_progress_and_cancel),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -288,6 +288,56 @@ static void test_atomic_writes(void **state)
     assert_int_equal(storage_put_mem(st, u, "x", 1, NULL, NULL, &ei), ERR_CONFLICT);
 }
 
+struct prog {
+    uint64_t done;
+    uint64_t total;
+    int calls;
+    bool cancel;
+};
+
+static bool on_prog(void *ud, uint64_t done, uint64_t total)
+{
+    struct prog *p = ud;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    return !p->cancel;
+}
+
+static void test_progress_and_cancel(void **state)
+{
+    (void)state;
+    struct err_info ei = {0};
+    char src[1200];
+    snprintf(src, sizeof src, "%s/big-src.bin", outside);
+    FILE *f = fopen(src, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 3 * 1024 * 1024; i++) {
+        fputc(i & 0xff, f);
+    }
+    fclose(f);
+    char u[1300];
+    snprintf(u, sizeof u, "file:%s/prog/copy.bin", root);
+    struct prog p = {0};
+    struct storage_xfer_opts o = {.progress = on_prog, .progress_ud = &p};
+    CHECK_OK(storage_put_file(st, u, src, &o, NULL, &ei));
+    assert_true(p.calls >= 3); /* one per 1 MiB chunk */
+    assert_int_equal(p.done, 3 * 1024 * 1024);
+    assert_int_equal(p.total, 3 * 1024 * 1024);
+    /* cancelled: ERR_CANCELLED and the previous content stays */
+    struct prog pc = {.cancel = true};
+    struct storage_xfer_opts oc = {.progress = on_prog, .progress_ud = &pc};
+    char u2[1300];
+    snprintf(u2, sizeof u2, "file:%s/prog/other.bin", root);
+    assert_int_equal(storage_put_file(st, u2, src, &oc, NULL, &ei), ERR_CANCELLED);
+    struct storage_stat hs;
+    assert_int_equal(storage_head(st, u2, &hs, &ei), ERR_NOT_FOUND);
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/prog", root);
+    assert_int_equal(count_entries(dir), 1);
+    unlink(src);
+}
+
 struct seen {
     char uris[16][1400];
     int n;
@@ -445,7 +495,7 @@ int main(void)
         cmocka_unit_test(test_create_rejects),   cmocka_unit_test(test_put_get_head_roundtrip),
         cmocka_unit_test(test_escapes_refused),  cmocka_unit_test(test_atomic_writes),
         cmocka_unit_test(test_list_and_delete),  cmocka_unit_test(test_s3_config_from_env),
-        cmocka_unit_test(test_archive_urls),
+        cmocka_unit_test(test_archive_urls),     cmocka_unit_test(test_progress_and_cancel),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -242,6 +242,23 @@ static void test_list_with_continuation(void **state)
     assert_int_equal(sn.n, 0);
 }
 
+struct prog {
+    uint64_t done;
+    uint64_t total;
+    bool went_back;
+};
+
+static bool on_prog(void *ud, uint64_t done, uint64_t total)
+{
+    struct prog *p = ud;
+    if (done < p->done) {
+        p->went_back = true;
+    }
+    p->done = done;
+    p->total = total;
+    return true;
+}
+
 static void write_pattern(const char *path, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -269,7 +286,12 @@ static void test_multipart_upload(void **state)
     uri(u, sizeof u, "products/big.bin");
     struct err_info ei = {0};
     struct storage_stat ps = {0};
-    CHECK_OK(storage_put_file(st, u, src, NULL, &ps, &ei));
+    struct prog pr = {0};
+    struct storage_xfer_opts po = {.progress = on_prog, .progress_ud = &pr};
+    CHECK_OK(storage_put_file(st, u, src, &po, &ps, &ei));
+    assert_int_equal(pr.done, size); /* progress covers all three parts */
+    assert_int_equal(pr.total, size);
+    assert_false(pr.went_back);
     assert_int_equal(ps.size, size);
     /* AWS names the part count in a multipart ETag ("...-3"); s3rver uses the whole MD5 */
     char md5[HTTPC_SUM_HEX_MAX];
