@@ -320,7 +320,8 @@ const char *calib_refcat_instrument(const struct calib_refcat *c);
 /** Number of reference types and the name of type @p i (lower case). */
 size_t calib_refcat_ntypes(const struct calib_refcat *c);
 const char *calib_refcat_type(const struct calib_refcat *c, size_t i);
-/** Header keywords the catalog needs for type @p type (NULL-terminated list, borrowed). */
+/** Header keywords the catalog needs for type @p type (NULL-terminated list, borrowed; empty
+ *  for a type that is N/A), or NULL when the catalog has no such type. */
 const char *const *calib_refcat_parkeys(const struct calib_refcat *c, const char *type);
 
 /** Header lookup: the raw value of @p key, or NULL when the header has no such keyword. */
