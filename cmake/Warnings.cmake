@@ -3,8 +3,12 @@ set(OBSFLOW_WARNINGS
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
   -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition
   -Wcast-qual -Wpointer-arith -Wwrite-strings -Wundef -Wvla
-  -Wformat=2 -Wformat-security -Wno-format-truncation -Wimplicit-fallthrough -Wredundant-decls
+  -Wformat=2 -Wformat-security -Wimplicit-fallthrough -Wredundant-decls
   -Werror=implicit-function-declaration -Werror=incompatible-pointer-types)
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  # gcc flags intentional snprintf truncation; clang has no such warning
+  list(APPEND OBSFLOW_WARNINGS -Wno-format-truncation)
+endif()
 if(ENABLE_WERROR)
   list(APPEND OBSFLOW_WARNINGS -Werror)
 endif()
