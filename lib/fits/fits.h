@@ -23,6 +23,7 @@
 #define FHDR_KEY_MAX        72          /* keyword incl. HIERARCH names, with terminator */
 #define FHDR_VALUE_MAX      72          /* value field text, with terminator */
 #define FHDR_NAME_MAX       256         /* file name kept for messages */
+#define FHDR_LONGSTR_MAX    65536       /* a long string value joined from CONTINUE cards */
 
 /** Value type of one card. */
 enum fhdr_type {
@@ -42,7 +43,12 @@ struct fhdr_card {
     char image[81];             /* the 80-column card image, blank-padded, NUL-terminated */
     enum fhdr_type type;        /* value type */
     int line;                   /* 1-based line in a text file, or card number in the HDU */
+    char *long_value;           /* the whole value of a string continued on CONTINUE cards
+                                   (owned by the file), or NULL; see fhdr_card_value */
 };
+
+/** The value text of @p c: the long-string value when CONTINUE cards extended it. */
+const char *fhdr_card_value(const struct fhdr_card *c);
 
 /** One HDU: its cards in file order. Borrowed from its file. */
 struct fhdr_hdu {

@@ -32,6 +32,145 @@ static enum err fits_fail(struct err_info *ei, int status, const char *name, int
                    first[0] ? ": " : "", first);
 }
 
+/* ---- tiled-image convention: table header -> image header --------------------------------- */
+
+static bool key_is_indexed(const char *key, const char *pfx)
+{
+    size_t n = strlen(pfx);
+    if (strncmp(key, pfx, n) != 0 || key[n] == '\0') {
+        return false;
+    }
+    for (const char *p = key + n; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool table_or_compression_key(const char *k)
+{
+    static const char *const fixed[] = {
+        "XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "THEAP", "ZIMAGE",
+        "ZBITPIX", "ZNAXIS", "ZCMPTYPE", "ZQUANTIZ", "ZDITHER0", "ZMASKCMP", "ZSIMPLE",
+        "ZTENSION", "ZEXTEND", "ZBLOCKED", "ZPCOUNT", "ZGCOUNT", "CHECKSUM", "DATASUM"};
+    static const char *const indexed[] = {"NAXIS", "TTYPE", "TFORM", "TUNIT", "TNULL", "TSCAL",
+                                          "TZERO", "TDIM", "TDISP", "ZNAXIS", "ZTILE", "ZNAME",
+                                          "ZVAL"};
+    for (size_t i = 0; i < ARRAY_LEN(fixed); i++) {
+        if (strcmp(k, fixed[i]) == 0) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < ARRAY_LEN(indexed); i++) {
+        if (key_is_indexed(k, indexed[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* a card "KEY = value" (value text already FITS-formatted) */
+static void synth_card(struct fhdr_card *out, const char *key, const char *val, int line)
+{
+    char img[81];
+    int n = snprintf(img, sizeof img, "%-8.8s= %20s", key, val);
+    if (n < 0) {
+        n = 0;
+    }
+    if (fhdr_card_parse(img, (size_t)n > 80 ? 80 : (size_t)n, out) != ERR_OK) {
+        memset(out, 0, sizeof *out);
+    }
+    out->line = line;
+}
+
+static const char *card_raw(const struct fhdr_hdu *h, const char *key)
+{
+    const struct fhdr_card *c = fhdr_hdu_find(h, key);
+    return c ? c->value : NULL;
+}
+
+/* Rewrite the last HDU of @p f (a ZIMAGE table header) as the image header it stores. */
+static enum err uncompress_header(struct fhdr_file *f, struct err_info *ei)
+{
+    struct fhdr_hdu *h = &f->hdus[f->nhdus - 1];
+    bool zimage = false;
+    long znaxis = 0;
+    if (fhdr_get_bool(h, "ZIMAGE", &zimage, NULL) != ERR_OK || !zimage ||
+        fhdr_get_long(h, "ZNAXIS", &znaxis, NULL) != ERR_OK || znaxis < 0 || znaxis > 999) {
+        return ERR_OK;
+    }
+    size_t cap = h->ncards + 8;
+    struct fhdr_card *nc = calloc(cap, sizeof *nc);
+    size_t n = 0;
+    if (!nc) {
+        return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+    }
+    const char *zt = card_raw(h, "ZTENSION");
+    char q[80];
+    if (card_raw(h, "ZSIMPLE")) {
+        synth_card(&nc[n++], "SIMPLE", "T", 1);
+    } else {
+        snprintf(q, sizeof q, "'%s'", zt ? zt : "IMAGE");
+        synth_card(&nc[n++], "XTENSION", q, 1);
+    }
+    const char *zb = card_raw(h, "ZBITPIX");
+    synth_card(&nc[n++], "BITPIX", zb ? zb : "8", 2);
+    snprintf(q, sizeof q, "%ld", znaxis);
+    synth_card(&nc[n++], "NAXIS", q, 3);
+    for (long i = 1; i <= znaxis; i++) {
+        char zk[16];
+        char k[16];
+        snprintf(zk, sizeof zk, "ZNAXIS%ld", i);
+        snprintf(k, sizeof k, "NAXIS%ld", i);
+        const char *v = card_raw(h, zk);
+        if (n + 2 >= cap) {
+            size_t ncap = cap * 2;
+            struct fhdr_card *p = realloc(nc, ncap * sizeof *p);
+            if (!p) {
+                free(nc);
+                return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+            }
+            nc = p;
+            cap = ncap;
+        }
+        synth_card(&nc[n++], k, v ? v : "0", (int)(3 + i));
+    }
+    if (!card_raw(h, "ZSIMPLE")) {
+        const char *pc = card_raw(h, "ZPCOUNT");
+        const char *gc = card_raw(h, "ZGCOUNT");
+        synth_card(&nc[n++], "PCOUNT", pc ? pc : "0", 0);
+        synth_card(&nc[n++], "GCOUNT", gc ? gc : "1", 0);
+    }
+    for (size_t i = 0; i < h->ncards; i++) {
+        struct fhdr_card c = h->cards[i];
+        if (c.type != FHDR_NONE && table_or_compression_key(c.key)) {
+            continue;
+        }
+        if (strcmp(c.key, "ZHECKSUM") == 0 || strcmp(c.key, "ZDATASUM") == 0) {
+            memmove(c.key, c.key + 1, strlen(c.key));
+            memmove(c.image, c.image + 1, 7);
+            c.image[7] = ' ';
+        }
+        if (n == cap) {
+            size_t ncap = cap * 2;
+            struct fhdr_card *p = realloc(nc, ncap * sizeof *p);
+            if (!p) {
+                free(nc);
+                return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+            }
+            nc = p;
+            cap = ncap;
+        }
+        nc[n++] = c;
+    }
+    free(h->cards);
+    h->cards = nc;
+    h->ncards = n;
+    f->capcards[f->nhdus - 1] = cap;
+    return ERR_OK;
+}
+
 /* Read every HDU of an open cfitsio file into a new header model. */
 static enum err read_all(fitsfile *fp, const char *name, struct fhdr_file **out,
                          struct err_info *ei)
@@ -58,9 +197,18 @@ static enum err read_all(fitsfile *fp, const char *name, struct fhdr_file **out,
             e = fits_fail(ei, status, name, i - 1, "read");
             goto out;
         }
+        bool rebuilt = false;
         if (fits_convert_hdr2str(fp, 0, NULL, 0, &hdr, &nkeys, &status)) {
-            e = fits_fail(ei, status, name, i - 1, "read the header of");
-            goto out;
+            /* cfitsio cannot rebuild the image header of some compressed HDUs: read the
+             * table header and rebuild the image header ourselves (tiled-image convention) */
+            rebuilt = true;
+            status = 0;
+            fits_clear_errmsg();
+            hdr = NULL;
+            if (fits_hdr2str(fp, 0, NULL, 0, &hdr, &nkeys, &status)) {
+                e = fits_fail(ei, status, name, i - 1, "read the header of");
+                goto out;
+            }
         }
         if ((e = fhdr__file_add_hdu(f, ei)) != ERR_OK) {
             goto out;
@@ -88,6 +236,12 @@ static enum err read_all(fitsfile *fp, const char *name, struct fhdr_file **out,
         f->hdus[f->nhdus - 1].has_end = true;
         fits_free_memory(hdr, &status);
         hdr = NULL;
+        if (rebuilt && (e = uncompress_header(f, ei)) != ERR_OK) {
+            goto out;
+        }
+    }
+    if ((e = fhdr__join_continue(f, ei)) != ERR_OK) {
+        goto out;
     }
     *out = f;
     f = NULL;

@@ -80,6 +80,9 @@ void fhdr_file_destroy(struct fhdr_file *f)
         return;
     }
     for (size_t i = 0; i < f->nhdus; i++) {
+        for (size_t k = 0; k < f->hdus[i].ncards; k++) {
+            free(f->hdus[i].cards[k].long_value);
+        }
         free(f->hdus[i].cards);
     }
     free(f->hdus);
@@ -176,6 +179,7 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
     memcpy(out->image, img, len);
     out->image[80] = '\0';
     out->value[0] = '\0';
+    out->long_value = NULL;
     out->type = FHDR_NONE;
     for (size_t i = 0; i < 80; i++) {
         unsigned char ch = (unsigned char)out->image[i];
@@ -419,6 +423,9 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             if (strchr(shown, '=') == NULL) {
                 why = "card without \"=\"";
             }
+            if (pos >= len && text[len - 1] != '\n') {
+                why = "truncated header: the last card is incomplete";
+            }
             e = err_set(ei, ERR_PARSE, "\"%s\" line %d (HDU %zu): %s: \"%s\"", name, lineno,
                         f->nhdus - 1, why, shown);
             goto out;
@@ -451,6 +458,9 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             e = err_set(ei, ERR_PARSE, "\"%s\" HDU %zu: no header cards", name, i);
             goto out;
         }
+    }
+    if ((e = fhdr__join_continue(f, ei)) != ERR_OK) {
+        goto out;
     }
     *out = f;
     f = NULL;
@@ -542,6 +552,87 @@ enum err fhdr_file_open(const char *path, struct fhdr_file **out, struct err_inf
     return e;
 }
 
+/* ---- long strings ------------------------------------------------------------------------- */
+
+const char *fhdr_card_value(const struct fhdr_card *c)
+{
+    return c->long_value ? c->long_value : c->value;
+}
+
+/* the quoted string of a CONTINUE card image (columns 11-80), unescaped, trailing blanks cut */
+static bool continue_text(const char *img, char *out, size_t cap)
+{
+    const char *s = img + 8;
+    const char *end = img + 80;
+    size_t n = 0;
+    while (s < end && *s == ' ') {
+        s++;
+    }
+    if (s >= end || *s != '\'') {
+        return false;
+    }
+    for (s++; s < end; s++) {
+        if (*s == '\'') {
+            if (s + 1 < end && s[1] == '\'') {
+                s++;
+            } else {
+                break;
+            }
+        }
+        if (n + 1 < cap) {
+            out[n++] = *s;
+        }
+    }
+    out[n] = '\0';
+    rtrim(out);
+    return true;
+}
+
+enum err fhdr__join_continue(struct fhdr_file *f, struct err_info *ei)
+{
+    for (size_t h = 0; h < f->nhdus; h++) {
+        struct fhdr_hdu *hdu = &f->hdus[h];
+        for (size_t i = 0; i + 1 < hdu->ncards; i++) {
+            struct fhdr_card *c = &hdu->cards[i];
+            size_t vl = strlen(c->value);
+            if (c->type != FHDR_STRING || vl == 0 || c->value[vl - 1] != '&' ||
+                strcmp(hdu->cards[i + 1].key, "CONTINUE") != 0) {
+                continue;
+            }
+            char *buf = malloc(FHDR_LONGSTR_MAX);
+            if (!buf) {
+                return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+            }
+            size_t n = vl - 1;
+            memcpy(buf, c->value, n);
+            bool more = true;
+            for (size_t j = i + 1; more && j < hdu->ncards; j++) {
+                char part[81];
+                if (strcmp(hdu->cards[j].key, "CONTINUE") != 0 ||
+                    !continue_text(hdu->cards[j].image, part, sizeof part)) {
+                    break;
+                }
+                size_t pl = strlen(part);
+                more = pl > 0 && part[pl - 1] == '&';
+                if (more) {
+                    pl--;
+                }
+                if (n + pl + 1 > FHDR_LONGSTR_MAX) {
+                    free(buf);
+                    return err_set(ei, ERR_TOO_LARGE, "\"%s\" HDU %zu line %d: long string of %s "
+                                   "exceeds %d bytes", f->name, h, c->line, c->key,
+                                   FHDR_LONGSTR_MAX);
+                }
+                memcpy(buf + n, part, pl);
+                n += pl;
+            }
+            buf[n] = '\0';
+            c->long_value = buf;
+        }
+    }
+    return ERR_OK;
+}
+
 /* ---- lookups ------------------------------------------------------------------------------ */
 
 const struct fhdr_card *fhdr_hdu_find(const struct fhdr_hdu *h, const char *key)
@@ -566,7 +657,7 @@ enum err fhdr_get_str(const struct fhdr_hdu *h, const char *key, const char **ou
     if (!c || c->type == FHDR_UNDEF) {
         return ERR_NOT_FOUND;
     }
-    *out = c->value;
+    *out = fhdr_card_value(c);
     return ERR_OK;
 }
 

@@ -51,7 +51,7 @@ const char *f2c__get(const void *ctx, const char *key)
     if (!card || card->type == FHDR_UNDEF) {
         return NULL;
     }
-    return card->value;
+    return fhdr_card_value(card);
 }
 
 bool f2c__get_double(const void *ctx, const char *key, double *out)
