@@ -251,8 +251,8 @@ static bool body_pending(struct MHD_Connection *c)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
-static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
-                                struct conn_state *st)
+static enum MHD_Result dispatch_req(struct http_server *s, struct MHD_Connection *c,
+                                    struct conn_state *st)
 {
     if (st->route == ROUTE_NOT_FOUND) {
         err_set(&st->ei, ERR_NOT_FOUND, "no such route: %s %.200s", http_method_name(st->method),
@@ -293,9 +293,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
             err_set(&st->ei, e, "could not render the metrics");
         }
     } else {
-        log_ctx_set_request(st->request_id);
         e = rt->fn(s->o.app, &req, &resp, &st->ei);
-        log_ctx_set_request(NULL);
     }
     enum MHD_Result r;
     if (e == ERR_OK) {
@@ -304,6 +302,16 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
         r = send_problem(s, c, st, e);
     }
     resp_free(&resp);
+    return r;
+}
+
+/* Answer the request; every log line written meanwhile carries its request_id. */
+static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
+                                struct conn_state *st)
+{
+    log_ctx_set_request(st->request_id);
+    enum MHD_Result r = dispatch_req(s, c, st);
+    log_ctx_set_request(NULL);
     return r;
 }
 
