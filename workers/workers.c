@@ -20,6 +20,7 @@
 #define WORKERS_SHORT_JOB_NS   20000000LL /* jobs shorter than this on average: claim batches */
 #define WORKERS_CANCEL_POLL    256    /* cancellation ids fetched per heartbeat */
 #define WORKERS_FLUSH_GIVEUP_S 10     /* drain: how long to keep retrying the final flush */
+#define WORKERS_FETCHERS_MAX   2      /* claim round trips in flight at once */
 
 struct workers_kind {
     char kind[QUEUE_KIND_MAX + 1];
@@ -80,13 +81,17 @@ struct workers_pool {
 
     struct workers_slot *slots;
     pthread_t *threads;
-    pthread_t fetcher, completer, maint;
+    pthread_t fetchers[WORKERS_FETCHERS_MAX];
+    int nfetchers, nfetchers_started;
+    int claim_inflight;             /* jobs being claimed right now (guarded by mu) */
+    pthread_t completer, maint;
     int nthreads_started;
-    bool fetcher_started, completer_started, maint_started;
+    bool completer_started, maint_started;
 
     atomic_int busy;
     _Atomic int64_t avg_run_ns;     /* moving average of handler run time */
     _Atomic int64_t tick_fetch, tick_complete, tick_maint;
+    _Atomic int64_t n_claims, ns_claims, n_claimed, n_flushes, ns_flushes, n_flushed;
 };
 
 /* ---- registry and creation ---------------------------------------------------------------- */
@@ -175,7 +180,8 @@ enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
     if (p->cfg.flush_ms <= 0) {
         p->cfg.flush_ms = 5;
     }
-    p->local_cap = p->cfg.claim_batch + p->cfg.threads;
+    p->nfetchers = p->cfg.threads >= 2 && workers_cores() >= 2 ? WORKERS_FETCHERS_MAX : 1;
+    p->local_cap = p->cfg.claim_batch * p->nfetchers + p->cfg.threads;
     p->done_cap = 256;
     p->local = calloc((size_t)p->local_cap, sizeof *p->local);
     p->done = calloc((size_t)p->done_cap, sizeof *p->done);
@@ -388,6 +394,9 @@ static void *workers_thread_main(void *argp)
 
 /* ---- fetcher ------------------------------------------------------------------------------ */
 
+static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed *batch, int *got,
+                          int64_t *warned, struct err_info *ei);
+
 static void *workers_fetch_main(void *arg)
 {
     struct workers_pool *p = arg;
@@ -404,15 +413,20 @@ static void *workers_fetch_main(void *arg)
         int want = 0;
         while (!p->draining) {
             int busy = atomic_load(&p->busy);
-            int idle = p->cfg.threads - busy - p->local_len;
+            int have = p->local_len + p->claim_inflight;
+            int idle = p->cfg.threads - busy - have;
             if (atomic_load(&p->avg_run_ns) < WORKERS_SHORT_JOB_NS) {
-                /* short jobs: keep a batch ready so workers never wait for a round trip */
-                want = p->local_len <= p->cfg.claim_batch / 2 ? p->cfg.claim_batch - p->local_len
-                                                                : 0;
+                /* short jobs: keep batches ready so workers never wait for a round trip */
+                int cap = p->cfg.claim_batch * p->nfetchers;
+                want = have <= cap - p->cfg.claim_batch / 2 ? cap - have : 0;
             } else {
                 want = idle;
             }
+            if (want > p->cfg.claim_batch) {
+                want = p->cfg.claim_batch;
+            }
             if (want > 0) {
+                p->claim_inflight += want;
                 break;
             }
             struct timespec dl = workers_deadline_ms(p->cfg.poll_ms);
@@ -424,15 +438,16 @@ static void *workers_fetch_main(void *arg)
         if (draining) {
             break;
         }
-        if (want > p->cfg.claim_batch) {
-            want = p->cfg.claim_batch;
-        }
         int n = 0;
         struct err_info ei;
-        err_info_clear(&ei);
-        enum err e = queue_claim(p->q, want, batch, &n, &ei);
-        if (e != ERR_OK) {
-            workers_warn(&warned, "claiming jobs", &ei);
+        /* carry the buffered completions along with the claim: one round trip per cycle */
+        bool ok = workers_flush(p, want, batch, &n, &warned, &ei);
+        if (!ok || n == 0) {
+            pthread_mutex_lock(&p->mu);
+            p->claim_inflight -= want;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (!ok) {
             (void)queue_wait(p->q, backoff_ms);
             backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
             continue;
@@ -440,6 +455,7 @@ static void *workers_fetch_main(void *arg)
         backoff_ms = 50;
         if (n > 0) {
             pthread_mutex_lock(&p->mu);
+            p->claim_inflight -= want;
             for (int i = 0; i < n; i++) {
                 int tail = (p->local_head + p->local_len) % p->local_cap;
                 p->local[tail] = batch[i];
@@ -459,22 +475,27 @@ static void *workers_fetch_main(void *arg)
 
 /* ---- completer ---------------------------------------------------------------------------- */
 
-/* Write up to WORKERS_COMPLETE_BATCH buffered completions; false if the write failed (they stay
- * buffered). Only this thread removes entries; pushers append after them and may move the
- * array, so the entries are copied out under the lock (their heap pointers stay valid). */
-static bool workers_flush_once(struct workers_pool *p, int64_t *warned)
+/* Take up to WORKERS_COMPLETE_BATCH buffered completions out of the buffer, write them and,
+ * when @p want > 0, claim up to @p want jobs into @p batch in the same statement. Several
+ * threads may do this at once: each takes its own entries. If the write fails the entries go
+ * back into the buffer (completions are idempotent) and false is returned. */
+static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed *batch, int *got,
+                          int64_t *warned, struct err_info *ei)
 {
-    static _Thread_local struct workers_done copy[WORKERS_COMPLETE_BATCH];
-    struct queue_completion cs[WORKERS_COMPLETE_BATCH];
+    static _Thread_local struct workers_done mine[WORKERS_COMPLETE_BATCH];
+    static _Thread_local struct queue_completion cs[WORKERS_COMPLETE_BATCH];
     pthread_mutex_lock(&p->dmu);
     int n = p->done_len < WORKERS_COMPLETE_BATCH ? p->done_len : WORKERS_COMPLETE_BATCH;
-    memcpy(copy, p->done, (size_t)n * sizeof *copy);
+    memcpy(mine, p->done, (size_t)n * sizeof *mine);
+    memmove(p->done, p->done + n, (size_t)(p->done_len - n) * sizeof *p->done);
+    p->done_len -= n;
+    p->done_oldest_ns = clock_mono_ns();
     pthread_mutex_unlock(&p->dmu);
-    if (n == 0) {
+    if (n == 0 && want <= 0) {
         return true;
     }
     for (int i = 0; i < n; i++) {
-        struct workers_done *d = &copy[i];
+        struct workers_done *d = &mine[i];
         cs[i] = (struct queue_completion){.id = d->id,
                                           .attempt = d->attempt,
                                           .outcome = d->outcome,
@@ -482,24 +503,63 @@ static bool workers_flush_once(struct workers_pool *p, int64_t *warned)
                                           .error_code = d->code[0] != '\0' ? d->code : NULL,
                                           .error_message = d->msg};
     }
-    struct err_info ei;
-    err_info_clear(&ei);
-    enum err e = queue_complete(p->q, cs, n, &ei);
-    if (e != ERR_OK) {
-        workers_warn(warned, "writing job completions", &ei);
-        return false;
+    err_info_clear(ei);
+    int64_t t0 = clock_mono_ns();
+    enum err e = queue_complete_and_claim(p->q, cs, n, want > 0 ? want : 0, batch, got, ei);
+    int64_t dt = clock_mono_ns() - t0;
+    if (want > 0) {
+        atomic_fetch_add(&p->ns_claims, dt);
+        atomic_fetch_add(&p->n_claims, 1);
+        atomic_fetch_add(&p->n_claimed, e == ERR_OK ? *got : 0);
+    } else {
+        atomic_fetch_add(&p->ns_flushes, dt);
+    }
+    if (n > 0) {
+        atomic_fetch_add(&p->n_flushes, 1);
+        atomic_fetch_add(&p->n_flushed, n);
     }
     pthread_mutex_lock(&p->dmu);
-    for (int i = 0; i < n; i++) {
-        json_decref(p->done[i].result);
-        free(p->done[i].msg);
+    if (e != ERR_OK) {
+        /* put them back (they may go past the soft cap: never drop a completion) */
+        if (p->done_len + n > p->done_cap) {
+            int ncap = p->done_cap;
+            while (ncap < p->done_len + n) {
+                ncap *= 2;
+            }
+            struct workers_done *nd = realloc(p->done, (size_t)ncap * sizeof *nd);
+            if (nd != NULL) {
+                p->done = nd;
+                p->done_cap = ncap;
+            }
+        }
+        int room = p->done_cap - p->done_len;
+        int back = n < room ? n : room;
+        memcpy(p->done + p->done_len, mine, (size_t)back * sizeof *mine);
+        p->done_len += back;
+        for (int i = back; i < n; i++) {
+            /* out of memory: this job stays running under our lease; rescue brings it back */
+            json_decref(mine[i].result);
+            free(mine[i].msg);
+        }
+        pthread_mutex_unlock(&p->dmu);
+        if (warned != NULL) {
+            workers_warn(warned, want > 0 ? "claiming jobs" : "writing job completions", ei);
+        }
+        return false;
     }
-    memmove(p->done, p->done + n, (size_t)(p->done_len - n) * sizeof *p->done);
-    p->done_len -= n;
-    p->done_oldest_ns = clock_mono_ns();
     pthread_cond_broadcast(&p->cv_done);
     pthread_mutex_unlock(&p->dmu);
+    for (int i = 0; i < n; i++) {
+        json_decref(mine[i].result);
+        free(mine[i].msg);
+    }
     return true;
+}
+
+static bool workers_flush_once(struct workers_pool *p, int64_t *warned)
+{
+    struct err_info ei;
+    return workers_flush(p, 0, NULL, NULL, warned, &ei);
 }
 
 static void *workers_complete_main(void *arg)
@@ -514,7 +574,7 @@ static void *workers_complete_main(void *arg)
             if (p->completer_stop) {
                 break;
             }
-            if (p->done_len >= 100) {
+            if (p->done_len >= WORKERS_COMPLETE_BATCH) {
                 break;
             }
             if (p->done_len > 0) {
@@ -664,10 +724,12 @@ enum err workers_pool_start(struct workers_pool *p, struct err_info *ei)
         goto fail;
     }
     p->maint_started = true;
-    if (pthread_create(&p->fetcher, NULL, workers_fetch_main, p) != 0) {
-        goto fail;
+    for (int i = 0; i < p->nfetchers; i++) {
+        if (pthread_create(&p->fetchers[i], NULL, workers_fetch_main, p) != 0) {
+            goto fail;
+        }
+        p->nfetchers_started++;
     }
-    p->fetcher_started = true;
     LOG_INFO("worker", "worker pool started: %d threads, process %s", p->cfg.threads,
              queue_process_id(p->q));
     return ERR_OK;
@@ -692,10 +754,10 @@ int workers_pool_drain(struct workers_pool *p, int grace_s)
         return 0;
     }
     queue_wake(p->q);
-    if (p->fetcher_started) {
-        pthread_join(p->fetcher, NULL);
-        p->fetcher_started = false;
+    for (int i = 0; i < p->nfetchers_started; i++) {
+        pthread_join(p->fetchers[i], NULL);
     }
+    p->nfetchers_started = 0;
     /* 2. jobs claimed but not started go straight back */
     pthread_mutex_lock(&p->mu);
     while (p->local_len > 0) {
@@ -756,7 +818,16 @@ int workers_pool_drain(struct workers_pool *p, int grace_s)
         }
     }
     if (p->started) {
-        LOG_INFO("worker", "worker pool drained; %d jobs released back to the queue", released);
+        int64_t nc = atomic_load(&p->n_claims), nf = atomic_load(&p->n_flushes);
+        LOG_INFO("worker",
+                 "worker pool drained; %d jobs released back to the queue; %lld claim round "
+                 "trips of %.1f jobs in %.2f ms on average (completions ride along); %lld "
+                 "completion batches of %.1f jobs; %.2f s in completion-only writes",
+                 released, (long long)nc,
+                 nc > 0 ? (double)atomic_load(&p->n_claimed) / (double)nc : 0.0,
+                 nc > 0 ? (double)atomic_load(&p->ns_claims) / (double)nc / 1e6 : 0.0,
+                 (long long)nf, nf > 0 ? (double)atomic_load(&p->n_flushed) / (double)nf : 0.0,
+                 (double)atomic_load(&p->ns_flushes) / 1e9);
     }
     return released;
 }

@@ -675,13 +675,21 @@ enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_
         return e;
     }
     const char *p[] = {id};
-    /* queue_events: the newest QUEUE_EVENTS_MAX events, oldest first; the first column tells
-     * whether the job exists when there are none. */
+    /* queue_events: the newest QUEUE_EVENTS_MAX events, oldest first, with each attempt's
+     * start shown as a 'running' event (from the event ending it, or from the job while it
+     * runs); the first column tells whether the job exists when there are none. */
     e = queue__exec1(q, "queue_events",
-                     "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid), e.seq, "
-                     QUEUE_TS("e.at") ", e.state, e.attempt, e.message FROM (SELECT 1) one"
-                     " LEFT JOIN LATERAL (SELECT * FROM job_events WHERE job_id = $1::uuid"
-                     " ORDER BY seq DESC LIMIT 1000) e ON true ORDER BY e.seq",
+                     "WITH e AS (SELECT * FROM job_events WHERE job_id = $1::uuid"
+                     " ORDER BY seq DESC LIMIT 1000),"
+                     " x AS (SELECT at, state::text AS state, attempt, message, seq * 2 AS ord"
+                     " FROM e UNION ALL SELECT started_at, 'running', attempt, 'started',"
+                     " seq * 2 - 1 FROM e WHERE started_at IS NOT NULL"
+                     " UNION ALL SELECT j.started_at, 'running', j.attempts, 'started',"
+                     " 9223372036854775807 FROM jobs j WHERE j.id = $1::uuid"
+                     " AND j.state = 'running')"
+                     " SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid), x.ord, "
+                     QUEUE_TS("x.at") ", x.state, x.attempt, x.message FROM (SELECT 1) one"
+                     " LEFT JOIN x ON true ORDER BY x.at, x.ord",
                      1, p, &r, ei);
     if (e != ERR_OK) {
         return e;
@@ -697,7 +705,8 @@ enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_
             continue; /* the job exists but has no events */
         }
         const char *msg = db_res_get(r, i, 5);
-        json_t *ev = json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq", (json_int_t)queue__i64(r, i, 1),
+        json_t *ev = json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq",
+                               (json_int_t)json_array_size(items) + 1,
                                "at", db_res_get(r, i, 2), "state", db_res_get(r, i, 3), "attempt",
                                (json_int_t)queue__i64(r, i, 4), "message",
                                msg != NULL ? json_string(msg) : json_null());

@@ -215,6 +215,17 @@ NODISCARD enum err queue_complete(struct queue *q, const struct queue_completion
                                   struct err_info *ei);
 
 /**
+ * queue_complete and queue_claim in one statement and one round trip (the hot path of a busy
+ * worker pool: "complete the last batch, claim the next"), with the same guarantees as the two
+ * calls. On ERR_UNAVAILABLE the outcome is unknown: keep the completions and write them again
+ * (they are idempotent); jobs claimed by a statement whose answer was lost are requeued later by
+ * queue_requeue_orphans.
+ */
+NODISCARD enum err queue_complete_and_claim(struct queue *q, const struct queue_completion *c,
+                                            int nc, int max, struct queue_claimed *out, int *n,
+                                            struct err_info *ei);
+
+/**
  * Register or refresh this process's heartbeat row (UNLOGGED table queue_processes) and report
  * which of its running jobs have a cancellation request.
  * @param[out] cancel_ids array of @p cap ids; @p ncancel gets how many were filled (both may be
@@ -236,6 +247,17 @@ NODISCARD enum err queue_rescue(struct queue *q, int *rescued, struct err_info *
  * @p batch per call (oldest first). @param[out] deleted may be NULL.
  */
 NODISCARD enum err queue_prune(struct queue *q, int batch, int *deleted, struct err_info *ei);
+
+/**
+ * Requeue this process's running jobs that it no longer tracks (their claim's answer was lost
+ * with the connection): running, locked by this process, started more than @p min_age_s ago
+ * and not among @p known (the jobs the process holds: buffered, running, awaiting completion
+ * write). The attempt is charged, as for a rescue.
+ * @param[in] known array of @p nknown ids (borrowed). @param[out] requeued may be NULL.
+ */
+NODISCARD enum err queue_requeue_orphans(struct queue *q, const char (*known)[QUEUE_ID_LEN + 1],
+                                         int nknown, int min_age_s, int *requeued,
+                                         struct err_info *ei);
 
 /** Remove this process's heartbeat row at clean shutdown (after releasing its jobs). */
 NODISCARD enum err queue_unregister(struct queue *q, struct err_info *ei);

@@ -12,62 +12,23 @@
 #include <string.h>
 
 /* queue_claim: lock runnable rows in claim order without waiting for other claimers, mark them
- * running by this process (attempt charged), write their events. */
-static const char queue_sql_claim[] =
-    "WITH c AS ("
-    " SELECT id FROM jobs WHERE state IN ('queued', 'retrying') AND run_at <= now()"
-    " ORDER BY priority, run_at, id LIMIT $2::integer FOR UPDATE SKIP LOCKED),"
-    " u AS (UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, started_at = now(),"
-    " locked_by = $1::uuid FROM c WHERE j.id = c.id"
-    " RETURNING j.id, j.kind, j.queue, j.attempts, j.max_attempts, j.params::text, j.parent_id,"
-    " j.priority, j.run_at),"
-    " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
-    " SELECT id, 'running', attempts, $3 FROM u)"
-    " SELECT id, kind, queue, attempts, max_attempts, params, parent_id FROM u"
-    " ORDER BY priority, run_at, id";
+ * running by this process (attempt charged). The attempt's 'running' event is written with the
+ * event that ends it (job_events.started_at), or shown from jobs.started_at meanwhile. */
+#define QUEUE_CLAIM_CTES                                                                           \
+    " c AS (SELECT id FROM jobs WHERE state IN ('queued', 'retrying') AND run_at <= now()"         \
+    " ORDER BY priority, run_at, id LIMIT $3::integer FOR UPDATE SKIP LOCKED),"                    \
+    " cl AS (UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, started_at = now(),"  \
+    " locked_by = $1::uuid WHERE j.id = ANY (ARRAY(SELECT id FROM c))"                              \
+    " RETURNING j.id, j.kind, j.queue, j.attempts, j.max_attempts, j.params::text, j.parent_id,"   \
+    " j.priority, j.run_at)"
+#define QUEUE_CLAIM_SELECT                                                                         \
+    " SELECT 'c', id::text, kind, queue, attempts::text, max_attempts::text, params,"              \
+    " parent_id::text, priority, run_at, id FROM cl"
 
-enum err queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n,
-                     struct err_info *ei)
-{
-    struct db_res *r = NULL;
-    char lim[16];
-    char msg[QUEUE_PROC_NAME_MAX + QUEUE_ID_LEN + 16];
-    *n = 0;
-    if (max <= 0) {
-        return ERR_OK;
-    }
-    if (max > QUEUE_CLAIM_MAX) {
-        max = QUEUE_CLAIM_MAX;
-    }
-    snprintf(lim, sizeof lim, "%d", max);
-    snprintf(msg, sizeof msg, "claimed by %s", q->proc_id);
-    const char *p[] = {q->boot_id, lim, msg};
-    enum err e = queue__exec1(q, "queue_claim", queue_sql_claim, 3, p, &r, ei);
-    if (e != ERR_OK) {
-        return e;
-    }
-    int rows = db_res_rows(r);
-    for (int i = 0; i < rows && i < max; i++) {
-        struct queue_claimed *c = &out[i];
-        memset(c, 0, sizeof *c);
-        str_copy(c->id, sizeof c->id, db_res_get(r, i, 0));
-        str_copy(c->kind, sizeof c->kind, db_res_get(r, i, 1));
-        str_copy(c->queue, sizeof c->queue, db_res_get(r, i, 2));
-        c->attempt = (int)queue__i64(r, i, 3);
-        c->max_attempts = (int)queue__i64(r, i, 4);
-        const char *params = db_res_get(r, i, 5);
-        c->params = params != NULL ? json_loads(params, 0, NULL) : NULL;
-        if (c->params == NULL) {
-            c->params = json_object();
-        }
-        const char *parent = db_res_get(r, i, 6);
-        str_copy(c->parent_id, sizeof c->parent_id, parent != NULL ? parent : "");
-        *n = i + 1;
-    }
-    db_res_free(r);
-    atomic_fetch_add(&q->claimed, (uint64_t)*n);
-    return ERR_OK;
-}
+/* queue_claim: claim only ($2 unused). */
+static const char queue_sql_claim[] =
+    "WITH v AS (SELECT $2::text AS unused)," QUEUE_CLAIM_CTES QUEUE_CLAIM_SELECT
+    " ORDER BY 1, 9, 10, 11";
 
 /* queue_complete: apply many outcomes at once. Guards: still running, by this process, at that
  * attempt. New state: 0 succeeded; cancellation requested or 3 -> cancelled; 4 released ->
@@ -78,45 +39,47 @@ enum err queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n
     " WHEN v.outcome = 4 THEN 'queued'"                                                            \
     " WHEN v.outcome = 1 AND j.attempts < j.max_attempts THEN 'retrying'"                          \
     " ELSE 'failed' END)::job_state"
-static const char queue_sql_complete[] =
-    "WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, attempt integer,"
-    " outcome integer, result jsonb, code text, msg text, delay_ms bigint)),"
-    " u AS (UPDATE jobs j SET state = " QUEUE_NEW_STATE ","
-    " attempts = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested"
-    "   THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,"
-    " run_at = CASE WHEN " QUEUE_NEW_STATE " = 'retrying'"
-    "   THEN now() + v.delay_ms * interval '1 millisecond' ELSE j.run_at END,"
-    " finished_at = CASE WHEN " QUEUE_NEW_STATE " IN ('succeeded', 'failed', 'cancelled')"
-    "   THEN now() ELSE NULL END,"
-    " started_at = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested THEN NULL"
-    "   ELSE j.started_at END,"
-    " locked_by = NULL,"
-    " result = CASE WHEN v.outcome = 0 THEN v.result ELSE NULL END,"
-    " error_code = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_code"
-    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled' ELSE v.code END,"
-    " error_message = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_message"
-    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled by request' ELSE v.msg END"
-    " FROM v WHERE j.id = v.id AND j.state = 'running' AND j.locked_by = $1::uuid"
-    " AND j.attempts = v.attempt"
-    " RETURNING j.id, j.state, v.attempt, v.outcome, v.msg),"
-    " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
-    " SELECT id, state, attempt, CASE WHEN state = 'succeeded' THEN 'succeeded'"
-    "  WHEN outcome = 4 AND state = 'queued' THEN 'released by a draining process'"
-    "  WHEN state = 'cancelled' THEN coalesce('cancelled: ' || msg, 'cancelled')"
+#define QUEUE_COMPLETE_CTES                                                                        \
+    " v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, attempt integer," \
+    " outcome integer, result jsonb, code text, msg text, delay_ms bigint))," \
+    " u AS (UPDATE jobs j SET state = " QUEUE_NEW_STATE "," \
+    " attempts = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested" \
+    "   THEN greatest(j.attempts - 1, 0) ELSE j.attempts END," \
+    " run_at = CASE WHEN " QUEUE_NEW_STATE " = 'retrying'" \
+    "   THEN now() + v.delay_ms * interval '1 millisecond' ELSE j.run_at END," \
+    " finished_at = CASE WHEN " QUEUE_NEW_STATE " IN ('succeeded', 'failed', 'cancelled')" \
+    "   THEN now() ELSE NULL END," \
+    " locked_by = NULL," \
+    " result = CASE WHEN v.outcome = 0 THEN v.result ELSE NULL END," \
+    " error_code = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_code" \
+    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled' ELSE v.code END," \
+    " error_message = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_message" \
+    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled by request' ELSE v.msg END" \
+    " FROM v WHERE j.id = v.id AND j.state = 'running' AND j.locked_by = $1::uuid" \
+    " AND j.attempts = v.attempt" \
+    " RETURNING j.id, j.state, v.attempt, v.outcome, v.msg, j.started_at)," \
+    " ev AS (INSERT INTO job_events (job_id, state, attempt, started_at, message)" \
+    " SELECT id, state, attempt, started_at, CASE WHEN state = 'succeeded' THEN 'succeeded'" \
+    "  WHEN outcome = 4 AND state = 'queued' THEN 'released by a draining process'" \
+    "  WHEN state = 'cancelled' THEN coalesce('cancelled: ' || msg, 'cancelled')" \
     "  ELSE msg END FROM u)"
-    " SELECT state::text, count(*) FROM u GROUP BY state";
+#define QUEUE_COMPLETE_SELECT                                                                      \
+    " SELECT 's', state::text, count(*)::text, NULL, NULL, NULL, NULL, NULL, NULL::smallint,"      \
+    " NULL::timestamptz, NULL::uuid FROM u GROUP BY state"
 
-enum err queue_complete(struct queue *q, const struct queue_completion *c, int n,
-                        struct err_info *ei)
+/* queue_complete: complete only ($3 unused). */
+static const char queue_sql_complete[] =
+    "WITH " QUEUE_COMPLETE_CTES ", x AS (SELECT $3::integer AS unused)" QUEUE_COMPLETE_SELECT;
+
+/* queue_complete_and_claim: both in one statement (disjoint rows: running vs runnable). */
+static const char queue_sql_complete_claim[] =
+    "WITH " QUEUE_COMPLETE_CTES "," QUEUE_CLAIM_CTES QUEUE_COMPLETE_SELECT " UNION ALL"
+    QUEUE_CLAIM_SELECT " ORDER BY 1, 9, 10, 11";
+
+/* Completions as the JSON array queue_sql_complete reads; NULL on allocation failure. */
+static char *queue_completions_json(struct queue *q, const struct queue_completion *c, int n)
 {
-    struct db_res *r = NULL;
-    json_t *arr = NULL;
-    char *txt = NULL;
-    enum err e = ERR_OK;
-    if (n <= 0) {
-        return ERR_OK;
-    }
-    arr = json_array();
+    json_t *arr = json_array();
     for (int i = 0; arr != NULL && i < n; i++) {
         const struct queue_completion *k = &c[i];
         int64_t delay = 0;
@@ -126,37 +89,87 @@ enum err queue_complete(struct queue *q, const struct queue_completion *c, int n
         }
         char msg[QUEUE_ERR_MSG_MAX];
         str_copy(msg, sizeof msg, k->error_message != NULL ? k->error_message : "");
+        bool plain = k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED;
         json_t *o = json_pack(
             "{s:s, s:i, s:i, s:O?, s:s?, s:s?, s:I}", "id", k->id, "attempt", k->attempt,
-            "outcome",
-            (int)k->outcome, "result", (json_t *)(uintptr_t)k->result, "code",
-            k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED
-                ? NULL
-                : (k->error_code != NULL ? k->error_code : "error"),
-            "msg",
-            k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED
-                ? (k->outcome == QUEUE_RELEASED ? "released" : NULL)
-                : (msg[0] != '\0' ? msg : (k->outcome == QUEUE_CANCELLED ? "cancelled" : "failed")),
+            "outcome", (int)k->outcome, "result", (json_t *)(uintptr_t)k->result, "code",
+            plain ? NULL : (k->error_code != NULL ? k->error_code : "error"), "msg",
+            plain ? (k->outcome == QUEUE_RELEASED ? "released" : NULL)
+                  : (msg[0] != '\0' ? msg
+                                    : (k->outcome == QUEUE_CANCELLED ? "cancelled" : "failed")),
             "delay_ms", (json_int_t)delay);
         if (o == NULL || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             arr = NULL;
         }
     }
-    txt = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
-    if (txt == NULL) {
-        e = err_set(ei, ERR_NOMEM, "out of memory");
-        goto out;
+    char *txt = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return txt;
+}
+
+/* Complete @p nc jobs and/or claim up to @p max in one statement. */
+static enum err queue_cc(struct queue *q, const struct queue_completion *c, int nc, int max,
+                         struct queue_claimed *out, int *n, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    char *txt = NULL;
+    char lim[16];
+    enum err e = ERR_OK;
+    int got = 0;
+    if (n != NULL) {
+        *n = 0;
     }
-    const char *p[] = {q->boot_id, txt};
-    e = queue__exec1(q, "queue_complete", queue_sql_complete, 2, p, &r, ei);
+    if (max > QUEUE_CLAIM_MAX) {
+        max = QUEUE_CLAIM_MAX;
+    }
+    if (max < 0 || out == NULL) {
+        max = 0;
+    }
+    if (nc <= 0 && max == 0) {
+        return ERR_OK;
+    }
+    if (nc > 0) {
+        txt = queue_completions_json(q, c, nc);
+        if (txt == NULL) {
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+    }
+    snprintf(lim, sizeof lim, "%d", max);
+    const char *p[] = {q->boot_id, txt != NULL ? txt : "[]", lim};
+    if (nc > 0 && max > 0) {
+        e = queue__exec1(q, "queue_complete_claim", queue_sql_complete_claim, 3, p, &r, ei);
+    } else if (nc > 0) {
+        e = queue__exec1(q, "queue_complete", queue_sql_complete, 3, p, &r, ei);
+    } else {
+        e = queue__exec1(q, "queue_claim", queue_sql_claim, 3, p, &r, ei);
+    }
+    free(txt);
     if (e != ERR_OK) {
-        goto out;
+        return e;
     }
     for (int i = 0; i < db_res_rows(r); i++) {
-        const char *st = db_res_get(r, i, 0);
-        uint64_t cnt = (uint64_t)queue__i64(r, i, 1);
-        if (st == NULL) {
+        const char *tag = db_res_get(r, i, 0);
+        if (tag != NULL && tag[0] == 'c' && got < max) {
+            struct queue_claimed *k = &out[got++];
+            memset(k, 0, sizeof *k);
+            str_copy(k->id, sizeof k->id, db_res_get(r, i, 1));
+            str_copy(k->kind, sizeof k->kind, db_res_get(r, i, 2));
+            str_copy(k->queue, sizeof k->queue, db_res_get(r, i, 3));
+            k->attempt = (int)queue__i64(r, i, 4);
+            k->max_attempts = (int)queue__i64(r, i, 5);
+            const char *params = db_res_get(r, i, 6);
+            k->params = params != NULL ? json_loads(params, 0, NULL) : NULL;
+            if (k->params == NULL) {
+                k->params = json_object();
+            }
+            const char *parent = db_res_get(r, i, 7);
+            str_copy(k->parent_id, sizeof k->parent_id, parent != NULL ? parent : "");
+            continue;
+        }
+        const char *st = db_res_get(r, i, 1);
+        uint64_t cnt = (uint64_t)queue__i64(r, i, 2);
+        if (tag == NULL || tag[0] != 's' || st == NULL) {
             continue;
         }
         if (strcmp(st, "succeeded") == 0) {
@@ -169,11 +182,30 @@ enum err queue_complete(struct queue *q, const struct queue_completion *c, int n
             atomic_fetch_add(&q->cancelled, cnt);
         }
     }
-out:
     db_res_free(r);
-    json_decref(arr);
-    free(txt);
-    return e;
+    atomic_fetch_add(&q->claimed, (uint64_t)got);
+    if (n != NULL) {
+        *n = got;
+    }
+    return ERR_OK;
+}
+
+enum err queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n,
+                     struct err_info *ei)
+{
+    return queue_cc(q, NULL, 0, max, out, n, ei);
+}
+
+enum err queue_complete(struct queue *q, const struct queue_completion *c, int n,
+                        struct err_info *ei)
+{
+    return queue_cc(q, c, n, 0, NULL, NULL, ei);
+}
+
+enum err queue_complete_and_claim(struct queue *q, const struct queue_completion *c, int nc,
+                                  int max, struct queue_claimed *out, int *n, struct err_info *ei)
+{
+    return queue_cc(q, c, nc, max, out, n, ei);
 }
 
 enum err queue_heartbeat(struct queue *q, char (*cancel_ids)[QUEUE_ID_LEN + 1], int cap,
@@ -229,9 +261,10 @@ static const char queue_sql_rescue[] =
     "      AND NOT EXISTS (SELECT 1 FROM queue_processes p WHERE p.id = j.locked_by)"
     "      AND EXISTS (SELECT 1 FROM queue_processes me WHERE me.id = $2::uuid"
     "                  AND me.started_at < now() - make_interval(secs => $1::integer))))"
-    " RETURNING j.id, j.state, j.attempts),"
-    " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
-    " SELECT id, state, attempts, 'rescued: the process running it stopped sending heartbeats'"
+    " RETURNING j.id, j.state, j.attempts, j.started_at),"
+    " ev AS (INSERT INTO job_events (job_id, state, attempt, started_at, message)"
+    " SELECT id, state, attempts, started_at,"
+    " 'rescued: the process running it stopped sending heartbeats'"
     " FROM r)"
     " SELECT count(*) FROM r";
 
@@ -286,6 +319,57 @@ enum err queue_prune(struct queue *q, int batch, int *deleted, struct err_info *
         *deleted = (int)queue__i64(r, 0, 0);
     }
     db_res_free(r);
+    return ERR_OK;
+}
+
+enum err queue_requeue_orphans(struct queue *q, const char (*known)[QUEUE_ID_LEN + 1],
+                               int nknown, int min_age_s, int *requeued, struct err_info *ei)
+{
+    struct buf ids;
+    struct db_res *r = NULL;
+    char age[16];
+    buf_init(&ids, (size_t)(nknown > 0 ? nknown : 0) * (QUEUE_ID_LEN + 1) + 8);
+    enum err e = buf_puts(&ids, "{");
+    for (int i = 0; e == ERR_OK && i < nknown; i++) {
+        e = buf_printf(&ids, "%s%s", i > 0 ? "," : "", known[i]);
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(&ids, "}");
+    }
+    if (e != ERR_OK) {
+        buf_free(&ids);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    snprintf(age, sizeof age, "%d", min_age_s > 0 ? min_age_s : 1);
+    const char *p[] = {q->boot_id, buf_cstr(&ids), age};
+    /* queue_requeue_orphans: this process's running jobs it does not hold any more. */
+    e = queue__exec1(
+        q, "queue_orphans",
+        "WITH r AS (UPDATE jobs j SET"
+        " state = (CASE WHEN j.cancel_requested THEN 'cancelled'"
+        "   WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'retrying' END)::job_state,"
+        " locked_by = NULL, run_at = now(),"
+        " finished_at = CASE WHEN j.cancel_requested OR j.attempts >= j.max_attempts THEN now()"
+        "   ELSE NULL END,"
+        " error_code = 'worker_lost', error_message = 'the claim of this attempt was lost'"
+        " WHERE j.state = 'running' AND j.locked_by = $1::uuid"
+        " AND j.started_at < now() - make_interval(secs => $3::integer)"
+        " AND NOT (j.id = ANY ($2::uuid[])) RETURNING j.id, j.state, j.attempts, j.started_at),"
+        " ev AS (INSERT INTO job_events (job_id, state, attempt, started_at, message)"
+        " SELECT id, state, attempts, started_at, 'requeued: the claim of this attempt was lost'"
+        " FROM r)"
+        " SELECT count(*) FROM r",
+        3, p, &r, ei);
+    buf_free(&ids);
+    if (e != ERR_OK) {
+        return e;
+    }
+    int64_t n = queue__i64(r, 0, 0);
+    db_res_free(r);
+    atomic_fetch_add(&q->rescued, (uint64_t)n);
+    if (requeued != NULL) {
+        *requeued = (int)n;
+    }
     return ERR_OK;
 }
 

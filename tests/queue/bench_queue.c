@@ -246,7 +246,7 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o.clients = cores > 0 ? (int)cores : 2;
     o.threads = o.clients;
-    log_configure(LOG_LEVEL_WARN, LOG_FORMAT_TEXT);
+    log_configure(getenv("BENCH_VERBOSE") != NULL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, LOG_FORMAT_TEXT);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_queue baseline|workers|all --db CONNINFO [--jobs N] "
                         "[--clients C] [--threads T]\n");
