@@ -9,6 +9,7 @@
 #include <libxml/xmlschemas.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1819,6 +1820,29 @@ static enum err rd_observation(struct rd *r, const xmlNode *n, struct caom_obser
     return rc;
 }
 
+/* libxml2 reports some problems (xml:id validity) through its process-wide generic handler
+ * even with XML_PARSE_NOERROR: silence it once; lib/caom is the only libxml2 user. */
+static void silent(void *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)fmt;
+}
+
+static pthread_once_t g_xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+    xmlInitParser();
+    xmlThrDefSetGenericErrorFunc(NULL, silent); /* default for threads created later */
+}
+
+/* The generic handler is per thread in libxml2: set it for the calling thread too. */
+static void xml_quiet(void)
+{
+    pthread_once(&g_xml_once, xml_init);
+    xmlSetGenericErrorFunc(NULL, silent);
+}
+
 static bool known_ns(const xmlChar *href)
 {
     static const char *const nss[] = {
@@ -1842,6 +1866,7 @@ static enum err parse_doc(const char *buf, size_t len, const char *name, xmlDoc 
                        name, len, CAOM_XML_MAX_BYTES);
     if (len == 0)
         return err_set(ei, ERR_XML, "%s: line 1: empty document", name);
+    xml_quiet();
     xmlParserCtxt *ctx = xmlNewParserCtxt();
     if (!ctx)
         return err_set(ei, ERR_NOMEM, "%s: out of memory", name);
@@ -1982,6 +2007,7 @@ static void verr_cb(void *ctx, xmlErrorPtr e)
 enum err caom_schema_load(const char *xsd_path, struct caom_schema **out, struct err_info *ei)
 {
     struct verr v = {0};
+    xml_quiet();
     FILE *f = fopen(xsd_path, "rb");
     if (!f)
         return err_set(ei, ERR_IO, "could not open schema \"%s\": %s", xsd_path, strerror(errno));
