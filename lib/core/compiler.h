@@ -6,6 +6,7 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define NODISCARD           __attribute__((warn_unused_result))
 #define PRINTF_LIKE(f, a)   __attribute__((format(printf, f, a)))
+#define VPRINTF_LIKE(f)     __attribute__((format(printf, f, 0)))
 #define NONNULL(...)        __attribute__((nonnull(__VA_ARGS__)))
 #define UNUSED              __attribute__((unused))
 #define LIKELY(x)           __builtin_expect(!!(x), 1)
@@ -13,6 +14,7 @@
 #else
 #define NODISCARD
 #define PRINTF_LIKE(f, a)
+#define VPRINTF_LIKE(f)
 #define NONNULL(...)
 #define UNUSED
 #define LIKELY(x)   (x)

@@ -65,8 +65,8 @@ void err_info_clear(struct err_info *ei)
     ei->msg[0] = '\0';
 }
 
-static void vset(struct err_info *ei, enum err code, const char *field, const char *fmt,
-                 va_list ap)
+static VPRINTF_LIKE(4) void vset(struct err_info *ei, enum err code, const char *field,
+                                 const char *fmt, va_list ap)
 {
     ei->code = code;
     if (field) {
