@@ -74,6 +74,8 @@ struct workers_pool {
     int done_len, done_cap;
     int64_t done_oldest_ns;
     bool completer_stop;
+    int flushing;                   /* completion writes in flight (guarded by dmu) */
+    bool orphan_check;              /* the orphan check holds off new writes (guarded by dmu) */
 
     pthread_mutex_t mmu;            /* maintenance sleep */
     pthread_cond_t cv_maint;
@@ -304,13 +306,6 @@ static void workers_run_one(struct workers_pool *p, struct workers_slot *slot,
     struct workers_job job = {.pool = p, .c = *c, .slot = slot};
     struct err_info ei;
     err_info_clear(&ei);
-    pthread_mutex_lock(&slot->mu);
-    str_copy(slot->id, sizeof slot->id, c->id);
-    slot->attempt = c->attempt;
-    slot->active = true;
-    atomic_store(&slot->cancel, false);
-    atomic_store(&slot->released, false);
-    pthread_mutex_unlock(&slot->mu);
 
     log_ctx_set_job(c->id);
     void *arg = NULL;
@@ -328,11 +323,15 @@ static void workers_run_one(struct workers_pool *p, struct workers_slot *slot,
     int64_t avg = atomic_load(&p->avg_run_ns);
     atomic_store(&p->avg_run_ns, avg + (dt - avg) / 8);
 
+    /* wait for room first, then hand the outcome over while the slot still shows the job, so
+     * that the job is always visible in the slot or in the buffer (queue_requeue_orphans) */
+    pthread_mutex_lock(&p->dmu);
+    while (p->done_len >= WORKERS_PENDING_MAX && !p->completer_stop) {
+        pthread_cond_wait(&p->cv_done, &p->dmu);
+    }
+    pthread_mutex_unlock(&p->dmu);
     pthread_mutex_lock(&slot->mu);
-    slot->active = false;
     bool released = atomic_load(&slot->released);
-    pthread_mutex_unlock(&slot->mu);
-
     if (!released) {
         enum queue_outcome oc;
         if (e == ERR_OK) {
@@ -350,11 +349,13 @@ static void workers_run_one(struct workers_pool *p, struct workers_slot *slot,
         }
         workers_done_push(p, c->id, c->attempt, oc, oc == QUEUE_SUCCEEDED ? job.result : NULL,
                           job.code[0] != '\0' ? job.code : err_code(e),
-                          oc == QUEUE_SUCCEEDED ? NULL : ei.msg, false);
+                          oc == QUEUE_SUCCEEDED ? NULL : ei.msg, true);
         if (oc == QUEUE_SUCCEEDED) {
             job.result = NULL;
         }
     }
+    slot->active = false;
+    pthread_mutex_unlock(&slot->mu);
     json_decref(job.result);
     log_ctx_set_job(NULL);
 }
@@ -378,6 +379,13 @@ static void *workers_thread_main(void *argp)
         c = p->local[p->local_head];
         p->local_head = (p->local_head + 1) % p->local_cap;
         p->local_len--;
+        pthread_mutex_lock(&slot->mu); /* the job moves from the FIFO to the slot atomically */
+        str_copy(slot->id, sizeof slot->id, c.id);
+        slot->attempt = c.attempt;
+        slot->active = true;
+        atomic_store(&slot->cancel, false);
+        atomic_store(&slot->released, false);
+        pthread_mutex_unlock(&slot->mu);
         atomic_fetch_add(&p->busy, 1);
         pthread_cond_signal(&p->cv_fetch);
         pthread_mutex_unlock(&p->mu);
@@ -475,6 +483,14 @@ static void *workers_fetch_main(void *arg)
 
 /* ---- completer ---------------------------------------------------------------------------- */
 
+static void workers_flush_end(struct workers_pool *p)
+{
+    pthread_mutex_lock(&p->dmu);
+    p->flushing--;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->dmu);
+}
+
 /* Take up to WORKERS_COMPLETE_BATCH buffered completions out of the buffer, write them and,
  * when @p want > 0, claim up to @p want jobs into @p batch in the same statement. Several
  * threads may do this at once: each takes its own entries. If the write fails the entries go
@@ -485,6 +501,10 @@ static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed
     static _Thread_local struct workers_done mine[WORKERS_COMPLETE_BATCH];
     static _Thread_local struct queue_completion cs[WORKERS_COMPLETE_BATCH];
     pthread_mutex_lock(&p->dmu);
+    while (p->orphan_check) {
+        pthread_cond_wait(&p->cv_done, &p->dmu);
+    }
+    p->flushing++;
     int n = p->done_len < WORKERS_COMPLETE_BATCH ? p->done_len : WORKERS_COMPLETE_BATCH;
     memcpy(mine, p->done, (size_t)n * sizeof *mine);
     memmove(p->done, p->done + n, (size_t)(p->done_len - n) * sizeof *p->done);
@@ -492,6 +512,7 @@ static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed
     p->done_oldest_ns = clock_mono_ns();
     pthread_mutex_unlock(&p->dmu);
     if (n == 0 && want <= 0) {
+        workers_flush_end(p);
         return true;
     }
     for (int i = 0; i < n; i++) {
@@ -542,6 +563,7 @@ static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed
             free(mine[i].msg);
         }
         pthread_mutex_unlock(&p->dmu);
+        workers_flush_end(p);
         if (warned != NULL) {
             workers_warn(warned, want > 0 ? "claiming jobs" : "writing job completions", ei);
         }
@@ -549,6 +571,7 @@ static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed
     }
     pthread_cond_broadcast(&p->cv_done);
     pthread_mutex_unlock(&p->dmu);
+    workers_flush_end(p);
     for (int i = 0; i < n; i++) {
         json_decref(mine[i].result);
         free(mine[i].msg);
@@ -641,11 +664,64 @@ static void workers_apply_cancels(struct workers_pool *p, char (*ids)[QUEUE_ID_L
     }
 }
 
+/* Requeue this process's running jobs it no longer holds (a claim whose answer was lost). */
+static void workers_orphans(struct workers_pool *p, int64_t *warned)
+{
+    enum { KNOWN_MAX = 8192, ORPHAN_MIN_AGE_S = 60 };
+    char (*known)[QUEUE_ID_LEN + 1] = calloc(KNOWN_MAX, sizeof *known);
+    int n = 0;
+    bool complete = true;
+    if (known == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->dmu); /* no completion write in flight while we look */
+    p->orphan_check = true;
+    while (p->flushing > 0) {
+        pthread_cond_wait(&p->cv_done, &p->dmu);
+    }
+    pthread_mutex_unlock(&p->dmu);
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->local_len && n < KNOWN_MAX; i++) {
+        str_copy(known[n++], QUEUE_ID_LEN + 1, p->local[(p->local_head + i) % p->local_cap].id);
+    }
+    complete = complete && n < KNOWN_MAX;
+    for (int t = 0; t < p->cfg.threads; t++) {
+        struct workers_slot *sl = &p->slots[t];
+        pthread_mutex_lock(&sl->mu);
+        if (sl->active && n < KNOWN_MAX) {
+            str_copy(known[n++], QUEUE_ID_LEN + 1, sl->id);
+        }
+        pthread_mutex_unlock(&sl->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&p->dmu);
+    for (int i = 0; i < p->done_len && n < KNOWN_MAX; i++) {
+        str_copy(known[n++], QUEUE_ID_LEN + 1, p->done[i].id);
+    }
+    complete = complete && n < KNOWN_MAX;
+    pthread_mutex_unlock(&p->dmu);
+    if (complete) {
+        int r = 0;
+        struct err_info ei;
+        if (queue_requeue_orphans(p->q, (const char(*)[QUEUE_ID_LEN + 1])known, n,
+                                  ORPHAN_MIN_AGE_S, &r, &ei) != ERR_OK) {
+            workers_warn(warned, "requeueing lost claims", &ei);
+        } else if (r > 0) {
+            LOG_WARN("worker", "requeued %d jobs whose claim was lost with its connection", r);
+        }
+    }
+    pthread_mutex_lock(&p->dmu);
+    p->orphan_check = false;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->dmu);
+    free(known);
+}
+
 static void *workers_maint_main(void *arg)
 {
     struct workers_pool *p = arg;
     char (*ids)[QUEUE_ID_LEN + 1] = calloc(WORKERS_CANCEL_POLL, sizeof *ids);
-    int64_t warned_hb = 0, warned_rescue = 0, warned_prune = 0;
+    int64_t warned_hb = 0, warned_rescue = 0, warned_prune = 0, warned_orphans = 0;
     int64_t next_rescue = 0, next_prune = clock_mono_ns() + 5000000000LL;
     for (;;) {
         int64_t now = clock_mono_ns();
@@ -666,6 +742,7 @@ static void *workers_maint_main(void *arg)
             } else if (r > 0) {
                 LOG_WARN("worker", "requeued %d jobs of processes that stopped heartbeating", r);
             }
+            workers_orphans(p, &warned_orphans);
         }
         if (now >= next_prune) {
             int d = 0;
@@ -870,13 +947,22 @@ bool workers_pool_alive(const struct workers_pool *p)
 {
     struct workers_pool *m = (struct workers_pool *)(uintptr_t)p;
     int64_t now = clock_mono_ns();
-    int64_t limit = 10000000000LL + (int64_t)p->cfg.poll_ms * 1000000;
+    /* generous: a loop may wait DB_ACQUIRE_TIMEOUT_MS for a connection and then a statement */
+    int64_t limit = 60000000000LL + (int64_t)p->cfg.poll_ms * 1000000;
     if (!p->started || p->draining) {
         return true;
     }
-    return now - atomic_load(&m->tick_fetch) < limit &&
-           now - atomic_load(&m->tick_complete) < limit &&
-           now - atomic_load(&m->tick_maint) < limit + 30000000000LL;
+    bool ok = now - atomic_load(&m->tick_fetch) < limit &&
+              now - atomic_load(&m->tick_complete) < limit &&
+              now - atomic_load(&m->tick_maint) < limit + 30000000000LL;
+    if (!ok) {
+        LOG_WARN("worker",
+                 "worker pool loops stalled: fetch %.1f s, complete %.1f s, maintenance %.1f s ago",
+                 (double)(now - atomic_load(&m->tick_fetch)) / 1e9,
+                 (double)(now - atomic_load(&m->tick_complete)) / 1e9,
+                 (double)(now - atomic_load(&m->tick_maint)) / 1e9);
+    }
+    return ok;
 }
 
 /* ---- job accessors ------------------------------------------------------------------------ */

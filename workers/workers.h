@@ -1,8 +1,12 @@
 /* workers.h - the worker pool: OBSFLOW_WORKERS threads running jobs claimed from lib/queue,
  * a registry from job kind to handler, and the built-in diagnostic kind `noop`.
- * One fetcher claims jobs in batches for idle workers; completions are written in batches;
- * one maintenance thread heartbeats this process, relays cancellation requests, rescues dead
- * processes' jobs and prunes old ones. No transaction is open while a handler runs.
+ * Fetcher threads claim jobs in batches for idle workers and carry the buffered completions
+ * along in the same statement (a completer thread writes them when claiming is idle); one
+ * maintenance thread heartbeats this process, relays cancellation requests, rescues dead
+ * processes' jobs, requeues claims lost with a connection and prunes old jobs. No transaction
+ * is open while a handler runs.
+ * Database use: at most 4 pooled connections at once (2 fetchers, 1 completer, 1 maintenance),
+ * whatever the number of worker threads; size the pool for these plus the HTTP threads.
  * Thread-safe as documented per function. SPDX-License-Identifier: Apache-2.0 */
 #ifndef OBSFLOW_WORKERS_WORKERS_H
 #define OBSFLOW_WORKERS_WORKERS_H
@@ -89,7 +93,8 @@ void workers_pool_destroy(struct workers_pool *p);
 int workers_pool_busy(const struct workers_pool *p);
 /** Configured worker threads. */
 int workers_pool_threads(const struct workers_pool *p);
-/** True while the pool's own loops are alive (for /livez): each loop ticked within 10 s. */
+/** True while the pool's own loops are alive (for /livez): each loop ticked within 60 s
+ * (a loop may legitimately wait for a database connection and a statement). */
 bool workers_pool_alive(const struct workers_pool *p);
 
 /* ---- for handlers ------------------------------------------------------------------------- */

@@ -47,7 +47,7 @@ void qt_db_create(struct qt_db *db, bool migrate)
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db->name);
     qt_admin(sql);
     snprintf(db->conninfo, sizeof db->conninfo, "dbname=%s", db->name);
-    if (db_pool_create(db->conninfo, 4, &db->pool, &ei) != ERR_OK) {
+    if (db_pool_create(db->conninfo, 8, &db->pool, &ei) != ERR_OK) {
         fail_msg("pool: %s", ei.msg);
     }
     if (migrate) {
