@@ -390,6 +390,53 @@ static void test_write_requires_fields(void **state)
     caom_observation_free(o);
 }
 
+/* CAOM 2.2: old namespace, numeric ids, polygons with vertices only; written back as 2.4. */
+static void test_read_22(void **state)
+{
+    (void)state;
+    const char *doc =
+        "<?xml version=\"1.0\"?>\n"
+        "<caom2:Observation xmlns:caom2=\"vos://cadc.nrc.ca!vospace/CADC/xml/CAOM/v2.2\" "
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"caom2:CompositeObservation\" "
+        "caom2:id=\"123456789\">\n"
+        "<caom2:collection>OLD</caom2:collection><caom2:observationID>o</caom2:observationID>\n"
+        "<caom2:algorithm><caom2:name>stack</caom2:name></caom2:algorithm>\n"
+        "<caom2:planes><caom2:plane caom2:id=\"42\"><caom2:productID>p</caom2:productID>\n"
+        "<caom2:position><caom2:bounds xsi:type=\"caom2:Polygon\"><caom2:vertices>\n"
+        "<caom2:vertex><caom2:cval1>1</caom2:cval1><caom2:cval2>1</caom2:cval2><caom2:type>2</caom2:type></caom2:vertex>\n"
+        "<caom2:vertex><caom2:cval1>2</caom2:cval1><caom2:cval2>1</caom2:cval2><caom2:type>1</caom2:type></caom2:vertex>\n"
+        "<caom2:vertex><caom2:cval1>2</caom2:cval1><caom2:cval2>2</caom2:cval2><caom2:type>1</caom2:type></caom2:vertex>\n"
+        "<caom2:vertex><caom2:cval1>0</caom2:cval1><caom2:cval2>0</caom2:cval2><caom2:type>0</caom2:type></caom2:vertex>\n"
+        "</caom2:vertices></caom2:bounds></caom2:position></caom2:plane></caom2:planes>\n"
+        "<caom2:members><caom2:observationURI>caom:OLD/a</caom2:observationURI></caom2:members>\n"
+        "</caom2:Observation>\n";
+    struct err_info ei = {0};
+    struct caom_observation *o = NULL;
+    enum err rc = caom_xml_read(doc, strlen(doc), "old.xml", &o, &ei);
+    if (rc)
+        fprintf(stderr, "%s\n", ei.msg);
+    assert_int_equal(rc, ERR_OK);
+    assert_int_equal(o->kind, CAOM_OBS_DERIVED);
+    char id[37];
+    caom_uuid_format(o->e.id, id);
+    assert_string_equal(id, "00000000-0000-0000-0000-0000075bcd15");
+    const struct caom_polygon *g = &o->planes[0]->position->bounds->polygon;
+    assert_int_equal(g->n_samples, 4);
+    assert_int_equal(g->n_points, 3);
+    assert_true(g->points[2].cval1 == 2.0 && g->points[2].cval2 == 2.0);
+    assert_int_equal(o->members.n, 1);
+    char *xml = NULL;
+    size_t len = 0;
+    assert_int_equal(caom_xml_write(o, &xml, &len, &ei), ERR_OK);
+    rc = caom_xml_validate(xml, len, g_xsd, &ei);
+    if (rc)
+        fprintf(stderr, "%s\n", ei.msg);
+    assert_int_equal(rc, ERR_OK);
+    assert_non_null(strstr(xml, CAOM_XML_NS_24));
+    free(xml);
+    caom_observation_free(o);
+}
+
 static void test_dates_and_numbers(void **state)
 {
     (void)state;
@@ -428,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_write_requires_fields),
+        cmocka_unit_test(test_read_22),
         cmocka_unit_test(test_dates_and_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
