@@ -1,0 +1,57 @@
+/* fuzz_api_request.c - libFuzzer target over what obsflowd parses from a request before any
+ * database work: the body (caps, JSON, job validation), the path (route matcher) and a query
+ * value as cursor/limit text. Any input must give a status, never a crash.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "handlers.h"
+#include "problem.h"
+#include "router.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > (1u << 20)) {
+        return 0;
+    }
+    char *text = malloc(size + 1);
+    if (!text) {
+        return 0;
+    }
+    memcpy(text, data, size);
+    text[size] = '\0';
+
+    struct err_info ei;
+    err_info_clear(&ei);
+    json_t *doc = NULL;
+    enum err e = req_json_body(text, size, &doc, &ei);
+    if (e == ERR_OK) {
+        e = job_specs_validate(doc, &ei);
+        json_decref(doc);
+    }
+    struct resp resp;
+    resp_init(&resp);
+    if (e != ERR_OK && problem_render(&resp, e, &ei, "fuzz") != ERR_OK) {
+        abort();
+    }
+    resp_free(&resp);
+
+    /* the same bytes as a path, up to the first NUL */
+    char scratch[1100];
+    const char *params[REQ_MAX_PATH_PARAMS];
+    size_t np = 0;
+    char allow[ROUTER_ALLOW_MAX];
+    if (strlen(text) < 1024) {
+        int r = router_match(routes, routes_len, HTTP_GET, text, scratch, sizeof scratch, params,
+                             &np, allow);
+        if (r >= 0 && np > 0) {
+            (void)uuid_valid(params[0]);
+        }
+    }
+    (void)rfc3339_valid(text);
+    free(text);
+    return 0;
+}
