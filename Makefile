@@ -3,7 +3,7 @@
 #               run obsflowd in the foreground on 127.0.0.1:8080 with the embedded defaults
 #   make test   install, build plain and ASan+UBSan, run every test in both, valgrind the units
 #   make bench  build and print the benchmark figures (README, Performance)
-#   make fuzz   build the libFuzzer targets with clang into build-fuzz
+#   make fuzz   build the libFuzzer targets with clang into build-fuzz (fuzz-run: run each)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD := build
@@ -15,7 +15,7 @@ CTEST := ctest --output-on-failure -j$(JOBS)
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan run test test-plain test-asan test-valgrind bench fuzz clean db
+.PHONY: all deps build build-asan run test test-plain test-asan test-valgrind bench fuzz fuzz-run clean db
 
 all: build
 
@@ -57,6 +57,13 @@ bench: build
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DENABLE_FUZZING=ON -DSANITIZE=ON -DENABLE_WERROR=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+# run every fuzz target for FUZZ_SECONDS on a copy of its corpus; new crashes land in build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	@for f in $(FUZZ_BUILD)/tests/fuzz_*; do n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/ \
+	  $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
