@@ -804,8 +804,18 @@ static bool spectral_to_m(const char *ctype, const char *cunit, double v,
         *out = 1.0 / (v * s);
         return true;
     }
-    double vs = (!*u || strcmp(u, "m/s") == 0 || strcmp(u, "m s-1") == 0) ? 1.0
-                : (strcmp(u, "km/s") == 0 || strcmp(u, "km s-1") == 0) ? 1e3 : 0.0;
+    /* velocity units with the spellings FITS files use: "m/s", "m / s", "m s-1", "km.s-1" */
+    char vu[16];
+    size_t k = 0;
+    for (const char *q = u; *q && k + 1 < sizeof vu; q++)
+        if (*q != ' ' && *q != '.')
+            vu[k++] = *q;
+    vu[k] = '\0';
+    double vs = (!*vu || strcmp(vu, "m/s") == 0 || strcmp(vu, "ms-1") == 0 || strcmp(vu, "ms^-1") == 0)
+                    ? 1.0
+                : (strcmp(vu, "km/s") == 0 || strcmp(vu, "kms-1") == 0 || strcmp(vu, "kms^-1") == 0)
+                    ? 1e3
+                    : 0.0;
     if (strcmp(t, "VRAD") == 0) {
         if (vs == 0 || restfrq == 0)
             return false;

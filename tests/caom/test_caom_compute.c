@@ -279,6 +279,78 @@ static void test_builtin_matches_wcslib(void **state)
     }
     assert_true(checked >= 6);
 }
+
+static void opt(struct wcsx_opt *d, struct caom_optd s)
+{
+    d->set = s.set;
+    d->v = s.v;
+}
+
+/* Energy bounds of single-chunk function planes equal wcslib's spectral conversion to WAVE
+ * (FREQ, VRAD from the CGPS cubes ...) to 1e-9 relative. */
+static void test_energy_matches_wcslib(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml",
+        "wallaby2caom2/dr2/SoFiA_J124915+043926_cube.expected.xml",
+        "wallaby2caom2/dr1/WALLABY_J103250-301601_Hydra_TR1_spec.expected.xml",
+        "cgps2caom2/MC2_FCRAO/MC2_FCRAO.xml",
+        "caom2tools/cgps/myOBS/cgps.xml",
+        "caom2tools/lotss/P124+62/P124+62.xml",
+        "possum2caom2/casda/PSM_pilot1_1368MHz_18asec_2031-5249_11073_i_v1.expected.xml",
+    };
+    size_t checked = 0;
+    for (size_t d = 0; d < ARRAY_LEN(docs); d++) {
+        struct caom_observation *o = load(docs[d]);
+        for (size_t i = 0; i < o->n_planes; i++) {
+            struct caom_plane *p = o->planes[i];
+            const struct caom_spectral_wcs *e = NULL;
+            size_t n = 0;
+            for (size_t a = 0; a < p->n_artifacts; a++)
+                for (size_t k = 0; k < p->artifacts[a]->n_parts; k++)
+                    for (size_t c = 0; c < p->artifacts[a]->parts[k]->n_chunks; c++)
+                        if (p->artifacts[a]->parts[k]->chunks[c]->energy) {
+                            e = p->artifacts[a]->parts[k]->chunks[c]->energy;
+                            n++;
+                        }
+            if (!e || !e->axis.function)
+                continue;
+            struct wcsx_spectral s;
+            memset(&s, 0, sizeof s);
+            cpy(s.axis.ctype, e->axis.axis.ctype);
+            cpy(s.axis.cunit, e->axis.axis.cunit);
+            s.axis.has_function = true;
+            s.axis.naxis = (long)e->axis.function->naxis;
+            s.axis.delta = e->axis.function->delta;
+            s.axis.crpix = e->axis.function->ref_coord.pix;
+            s.axis.crval = e->axis.function->ref_coord.val;
+            cpy(s.specsys, e->specsys);
+            opt(&s.restfrq, e->restfrq);
+            opt(&s.restwav, e->restwav);
+            double lo = 0, hi = 0;
+            struct err_info ei = {0};
+            enum err rc = wcsx_spectral_bounds_m(&s, &lo, &hi, &ei);
+            if (rc) {
+                fprintf(stderr, "%s: wcslib: %s\n", docs[d], ei.msg);
+                continue;
+            }
+            rc = caom_plane_compute(p, NULL, &ei);
+            if (rc)
+                fprintf(stderr, "%s: %s\n", docs[d], ei.msg);
+            assert_int_equal(rc, ERR_OK);
+            if (n != 1)
+                continue;
+            assert_non_null(p->energy);
+            near_rel(p->energy->bounds->lower, fmin(lo, hi), 1e-9, docs[d]);
+            near_rel(p->energy->bounds->upper, fmax(lo, hi), 1e-9, docs[d]);
+            checked++;
+        }
+        caom_observation_free(o);
+    }
+    fprintf(stderr, "energy planes checked against wcslib: %zu\n", checked);
+    assert_true(checked >= 4);
+}
 #endif
 
 /* Hand-built chunks: energy merging, bands, time from MJD ranges and functions, TAI,
@@ -433,6 +505,7 @@ int main(void)
 #ifdef HAVE_OBSFLOW_WCS
         cmocka_unit_test(test_possum_wcslib),
         cmocka_unit_test(test_builtin_matches_wcslib),
+        cmocka_unit_test(test_energy_matches_wcslib),
 #endif
         cmocka_unit_test(test_hand_built),
     };
