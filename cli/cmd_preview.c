@@ -15,9 +15,11 @@ const char cli_help_preview[] = "JPEG preview of a FITS image: preview [--size N
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: obsflow preview [--size N] [--quality Q] [--no-badpix] -o OUT.jpg IN.fits\n"
+            "usage: obsflow preview [--size N] [--quality Q] [--no-badpix] [--fsync] -o OUT.jpg "
+            "IN.fits\n"
             "  --size N     long side of the output in pixels (128 = CALDP thumbnail; default:\n"
-            "               full resolution)\n");
+            "               full resolution)\n"
+            "  --fsync      make the written file durable (it is always replaced atomically)\n");
 }
 
 int cli_cmd_preview(int argc, char **argv)
@@ -26,6 +28,7 @@ int cli_cmd_preview(int argc, char **argv)
         {"size", required_argument, NULL, 's'},
         {"quality", required_argument, NULL, 'q'},
         {"no-badpix", no_argument, NULL, 'b'},
+        {"fsync", no_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -58,6 +61,9 @@ int cli_cmd_preview(int argc, char **argv)
             break;
         case 'b':
             po.badpix = false;
+            break;
+        case 'f':
+            po.durable = true;
             break;
         case 'o':
             out = optarg;

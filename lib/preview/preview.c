@@ -1,6 +1,7 @@
 /* preview.c - fitscut-style autoscale, block shrink + exact resize, asinh display mapping.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "preview/preview.h"
+#include "preview/preview_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@ void preview_opts_default(struct preview_opts *o)
     o->display_max = 0.7;
     o->quality = 75;
     o->badpix = true;
+    o->durable = false;
 }
 
 size_t preview_apply_badpix(double *pix, size_t n, const struct preview_badpix *bp)
@@ -76,16 +78,23 @@ static double select_kth(double *a, size_t n, size_t k)
     return a[k];
 }
 
-enum err preview_autoscale(const double *pix, size_t nx, size_t ny, double percent,
-                           struct preview_scale *out, struct err_info *ei)
+size_t preview__sample_nrows(size_t nx, size_t ny)
 {
-    if (nx == 0 || ny == 0 || !(percent > 50.0 && percent <= 100.0)) {
-        return err_set(ei, ERR_INVALID, "invalid autoscale arguments");
-    }
-    /* rows evenly spread over the image; columns stepped when one row alone is too long */
     size_t nrows = (PREVIEW_NSAMPLE + nx - 1) / nx;
-    if (nrows > ny) {
-        nrows = ny;
+    return nrows > ny ? ny : nrows;
+}
+
+size_t preview__sample_row(size_t r, size_t nrows, size_t ny)
+{
+    size_t row = (size_t)(((double)r + 0.5) * (double)ny / (double)nrows);
+    return row >= ny ? ny - 1 : row;
+}
+
+enum err preview__autoscale_rows(const double *rows, size_t nx, size_t nrows, double percent,
+                                 struct preview_scale *out, struct err_info *ei)
+{
+    if (nx == 0 || nrows == 0 || !(percent > 50.0 && percent <= 100.0)) {
+        return err_set(ei, ERR_INVALID, "invalid autoscale arguments");
     }
     size_t xstep = nx > PREVIEW_NSAMPLE ? nx / PREVIEW_NSAMPLE + 1 : 1;
     double *s = malloc(sizeof *s * (nrows * ((nx + xstep - 1) / xstep)));
@@ -94,11 +103,7 @@ enum err preview_autoscale(const double *pix, size_t nx, size_t ny, double perce
     }
     size_t n = 0;
     for (size_t r = 0; r < nrows; r++) {
-        size_t row = (size_t)(((double)r + 0.5) * (double)ny / (double)nrows);
-        if (row >= ny) {
-            row = ny - 1;
-        }
-        const double *p = pix + row * nx;
+        const double *p = rows + r * nx;
         for (size_t x = 0; x < nx; x += xstep) {
             if (isfinite(p[x])) {
                 s[n++] = p[x];
@@ -124,6 +129,45 @@ enum err preview_autoscale(const double *pix, size_t nx, size_t ny, double perce
     return ERR_OK;
 }
 
+enum err preview_autoscale(const double *pix, size_t nx, size_t ny, double percent,
+                           struct preview_scale *out, struct err_info *ei)
+{
+    if (nx == 0 || ny == 0) {
+        return err_set(ei, ERR_INVALID, "invalid autoscale arguments");
+    }
+    /* rows evenly spread over the image (the same rows preview_file reads) */
+    size_t nrows = preview__sample_nrows(nx, ny);
+    double *rows = malloc(sizeof *rows * nrows * nx);
+    if (!rows) {
+        return err_set(ei, ERR_NOMEM, "out of memory for the autoscale sample");
+    }
+    for (size_t r = 0; r < nrows; r++) {
+        memcpy(rows + r * nx, pix + preview__sample_row(r, nrows, ny) * nx, sizeof *rows * nx);
+    }
+    enum err rc = preview__autoscale_rows(rows, nx, nrows, percent, out, ei);
+    free(rows);
+    return rc;
+}
+
+void preview__shrink_band(const double *band, size_t nx, size_t f, double *out)
+{
+    size_t bx = nx / f;
+    for (size_t x = 0; x < bx; x++) {
+        double acc = 0.0;
+        size_t c = 0;
+        for (size_t dy = 0; dy < f; dy++) {
+            const double *q = band + dy * nx + x * f;
+            for (size_t dx = 0; dx < f; dx++) {
+                if (!isnan(q[dx])) {
+                    acc += q[dx];
+                    c++;
+                }
+            }
+        }
+        out[x] = c ? acc / (double)c : NAN;
+    }
+}
+
 /* Block-average by f (NaN ignored; all-NaN blocks stay NaN). */
 static double *block_shrink(const double *pix, size_t nx, size_t ny, size_t f, size_t *onx,
                             size_t *ony)
@@ -131,47 +175,43 @@ static double *block_shrink(const double *pix, size_t nx, size_t ny, size_t f, s
     size_t bx = nx / f;
     size_t by = ny / f;
     double *o = malloc(sizeof *o * bx * by);
-    double *sum = calloc(bx, sizeof *sum);
-    size_t *cnt = calloc(bx, sizeof *cnt);
-    if (!o || !sum || !cnt) {
-        free(o);
-        o = NULL;
-        goto out;
+    if (!o) {
+        return NULL;
     }
     for (size_t y = 0; y < by; y++) {
-        memset(sum, 0, sizeof *sum * bx);
-        memset(cnt, 0, sizeof *cnt * bx);
-        for (size_t dy = 0; dy < f; dy++) {
-            const double *p = pix + (y * f + dy) * nx;
-            for (size_t x = 0; x < bx; x++) {
-                const double *q = p + x * f;
-                double acc = 0.0;
-                size_t c = 0;
-                for (size_t dx = 0; dx < f; dx++) {
-                    if (!isnan(q[dx])) {
-                        acc += q[dx];
-                        c++;
-                    }
-                }
-                sum[x] += acc;
-                cnt[x] += c;
-            }
-        }
-        for (size_t x = 0; x < bx; x++) {
-            o[y * bx + x] = cnt[x] ? sum[x] / (double)cnt[x] : NAN;
-        }
+        preview__shrink_band(pix + y * f * nx, nx, f, o + y * bx);
     }
     *onx = bx;
     *ony = by;
-out:
-    free(sum);
-    free(cnt);
     return o;
+}
+
+void preview__out_size(size_t nx, size_t ny, int size, size_t *w, size_t *h)
+{
+    if (size <= 0) {
+        *w = nx;
+        *h = ny;
+        return;
+    }
+    size_t n = (size_t)size;
+    if (nx >= ny) {
+        *w = n;
+        *h = (size_t)floor((double)ny * (double)n / (double)nx + 0.5);
+    } else {
+        *h = n;
+        *w = (size_t)floor((double)nx * (double)n / (double)ny + 0.5);
+    }
+    if (*w == 0) {
+        *w = 1;
+    }
+    if (*h == 0) {
+        *h = 1;
+    }
 }
 
 /* Bilinear resample to exactly w x h (pixel centres aligned); NaN neighbours fall back to the
  * nearest source pixel. */
-static double *resample(const double *pix, size_t nx, size_t ny, size_t w, size_t h)
+double *preview__resample(const double *pix, size_t nx, size_t ny, size_t w, size_t h)
 {
     double *o = malloc(sizeof *o * w * h);
     if (!o) {
@@ -223,44 +263,37 @@ static double *resample(const double *pix, size_t nx, size_t ny, size_t w, size_
     return o;
 }
 
-/* thr[k] (k = 1..255): the smallest value whose grey level is >= k under the asinh mapping. */
-static void make_thresholds(const struct preview_scale *sc, const struct preview_opts *o,
-                            double thr[256])
+void preview__mapper_init(struct preview__mapper *m, const struct preview_scale *sc,
+                          const struct preview_opts *o)
 {
     double nl = o->nonlinearity;
     double range = sc->max - sc->min;
     double umax = nl > 0 ? asinh(nl) / nl : 1.0; /* u at t = 1 */
     double norm = umax > 1.0 ? umax : 1.0;       /* fitscut divides by the peak if above 1 */
-    thr[0] = -INFINITY;
+    m->thr[0] = -INFINITY;
+    m->ktop = 0;
     for (int k = 1; k < 256; k++) {
         double u = ((double)k - 0.5) / 255.0 * o->display_max * norm;
-        double t;
         if (u > umax) {
-            thr[k] = INFINITY;
+            m->thr[k] = INFINITY;
             continue;
         }
-        t = nl > 0 ? sinh(nl * u) / nl : u;
-        thr[k] = sc->min + t * range;
+        double t = nl > 0 ? sinh(nl * u) / nl : u;
+        m->thr[k] = sc->min + t * range;
+        m->ktop = k;
     }
-}
-
-static uint8_t grey_of(double v, const double thr[256])
-{
-    if (isnan(v)) {
-        return 0;
-    }
-    /* largest k with v >= thr[k] (thr is non-decreasing) */
-    unsigned lo = 0;
-    unsigned hi = 255;
-    while (lo < hi) {
-        unsigned mid = (lo + hi + 1) / 2;
-        if (v >= thr[mid]) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+    m->lo = m->thr[1];
+    double top = m->ktop >= 1 ? m->thr[m->ktop] : m->lo;
+    m->inv_bin = top > m->lo ? (double)PREVIEW__LUT_BINS / (top - m->lo) : 0.0;
+    /* grey level at each bin's lower edge: the count of thresholds at or below it */
+    int g = 1;
+    for (size_t b = 0; b < PREVIEW__LUT_BINS; b++) {
+        double edge = m->inv_bin > 0 ? m->lo + (double)b / m->inv_bin : m->lo;
+        while (g < m->ktop && edge >= m->thr[g + 1]) {
+            g++;
         }
+        m->lut[b] = (uint8_t)(m->ktop >= 1 ? g : 0);
     }
-    return (uint8_t)lo;
 }
 
 enum err preview_render(const double *pix, size_t nx, size_t ny, const struct preview_opts *o,
@@ -274,7 +307,7 @@ enum err preview_render(const double *pix, size_t nx, size_t ny, const struct pr
     const double *src = pix;
     size_t sx = nx, sy = ny, w = nx, h = ny;
     uint8_t *img = NULL;
-    double thr[256];
+    struct preview__mapper *map = NULL;
 
     if (nx == 0 || ny == 0) {
         return err_set(ei, ERR_INVALID, "image is empty");
@@ -299,21 +332,9 @@ enum err preview_render(const double *pix, size_t nx, size_t ny, const struct pr
             }
             src = shrunk;
         }
-        if (nx >= ny) {
-            w = n;
-            h = (size_t)floor((double)ny * (double)n / (double)nx + 0.5);
-        } else {
-            h = n;
-            w = (size_t)floor((double)nx * (double)n / (double)ny + 0.5);
-        }
-        if (w == 0) {
-            w = 1;
-        }
-        if (h == 0) {
-            h = 1;
-        }
+        preview__out_size(nx, ny, o->size, &w, &h);
         if (w != sx || h != sy) {
-            sized = resample(src, sx, sy, w, h);
+            sized = preview__resample(src, sx, sy, w, h);
             if (!sized) {
                 rc = err_set(ei, ERR_NOMEM, "out of memory resizing the image");
                 goto out;
@@ -322,16 +343,17 @@ enum err preview_render(const double *pix, size_t nx, size_t ny, const struct pr
         }
     }
     img = malloc(w * h);
-    if (!img) {
+    map = malloc(sizeof *map);
+    if (!img || !map) {
         rc = err_set(ei, ERR_NOMEM, "out of memory for the preview");
         goto out;
     }
-    make_thresholds(&sc, o, thr);
+    preview__mapper_init(map, &sc, o);
     for (size_t y = 0; y < h; y++) {
         const double *p = src + (h - 1 - y) * w; /* FITS row 1 is the bottom of the picture */
         uint8_t *q = img + y * w;
         for (size_t x = 0; x < w; x++) {
-            q[x] = grey_of(p[x], thr);
+            q[x] = preview__grey(map, p[x]);
         }
     }
     *out = img;
@@ -343,6 +365,7 @@ enum err preview_render(const double *pix, size_t nx, size_t ny, const struct pr
     }
     rc = ERR_OK;
 out:
+    free(map);
     free(img);
     free(shrunk);
     free(sized);

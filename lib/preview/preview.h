@@ -34,6 +34,7 @@ struct preview_opts {
     double display_max;   /* top of the display range of the scaled value (0.7) */
     int quality;          /* JPEG quality (75) */
     bool badpix;          /* honour BADPIX / GOODMIN / GOODMAX */
+    bool durable;         /* fsync the JPEG and its directory (the rename is atomic anyway) */
 };
 
 /** Fill @p o with CALDP's settings at full size. */
@@ -96,7 +97,7 @@ struct preview_result {
 
 /**
  * Make a JPEG preview of the first image HDU of FITS file @p in and write it atomically to
- * @p out (temporary file in the same directory, fsync, rename).
+ * @p out (temporary file in the same directory, renamed; fsync'ed when @p o->durable).
  * @param[out] res details (may be NULL)
  * @return ERR_OK; ERR_FITS/ERR_NOT_FOUND for unreadable input or no image (message names the
  *         file), ERR_INVALID for an image without good pixels, ERR_IO on write failure.
@@ -104,8 +105,9 @@ struct preview_result {
 NODISCARD enum err preview_file(const char *in, const char *out, const struct preview_opts *o,
                                 struct preview_result *res, struct err_info *ei);
 
-/** Write @p len bytes to @p path atomically (temp file, fsync, rename, fsync dir). */
+/** Write @p len bytes to @p path atomically (temp file in the same directory, rename): a reader
+ *  never sees a partial file. With @p durable, also fsync the file and the directory. */
 NODISCARD enum err preview_write_atomic(const char *path, const void *data, size_t len,
-                                        struct err_info *ei);
+                                        bool durable, struct err_info *ei);
 
 #endif

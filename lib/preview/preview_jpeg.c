@@ -1,11 +1,14 @@
 /* preview_jpeg.c - greyscale JPEG encoding with libjpeg-turbo (in memory) and atomic writes.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "preview/preview.h"
+#include "preview/preview_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,56 +29,106 @@ static void jerr_exit(j_common_ptr cinfo)
     longjmp(e->jmp, 1);
 }
 
-enum err preview_jpeg_encode(const uint8_t *gray, size_t nx, size_t ny, int quality,
-                             unsigned char **out, size_t *len, struct err_info *ei)
-{
+struct preview__jpeg {
     struct jpeg_compress_struct c;
     struct jerr je;
-    unsigned char *volatile mem = NULL;
-    unsigned long memlen = 0;
-    if (nx == 0 || ny == 0 || nx > JPEG_MAX_DIMENSION || ny > JPEG_MAX_DIMENSION) {
-        return err_set(ei, ERR_INVALID, "cannot encode a %zux%zu JPEG", nx, ny);
+    unsigned char *mem; /* jpeg_mem_dest's buffer */
+    unsigned long memlen;
+    bool started;
+};
+
+void preview__jpeg_abort(struct preview__jpeg *j)
+{
+    if (!j) {
+        return;
     }
-    memset(&c, 0, sizeof c);
-    c.err = jpeg_std_error(&je.mgr);
-    je.mgr.error_exit = jerr_exit;
-    je.msg[0] = '\0';
-    if (setjmp(je.jmp)) {
-        jpeg_destroy_compress(&c);
-        free(mem);
-        return err_set(ei, ERR_INTERNAL, "could not encode JPEG: %s", je.msg);
+    jpeg_destroy_compress(&j->c);
+    free(j->mem);
+    free(j);
+}
+
+enum err preview__jpeg_begin(size_t w, size_t h, int quality, struct preview__jpeg **out,
+                             struct err_info *ei)
+{
+    if (w == 0 || h == 0 || w > JPEG_MAX_DIMENSION || h > JPEG_MAX_DIMENSION) {
+        return err_set(ei, ERR_INVALID, "cannot encode a %zux%zu JPEG", w, h);
     }
-    jpeg_create_compress(&c);
-    {
-        unsigned char *m = NULL;
-        jpeg_mem_dest(&c, &m, &memlen);
-        mem = m;
-        c.image_width = (JDIMENSION)nx;
-        c.image_height = (JDIMENSION)ny;
-        c.input_components = 1;
-        c.in_color_space = JCS_GRAYSCALE;
-        jpeg_set_defaults(&c);
-        jpeg_set_quality(&c, quality, TRUE);
-        jpeg_start_compress(&c, TRUE);
-        while (c.next_scanline < c.image_height) {
-            JSAMPROW row = (JSAMPROW)(uintptr_t)(gray + (size_t)c.next_scanline * nx);
-            jpeg_write_scanlines(&c, &row, 1);
-        }
-        jpeg_finish_compress(&c);
-        /* jpeg_mem_dest may have reallocated: the final pointer is in its destination */
-        mem = m;
+    struct preview__jpeg *j = calloc(1, sizeof *j);
+    if (!j) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
     }
-    jpeg_destroy_compress(&c);
-    if (memlen > PREVIEW_JPEG_MAX) {
-        free(mem);
-        return err_set(ei, ERR_TOO_LARGE, "JPEG larger than %zu bytes", PREVIEW_JPEG_MAX);
+    j->c.err = jpeg_std_error(&j->je.mgr);
+    j->je.mgr.error_exit = jerr_exit;
+    if (setjmp(j->je.jmp)) {
+        enum err rc = err_set(ei, ERR_INTERNAL, "could not encode JPEG: %s", j->je.msg);
+        preview__jpeg_abort(j);
+        return rc;
     }
-    *out = mem;
-    *len = (size_t)memlen;
+    jpeg_create_compress(&j->c);
+    jpeg_mem_dest(&j->c, &j->mem, &j->memlen);
+    j->c.image_width = (JDIMENSION)w;
+    j->c.image_height = (JDIMENSION)h;
+    j->c.input_components = 1;
+    j->c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&j->c);
+    jpeg_set_quality(&j->c, quality, TRUE);
+    jpeg_start_compress(&j->c, TRUE);
+    j->started = true;
+    *out = j;
     return ERR_OK;
 }
 
-enum err preview_write_atomic(const char *path, const void *data, size_t len, struct err_info *ei)
+enum err preview__jpeg_row(struct preview__jpeg *j, const uint8_t *row, struct err_info *ei)
+{
+    if (setjmp(j->je.jmp)) {
+        return err_set(ei, ERR_INTERNAL, "could not encode JPEG: %s", j->je.msg);
+    }
+    JSAMPROW r = (JSAMPROW)(uintptr_t)row;
+    jpeg_write_scanlines(&j->c, &r, 1);
+    return ERR_OK;
+}
+
+enum err preview__jpeg_finish(struct preview__jpeg *j, unsigned char **out, size_t *len,
+                              struct err_info *ei)
+{
+    if (setjmp(j->je.jmp)) {
+        enum err rc = err_set(ei, ERR_INTERNAL, "could not encode JPEG: %s", j->je.msg);
+        preview__jpeg_abort(j);
+        return rc;
+    }
+    jpeg_finish_compress(&j->c);
+    jpeg_destroy_compress(&j->c);
+    if (j->memlen > PREVIEW_JPEG_MAX) {
+        free(j->mem);
+        free(j);
+        return err_set(ei, ERR_TOO_LARGE, "JPEG larger than %zu bytes", PREVIEW_JPEG_MAX);
+    }
+    *out = j->mem;
+    *len = (size_t)j->memlen;
+    free(j);
+    return ERR_OK;
+}
+
+enum err preview_jpeg_encode(const uint8_t *gray, size_t nx, size_t ny, int quality,
+                             unsigned char **out, size_t *len, struct err_info *ei)
+{
+    struct preview__jpeg *j = NULL;
+    enum err rc = preview__jpeg_begin(nx, ny, quality, &j, ei);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    for (size_t y = 0; y < ny; y++) {
+        rc = preview__jpeg_row(j, gray + y * nx, ei);
+        if (rc != ERR_OK) {
+            preview__jpeg_abort(j);
+            return rc;
+        }
+    }
+    return preview__jpeg_finish(j, out, len, ei);
+}
+
+enum err preview_write_atomic(const char *path, const void *data, size_t len, bool durable,
+                              struct err_info *ei)
 {
     char tmp[PATH_MAX];
     char dir[PATH_MAX];
@@ -103,7 +156,7 @@ enum err preview_write_atomic(const char *path, const void *data, size_t len, st
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0) {
+    if (durable && fsync(fd) != 0) {
         rc = err_set(ei, ERR_IO, "could not fsync file \"%s\": %s", tmp, strerror(errno));
         goto fail;
     }
@@ -117,6 +170,9 @@ enum err preview_write_atomic(const char *path, const void *data, size_t len, st
         rc = err_set(ei, ERR_IO, "could not rename \"%s\" to \"%s\": %s", tmp, path,
                      strerror(errno));
         goto fail;
+    }
+    if (!durable) {
+        return ERR_OK;
     }
     /* make the rename durable */
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fits/fits_image.h"
 #include "preview/preview.h"
 
 #include <math.h>
@@ -247,7 +248,7 @@ static void test_jpeg_roundtrip(void **state)
     assert_int_equal(jpg[1], 0xD8);
     char out[1100];
     path_tmp(out, sizeof out, "ramp.jpg");
-    assert_int_equal(preview_write_atomic(out, jpg, jlen, NULL), ERR_OK);
+    assert_int_equal(preview_write_atomic(out, jpg, jlen, true, NULL), ERR_OK);
     uint8_t *d = decode_jpeg(out, &dw, &dh, &comp);
     assert_non_null(d);
     assert_int_equal(dw, 300);
@@ -330,6 +331,68 @@ static void test_real_files(void **state)
     }
 }
 
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        return NULL;
+    }
+    unsigned char *b = malloc(1 << 24);
+    *len = fread(b, 1, 1 << 24, fp);
+    fclose(fp);
+    return b;
+}
+
+/* The streamed file path (sampled rows, bands, block shrink; images above 2^21 pixels) and
+ * the whole-image path give the same bytes as the in-memory algorithm on the same pixels. */
+static void stream_case(size_t nx, size_t ny)
+{
+    double *p = malloc(sizeof *p * nx * ny);
+    for (size_t i = 0; i < nx * ny; i++) {
+        p[i] = sin((double)i * 0.001) * 100.0 + (double)(i % 977);
+    }
+    p[1234] = NAN;
+    char fits[1100], out[1100];
+    path_tmp(fits, sizeof fits, "stream.fits");
+    struct fitsimg_writer *w = NULL;
+    assert_int_equal(fitsimg_writer_create(fits, &w, NULL), ERR_OK);
+    assert_int_equal(fitsimg_writer_add_image(w, "SCI", 1, FITSIMG_F64, (int64_t)nx, (int64_t)ny,
+                                              NULL, NULL),
+                     ERR_OK);
+    assert_int_equal(fitsimg_writer_write_rows(w, 0, (int64_t)ny, FITSIMG_F64, p, NULL), ERR_OK);
+    assert_int_equal(fitsimg_writer_commit(w, NULL), ERR_OK);
+    fitsimg_writer_destroy(w);
+    const int sizes[] = {0, 128, 300, 650, 1500};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        struct preview_opts o;
+        preview_opts_default(&o);
+        o.size = sizes[k];
+        path_tmp(out, sizeof out, "stream.jpg");
+        assert_int_equal(preview_file(fits, out, &o, NULL, NULL), ERR_OK);
+        uint8_t *g = NULL;
+        size_t gw, gh, flen = 0, alen = 0;
+        assert_int_equal(preview_render(p, nx, ny, &o, &g, &gw, &gh, NULL, NULL), ERR_OK);
+        unsigned char *a = NULL;
+        assert_int_equal(preview_jpeg_encode(g, gw, gh, 75, &a, &alen, NULL), ERR_OK);
+        unsigned char *f = slurp(out, &flen);
+        assert_non_null(f);
+        assert_int_equal(flen, alen);
+        assert_memory_equal(f, a, alen);
+        free(f);
+        free(a);
+        free(g);
+    }
+    free(p);
+}
+
+static void test_stream_equals_array(void **state)
+{
+    (void)state;
+    stream_case(700, 460);   /* read whole */
+    stream_case(2200, 1000); /* streamed */
+    stream_case(900, 2400);  /* streamed, tall */
+}
+
 static void test_bad_inputs(void **state)
 {
     (void)state;
@@ -382,7 +445,7 @@ int main(void)
         cmocka_unit_test(test_autoscale_known), cmocka_unit_test(test_render_mapping),
         cmocka_unit_test(test_badpix),          cmocka_unit_test(test_resize),
         cmocka_unit_test(test_jpeg_roundtrip),  cmocka_unit_test(test_real_files),
-        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_stream_equals_array), cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
