@@ -229,6 +229,9 @@ static bool parse_hms(const char *s, int *h, int *mi, int *sec)
     int n = 0;
     double fs = 0;
     if (sscanf(s, "%2d:%2d:%lf%n", h, mi, &fs, &n) == 3) {
+        if (!(fs >= 0 && fs < 61)) {
+            return false;
+        }
         *sec = (int)fs;
     } else if (sscanf(s, "%2d:%2d%n", h, mi, &n) == 2) {
         *sec = 0;
@@ -528,7 +531,9 @@ static enum err load_type(struct loader *L, const char *name, yaml_node_t *tn, s
         if (e != ERR_OK) {
             return e;
         }
-        qsort(r->dates, r->ndates, sizeof(*r->dates), cmp_date);
+        if (r->ndates > 1) {
+            qsort(r->dates, r->ndates, sizeof(*r->dates), cmp_date);
+        }
     }
     return ERR_OK;
 }

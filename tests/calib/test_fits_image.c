@@ -181,16 +181,18 @@ static void test_abandoned_writer_leaves_nothing(void **state)
 {
     (void)state;
     struct err_info ei = {0};
-    char out[4096];
-    snprintf(out, sizeof(out), "%s/abandoned.fits", g_tmp);
+    char dir[4096], out[4200];
+    snprintf(dir, sizeof(dir), "%s/abandon", g_tmp);
+    mkdir(dir, 0755);
+    snprintf(out, sizeof(out), "%s/abandoned.fits", dir);
     struct fitsimg_writer *w = NULL;
     assert_int_equal(fitsimg_writer_create(out, &w, &ei), ERR_OK);
     assert_int_equal(fitsimg_writer_add_image(w, "SCI", 1, FITSIMG_F32, 4, 4, NULL, &ei), ERR_OK);
     fitsimg_writer_destroy(w);
     struct stat st;
     assert_int_not_equal(stat(out, &st), 0);
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -q tmp-", g_tmp);
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -q .", dir);
     assert_int_not_equal(system(cmd), 0);
 }
 
