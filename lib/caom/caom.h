@@ -652,9 +652,11 @@ struct caom_part *caom_artifact_find_part(const struct caom_artifact *a, const c
 /** Deep copy of @p o (same UUIDs); NULL when out of memory. */
 struct caom_observation *caom_observation_clone(const struct caom_observation *o);
 
-/** Structural equality of two observations (UUIDs included when @p compare_ids; bookkeeping
- * attributes lastModified/checksums never). Doubles compare exactly. On inequality and when
- * @p where is non-NULL, a path of the first difference is written there. */
+/** Structural equality of two observations, entity by entity in child order, by comparing
+ * the metaChecksum digests of their state (so keyword and group lists compare as sets, and
+ * doubles exactly); UUIDs are included when @p compare_ids, bookkeeping attributes
+ * (lastModified, stored checksums) never. On inequality and when @p where is non-NULL, the
+ * path of the first difference ("plane[0].artifact[1]") is written there. */
 bool caom_observation_equal(const struct caom_observation *a, const struct caom_observation *b,
                             bool compare_ids, char *where, size_t where_cap);
 
