@@ -204,6 +204,10 @@ static enum err read_all(fitsfile *fp, const char *name, struct fhdr_file **out,
             rebuilt = true;
             status = 0;
             fits_clear_errmsg();
+            if (hdr) {
+                fits_free_memory(hdr, &status); /* a partial result of the failed call */
+                status = 0;
+            }
             hdr = NULL;
             if (fits_hdr2str(fp, 0, NULL, 0, &hdr, &nkeys, &status)) {
                 e = fits_fail(ei, status, name, i - 1, "read the header of");
