@@ -49,9 +49,23 @@ static bool file_exists(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* IRAF-style directory variable of an HST instrument (CALDP's config exports these). */
+static const char *iraf_var(const char *instrument)
+{
+    static const char *const map[][2] = {{"acs", "jref"},  {"wfc3", "iref"},  {"stis", "oref"},
+                                         {"cos", "lref"},  {"wfpc2", "uref"}, {"nicmos", "nref"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (strcmp(map[i][0], instrument) == 0) {
+            return map[i][1];
+        }
+    }
+    return NULL;
+}
+
 /* Resolve a reference keyword value: "N/A" or "" -> not applicable; "jref$x.fits" -> $jref/x
  * (CALDP's config exports jref/iref/oref...), else <config>/references/hst/x, else
- * <config>/references/hst/<instrument>/x; a plain path is taken as is. */
+ * <config>/references/hst/<instrument>/x. A bare file name (as a catalog gives) is looked up
+ * the same way under the instrument's variable; a name with a "/" is a path. */
 static bool resolve_ref(const struct proc_calib_ctx *cx, const char *value, char *out, size_t cap,
                         bool *na)
 {
@@ -63,12 +77,16 @@ static bool resolve_ref(const struct proc_calib_ctx *cx, const char *value, char
     }
     const char *dollar = strchr(value, '$');
     const char *name = dollar ? dollar + 1 : value;
-    if (dollar) {
-        char var[16];
-        size_t n = (size_t)(dollar - value);
-        if (n > 0 && n < sizeof var) {
+    if (dollar || !strchr(value, '/')) {
+        char var[16] = "";
+        size_t n = dollar ? (size_t)(dollar - value) : 0;
+        if (dollar && n > 0 && n < sizeof var) {
             memcpy(var, value, n);
             var[n] = '\0';
+        } else if (!dollar && iraf_var(cx->instrument)) {
+            str_copy(var, sizeof var, iraf_var(cx->instrument));
+        }
+        if (var[0]) {
             const char *dir = getenv(var);
             if (dir && *dir) {
                 snprintf(out, cap, "%s/%s", dir, name);
@@ -164,8 +182,6 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
         key_str(raw, ref_kws[i].keyword, values[i], sizeof values[i]);
     }
     snprintf(catpath, sizeof catpath, "%s/references/%s.yaml", cx->config_dir, cx->instrument);
-/* TEMPORARY: enabled once lib/calib commits calib_refcat.c */
-#ifdef PROC_WITH_REFCAT
     if (cx->config_dir[0] && file_exists(catpath)) {
         rc = calib_refcat_load(catpath, &cat, ei);
         if (rc != ERR_OK) {
@@ -196,12 +212,7 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
             str_copy(values[i], sizeof values[i], sel.not_applicable ? "N/A" : sel.file);
         }
     }
-#else
-    (void)cat;
-    (void)hdr_get;
-    (void)xcode;
-    (void)ei;
-#endif
+
     char *paths[4] = {r->bpix, r->bias, r->dark, r->flat};
     bool *have[4] = {&r->have_bpix, &r->have_bias, &r->have_dark, &r->have_flat};
     for (size_t i = 0; i < 4; i++) {
@@ -214,11 +225,8 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
             proc_log(log, "INFO", "reference %s = %s", ref_kws[i].keyword, paths[i]);
         }
     }
-/* TEMPORARY: enabled once lib/calib commits calib_refcat.c */
-#ifdef PROC_WITH_REFCAT
 out:
     calib_refcat_destroy(cat);
-#endif
     return rc;
 }
 

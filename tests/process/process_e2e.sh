@@ -215,6 +215,49 @@ grep -q 'invalid dataset name' "$T/badname.err" || die "badname: message: $(cat 
 [ -z "$(ls -A "$T/p9")" ] || die "badname: output written"
 run noargs 2
 
+# best references from a catalog: a real bad-pixel table (jref = the shared test data) is
+# selected and OR-ed into DQ; a catalog without a matching rule gives BESTREFS_ERROR (27)
+mkdir -p "$T/conf/references" "$T/conf2/references" "$T/b1" "$T/b2"
+cp -r "$OBSFLOW_SOURCE_DIR/config/expectations" "$T/conf/"
+cp -r "$OBSFLOW_SOURCE_DIR/config/expectations" "$T/conf2/"
+cat >"$T/conf/references/acs.yaml" <<'YAML'
+instrument: ACS
+types:
+  bpixtab:
+    parkeys: [DETECTOR]
+    rules:
+      - match: [HRC]
+        file: j4d1435jj_bpx.fits
+YAML
+cat >"$T/conf2/references/acs.yaml" <<'YAML'
+instrument: ACS
+types:
+  biasfile:
+    parkeys: [DETECTOR]
+    rules:
+      - match: [WFC]
+        file: wfc_only_bia.fits
+YAML
+# the shared table holds amplifier D rows only (calacs skips rows of other amplifiers)
+mkdir -p "$T/inD"
+$PY - "$D/j8bt05njq_raw.fits" "$T/inD/j8bt05njq_raw.fits" <<'PY'
+import sys
+from astropy.io import fits
+h = fits.open(sys.argv[1])
+h[0].header["CCDAMP"] = "D"
+h.writeto(sys.argv[2])
+PY
+jref=$D run bpix 0 j8bt05njq "file:$T/inD" "file:$T/b1" "file:$T/conf"
+grep -q "reference BPIXTAB = .*j4d1435jj_bpx.fits" "$T/b1/data/acs/j8bt05njq/logs/process.txt" || die "bpix: table not used"
+$PY - "$T/b1/data/acs/j8bt05njq/j8bt05njq_flt.fits" <<'PY' || die "bpix: DQ"
+import sys, numpy as np
+from astropy.io import fits
+dq = fits.open(sys.argv[1])["DQ"].data
+assert np.count_nonzero(dq & ~2048) > 100, np.unique(dq)
+PY
+run bestrefs 27 j8bt05njq "file:$T/in" "file:$T/b2" "file:$T/conf2"
+check_failed bestrefs "$T/b2" j8bt05njq acs 27 BESTREFS_ERROR "biasfile"
+
 # the work directories are cleaned up
 [ -z "$(ls -A "$T/work")" ] || die "work directories left: $(ls "$T/work")"
 
