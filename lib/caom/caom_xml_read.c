@@ -80,8 +80,31 @@ static enum err missing(struct rd *r, const xmlNode *n, const char *child)
 }
 
 /* Trimmed text content as a new malloc'd string, or NULL (error set). */
+static char *trimmed_copy(struct rd *r, const xmlNode *n, const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
+                       s[len - 1] == '\r'))
+        len--;
+    char *out = malloc(len + 1);
+    if (!out) {
+        nomem(r, n);
+        return NULL;
+    }
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return out;
+}
+
 static char *text(struct rd *r, const xmlNode *n)
 {
+    /* fast path: a leaf holding one text node */
+    if (!n->children)
+        return trimmed_copy(r, n, "");
+    if (n->children->type == XML_TEXT_NODE && !n->children->next && n->children->content)
+        return trimmed_copy(r, n, (const char *)n->children->content);
     xmlChar *c = xmlNodeGetContent(n);
     if (!c) {
         c = xmlStrdup((const xmlChar *)"");
