@@ -218,6 +218,20 @@ static int start_database(struct daemon *d, const sigset_t *set)
     }
 }
 
+/* During the drain a second SIGTERM/SIGINT ends the process at once (an impatient operator's
+ * second Ctrl-C); the unfinished jobs are then rescued by another process after their lease. */
+static void *second_signal(void *arg)
+{
+    const sigset_t *set = arg;
+    int sig = 0;
+    if (sigwait(set, &sig) == 0) {
+        LOG_WARN("main", "second %s during the drain: exiting now; unfinished jobs will be rescued "
+                         "after their lease", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        _exit(1);
+    }
+    return NULL;
+}
+
 static const char *find_openapi(const struct config *cfg)
 {
     if (cfg->openapi_path[0]) {
@@ -350,6 +364,10 @@ int main(int argc, char **argv)
     LOG_INFO("main", "%s received: draining (grace %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
              d.cfg.shutdown_grace_s);
     http_quiesce(d.http);
+    pthread_t watcher;
+    if (pthread_create(&watcher, NULL, second_signal, &set) == 0) {
+        pthread_detach(watcher);
+    }
     int released = 0;
     if (d.workers) {
         released = workers_pool_drain(d.workers, d.cfg.shutdown_grace_s);

@@ -59,11 +59,15 @@ class Database:
             print("warning: could not drop %s: %s" % (self.name, e.stderr))
 
 
+LIVE = []  # every Daemon started, so main() can stop them whatever happens
+
+
 class Daemon:
     """One obsflowd process on 127.0.0.1:0."""
 
     def __init__(self, db_url, name="obsflowd", workers=2, token=None, grace=None, env=None,
                  wait_ready=True):
+        LIVE.append(self)
         self.db_url = db_url
         self.name = name
         self.workers = workers
@@ -221,6 +225,10 @@ def main(test_fn, prefix):
     except AssertionError:
         pass
     finally:
+        for d in LIVE:  # never leave a daemon behind, whatever went wrong
+            if d.proc is not None and d.proc.poll() is None:
+                d.proc.kill()
+                d.proc.wait()
         db.drop()
     print("PASS" if ok else "FAILED")
     sys.exit(0 if ok else 1)

@@ -48,13 +48,14 @@ else
 fi
 
 # obsflowd on port 0
-OBSFLOW_DATABASE_URL="$CONN" OBSFLOW_LOG_LEVEL=warn "$BIN/obsflowd" --listen 127.0.0.1:0 \
+env OBSFLOW_DATABASE_URL="$CONN" OBSFLOW_LOG_LEVEL=warn "$BIN/obsflowd" --listen 127.0.0.1:0 \
   --port-file "$DIR/port" </dev/null >"$DIR/obsflowd.log" 2>&1 &
-DPID=$!
+DPID=$!   # env execs obsflowd: the same pid
 for _ in $(seq 300); do [ -s "$DIR/port" ] && break; sleep 0.05; done
 ADDR=$(cat "$DIR/port")
 for _ in $(seq 300); do curl -fs "http://$ADDR/readyz" >/dev/null && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$DPID/status"; }
+[ "$(cat "/proc/$DPID/comm")" = obsflowd ] || { echo "bench_service: pid $DPID is not obsflowd" >&2; exit 1; }
 echo "service.start addr=$ADDR workers=$(nproc) rss_kib=$(rss)"
 
 # 2. end to end, 3. latency (python3 stdlib client)
