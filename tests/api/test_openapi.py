@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""test_openapi.py - openapi/openapi.yaml is the contract: it parses as OpenAPI 3.0, every $ref
+resolves, every operation has responses and an operationId, error responses use problem+json,
+and its paths and methods are exactly the route table of service/routes.c.
+
+SPDX-License-Identifier: Apache-2.0
+"""
+import os
+import re
+import sys
+
+try:
+    import yaml
+except ImportError:
+    print("SKIP: python3-yaml is not installed")
+    sys.exit(77)
+
+src = os.environ.get("OBSFLOW_SOURCE_DIR", ".")
+doc = yaml.safe_load(open(os.path.join(src, "openapi/openapi.yaml")))
+errors = []
+if not str(doc.get("openapi", "")).startswith("3.0"):
+    errors.append("not an OpenAPI 3.0 document")
+
+
+def walk(node, path):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref":
+                parts = v.lstrip("#/").split("/")
+                cur = doc
+                for p in parts:
+                    if not isinstance(cur, dict) or p not in cur:
+                        errors.append("%s: unresolved $ref %s" % (path, v))
+                        break
+                    cur = cur[p]
+            else:
+                walk(v, path + "/" + str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            walk(v, "%s[%d]" % (path, i))
+
+
+walk(doc, "")
+ops = set()
+ids = set()
+for p, item in doc["paths"].items():
+    for m, op in item.items():
+        ops.add((m.upper(), p))
+        if "operationId" not in op:
+            errors.append("%s %s: no operationId" % (m, p))
+        elif op["operationId"] in ids:
+            errors.append("duplicate operationId %s" % op["operationId"])
+        ids.add(op.get("operationId"))
+        if not op.get("responses"):
+            errors.append("%s %s: no responses" % (m, p))
+for name, r in doc["components"]["responses"].items():
+    if "application/problem+json" not in r.get("content", {}):
+        errors.append("response %s is not problem+json" % name)
+
+table = open(os.path.join(src, "service/routes.c")).read()
+routes = set(re.findall(r'\.method = HTTP_([A-Z]+), \.pattern = "([^"]+)"', table))
+if not routes:
+    errors.append("no routes parsed from service/routes.c")
+for r in sorted(routes - ops):
+    errors.append("route %s %s is not in openapi.yaml" % r)
+for r in sorted(ops - routes):
+    errors.append("openapi.yaml documents %s %s, which service/routes.c does not serve" % r)
+
+for e in errors:
+    print("FAIL: " + e)
+print("PASS (%d operations)" % len(ops) if not errors else "FAILED")
+sys.exit(1 if errors else 0)
