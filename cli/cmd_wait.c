@@ -117,7 +117,7 @@ int cli_cmd_wait(int argc, char **argv)
         }
         double secs = (double)(clock_mono_ns() - start) / 1e9;
         if (tty && cur) {
-            fprintf(stderr, "\r\033[K%d of %d done; %.8s %s attempt %lld/%lld  %.1f s", ndone, n,
+            fprintf(stderr, "\r\033[K%d of %d done; %s %s attempt %lld/%lld  %.1f s", ndone, n,
                     json_string_value(json_object_get(cur, "id")), cur_state ? cur_state : "?",
                     (long long)json_integer_value(json_object_get(cur, "attempts")),
                     (long long)json_integer_value(json_object_get(cur, "max_attempts")), secs);
