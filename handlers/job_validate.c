@@ -163,9 +163,8 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
         if (!json_is_object(params)) {
             return err_set_field(ei, ERR_INVALID, field, "params must be a JSON object");
         }
-        char *dump = json_dumps(params, JSON_COMPACT);
-        size_t len = dump ? strlen(dump) : 0;
-        free(dump);
+        /* json_dumpb with no buffer only measures (no allocation) */
+        size_t len = json_object_size(params) ? json_dumpb(params, NULL, 0, JSON_COMPACT) : 2;
         if (len > JOB_PARAMS_MAX) {
             return err_set_field(ei, ERR_TOO_LARGE, field, "params are %zu bytes; at most %d",
                                  len, JOB_PARAMS_MAX);

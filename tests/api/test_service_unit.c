@@ -218,6 +218,20 @@ static void test_job_validation(void **state)
     assert_int_equal(validate("[]", &ei), ERR_INVALID);
     assert_int_equal(validate("\"noop\"", &ei), ERR_INVALID);
     assert_string_equal(ei.field, "body");
+    /* params over JOB_PARAMS_MAX when serialised, although every string is under the cap */
+    json_t *big = json_pack("{s:s,s:{}}", "kind", "dataset", "params");
+    char chunk[4001];
+    memset(chunk, 'p', 4000);
+    chunk[4000] = '\0';
+    for (int i = 0; i < 20; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        json_object_set_new(json_object_get(big, "params"), key, json_string(chunk));
+    }
+    err_info_clear(&ei);
+    assert_int_equal(job_specs_validate(big, &ei), ERR_TOO_LARGE);
+    assert_string_equal(ei.field, "params");
+    json_decref(big);
     /* too many jobs */
     json_t *arr = json_array();
     for (int i = 0; i <= JOB_BATCH_MAX; i++) {
