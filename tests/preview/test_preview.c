@@ -431,7 +431,7 @@ static void test_bad_inputs(void **state)
     assert_int_not_equal(stat(out, &st), 0); /* nothing written */
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const char *sh = getenv("OBSFLOW_SHARED");
     const char *tmp = getenv("OBSFLOW_TEST_TMP");
@@ -441,11 +441,19 @@ int main(void)
     }
     snprintf(shared_fits, sizeof shared_fits, "%s/testdata/fits", sh);
     snprintf(tmpdir, sizeof tmpdir, "%s", tmp);
-    const struct CMUnitTest tests[] = {
+    /* "files": the real-file and streaming cases (integration); default: the algorithm */
+    const struct CMUnitTest algo[] = {
         cmocka_unit_test(test_autoscale_known), cmocka_unit_test(test_render_mapping),
         cmocka_unit_test(test_badpix),          cmocka_unit_test(test_resize),
-        cmocka_unit_test(test_jpeg_roundtrip),  cmocka_unit_test(test_real_files),
-        cmocka_unit_test(test_stream_equals_array), cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_jpeg_roundtrip),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest files[] = {
+        cmocka_unit_test(test_real_files),
+        cmocka_unit_test(test_stream_equals_array),
+        cmocka_unit_test(test_bad_inputs),
+    };
+    if (argc > 1 && strcmp(argv[1], "files") == 0) {
+        return cmocka_run_group_tests(files, NULL, NULL);
+    }
+    return cmocka_run_group_tests(algo, NULL, NULL);
 }
