@@ -258,6 +258,31 @@ PY
 run bestrefs 27 j8bt05njq "file:$T/in" "file:$T/b2" "file:$T/conf2"
 check_failed bestrefs "$T/b2" j8bt05njq acs 27 BESTREFS_ERROR "biasfile"
 
+# astroquery: the archive is a local HTTP server (port 0) behind OBSFLOW_ARCHIVE_URL; the
+# dataset's asn is absent (404, tolerated), its raw file is served; an unknown dataset gives 22
+mkdir -p "$T/archive" "$T/q1" "$T/q2"
+cp "$D/j8bt05njq_raw.fits" "$T/archive/"
+$PY - "$T/archive" "$T/archive.port" >"$T/archive.log" 2>&1 <<'PY' &
+import functools, http.server, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+srv.serve_forever()
+PY
+srv_pid=$!
+for _ in $(seq 100); do [ -f "$T/archive.port" ] && break; sleep 0.05; done
+export OBSFLOW_ARCHIVE_URL="http://127.0.0.1:$(cat "$T/archive.port")/{name}"
+run astroquery 0 j8bt05njq astroquery: "file:$T/q1" "$CONF"
+[ -f "$T/q1/data/acs/j8bt05njq/j8bt05njq_flt.fits" ] || die "astroquery: no product"
+grep -q "archive has no j8bt05njq_asn.fits" "$T/q1/data/acs/j8bt05njq/logs/process.txt" || die "astroquery: asn 404 not logged"
+run astroquery_missing 22 j8bt09jcq astroquery: "file:$T/q2" "$CONF"
+check_failed astroquery_missing "$T/q2" j8bt09jcq acs 22 ASTROQUERY_ERROR "no raw files"
+kill "$srv_pid"; wait "$srv_pid" 2>/dev/null
+unset OBSFLOW_ARCHIVE_URL
+
 # the work directories are cleaned up
 [ -z "$(ls -A "$T/work")" ] || die "work directories left: $(ls "$T/work")"
 
