@@ -27,7 +27,7 @@ static void usage(void)
             "         [--overscan-fit] [--trim SECTION] [--bias F] [--dark F] [--flat F]\n"
             "         [--gain G] [--readnoise R] [--bpm F] [--bpixtab F] [--atodsat DN]\n"
             "         [--fullwell E] [--dark-scale] [--flat-min V] [--hdu HDU] [--ccdproc]\n"
-            "         [--float32] [--checksum] -o OUT.fits IN.fits\n"
+            "         [--float32] [--checksum] [--no-fsync] -o OUT.fits IN.fits\n"
             "  SECTION      FITS section, 1-based inclusive, x first: [2050:2080,1:350]\n"
             "  --ccdproc    reproduce python3-ccdproc 2.4 ccd_process() arithmetic and order\n"
             "  --bpixtab    HST bad-pixel table (rows matched on CCDAMP/CCDGAIN, shifted by LTV)\n");
@@ -100,6 +100,7 @@ int cli_cmd_calibrate(int argc, char **argv)
         {"ccdproc", no_argument, NULL, 'c'},
         {"float32", no_argument, NULL, '3'},
         {"checksum", no_argument, NULL, 'k'},
+        {"no-fsync", no_argument, NULL, 'S'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -109,7 +110,7 @@ int cli_cmd_calibrate(int argc, char **argv)
     plan.oscan_stat = CALIB_OSCAN_MEDIAN;
     const char *out = NULL, *bias = NULL, *dark = NULL, *flat = NULL, *bpm = NULL, *bpix = NULL;
     const char *hdu = NULL;
-    bool float32 = false, checksum = false;
+    struct calib_write_opts wo = {false, false, false};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -168,8 +169,9 @@ int cli_cmd_calibrate(int argc, char **argv)
             plan.has_flat_min = true;
             break;
         case 'c': plan.mode = CALIB_MODE_CCDPROC; break;
-        case '3': float32 = true; break;
-        case 'k': checksum = true; break;
+        case '3': wo.float32 = true; break;
+        case 'k': wo.checksum = true; break;
+        case 'S': wo.no_sync = true; break;
         case 'o': out = optarg; break;
         case 'h': usage(); return 0;
         default: usage(); return CALIB_CLI_EXIT_USAGE;
@@ -244,7 +246,7 @@ int cli_cmd_calibrate(int argc, char **argv)
         goto out;
     }
     step("writing");
-    e = calib_frame_write(&frame, out, in, rec, float32, checksum, &ei);
+    e = calib_frame_write(&frame, out, in, rec, &wo, &ei);
     if (e == ERR_OK) {
         step("done");
     }

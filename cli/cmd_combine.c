@@ -22,7 +22,7 @@ static void usage(void)
             "usage: obsflow combine [--method average|median|sum] [--sigma-clip LOW,HIGH]\n"
             "                       [--clip-extrema NLOW,NHIGH] [--min-clip V] [--max-clip V]\n"
             "                       [--scale median|S1,S2,...] [--weights W1,W2,...] [--ccdproc]\n"
-            "                       [--float32] [--checksum] [--band-mb N] [--stats]\n"
+            "                       [--float32] [--checksum] [--no-fsync] [--band-mb N] [--stats]\n"
             "                       -o OUT.fits IN.fits...\n"
             "  --ccdproc   reproduce python3-ccdproc 2.4 combine() arithmetic\n"
             "  --scale     multiply each input by 1/median(input), or by the given factors\n"
@@ -44,6 +44,7 @@ int cli_cmd_combine(int argc, char **argv)
         {"ccdproc", no_argument, NULL, 'c'},
         {"float32", no_argument, NULL, 'f'},
         {"checksum", no_argument, NULL, 'k'},
+        {"no-fsync", no_argument, NULL, 'N'},
         {"band-mb", required_argument, NULL, 'B'},
         {"stats", no_argument, NULL, 't'},
         {"output", required_argument, NULL, 'o'},
@@ -130,6 +131,7 @@ int cli_cmd_combine(int argc, char **argv)
         case 'c': o.mode = CALIB_MODE_CCDPROC; break;
         case 'f': o.float32_out = true; break;
         case 'k': o.checksum = true; break;
+        case 'N': o.no_sync = true; break;
         case 't': stats = true; break;
         case 'B': {
             int64_t mb = 0;

@@ -103,12 +103,21 @@ void calib_frame_free(struct calib_frame *f);
 NODISCARD enum err calib_frame_read(const char *path, const char *hdu, struct calib_frame *f,
                                     struct err_info *ei);
 
+/** How products are written. */
+struct calib_write_opts {
+    bool float32;   /* SCI/ERR as float32 (default float64) */
+    bool checksum;  /* DATASUM/CHECKSUM in every HDU */
+    bool no_sync;   /* skip fsync of the file and directory at commit */
+};
+
 /** Write a product: primary header from @p header_from's primary (and its image HDU's cards into
  *  SCI when the image is an extension), the record's keywords and history in the primary, then
- *  SCI, ERR (zeros when the frame has none) and DQ as extensions 1-3 with BUNIT. Atomic. */
+ *  SCI, ERR and DQ as extensions 1-3 with BUNIT. An ERR the frame does not have, and an all-zero
+ *  DQ, are written as HST constant arrays (NPIX1/NPIX2/PIXVALUE = 0). Atomic. @p wo may be NULL.
+ */
 NODISCARD enum err calib_frame_write(const struct calib_frame *f, const char *path,
                                      const char *header_from, const struct calib_record *rec,
-                                     bool float32, bool checksum, struct err_info *ei);
+                                     const struct calib_write_opts *wo, struct err_info *ei);
 
 /** True if BUNIT says electrons ("ELECTRON", "ELECTRONS", "E-"). */
 bool calib_unit_is_electrons(const char *bunit);
@@ -268,6 +277,7 @@ struct calib_combine_opts {
     size_t band_bytes;             /* band buffer budget; 0 = CALIB_BAND_BYTES */
     bool float32_out;              /* write SCI/ERR as float32 instead of float64 */
     bool checksum;                 /* DATASUM/CHECKSUM in the product */
+    bool no_sync;                  /* skip fsync at commit */
     void (*progress)(int64_t rows_done, int64_t rows_total, void *arg);
     void *progress_arg;
 };

@@ -319,17 +319,21 @@ out:
 }
 
 enum err calib_frame_write(const struct calib_frame *f, const char *path, const char *header_from,
-                           const struct calib_record *rec, bool float32, bool checksum,
+                           const struct calib_record *rec, const struct calib_write_opts *wo,
                            struct err_info *ei)
 {
+    struct calib_write_opts defaults = {false, false, false};
+    if (!wo) {
+        wo = &defaults;
+    }
     struct fitsimg_writer *w = NULL;
     struct fitsimg *src = NULL;
-    double *zeros = NULL;
     enum err e = fitsimg_writer_create(path, &w, ei);
     if (e != ERR_OK) {
         return e;
     }
-    fitsimg_writer_set_checksum(w, checksum);
+    fitsimg_writer_set_checksum(w, wo->checksum);
+    fitsimg_writer_set_sync(w, !wo->no_sync);
     int src_img = 0;
     if (header_from) {
         if ((e = fitsimg_open(header_from, &src, ei)) != ERR_OK ||
@@ -360,7 +364,7 @@ enum err calib_frame_write(const struct calib_frame *f, const char *path, const 
             }
         }
     }
-    enum fitsimg_type ft = float32 ? FITSIMG_F32 : FITSIMG_F64;
+    enum fitsimg_type ft = wo->float32 ? FITSIMG_F32 : FITSIMG_F64;
     if ((e = fitsimg_writer_add_image(w, "SCI", 1, ft, f->nx, f->ny, NULL, ei)) != ERR_OK) {
         goto out;
     }
@@ -371,29 +375,35 @@ enum err calib_frame_write(const struct calib_frame *f, const char *path, const 
         (e = fitsimg_writer_write_rows(w, 0, f->ny, FITSIMG_F64, f->sci, ei)) != ERR_OK) {
         goto out;
     }
-    if ((e = fitsimg_writer_add_image(w, "ERR", 1, ft, f->nx, f->ny, NULL, ei)) != ERR_OK ||
+    if (f->err) {
+        e = fitsimg_writer_add_image(w, "ERR", 1, ft, f->nx, f->ny, NULL, ei);
+        if (e == ERR_OK) {
+            e = fitsimg_writer_write_rows(w, 0, f->ny, FITSIMG_F64, f->err, ei);
+        }
+    } else {
+        e = fitsimg_writer_add_constant(w, "ERR", 1, ft, f->nx, f->ny, 0.0, NULL, ei);
+    }
+    if (e != ERR_OK ||
         (e = fitsimg_writer_key_str(w, "BUNIT", f->bunit, "units of the errors", ei)) != ERR_OK) {
         goto out;
     }
-    const double *err = f->err;
-    if (!err) {
-        zeros = calloc((size_t)(f->nx * f->ny), sizeof(double));
-        if (!zeros) {
-            e = err_set(ei, ERR_NOMEM, "out of memory");
-            goto out;
+    bool dq_zero = true;
+    for (int64_t i = 0; i < f->nx * f->ny && dq_zero; i++) {
+        dq_zero = f->dq[i] == 0;
+    }
+    if (dq_zero) {
+        e = fitsimg_writer_add_constant(w, "DQ", 1, FITSIMG_I16, f->nx, f->ny, 0.0, NULL, ei);
+    } else {
+        e = fitsimg_writer_add_image(w, "DQ", 1, FITSIMG_I16, f->nx, f->ny, NULL, ei);
+        if (e == ERR_OK) {
+            e = fitsimg_writer_write_rows(w, 0, f->ny, FITSIMG_U16, f->dq, ei);
         }
-        err = zeros;
     }
-    if ((e = fitsimg_writer_write_rows(w, 0, f->ny, FITSIMG_F64, err, ei)) != ERR_OK) {
-        goto out;
-    }
-    if ((e = fitsimg_writer_add_image(w, "DQ", 1, FITSIMG_I16, f->nx, f->ny, NULL, ei)) != ERR_OK ||
-        (e = fitsimg_writer_write_rows(w, 0, f->ny, FITSIMG_U16, f->dq, ei)) != ERR_OK) {
+    if (e != ERR_OK) {
         goto out;
     }
     e = fitsimg_writer_commit(w, ei);
 out:
-    free(zeros);
     fitsimg_close(src);
     fitsimg_writer_destroy(w);
     return e;

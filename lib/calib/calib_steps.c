@@ -79,10 +79,42 @@ static double select_kth(double *v, size_t n, size_t k)
 }
 
 /* Median of v[0..n) (reorders v); NaN for n == 0. Even n: mean of the two middle values. */
+/* Branch-free compare-exchange (minsd/maxsd); inputs are NaN-free. */
+#define CSWAP(a, b)                                                                                \
+    do {                                                                                           \
+        double x_ = t[a], y_ = t[b];                                                               \
+        t[a] = x_ < y_ ? x_ : y_;                                                                  \
+        t[b] = x_ > y_ ? x_ : y_;                                                                  \
+    } while (0)
+
+/* Median of up to 8 values with an 8-input sorting network (19 comparators), padding with +inf:
+ * no data-dependent branches, which matters for per-pixel medians of a few frames. */
+static double median_small(const double *v, size_t n)
+{
+    double t[8];
+    for (size_t i = 0; i < 8; i++) {
+        t[i] = i < n ? v[i] : INFINITY;
+    }
+    CSWAP(0, 2); CSWAP(1, 3); CSWAP(4, 6); CSWAP(5, 7);
+    CSWAP(0, 4); CSWAP(1, 5); CSWAP(2, 6); CSWAP(3, 7);
+    CSWAP(0, 1); CSWAP(2, 3); CSWAP(4, 5); CSWAP(6, 7);
+    CSWAP(2, 4); CSWAP(3, 5);
+    CSWAP(1, 4); CSWAP(3, 6);
+    CSWAP(1, 2); CSWAP(3, 4); CSWAP(5, 6);
+    if (n % 2) {
+        return t[n / 2];
+    }
+    return (t[n / 2 - 1] + t[n / 2]) / 2.0;
+}
+#undef CSWAP
+
 double calib_median_inplace(double *v, size_t n)
 {
     if (n == 0) {
         return NAN;
+    }
+    if (n <= 8) {
+        return median_small(v, n);
     }
     if (n <= 16) {
         for (size_t i = 1; i < n; i++) {
@@ -292,30 +324,17 @@ enum err calib_trim(struct calib_frame *f, const struct calib_section *s, struct
                        (long long)f->nx, (long long)f->ny);
     }
     int64_t nx = s->x1 - s->x0, ny = s->y1 - s->y0;
-    size_t n = (size_t)(nx * ny);
-    double *sci = malloc(n * sizeof(double));
-    double *err = f->err ? malloc(n * sizeof(double)) : NULL;
-    uint16_t *dq = malloc(n * sizeof(uint16_t));
-    if (!sci || !dq || (f->err && !err)) {
-        free(sci);
-        free(err);
-        free(dq);
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
+    /* in place: row y of the result never lies after row y of the source */
     for (int64_t y = 0; y < ny; y++) {
         size_t src = (size_t)((y + s->y0) * f->nx + s->x0);
-        memcpy(sci + y * nx, f->sci + src, (size_t)nx * sizeof(double));
-        memcpy(dq + y * nx, f->dq + src, (size_t)nx * sizeof(uint16_t));
-        if (err) {
-            memcpy(err + y * nx, f->err + src, (size_t)nx * sizeof(double));
+        size_t dst = (size_t)(y * nx);
+        memmove(f->sci + dst, f->sci + src, (size_t)nx * sizeof(double));
+        memmove(f->dq + dst, f->dq + src, (size_t)nx * sizeof(uint16_t));
+        if (f->err) {
+            memmove(f->err + dst, f->err + src, (size_t)nx * sizeof(double));
         }
     }
-    free(f->sci);
-    free(f->err);
-    free(f->dq);
-    f->sci = sci;
-    f->err = err;
-    f->dq = dq;
+    (void)ei;
     f->nx = nx;
     f->ny = ny;
     return ERR_OK;
@@ -436,13 +455,20 @@ enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64
     }
     int64_t nx = f->nx, ny = f->ny;
     size_t n = (size_t)(nx * ny);
-    double *F = malloc(n * sizeof(double));
-    if (!F) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
+    /* the part of the flat in use, as one contiguous array (numpy sums it pairwise as such) */
+    bool direct = ox == 0 && oy == 0 && flat->nx == nx && !has_min;
+    double *owned = NULL;
+    if (!direct) {
+        owned = malloc(n * sizeof(double));
+        if (!owned) {
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+        for (int64_t y = 0; y < ny; y++) {
+            memcpy(owned + y * nx, flat->sci + (y + oy) * flat->nx + ox,
+                   (size_t)nx * sizeof(double));
+        }
     }
-    for (int64_t y = 0; y < ny; y++) {
-        memcpy(F + y * nx, flat->sci + (y + oy) * flat->nx + ox, (size_t)nx * sizeof(double));
-    }
+    double *F = direct ? flat->sci : owned;
     if (has_min) {
         for (size_t i = 0; i < n; i++) {
             if (F[i] < min_value) {
@@ -468,7 +494,7 @@ enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64
         m = cnt ? s / (double)cnt : NAN;
     }
     if (!(m > 0) || !isfinite(m)) {
-        free(F);
+        free(owned);
         return err_set(ei, ERR_CALIB, "flat \"%s\" has no positive mean (%g)", flat->source, m);
     }
     if (mean_out) {
@@ -477,7 +503,7 @@ enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64
     if (flat->err) {
         e = calib_frame_ensure_err(f, ei);
         if (e != ERR_OK) {
-            free(F);
+            free(owned);
             return e;
         }
     }
@@ -510,7 +536,7 @@ enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64
             }
         }
     }
-    free(F);
+    free(owned);
     return ERR_OK;
 }
 

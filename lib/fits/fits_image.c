@@ -772,6 +772,7 @@ struct fitsimg_writer {
     char *path;
     char *tmp;
     bool checksum;
+    bool nosync;
     bool committed;
     int nhdus;
     int cur;
@@ -864,6 +865,47 @@ enum err fitsimg_writer_add_image(struct fitsimg_writer *w, const char *extname,
         *hdu_out = w->cur;
     }
     return ERR_OK;
+}
+
+enum err fitsimg_writer_add_constant(struct fitsimg_writer *w, const char *extname, int extver,
+                                     enum fitsimg_type type, int64_t nx, int64_t ny, double value,
+                                     int *hdu_out, struct err_info *ei)
+{
+    if (nx <= 0 || ny <= 0 || nx > FITSIMG_MAX_AXIS || ny > FITSIMG_MAX_AXIS || !isfinite(value)) {
+        return err_set(ei, ERR_INVALID, "file \"%s\": bad constant array %lldx%lld", w->path,
+                       (long long)nx, (long long)ny);
+    }
+    int status = 0;
+    int hdutype = 0;
+    if (w->cur != w->nhdus - 1 && fits_movabs_hdu(w->fp, w->nhdus, &hdutype, &status)) {
+        return fits_fail(ei, status, w->path, w->nhdus - 1, "could not move to the last hdu");
+    }
+    if (fits_create_img(w->fp, type_bitpix(type), 0, NULL, &status)) {
+        return fits_fail(ei, status, w->path, w->nhdus, "could not create constant array");
+    }
+    w->cur = w->nhdus;
+    w->nhdus++;
+    if ((extname && *extname &&
+         (fits_update_key_str(w->fp, "EXTNAME", extname, "extension name", &status) ||
+          fits_update_key_lng(w->fp, "EXTVER", extver > 0 ? extver : 1, "extension version",
+                              &status))) ||
+        fits_update_key_lng(w->fp, "NPIX1", (LONGLONG)nx, "length of constant array axis 1",
+                            &status) ||
+        fits_update_key_lng(w->fp, "NPIX2", (LONGLONG)ny, "length of constant array axis 2",
+                            &status) ||
+        fits_update_key_dbl(w->fp, "PIXVALUE", value, -17, "values of pixels in constant array",
+                            &status)) {
+        return fits_fail(ei, status, w->path, w->cur, "could not describe constant array");
+    }
+    if (hdu_out) {
+        *hdu_out = w->cur;
+    }
+    return ERR_OK;
+}
+
+void fitsimg_writer_set_sync(struct fitsimg_writer *w, bool on)
+{
+    w->nosync = !on;
 }
 
 enum err fitsimg_writer_select(struct fitsimg_writer *w, int hdu, struct err_info *ei)
@@ -1033,7 +1075,7 @@ enum err fitsimg_writer_commit(struct fitsimg_writer *w, struct err_info *ei)
     if (fits_close_file(fp, &status)) {
         return fits_fail(ei, status, w->path, -1, "could not finish writing");
     }
-    if (fsync_path(w->tmp, false) != 0) {
+    if (!w->nosync && fsync_path(w->tmp, false) != 0) {
         return err_set(ei, ERR_IO, "could not sync \"%s\": %s", w->tmp, strerror(errno));
     }
     if (rename(w->tmp, w->path) != 0) {
@@ -1041,6 +1083,9 @@ enum err fitsimg_writer_commit(struct fitsimg_writer *w, struct err_info *ei)
                        strerror(errno));
     }
     w->committed = true;
+    if (w->nosync) {
+        return ERR_OK;
+    }
     /* make the rename durable; failure to sync the directory is not fatal for the data */
     const char *slash = strrchr(w->path, '/');
     if (slash && slash != w->path) {

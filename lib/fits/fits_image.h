@@ -155,6 +155,17 @@ NODISCARD enum err fitsimg_writer_add_image(struct fitsimg_writer *w, const char
                                             int extver, enum fitsimg_type type, int64_t nx,
                                             int64_t ny, int *hdu_out, struct err_info *ei);
 
+/** Append an HST-style constant array: an image extension without data (NAXIS=0) whose
+ *  NPIX1/NPIX2/PIXVALUE say it is @p nx x @p ny pixels of @p value (read back by fitsimg as an
+ *  ordinary image). */
+NODISCARD enum err fitsimg_writer_add_constant(struct fitsimg_writer *w, const char *extname,
+                                               int extver, enum fitsimg_type type, int64_t nx,
+                                               int64_t ny, double value, int *hdu_out,
+                                               struct err_info *ei);
+
+/** fsync the file and its directory at commit (on by default). */
+void fitsimg_writer_set_sync(struct fitsimg_writer *w, bool on);
+
 /** Make HDU @p hdu (0 = primary) current. */
 NODISCARD enum err fitsimg_writer_select(struct fitsimg_writer *w, int hdu, struct err_info *ei);
 

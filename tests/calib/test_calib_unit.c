@@ -8,11 +8,13 @@
 #include <cmocka.h>
 
 #include "calib/calib.h"
+#include "fits/fits_image.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void near_impl(double a, double b, int line)
 {
@@ -151,6 +153,39 @@ static void test_combine_rejection(void **state)
     memset(&o, 0, sizeof(o));
     combine(x, 3, &o, &val, &sig, &all);
     NEAR(val, 2.0);
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_median_sizes(void **state)
+{
+    (void)state;
+    /* the sorting network (n <= 8), insertion sort (<= 16) and selection paths against qsort */
+    struct calib_combine_opts o;
+    memset(&o, 0, sizeof(o));
+    o.method = CALIB_COMBINE_MEDIAN;
+    unsigned seed = 12345;
+    for (size_t n = 1; n <= 64; n++) {
+        for (int rep = 0; rep < 50; rep++) {
+            double v[64], s[64], scratch[128], val, sig;
+            bool all;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                v[i] = (double)((seed >> 16) % 7) - 3.0 + (rep % 2 ? (double)(seed % 1000) / 7 : 0);
+                s[i] = v[i];
+            }
+            qsort(s, n, sizeof(double), cmpd);
+            double want = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0;
+            calib_combine_pixel(v, NULL, n, &o, NULL, scratch, &val, &sig, &all);
+            if (val != want) {
+                fail_msg("n=%zu rep=%d median %.17g want %.17g", n, rep, val, want);
+            }
+        }
+    }
 }
 
 static void test_combine_weights_scale(void **state)
@@ -538,6 +573,120 @@ static void test_refcat_parse_errors(void **state)
     assert_non_null(strstr(ei.msg, "line 6"));
 }
 
+/* calib_combine_files (row-wise fast path for <= 8 frames, per-pixel path above) against the
+ * per-pixel kernel, bit for bit, over methods, modes, clipping, scaling, NaN and DQ inputs. */
+static void test_combine_files_matches_kernel(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("OBSFLOW_TEST_TMP");
+    if (!tmp) {
+        tmp = "/tmp";
+    }
+    enum { NX = 37, NY = 23, MAXN = 10 };
+    static double img[MAXN][NX * NY];
+    static uint16_t dq[MAXN][NX * NY];
+    char paths[MAXN][4096];
+    const char *ptrs[MAXN];
+    unsigned seed = 777;
+    struct err_info ei;
+    for (int i = 0; i < MAXN; i++) {
+        for (int p = 0; p < NX * NY; p++) {
+            seed = seed * 1103515245u + 12345u;
+            img[i][p] = 100.0 + (double)((seed >> 8) % 1000) / 37.0;
+            if ((seed >> 3) % 97 == 0) {
+                img[i][p] += 5000; /* outliers */
+            }
+            if ((seed >> 5) % 211 == 0) {
+                img[i][p] = NAN;
+            }
+            dq[i][p] = (uint16_t)((seed >> 7) % 53 == 0 ? 16 : 0);
+        }
+        snprintf(paths[i], sizeof(paths[i]), "%s/kin%d.fits", tmp, i);
+        ptrs[i] = paths[i];
+        struct fitsimg_writer *w = NULL;
+        assert_int_equal(fitsimg_writer_create(paths[i], &w, &ei), ERR_OK);
+        fitsimg_writer_set_sync(w, false);
+        assert_int_equal(fitsimg_writer_add_image(w, "SCI", 1, FITSIMG_F64, NX, NY, NULL, &ei),
+                         ERR_OK);
+        assert_int_equal(fitsimg_writer_write_rows(w, 0, NY, FITSIMG_F64, img[i], &ei), ERR_OK);
+        assert_int_equal(fitsimg_writer_add_image(w, "DQ", 1, FITSIMG_I16, NX, NY, NULL, &ei),
+                         ERR_OK);
+        assert_int_equal(fitsimg_writer_write_rows(w, 0, NY, FITSIMG_U16, dq[i], &ei), ERR_OK);
+        assert_int_equal(fitsimg_writer_commit(w, &ei), ERR_OK);
+        fitsimg_writer_destroy(w);
+    }
+    char out[4200];
+    snprintf(out, sizeof(out), "%s/kout.fits", tmp);
+    static const size_t ns[] = {1, 2, 3, 5, 8, 9};
+    double scale[MAXN];
+    for (int i = 0; i < MAXN; i++) {
+        scale[i] = 1.0 + 0.1 * i;
+    }
+    int cases = 0;
+    for (size_t ni = 0; ni < ARRAY_LEN(ns); ni++) {
+        for (int method = 0; method < 3; method++) {
+            for (int mode = 0; mode < 2; mode++) {
+                for (int variant = 0; variant < 4; variant++) {
+                    size_t n = ns[ni];
+                    struct calib_combine_opts o;
+                    memset(&o, 0, sizeof(o));
+                    o.method = (enum calib_combine_method)method;
+                    o.mode = mode ? CALIB_MODE_CCDPROC : CALIB_MODE_DEFAULT;
+                    o.no_sync = true;
+                    o.band_bytes = 4096; /* a few rows per band */
+                    o.sigma_clip = variant & 1;
+                    o.sigma_low = 2.0;
+                    o.sigma_high = 1.5;
+                    if (variant & 2) {
+                        o.has_max_clip = true;
+                        o.max_clip = 120.0;
+                        o.scale = scale;
+                    }
+                    struct calib_combine_stats st;
+                    enum err e = calib_combine_files(ptrs, n, out, &o, &st, &ei);
+                    if (e != ERR_OK) {
+                        fail_msg("combine: %s", ei.msg);
+                    }
+                    assert_true(st.band_rows < NY);
+                    struct fitsimg *f = NULL;
+                    static double sci[NX * NY], err[NX * NY], odq[NX * NY];
+                    assert_int_equal(fitsimg_open(out, &f, &ei), ERR_OK);
+                    assert_int_equal(fitsimg_select_name(f, "SCI", 1, &ei), ERR_OK);
+                    assert_int_equal(fitsimg_read_rows(f, 0, NY, sci, &ei), ERR_OK);
+                    assert_int_equal(fitsimg_select_name(f, "ERR", 1, &ei), ERR_OK);
+                    assert_int_equal(fitsimg_read_rows(f, 0, NY, err, &ei), ERR_OK);
+                    assert_int_equal(fitsimg_select_name(f, "DQ", 1, &ei), ERR_OK);
+                    assert_int_equal(fitsimg_read_rows(f, 0, NY, odq, &ei), ERR_OK);
+                    fitsimg_close(f);
+                    for (int p = 0; p < NX * NY; p++) {
+                        double v[MAXN], scratch[2 * MAXN], val, sig;
+                        bool rej[MAXN], all;
+                        for (size_t i = 0; i < n; i++) {
+                            v[i] = img[i][p];
+                            rej[i] = !mode && dq[i][p] != 0;
+                        }
+                        calib_combine_pixel(v, rej, n, &o, o.scale, scratch, &val, &sig, &all);
+                        bool same_v = (isnan(val) && isnan(sci[p])) || val == sci[p];
+                        bool same_s = (isnan(sig) && isnan(err[p])) || sig == err[p];
+                        if (!same_v || !same_s || all != (((int)odq[p] & CALIB_DQ_DATAREJECT) > 0)) {
+                            fail_msg("n=%zu method=%d mode=%d variant=%d pixel %d: file %.17g %.17g "
+                                     "dq %g, kernel %.17g %.17g all %d",
+                                     n, method, mode, variant, p, sci[p], err[p], odq[p], val, sig,
+                                     all);
+                        }
+                    }
+                    cases++;
+                }
+            }
+        }
+    }
+    assert_int_equal(cases, 6 * 3 * 2 * 4);
+    for (int i = 0; i < MAXN; i++) {
+        unlink(paths[i]);
+    }
+    unlink(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +694,8 @@ int main(void)
         cmocka_unit_test(test_combine_methods),
         cmocka_unit_test(test_combine_rejection),
         cmocka_unit_test(test_combine_weights_scale),
+        cmocka_unit_test(test_median_sizes),
+        cmocka_unit_test(test_combine_files_matches_kernel),
         cmocka_unit_test(test_overscan_trim),
         cmocka_unit_test(test_chain_default_and_errors),
         cmocka_unit_test(test_deviation_nan),
