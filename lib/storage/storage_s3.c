@@ -24,6 +24,7 @@
 #define S3__ETAG_MAX       128
 #define S3__COMPLETE_MAX   ((size_t)2 << 20) /* CompleteMultipartUpload body */
 #define S3__SMALL_BODY_MAX ((uint64_t)1 << 20)
+#define S3__EMPTY_PAGES_MAX 16 /* truncated list pages without a key, in a row */
 
 struct s3_req {
     enum httpc_method method;
@@ -625,12 +626,17 @@ enum err storage__s3_list(struct storage *st, const struct storage_uri *u, stora
     struct buf q;
     buf_init(&q, STORAGE_KEY_MAX * 3 + S3__UPLOAD_ID_MAX * 3 + 128);
     char *token = calloc(1, S3__UPLOAD_ID_MAX);
+    char *sent = calloc(1, S3__UPLOAD_ID_MAX); /* the token of the page just requested */
     size_t count = 0;
-    enum err e = token ? storage__client(st, &c, ei) : err_set(ei, ERR_NOMEM, "out of memory");
+    int empty_run = 0;
+    enum err e = token && sent ? storage__client(st, &c, ei)
+                               : err_set(ei, ERR_NOMEM, "out of memory");
     if (e != ERR_OK) {
         goto out;
     }
-    for (int page = 0;; page++) {
+    /* a page's continuation token is new each time and keys keep coming, or the server makes
+     * no progress: both loops below are bounded (repeated token, S3__EMPTY_PAGES_MAX) */
+    for (;;) {
         /* query parameters in canonical (sorted) order */
         buf_reset(&q);
         if (token[0]) {
@@ -647,6 +653,7 @@ enum err storage__s3_list(struct storage *st, const struct storage_uri *u, stora
                 break;
             }
         }
+        memcpy(sent, token, S3__UPLOAD_ID_MAX);
         struct s3_req r = {.method = HTTPC_GET, .bucket = u->bucket, .query = buf_cstr(&q),
                            .max_body = STORAGE_S3_LIST_BODY_MAX};
         httpc_response_free(&rs);
@@ -655,10 +662,24 @@ enum err storage__s3_list(struct storage *st, const struct storage_uri *u, stora
             goto out;
         }
         bool truncated = false;
+        size_t before = count;
         const char *body = rs.body.data ? rs.body.data : "";
         e = list_page(body, body + rs.body.len, u->bucket, fn, ud, &count, &truncated, token,
                       S3__UPLOAD_ID_MAX, ei);
         if (e != ERR_OK || !truncated) {
+            goto out;
+        }
+        if (strcmp(token, sent) == 0) {
+            e = err_set(ei, ERR_STORAGE,
+                        "s3://%s: the server repeated continuation token \"%.100s\"",
+                        u->bucket, token);
+            goto out;
+        }
+        empty_run = count == before ? empty_run + 1 : 0;
+        if (empty_run > S3__EMPTY_PAGES_MAX) {
+            e = err_set(ei, ERR_STORAGE,
+                        "s3://%s: more than %d empty truncated list pages in a row", u->bucket,
+                        S3__EMPTY_PAGES_MAX);
             goto out;
         }
     }
@@ -667,6 +688,7 @@ enum err storage__s3_list(struct storage *st, const struct storage_uri *u, stora
     }
 out:
     free(token);
+    free(sent);
     buf_free(&q);
     httpc_response_free(&rs);
     httpc_destroy(c);

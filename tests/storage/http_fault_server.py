@@ -13,6 +13,9 @@
 #   /echo            any method: 200 JSON {method, path, headers, body_len, body_sha256}
 #   /redirect        302 to /ok/16
 #   /bigheaders      200 with 300 response headers
+#   /s3loop          S3 ListObjectsV2 page: truncated, one key, and always the same
+#                    continuation token (a server that makes no progress)
+#   /s3empty         S3 ListObjectsV2 page: truncated, no keys, a new token every time
 # SPDX-License-Identifier: Apache-2.0
 import hashlib
 import json
@@ -106,6 +109,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(302, b"", extra=[("Location", "/ok/16")])
         if head == "bigheaders":
             return self.reply(200, b"x", extra=[("X-H%d" % i, "v") for i in range(300)])
+        if head in ("s3loop", "s3empty"):
+            n = bump(head)
+            token = "same" if head == "s3loop" else "t%d" % n
+            contents = ("<Contents><Key>k</Key><Size>1</Size></Contents>"
+                        if head == "s3loop" else "")
+            doc = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult>"
+                   "<Name>%s</Name>%s<IsTruncated>true</IsTruncated>"
+                   "<NextContinuationToken>%s</NextContinuationToken></ListBucketResult>"
+                   % (head, contents, token))
+            return self.reply(200, doc.encode(), "application/xml")
         return self.reply(404, b"unknown route", "text/plain")
 
     do_GET = route

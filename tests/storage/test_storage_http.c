@@ -1,6 +1,7 @@
 /* test_storage_http.c - lib/storage http(s) and astroquery: reads through the fault server:
  * downloads to file and memory with digests, 404 as NOT_FOUND without retry, 500 then success,
- * HEAD metadata, archive template downloads, and read-only refusals.
+ * HEAD metadata, archive template downloads, read-only refusals, and S3 list pages that make
+ * no progress.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,12 +119,54 @@ static void test_astroquery_template(void **state)
                      ERR_INVALID);
 }
 
+static enum err count_entries(void *ud, const char *uri, const struct storage_stat *stat)
+{
+    (void)uri;
+    (void)stat;
+    (*(size_t *)ud)++;
+    return ERR_OK;
+}
+
+/* An S3 server whose list pages never end (the same continuation token again, or an endless
+ * run of empty truncated pages) must not keep the listing going forever. */
+static void test_s3_list_without_progress(void **state)
+{
+    (void)state;
+    struct storage_s3_config s3 = {0};
+    snprintf(s3.endpoint_url, sizeof s3.endpoint_url, "%s", srv.base);
+    struct storage_config cfg = {.s3 = &s3, .backoff_ms = 10};
+    struct storage *s = NULL;
+    assert_int_equal(storage_create(&cfg, &s, NULL), ERR_OK);
+    struct err_info ei = {0};
+    size_t n = 0;
+    assert_int_equal(storage_list(s, "s3://s3loop/", count_entries, &n, &ei), ERR_STORAGE);
+    assert_non_null(strstr(ei.msg, "continuation token"));
+    /* page 1 (no token) and page 2 (token "same") each report their key; page 2 answers
+     * "same" again, which is refused */
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(storage_list(s, "s3://s3empty/", count_entries, &n, &ei), ERR_STORAGE);
+    assert_non_null(strstr(ei.msg, "empty"));
+    assert_int_equal(n, 0);
+    /* the server saw a bounded number of requests */
+    struct buf b;
+    buf_init(&b, 64);
+    char u[256];
+    snprintf(u, sizeof u, "%s/count/s3empty", srv.base);
+    assert_int_equal(storage_get_mem(st, u, 64, &b, NULL, NULL, &ei), ERR_OK);
+    long pages = strtol(buf_cstr(&b), NULL, 10);
+    assert_true(pages > 1 && pages <= 64);
+    buf_free(&b);
+    storage_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_get_file_and_mem),
         cmocka_unit_test(test_http_faults),
         cmocka_unit_test(test_astroquery_template),
+        cmocka_unit_test(test_s3_list_without_progress),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
