@@ -41,6 +41,7 @@ struct conn_state {
     int64_t start_ns;
     enum http_method method;
     int route;                          /* table row, ROUTE_NOT_FOUND or ROUTE_BAD_METHOD */
+    int label_route;                    /* row for metrics and logs (a 405's path), or -1 */
     enum err early;                     /* refused before the body: answer this */
     struct err_info ei;
     char allow[ROUTER_ALLOW_MAX];
@@ -136,9 +137,8 @@ static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c
     MHD_destroy_response(r);
 
     int64_t dur = clock_mono_ns() - st->start_ns;
-    metrics_http_observe(s->o.metrics, st->route, st->method, resp->status, dur);
-    const struct route *rt = route_of(st);
-    const char *label = rt ? rt->pattern : "unmatched";
+    metrics_http_observe(s->o.metrics, st->label_route, st->method, resp->status, dur);
+    const char *label = st->label_route >= 0 ? routes[st->label_route].pattern : "unmatched";
     double ms = (double)dur / 1e6;
     if (resp->status >= 500 && resp->status != 503) {
         LOG_ERROR("http", "%s %s -> %d in %.3f ms: %s: %s", http_method_name(st->method), label,
@@ -345,6 +345,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (st->route < 0) {
                 str_copy(st->path, sizeof st->path, url);
             }
+        }
+        st->label_route = st->route;
+        if (st->route == ROUTE_BAD_METHOD) {
+            st->label_route = router_path_row(routes, routes_len, url);
         }
         const struct route *rt = route_of(st);
         buf_init(&st->body, rt ? rt->body_max : 0);

@@ -150,3 +150,24 @@ int router_match(const struct route *table, size_t n, enum http_method method, c
     }
     return path_known ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
 }
+
+int router_path_row(const struct route *table, size_t n, const char *path)
+{
+    char scratch[1100];
+    char *seg[ROUTER_MAX_SEGMENTS];
+    if (!str_copy(scratch, sizeof scratch, path)) {
+        return ROUTE_NOT_FOUND;
+    }
+    int nseg = split(scratch, seg);
+    if (nseg < 0) {
+        return ROUTE_NOT_FOUND;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *tmp[REQ_MAX_PATH_PARAMS];
+        size_t ntmp = 0;
+        if (match_pattern(table[i].pattern, seg, nseg, tmp, &ntmp)) {
+            return (int)i;
+        }
+    }
+    return ROUTE_NOT_FOUND;
+}

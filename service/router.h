@@ -47,6 +47,10 @@ int router_match(const struct route *table, size_t n, enum http_method method, c
                  char *scratch, size_t scratch_cap, const char *params[REQ_MAX_PATH_PARAMS],
                  size_t *nparams, char allow[ROUTER_ALLOW_MAX]);
 
+/** First row whose pattern matches @p path whatever its method (the metrics label of a 405),
+ * or ROUTE_NOT_FOUND. */
+int router_path_row(const struct route *table, size_t n, const char *path);
+
 /** Parse an HTTP method name; unknown names give HTTP_OTHER. */
 enum http_method router_method(const char *name);
 

@@ -254,7 +254,7 @@ def metrics_and_logs(d):
     check(p.returncode == 0, "promtool check metrics failed:\n%s%s" % (p.stdout.decode(), p.stderr.decode()))
     for needle in ('obsflow_http_requests_total{method="GET",route="/v1/jobs/{id}",code="200"}',
                    'obsflow_http_requests_total{method="POST",route="/v1/jobs",code="202"}',
-                   'obsflow_http_requests_total{method="DELETE",route="unmatched",code="405"}',
+                   'obsflow_http_requests_total{method="DELETE",route="/v1/jobs",code="405"}',
                    'obsflow_http_request_duration_seconds_bucket{method="POST",route="/v1/jobs",code="422",le="+Inf"}',
                    'obsflow_jobs{state="succeeded"}', "obsflow_oldest_queued_job_age_seconds",
                    "obsflow_jobs_claimed_total", "obsflow_jobs_succeeded_total",

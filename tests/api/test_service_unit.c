@@ -81,6 +81,9 @@ static void test_router_404_405(void **state)
     assert_string_equal(allow, "POST");
     assert_int_equal(match(HTTP_POST, "/metrics", NULL, allow), ROUTE_BAD_METHOD);
     assert_string_equal(allow, "GET, HEAD");
+    assert_int_equal(router_path_row(routes, routes_len, "/v1/jobs/x/cancel"),
+                     match(HTTP_POST, "/v1/jobs/x/cancel", NULL, NULL));
+    assert_int_equal(router_path_row(routes, routes_len, "/nope"), ROUTE_NOT_FOUND);
     assert_int_equal(router_method("BREW"), HTTP_OTHER);
     assert_int_equal(router_method("PATCH"), HTTP_PATCH);
 }
