@@ -23,6 +23,7 @@ struct bp {
     size_t n, cap;
     int32_t *slots;         /* hash of (key, extension, artifact) -> rule index, -1 empty */
     bool has_art;           /* some rule is limited to one artifact */
+    bool has_ext;           /* some rule is limited to one extension */
     char *cur_art;          /* while loading: the "artifact URI:" section, NULL outside one */
     size_t nslots;          /* power of two */
 };
@@ -55,17 +56,25 @@ bool bp_is_element(const char *key)
     return bsearch(&key, k_elements, ARRAY_LEN(k_elements), sizeof k_elements[0], cmp_str) != NULL;
 }
 
-static uint32_t hash_key(const char *key, int ext, const char *art)
+static uint32_t fnv(const char *s)
 {
     uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h = (h ^ *p) * 16777619u;
-    }
-    h = (h ^ (uint32_t)(ext + 1)) * 16777619u;
-    for (const unsigned char *p = (const unsigned char *)art; p && *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
         h = (h ^ *p) * 16777619u;
     }
     return h;
+}
+
+/* slot hash from the key's and the artifact's FNV hashes and the extension */
+static uint32_t mix(uint32_t hkey, int ext, uint32_t hart)
+{
+    uint32_t h = (hkey ^ (uint32_t)(ext + 1)) * 16777619u;
+    return (h ^ hart) * 2654435761u;
+}
+
+static uint32_t hash_key(const char *key, int ext, const char *art)
+{
+    return mix(fnv(key), ext, art ? fnv(art) : 0);
 }
 
 static bool same_art(const char *a, const char *b)
@@ -73,13 +82,14 @@ static bool same_art(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static int32_t find_index(const struct bp *b, const char *key, int ext, const char *art)
+static int32_t find_hashed(const struct bp *b, const char *key, uint32_t hkey, int ext,
+                           const char *art, uint32_t hart)
 {
     if (!b->slots) {
         return -1;
     }
     size_t mask = b->nslots - 1;
-    for (size_t i = hash_key(key, ext, art) & mask;; i = (i + 1) & mask) {
+    for (size_t i = mix(hkey, ext, art ? hart : 0) & mask;; i = (i + 1) & mask) {
         int32_t r = b->slots[i];
         if (r < 0) {
             return -1;
@@ -89,6 +99,11 @@ static int32_t find_index(const struct bp *b, const char *key, int ext, const ch
             return r;
         }
     }
+}
+
+static int32_t find_index(const struct bp *b, const char *key, int ext, const char *art)
+{
+    return find_hashed(b, key, fnv(key), ext, art, art ? fnv(art) : 0);
 }
 
 static enum err rehash(struct bp *b, size_t nslots)
@@ -168,6 +183,7 @@ static enum err put_rule(struct bp *b, struct bp_rule *r, struct err_info *ei)
         b->cap = cap;
     }
     b->has_art = b->has_art || r->artifact != NULL;
+    b->has_ext = b->has_ext || r->extension >= 0;
     b->rules[b->n++] = *r;
     memset(r, 0, sizeof *r);
     if (b->n * 2 > b->nslots) {
@@ -280,17 +296,19 @@ enum err bp_set_lookup(struct bp *b, const char *key, const char *const *keyword
 const struct bp_rule *bp_get_art(const struct bp *b, const char *key, int hdu, const char *uri)
 {
     int32_t i = -1;
+    uint32_t hk = fnv(key);
     if (uri && b->has_art) {
-        i = hdu >= 0 ? find_index(b, key, hdu, uri) : -1;
+        uint32_t ha = fnv(uri);
+        i = hdu >= 0 && b->has_ext ? find_hashed(b, key, hk, hdu, uri, ha) : -1;
         if (i < 0) {
-            i = find_index(b, key, -1, uri);
+            i = find_hashed(b, key, hk, -1, uri, ha);
         }
     }
-    if (i < 0 && hdu >= 0) {
-        i = find_index(b, key, hdu, NULL);
+    if (i < 0 && hdu >= 0 && b->has_ext) {
+        i = find_hashed(b, key, hk, hdu, NULL, 0);
     }
     if (i < 0) {
-        i = find_index(b, key, -1, NULL);
+        i = find_hashed(b, key, hk, -1, NULL, 0);
     }
     return i >= 0 ? &b->rules[i] : NULL;
 }

@@ -56,6 +56,8 @@ struct fhdr_hdu {
     struct fhdr_card *cards;    /* cards (END not included) */
     size_t ncards;              /* number of cards */
     bool has_end;               /* an END card closed this HDU */
+    uint32_t *kindex;           /* internal: keyword hash index for fhdr_hdu_find (owned) */
+    size_t kindex_size;         /* internal: slots in kindex (power of two, 0 = none) */
 };
 
 /** A header file: its HDUs. Opaque. */

@@ -244,7 +244,7 @@ static enum err read_all(fitsfile *fp, const char *name, struct fhdr_file **out,
             goto out;
         }
     }
-    if ((e = fhdr__join_continue(f, ei)) != ERR_OK) {
+    if ((e = fhdr__join_continue(f, ei)) != ERR_OK || (e = fhdr__build_index(f, ei)) != ERR_OK) {
         goto out;
     }
     *out = f;

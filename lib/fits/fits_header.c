@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,33 @@ enum err fhdr__hdu_push(struct fhdr_file *f, const struct fhdr_card *c, struct e
     return ERR_OK;
 }
 
+/* Reserve the next card of the last HDU (not counted until the caller increments ncards). */
+static enum err hdu_slot(struct fhdr_file *f, size_t hint, struct fhdr_card **slot,
+                         struct err_info *ei)
+{
+    size_t i = f->nhdus - 1;
+    struct fhdr_hdu *h = &f->hdus[i];
+    if (h->ncards >= FHDR_MAX_CARDS) {
+        return err_set(ei, ERR_TOO_LARGE, "HDU %d of \"%s\" has more than %d cards", h->index,
+                       f->name, FHDR_MAX_CARDS);
+    }
+    if (h->ncards == f->capcards[i]) {
+        /* first allocation sized from the text still to read (never from a header value) */
+        size_t cap = f->capcards[i] ? f->capcards[i] * 2 : hint < 16 ? 16 : hint;
+        if (cap > FHDR_MAX_CARDS) {
+            cap = FHDR_MAX_CARDS;
+        }
+        struct fhdr_card *p = realloc(h->cards, cap * sizeof *p);
+        if (!p) {
+            return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+        }
+        h->cards = p;
+        f->capcards[i] = cap;
+    }
+    *slot = &h->cards[h->ncards];
+    return ERR_OK;
+}
+
 void fhdr_file_destroy(struct fhdr_file *f)
 {
     if (!f) {
@@ -84,6 +112,7 @@ void fhdr_file_destroy(struct fhdr_file *f)
             free(f->hdus[i].cards[k].long_value);
         }
         free(f->hdus[i].cards);
+        free(f->hdus[i].kindex);
     }
     free(f->hdus);
     free(f->capcards);
@@ -109,8 +138,12 @@ const struct fhdr_hdu *fhdr_file_hdu(const struct fhdr_file *f, size_t i)
 
 static bool is_commentary(const char *key)
 {
-    return key[0] == '\0' || strcmp(key, "COMMENT") == 0 || strcmp(key, "HISTORY") == 0 ||
-           strcmp(key, "CONTINUE") == 0;
+    switch (key[0]) {
+    case '\0': return true;
+    case 'C': return strcmp(key, "COMMENT") == 0 || strcmp(key, "CONTINUE") == 0;
+    case 'H': return strcmp(key, "HISTORY") == 0;
+    default: return false;
+    }
 }
 
 static void rtrim(char *s)
@@ -170,26 +203,51 @@ static bool looks_float(const char *s)
     return *s == '\0';
 }
 
+/* true if @p p holds a byte below 0x20 or DEL; eight bytes at a time, exact per byte only
+ * where a word might hold one */
+static bool has_control(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    const uint64_t highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t lt = (x - 0x20 * ones) & ~x & highs;
+        uint64_t y = x ^ (0x7f * ones);
+        uint64_t eq = (y - ones) & ~y & highs;
+        if (lt | eq) {
+            break;
+        }
+    }
+    for (; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
 {
     if (len > 80) {
         return ERR_PARSE;
     }
-    memset(out->image, ' ', 80);
+    if (has_control(img, len)) {
+        return ERR_PARSE; /* control characters are not FITS */
+    }
     memcpy(out->image, img, len);
+    if (len < 80) {
+        memset(out->image + len, ' ', 80 - len);
+    }
     out->image[80] = '\0';
     out->value[0] = '\0';
     out->long_value = NULL;
     out->type = FHDR_NONE;
-    for (size_t i = 0; i < 80; i++) {
-        unsigned char ch = (unsigned char)out->image[i];
-        if (ch < 0x20 || ch == 0x7f) {
-            return ERR_PARSE;
-        }
-    }
     const char *p = out->image;
     const char *vstart = NULL; /* first column after the value indicator */
-    if (strncmp(p, "HIERARCH ", 9) == 0) {
+    if (p[0] == 'H' && memcmp(p, "HIERARCH ", 9) == 0) {
         const char *eq = memchr(p, '=', 80);
         if (!eq) {
             return ERR_PARSE;
@@ -208,16 +266,21 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
         rtrim(out->key);
         vstart = eq + 1;
     } else {
-        memcpy(out->key, p, 8);
-        out->key[8] = '\0';
-        rtrim(out->key);
-        for (char *k = out->key; *k; k++) {
-            unsigned char ch = (unsigned char)*k;
-            if (!(isupper(ch) || isdigit(ch) || ch == '-' || ch == '_' || islower(ch))) {
-                return ERR_PARSE; /* keyword characters: A-Z 0-9 - _ (lower case tolerated) */
-            }
-            *k = (char)toupper(ch);
+        size_t kl = 8;
+        while (kl > 0 && p[kl - 1] == ' ') {
+            kl--;
         }
+        for (size_t i = 0; i < kl; i++) {
+            unsigned char ch = (unsigned char)p[i];
+            if (ch >= 'a' && ch <= 'z') {
+                ch = (unsigned char)(ch - 'a' + 'A'); /* lower case tolerated */
+            } else if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                         ch == '_')) {
+                return ERR_PARSE; /* keyword characters: A-Z 0-9 - _ */
+            }
+            out->key[i] = (char)ch;
+        }
+        out->key[kl] = '\0';
         if (is_commentary(out->key) || strcmp(out->key, "END") == 0) {
             return ERR_OK;
         }
@@ -316,7 +379,6 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
 {
     struct fhdr_file *f = NULL;
     enum err e = ERR_OK;
-    struct fhdr_card card;
     if (len > FHDR_MAX_TEXT_BYTES) {
         return err_set(ei, ERR_TOO_LARGE, "header file \"%s\" is larger than %u bytes", name,
                        (unsigned)FHDR_MAX_TEXT_BYTES);
@@ -371,7 +433,7 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             }
         }
         lineno++;
-        if (memchr(line, '\0', ll)) {
+        if (ll <= 80 && !is_hdu_marker(line, ll) && memchr(line, '\0', ll)) {
             e = err_set(ei, ERR_PARSE, "\"%s\" line %d: binary data in a header text file", name,
                         lineno);
             goto out;
@@ -408,7 +470,11 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
         lineno_cards++;
         cards80 += ll == 80;
         last_len = ll;
-        if (fhdr_card_parse(line, ll, &card) != ERR_OK) {
+        struct fhdr_card *slot = NULL;
+        if ((e = hdu_slot(f, (len - pos) / 64 + 2, &slot, ei)) != ERR_OK) {
+            goto out;
+        }
+        if (fhdr_card_parse(line, ll, slot) != ERR_OK) {
             char shown[81];
             size_t sl = ll < 80 ? ll : 80;
             memcpy(shown, line, sl);
@@ -430,15 +496,13 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
                         f->nhdus - 1, why, shown);
             goto out;
         }
-        card.line = lineno;
-        if (strcmp(card.key, "END") == 0) {
+        slot->line = lineno;
+        if (slot->key[0] == 'E' && strcmp(slot->key, "END") == 0) {
             f->hdus[f->nhdus - 1].has_end = true;
             open = false;
             continue;
         }
-        if ((e = fhdr__hdu_push(f, &card, ei)) != ERR_OK) {
-            goto out;
-        }
+        f->hdus[f->nhdus - 1].ncards++;
     }
     if (f->nhdus == 0) {
         e = err_set(ei, ERR_PARSE, "\"%s\": no header cards", name);
@@ -459,7 +523,7 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             goto out;
         }
     }
-    if ((e = fhdr__join_continue(f, ei)) != ERR_OK) {
+    if ((e = fhdr__join_continue(f, ei)) != ERR_OK || (e = fhdr__build_index(f, ei)) != ERR_OK) {
         goto out;
     }
     *out = f;
@@ -635,9 +699,71 @@ enum err fhdr__join_continue(struct fhdr_file *f, struct err_info *ei)
 
 /* ---- lookups ------------------------------------------------------------------------------ */
 
+/* FNV-1a of the upper-cased key */
+static uint32_t key_hash(const char *k)
+{
+    uint32_t h = 2166136261u;
+    for (; *k; k++) {
+        unsigned char ch = (unsigned char)*k;
+        h = (h ^ (uint32_t)(ch >= 'a' && ch <= 'z' ? ch - ('a' - 'A') : ch)) * 16777619u;
+    }
+    return h;
+}
+
+enum err fhdr__build_index(struct fhdr_file *f, struct err_info *ei)
+{
+    for (size_t i = 0; i < f->nhdus; i++) {
+        struct fhdr_hdu *h = &f->hdus[i];
+        size_t size = 16;
+        while (size < 2 * h->ncards + 1) {
+            size *= 2;
+        }
+        uint32_t *ix = malloc(size * sizeof *ix);
+        if (!ix) {
+            return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+        }
+        for (size_t s = 0; s < size; s++) {
+            ix[s] = UINT32_MAX;
+        }
+        for (size_t k = 0; k < h->ncards; k++) {
+            const struct fhdr_card *c = &h->cards[k];
+            if (c->type == FHDR_NONE) {
+                continue;
+            }
+            size_t s = key_hash(c->key) & (size - 1);
+            bool dup = false;
+            while (ix[s] != UINT32_MAX) {
+                if (strcasecmp(h->cards[ix[s]].key, c->key) == 0) {
+                    dup = true; /* the first card of a repeated keyword wins */
+                    break;
+                }
+                s = (s + 1) & (size - 1);
+            }
+            if (!dup) {
+                ix[s] = (uint32_t)k;
+            }
+        }
+        free(h->kindex);
+        h->kindex = ix;
+        h->kindex_size = size;
+    }
+    return ERR_OK;
+}
+
 const struct fhdr_card *fhdr_hdu_find(const struct fhdr_hdu *h, const char *key)
 {
     if (!h || !key) {
+        return NULL;
+    }
+    if (h->kindex_size > 0) {
+        size_t s = key_hash(key) & (h->kindex_size - 1);
+        while (h->kindex[s] != UINT32_MAX) {
+            const struct fhdr_card *c = &h->cards[h->kindex[s]];
+            if (strcasecmp(c->key, key) == 0) {
+                return c;
+            }
+            s = (s + 1) & (h->kindex_size - 1);
+        }
         return NULL;
     }
     for (size_t i = 0; i < h->ncards; i++) {
@@ -728,10 +854,20 @@ bool fhdr_hdu_has_data(const struct fhdr_hdu *h)
     if (naxis <= 0 || naxis > 999) {
         return false;
     }
+    size_t pl = strlen(pfx);
+    char key[16];
+    memcpy(key, pfx, pl);
     for (long i = 1; i <= naxis; i++) {
-        char key[16];
         long n = 0;
-        snprintf(key, sizeof key, "%s%ld", pfx, i);
+        char *p = key + pl; /* "<pfx><i>", i < 1000 */
+        if (i >= 100) {
+            *p++ = (char)('0' + i / 100);
+        }
+        if (i >= 10) {
+            *p++ = (char)('0' + (i / 10) % 10);
+        }
+        *p++ = (char)('0' + i % 10);
+        *p = '\0';
         if (fhdr_get_long(h, key, &n, NULL) != ERR_OK || n <= 0) {
             return false;
         }

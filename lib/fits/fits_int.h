@@ -20,6 +20,8 @@ NODISCARD enum err fhdr__file_add_hdu(struct fhdr_file *f, struct err_info *ei);
 /* Append a card to the last HDU (cap FHDR_MAX_CARDS). */
 NODISCARD enum err fhdr__hdu_push(struct fhdr_file *f, const struct fhdr_card *c,
                                   struct err_info *ei);
+/* Build the keyword lookup index of every HDU of @p f (call after the cards are final). */
+NODISCARD enum err fhdr__build_index(struct fhdr_file *f, struct err_info *ei);
 /* Join long strings continued on CONTINUE cards, in every HDU of @p f. */
 NODISCARD enum err fhdr__join_continue(struct fhdr_file *f, struct err_info *ei);
 /* Read every HDU header of @p path with cfitsio; @p name is used in messages. */

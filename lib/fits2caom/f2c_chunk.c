@@ -603,21 +603,16 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
         size_t pass = k / bp_rule_count(c->bp);
         const struct bp_rule *r = bp_rule_at(c->bp, k % bp_rule_count(c->bp));
         bool found = false;
-        if (!r->user || strncmp(r->key, "Chunk.", 6) != 0 ||
-            bp_get_art(c->bp, r->key, c->hdu, c->uri) != r) {
-            continue; /* not a chunk rule, or one for another HDU/artifact, or shadowed */
-        }
-        bool fixed = false;
-        for (size_t j = 0; j < ARRAY_LEN(k_chunk_keys); j++) {
-            fixed = fixed || strcmp(k_chunk_keys[j], r->key) == 0;
-        }
-        if (fixed) {
-            continue; /* applied above */
+        if (!r->user || strncmp(r->key, "Chunk.", 6) != 0 || !strchr(r->key + 6, '.')) {
+            continue; /* not a chunk WCS rule (the scalar Chunk.x keys were applied above) */
         }
         bool defines = str_ends_with(r->key, ".ctype") || strstr(r->key, ".function.") ||
                        strstr(r->key, ".range.") || strstr(r->key, ".bounds.");
         if ((pass == 0) != defines) {
             continue;
+        }
+        if (bp_get_art(c->bp, r->key, c->hdu, c->uri) != r) {
+            continue; /* a rule for another HDU or artifact, or shadowed by a narrower one */
         }
         if (pass == 1 && !wcs_exists(ch, r->key)) {
             continue;

@@ -38,7 +38,12 @@ const char *f2c__get(const void *ctx, const char *key)
     const struct f2c_ctx *c = ctx;
     if (c->overrides) {
         char hk[96];
-        snprintf(hk, sizeof hk, "Header.%s", key);
+        size_t kl = strlen(key);
+        if (kl + 8 > sizeof hk) {
+            return NULL;
+        }
+        memcpy(hk, "Header.", 7);
+        memcpy(hk + 7, key, kl + 1);
         const struct bp_rule *r = bp_get_art(c->bp, hk, c->hdu, c->uri);
         if (r && r->kind == BP_LITERAL) {
             return r->literal;

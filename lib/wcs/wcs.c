@@ -83,17 +83,46 @@ static bool kd(const struct wcsx_keys *k, const char *key, double *out)
     return k->get_double(k->ctx, key, out);
 }
 
+/* "<pfx><i>" into @p key (i in 0..999); no printf on this hot path */
+static char *put_index(char *p, int i)
+{
+    if (i >= 100) {
+        *p++ = (char)('0' + i / 100);
+    }
+    if (i >= 10) {
+        *p++ = (char)('0' + (i / 10) % 10);
+    }
+    *p++ = (char)('0' + i % 10);
+    return p;
+}
+
+static void key_n(char key[32], const char *pfx, int i)
+{
+    size_t n = strlen(pfx);
+    memcpy(key, pfx, n);
+    *put_index(key + n, i) = '\0';
+}
+
+static void key_nn(char key[32], const char *pfx, int i, int j)
+{
+    size_t n = strlen(pfx);
+    memcpy(key, pfx, n);
+    char *p = put_index(key + n, i);
+    *p++ = '_';
+    *put_index(p, j) = '\0';
+}
+
 static bool kdn(const struct wcsx_keys *k, const char *pfx, int i, double *out)
 {
     char key[32];
-    snprintf(key, sizeof key, "%s%d", pfx, i);
+    key_n(key, pfx, i);
     return kd(k, key, out);
 }
 
 static bool kdnn(const struct wcsx_keys *k, const char *pfx, int i, int j, double *out)
 {
     char key[32];
-    snprintf(key, sizeof key, "%s%d_%d", pfx, i, j);
+    key_nn(key, pfx, i, j);
     return kd(k, key, out);
 }
 
@@ -106,7 +135,7 @@ static const char *ks(const struct wcsx_keys *k, const char *key)
 static const char *ksn(const struct wcsx_keys *k, const char *pfx, int i)
 {
     char key[32];
-    snprintf(key, sizeof key, "%s%d", pfx, i);
+    key_n(key, pfx, i);
     return ks(k, key);
 }
 
