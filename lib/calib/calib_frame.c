@@ -21,7 +21,10 @@ enum err calib_frame_alloc(struct calib_frame *f, int64_t nx, int64_t ny, struct
                        (long long)nx, (long long)ny);
     }
     size_t n = (size_t)(nx * ny);
-    f->sci = calloc(n, sizeof(double));
+    f->sci = fitsimg_alloc_big(n * sizeof(double));
+    if (f->sci) {
+        memset(f->sci, 0, n * sizeof(double));
+    }
     f->dq = calloc(n, sizeof(uint16_t));
     if (!f->sci || !f->dq) {
         calib_frame_free(f);
@@ -39,7 +42,10 @@ enum err calib_frame_ensure_err(struct calib_frame *f, struct err_info *ei)
     if (f->err) {
         return ERR_OK;
     }
-    f->err = calloc((size_t)(f->nx * f->ny), sizeof(double));
+    f->err = fitsimg_alloc_big((size_t)(f->nx * f->ny) * sizeof(double));
+    if (f->err) {
+        memset(f->err, 0, (size_t)(f->nx * f->ny) * sizeof(double));
+    }
     if (!f->err) {
         return err_set(ei, ERR_NOMEM, "out of memory for an error plane");
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,6 +102,23 @@ static bool file_is_gzip(const char *path)
     size_t n = fread(magic, 1, 2, fh);
     fclose(fh);
     return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+void *fitsimg_alloc_big(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < 2 * huge) {
+        return malloc(bytes ? bytes : 1);
+    }
+    size_t len = (bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, len) != 0) {
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, len, MADV_HUGEPAGE);
+#endif
+    return p;
 }
 
 enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *ei)
@@ -475,7 +493,7 @@ enum err fitsimg_read_all(struct fitsimg *f, double **out, int64_t *nx, int64_t 
         return err_set(ei, ERR_TOO_LARGE, "file \"%s\", hdu %d: image of %lldx%lld is too large",
                        f->path, in->hdu, (long long)in->nx, (long long)in->ny);
     }
-    double *buf = malloc((size_t)(in->nx * in->ny) * sizeof(double));
+    double *buf = fitsimg_alloc_big((size_t)(in->nx * in->ny) * sizeof(double));
     if (!buf) {
         return err_set(ei, ERR_NOMEM, "out of memory for a %lldx%lld image",
                        (long long)in->nx, (long long)in->ny);

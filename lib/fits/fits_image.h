@@ -59,6 +59,11 @@ struct fitsimg_info {
 /** The pixel type that stores BITPIX @p bitpix (equivalent BITPIX, so 20 = FITSIMG_U16). */
 enum fitsimg_type fitsimg_type_of_bitpix(int bitpix);
 
+/** Allocate a large pixel buffer (release with free()). Buffers of several MB are aligned to
+ *  2 MB and advised for transparent huge pages, which saves most of the page faults of first
+ *  touch; contents are undefined. NULL on failure. */
+void *fitsimg_alloc_big(size_t bytes);
+
 /** Open @p path read-only at the primary HDU. Errors name the file. */
 NODISCARD enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *ei);
 
