@@ -635,7 +635,6 @@ static bool wants_preview(const struct run *r, const char *name)
     static const char *const acs[] = {"crj", "drc", "drz", "raw", "flc", "flt", NULL};
     static const char *const wfc3[] = {"drc", "drz", "flc", "flt", "ima", "raw", NULL};
     static const char *const mosaic[] = {"drc", "drz", NULL};
-    static const char *const other[] = {"raw", "flt", NULL};
     const char *const *list;
     if (r->ds.kind == DATASET_SVM || r->ds.kind == DATASET_MVM) {
         list = mosaic;
@@ -644,7 +643,7 @@ static bool wants_preview(const struct run *r, const char *name)
     } else if (strcmp(r->ds.instrument, "wfc3") == 0) {
         list = wfc3;
     } else if (r->ds.kind == DATASET_OTHER) {
-        list = other;
+        return str_ends_with(name, ".fits"); /* configured collections: every image product */
     } else {
         return false; /* STIS and COS images are not fitscut previews in CALDP */
     }
@@ -915,6 +914,14 @@ static int run_process(struct run *r)
     buf_init(&previews, (size_t)1 << 20);
     err_info_clear(&ei);
 
+    /* CALDP_SIMULATE_ERROR's counterpart: fail with a chosen code, for orchestrator tests */
+    const char *sim = getenv("OBSFLOW_SIMULATE_ERROR");
+    int64_t simcode = 0;
+    if (sim && *sim && str_to_i64(sim, 1, 255, &simcode) == ERR_OK) {
+        snprintf(ei.msg, sizeof ei.msg, "simulated error (OBSFLOW_SIMULATE_ERROR=%s)", sim);
+        code = fail(r, (int)simcode, &ei, NULL);
+        goto done;
+    }
     if (!r->ds.processable) {
         snprintf(ei.msg, sizeof ei.msg, "no processing for instrument %s (dataset %s)",
                  r->ds.instrument, r->ds.name);

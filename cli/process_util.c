@@ -94,7 +94,8 @@ void proc_log_divider(struct proc_log *l, const char *title)
 
 void proc_progress_init(struct proc_progress *p, const char *dataset, int nsteps)
 {
-    p->tty = isatty(STDERR_FILENO) == 1 && !getenv("OBSFLOW_NO_PROGRESS");
+    const char *off = getenv("OBSFLOW_NO_PROGRESS");
+    p->tty = isatty(STDERR_FILENO) == 1 && !(off && *off && strcmp(off, "0") != 0);
     p->step = 0;
     p->nsteps = nsteps;
     str_copy(p->dataset, sizeof p->dataset, dataset);

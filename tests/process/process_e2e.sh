@@ -283,6 +283,33 @@ check_failed astroquery_missing "$T/q2" j8bt09jcq acs 22 ASTROQUERY_ERROR "no ra
 kill "$srv_pid"; wait "$srv_pid" 2>/dev/null
 unset OBSFLOW_ARCHIVE_URL
 
+# a configured collection (datasets.yaml rule with named groups): files kept, previews made
+mkdir -p "$T/conf3" "$T/kin" "$T/kout"
+cat >"$T/conf3/datasets.yaml" <<'YAML'
+collections:
+  - name: kast
+    pattern: '(?<instrument>kast[br])_(?<frame>b[0-9]+)_science'
+YAML
+cp "$D/kastb_b27_science.fits" "$T/kin/"
+run kast 0 kastb_b27_science "file:$T/kin" "file:$T/kout" "file:$T/conf3"
+[ -f "$T/kout/data/kastb/kastb_b27_science/kastb_b27_science.fits" ] || die "kast: product"
+[ -f "$T/kout/data/kastb/kastb_b27_science/previews/kastb_b27_science_thumb.jpg" ] || die "kast: preview"
+[ -f "$T/kout/messages/processed-kastb_b27_science.trigger" ] || die "kast: trigger"
+run kast_bad 2 kastr_x_science "file:$T/kin" "file:$T/kout" "file:$T/conf3"
+grep -q 'neither an HST name nor matched' "$T/kast_bad.err" || die "kast_bad: $(cat "$T/kast_bad.err")"
+
+# OBSFLOW_SIMULATE_ERROR (CALDP_SIMULATE_ERROR) fails with the chosen code, properly recorded
+mkdir -p "$T/s1"
+OBSFLOW_SIMULATE_ERROR=31 run simulate 31 j8bt05njq "file:$T/in" "file:$T/s1" "$CONF"
+check_failed simulate "$T/s1" j8bt05njq acs 31 SUBPROCESS_MEMORY_ERROR "simulated"
+
+# on a terminal, a progress line goes to stderr (script(1) gives the command a pty)
+mkdir -p "$T/tty"
+script -qec "OBSFLOW_NO_PROGRESS= $OBS process --quiet j8bt05njq file:$T/in file:$T/tty $CONF" \
+  "$T/tty.typescript" >/dev/null 2>&1 </dev/null || die "tty: run failed"
+grep -q 'j8bt05njq \[1/5\] fetch' "$T/tty.typescript" || die "tty: no progress line"
+grep -q 'j8bt05njq done' "$T/tty.typescript" || die "tty: no final line"
+
 # the work directories are cleaned up
 [ -z "$(ls -A "$T/work")" ] || die "work directories left: $(ls "$T/work")"
 
