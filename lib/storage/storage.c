@@ -141,7 +141,7 @@ enum err storage_create(const struct storage_config *cfg, struct storage **out,
         st->s3 = *cfg->s3;
     }
     if (!st->s3.region[0]) {
-        str_copy(st->s3.region, sizeof st->s3.region, "us-east-1");
+        (void)str_copy(st->s3.region, sizeof st->s3.region, "us-east-1");
     }
     if (!st->s3.endpoint_url[0]) {
         (void)snprintf(st->s3.endpoint_url, sizeof st->s3.endpoint_url,
@@ -177,11 +177,13 @@ enum err storage_create(const struct storage_config *cfg, struct storage **out,
     }
     st->max_object = cfg->max_object_size ? cfg->max_object_size : STORAGE_DEFAULT_MAX_OBJECT;
     st->part_size = cfg->part_size ? cfg->part_size : STORAGE_DEFAULT_PART_SIZE;
-    if (st->part_size < STORAGE_S3_MIN_PART) {
+    if (st->part_size < STORAGE_S3_MIN_PART || st->part_size > STORAGE_S3_MAX_PART) {
+        /* the upper bound also keeps the part count arithmetic of a multipart put exact */
         e = err_set_field(ei, ERR_INVALID, "part_size",
-                          "multipart part size %llu is under S3's minimum of %llu bytes",
+                          "multipart part size %llu is outside S3's range of %llu to %llu bytes",
                           (unsigned long long)st->part_size,
-                          (unsigned long long)STORAGE_S3_MIN_PART);
+                          (unsigned long long)STORAGE_S3_MIN_PART,
+                          (unsigned long long)STORAGE_S3_MAX_PART);
         goto out;
     }
     st->multipart_threshold =
@@ -197,7 +199,7 @@ enum err storage_create(const struct storage_config *cfg, struct storage **out,
             e = err_set_field(ei, ERR_INVALID, "s3_fixed_amz_date", "invalid fixed x-amz-date");
             goto out;
         }
-        str_copy(st->fixed_amz_date, sizeof st->fixed_amz_date, cfg->s3_fixed_amz_date);
+        (void)str_copy(st->fixed_amz_date, sizeof st->fixed_amz_date, cfg->s3_fixed_amz_date);
     }
     st->http.connect_timeout_ms = cfg->connect_timeout_ms;
     st->http.total_timeout_ms = cfg->total_timeout_ms;
@@ -230,6 +232,15 @@ enum httpc_sum storage__sum(enum storage_sum s)
     return HTTPC_SUM_NONE;
 }
 
+enum httpc_sum storage__sum_for(enum storage_sum s, const char *expect)
+{
+    enum httpc_sum alg = storage__sum(s);
+    if (expect && alg == HTTPC_SUM_NONE) {
+        alg = strlen(expect) == 32 ? HTTPC_SUM_MD5 : HTTPC_SUM_SHA256;
+    }
+    return alg;
+}
+
 enum err storage_archive_url(const struct storage *st, const char *name, char *out, size_t cap,
                              struct err_info *ei)
 {
@@ -238,7 +249,17 @@ enum err storage_archive_url(const struct storage *st, const char *name, char *o
     buf_init(&b, cap > 0 ? cap - 1 : 0);
     struct storage_uri u;
     char tmp[STORAGE_NAME_MAX + 16];
-    (void)snprintf(tmp, sizeof tmp, "astroquery:%s", name);
+    if (!name) {
+        e = err_set_field(ei, ERR_INVALID, "name", "no archive product name given");
+        goto out;
+    }
+    int n = snprintf(tmp, sizeof tmp, "astroquery:%s", name);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        e = err_set_field(ei, ERR_INVALID, "name",
+                          "archive product name \"%.64s...\" is longer than %d bytes", name,
+                          STORAGE_NAME_MAX);
+        goto out;
+    }
     e = storage_uri_parse(tmp, &u, ei);
     if (e != ERR_OK) {
         goto out;
@@ -266,12 +287,25 @@ out:
 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
-static enum err parse(const char *uri, struct storage_uri *u, struct err_info *ei)
+/* Parse @p uri into a new heap record (a struct storage_uri is ~9 KiB: kept off the stack of
+ * worker threads). On success *@p out is owned by the caller (free); on failure it is NULL. */
+static enum err parse_new(const char *uri, struct storage_uri **out, struct err_info *ei)
 {
+    *out = NULL;
     if (!uri) {
         return err_set(ei, ERR_INVALID, "no URI given");
     }
-    return storage_uri_parse(uri, u, ei);
+    struct storage_uri *u = malloc(sizeof *u);
+    if (!u) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    enum err e = storage_uri_parse(uri, u, ei);
+    if (e != ERR_OK) {
+        free(u);
+        return e;
+    }
+    *out = u;
+    return ERR_OK;
 }
 
 static enum err read_only(const struct storage_uri *u, const char *uri, struct err_info *ei)
@@ -284,17 +318,14 @@ static enum err get_any(struct storage *st, const char *uri, const char *dest, s
                         size_t mem_max, const struct storage_xfer_opts *opts,
                         struct storage_stat *stat, struct err_info *ei)
 {
-    struct storage_uri *u = malloc(sizeof *u);
-    if (!u) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
     static const struct storage_xfer_opts none = {0};
     if (!opts) {
         opts = &none;
     }
     struct storage_stat local;
     memset(&local, 0, sizeof local);
-    enum err e = parse(uri, u, ei);
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(uri, &u, ei);
     if (e == ERR_OK) {
         switch (u->scheme) {
         case STORAGE_FILE:
@@ -346,17 +377,14 @@ static enum err put_any(struct storage *st, const char *uri, const char *src, co
                         size_t len, const struct storage_xfer_opts *opts,
                         struct storage_stat *stat, struct err_info *ei)
 {
-    struct storage_uri *u = malloc(sizeof *u);
-    if (!u) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
     static const struct storage_xfer_opts none = {0};
     if (!opts) {
         opts = &none;
     }
     struct storage_stat local;
     memset(&local, 0, sizeof local);
-    enum err e = parse(uri, u, ei);
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(uri, &u, ei);
     if (e == ERR_OK) {
         switch (u->scheme) {
         case STORAGE_FILE:
@@ -400,13 +428,10 @@ enum err storage_put_mem(struct storage *st, const char *uri, const void *data, 
 enum err storage_head(struct storage *st, const char *uri, struct storage_stat *stat,
                       struct err_info *ei)
 {
-    struct storage_uri *u = malloc(sizeof *u);
-    if (!u) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
     struct storage_stat local;
     memset(&local, 0, sizeof local);
-    enum err e = parse(uri, u, ei);
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(uri, &u, ei);
     if (e == ERR_OK) {
         switch (u->scheme) {
         case STORAGE_FILE:
@@ -440,11 +465,8 @@ enum err storage_head(struct storage *st, const char *uri, struct storage_stat *
 
 enum err storage_delete(struct storage *st, const char *uri, struct err_info *ei)
 {
-    struct storage_uri *u = malloc(sizeof *u);
-    if (!u) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    enum err e = parse(uri, u, ei);
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(uri, &u, ei);
     if (e == ERR_OK) {
         switch (u->scheme) {
         case STORAGE_FILE:
@@ -465,11 +487,8 @@ enum err storage_delete(struct storage *st, const char *uri, struct err_info *ei
 enum err storage_list(struct storage *st, const char *prefix_uri, storage_list_fn fn, void *ud,
                       struct err_info *ei)
 {
-    struct storage_uri *u = malloc(sizeof *u);
-    if (!u) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    enum err e = parse(prefix_uri, u, ei);
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(prefix_uri, &u, ei);
     if (e == ERR_OK) {
         switch (u->scheme) {
         case STORAGE_FILE:
@@ -490,11 +509,8 @@ enum err storage_list(struct storage *st, const char *prefix_uri, storage_list_f
 
 enum err storage_make_bucket(struct storage *st, const char *uri, struct err_info *ei)
 {
-    struct storage_uri *u = malloc(sizeof *u);
-    if (!u) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    enum err e = parse(uri, u, ei);
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(uri, &u, ei);
     if (e == ERR_OK) {
         if (u->scheme != STORAGE_S3) {
             e = err_set(ei, ERR_UNSUPPORTED, "\"%.200s\" is not an S3 URI", uri);
@@ -509,11 +525,8 @@ enum err storage_make_bucket(struct storage *st, const char *uri, struct err_inf
 enum err storage_local_path(struct storage *st, const char *uri, bool for_write, char *out,
                             size_t cap, struct err_info *ei)
 {
-    struct storage_uri *u = malloc(sizeof *u);
-    if (!u) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    enum err e = parse(uri, u, ei);
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(uri, &u, ei);
     if (e == ERR_OK) {
         if (u->scheme != STORAGE_FILE) {
             e = err_set(ei, ERR_INVALID, "\"%.200s\" is not a file URI", uri);

@@ -34,6 +34,7 @@
 #define STORAGE_S3_LIST_BODY_MAX   ((uint64_t)16 << 20) /* one list page response */
 #define STORAGE_S3_MAX_PARTS       10000 /* S3's limit on multipart parts */
 #define STORAGE_S3_MIN_PART        ((uint64_t)5 << 20)  /* S3's minimum part size (not last) */
+#define STORAGE_S3_MAX_PART        ((uint64_t)5 << 30)  /* S3's maximum part size */
 #define STORAGE_DEFAULT_MULTIPART_THRESHOLD ((uint64_t)64 << 20) /* larger puts go multipart */
 #define STORAGE_DEFAULT_PART_SIZE  ((uint64_t)16 << 20)
 #define STORAGE_DEFAULT_MAX_OBJECT ((uint64_t)64 << 30) /* cap on one download */
@@ -107,7 +108,7 @@ struct storage_config {
     const char *archive_token;     /* bearer token for the archive; NULL = none */
     uint64_t max_object_size;      /* cap on one download; 0 = STORAGE_DEFAULT_MAX_OBJECT */
     uint64_t multipart_threshold;  /* S3 puts above this go multipart; 0 = default */
-    uint64_t part_size;            /* multipart part size (>= 5 MiB); 0 = default */
+    uint64_t part_size;            /* multipart part size (5 MiB to 5 GiB); 0 = default */
     long connect_timeout_ms;       /* 0 = httpc default */
     long total_timeout_ms;         /* per request attempt; 0 = httpc default */
     int max_attempts;              /* per request; 0 = httpc default */
@@ -123,7 +124,7 @@ struct storage;
  * @param[in]  cfg  configuration (borrowed, copied)
  * @param[out] out  the handle (owned; storage_destroy); written only on success
  * @return ERR_OK; ERR_INVALID a root is missing or not a directory, too many roots, bad
- *         template (no "{name}"), part size under 5 MiB; ERR_NOMEM
+ *         template (no "{name}"), part size under 5 MiB or over 5 GiB; ERR_NOMEM
  */
 NODISCARD enum err storage_create(const struct storage_config *cfg, struct storage **out,
                                   struct err_info *ei);

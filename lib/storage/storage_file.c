@@ -21,6 +21,12 @@
 
 #define STORAGE__COPY_CHUNK ((size_t)1 << 20)
 
+/* Last modification of @p sb in ns since the epoch. */
+static int64_t mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
+}
+
 /* True if @p real (absolute, canonical) is @p root or below it. */
 static bool under_root(const char *root, const char *real)
 {
@@ -273,18 +279,16 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
     size_t dirlen = slash ? (size_t)(slash - dest) + 1 : 0;
     const char *base = slash ? slash + 1 : dest;
     size_t need = dirlen + strlen(base) + sizeof("/.part.XXXXXX") + 1;
-    enum httpc_sum alg = storage__sum(sum);
+    enum httpc_sum alg = storage__sum_for(sum, expect);
     char hex[HTTPC_SUM_HEX_MAX] = "";
 
-    if (expect && alg == HTTPC_SUM_NONE) {
-        alg = strlen(expect) == 32 ? HTTPC_SUM_MD5 : HTTPC_SUM_SHA256;
-    }
     if (!base[0]) {
         return err_set(ei, ERR_INVALID, "destination \"%s\" names a directory", dest);
     }
     tmp = malloc(need);
     if (!tmp) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
     }
     memcpy(tmp, dest, dirlen);
     (void)snprintf(tmp + dirlen, need - dirlen, ".%s.part.XXXXXX", base);
@@ -292,8 +296,9 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
     if (fd < 0) {
         e = err_set(ei, ERR_IO, "could not create a temporary file beside \"%s\": %s", dest,
                     strerror(errno));
-        free(tmp);
-        return e;
+        free(tmp); /* nothing was created: do not unlink the template name */
+        tmp = NULL;
+        goto out;
     }
     (void)fchmod(fd, 0644);
     uint64_t total = 0;
@@ -385,7 +390,7 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
 out:
     free(chunk);
     if (fd >= 0) {
-        close(fd);
+        (void)close(fd);
     }
     if (tmp) {
         (void)unlink(tmp);
@@ -425,7 +430,7 @@ enum err storage__file_get(struct storage *st, const struct storage_uri *u, cons
     if (e != ERR_OK) {
         return e;
     }
-    sst->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    sst->mtime_ns = mtime_ns(&sb);
     if (dest) {
         e = atomic_write(dest, fd, NULL, 0, st->max_object, opts->sum, opts->expect_sum, opts,
                          sst, ei);
@@ -456,10 +461,7 @@ enum err storage__file_get(struct storage *st, const struct storage_uri *u, cons
         }
         got += (size_t)n;
     }
-    enum httpc_sum alg = storage__sum(opts->sum);
-    if (opts->expect_sum && alg == HTTPC_SUM_NONE) {
-        alg = strlen(opts->expect_sum) == 32 ? HTTPC_SUM_MD5 : HTTPC_SUM_SHA256;
-    }
+    enum httpc_sum alg = storage__sum_for(opts->sum, opts->expect_sum);
     if (alg != HTTPC_SUM_NONE) {
         e = httpc_sum_mem(alg, mem->data + start, got, sst->sum_hex, ei);
         if (e != ERR_OK) {
@@ -512,7 +514,7 @@ enum err storage__file_put(struct storage *st, const struct storage_uri *u, cons
     }
     struct stat after;
     if (e == ERR_OK && stat(dest, &after) == 0) {
-        sst->mtime_ns = (int64_t)after.st_mtim.tv_sec * 1000000000LL + after.st_mtim.tv_nsec;
+        sst->mtime_ns = mtime_ns(&after);
     }
     return e;
 }
@@ -534,7 +536,7 @@ enum err storage__file_head(struct storage *st, const struct storage_uri *u,
         return err_set(ei, ERR_INVALID, "\"%s\" is not a regular file", u->path);
     }
     sst->size = (uint64_t)sb.st_size;
-    sst->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    sst->mtime_ns = mtime_ns(&sb);
     return ERR_OK;
 }
 
@@ -636,7 +638,7 @@ static enum err flist_add(struct flist *l, const char *rel, const struct stat *s
     }
     l->rel[l->n] = d;
     l->size[l->n] = (uint64_t)sb->st_size;
-    l->mtime[l->n] = (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
+    l->mtime[l->n] = mtime_ns(sb);
     l->n++;
     return ERR_OK;
 }

@@ -17,20 +17,25 @@ void storage__stat_from_headers(const struct httpc_response *rs, struct storage_
     }
     const char *etag = httpc_response_header(rs, "ETag");
     if (etag) {
-        size_t len = strlen(etag);
-        if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
-            etag++;
-            len -= 2;
-        }
-        if (len >= sizeof stat->etag) {
-            len = sizeof stat->etag - 1;
-        }
-        memcpy(stat->etag, etag, len);
-        stat->etag[len] = '\0';
+        storage__etag_copy(stat->etag, sizeof stat->etag, etag);
     }
     const char *lm = httpc_response_header(rs, "Last-Modified");
     int64_t t = lm ? httpc_parse_date(lm) : -1;
     stat->mtime_ns = t > 0 ? t * 1000000000LL : 0;
+}
+
+void storage__etag_copy(char *dst, size_t cap, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= 2 && src[0] == '"' && src[len - 1] == '"') {
+        src++;
+        len -= 2;
+    }
+    if (len >= cap) {
+        len = cap - 1;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
 }
 
 bool storage__prog_cb(void *ud, uint64_t down_done, uint64_t down_total, uint64_t up_done,
@@ -64,7 +69,7 @@ enum err storage__http_get(struct storage *st, const char *url, const char *toke
         .bearer_token = token,
         .out_file = dest,
         .max_body = cap ? cap : 1,
-        .sum = storage__sum(opts->sum),
+        .sum = storage__sum_for(opts->sum, opts->expect_sum),
         .expect_sum = opts->expect_sum,
         .fail_on_status = true,
     };
@@ -72,9 +77,6 @@ enum err storage__http_get(struct storage *st, const char *url, const char *toke
     if (opts->progress) {
         rq.progress = storage__prog_cb;
         rq.progress_ud = &prog;
-    }
-    if (opts->expect_sum && rq.sum == HTTPC_SUM_NONE) {
-        rq.sum = strlen(opts->expect_sum) == 32 ? HTTPC_SUM_MD5 : HTTPC_SUM_SHA256;
     }
     if (mem && mem_max == 0) {
         e = err_set(ei, ERR_TOO_LARGE, "no room to download %s", url);

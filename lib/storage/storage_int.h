@@ -74,6 +74,11 @@ void storage__stat_from_headers(const struct httpc_response *rs, struct storage_
 NODISCARD enum err storage__client(struct storage *st, struct httpc **out, struct err_info *ei);
 /** Map a storage digest choice to httpc's. */
 enum httpc_sum storage__sum(enum storage_sum s);
+/** The digest to compute for a transfer: @p s, or when that is none and an expected digest is
+ * given, the algorithm its length names (32 hex digits MD5, otherwise SHA-256). */
+enum httpc_sum storage__sum_for(enum storage_sum s, const char *expect);
+/** Copy ETag @p src into @p dst (@p cap bytes), without surrounding quotes, truncated. */
+void storage__etag_copy(char *dst, size_t cap, const char *src);
 
 /** Adapter from httpc progress to a storage_progress_fn over a whole (multipart) transfer. */
 struct storage__prog {

@@ -197,11 +197,8 @@ enum err storage__s3_get(struct storage *st, const struct storage_uri *u, const 
     struct storage__prog prog = {.fn = opts->progress, .ud = opts->progress_ud};
     struct s3_req r = {.method = HTTPC_GET, .bucket = u->bucket, .key = u->key,
                        .out_file = dest, .max_body = cap ? cap : 1,
-                       .sum = storage__sum(opts->sum), .expect_sum = opts->expect_sum,
-                       .prog = &prog};
-    if (opts->expect_sum && r.sum == HTTPC_SUM_NONE) {
-        r.sum = strlen(opts->expect_sum) == 32 ? HTTPC_SUM_MD5 : HTTPC_SUM_SHA256;
-    }
+                       .sum = storage__sum_for(opts->sum, opts->expect_sum),
+                       .expect_sum = opts->expect_sum, .prog = &prog};
     if (r.sum == HTTPC_SUM_NONE) {
         r.sum = HTTPC_SUM_MD5; /* checksum on arrival against the ETag */
     }
@@ -471,13 +468,7 @@ static enum err put_multipart(struct storage *st, struct httpc *c, const struct 
     if (rs.body.data &&
         storage__xml_text(rs.body.data, rs.body.data + rs.body.len, "ETag", etag, sizeof etag,
                           NULL) == ERR_OK) {
-        size_t el = strlen(etag);
-        const char *t = etag;
-        if (el >= 2 && etag[0] == '"' && etag[el - 1] == '"') {
-            etag[el - 1] = '\0';
-            t = etag + 1;
-        }
-        str_copy(sst->etag, sizeof sst->etag, t);
+        storage__etag_copy(sst->etag, sizeof sst->etag, etag);
     }
     upload_id[0] = '\0'; /* completed: nothing to abort */
 out:
@@ -577,13 +568,7 @@ static enum err list_page(const char *p, const char *end, const char *bucket,
         }
         char etag[S3__ETAG_MAX] = "";
         if (storage__xml_text(open, close, "ETag", etag, sizeof etag, NULL) == ERR_OK) {
-            size_t el = strlen(etag);
-            const char *t = etag;
-            if (el >= 2 && etag[0] == '"' && etag[el - 1] == '"') {
-                etag[el - 1] = '\0';
-                t = etag + 1;
-            }
-            str_copy(s.etag, sizeof s.etag, t);
+            storage__etag_copy(s.etag, sizeof s.etag, etag);
         }
         if (storage__xml_text(open, close, "LastModified", lm, sizeof lm, NULL) == ERR_OK) {
             int64_t t = httpc_parse_date(lm);

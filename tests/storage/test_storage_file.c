@@ -118,6 +118,16 @@ static void test_create_rejects(void **state)
     assert_int_equal(storage_create(&c2, &s2, &ei), ERR_INVALID);
     struct storage_config c3 = {.part_size = 1024};
     assert_int_equal(storage_create(&c3, &s2, &ei), ERR_INVALID);
+    /* over S3's 5 GiB part maximum (a huge value would also wrap the part count) */
+    c3.part_size = STORAGE_S3_MAX_PART + 1;
+    assert_int_equal(storage_create(&c3, &s2, &ei), ERR_INVALID);
+    assert_non_null(strstr(ei.msg, "part size"));
+    c3.part_size = UINT64_MAX;
+    assert_int_equal(storage_create(&c3, &s2, &ei), ERR_INVALID);
+    c3.part_size = STORAGE_S3_MAX_PART;
+    assert_int_equal(storage_create(&c3, &s2, &ei), ERR_OK);
+    storage_destroy(s2);
+    s2 = NULL;
     /* no roots: file access refused */
     struct storage_config c4 = {0};
     assert_int_equal(storage_create(&c4, &s2, &ei), ERR_OK);
@@ -481,6 +491,20 @@ static void test_archive_urls(void **state)
     assert_int_equal(storage_archive_url(st, "a/b", url, sizeof url, &ei), ERR_INVALID);
     assert_int_equal(storage_archive_url(st, "j8cb01u2q_raw.fits", url, 20, &ei),
                      ERR_TOO_LARGE);
+    /* names over STORAGE_NAME_MAX are refused whatever their length (no truncated name is
+     * ever looked up), and so is a missing name */
+    char longname[STORAGE_NAME_MAX + 40];
+    for (size_t len = STORAGE_NAME_MAX + 1; len < sizeof longname; len++) {
+        memset(longname, 'a', len);
+        longname[len] = '\0';
+        assert_int_equal(storage_archive_url(st, longname, url, sizeof url, &ei), ERR_INVALID);
+    }
+    memset(longname, 'a', STORAGE_NAME_MAX);
+    longname[STORAGE_NAME_MAX] = '\0';
+    char bigurl[1024];
+    CHECK_OK(storage_archive_url(st, longname, bigurl, sizeof bigurl, &ei));
+    assert_non_null(strstr(bigurl, longname));
+    assert_int_equal(storage_archive_url(st, NULL, url, sizeof url, &ei), ERR_INVALID);
     struct storage *s2 = NULL;
     struct storage_config cfg = {.archive_url_template = "http://archive.local/{name}?x={name}"};
     CHECK_OK(storage_create(&cfg, &s2, &ei));
