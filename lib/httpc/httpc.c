@@ -550,18 +550,18 @@ static enum err open_body_file(const struct httpc_request *req, int *fd_out, uin
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
+        (void)close(fd);
         return err_set(ei, ERR_IO, "\"%s\" is not a regular file", req->body_file);
     }
     uint64_t size = (uint64_t)sb.st_size;
     if (req->body_file_offset > size) {
-        close(fd);
+        (void)close(fd);
         return err_set(ei, ERR_INVALID, "offset %llu is past the end of \"%s\"",
                        (unsigned long long)req->body_file_offset, req->body_file);
     }
     uint64_t len = req->body_file_len ? req->body_file_len : size - req->body_file_offset;
     if (len > size - req->body_file_offset) {
-        close(fd);
+        (void)close(fd);
         return err_set(ei, ERR_INVALID, "range of %llu bytes runs past the end of \"%s\"",
                        (unsigned long long)len, req->body_file);
     }
@@ -599,45 +599,55 @@ static enum err temp_beside(const char *path, char **tmp_out, int *fd_out, struc
     return ERR_OK;
 }
 
-static void setup_method(CURL *h, const struct httpc_request *req, struct xfer *x)
+/* Method, body size and upload callbacks; the first failing option's code, else CURLE_OK. */
+static CURLcode setup_method(CURL *h, const struct httpc_request *req, struct xfer *x)
 {
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK) {                                                                      \
+            rc = curl_easy_setopt(h, opt, val);                                                    \
+        }                                                                                          \
+    } while (0)
     bool has_body = req->body || req->body_file;
     switch (req->method) {
     case HTTPC_GET:
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        SET(CURLOPT_HTTPGET, 1L);
         break;
     case HTTPC_HEAD:
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        SET(CURLOPT_NOBODY, 1L);
         break;
     case HTTPC_POST:
     case HTTPC_PATCH:
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->up_len);
+        SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->up_len);
         if (!has_body) {
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+            SET(CURLOPT_POSTFIELDS, "");
         }
         if (req->method == HTTPC_PATCH) {
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
+            SET(CURLOPT_CUSTOMREQUEST, "PATCH");
         }
         break;
     case HTTPC_PUT:
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_len);
+        SET(CURLOPT_UPLOAD, 1L);
+        SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_len);
         break;
     case HTTPC_DELETE:
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+        SET(CURLOPT_CUSTOMREQUEST, "DELETE");
         if (has_body) {
-            curl_easy_setopt(h, CURLOPT_POST, 1L);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->up_len);
+            SET(CURLOPT_POST, 1L);
+            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->up_len);
         }
         break;
     }
     if (has_body || req->method == HTTPC_PUT) {
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, x);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+        SET(CURLOPT_READFUNCTION, on_read);
+        SET(CURLOPT_READDATA, x);
+        SET(CURLOPT_SEEKFUNCTION, on_seek);
+        SET(CURLOPT_SEEKDATA, x);
     }
+#undef SET
+    return rc;
 }
 
 /* Set every option of one attempt on the (reset) easy handle. */
@@ -698,11 +708,13 @@ static enum err setup_easy(struct httpc *c, const struct httpc_request *req, str
         SET(CURLOPT_PASSWORD, req->sigv4->secret_access_key);
     }
 #undef SET
+    if (rc == CURLE_OK) {
+        rc = setup_method(h, req, x);
+    }
     if (rc != CURLE_OK) {
         return err_set(ei, ERR_INTERNAL, "could not configure libcurl: %s",
                        curl_easy_strerror(rc));
     }
-    setup_method(h, req, x);
     return ERR_OK;
 }
 
@@ -1021,21 +1033,21 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
 out:
     httpc__sum_abort(&x.sum);
     if (x.out_fd >= 0) {
-        close(x.out_fd);
+        (void)close(x.out_fd); /* a temporary we unlink next: its close status does not matter */
     }
     if (tmp_path) {
         (void)unlink(tmp_path);
         free(tmp_path);
     }
     if (x.up_fd >= 0) {
-        close(x.up_fd);
+        (void)close(x.up_fd);
     }
     curl_slist_free_all(headers);
     free(sigv4_param);
     if (c->easy) {
-        /* drop references to this call's buffers from the handle */
-        curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
+        /* drop references to this call's buffers from the handle (cannot fail for NULL) */
+        (void)curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
+        (void)curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
     }
     return e;
 }

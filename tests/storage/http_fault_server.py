@@ -12,6 +12,7 @@
 #   /count/ID        200, the number of requests seen so far for ID (flaky/missing/... count)
 #   /echo            any method: 200 JSON {method, path, headers, body_len, body_sha256}
 #   /redirect        302 to /ok/16
+#   /redirectbody    302 to /ok/16 with a short HTML body (as real servers send)
 #   /bigheaders      200 with 300 response headers
 #   /s3loop          S3 ListObjectsV2 page: truncated, one key, and always the same
 #                    continuation token (a server that makes no progress)
@@ -105,6 +106,9 @@ class Handler(BaseHTTPRequestHandler):
             }
             return self.reply(200, json.dumps(doc).encode(), "application/json",
                               [("X-Echo", "yes")])
+        if head == "redirectbody":
+            return self.reply(302, b"<a href=/ok/16>moved</a>", "text/html",
+                              [("Location", "/ok/16")])
         if head == "redirect":
             return self.reply(302, b"", extra=[("Location", "/ok/16")])
         if head == "bigheaders":

@@ -409,6 +409,21 @@ static void test_redirect_followed(void **state)
     assert_int_equal(rs.body.len, 16);
     assert_non_null(strstr(rs.effective_url, "/ok/16"));
     httpc_response_free(&rs);
+    /* the redirect's own body is not part of the final body, nor of its size cap */
+    url(u, sizeof u, "/redirectbody");
+    struct httpc_request rb = {.url = u, .max_body = 16, .sum = HTTPC_SUM_SHA256};
+    httpc_response_init(&rs);
+    assert_int_equal(httpc_do(client, &rb, &rs, NULL), ERR_OK);
+    assert_int_equal(rs.status, 200);
+    assert_int_equal(rs.body.len, 16);
+    assert_int_equal(rs.body_bytes, 16);
+    for (size_t i = 0; i < 16; i++) {
+        assert_int_equal((unsigned char)rs.body.data[i], i % 251);
+    }
+    char hex[HTTPC_SUM_HEX_MAX];
+    assert_int_equal(httpc_sum_mem(HTTPC_SUM_SHA256, rs.body.data, 16, hex, NULL), ERR_OK);
+    assert_string_equal(rs.sum_hex, hex);
+    httpc_response_free(&rs);
 }
 
 static void test_connection_refused(void **state)
