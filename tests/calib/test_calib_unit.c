@@ -343,6 +343,43 @@ static void test_deviation_nan(void **state)
     calib_frame_free(&f);
 }
 
+static void test_crreject(void **state)
+{
+    (void)state;
+    struct calib_frame a, b, c, out;
+    struct calib_frame *fr[3] = {&a, &b, &c};
+    struct err_info ei;
+    double t[3] = {100, 100, 200};
+    for (int k = 0; k < 3; k++) {
+        frame(fr[k], 3, 1);
+        fr[k]->exptime = t[k];
+        fr[k]->has_exptime = true;
+        assert_int_equal(calib_frame_ensure_err(fr[k], &ei), ERR_OK);
+        for (int i = 0; i < 3; i++) {
+            fr[k]->sci[i] = 2.0 * t[k]; /* 2 e-/s everywhere */
+            fr[k]->err[i] = sqrt(fr[k]->sci[i] + 25);
+        }
+    }
+    b.sci[1] += 5000; /* a cosmic ray in the second exposure */
+    c.dq[2] = 16;     /* a flagged pixel in the third */
+    size_t nrej = 0;
+    assert_int_equal(calib_crreject(fr, 3, 4.0, 0.0, &out, &nrej, &ei), ERR_OK);
+    assert_int_equal(nrej, 1);
+    NEAR(out.sci[0], 800); /* 2 e-/s over 400 s */
+    NEAR(out.sci[1], 800); /* the hit is replaced by the others scaled to 400 s */
+    NEAR(out.sci[2], 800);
+    assert_int_equal(out.dq[1], 0);
+    assert_true(out.exptime == 400);
+    /* shapes and exposure times are checked */
+    c.exptime = 0;
+    assert_int_equal(calib_crreject(fr, 3, 4.0, 0.0, &out, &nrej, &ei), ERR_CALIB);
+    assert_int_equal(calib_crreject(fr, 1, 4.0, 0.0, &out, &nrej, &ei), ERR_INVALID);
+    calib_frame_free(&out);
+    for (int k = 0; k < 3; k++) {
+        calib_frame_free(fr[k]);
+    }
+}
+
 /* ---------------------------------------------------------------- reference selection */
 
 struct hdr {
@@ -699,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_overscan_trim),
         cmocka_unit_test(test_chain_default_and_errors),
         cmocka_unit_test(test_deviation_nan),
+        cmocka_unit_test(test_crreject),
         cmocka_unit_test(test_condition),
         cmocka_unit_test(test_select_acs),
         cmocka_unit_test(test_select_ties_and_weights),
