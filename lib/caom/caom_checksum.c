@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,103 +602,160 @@ void caom_meta_digest_observation(const struct caom_observation *o, bool with_id
 
 /* ---- accumulated ----------------------------------------------------------------------- */
 
+/* The five entity levels, parent before child. */
+enum lvl { L_OBS, L_PLANE, L_ARTIFACT, L_PART, L_CHUNK };
+
+/* One entity seen generically: its common attributes and its children (one level down). */
+struct node {
+    const struct caom_entity *e; /* common attributes */
+    const void *const *kids;     /* children (borrowed), n of them */
+    size_t n;
+};
+
+/* @p p seen as a node of level @p l, with its own meta digest in @p meta. */
+static struct node node_of(enum lvl l, const void *p, uint8_t meta[16])
+{
+    struct node nd = {0};
+    switch (l) {
+    case L_OBS: {
+        const struct caom_observation *o = p;
+        caom_meta_checksum_observation(o, meta);
+        nd = (struct node){&o->e, (const void *const *)o->planes, o->n_planes};
+        break;
+    }
+    case L_PLANE: {
+        const struct caom_plane *x = p;
+        caom_meta_checksum_plane(x, meta);
+        nd = (struct node){&x->e, (const void *const *)x->artifacts, x->n_artifacts};
+        break;
+    }
+    case L_ARTIFACT: {
+        const struct caom_artifact *x = p;
+        caom_meta_checksum_artifact(x, meta);
+        nd = (struct node){&x->e, (const void *const *)x->parts, x->n_parts};
+        break;
+    }
+    case L_PART: {
+        const struct caom_part *x = p;
+        caom_meta_checksum_part(x, meta);
+        nd = (struct node){&x->e, (const void *const *)x->chunks, x->n_chunks};
+        break;
+    }
+    case L_CHUNK: {
+        const struct caom_chunk *x = p;
+        caom_meta_checksum_chunk(x, meta);
+        nd = (struct node){&x->e, NULL, 0};
+        break;
+    }
+    }
+    return nd;
+}
+
 struct kid {
     const uint8_t *id;        /* child UUID */
     uint8_t acc[16];          /* child's acc digest */
 };
 
 /* ca.nrc.cadc.util.UUIDComparator: version first, then the high and low 64 bits unsigned. */
-static int cmp_uuid(const void *a, const void *b)
+static int cmp_id(const uint8_t *x, const uint8_t *y)
 {
-    const uint8_t *x = ((const struct kid *)a)->id, *y = ((const struct kid *)b)->id;
     int vx = x[6] >> 4, vy = y[6] >> 4;
     if (vx != vy)
         return vx < vy ? -1 : 1;
     return memcmp(x, y, 16);
 }
 
-static void acc_finish(struct h *h, struct kid *kids, size_t n, uint8_t out[16])
+static int cmp_kid(const void *a, const void *b)
 {
-    if (kids) {
-        qsort(kids, n, sizeof(*kids), cmp_uuid);
-        for (size_t i = 0; i < n; i++)
-            h_bytes(h, kids[i].acc, 16);
+    return cmp_id(((const struct kid *)a)->id, ((const struct kid *)b)->id);
+}
+
+static void acc_rec(enum lvl l, const void *p, bool store, uint8_t out[16]);
+
+/* Feed the children's acc digests in UUIDComparator order. Without memory for the sort, pick
+ * the children in that order one by one (quadratic, but never a wrong digest). */
+static void acc_kids(struct h *h, enum lvl kl, const struct node *nd, bool store)
+{
+    if (nd->n == 0)
+        return;
+    struct kid *k = calloc(nd->n, sizeof(*k));
+    if (k) {
+        for (size_t i = 0; i < nd->n; i++) {
+            k[i].id = ((const struct caom_entity *)nd->kids[i])->id;
+            acc_rec(kl, nd->kids[i], store, k[i].acc);
+        }
+        qsort(k, nd->n, sizeof(*k), cmp_kid);
+        for (size_t i = 0; i < nd->n; i++)
+            h_bytes(h, k[i].acc, 16);
+        free(k);
+        return;
     }
-    h_final(h, out);
+    size_t prev = SIZE_MAX;
+    for (size_t step = 0; step < nd->n; step++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < nd->n; i++) {
+            const uint8_t *id = ((const struct caom_entity *)nd->kids[i])->id;
+            /* order by (id, index) so equal ids are each taken once */
+            if (prev != SIZE_MAX) {
+                int c = cmp_id(id, ((const struct caom_entity *)nd->kids[prev])->id);
+                if (c < 0 || (c == 0 && i <= prev))
+                    continue;
+            }
+            if (best == SIZE_MAX ||
+                cmp_id(id, ((const struct caom_entity *)nd->kids[best])->id) < 0)
+                best = i;
+        }
+        uint8_t acc[16];
+        acc_rec(kl, nd->kids[best], store, acc);
+        h_bytes(h, acc, 16);
+        prev = best;
+    }
+}
+
+/* acc = MD5(own meta digest, children's acc digests in UUIDComparator order), computed bottom
+ * up so each digest is computed once. With @p store, the formatted digests are written into
+ * every entity on the way (the caller passed a mutable tree: caom_checksum_update). */
+static void acc_rec(enum lvl l, const void *p, bool store, uint8_t out[16])
+{
+    uint8_t meta[16];
+    struct node nd = node_of(l, p, meta);
+    struct h h;
+    h_init(&h);
+    h_bytes(&h, meta, 16);
+    if (l != L_CHUNK)
+        acc_kids(&h, (enum lvl)(l + 1), &nd, store);
+    h_final(&h, out);
+    if (store) {
+        /* with store the whole tree came in mutable (caom_checksum_update) */
+        struct caom_entity *e = (struct caom_entity *)(uintptr_t)nd.e;
+        caom_checksum_format(meta, e->meta_checksum);
+        caom_checksum_format(out, e->acc_meta_checksum);
+    }
 }
 
 void caom_acc_checksum_chunk(const struct caom_chunk *c, uint8_t out[16])
 {
-    uint8_t meta[16];
-    caom_meta_checksum_chunk(c, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    h_final(&h, out);
+    acc_rec(L_CHUNK, c, false, out);
 }
 
 void caom_acc_checksum_part(const struct caom_part *p, uint8_t out[16])
 {
-    uint8_t meta[16];
-    caom_meta_checksum_part(p, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = p->n_chunks ? calloc(p->n_chunks, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < p->n_chunks; i++) {
-        k[i].id = p->chunks[i]->e.id;
-        caom_acc_checksum_chunk(p->chunks[i], k[i].acc);
-    }
-    acc_finish(&h, k, p->n_chunks, out);
-    free(k);
+    acc_rec(L_PART, p, false, out);
 }
 
 void caom_acc_checksum_artifact(const struct caom_artifact *a, uint8_t out[16])
 {
-    uint8_t meta[16];
-    caom_meta_checksum_artifact(a, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = a->n_parts ? calloc(a->n_parts, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < a->n_parts; i++) {
-        k[i].id = a->parts[i]->e.id;
-        caom_acc_checksum_part(a->parts[i], k[i].acc);
-    }
-    acc_finish(&h, k, a->n_parts, out);
-    free(k);
+    acc_rec(L_ARTIFACT, a, false, out);
 }
 
 void caom_acc_checksum_plane(const struct caom_plane *p, uint8_t out[16])
 {
-    uint8_t meta[16];
-    caom_meta_checksum_plane(p, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = p->n_artifacts ? calloc(p->n_artifacts, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < p->n_artifacts; i++) {
-        k[i].id = p->artifacts[i]->e.id;
-        caom_acc_checksum_artifact(p->artifacts[i], k[i].acc);
-    }
-    acc_finish(&h, k, p->n_artifacts, out);
-    free(k);
+    acc_rec(L_PLANE, p, false, out);
 }
 
 void caom_acc_checksum_observation(const struct caom_observation *o, uint8_t out[16])
 {
-    uint8_t meta[16];
-    caom_meta_checksum_observation(o, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = o->n_planes ? calloc(o->n_planes, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < o->n_planes; i++) {
-        k[i].id = o->planes[i]->e.id;
-        caom_acc_checksum_plane(o->planes[i], k[i].acc);
-    }
-    acc_finish(&h, k, o->n_planes, out);
-    free(k);
+    acc_rec(L_OBS, o, false, out);
 }
 
 void caom_checksum_format(const uint8_t d[16], char out[CAOM_CHECKSUM_URI_MAX])
@@ -713,89 +771,10 @@ void caom_checksum_format(const uint8_t d[16], char out[CAOM_CHECKSUM_URI_MAX])
 
 /* ---- update / verify ------------------------------------------------------------------- */
 
-/* Bottom-up pass: compute meta, then acc from the children's acc (each digest computed once). */
-static void upd_chunk(struct caom_chunk *c, uint8_t acc[16])
-{
-    uint8_t meta[16];
-    caom_meta_checksum_chunk(c, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    h_final(&h, acc);
-    caom_checksum_format(meta, c->e.meta_checksum);
-    caom_checksum_format(acc, c->e.acc_meta_checksum);
-}
-
-static void upd_part(struct caom_part *p, uint8_t acc[16])
-{
-    uint8_t meta[16];
-    caom_meta_checksum_part(p, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = p->n_chunks ? calloc(p->n_chunks, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < p->n_chunks; i++) {
-        k[i].id = p->chunks[i]->e.id;
-        upd_chunk(p->chunks[i], k[i].acc);
-    }
-    acc_finish(&h, k, p->n_chunks, acc);
-    free(k);
-    caom_checksum_format(meta, p->e.meta_checksum);
-    caom_checksum_format(acc, p->e.acc_meta_checksum);
-}
-
-static void upd_artifact(struct caom_artifact *a, uint8_t acc[16])
-{
-    uint8_t meta[16];
-    caom_meta_checksum_artifact(a, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = a->n_parts ? calloc(a->n_parts, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < a->n_parts; i++) {
-        k[i].id = a->parts[i]->e.id;
-        upd_part(a->parts[i], k[i].acc);
-    }
-    acc_finish(&h, k, a->n_parts, acc);
-    free(k);
-    caom_checksum_format(meta, a->e.meta_checksum);
-    caom_checksum_format(acc, a->e.acc_meta_checksum);
-}
-
-static void upd_plane(struct caom_plane *p, uint8_t acc[16])
-{
-    uint8_t meta[16];
-    caom_meta_checksum_plane(p, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = p->n_artifacts ? calloc(p->n_artifacts, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < p->n_artifacts; i++) {
-        k[i].id = p->artifacts[i]->e.id;
-        upd_artifact(p->artifacts[i], k[i].acc);
-    }
-    acc_finish(&h, k, p->n_artifacts, acc);
-    free(k);
-    caom_checksum_format(meta, p->e.meta_checksum);
-    caom_checksum_format(acc, p->e.acc_meta_checksum);
-}
-
 void caom_checksum_update(struct caom_observation *o)
 {
-    uint8_t meta[16], acc[16];
-    caom_meta_checksum_observation(o, meta);
-    struct h h;
-    h_init(&h);
-    h_bytes(&h, meta, 16);
-    struct kid *k = o->n_planes ? calloc(o->n_planes, sizeof(*k)) : NULL;
-    for (size_t i = 0; k && i < o->n_planes; i++) {
-        k[i].id = o->planes[i]->e.id;
-        upd_plane(o->planes[i], k[i].acc);
-    }
-    acc_finish(&h, k, o->n_planes, acc);
-    free(k);
-    caom_checksum_format(meta, o->e.meta_checksum);
-    caom_checksum_format(acc, o->e.acc_meta_checksum);
+    uint8_t acc[16];
+    acc_rec(L_OBS, o, true, acc);
 }
 
 static enum err verify_one(const char *kind, const struct caom_entity *e, const uint8_t meta[16],

@@ -105,28 +105,9 @@ static char *text(struct rd *r, const xmlNode *n)
         return trimmed_copy(r, n, "");
     if (n->children->type == XML_TEXT_NODE && !n->children->next && n->children->content)
         return trimmed_copy(r, n, (const char *)n->children->content);
+    /* mixed content (comments, entity references, several text nodes): let libxml2 join it */
     xmlChar *c = xmlNodeGetContent(n);
-    if (!c) {
-        c = xmlStrdup((const xmlChar *)"");
-        if (!c) {
-            nomem(r, n);
-            return NULL;
-        }
-    }
-    const char *s = (const char *)c;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    size_t len = strlen(s);
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-                       s[len - 1] == '\r'))
-        len--;
-    char *out = malloc(len + 1);
-    if (out) {
-        memcpy(out, s, len);
-        out[len] = '\0';
-    } else {
-        nomem(r, n);
-    }
+    char *out = trimmed_copy(r, n, c ? (const char *)c : "");
     xmlFree(c);
     return out;
 }
