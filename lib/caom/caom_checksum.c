@@ -127,9 +127,18 @@ static void h_sorted_set(struct h *h, const struct caom_strlist *l)
         return;
     const char **v = malloc(l->n * sizeof(*v));
     if (!v) {
-        for (size_t i = 0; i < l->n; i++)
-            h_str(h, l->v[i]);
-        return;
+        /* no memory to sort: take the strings in order one by one (quadratic, same digest) */
+        const char *prev = NULL;
+        for (;;) {
+            const char *next = NULL;
+            for (size_t i = 0; i < l->n; i++)
+                if ((!prev || strcmp(l->v[i], prev) > 0) && (!next || strcmp(l->v[i], next) < 0))
+                    next = l->v[i];
+            if (!next)
+                return;
+            h_str(h, next);
+            prev = next;
+        }
     }
     for (size_t i = 0; i < l->n; i++)
         v[i] = l->v[i];
@@ -362,26 +371,30 @@ static void h_sinterval(struct h *h, const struct caom_sampled_interval *s)
     h_dbl(h, s->upper);
 }
 
-static int cmp_enum(const void *a, const void *b)
+/* A Java (Tree)Set of enum values: declaration order, once each. Walks the @p count declared
+ * values (no allocation, so no way to get it wrong on low memory); @p at reads item i of the
+ * @p n items at @p arr, and values without a name are skipped. */
+static void h_enum_set(struct h *h, const void *arr, size_t n, int (*at)(const void *, size_t),
+                       int count, const char *(*name)(int))
 {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
+    for (int v = 0; v < count; v++) {
+        for (size_t i = 0; i < n; i++) {
+            if (at(arr, i) == v) {
+                h_str(h, name(v));
+                break;
+            }
+        }
+    }
 }
 
-/* A Java (Tree)Set of enum values: declaration order, once each. */
-static void h_enum_set(struct h *h, const int *vals, size_t n, const char *(*name)(int))
+static int band_at(const void *arr, size_t i)
 {
-    if (n == 0)
-        return;
-    int *v = malloc(n * sizeof(*v));
-    if (!v)
-        return;
-    memcpy(v, vals, n * sizeof(*v));
-    qsort(v, n, sizeof(*v), cmp_enum);
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || v[i] != v[i - 1])
-            h_str(h, name(v[i]));
-    free(v);
+    return (int)((const enum caom_energy_band *)arr)[i];
+}
+
+static int pol_at(const void *arr, size_t i)
+{
+    return (int)((const enum caom_pol_state *)arr)[i];
 }
 
 static const char *band_name_i(int v)
@@ -422,15 +435,7 @@ void caom_meta_digest_plane(const struct caom_plane *p, bool with_id, uint8_t ou
         h_str(&h, e->bandpass_name);
         h_sinterval(&h, e->bounds);
         h_l(&h, e->dimension);
-        if (e->n_bands > 0) {
-            int *v = malloc(e->n_bands * sizeof(*v));
-            if (v) {
-                for (size_t i = 0; i < e->n_bands; i++)
-                    v[i] = (int)e->bands[i];
-                h_enum_set(&h, v, e->n_bands, band_name_i);
-                free(v);
-            }
-        }
+        h_enum_set(&h, e->bands, e->n_bands, band_at, CAOM_BAND__COUNT, band_name_i);
         h_d(&h, e->resolving_power);
         h_interval(&h, e->resolving_power_bounds);
         h_d(&h, e->restwav);
@@ -454,15 +459,8 @@ void caom_meta_digest_plane(const struct caom_plane *p, bool with_id, uint8_t ou
     if (p->polarization) {
         /* dimension, states */
         h_l(&h, p->polarization->dimension);
-        if (p->polarization->n_states > 0) {
-            int *v = malloc(p->polarization->n_states * sizeof(*v));
-            if (v) {
-                for (size_t i = 0; i < p->polarization->n_states; i++)
-                    v[i] = (int)p->polarization->states[i];
-                h_enum_set(&h, v, p->polarization->n_states, pol_name_i);
-                free(v);
-            }
-        }
+        h_enum_set(&h, p->polarization->states, p->polarization->n_states, pol_at,
+                   CAOM_POL__COUNT, pol_name_i);
     }
     if (p->position) {
         const struct caom_position *q = p->position;

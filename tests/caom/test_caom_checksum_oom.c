@@ -1,12 +1,14 @@
 /* test_caom_checksum_oom.c - lib/caom checksums when memory for sorting the children runs out:
- * calloc is wrapped (-Wl,--wrap=calloc, so only lib/caom's and this file's calls are seen) and
- * made to fail; the accumulated digests must still equal the Java reference values, never a
- * digest that silently left the children out.
+ * calloc and malloc are wrapped (-Wl,--wrap=..., so only lib/caom's and this file's calls are
+ * seen) and made to fail; the digests must still equal the Java reference values, never a
+ * digest that silently left children out or hashed a set unsorted. Also the set semantics
+ * (sorted, each value once) of keyword and enum sets.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "caom/caom.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 
 void *__real_calloc(size_t n, size_t size);
 void *__wrap_calloc(size_t n, size_t size);
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
 
 static int g_fail;        /* make calloc fail while set */
 static size_t g_refused;  /* callocs refused so far */
@@ -28,6 +32,15 @@ void *__wrap_calloc(size_t n, size_t size)
         return NULL;
     }
     return __real_calloc(n, size);
+}
+
+void *__wrap_malloc(size_t size)
+{
+    if (g_fail) {
+        g_refused++;
+        return NULL;
+    }
+    return __real_malloc(size);
 }
 
 static char g_shared[1024];
@@ -115,6 +128,80 @@ static void test_order_and_duplicates(void **state)
     caom_observation_free(o);
 }
 
+static void meta_of(const struct caom_observation *o, bool fail, uint8_t d[16])
+{
+    g_refused = 0;
+    g_fail = fail;
+    caom_meta_checksum_observation(o, d);
+    g_fail = 0;
+}
+
+/* A keyword set is hashed sorted and once per value, with or without memory to sort it. */
+static void test_keyword_set(void **state)
+{
+    (void)state;
+    struct caom_observation *o = caom_observation_new(CAOM_OBS_SIMPLE, "C", "o");
+    assert_non_null(o);
+    o->instrument = calloc(1, sizeof(*o->instrument));
+    assert_non_null(o->instrument);
+    assert_int_equal(caom_str_set(&o->instrument->name, "i"), ERR_OK);
+    static const char *const kw[] = {"b", "a", "c", "a"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(caom_strlist_add(&o->instrument->keywords, kw[i]), ERR_OK);
+    uint8_t sorted[16], fallback[16], plain[16];
+    meta_of(o, false, sorted);
+    meta_of(o, true, fallback);
+    assert_true(g_refused > 0);
+    assert_memory_equal(sorted, fallback, 16);
+    /* the same set written sorted without the duplicate gives the same digest... */
+    caom_strlist_clear(&o->instrument->keywords);
+    static const char *const kw2[] = {"a", "b", "c"};
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(caom_strlist_add(&o->instrument->keywords, kw2[i]), ERR_OK);
+    meta_of(o, false, plain);
+    assert_memory_equal(sorted, plain, 16);
+    /* ...and a different set a different one */
+    o->instrument->keywords.n = 2;
+    meta_of(o, false, plain);
+    o->instrument->keywords.n = 3;
+    assert_memory_not_equal(sorted, plain, 16);
+    caom_observation_free(o);
+}
+
+static void plane_meta(struct caom_plane *p, const enum caom_pol_state *st, size_t n,
+                       uint8_t d[16])
+{
+    memcpy(p->polarization->states, st, n * sizeof(*st));
+    p->polarization->n_states = n;
+    caom_meta_checksum_plane(p, d);
+}
+
+/* Enum sets (polarization states, energy bands): declaration order, once each. */
+static void test_enum_set(void **state)
+{
+    (void)state;
+    struct caom_plane *p = caom_plane_new("p");
+    assert_non_null(p);
+    p->polarization = calloc(1, sizeof(*p->polarization));
+    assert_non_null(p->polarization);
+    p->polarization->states = calloc(8, sizeof(*p->polarization->states));
+    assert_non_null(p->polarization->states);
+    static const enum caom_pol_state messy[] = {CAOM_POL_V, CAOM_POL_I, CAOM_POL_Q, CAOM_POL_I};
+    static const enum caom_pol_state clean[] = {CAOM_POL_I, CAOM_POL_Q, CAOM_POL_V};
+    uint8_t a[16], b[16], c[16];
+    plane_meta(p, messy, 4, a);
+    plane_meta(p, clean, 3, b);
+    assert_memory_equal(a, b, 16);
+    plane_meta(p, clean, 2, c);
+    assert_memory_not_equal(a, c, 16);
+    g_refused = 0;
+    g_fail = 1;
+    plane_meta(p, messy, 4, c);
+    g_fail = 0;
+    assert_memory_equal(a, c, 16);
+    caom_plane_free(p);
+}
+
 int main(void)
 {
     const char *sh = getenv("OBSFLOW_SHARED");
@@ -127,6 +214,8 @@ int main(void)
         cmocka_unit_test(test_sample_derived),
         cmocka_unit_test(test_sample_simple),
         cmocka_unit_test(test_order_and_duplicates),
+        cmocka_unit_test(test_keyword_set),
+        cmocka_unit_test(test_enum_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
