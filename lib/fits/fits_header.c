@@ -321,8 +321,10 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
             }
             s++;
         }
+        while (n > 0 && out->value[n - 1] == ' ') {
+            n--;
+        }
         out->value[n] = '\0';
-        rtrim(out->value);
         out->type = FHDR_STRING;
         return ERR_OK;
     }
@@ -332,9 +334,11 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
     if (vl >= FHDR_VALUE_MAX) {
         vl = FHDR_VALUE_MAX - 1;
     }
+    while (vl > 0 && (s[vl - 1] == ' ' || s[vl - 1] == '\t')) {
+        vl--;
+    }
     memcpy(out->value, s, vl);
     out->value[vl] = '\0';
-    rtrim(out->value);
     if (out->value[0] == '\0') {
         out->type = FHDR_UNDEF;
     } else if (strcmp(out->value, "T") == 0 || strcmp(out->value, "F") == 0) {
@@ -658,9 +662,12 @@ enum err fhdr__join_continue(struct fhdr_file *f, struct err_info *ei)
         struct fhdr_hdu *hdu = &f->hdus[h];
         for (size_t i = 0; i + 1 < hdu->ncards; i++) {
             struct fhdr_card *c = &hdu->cards[i];
-            size_t vl = strlen(c->value);
-            if (c->type != FHDR_STRING || vl == 0 || c->value[vl - 1] != '&' ||
+            if (c->type != FHDR_STRING || hdu->cards[i + 1].key[0] != 'C' ||
                 strcmp(hdu->cards[i + 1].key, "CONTINUE") != 0) {
+                continue;
+            }
+            size_t vl = strlen(c->value);
+            if (vl == 0 || c->value[vl - 1] != '&') {
                 continue;
             }
             char *buf = malloc(FHDR_LONGSTR_MAX);
