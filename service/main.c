@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 #include "http.h"
+#include "kinds.h"
 #include "metrics.h"
 #include "router.h"
 
@@ -296,7 +297,8 @@ int main(int argc, char **argv)
     }
     if (d.cfg.workers > 0) {
         struct workers_config wc = {.threads = d.cfg.workers};
-        if (workers_pool_create(d.queue, &wc, &d.workers, &ei) != ERR_OK) {
+        if (workers_pool_create(d.queue, &wc, &d.workers, &ei) != ERR_OK ||
+            kinds_register_all(d.workers, &ei) != ERR_OK) {
             LOG_ERROR("main", "could not create the worker pool: %s", ei.msg);
             goto out;
         }

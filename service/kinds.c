@@ -1,0 +1,30 @@
+/* kinds.c - job kind table of obsflowd. noop is registered by workers_pool_create itself; the
+ * other kinds' owners add their handler here as {"kind", handler, arg}.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "kinds.h"
+
+#include <stddef.h>
+
+struct kind_row {
+    const char *kind;
+    workers_handler_fn fn;
+    void *arg;
+};
+
+static const struct kind_row kinds[] = {
+    {.kind = NULL, .fn = NULL, .arg = NULL}, /* dataset, ingest, collection go here */
+};
+
+enum err kinds_register_all(struct workers_pool *pool, struct err_info *ei)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (!kinds[i].kind) {
+            continue;
+        }
+        enum err e = workers_register(pool, kinds[i].kind, kinds[i].fn, kinds[i].arg, ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+    }
+    return ERR_OK;
+}
