@@ -11,17 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Turn a cfitsio status into ERR_FITS with the cfitsio text and its drained error stack. */
+/* Turn a cfitsio status into ERR_FITS with the cfitsio text and its drained error stack (the
+ * first message, and the one after it when the first ends with a colon). */
 static enum err fits_fail(struct err_info *ei, int status, const char *name, int hdu,
                           const char *what)
 {
     char text[FLEN_STATUS] = "";
     char msg[FLEN_ERRMSG] = "";
-    char first[FLEN_ERRMSG] = "";
+    char first[2 * FLEN_ERRMSG] = "";
+    int taken = 0;
     fits_get_errstatus(status, text);
     while (fits_read_errmsg(msg)) {
-        if (first[0] == '\0') {
+        size_t fl = strlen(first);
+        if (taken == 0) {
             str_copy(first, sizeof first, msg);
+            taken = 1;
+        } else if (taken == 1 && fl > 0 && first[fl - 1] == ':') {
+            first[fl - 1] = '\0';
+            size_t k = strlen(first);
+            snprintf(first + k, sizeof first - k, " (%s)", msg);
+            taken = 2;
         }
     }
     if (hdu >= 0) {
@@ -198,6 +207,20 @@ static enum err read_all(fitsfile *fp, const char *name, struct fhdr_file **out,
             goto out;
         }
         bool rebuilt = false;
+        /* a file cut inside this HDU's data: cfitsio would only report the end of file when
+         * moving to the next HDU, so compare the data end with the file size (the final
+         * block's padding may be missing) */
+        LONGLONG head = 0;
+        LONGLONG dstart = 0;
+        LONGLONG dend = 0;
+        if (fits_get_hduaddrll(fp, &head, &dstart, &dend, &status) == 0 &&
+            dend > fp->Fptr->logfilesize + 2880) {
+            e = err_set(ei, ERR_FITS, "\"%s\" HDU %d: truncated file: the data of this HDU end "
+                        "at byte %lld but the file has %lld bytes", name, i - 1, (long long)dend,
+                        (long long)fp->Fptr->logfilesize);
+            goto out;
+        }
+        status = 0;
         if (fits_convert_hdr2str(fp, 0, NULL, 0, &hdr, &nkeys, &status)) {
             /* cfitsio cannot rebuild the image header of some compressed HDUs: read the
              * table header and rebuild the image header ourselves (tiled-image convention) */

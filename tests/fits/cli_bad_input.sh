@@ -39,6 +39,10 @@ check wrong-type 'HDU 0: not a number for Plane.calibrationLevel' \
 head -c 2880 /dev/zero | tr '\0' 'x' >"$T/junk.fits"
 printf 'SIMPLE  =                    T' | dd of="$T/junk.fits" conv=notrunc 2>/dev/null
 check not-fits 'junk.fits' "$T/junk.fits"
+head -c 100000 "$OBSFLOW_SHARED/testdata/fits/j8bt05njq_raw.fits" >"$T/cut_raw.fits"
+check truncated-fits '"cut_raw.fits" HDU 1: truncated file' "$T/cut_raw.fits"
+head -c 1000 "$OBSFLOW_SHARED/testdata/fits/m13.fits" >"$T/cut_head.fits"
+check truncated-fits-header 'could not open FITS file "cut_head.fits"' "$T/cut_head.fits"
 check missing-file 'could not open "/nonexistent/x.fits"' /nonexistent/x.fits
 { pad "SIMPLE  =                    T"; pad "NAXIS   =                    2"; pad "NAXIS1  =                   10"; pad "NAXIS2  =                   10"; pad "BITPIX  =                   16"; pad "CTYPE1  = 'RA---TAN'"; pad "CTYPE2  = 'PIXEL'"; pad "END"; } >"$T/halfpair.fits.header"
 check broken-pair 'HDU 0: CTYPE1' "$T/halfpair.fits.header"
