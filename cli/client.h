@@ -13,19 +13,19 @@
 #include <stddef.h>
 
 /* Exit codes of the client commands (also in `obsflow <cmd> --help`). */
-#define CLIENT_EXIT_OK          0  /* done; wait: every job succeeded */
-#define CLIENT_EXIT_FAILED      1  /* wait: a job ended failed; other local failures */
-#define CLIENT_EXIT_USAGE       2  /* bad command line or input file */
-#define CLIENT_EXIT_UNREACHABLE 3  /* obsflowd could not be reached */
-#define CLIENT_EXIT_NOT_FOUND   4  /* no such job (404) */
-#define CLIENT_EXIT_REFUSED     5  /* request refused (400, 409, 413, 415, 422) */
-#define CLIENT_EXIT_SERVER      6  /* server error (5xx) */
-#define CLIENT_EXIT_CANCELLED   7  /* wait: a job ended cancelled */
-#define CLIENT_EXIT_TIMEOUT     8  /* wait: --timeout ran out */
-#define CLIENT_EXIT_AUTH        9  /* missing or wrong token (401) */
+#define CLIENT_EXIT_OK          0 /* done; wait: every job succeeded */
+#define CLIENT_EXIT_FAILED      1 /* wait: a job ended failed; other local failures */
+#define CLIENT_EXIT_USAGE       2 /* bad command line or input file */
+#define CLIENT_EXIT_UNREACHABLE 3 /* obsflowd could not be reached */
+#define CLIENT_EXIT_NOT_FOUND   4 /* no such job (404) */
+#define CLIENT_EXIT_REFUSED     5 /* request refused (400, 409, 413, 415, 422) */
+#define CLIENT_EXIT_SERVER      6 /* server error (5xx) */
+#define CLIENT_EXIT_CANCELLED   7 /* wait: a job ended cancelled */
+#define CLIENT_EXIT_TIMEOUT     8 /* wait: --timeout ran out */
+#define CLIENT_EXIT_AUTH        9 /* missing or wrong token (401) */
 
-#define CLIENT_BODY_MAX   (16u << 20) /* response bodies we accept */
-#define CLIENT_INPUT_MAX  (1u << 20)  /* submit input: the server's body cap */
+#define CLIENT_BODY_MAX  (16u << 20) /* response bodies we accept */
+#define CLIENT_INPUT_MAX (1u << 20)  /* submit input: the server's body cap */
 
 #define CLIENT_EXIT_CODES_HELP                                                                     \
     "exit codes: 0 ok, 1 job failed, 2 usage, 3 unreachable, 4 not found, 5 refused,\n"            \
@@ -49,8 +49,14 @@ void client_free(struct client *c);
  * @return CLIENT_EXIT_OK on 2xx; otherwise the exit code, after printing one line
  *         "obsflow <cmd>: <status> <code>: <detail> (field F)" to stderr.
  */
-int client_call(struct client *c, const char *method, const char *path, const char *body,
-                size_t body_len, const char *extra_header, json_t **out, long *status);
+int client_call(struct client *c,
+                const char *method,
+                const char *path,
+                const char *body,
+                size_t body_len,
+                const char *extra_header,
+                json_t **out,
+                long *status);
 
 /** Exit code for a client error without a response. */
 int client_exit_for(enum err e);

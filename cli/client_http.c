@@ -28,17 +28,23 @@ const char *client_cmd(const struct client *c)
 int client_exit_for(enum err e)
 {
     switch (e) {
-    case ERR_OK: return CLIENT_EXIT_OK;
+    case ERR_OK:
+        return CLIENT_EXIT_OK;
     case ERR_UNAVAILABLE:
-    case ERR_TIMEOUT: return CLIENT_EXIT_UNREACHABLE;
-    case ERR_NOT_FOUND: return CLIENT_EXIT_NOT_FOUND;
-    case ERR_UNAUTHORIZED: return CLIENT_EXIT_AUTH;
+    case ERR_TIMEOUT:
+        return CLIENT_EXIT_UNREACHABLE;
+    case ERR_NOT_FOUND:
+        return CLIENT_EXIT_NOT_FOUND;
+    case ERR_UNAUTHORIZED:
+        return CLIENT_EXIT_AUTH;
     case ERR_INVALID:
     case ERR_PARSE:
     case ERR_CONFLICT:
     case ERR_TOO_LARGE:
-    case ERR_UNSUPPORTED: return CLIENT_EXIT_REFUSED;
-    default: return CLIENT_EXIT_FAILED;
+    case ERR_UNSUPPORTED:
+        return CLIENT_EXIT_REFUSED;
+    default:
+        return CLIENT_EXIT_FAILED;
     }
 }
 
@@ -58,8 +64,9 @@ struct client *client_new(const char *cmd)
     }
     if (!(str_starts_with(url, "http://") || str_starts_with(url, "https://")) ||
         !str_copy(c->base, sizeof c->base, url)) {
-        fprintf(stderr, "obsflow %s: invalid OBSFLOW_URL \"%.200s\": expected http(s)://host:port\n",
-                cmd, url);
+        fprintf(stderr,
+                "obsflow %s: invalid OBSFLOW_URL \"%.200s\": expected http(s)://host:port\n", cmd,
+                url);
         free(c);
         return NULL;
     }
@@ -69,8 +76,8 @@ struct client *client_new(const char *cmd)
     }
     const char *tok = getenv("OBSFLOW_API_TOKEN");
     c->token = (tok && tok[0]) ? tok : NULL;
-    struct httpc_options o = {.connect_timeout_ms = 5000, .total_timeout_ms = 60000,
-                              .max_attempts = 2};
+    struct httpc_options o = {
+        .connect_timeout_ms = 5000, .total_timeout_ms = 60000, .max_attempts = 2};
     if (httpc_global_init(&ei) != ERR_OK || httpc_create(&o, &c->h, &ei) != ERR_OK) {
         fprintf(stderr, "obsflow %s: %s\n", cmd, ei.msg);
         free(c);
@@ -114,8 +121,14 @@ static int exit_for_status(long status)
     return CLIENT_EXIT_REFUSED;
 }
 
-int client_call(struct client *c, const char *method, const char *path, const char *body,
-                size_t body_len, const char *extra_header, json_t **out, long *status)
+int client_call(struct client *c,
+                const char *method,
+                const char *path,
+                const char *body,
+                size_t body_len,
+                const char *extra_header,
+                json_t **out,
+                long *status)
 {
     struct err_info ei;
     err_info_clear(&ei);
@@ -149,7 +162,8 @@ int client_call(struct client *c, const char *method, const char *path, const ch
         *status = resp.status;
     }
     if (e != ERR_OK) {
-        fprintf(stderr, "obsflow %s: could not reach obsflowd at %s: %s\n", c->cmd, c->base, ei.msg);
+        fprintf(stderr, "obsflow %s: could not reach obsflowd at %s: %s\n", c->cmd, c->base,
+                ei.msg);
         rc = e == ERR_TOO_LARGE ? CLIENT_EXIT_FAILED : CLIENT_EXIT_UNREACHABLE;
         goto out;
     }
@@ -185,7 +199,8 @@ int client_call(struct client *c, const char *method, const char *path, const ch
         fprintf(stderr, "obsflow %s: %ld %s: %s (field %s)\n", c->cmd, resp.status,
                 code ? code : "error", one, field);
     } else {
-        fprintf(stderr, "obsflow %s: %ld %s: %s\n", c->cmd, resp.status, code ? code : "error", one);
+        fprintf(stderr, "obsflow %s: %ld %s: %s\n", c->cmd, resp.status, code ? code : "error",
+                one);
     }
     json_decref(doc);
     rc = exit_for_status(resp.status);
@@ -219,7 +234,8 @@ void client_print_job_line(const json_t *job)
     json_int_t att = json_integer_value(json_object_get(job, "attempts"));
     json_int_t max = json_integer_value(json_object_get(job, "max_attempts"));
     const json_t *err = json_object_get(job, "error");
-    const char *msg = json_is_object(err) ? json_string_value(json_object_get(err, "message")) : NULL;
+    const char *msg =
+        json_is_object(err) ? json_string_value(json_object_get(err, "message")) : NULL;
     printf("%s  %-9s  %-10s  attempt %lld/%lld%s%s\n", id ? id : "?", state ? state : "?",
            kind ? kind : "?", (long long)att, (long long)max, msg ? "  " : "", msg ? msg : "");
 }

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int client_jobcmd(int argc, char **argv, const char *cmd, const char *method, const char *suffix,
+int client_jobcmd(int argc,
+                  char **argv,
+                  const char *cmd,
+                  const char *method,
+                  const char *suffix,
                   const char *usage)
 {
     bool as_json = false;

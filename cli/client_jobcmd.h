@@ -7,7 +7,11 @@
 
 /** Run @p method on /v1/jobs/{id}@p suffix for every id in argv; print a line (or --json).
  * @return the first non-zero exit code, or 0. */
-int client_jobcmd(int argc, char **argv, const char *cmd, const char *method, const char *suffix,
+int client_jobcmd(int argc,
+                  char **argv,
+                  const char *cmd,
+                  const char *method,
+                  const char *suffix,
                   const char *usage);
 
 #endif

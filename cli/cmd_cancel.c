@@ -10,6 +10,6 @@ int cli_cmd_cancel(int argc, char **argv)
 {
     return client_jobcmd(argc, argv, "cancel", "POST", "/cancel",
                          "usage: obsflow cancel ID... [--json]\n"
-                         "  queued jobs are cancelled at once; running ones stop at their next check\n"
-                         CLIENT_EXIT_CODES_HELP);
+                         "  queued jobs are cancelled at once; running ones stop at their next "
+                         "check\n" CLIENT_EXIT_CODES_HELP);
 }

@@ -102,7 +102,8 @@ int cli_cmd_jobs(int argc, char **argv)
         } else {
             size_t i;
             json_t *job;
-            json_array_foreach(json_object_get(doc, "items"), i, job) {
+            json_array_foreach(json_object_get(doc, "items"), i, job)
+            {
                 client_print_job_line(job);
             }
         }

@@ -9,6 +9,6 @@ int cli_cmd_status(int argc, char **argv)
 {
     return client_jobcmd(argc, argv, "status", "GET", "",
                          "usage: obsflow status ID... [--json]\n"
-                         "  prints \"<id>  <state>  <kind>  attempt a/m  <error>\" per job\n"
-                         CLIENT_EXIT_CODES_HELP);
+                         "  prints \"<id>  <state>  <kind>  attempt a/m  <error>\" per "
+                         "job\n" CLIENT_EXIT_CODES_HELP);
 }

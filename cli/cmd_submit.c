@@ -106,7 +106,8 @@ int cli_cmd_submit(int argc, char **argv)
         } else if (json_is_array(out)) {
             size_t i;
             json_t *job;
-            json_array_foreach(out, i, job) {
+            json_array_foreach(out, i, job)
+            {
                 puts(json_string_value(json_object_get(job, "id")));
             }
         } else {

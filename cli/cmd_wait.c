@@ -20,8 +20,8 @@ const char cli_help_wait[] = "wait until jobs finish (progress line on a termina
 static const char usage[] =
     "usage: obsflow wait ID... [--timeout SECONDS] [--interval MS]\n"
     "  polls every job until it is succeeded, failed or cancelled, then prints its line;\n"
-    "  exit 0 when all succeeded, 1 when one failed, 7 when one was cancelled, 8 on timeout\n"
-    CLIENT_EXIT_CODES_HELP;
+    "  exit 0 when all succeeded, 1 when one failed, 7 when one was cancelled, 8 on "
+    "timeout\n" CLIENT_EXIT_CODES_HELP;
 
 static bool terminal(const char *state)
 {

@@ -18,24 +18,24 @@
 #include <stdint.h>
 
 /* ---- limits (named caps on everything that grows) ---- */
-#define REQ_MAX_QUERY        16           /* query arguments per request */
-#define REQ_MAX_PATH_PARAMS  2            /* {id} ... */
-#define REQ_PARAM_MAX        128          /* bytes of one path parameter */
-#define RESP_BODY_MAX        (8u << 20)   /* bytes of one response body */
-#define JOB_BODY_MAX         (1u << 20)   /* POST /v1/jobs body */
-#define SMALL_BODY_MAX       4096u        /* cancel / retry bodies */
-#define JSON_MAX_DEPTH       16           /* nesting of any request body */
-#define JSON_MAX_STRING      8192         /* bytes of any JSON string (keys included) */
-#define JOB_BATCH_MAX        1000         /* jobs in one POST */
-#define JOB_KIND_MAX         32           /* bytes of a kind name */
-#define JOB_QUEUE_MAX        64           /* bytes of a queue name */
-#define JOB_PARAMS_MAX       65536        /* bytes of one job's params, serialised */
-#define JOB_ATTEMPTS_MAX     100
-#define NOOP_SLEEP_MAX_MS    3600000
-#define JOB_LIST_LIMIT_MAX   500          /* page size cap of GET /v1/jobs */
-#define JOB_LIST_LIMIT_DEF   50
-#define IDEMPOTENCY_KEY_MAX  255
-#define UUID_STR_LEN         36
+#define REQ_MAX_QUERY       16         /* query arguments per request */
+#define REQ_MAX_PATH_PARAMS 2          /* {id} ... */
+#define REQ_PARAM_MAX       128        /* bytes of one path parameter */
+#define RESP_BODY_MAX       (8u << 20) /* bytes of one response body */
+#define JOB_BODY_MAX        (1u << 20) /* POST /v1/jobs body */
+#define SMALL_BODY_MAX      4096u      /* cancel / retry bodies */
+#define JSON_MAX_DEPTH      16         /* nesting of any request body */
+#define JSON_MAX_STRING     8192       /* bytes of any JSON string (keys included) */
+#define JOB_BATCH_MAX       1000       /* jobs in one POST */
+#define JOB_KIND_MAX        32         /* bytes of a kind name */
+#define JOB_QUEUE_MAX       64         /* bytes of a queue name */
+#define JOB_PARAMS_MAX      65536      /* bytes of one job's params, serialised */
+#define JOB_ATTEMPTS_MAX    100
+#define NOOP_SLEEP_MAX_MS   3600000
+#define JOB_LIST_LIMIT_MAX  500 /* page size cap of GET /v1/jobs */
+#define JOB_LIST_LIMIT_DEF  50
+#define IDEMPOTENCY_KEY_MAX 255
+#define UUID_STR_LEN        36
 
 enum http_method {
     HTTP_GET = 0,
@@ -61,54 +61,65 @@ struct req_kv {
 /** A parsed request. Everything is borrowed from the service for the handler call. */
 struct req {
     enum http_method method;
-    const char *path;                                /* decoded path, no query string */
-    const char *params[REQ_MAX_PATH_PARAMS];         /* path parameters in pattern order */
+    const char *path;                        /* decoded path, no query string */
+    const char *params[REQ_MAX_PATH_PARAMS]; /* path parameters in pattern order */
     size_t nparams;
-    struct req_kv query[REQ_MAX_QUERY];              /* query arguments, in arrival order */
+    struct req_kv query[REQ_MAX_QUERY]; /* query arguments, in arrival order */
     size_t nquery;
-    const char *body;                                /* request body (NUL-terminated) or NULL */
+    const char *body; /* request body (NUL-terminated) or NULL */
     size_t body_len;
-    const char *content_type;                        /* Content-Type header or NULL */
-    const char *idempotency_key;                     /* Idempotency-Key header or NULL */
-    const char *request_id;                          /* X-Request-Id (given or generated) */
+    const char *content_type;    /* Content-Type header or NULL */
+    const char *idempotency_key; /* Idempotency-Key header or NULL */
+    const char *request_id;      /* X-Request-Id (given or generated) */
 };
 
 /** A response under construction; the service owns it and frees the body. */
 struct resp {
-    int status;                    /* HTTP status; 200 unless a handler sets it */
-    const char *content_type;      /* static string; "application/json" by default */
-    struct buf body;               /* response body, capped at RESP_BODY_MAX */
-    char location[160];            /* Location header or "" */
-    char retry_after[16];          /* Retry-After header or "" */
-    bool replayed;                 /* Idempotent-Replayed: true */
+    int status;               /* HTTP status; 200 unless a handler sets it */
+    const char *content_type; /* static string; "application/json" by default */
+    struct buf body;          /* response body, capped at RESP_BODY_MAX */
+    char location[160];       /* Location header or "" */
+    char retry_after[16];     /* Retry-After header or "" */
+    bool replayed;            /* Idempotent-Replayed: true */
 };
 
 struct queue; /* lib/queue */
 
 /** Read-only context of every handler, built by main before the HTTP server starts. */
 struct app {
-    struct queue *queue;                                 /* job queue (borrowed) */
-    bool (*ready)(void *ctx, struct err_info *ei);       /* readiness: database up, migrated,
-                                                            not draining */
-    bool (*alive)(void *ctx, struct err_info *ei);       /* liveness: own loops ticking */
-    void *probe_ctx;                                     /* argument of ready/alive */
-    const char *openapi_path;                            /* file served at /openapi.yaml */
+    struct queue *queue;                           /* job queue (borrowed) */
+    bool (*ready)(void *ctx, struct err_info *ei); /* readiness: database up, migrated,
+                                                      not draining */
+    bool (*alive)(void *ctx, struct err_info *ei); /* liveness: own loops ticking */
+    void *probe_ctx;                               /* argument of ready/alive */
+    const char *openapi_path;                      /* file served at /openapi.yaml */
 };
 /** Signature of every handler: on ERR_OK the response is in @p resp; on failure @p ei names
  * the problem and the service renders application/problem+json. */
-typedef enum err (*handler_fn)(const struct app *app, const struct req *req, struct resp *resp,
+typedef enum err (*handler_fn)(const struct app *app,
+                               const struct req *req,
+                               struct resp *resp,
                                struct err_info *ei);
 
 /* ---- the endpoints (one per file) ---- */
-NODISCARD enum err h_jobs_create(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_jobs_get(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_jobs_list(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_jobs_events(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_jobs_cancel(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_jobs_retry(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_livez(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_readyz(const struct app *, const struct req *, struct resp *, struct err_info *);
-NODISCARD enum err h_openapi(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_jobs_create(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_jobs_get(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_jobs_list(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_jobs_events(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_jobs_cancel(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_jobs_retry(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_livez(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_readyz(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_openapi(const struct app *, const struct req *, struct resp *, struct err_info *);
 
 /* ---- helpers shared by the handlers (handlers/util.c) ---- */
 
@@ -117,8 +128,8 @@ const char *req_query(const struct req *req, const char *key);
 
 /** ERR_PARSE naming the first query argument not in the NULL-terminated @p allowed list,
  * or one given twice. */
-NODISCARD enum err req_query_check(const struct req *req, const char *const *allowed,
-                                   struct err_info *ei);
+NODISCARD enum err
+req_query_check(const struct req *req, const char *const *allowed, struct err_info *ei);
 
 /** True if @p s is a canonical lower- or upper-case hyphenated UUID. */
 bool uuid_valid(const char *s);

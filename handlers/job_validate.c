@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const job_fields[] = {"kind",    "params", "queue", "priority", "max_attempts",
-                                         "run_at", "parent_id", NULL};
+static const char *const job_fields[] = {"kind",         "params", "queue",     "priority",
+                                         "max_attempts", "run_at", "parent_id", NULL};
 
 static bool known(const char *const *list, const char *k)
 {
@@ -90,8 +90,8 @@ bool rfc3339_valid(const char *s)
     return false;
 }
 
-static enum err int_field(const json_t *v, const char *field, json_int_t lo, json_int_t hi,
-                          struct err_info *ei)
+static enum err
+int_field(const json_t *v, const char *field, json_int_t lo, json_int_t hi, struct err_info *ei)
 {
     if (!json_is_integer(v)) {
         return err_set_field(ei, ERR_INVALID, field, "%s must be an integer", field);
@@ -109,7 +109,8 @@ static enum err noop_params(json_t *params, const char *pfx, struct err_info *ei
     const char *k;
     json_t *v;
     char field[ERR_INFO_FIELD_MAX];
-    json_object_foreach(params, k, v) {
+    json_object_foreach(params, k, v)
+    {
         snprintf(field, sizeof field, "%sparams.%.64s", pfx, k);
         enum err e = ERR_OK;
         if (strcmp(k, "sleep_ms") == 0) {
@@ -139,7 +140,8 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
     }
     const char *k;
     json_t *v;
-    json_object_foreach(job, k, v) {
+    json_object_foreach(job, k, v)
+    {
         if (!known(job_fields, k)) {
             snprintf(field, sizeof field, "%s%.64s", pfx, k);
             return err_set_field(ei, ERR_INVALID, field, "unrecognized field \"%.64s\"", k);
@@ -166,8 +168,8 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
         /* json_dumpb with no buffer only measures (no allocation) */
         size_t len = json_object_size(params) ? json_dumpb(params, NULL, 0, JSON_COMPACT) : 2;
         if (len > JOB_PARAMS_MAX) {
-            return err_set_field(ei, ERR_TOO_LARGE, field, "params are %zu bytes; at most %d",
-                                 len, JOB_PARAMS_MAX);
+            return err_set_field(ei, ERR_TOO_LARGE, field, "params are %zu bytes; at most %d", len,
+                                 JOB_PARAMS_MAX);
         }
         if (strcmp(json_string_value(kind), "noop") == 0) {
             enum err e = noop_params(params, pfx, ei);

@@ -6,8 +6,8 @@
 #include "core/log.h"
 #include "queue/queue.h"
 
-enum err h_jobs_cancel(const struct app *app, const struct req *req, struct resp *resp,
-                       struct err_info *ei)
+enum err
+h_jobs_cancel(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
     static const char *const allowed[] = {NULL};
     json_t *job = NULL;

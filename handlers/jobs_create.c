@@ -20,7 +20,8 @@ static bool json_media_type(const char *ct)
     if (n == 16 && strncasecmp(ct, "application/json", n) == 0) {
         return true;
     }
-    return n > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
 static bool idem_key_ok(const char *k)
@@ -38,8 +39,8 @@ static bool idem_key_ok(const char *k)
     return true;
 }
 
-enum err h_jobs_create(const struct app *app, const struct req *req, struct resp *resp,
-                       struct err_info *ei)
+enum err
+h_jobs_create(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
     json_t *doc = NULL;
     json_t *out = NULL;

@@ -4,8 +4,8 @@
 
 #include "queue/queue.h"
 
-enum err h_jobs_events(const struct app *app, const struct req *req, struct resp *resp,
-                       struct err_info *ei)
+enum err
+h_jobs_events(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
     static const char *const allowed[] = {NULL};
     json_t *ev = NULL;

@@ -10,11 +10,11 @@
 static const char *const states[] = {"queued",    "running", "retrying",
                                      "succeeded", "failed",  "cancelled"};
 
-enum err h_jobs_list(const struct app *app, const struct req *req, struct resp *resp,
-                     struct err_info *ei)
+enum err
+h_jobs_list(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
-    static const char *const allowed[] = {"state", "kind", "queue", "parent", "cursor", "limit",
-                                          NULL};
+    static const char *const allowed[] = {"state",  "kind",  "queue", "parent",
+                                          "cursor", "limit", NULL};
     json_t *page = NULL;
     struct queue_filter f;
     memset(&f, 0, sizeof f);
@@ -36,7 +36,8 @@ enum err h_jobs_list(const struct app *app, const struct req *req, struct resp *
         if (!ok) {
             return err_set_field(ei, ERR_INVALID, "state",
                                  "unrecognized state \"%.32s\"; one of queued, running, "
-                                 "retrying, succeeded, failed, cancelled", f.state);
+                                 "retrying, succeeded, failed, cancelled",
+                                 f.state);
         }
     }
     if (f.parent_id && !uuid_valid(f.parent_id)) {
@@ -57,8 +58,10 @@ enum err h_jobs_list(const struct app *app, const struct req *req, struct resp *
     }
     if ((f.kind && (f.kind[0] == '\0' || strlen(f.kind) > JOB_KIND_MAX)) ||
         (f.queue && (f.queue[0] == '\0' || strlen(f.queue) > JOB_QUEUE_MAX))) {
-        return err_set_field(ei, ERR_INVALID, f.kind && (f.kind[0] == '\0' || strlen(f.kind) > JOB_KIND_MAX) ? "kind" : "queue",
-                             "filter value is empty or too long");
+        return err_set_field(
+            ei, ERR_INVALID,
+            f.kind && (f.kind[0] == '\0' || strlen(f.kind) > JOB_KIND_MAX) ? "kind" : "queue",
+            "filter value is empty or too long");
     }
     e = queue_list(app->queue, &f, &page, ei);
     if (e == ERR_OK) {

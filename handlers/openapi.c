@@ -6,8 +6,8 @@
 
 #define OPENAPI_MAX (1u << 20)
 
-enum err h_openapi(const struct app *app, const struct req *req, struct resp *resp,
-                   struct err_info *ei)
+enum err
+h_openapi(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
     (void)req;
     if (!app->openapi_path) {

@@ -14,8 +14,8 @@ static enum err probe(bool ok, const char *what, struct resp *resp, struct err_i
     return e;
 }
 
-enum err h_livez(const struct app *app, const struct req *req, struct resp *resp,
-                 struct err_info *ei)
+enum err
+h_livez(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
     (void)req;
     if (app->alive && !app->alive(app->probe_ctx, ei)) {
@@ -24,8 +24,8 @@ enum err h_livez(const struct app *app, const struct req *req, struct resp *resp
     return probe(true, "livez", resp, ei);
 }
 
-enum err h_readyz(const struct app *app, const struct req *req, struct resp *resp,
-                  struct err_info *ei)
+enum err
+h_readyz(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
     (void)req;
     if (app->ready && !app->ready(app->probe_ctx, ei)) {

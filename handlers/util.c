@@ -126,7 +126,8 @@ static enum err json_prescan(const char *p, size_t len, struct err_info *ei)
 enum err req_json_body(const char *body, size_t len, json_t **out, struct err_info *ei)
 {
     if (!body || len == 0) {
-        return err_set_field(ei, ERR_PARSE, "body", "request body is empty; a JSON document is required");
+        return err_set_field(ei, ERR_PARSE, "body",
+                             "request body is empty; a JSON document is required");
     }
     enum err e = json_prescan(body, len, ei);
     if (e != ERR_OK) {

@@ -63,13 +63,14 @@ enum err config_parse_listen(const char *s, char *host, size_t cap, int *port, s
     return ERR_OK;
 }
 
-static enum err int_setting(const char *name, const char *v, int64_t lo, int64_t hi, int *out,
-                            struct err_info *ei)
+static enum err
+int_setting(const char *name, const char *v, int64_t lo, int64_t hi, int *out, struct err_info *ei)
 {
     int64_t n = 0;
     if (str_to_i64(v, lo, hi, &n) != ERR_OK) {
-        return err_set_field(ei, ERR_INVALID, name, "invalid %s \"%.32s\": an integer from %lld to %lld",
-                             name, v, (long long)lo, (long long)hi);
+        return err_set_field(ei, ERR_INVALID, name,
+                             "invalid %s \"%.32s\": an integer from %lld to %lld", name, v,
+                             (long long)lo, (long long)hi);
     }
     *out = (int)n;
     return ERR_OK;
@@ -84,7 +85,8 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
         return ERR_OK;
     }
     if (strcmp(name, "OBSFLOW_LISTEN") == 0) {
-        return config_parse_listen(v, cfg->listen_host, sizeof cfg->listen_host, &cfg->listen_port, ei);
+        return config_parse_listen(v, cfg->listen_host, sizeof cfg->listen_host, &cfg->listen_port,
+                                   ei);
     }
     if (strcmp(name, "OBSFLOW_WORKERS") == 0) {
         return int_setting(name, v, 0, CONFIG_WORKERS_MAX, &cfg->workers, ei);
@@ -138,9 +140,9 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
 }
 
 static const char *const env_names[] = {
-    "OBSFLOW_DATABASE_URL", "OBSFLOW_LISTEN",  "OBSFLOW_WORKERS",      "OBSFLOW_API_TOKEN",
+    "OBSFLOW_DATABASE_URL",   "OBSFLOW_LISTEN",  "OBSFLOW_WORKERS",      "OBSFLOW_API_TOKEN",
     "OBSFLOW_SHUTDOWN_GRACE", "OBSFLOW_DB_POOL", "OBSFLOW_HTTP_THREADS", "OBSFLOW_LOG_LEVEL",
-    "OBSFLOW_LOG_FORMAT",   "OBSFLOW_OPENAPI",
+    "OBSFLOW_LOG_FORMAT",     "OBSFLOW_OPENAPI",
 };
 
 static const struct {
@@ -166,8 +168,8 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     if (!getcwd(cwd, sizeof cwd)) {
         return err_set(ei, ERR_INVALID, "could not read the working directory");
     }
-    snprintf(cfg->database_url, sizeof cfg->database_url, "host=%s/var/pg dbname=obsflow user=postgres",
-             cwd);
+    snprintf(cfg->database_url, sizeof cfg->database_url,
+             "host=%s/var/pg dbname=obsflow user=postgres", cwd);
     for (size_t i = 0; i < ARRAY_LEN(env_names); i++) {
         const char *v = getenv(env_names[i]);
         if (v && v[0]) {

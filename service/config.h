@@ -10,23 +10,23 @@
 
 #include <stdbool.h>
 
-#define CONFIG_STR_MAX   1024
+#define CONFIG_STR_MAX     1024
 #define CONFIG_WORKERS_MAX 256
 
 struct config {
-    char database_url[CONFIG_STR_MAX];  /* OBSFLOW_DATABASE_URL / --database-url */
-    char listen_host[256];              /* OBSFLOW_LISTEN host part, / --listen */
-    int listen_port;                    /* 0 = any free port */
-    int workers;                        /* OBSFLOW_WORKERS / --workers; default cores; 0 = no
-                                           workers (an API-only replica) */
-    char api_token[CONFIG_STR_MAX];     /* OBSFLOW_API_TOKEN; "" = open */
-    int shutdown_grace_s;               /* OBSFLOW_SHUTDOWN_GRACE (25) */
-    int db_pool_size;                   /* OBSFLOW_DB_POOL (3 * cores + 1) */
-    int http_threads;                   /* OBSFLOW_HTTP_THREADS (2 * cores) */
-    enum log_level log_level;           /* OBSFLOW_LOG_LEVEL (info) */
-    enum log_format log_format;         /* OBSFLOW_LOG_FORMAT (json) */
-    char port_file[CONFIG_STR_MAX];     /* --port-file: write "host:port" once listening */
-    char openapi_path[CONFIG_STR_MAX];  /* OBSFLOW_OPENAPI / --openapi; "" = search */
+    char database_url[CONFIG_STR_MAX]; /* OBSFLOW_DATABASE_URL / --database-url */
+    char listen_host[256];             /* OBSFLOW_LISTEN host part, / --listen */
+    int listen_port;                   /* 0 = any free port */
+    int workers;                       /* OBSFLOW_WORKERS / --workers; default cores; 0 = no
+                                          workers (an API-only replica) */
+    char api_token[CONFIG_STR_MAX];    /* OBSFLOW_API_TOKEN; "" = open */
+    int shutdown_grace_s;              /* OBSFLOW_SHUTDOWN_GRACE (25) */
+    int db_pool_size;                  /* OBSFLOW_DB_POOL (3 * cores + 1) */
+    int http_threads;                  /* OBSFLOW_HTTP_THREADS (2 * cores) */
+    enum log_level log_level;          /* OBSFLOW_LOG_LEVEL (info) */
+    enum log_format log_format;        /* OBSFLOW_LOG_FORMAT (json) */
+    char port_file[CONFIG_STR_MAX];    /* --port-file: write "host:port" once listening */
+    char openapi_path[CONFIG_STR_MAX]; /* OBSFLOW_OPENAPI / --openapi; "" = search */
     bool show_help;
     bool show_version;
 };
@@ -38,8 +38,8 @@ struct config {
 NODISCARD enum err config_load(struct config *cfg, int argc, char **argv, struct err_info *ei);
 
 /** Parse "host:port", "[v6]:port" or ":port" into @p host / @p port. */
-NODISCARD enum err config_parse_listen(const char *s, char *host, size_t cap, int *port,
-                                       struct err_info *ei);
+NODISCARD enum err
+config_parse_listen(const char *s, char *host, size_t cap, int *port, struct err_info *ei);
 
 /** The usage text of obsflowd. */
 extern const char config_usage[];

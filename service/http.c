@@ -33,23 +33,23 @@ struct http_server {
     int fd;
     char bound[300];
     bool quiesced;
-    atomic_uint_fast64_t seq;    /* request id counter */
-    unsigned long long boot;     /* request id prefix */
+    atomic_uint_fast64_t seq; /* request id counter */
+    unsigned long long boot;  /* request id prefix */
 };
 
 struct conn_state {
     int64_t start_ns;
     enum http_method method;
-    int route;                          /* table row, ROUTE_NOT_FOUND or ROUTE_BAD_METHOD */
-    int label_route;                    /* row for metrics and logs (a 405's path), or -1 */
-    enum err early;                     /* refused before the body: answer this */
+    int route;       /* table row, ROUTE_NOT_FOUND or ROUTE_BAD_METHOD */
+    int label_route; /* row for metrics and logs (a 405's path), or -1 */
+    enum err early;  /* refused before the body: answer this */
     struct err_info ei;
     char allow[ROUTER_ALLOW_MAX];
     const char *params[REQ_MAX_PATH_PARAMS];
     size_t nparams;
     struct buf body;
     char request_id[REQUEST_ID_MAX + 1];
-    char path[HTTP_PATH_MAX + 1];       /* params point into this copy */
+    char path[HTTP_PATH_MAX + 1]; /* params point into this copy */
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -75,8 +75,8 @@ struct query_ctx {
     bool overflow;
 };
 
-static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
+static enum MHD_Result
+query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
     struct query_ctx *q = cls;
@@ -103,8 +103,11 @@ static void add_header(struct MHD_Response *r, const char *k, const char *v)
 }
 
 /* Queue @p resp on @p c, observe metrics and write the access log line. */
-static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c,
-                                 struct conn_state *st, struct resp *resp, enum err e)
+static enum MHD_Result send_resp(struct http_server *s,
+                                 struct MHD_Connection *c,
+                                 struct conn_state *st,
+                                 struct resp *resp,
+                                 enum err e)
 {
     struct MHD_Response *r;
     size_t len = resp->body.len;
@@ -156,8 +159,8 @@ static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c
     return ret;
 }
 
-static enum MHD_Result send_problem(struct http_server *s, struct MHD_Connection *c,
-                                    struct conn_state *st, enum err e)
+static enum MHD_Result
+send_problem(struct http_server *s, struct MHD_Connection *c, struct conn_state *st, enum err e)
 {
     struct resp resp;
     resp_init(&resp);
@@ -179,8 +182,8 @@ static enum MHD_Result send_problem(struct http_server *s, struct MHD_Connection
 }
 
 /* 405 is not an enum err; render it by hand on top of the problem document. */
-static enum MHD_Result send_405(struct http_server *s, struct MHD_Connection *c,
-                                struct conn_state *st)
+static enum MHD_Result
+send_405(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
 {
     struct resp resp;
     resp_init(&resp);
@@ -214,19 +217,23 @@ static void check_headers(struct http_server *s, struct MHD_Connection *c, struc
         return;
     }
     if (rt->auth && s->o.api_token && s->o.api_token[0]) {
-        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *h =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!h) {
-            st->early = err_set_field(&st->ei, ERR_UNAUTHORIZED, "Authorization",
-                                      "this route needs a bearer token (Authorization: Bearer ...)");
+            st->early =
+                err_set_field(&st->ei, ERR_UNAUTHORIZED, "Authorization",
+                              "this route needs a bearer token (Authorization: Bearer ...)");
             return;
         }
         if (strncmp(h, "Bearer ", 7) != 0 ||
             !str_ct_equal(h + 7, strlen(h + 7), s->o.api_token, strlen(s->o.api_token))) {
-            st->early = err_set_field(&st->ei, ERR_UNAUTHORIZED, "Authorization", "invalid bearer token");
+            st->early =
+                err_set_field(&st->ei, ERR_UNAUTHORIZED, "Authorization", "invalid bearer token");
             return;
         }
     }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && rt->body_max > 0) {
         int64_t n = 0;
         if (str_to_i64(cl, 0, INT64_MAX, &n) == ERR_OK && (uint64_t)n > rt->body_max) {
@@ -244,15 +251,17 @@ static void check_headers(struct http_server *s, struct MHD_Connection *c, struc
 
 static bool body_pending(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         return strcmp(cl, "0") != 0;
     }
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+           NULL;
 }
 
-static enum MHD_Result dispatch_req(struct http_server *s, struct MHD_Connection *c,
-                                    struct conn_state *st)
+static enum MHD_Result
+dispatch_req(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
 {
     if (st->route == ROUTE_NOT_FOUND) {
         err_set(&st->ei, ERR_NOT_FOUND, "no such route: %s %.200s", http_method_name(st->method),
@@ -274,7 +283,8 @@ static enum MHD_Result dispatch_req(struct http_server *s, struct MHD_Connection
     req.nparams = st->nparams;
     req.body = st->body.len ? buf_cstr(&st->body) : NULL;
     req.body_len = st->body.len;
-    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    req.content_type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req.idempotency_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
     req.request_id = st->request_id;
     struct query_ctx qc = {.req = &req, .overflow = false};
@@ -306,8 +316,8 @@ static enum MHD_Result dispatch_req(struct http_server *s, struct MHD_Connection
 }
 
 /* Answer the request; every log line written meanwhile carries its request_id. */
-static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
-                                struct conn_state *st)
+static enum MHD_Result
+dispatch(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
 {
     log_ctx_set_request(st->request_id);
     enum MHD_Result r = dispatch_req(s, c, st);
@@ -315,9 +325,14 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
     return r;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls,
+                                  struct MHD_Connection *c,
+                                  const char *url,
+                                  const char *method,
+                                  const char *version,
+                                  const char *upload,
+                                  size_t *upload_size,
+                                  void **con_cls)
 {
     (void)version;
     struct http_server *s = cls;
@@ -335,13 +350,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             str_copy(st->request_id, sizeof st->request_id, rid);
         } else {
             unsigned long long n = atomic_fetch_add(&s->seq, 1);
-            snprintf(st->request_id, sizeof st->request_id, "%08llx-%010llx", s->boot & 0xffffffffULL,
-                     n);
+            snprintf(st->request_id, sizeof st->request_id, "%08llx-%010llx",
+                     s->boot & 0xffffffffULL, n);
         }
         st->route = ROUTE_NOT_FOUND;
         if (strlen(url) <= HTTP_PATH_MAX) {
-            st->route = router_match(routes, routes_len, st->method, url, st->path,
-                                     sizeof st->path, st->params, &st->nparams, st->allow);
+            st->route = router_match(routes, routes_len, st->method, url, st->path, sizeof st->path,
+                                     st->params, &st->nparams, st->allow);
             if (st->route < 0) {
                 str_copy(st->path, sizeof st->path, url);
             }
@@ -366,9 +381,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             enum err e = buf_append(&st->body, upload, *upload_size);
             if (e != ERR_OK) {
                 buf_free(&st->body);
-                st->early = err_set_field(&st->ei, e, "body",
-                                          "request body is over the limit of %zu bytes",
-                                          rt->body_max);
+                st->early =
+                    err_set_field(&st->ei, e, "body", "request body is over the limit of %zu bytes",
+                                  rt->body_max);
             }
         }
         *upload_size = 0;
@@ -377,7 +392,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return dispatch(s, c, st);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+static void on_completed(void *cls,
+                         struct MHD_Connection *c,
+                         void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
@@ -417,8 +434,9 @@ static enum err listen_socket(struct http_server *s, struct err_info *ei)
     snprintf(port, sizeof port, "%d", s->o.port);
     int rc = getaddrinfo(s->o.host, port, &hints, &res);
     if (rc != 0) {
-        return err_set_field(ei, ERR_INVALID, "OBSFLOW_LISTEN", "could not resolve listen host \"%s\": %s",
-                             s->o.host, gai_strerror(rc));
+        return err_set_field(ei, ERR_INVALID, "OBSFLOW_LISTEN",
+                             "could not resolve listen host \"%s\": %s", s->o.host,
+                             gai_strerror(rc));
     }
     enum err e = ERR_IO;
     int saved = 0;
@@ -481,17 +499,15 @@ enum err http_start(const struct http_opts *o, struct http_server **out, struct 
         free(s);
         return e;
     }
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG;
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-                            MHD_OPTION_LISTEN_SOCKET, s->fd,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads > 0 ? o->threads : 1),
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_END);
+    unsigned int flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)(o->threads > 0 ? o->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d) {
         close(s->fd);
         free(s);

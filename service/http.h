@@ -12,29 +12,29 @@
 
 #include <stdbool.h>
 
-#define HTTP_CONN_LIMIT     1000   /* open connections */
-#define HTTP_CONN_TIMEOUT_S 30     /* idle keep-alive connections are closed after this */
+#define HTTP_CONN_LIMIT     1000        /* open connections */
+#define HTTP_CONN_TIMEOUT_S 30          /* idle keep-alive connections are closed after this */
 #define HTTP_CONN_MEMORY    (16u << 10) /* MHD zeroes this per request: keep it small */
-#define HTTP_PATH_MAX       1024   /* longer paths are 404 */
+#define HTTP_PATH_MAX       1024        /* longer paths are 404 */
 
 struct http_server;
 
 struct http_opts {
-    const char *host;                 /* listen address (numeric or name) */
-    int port;                         /* 0 = any free port */
-    int threads;                      /* MHD thread pool size */
-    const struct app *app;            /* borrowed, outlives the server */
-    struct metrics *metrics;          /* borrowed */
-    metrics_jobs_fn jobs_fn;          /* job figures for /metrics */
+    const char *host;        /* listen address (numeric or name) */
+    int port;                /* 0 = any free port */
+    int threads;             /* MHD thread pool size */
+    const struct app *app;   /* borrowed, outlives the server */
+    struct metrics *metrics; /* borrowed */
+    metrics_jobs_fn jobs_fn; /* job figures for /metrics */
     void *jobs_ctx;
-    bool (*store_ready)(void *ctx);   /* false: routes that need the database answer 503 */
+    bool (*store_ready)(void *ctx); /* false: routes that need the database answer 503 */
     void *store_ctx;
-    const char *api_token;            /* "" or NULL = no auth */
+    const char *api_token; /* "" or NULL = no auth */
 };
 
 /** Bind, listen and start serving. @param[out] out owned (http_stop). */
-NODISCARD enum err http_start(const struct http_opts *o, struct http_server **out,
-                              struct err_info *ei);
+NODISCARD enum err
+http_start(const struct http_opts *o, struct http_server **out, struct err_info *ei);
 
 /** The bound address as "host:port" ("[::1]:port" for IPv6), usable in a URL. */
 const char *http_bound(const struct http_server *s);

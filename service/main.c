@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READY_CACHE_NS   (1000LL * 1000 * 1000)  /* /readyz database check cached 1 s */
-#define STATS_CACHE_NS   (2000LL * 1000 * 1000)  /* /metrics job counts cached 2 s */
+#define READY_CACHE_NS   (1000LL * 1000 * 1000) /* /readyz database check cached 1 s */
+#define STATS_CACHE_NS   (2000LL * 1000 * 1000) /* /metrics job counts cached 2 s */
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS   10000
 
@@ -43,11 +43,11 @@ struct daemon {
     struct workers_pool *workers;
     struct metrics *metrics;
     struct http_server *http;
-    atomic_bool store_ready;   /* migrations applied: the API may use the database */
-    atomic_bool draining;      /* SIGTERM received: not ready any more */
+    atomic_bool store_ready; /* migrations applied: the API may use the database */
+    atomic_bool draining;    /* SIGTERM received: not ready any more */
     atomic_bool workers_up;
-    pthread_mutex_t mu;        /* guards the caches below */
-    int64_t ready_at_ns;       /* when ready_ok was computed */
+    pthread_mutex_t mu;  /* guards the caches below */
+    int64_t ready_at_ns; /* when ready_ok was computed */
     bool ready_ok;
     char ready_msg[256];
     int64_t stats_at_ns;
@@ -80,7 +80,8 @@ static bool probe_ready(void *ctx, struct err_info *ei)
         return false;
     }
     if (!atomic_load(&d->store_ready)) {
-        err_set(ei, ERR_UNAVAILABLE, "starting: database not reached or migrations not applied yet");
+        err_set(ei, ERR_UNAVAILABLE,
+                "starting: database not reached or migrations not applied yet");
         return false;
     }
     pthread_mutex_lock(&d->mu);
@@ -208,7 +209,8 @@ static int start_database(struct daemon *d, const sigset_t *set)
         if (e == ERR_INVALID) {
             LOG_ERROR("main", "database schema is newer than this obsflowd: %s", ei.msg);
         } else {
-            LOG_WARN("main", "could not prepare the database (attempt %d): %s: %s; retrying in %.1f s",
+            LOG_WARN("main",
+                     "could not prepare the database (attempt %d): %s: %s; retrying in %.1f s",
                      attempt, err_str(e), ei.msg, (double)backoff / 1000.0);
         }
         int sig = wait_signal(set, backoff);
@@ -226,8 +228,10 @@ static void *second_signal(void *arg)
     const sigset_t *set = arg;
     int sig = 0;
     if (sigwait(set, &sig) == 0) {
-        LOG_WARN("main", "second %s during the drain: exiting now; unfinished jobs will be rescued "
-                         "after their lease", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        LOG_WARN("main",
+                 "second %s during the drain: exiting now; unfinished jobs will be rescued "
+                 "after their lease",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
         _exit(1);
     }
     return NULL;
@@ -339,8 +343,10 @@ int main(int argc, char **argv)
              d.cfg.api_token[0] ? "bearer token" : "open");
     if (!d.cfg.api_token[0] && strcmp(d.cfg.listen_host, "127.0.0.1") != 0 &&
         strcmp(d.cfg.listen_host, "::1") != 0 && strcmp(d.cfg.listen_host, "localhost") != 0) {
-        LOG_WARN("main", "OBSFLOW_API_TOKEN is not set and %s is not a loopback address: "
-                         "anyone who can reach it may submit and cancel jobs", d.cfg.listen_host);
+        LOG_WARN("main",
+                 "OBSFLOW_API_TOKEN is not set and %s is not a loopback address: "
+                 "anyone who can reach it may submit and cancel jobs",
+                 d.cfg.listen_host);
     }
     if (d.cfg.port_file[0] && write_port_file(d.cfg.port_file, http_bound(d.http), &ei) != ERR_OK) {
         LOG_ERROR("main", "%s", ei.msg);

@@ -11,8 +11,8 @@ static const int status_codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 
                                    409, 413, 415, 422, 429, 500, 502, 503, 504};
 #define NSTATUS (ARRAY_LEN(status_codes) + 1) /* last slot: any other status */
 
-static const double bucket_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                   0.05,   0.1,   0.25,   0.5,   1.0,  2.5, 5.0};
+static const double bucket_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                   0.1,    0.25,  0.5,    1.0,   2.5,  5.0};
 #define NBUCKETS (ARRAY_LEN(bucket_le) + 1) /* last: +Inf */
 
 struct series {
@@ -22,9 +22,9 @@ struct series {
 };
 
 struct metrics {
-    size_t nroutes;                 /* table rows; row nroutes is "unmatched" */
-    const char *const *labels;      /* borrowed route templates */
-    struct series *s;               /* [(nroutes+1) * HTTP_METHOD__COUNT * NSTATUS] */
+    size_t nroutes;            /* table rows; row nroutes is "unmatched" */
+    const char *const *labels; /* borrowed route templates */
+    struct series *s;          /* [(nroutes+1) * HTTP_METHOD__COUNT * NSTATUS] */
 };
 
 static const char *const state_names[6] = {"queued",    "running", "retrying",
@@ -66,8 +66,8 @@ static size_t status_index(int status)
     return NSTATUS - 1;
 }
 
-void metrics_http_observe(struct metrics *m, int route, enum http_method method, int status,
-                          int64_t duration_ns)
+void metrics_http_observe(
+    struct metrics *m, int route, enum http_method method, int status, int64_t duration_ns)
 {
     if (!m) {
         return;
@@ -114,7 +114,8 @@ static enum err render_http(const struct metrics *m, struct buf *out)
         } else {
             snprintf(code, sizeof code, "other");
         }
-        TRY(buf_printf(out, "obsflow_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} %llu\n",
+        TRY(buf_printf(out,
+                       "obsflow_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} %llu\n",
                        http_method_name((enum http_method)mi),
                        r < m->nroutes ? m->labels[r] : "unmatched", code, (unsigned long long)c));
     }
@@ -138,17 +139,19 @@ static enum err render_http(const struct metrics *m, struct buf *out)
             snprintf(code, sizeof code, "other");
         }
         snprintf(lbl, sizeof lbl, "method=\"%s\",route=\"%s\",code=\"%s\"",
-                 http_method_name((enum http_method)mi), r < m->nroutes ? m->labels[r] : "unmatched",
-                 code);
+                 http_method_name((enum http_method)mi),
+                 r < m->nroutes ? m->labels[r] : "unmatched", code);
         uint64_t cum = 0;
         for (size_t b = 0; b < NBUCKETS; b++) {
             cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
             if (b < ARRAY_LEN(bucket_le)) {
-                TRY(buf_printf(out, "obsflow_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
+                TRY(buf_printf(out,
+                               "obsflow_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
                                lbl, bucket_le[b], (unsigned long long)cum));
             } else {
-                TRY(buf_printf(out, "obsflow_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n",
-                               lbl, (unsigned long long)cum));
+                TRY(buf_printf(
+                    out, "obsflow_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lbl,
+                    (unsigned long long)cum));
             }
         }
         double sum = (double)atomic_load_explicit(&s->sum_ns, memory_order_relaxed) / 1e9;
@@ -159,8 +162,8 @@ static enum err render_http(const struct metrics *m, struct buf *out)
     return ERR_OK;
 }
 
-static enum err gauge(struct buf *out, const char *name, const char *help, const char *type,
-                      int64_t v)
+static enum err
+gauge(struct buf *out, const char *name, const char *help, const char *type, int64_t v)
 {
     if (v < 0) {
         return ERR_OK;
@@ -186,10 +189,11 @@ static enum err render_jobs(const struct metrics_jobs *j, struct buf *out)
         }
     }
     if (j->oldest_queued_age_s >= 0) {
-        TRY(buf_printf(out, "# HELP obsflow_oldest_queued_job_age_seconds Age of the oldest job "
-                            "that is due and waiting for a worker.\n"
-                            "# TYPE obsflow_oldest_queued_job_age_seconds gauge\n"
-                            "obsflow_oldest_queued_job_age_seconds %.3f\n",
+        TRY(buf_printf(out,
+                       "# HELP obsflow_oldest_queued_job_age_seconds Age of the oldest job "
+                       "that is due and waiting for a worker.\n"
+                       "# TYPE obsflow_oldest_queued_job_age_seconds gauge\n"
+                       "obsflow_oldest_queued_job_age_seconds %.3f\n",
                        j->oldest_queued_age_s));
     }
     TRY(gauge(out, "obsflow_jobs_claimed_total", "Jobs claimed by this process's workers.",
@@ -226,8 +230,9 @@ enum err metrics_render(struct metrics *m, metrics_jobs_fn jobs, void *jobs_ctx,
     TRY(buf_puts(out, "# HELP obsflow_build_info Build of this obsflowd.\n"
                       "# TYPE obsflow_build_info gauge\n"
                       "obsflow_build_info{version=\"0.1.0\"} 1\n"));
-    TRY(buf_printf(out, "# HELP obsflow_ready Whether /readyz answers 200.\n"
-                        "# TYPE obsflow_ready gauge\nobsflow_ready %d\n",
+    TRY(buf_printf(out,
+                   "# HELP obsflow_ready Whether /readyz answers 200.\n"
+                   "# TYPE obsflow_ready gauge\nobsflow_ready %d\n",
                    j.ready ? 1 : 0));
     TRY(render_http(m, out));
     TRY(render_jobs(&j, out));

@@ -15,35 +15,35 @@ struct metrics;
 
 /** Job-side figures, filled by the backend at scrape time (any field may stay -1 = unknown). */
 struct metrics_jobs {
-    int64_t by_state[6];          /* queued, running, retrying, succeeded, failed, cancelled */
-    double oldest_queued_age_s;   /* age of the oldest runnable queued job; 0 when none */
-    int64_t claimed_total;        /* this process, since start */
+    int64_t by_state[6];        /* queued, running, retrying, succeeded, failed, cancelled */
+    double oldest_queued_age_s; /* age of the oldest runnable queued job; 0 when none */
+    int64_t claimed_total;      /* this process, since start */
     int64_t succeeded_total;
     int64_t failed_total;
     int64_t retried_total;
-    int64_t workers;              /* worker threads */
-    int64_t workers_busy;         /* threads running a job now */
-    int64_t db_pool_size;         /* connections in the pool */
-    int64_t db_pool_in_use;       /* connections lent out now */
-    bool ready;                   /* /readyz would answer 200 */
+    int64_t workers;        /* worker threads */
+    int64_t workers_busy;   /* threads running a job now */
+    int64_t db_pool_size;   /* connections in the pool */
+    int64_t db_pool_in_use; /* connections lent out now */
+    bool ready;             /* /readyz would answer 200 */
 };
 
 /** Backend callback that fills @p out; called on the scraping thread. */
 typedef void (*metrics_jobs_fn)(void *ctx, struct metrics_jobs *out);
 
 /** Create the registry for a route table of @p nroutes rows. */
-NODISCARD enum err metrics_create(size_t nroutes, const char *const *route_labels,
-                                  struct metrics **out);
+NODISCARD enum err
+metrics_create(size_t nroutes, const char *const *route_labels, struct metrics **out);
 
 /** Free; NULL is a no-op. */
 void metrics_destroy(struct metrics *m);
 
 /** Count one finished request. @p route is the table row or -1 for an unmatched path. */
-void metrics_http_observe(struct metrics *m, int route, enum http_method method, int status,
-                          int64_t duration_ns);
+void metrics_http_observe(
+    struct metrics *m, int route, enum http_method method, int status, int64_t duration_ns);
 
 /** Render everything into @p out (text format 0.0.4). @p jobs may be NULL. */
-NODISCARD enum err metrics_render(struct metrics *m, metrics_jobs_fn jobs, void *jobs_ctx,
-                                  struct buf *out);
+NODISCARD enum err
+metrics_render(struct metrics *m, metrics_jobs_fn jobs, void *jobs_ctx, struct buf *out);
 
 #endif

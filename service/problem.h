@@ -18,7 +18,7 @@ const char *problem_title(int status);
  * Replace @p resp's body with the problem document for @p e / @p ei (ei may be NULL).
  * Sets status and content type. Returns ERR_OK or ERR_NOMEM (the response is then a bare 500).
  */
-NODISCARD enum err problem_render(struct resp *resp, enum err e, const struct err_info *ei,
-                                  const char *request_id);
+NODISCARD enum err
+problem_render(struct resp *resp, enum err e, const struct err_info *ei, const char *request_id);
 
 #endif

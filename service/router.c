@@ -15,8 +15,8 @@ enum http_method router_method(const char *name)
         const char *name;
         enum http_method m;
     } map[] = {
-        {"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
-        {"PUT", HTTP_PUT},       {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH},
+        {"GET", HTTP_GET},         {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
+        {"PUT", HTTP_PUT},         {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH},
         {"OPTIONS", HTTP_OPTIONS},
     };
     for (size_t i = 0; i < ARRAY_LEN(map); i++) {
@@ -63,8 +63,11 @@ static int split(char *s, char *seg[ROUTER_MAX_SEGMENTS])
 }
 
 /* Does @p pattern match the segments? Fills params when it does. */
-static bool match_pattern(const char *pattern, char *const seg[], int nseg,
-                          const char *params[REQ_MAX_PATH_PARAMS], size_t *nparams)
+static bool match_pattern(const char *pattern,
+                          char *const seg[],
+                          int nseg,
+                          const char *params[REQ_MAX_PATH_PARAMS],
+                          size_t *nparams)
 {
     size_t np = 0;
     const char *p = pattern;
@@ -115,9 +118,15 @@ static void allow_add(char allow[ROUTER_ALLOW_MAX], const char *name)
     memcpy(allow + len, name, strlen(name) + 1);
 }
 
-int router_match(const struct route *table, size_t n, enum http_method method, const char *path,
-                 char *scratch, size_t scratch_cap, const char *params[REQ_MAX_PATH_PARAMS],
-                 size_t *nparams, char allow[ROUTER_ALLOW_MAX])
+int router_match(const struct route *table,
+                 size_t n,
+                 enum http_method method,
+                 const char *path,
+                 char *scratch,
+                 size_t scratch_cap,
+                 const char *params[REQ_MAX_PATH_PARAMS],
+                 size_t *nparams,
+                 char allow[ROUTER_ALLOW_MAX])
 {
     char *seg[ROUTER_MAX_SEGMENTS];
     allow[0] = '\0';

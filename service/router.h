@@ -12,28 +12,28 @@
 
 /** How a route is served besides its handler. */
 enum route_kind {
-    ROUTE_HANDLER = 0,   /* call .fn */
-    ROUTE_METRICS,       /* rendered by service/metrics.c */
+    ROUTE_HANDLER = 0, /* call .fn */
+    ROUTE_METRICS,     /* rendered by service/metrics.c */
 };
 
 /** One row of the route table. */
 struct route {
-    enum http_method method;   /* GET routes also answer HEAD */
-    const char *pattern;       /* "/v1/jobs/{id}"; also the metrics label */
-    handler_fn fn;             /* NULL for ROUTE_METRICS */
+    enum http_method method; /* GET routes also answer HEAD */
+    const char *pattern;     /* "/v1/jobs/{id}"; also the metrics label */
+    handler_fn fn;           /* NULL for ROUTE_METRICS */
     enum route_kind kind;
-    size_t body_max;           /* largest accepted body in bytes (0 = none accepted) */
-    bool auth;                 /* bearer token required when OBSFLOW_API_TOKEN is set */
-    bool needs_store;          /* 503 while the database is not (yet) usable */
+    size_t body_max;  /* largest accepted body in bytes (0 = none accepted) */
+    bool auth;        /* bearer token required when OBSFLOW_API_TOKEN is set */
+    bool needs_store; /* 503 while the database is not (yet) usable */
 };
 
 /** The table (service/routes.c) and its length. */
 extern const struct route routes[];
 extern const size_t routes_len;
 
-#define ROUTE_NOT_FOUND      (-1)
-#define ROUTE_BAD_METHOD     (-2)
-#define ROUTER_ALLOW_MAX     64
+#define ROUTE_NOT_FOUND  (-1)
+#define ROUTE_BAD_METHOD (-2)
+#define ROUTER_ALLOW_MAX 64
 
 /**
  * Match @p method and @p path against @p table.
@@ -43,9 +43,15 @@ extern const size_t routes_len;
  * @param[out] allow    on ROUTE_BAD_METHOD, the methods the path accepts ("GET, POST")
  * @return the row index, ROUTE_NOT_FOUND or ROUTE_BAD_METHOD
  */
-int router_match(const struct route *table, size_t n, enum http_method method, const char *path,
-                 char *scratch, size_t scratch_cap, const char *params[REQ_MAX_PATH_PARAMS],
-                 size_t *nparams, char allow[ROUTER_ALLOW_MAX]);
+int router_match(const struct route *table,
+                 size_t n,
+                 enum http_method method,
+                 const char *path,
+                 char *scratch,
+                 size_t scratch_cap,
+                 const char *params[REQ_MAX_PATH_PARAMS],
+                 size_t *nparams,
+                 char allow[ROUTER_ALLOW_MAX]);
 
 /** First row whose pattern matches @p path whatever its method (the metrics label of a 405),
  * or ROUTE_NOT_FOUND. */

@@ -58,7 +58,7 @@ for name, r in doc["components"]["responses"].items():
         errors.append("response %s is not problem+json" % name)
 
 table = open(os.path.join(src, "service/routes.c")).read()
-routes = set(re.findall(r'\.method = HTTP_([A-Z]+), \.pattern = "([^"]+)"', table))
+routes = set(re.findall(r'\.method = HTTP_([A-Z]+),\s*\.pattern = "([^"]+)"', table))
 if not routes:
     errors.append("no routes parsed from service/routes.c")
 for r in sorted(routes - ops):

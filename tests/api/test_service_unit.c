@@ -1,11 +1,14 @@
 /* test_service_unit.c - cmocka tests of the parts of obsflowd that need no socket or database:
  * the route table and matcher, JSON body caps and job validation, problem+json mapping,
  * listen-address parsing and the metrics text. SPDX-License-Identifier: Apache-2.0 */
+/* cmocka needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* clang-format off */
 #include <cmocka.h>
+/* clang-format on */
 
 #include "config.h"
 #include "handlers.h"
@@ -19,7 +22,8 @@
 
 /* ---- router ---- */
 
-static int match(enum http_method m, const char *path, const char **p0, char allow[ROUTER_ALLOW_MAX])
+static int
+match(enum http_method m, const char *path, const char **p0, char allow[ROUTER_ALLOW_MAX])
 {
     static char scratch[256];
     const char *params[REQ_MAX_PATH_PARAMS] = {0};
@@ -186,9 +190,11 @@ static void test_job_validation(void **state)
     assert_int_equal(validate("{\"kind\":\"noop\"}", &ei), ERR_OK);
     assert_int_equal(validate("{\"kind\":\"noop\",\"params\":{\"sleep_ms\":5,\"fail_times\":1},"
                               "\"queue\":\"q.1\",\"priority\":0,\"max_attempts\":3,"
-                              "\"run_at\":\"2026-11-21T21:22:28.5+01:00\",\"parent_id\":null}", &ei),
+                              "\"run_at\":\"2026-11-21T21:22:28.5+01:00\",\"parent_id\":null}",
+                              &ei),
                      ERR_OK);
-    assert_int_equal(validate("[{\"kind\":\"noop\"},{\"kind\":\"dataset\",\"params\":{\"x\":1}}]", &ei), ERR_OK);
+    assert_int_equal(
+        validate("[{\"kind\":\"noop\"},{\"kind\":\"dataset\",\"params\":{\"x\":1}}]", &ei), ERR_OK);
     assert_int_equal(validate("{}", &ei), ERR_INVALID);
     assert_string_equal(ei.field, "kind");
     assert_int_equal(validate("{\"kind\":5}", &ei), ERR_INVALID);
@@ -203,7 +209,8 @@ static void test_job_validation(void **state)
     assert_string_equal(ei.field, "max_attempts");
     assert_int_equal(validate("{\"kind\":\"noop\",\"params\":[]}", &ei), ERR_INVALID);
     assert_string_equal(ei.field, "params");
-    assert_int_equal(validate("{\"kind\":\"noop\",\"params\":{\"sleep_ms\":-1}}", &ei), ERR_INVALID);
+    assert_int_equal(validate("{\"kind\":\"noop\",\"params\":{\"sleep_ms\":-1}}", &ei),
+                     ERR_INVALID);
     assert_string_equal(ei.field, "params.sleep_ms");
     assert_int_equal(validate("{\"kind\":\"noop\",\"params\":{\"sleeep\":1}}", &ei), ERR_INVALID);
     assert_string_equal(ei.field, "params.sleeep");
@@ -339,7 +346,8 @@ static void test_config_flags(void **state)
     struct config cfg;
     struct err_info ei;
     char a0[] = "obsflowd", a1[] = "--listen", a2[] = "127.0.0.1:0", a3[] = "--workers=3",
-         a4[] = "--port-file", a5[] = "/tmp/p", a6[] = "--workers", a7[] = "many", a8[] = "--colour";
+         a4[] = "--port-file", a5[] = "/tmp/p", a6[] = "--workers", a7[] = "many",
+         a8[] = "--colour";
     char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
     assert_int_equal(config_load(&cfg, 6, argv, &ei), ERR_OK);
     assert_int_equal(cfg.listen_port, 0);
@@ -372,17 +380,21 @@ static void test_metrics_text(void **state)
     const char *labels[] = {"/v1/jobs", "/v1/jobs/{id}"};
     struct metrics *m = NULL;
     assert_int_equal(metrics_create(2, labels, &m), ERR_OK);
-    metrics_http_observe(m, 1, HTTP_GET, 200, 300000);     /* 0.3 ms */
-    metrics_http_observe(m, 1, HTTP_GET, 200, 3000000);    /* 3 ms */
+    metrics_http_observe(m, 1, HTTP_GET, 200, 300000);  /* 0.3 ms */
+    metrics_http_observe(m, 1, HTTP_GET, 200, 3000000); /* 3 ms */
     metrics_http_observe(m, -1, HTTP_DELETE, 404, 1000);
     struct buf out;
     buf_init(&out, 1 << 20);
     assert_int_equal(metrics_render(m, fake_jobs, NULL, &out), ERR_OK);
     const char *t = buf_cstr(&out);
-    assert_non_null(strstr(t, "obsflow_http_requests_total{method=\"GET\",route=\"/v1/jobs/{id}\",code=\"200\"} 2\n"));
-    assert_non_null(strstr(t, "obsflow_http_requests_total{method=\"DELETE\",route=\"unmatched\",code=\"404\"} 1\n"));
-    assert_non_null(strstr(t, "obsflow_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/jobs/{id}\",code=\"200\",le=\"0.0005\"} 1\n"));
-    assert_non_null(strstr(t, "obsflow_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/jobs/{id}\",code=\"200\",le=\"0.005\"} 2\n"));
+    assert_non_null(strstr(
+        t, "obsflow_http_requests_total{method=\"GET\",route=\"/v1/jobs/{id}\",code=\"200\"} 2\n"));
+    assert_non_null(strstr(
+        t, "obsflow_http_requests_total{method=\"DELETE\",route=\"unmatched\",code=\"404\"} 1\n"));
+    assert_non_null(strstr(t, "obsflow_http_request_duration_seconds_bucket{method=\"GET\",route="
+                              "\"/v1/jobs/{id}\",code=\"200\",le=\"0.0005\"} 1\n"));
+    assert_non_null(strstr(t, "obsflow_http_request_duration_seconds_bucket{method=\"GET\",route="
+                              "\"/v1/jobs/{id}\",code=\"200\",le=\"0.005\"} 2\n"));
     assert_non_null(strstr(t, "obsflow_jobs{state=\"queued\"} 7\n"));
     assert_non_null(strstr(t, "obsflow_jobs_claimed_total 3\n"));
     assert_non_null(strstr(t, "obsflow_ready 1\n"));
@@ -395,11 +407,11 @@ static void test_metrics_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_router_literals),   cmocka_unit_test(test_router_params),
-        cmocka_unit_test(test_router_404_405),    cmocka_unit_test(test_routes_in_openapi),
-        cmocka_unit_test(test_json_body_caps),    cmocka_unit_test(test_job_validation),
-        cmocka_unit_test(test_small_validators),  cmocka_unit_test(test_problem),
-        cmocka_unit_test(test_listen_parse),      cmocka_unit_test(test_config_flags),
+        cmocka_unit_test(test_router_literals),  cmocka_unit_test(test_router_params),
+        cmocka_unit_test(test_router_404_405),   cmocka_unit_test(test_routes_in_openapi),
+        cmocka_unit_test(test_json_body_caps),   cmocka_unit_test(test_job_validation),
+        cmocka_unit_test(test_small_validators), cmocka_unit_test(test_problem),
+        cmocka_unit_test(test_listen_parse),     cmocka_unit_test(test_config_flags),
         cmocka_unit_test(test_metrics_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
