@@ -61,9 +61,10 @@ fuzz: deps
 # run every fuzz target for FUZZ_SECONDS on a copy of its corpus; new crashes land in build-fuzz
 FUZZ_SECONDS ?= 60
 fuzz-run: fuzz
-	@for f in $(FUZZ_BUILD)/tests/fuzz_*; do n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
-	  echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/ \
-	  $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+	@bad=""; for f in $(FUZZ_BUILD)/tests/fuzz_*; do n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/$$n- \
+	  $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || bad="$$bad $$n"; done; \
+	  if [ -n "$$bad" ]; then echo "fuzz findings in:$$bad (see $(FUZZ_BUILD)/)"; exit 1; fi
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
