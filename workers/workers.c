@@ -182,7 +182,12 @@ enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
     if (p->cfg.flush_ms <= 0) {
         p->cfg.flush_ms = 5;
     }
-    p->nfetchers = p->cfg.threads >= 2 && workers_cores() >= 2 ? WORKERS_FETCHERS_MAX : 1;
+    p->nfetchers = p->cfg.fetchers > 0 ? p->cfg.fetchers
+                   : p->cfg.threads >= 2 && workers_cores() >= 2 ? WORKERS_FETCHERS_MAX
+                                                                 : 1;
+    if (p->nfetchers > WORKERS_FETCHERS_MAX) {
+        p->nfetchers = WORKERS_FETCHERS_MAX;
+    }
     p->local_cap = p->cfg.claim_batch * p->nfetchers + p->cfg.threads;
     p->done_cap = 256;
     p->local = calloc((size_t)p->local_cap, sizeof *p->local);
@@ -426,7 +431,7 @@ static void *workers_fetch_main(void *arg)
             if (atomic_load(&p->avg_run_ns) < WORKERS_SHORT_JOB_NS) {
                 /* short jobs: keep batches ready so workers never wait for a round trip */
                 int cap = p->cfg.claim_batch * p->nfetchers;
-                want = have <= cap - p->cfg.claim_batch / 2 ? cap - have : 0;
+                want = have <= cap - p->cfg.claim_batch ? p->cfg.claim_batch : 0;
             } else {
                 want = idle;
             }

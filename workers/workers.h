@@ -46,6 +46,8 @@ struct workers_config {
     int rescue_ms;      /* how often this process looks for dead processes' jobs (5000) */
     int prune_ms;       /* how often finished jobs past retention are pruned (60000) */
     int flush_ms;       /* longest a completion waits to be batched (5) */
+    int fetchers;       /* claim round trips in flight at once, 1..2 (2 when threads and cores
+                           are >= 2, else 1) */
 };
 
 /**

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define DB_PREPARED_MAX  64 /* named statements remembered per connection */
+#define DB_PREPARED_MAX  96 /* named statements remembered per connection */
 #define DB_STMT_NAME_MAX 64
 
 struct db_conn {
@@ -311,6 +311,13 @@ enum err db_exec(struct db_conn *conn, const char *name, const char *sql, int np
     if (conn->pg == NULL || conn->broken) {
         return err_set(ei, ERR_UNAVAILABLE, "database connection is closed");
     }
+    if (name != NULL && !db_is_prepared(conn, name) && conn->nprepared >= DB_PREPARED_MAX) {
+        name = NULL; /* cache full: run it unnamed rather than fail on a duplicate name */
+        if (nparams == 0) {
+            r = PQexecParams(conn->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+            goto done;
+        }
+    }
     if (name != NULL) {
         if (!db_is_prepared(conn, name)) {
             r = PQprepare(conn->pg, name, sql, nparams, NULL);
@@ -331,6 +338,7 @@ enum err db_exec(struct db_conn *conn, const char *name, const char *sql, int np
     } else {
         r = PQexecParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0);
     }
+done:;
     ExecStatusType st = PQresultStatus(r);
     if (r == NULL || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
         enum err e = db_fail(conn, r, name != NULL ? name : "statement", ei);

@@ -174,12 +174,15 @@ struct queue_claimed {
     int max_attempts;
     json_t *params;       /* owned by the holder: json_decref when done */
     char parent_id[QUEUE_ID_LEN + 1]; /* "" when none */
+    int priority;         /* 0..9 */
+    int64_t run_at_us;    /* run_at, microseconds since the epoch */
 };
 
 /**
  * Claim up to @p max runnable jobs (state queued/retrying, run_at <= now) in priority, then
  * run_at, then id order, marking them running by this process, in one short transaction
- * (FOR UPDATE SKIP LOCKED: concurrent claimers never get the same job).
+ * (FOR UPDATE SKIP LOCKED: concurrent claimers never get the same job). A @p max of 100 or more
+ * is rounded down to 100, 200, 500 or 1000 (statements with a literal limit are planned once).
  * @param[out] out array of @p max entries; @p n gets how many were filled. The caller owns
  *                 each entry's params.
  */

@@ -15,8 +15,10 @@
 #include "core/log.h"
 #include "core/str.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,8 @@ struct bench_opts {
     int jobs;
     int clients;
     int threads;
+    int fetchers; /* 0 = the pool's default */
+    int batch;    /* claim batch of the pool; 0 = its default */
 };
 
 static void die(const char *what, const struct err_info *ei)
@@ -63,6 +67,87 @@ static long long sql_int(struct db_pool *p, const char *s)
     db_release(p, c);
     return (long long)v;
 }
+
+/* ---- CPU accounting: less sensitive to a loaded machine than wall time ---------------------- */
+
+/* CPU seconds used so far by the PostgreSQL server whose postmaster is BENCH_PG_PID (itself and
+ * its current children: backends, walwriter, checkpointer ...); 0 when unknown. */
+static double pg_cpu_s(void)
+{
+    const char *e = getenv("BENCH_PG_PID");
+    int64_t pm = 0;
+    if (e == NULL || str_to_i64(e, 1, INT32_MAX, &pm) != ERR_OK) {
+        return 0;
+    }
+    DIR *d = opendir("/proc");
+    if (d == NULL) {
+        return 0;
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    unsigned long long ticks = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], buf[1024];
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')'); /* the command may contain spaces */
+        int ppid = 0;
+        unsigned long ut = 0, st = 0;
+        if (rp == NULL ||
+            sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut,
+                   &st) != 3) {
+            continue;
+        }
+        int64_t pid = 0;
+        if (str_to_i64(de->d_name, 1, INT32_MAX, &pid) != ERR_OK) {
+            continue;
+        }
+        if (pid == pm || ppid == pm) {
+            ticks += ut + st;
+        }
+    }
+    closedir(d);
+    return hz > 0 ? (double)ticks / (double)hz : 0;
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+struct cpu_mark {
+    double pg, self;
+};
+
+static struct cpu_mark cpu_now(void) { return (struct cpu_mark){pg_cpu_s(), self_cpu_s()}; }
+
+/* " server_cpu_us_per_job=.. client_cpu_us_per_job=.." or "" when the server is unknown. */
+static void cpu_report(struct cpu_mark a, long long jobs, char *out, size_t cap, double *server_us)
+{
+    struct cpu_mark b = cpu_now();
+    *server_us = 0;
+    out[0] = '\0';
+    if (a.pg <= 0 || jobs <= 0) {
+        return;
+    }
+    *server_us = (b.pg - a.pg) * 1e6 / (double)jobs;
+    snprintf(out, cap, " server_cpu_us_per_job=%.1f client_cpu_us_per_job=%.1f", *server_us,
+             (b.self - a.self) * 1e6 / (double)jobs);
+}
+
+static double g_base_server_us, g_ours_server_us;
 
 /* ---- raw-SQL baseline ----------------------------------------------------------------------- */
 
@@ -148,6 +233,7 @@ static double run_baseline(const struct bench_opts *o)
     sql(pool, "VACUUM ANALYZE bench_jobs");
     struct base_arg *args = calloc((size_t)o->clients, sizeof *args);
     pthread_t *t = calloc((size_t)o->clients, sizeof *t);
+    struct cpu_mark cm = cpu_now();
     int64_t t0 = clock_mono_ns();
     for (int i = 0; i < o->clients; i++) {
         args[i].pool = pool;
@@ -159,10 +245,13 @@ static double run_baseline(const struct bench_opts *o)
         total += args[i].done;
     }
     double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    char cpu[128];
+    cpu_report(cm, total, cpu, sizeof cpu, &g_base_server_us);
     long long left = sql_int(pool, "SELECT count(*) FROM bench_jobs WHERE state <> 2");
     double rate = (double)total / secs;
-    printf("queue.raw_sql_baseline jobs_per_s=%.0f jobs=%lld seconds=%.2f clients=%d batch=%d left=%lld\n",
-           rate, total, secs, o->clients, BENCH_BATCH, left);
+    printf("queue.raw_sql_baseline jobs_per_s=%.0f jobs=%lld seconds=%.2f clients=%d batch=%d "
+           "left=%lld%s\n",
+           rate, total, secs, o->clients, BENCH_BATCH, left, cpu);
     fflush(stdout);
     sql(pool, "DROP TABLE bench_jobs");
     free(args);
@@ -210,10 +299,12 @@ static double run_workers(const struct bench_opts *o)
            inserted, esecs);
     fflush(stdout);
     sql(pool, "VACUUM ANALYZE jobs");
-    struct workers_config wc = {.threads = o->threads};
+    struct workers_config wc = {.threads = o->threads, .fetchers = o->fetchers,
+                                .claim_batch = o->batch};
     if (workers_pool_create(q, &wc, &wp, &ei) != ERR_OK) {
         die("workers", &ei);
     }
+    struct cpu_mark cm = cpu_now();
     t0 = clock_mono_ns();
     if (workers_pool_start(wp, &ei) != ERR_OK) {
         die("start", &ei);
@@ -228,11 +319,13 @@ static double run_workers(const struct bench_opts *o)
         }
     }
     double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    char cpu[128];
+    cpu_report(cm, inserted, cpu, sizeof cpu, &g_ours_server_us);
     (void)workers_pool_drain(wp, 5);
     long long ok = sql_int(pool, "SELECT count(*) FROM jobs WHERE state = 'succeeded'");
     double rate = (double)inserted / secs;
-    printf("queue.workers_drain jobs_per_s=%.0f jobs=%d succeeded=%lld seconds=%.2f threads=%d\n", rate,
-           inserted, ok, secs, workers_pool_threads(wp));
+    printf("queue.workers_drain jobs_per_s=%.0f jobs=%d succeeded=%lld seconds=%.2f threads=%d%s\n",
+           rate, inserted, ok, secs, workers_pool_threads(wp), cpu);
     fflush(stdout);
     workers_pool_destroy(wp);
     queue_destroy(q);
@@ -249,7 +342,7 @@ int main(int argc, char **argv)
     log_configure(getenv("BENCH_VERBOSE") != NULL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, LOG_FORMAT_TEXT);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_queue baseline|workers|all --db CONNINFO [--jobs N] "
-                        "[--clients C] [--threads T]\n");
+                        "[--clients C] [--threads T] [--fetchers F] [--batch B]\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {
@@ -258,9 +351,14 @@ int main(int argc, char **argv)
             o.db = argv[++i];
         } else if (i + 1 < argc && str_to_i64(argv[i + 1], 1, 100000000, &v) == ERR_OK &&
                    (strcmp(argv[i], "--jobs") == 0 || strcmp(argv[i], "--clients") == 0 ||
-                    strcmp(argv[i], "--threads") == 0)) {
+                    strcmp(argv[i], "--threads") == 0 || strcmp(argv[i], "--fetchers") == 0 ||
+                    strcmp(argv[i], "--batch") == 0)) {
             if (strcmp(argv[i], "--jobs") == 0) {
                 o.jobs = (int)v;
+            } else if (strcmp(argv[i], "--fetchers") == 0) {
+                o.fetchers = (int)v;
+            } else if (strcmp(argv[i], "--batch") == 0) {
+                o.batch = (int)v;
             } else if (strcmp(argv[i], "--clients") == 0) {
                 o.clients = (int)v;
             } else {
@@ -288,6 +386,11 @@ int main(int argc, char **argv)
     }
     if (base > 0 && ours > 0) {
         printf("queue.ratio_to_baseline value=%.2f (target >= 0.75)\n", ours / base);
+        if (g_base_server_us > 0 && g_ours_server_us > 0) {
+            printf("queue.server_cpu_ratio value=%.2f (baseline server CPU per job / ours: the "
+                   "wall-clock ratio a dedicated 2-core server would approach)\n",
+                   g_base_server_us / g_ours_server_us);
+        }
     }
     return 0;
 }

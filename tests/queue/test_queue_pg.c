@@ -688,8 +688,13 @@ static void test_prune(void **state)
     assert_int_equal(queue_claim(f->q, 3, c, &n, &ei), ERR_OK);
     assert_int_equal(n, 3);
     complete1(f->q, &c[0], QUEUE_SUCCEEDED, NULL);
-    complete1(f->q, &c[1], QUEUE_FAILED_FINAL, "bad");
+    complete1(f->q, &c[1], QUEUE_FAILED_FINAL, "bad \"value\" in C:\\dir\n\tnext \x01 \u00e9");
     free_claimed(c, n);
+    json_t *failed = NULL;
+    assert_int_equal(queue_get(f->q, c[1].id, &failed, &ei), ERR_OK);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(failed, "error"), "message")),
+                        "bad \"value\" in C:\\dir\n\tnext \x01 \u00e9"); /* escaped intact */
+    json_decref(failed);
     /* age them: 2 days old; default retention is 1 day for succeeded, 7 days for failed */
     qt_sql(&f->db, "UPDATE jobs SET finished_at = now() - interval '2 days', "
                    "created_at = now() - interval '2 days' WHERE finished_at IS NOT NULL");
