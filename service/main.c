@@ -46,11 +46,13 @@ struct daemon {
     atomic_bool store_ready; /* migrations applied: the API may use the database */
     atomic_bool draining;    /* SIGTERM received: not ready any more */
     atomic_bool workers_up;
-    pthread_mutex_t mu;  /* guards the caches below */
+    pthread_mutex_t mu;  /* guards the caches below (never held across a database call) */
     int64_t ready_at_ns; /* when ready_ok was computed */
     bool ready_ok;
+    bool ready_busy; /* a thread is refreshing ready_ok: the others use the cached value */
     char ready_msg[256];
     int64_t stats_at_ns;
+    bool stats_busy;
     struct queue_stats stats;
     bool stats_ok;
 };
@@ -84,9 +86,14 @@ static bool probe_ready(void *ctx, struct err_info *ei)
                 "starting: database not reached or migrations not applied yet");
         return false;
     }
+    /* one thread refreshes the cached answer at a time, without holding the lock across the
+     * database call: a hung database must not pile every HTTP thread up behind /readyz */
     pthread_mutex_lock(&d->mu);
     int64_t now = clock_mono_ns();
-    if (d->ready_at_ns == 0 || now - d->ready_at_ns > READY_CACHE_NS) {
+    bool refresh = !d->ready_busy && (d->ready_at_ns == 0 || now - d->ready_at_ns > READY_CACHE_NS);
+    if (refresh) {
+        d->ready_busy = true;
+        pthread_mutex_unlock(&d->mu);
         struct err_info pe;
         err_info_clear(&pe);
         bool migrated = false;
@@ -94,17 +101,20 @@ static bool probe_ready(void *ctx, struct err_info *ei)
         if (e == ERR_OK) {
             e = db_migrations_applied(d->db, &migrated, &pe);
         }
+        pthread_mutex_lock(&d->mu);
         d->ready_ok = e == ERR_OK && migrated;
         if (e != ERR_OK) {
             snprintf(d->ready_msg, sizeof d->ready_msg, "database unreachable: %s", pe.msg);
         } else if (!migrated) {
             snprintf(d->ready_msg, sizeof d->ready_msg, "database migrations not applied");
         }
-        d->ready_at_ns = now;
+        d->ready_at_ns = clock_mono_ns();
+        d->ready_busy = false;
     }
-    bool ok = d->ready_ok;
+    bool ok = d->ready_at_ns != 0 && d->ready_ok;
     if (!ok) {
-        err_set(ei, ERR_UNAVAILABLE, "%s", d->ready_msg);
+        err_set(ei, ERR_UNAVAILABLE, "%s",
+                d->ready_msg[0] ? d->ready_msg : "checking the database");
     }
     pthread_mutex_unlock(&d->mu);
     return ok;
@@ -129,17 +139,22 @@ static void jobs_metrics(void *ctx, struct metrics_jobs *out)
     }
     pthread_mutex_lock(&d->mu);
     int64_t now = clock_mono_ns();
-    if (d->stats_at_ns == 0 || now - d->stats_at_ns > STATS_CACHE_NS) {
+    if (!d->stats_busy && (d->stats_at_ns == 0 || now - d->stats_at_ns > STATS_CACHE_NS)) {
+        d->stats_busy = true;
+        pthread_mutex_unlock(&d->mu);
         err_info_clear(&ei);
         struct queue_stats st;
         enum err e = queue_stats(d->queue, &st, &ei);
+        if (e != ERR_OK) {
+            LOG_WARN("metrics", "could not read job statistics: %s", ei.msg);
+        }
+        pthread_mutex_lock(&d->mu);
         if (e == ERR_OK) {
             d->stats = st;
             d->stats_ok = true;
-        } else {
-            LOG_WARN("metrics", "could not read job statistics: %s", ei.msg);
         }
-        d->stats_at_ns = now;
+        d->stats_at_ns = clock_mono_ns();
+        d->stats_busy = false;
     }
     if (d->stats_ok) {
         for (int i = 0; i < 6; i++) {
