@@ -76,6 +76,20 @@ def run(db):
         cli("wait", later, rc=7)
         out, _ = cli("retry", later)
         check("queued" in out, "retry: %r" % out)
+        # obsflowd's own command line: bad settings fail fast with one message
+        daemon = os.path.join(BIN_DIR, "obsflowd")
+        for args, extra, code, needle in (
+                (["--workers", "many"], {}, 2, "invalid OBSFLOW_WORKERS"),
+                (["--colour"], {}, 2, "unrecognized argument"),
+                ([], {"OBSFLOW_LISTEN": "nohost"}, 2, "invalid listen address"),
+                ([], {"OBSFLOW_LOG_LEVEL": "loud"}, 2, "unrecognized log level"),
+                (["--listen", d.addr], {"OBSFLOW_DATABASE_URL": db.url}, 1, "could not listen")):
+            p = subprocess.run([daemon] + args, capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, **extra), stdin=subprocess.DEVNULL)
+            check(p.returncode == code and needle in p.stderr,
+                  "obsflowd %s %s: exit %d, stderr %r" % (args, extra, p.returncode, p.stderr))
+        p = subprocess.run([daemon, "--help"], capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0 and "OBSFLOW_LISTEN" in p.stdout, "obsflowd --help")
         check(d.stop() == 0, "clean exit")
     except AssertionError:
         d.dump_log()
