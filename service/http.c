@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -225,7 +226,7 @@ static void check_headers(struct http_server *s, struct MHD_Connection *c, struc
                               "this route needs a bearer token (Authorization: Bearer ...)");
             return;
         }
-        if (strncmp(h, "Bearer ", 7) != 0 ||
+        if (strncasecmp(h, "Bearer ", 7) != 0 ||
             !str_ct_equal(h + 7, strlen(h + 7), s->o.api_token, strlen(s->o.api_token))) {
             st->early =
                 err_set_field(&st->ei, ERR_UNAUTHORIZED, "Authorization", "invalid bearer token");
