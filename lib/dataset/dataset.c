@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "dataset/dataset.h"
 
+#include "core/re_check.h"
 #include "core/str.h"
 
 #include <ctype.h>
@@ -330,6 +331,11 @@ enum err dataset_rule_create(const char *collection, const char *pattern,
     char tr[1024];
     if (!r) {
         return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    rc = re_check_ere(pattern, ei);
+    if (rc != ERR_OK) {
+        err_prefix(ei, "dataset rule of collection \"%s\": ", collection ? collection : "");
+        goto fail;
     }
     rc = translate(r, pattern, tr, sizeof tr, ei);
     if (rc != ERR_OK) {

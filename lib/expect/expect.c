@@ -3,6 +3,7 @@
 #include "expect/expect.h"
 
 #include "core/buf.h"
+#include "core/re_check.h"
 #include "core/str.h"
 
 #include <ctype.h>
@@ -225,6 +226,11 @@ static enum err compile_krule(const char *kname, const json_t *spec, struct krul
     if (pat) {
         if (!json_is_string(pat)) {
             return err_set_field(ei, ERR_INVALID, field, "%s.pattern must be a string", field);
+        }
+        struct err_info rei;
+        enum err crc = re_check_ere(json_string_value(pat), &rei);
+        if (crc != ERR_OK) {
+            return err_set_field(ei, crc, field, "%s.pattern: %s", field, rei.msg);
         }
         int rrc = regcomp(&k->re, json_string_value(pat), REG_EXTENDED | REG_NOSUB);
         if (rrc != 0) {

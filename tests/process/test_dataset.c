@@ -121,6 +121,22 @@ static void test_rule(void **state)
     assert_non_null(strstr(ei.msg, "duplicate"));
     assert_int_equal(dataset_rule_create("c", "(?<a>x", &r, &ei), ERR_INVALID);
     assert_int_equal(dataset_rule_create("c", "(?<>x)", &r, &ei), ERR_INVALID);
+    /* patterns that make glibc's regex compiler explode are refused */
+    assert_int_equal(dataset_rule_create("c", "ac+++++++++++++++++++++++++++++s", &r, &ei),
+                     ERR_INVALID);
+    assert_non_null(strstr(ei.msg, "repeated quantifier"));
+    assert_int_equal(dataset_rule_create("c", "a{1000}", &r, &ei), ERR_INVALID);
+    assert_int_equal(dataset_rule_create("c", "((a{200}){200}){200}", &r, &ei), ERR_INVALID);
+    assert_int_equal(dataset_rule_create("c", "((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", &r, &ei),
+                     ERR_INVALID);
+    assert_int_equal(dataset_rule_create("c", "[[:alpha:]]{2}[]x]+", &r, &ei), ERR_OK);
+    assert_int_equal(dataset_rule_match(r, "ab]]x", NULL, NULL, &ei), ERR_OK);
+    dataset_rule_destroy(r);
+    assert_int_equal(dataset_rule_create("c", "a{3", &r, &ei), ERR_INVALID);
+    assert_int_equal(dataset_rule_create("c", "[a-z]{2,8}_[0-9]{4}\\+x?", &r, &ei), ERR_OK);
+    assert_int_equal(dataset_rule_match(r, "ab_1234+", NULL, NULL, &ei), ERR_OK);
+    assert_int_equal(dataset_rule_match(r, "ab_1234+x", NULL, NULL, &ei), ERR_OK);
+    dataset_rule_destroy(r);
     dataset_rule_destroy(NULL);
 }
 

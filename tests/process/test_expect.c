@@ -162,6 +162,8 @@ static void test_bad_expectations(void **state)
          "hdus[0].keywords.X"},
         {"instrument: acs\nkind: raw\nhdus:\n  - name: PRIMARY\n    keywords:\n      X: {pattern: '('}\n",
          "hdus[0].keywords.X"},
+        {"instrument: acs\nkind: raw\nhdus:\n  - name: PRIMARY\n    keywords:\n      X: {pattern: 'a++++b'}\n",
+         "hdus[0].keywords.X"},
         {"instrument: acs\nkind: raw\nhdus:\n  - nme: PRIMARY\n", "hdus[0]"},
         {"instrument: acs\nkind: raw\nhdus: []\n", "hdus"},
         {"kind: raw\nhdus:\n  - name: SCI\n", "instrument"},
