@@ -27,15 +27,16 @@ struct vbuf {
     size_t n, cap;            /* used / allocated */
 };
 
-static bool vbuf_push(struct vbuf *b, double c1, double c2, enum caom_segment t)
+/* ERR_TOO_LARGE at COMPUTE_MAX_VERTICES, ERR_NOMEM */
+static enum err vbuf_push(struct vbuf *b, double c1, double c2, enum caom_segment t)
 {
     if (b->n >= COMPUTE_MAX_VERTICES)
-        return false;
+        return ERR_TOO_LARGE;
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 32;
         struct caom_vertex *nv = realloc(b->v, nc * sizeof(*nv));
         if (!nv)
-            return false;
+            return ERR_NOMEM;
         b->v = nv;
         b->cap = nc;
     }
@@ -43,7 +44,7 @@ static bool vbuf_push(struct vbuf *b, double c1, double c2, enum caom_segment t)
     b->v[b->n].cval2 = c2;
     b->v[b->n].type = t;
     b->n++;
-    return true;
+    return ERR_OK;
 }
 
 struct ibuf {
@@ -51,27 +52,28 @@ struct ibuf {
     size_t n, cap;            /* used / allocated */
 };
 
-static bool ibuf_insert(struct ibuf *b, size_t at, struct caom_interval x)
+/* ERR_TOO_LARGE at COMPUTE_MAX_VERTICES, ERR_NOMEM */
+static enum err ibuf_insert(struct ibuf *b, size_t at, struct caom_interval x)
 {
     if (b->n >= COMPUTE_MAX_VERTICES)
-        return false;
+        return ERR_TOO_LARGE;
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 16;
         struct caom_interval *nv = realloc(b->v, nc * sizeof(*nv));
         if (!nv)
-            return false;
+            return ERR_NOMEM;
         b->v = nv;
         b->cap = nc;
     }
     memmove(&b->v[at + 1], &b->v[at], (b->n - at) * sizeof(*b->v));
     b->v[at] = x;
     b->n++;
-    return true;
+    return ERR_OK;
 }
 
 /* Util.mergeIntoList: the new interval absorbs every stored one that overlaps it once both
  * are widened by UNION_SCALE of their own width; the list stays sorted. */
-static bool merge_interval(struct ibuf *b, struct caom_interval x)
+static enum err merge_interval(struct ibuf *b, struct caom_interval x)
 {
     bool again = true;
     while (again) {
@@ -410,11 +412,11 @@ static double loop_area(const struct caom_vertex *v, size_t n, double a0, double
 
 /* Append one chunk footprint as MOVE, LINE..., CLOSE, oriented as CAOM stores polygons
  * (counter-clockwise seen on the sky, i.e. clockwise in xi/eta). */
-static bool add_loop(struct vbuf *b, const double *lonlat, size_t n)
+static enum err add_loop(struct vbuf *b, const double *lonlat, size_t n)
 {
     struct caom_vertex tmp[64];
     if (n < 3 || n > ARRAY_LEN(tmp))
-        return false;
+        return ERR_TOO_LARGE;
     for (size_t i = 0; i < n; i++) {
         tmp[i].cval1 = norm_lon(lonlat[2 * i]);
         tmp[i].cval2 = lonlat[2 * i + 1];
@@ -426,8 +428,10 @@ static bool add_loop(struct vbuf *b, const double *lonlat, size_t n)
     bool reverse = loop_area(tmp, n, a0, d0) > 0;
     for (size_t k = 0; k < n; k++) {
         size_t i = reverse ? (n - k) % n : k;
-        if (!vbuf_push(b, tmp[i].cval1, tmp[i].cval2, k == 0 ? CAOM_SEG_MOVE : CAOM_SEG_LINE))
-            return false;
+        enum err rc = vbuf_push(b, tmp[i].cval1, tmp[i].cval2,
+                                k == 0 ? CAOM_SEG_MOVE : CAOM_SEG_LINE);
+        if (rc)
+            return rc;
     }
     return vbuf_push(b, 0.0, 0.0, CAOM_SEG_CLOSE);
 }
@@ -454,8 +458,9 @@ static double cross(const struct hp *o, const struct hp *a, const struct hp *b)
 
 /* Convex hull of all sample vertices (Andrew's monotone chain in the tangent plane about
  * their centre), using the original vertex coordinates, clockwise in xi/eta, starting at the
- * hull vertex that comes first in the samples. */
-static bool hull(const struct vbuf *s, struct caom_polygon *out)
+ * hull vertex that comes first in the samples. ERR_OK; ERR_NOT_FOUND when fewer than three
+ * hull vertices remain (degenerate); ERR_NOMEM. */
+static enum err hull(const struct vbuf *s, struct caom_polygon *out)
 {
     double a0, d0;
     centre_of(s, 0, s->n, &a0, &d0);
@@ -465,7 +470,7 @@ static bool hull(const struct vbuf *s, struct caom_polygon *out)
     if (!p || !h) {
         free(p);
         free(h);
-        return false;
+        return ERR_NOMEM;
     }
     for (size_t i = 0; i < s->n; i++) {
         if (s->v[i].type == CAOM_SEG_CLOSE)
@@ -489,25 +494,25 @@ static bool hull(const struct vbuf *s, struct caom_polygon *out)
     }
     if (k > 1)
         k--; /* last point repeats the first */
-    bool ok = k >= 3;
-    if (ok) {
+    enum err rc = k >= 3 ? ERR_OK : ERR_NOT_FOUND;
+    if (rc == ERR_OK) {
         /* counter-clockwise now: reverse to clockwise, rotate to the earliest sample vertex */
         size_t start = 0;
         for (size_t i = 1; i < k; i++)
             if (h[i].idx < h[start].idx)
                 start = i;
         out->points = malloc(k * sizeof(*out->points));
-        ok = out->points != NULL;
-        for (size_t j = 0; ok && j < k; j++) {
+        rc = out->points ? ERR_OK : ERR_NOMEM;
+        for (size_t j = 0; rc == ERR_OK && j < k; j++) {
             size_t i = (start + k - j) % k;
             out->points[j].cval1 = s->v[h[i].idx].cval1;
             out->points[j].cval2 = s->v[h[i].idx].cval2;
         }
-        out->n_points = ok ? k : 0;
+        out->n_points = rc == ERR_OK ? k : 0;
     }
     free(p);
     free(h);
-    return ok;
+    return rc;
 }
 
 /* Spherical polygon area (square degrees) of one loop, for the bad-WCS guard. */
@@ -638,8 +643,10 @@ static enum err compute_position(struct caom_plane *p, const char *pt,
         nchunks++;
         only = c->position;
         circle = is_circle;
-        if (!add_loop(&s, ll, n)) {
-            rc = err_set(ei, ERR_TOO_LARGE, "too many footprint vertices in plane %s", p->product_id);
+        if ((rc = add_loop(&s, ll, n))) {
+            rc = rc == ERR_NOMEM
+                     ? err_set(ei, rc, "out of memory for the footprint of plane %s", p->product_id)
+                     : err_set(ei, rc, "too many footprint vertices in plane %s", p->product_id);
             goto out;
         }
         const struct caom_coord_function2d *f = c->position->axis.function;
@@ -673,8 +680,10 @@ static enum err compute_position(struct caom_plane *p, const char *pt,
         pos->bounds->circle.radius = only->axis.bounds->circle.radius;
     } else {
         pos->bounds->kind = CAOM_SHAPE_POLYGON;
-        if (!hull(&s, &pos->bounds->polygon)) {
-            rc = err_set(ei, ERR_WCS, "plane %s: footprint is degenerate", p->product_id);
+        if ((rc = hull(&s, &pos->bounds->polygon))) {
+            rc = rc == ERR_NOMEM
+                     ? err_set(ei, rc, "out of memory for the footprint of plane %s", p->product_id)
+                     : err_set(ei, ERR_WCS, "plane %s: footprint is degenerate", p->product_id);
             goto out;
         }
         pos->bounds->polygon.samples = s.v;
@@ -683,13 +692,14 @@ static enum err compute_position(struct caom_plane *p, const char *pt,
     }
     if (nchunks == 1 && only->axis.function) {
         pos->dimension = malloc(sizeof(*pos->dimension));
-        if (pos->dimension)
-            *pos->dimension = only->axis.function->dimension;
+        if (!pos->dimension) {
+            rc = err_set(ei, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        *pos->dimension = only->axis.function->dimension;
     } else if (nfunc > 0 && coarsest > 0 && pos->bounds->kind == CAOM_SHAPE_POLYGON) {
         const struct caom_polygon *g = &pos->bounds->polygon;
         double a0 = 0, d0 = 0, minx = INFINITY, maxx = -INFINITY, miny = INFINITY, maxy = -INFINITY;
-        struct caom_vertex tmp[1];
-        (void)tmp;
         double x = 0, y = 0, z = 0;
         for (size_t i = 0; i < g->n_points; i++) {
             double ra = g->points[i].cval1 * D2R, de = g->points[i].cval2 * D2R;
@@ -708,10 +718,12 @@ static enum err compute_position(struct caom_plane *p, const char *pt,
             maxy = fmax(maxy, eta);
         }
         pos->dimension = malloc(sizeof(*pos->dimension));
-        if (pos->dimension) {
-            pos->dimension->naxis1 = (int64_t)llround((maxx - minx) * R2D / coarsest);
-            pos->dimension->naxis2 = (int64_t)llround((maxy - miny) * R2D / coarsest);
+        if (!pos->dimension) {
+            rc = err_set(ei, ERR_NOMEM, "out of memory");
+            goto out;
         }
+        pos->dimension->naxis1 = (int64_t)llround((maxx - minx) * R2D / coarsest);
+        pos->dimension->naxis2 = (int64_t)llround((maxy - miny) * R2D / coarsest);
     }
     if (wsum > 0)
         pos->sample_size = caom_d(3600.0 * wscale / wsum);
@@ -934,8 +946,11 @@ static enum err compute_energy(struct caom_plane *p, const char *pt, struct err_
             continue;
         }
         for (size_t k = 0; k < ni; k++) {
-            if (!merge_interval(&s, iv[k])) {
-                rc = err_set(ei, ERR_TOO_LARGE, "too many energy samples in plane %s", p->product_id);
+            if ((rc = merge_interval(&s, iv[k]))) {
+                rc = rc == ERR_NOMEM
+                         ? err_set(ei, rc, "out of memory for the energy samples of plane %s",
+                                   p->product_id)
+                         : err_set(ei, rc, "too many energy samples in plane %s", p->product_id);
                 goto out;
             }
             width_total += iv[k].upper - iv[k].lower;
@@ -1125,8 +1140,11 @@ static enum err compute_time(struct caom_plane *p, const char *pt, struct err_in
         for (size_t k = 0; k < ni; k++) {
             iv[k].lower = to_utc(t->timesys, iv[k].lower);
             iv[k].upper = to_utc(t->timesys, iv[k].upper);
-            if (!merge_interval(&s, iv[k])) {
-                rc = err_set(ei, ERR_TOO_LARGE, "too many time samples in plane %s", p->product_id);
+            if ((rc = merge_interval(&s, iv[k]))) {
+                rc = rc == ERR_NOMEM
+                         ? err_set(ei, rc, "out of memory for the time samples of plane %s",
+                                   p->product_id)
+                         : err_set(ei, rc, "too many time samples in plane %s", p->product_id);
                 goto out;
             }
             width_total += iv[k].upper - iv[k].lower;
