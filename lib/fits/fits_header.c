@@ -820,8 +820,8 @@ enum err fhdr_get_long(const struct fhdr_hdu *h, const char *key, long *out, str
     }
     if (str_to_i64(c->value, -2147483647L - 1, 2147483647L, &v) != ERR_OK) {
         double d;
-        if (c->type == FHDR_FLOAT && str_to_double(c->value, &d) == ERR_OK && d == (double)(long)d &&
-            d > -2147483648.0 && d < 2147483648.0) {
+        if (c->type == FHDR_FLOAT && str_to_double(c->value, &d) == ERR_OK &&
+            d > -2147483648.0 && d < 2147483648.0 && d == (double)(long)d) {
             *out = (long)d;
             return ERR_OK;
         }

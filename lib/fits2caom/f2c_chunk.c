@@ -162,7 +162,8 @@ static enum err from_wcs(struct caom_chunk *ch, const struct wcsx_chunk *w, stru
         NEW(ch->observable);
         TRY(set_axis(&ch->observable->dependent.axis, w->observable.ctype, w->observable.cunit,
                      ei));
-        ch->observable->dependent.bin = (int64_t)w->observable.crpix;
+        double bin = w->observable.crpix; /* a header value: cast only when it fits */
+        ch->observable->dependent.bin = (bin > -9.0e15 && bin < 9.0e15) ? (int64_t)bin : 0;
     }
     return ERR_OK;
 }

@@ -1,0 +1,42 @@
+/* fuzz_fits2caom.c - libFuzzer target: header text -> observation with the default blueprint
+ * (WCS derivation, value conversion, chunk building) -> CAOM-2.4 XML. Bad headers must give an
+ * error, never undefined behaviour.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "blueprint/blueprint.h"
+#include "caom/caom.h"
+#include "fits/fits.h"
+#include "fits2caom/fits2caom.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__asan_default_options(void);
+
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fhdr_file *f = NULL;
+    struct bp *bp = NULL;
+    struct caom_observation *o = NULL;
+    struct err_info ei;
+    char *xml = NULL;
+    size_t len = 0;
+    if (fhdr_file_parse_text("fuzz.fits.header", (const char *)data, size, &f, &ei) == ERR_OK &&
+        bp_new(&bp, &ei) == ERR_OK) {
+        struct f2c_input in = {f, NULL, NULL};
+        struct f2c_opts opts = {.collection = "FUZZ"};
+        if (f2c_build(bp, &opts, &in, 1, &o, &ei) == ERR_OK &&
+            caom_xml_write(o, &xml, &len, &ei) == ERR_OK) {
+            free(xml);
+        }
+    }
+    caom_observation_free(o);
+    bp_free(bp);
+    fhdr_file_destroy(f);
+    return 0;
+}
