@@ -6,7 +6,11 @@
 #include "caom/caom.h"
 #include "caom/caom_int.h"
 
-#include <openssl/evp.h>
+/* The low-level MD5 API (deprecated in OpenSSL 3 in favour of EVP, but kept) works on a
+ * caller-owned context and cannot fail; EVP would allocate a context per digest, and a failed
+ * allocation would silently turn a checksum (and caom_observation_equal) into zeros. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/md5.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -14,29 +18,23 @@
 #include <string.h>
 
 struct h {
-    EVP_MD_CTX *ctx;          /* running MD5 */
+    MD5_CTX ctx;              /* running MD5 */
 };
 
 static void h_init(struct h *h)
 {
-    h->ctx = EVP_MD_CTX_new();
-    if (h->ctx)
-        EVP_DigestInit_ex(h->ctx, EVP_md5(), NULL);
+    (void)MD5_Init(&h->ctx); /* returns 1: no failure mode for a caller-owned context */
 }
 
 static void h_final(struct h *h, uint8_t out[16])
 {
-    unsigned int n = 16;
-    if (!h->ctx || EVP_DigestFinal_ex(h->ctx, out, &n) != 1)
-        memset(out, 0, 16);
-    EVP_MD_CTX_free(h->ctx);
-    h->ctx = NULL;
+    (void)MD5_Final(out, &h->ctx);
 }
 
 static void h_bytes(struct h *h, const void *p, size_t n)
 {
-    if (h->ctx && n > 0)
-        EVP_DigestUpdate(h->ctx, p, n);
+    if (n > 0)
+        (void)MD5_Update(&h->ctx, p, n);
 }
 
 /* Java String.trim(): strip characters <= U+0020 at both ends, then UTF-8 bytes. */
