@@ -9,6 +9,7 @@
 #include "fits/fits_image.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,12 @@ static void usage(void)
             "         [--overscan-fit] [--trim SECTION] [--bias F] [--dark F] [--flat F]\n"
             "         [--gain G] [--readnoise R] [--bpm F] [--bpixtab F] [--atodsat DN]\n"
             "         [--fullwell E] [--dark-scale] [--flat-min V] [--hdu HDU] [--ccdproc]\n"
-            "         [--float32] [--checksum] [--no-fsync] -o OUT.fits IN.fits\n"
+            "         [--float32] [--checksum] [--no-fsync] [--band-mb N] [--in-memory]\n"
+            "         -o OUT.fits IN.fits\n"
             "  SECTION      FITS section, 1-based inclusive, x first: [2050:2080,1:350]\n"
             "  --ccdproc    reproduce python3-ccdproc 2.4 ccd_process() arithmetic and order\n"
-            "  --bpixtab    HST bad-pixel table (rows matched on CCDAMP/CCDGAIN, shifted by LTV)\n");
+            "  --bpixtab    HST bad-pixel table (rows matched on CCDAMP/CCDGAIN, shifted by LTV)\n"
+            "  --in-memory  hold whole frames instead of streaming bands (same results)\n");
 }
 
 static void step(const char *what)
@@ -101,6 +104,8 @@ int cli_cmd_calibrate(int argc, char **argv)
         {"float32", no_argument, NULL, '3'},
         {"checksum", no_argument, NULL, 'k'},
         {"no-fsync", no_argument, NULL, 'S'},
+        {"in-memory", no_argument, NULL, 'I'},
+        {"band-mb", required_argument, NULL, 'B'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -111,6 +116,8 @@ int cli_cmd_calibrate(int argc, char **argv)
     const char *out = NULL, *bias = NULL, *dark = NULL, *flat = NULL, *bpm = NULL, *bpix = NULL;
     const char *hdu = NULL;
     struct calib_write_opts wo = {false, false, false};
+    bool in_memory = false;
+    size_t band_bytes = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -172,6 +179,16 @@ int cli_cmd_calibrate(int argc, char **argv)
         case '3': wo.float32 = true; break;
         case 'k': wo.checksum = true; break;
         case 'S': wo.no_sync = true; break;
+        case 'I': in_memory = true; break;
+        case 'B': {
+            int64_t mb = 0;
+            if (str_to_i64(optarg, 1, 4096, &mb) != ERR_OK) {
+                fprintf(stderr, "obsflow calibrate: --band-mb wants 1..4096, not \"%s\"\n", optarg);
+                return CALIB_CLI_EXIT_USAGE;
+            }
+            band_bytes = (size_t)mb << 20;
+            break;
+        }
         case 'o': out = optarg; break;
         case 'h': usage(); return 0;
         default: usage(); return CALIB_CLI_EXIT_USAGE;
@@ -202,6 +219,24 @@ int cli_cmd_calibrate(int argc, char **argv)
         e = err_set(&ei, ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (bpix) {
+        char amp[32];
+        double g = 0, l1 = 0, l2 = 0;
+        if ((e = bpix_context(in, hdu, amp, sizeof(amp), &g, &l1, &l2, &ei)) != ERR_OK ||
+            (e = calib_bpix_read(bpix, amp[0] ? amp : NULL, g, l1, l2, &rows, &plan.nbpix, &ei)) !=
+                ERR_OK) {
+            goto out;
+        }
+        plan.bpix = rows;
+        plan.bpix_name = bpix;
+    }
+    if (!in_memory) {
+        struct calib_ref_paths refs = {bias, dark, flat, bpm};
+        plan.progress = calib_cli_progress;
+        plan.progress_arg = (void *)(uintptr_t) "calibrate";
+        e = calib_run_file(in, hdu, &plan, &refs, out, &wo, band_bytes, rec, &ei);
+        goto out;
+    }
     step("reading");
     if ((e = calib_frame_read(in, hdu, &frame, &ei)) != ERR_OK) {
         goto out;
@@ -230,17 +265,6 @@ int cli_cmd_calibrate(int argc, char **argv)
         }
         plan.mask = &fm;
     }
-    if (bpix) {
-        char amp[32];
-        double g = 0, l1 = 0, l2 = 0;
-        if ((e = bpix_context(in, hdu, amp, sizeof(amp), &g, &l1, &l2, &ei)) != ERR_OK ||
-            (e = calib_bpix_read(bpix, amp[0] ? amp : NULL, g, l1, l2, &rows, &plan.nbpix, &ei)) !=
-                ERR_OK) {
-            goto out;
-        }
-        plan.bpix = rows;
-        plan.bpix_name = bpix;
-    }
     step("calibrating");
     if ((e = calib_run(&frame, &plan, rec, &ei)) != ERR_OK) {
         goto out;
@@ -251,7 +275,7 @@ int cli_cmd_calibrate(int argc, char **argv)
         step("done");
     }
 out:
-    if (e != ERR_OK && isatty(STDERR_FILENO)) {
+    if (e != ERR_OK && isatty(STDERR_FILENO) && in_memory) {
         fputc('\n', stderr);
     }
     calib_frame_free(&frame);

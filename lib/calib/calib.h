@@ -228,6 +228,8 @@ struct calib_plan {
     bool dark_scale;               /* scale the dark by exposure time (default mode: always) */
     bool has_flat_min;
     double flat_min;
+    void (*progress)(int64_t rows_done, int64_t rows_total, void *arg); /* calib_run_file */
+    void *progress_arg;
 };
 
 /** Keywords and history a run produced, for the product header. */
@@ -249,6 +251,23 @@ struct calib_record {
  *  anything else is ERR_CALIB naming both shapes. */
 NODISCARD enum err calib_run(struct calib_frame *f, const struct calib_plan *plan,
                              struct calib_record *rec, struct err_info *ei);
+
+/** Reference files for calib_run_file (NULL: not used). */
+struct calib_ref_paths {
+    const char *bias, *dark, *flat, *mask;
+};
+
+/** The same chain streamed from files: the frame (@p hdu as in calib_frame_read) and every
+ *  reference are read band by band (each file opened once; the flat is read twice, for its
+ *  mean; with an overscan section the frame is read twice, for the row levels) and each band
+ *  goes through the whole chain and is written to @p out_path (SCI, ERR, DQ as extensions 1-3;
+ *  headers as calib_frame_write). Memory is a few bands, whatever the frame size. The plan's
+ *  bias/dark/flat/mask frames are ignored in favour of @p refs. Same arithmetic as calib_run. */
+NODISCARD enum err calib_run_file(const char *in_path, const char *hdu,
+                                  const struct calib_plan *plan,
+                                  const struct calib_ref_paths *refs, const char *out_path,
+                                  const struct calib_write_opts *wo, size_t band_bytes,
+                                  struct calib_record *rec, struct err_info *ei);
 
 /** Append to a record (silently capped). */
 void calib_record_str(struct calib_record *r, const char *name, const char *value,

@@ -209,60 +209,37 @@ size_t calib_dq_fullwell(struct calib_frame *f, double level)
     return n;
 }
 
-enum err calib_overscan(struct calib_frame *f, const struct calib_section *s,
-                        enum calib_oscan_stat stat, bool fit_linear, enum calib_mode mode,
-                        double *levels, struct err_info *ei)
+double calib_oscan_row_level(const double *row, const uint16_t *dq, const struct calib_section *s,
+                             enum calib_oscan_stat stat, enum calib_mode mode, double *tmp,
+                             bool *ok)
 {
-    if (s->x0 < 0 || s->x1 > f->nx || s->y0 < 0 || s->y1 > f->ny || s->x1 <= s->x0 ||
-        s->y1 <= s->y0) {
-        return err_set(ei, ERR_CALIB, "overscan section lies outside the %lldx%lld frame",
-                       (long long)f->nx, (long long)f->ny);
+    size_t k = 0;
+    for (int64_t x = s->x0; x < s->x1; x++) {
+        if (mode == CALIB_MODE_CCDPROC || dq[x] == 0) {
+            tmp[k++] = row[x];
+        }
     }
-    if (s->y0 != 0 || s->y1 != f->ny) {
-        /* one level per row of the frame: the section must span every row */
-        char sec[64];
-        calib_section_format(s, sec, sizeof(sec));
-        return err_set(ei, ERR_CALIB,
-                       "overscan section %s must cover every row (1:%lld) of the frame", sec,
-                       (long long)f->ny);
+    *ok = k > 0;
+    if (!*ok) {
+        return NAN;
     }
-    int64_t ny = f->ny;
-    int64_t w = s->x1 - s->x0;
-    double *lv = malloc((size_t)ny * sizeof(double));
-    double *tmp = malloc((size_t)w * sizeof(double));
-    bool *ok = malloc((size_t)ny * sizeof(bool));
-    enum err e = ERR_OK;
-    if (!lv || !tmp || !ok) {
-        e = err_set(ei, ERR_NOMEM, "out of memory");
-        goto out;
+    if (stat == CALIB_OSCAN_MEDIAN) {
+        return calib_median_inplace(tmp, k);
     }
+    return calib_pairwise_sum(tmp, k, 1) / (double)k;
+}
+
+enum err calib_oscan_finish(double *lv, const bool *ok, int64_t ny, bool fit_linear,
+                            struct err_info *ei)
+{
     int64_t nok = 0;
     for (int64_t y = 0; y < ny; y++) {
-        const double *row = f->sci + y * f->nx + s->x0;
-        const uint16_t *dq = f->dq + y * f->nx + s->x0;
-        size_t k = 0;
-        for (int64_t x = 0; x < w; x++) {
-            if (mode == CALIB_MODE_CCDPROC || dq[x] == 0) {
-                tmp[k++] = row[x];
-            }
-        }
-        ok[y] = k > 0;
-        if (!ok[y]) {
-            lv[y] = NAN;
-            continue;
-        }
-        nok++;
-        if (stat == CALIB_OSCAN_MEDIAN) {
-            lv[y] = calib_median_inplace(tmp, k);
-        } else {
-            lv[y] = calib_pairwise_sum(tmp, k, 1) / (double)k;
-        }
+        nok += ok[y];
     }
     if (fit_linear) {
         /* least squares line in the row number over the rows that have a level */
         if (nok < 2) {
-            e = err_set(ei, ERR_CALIB, "overscan fit needs at least two rows with good pixels");
-            goto out;
+            return err_set(ei, ERR_CALIB, "overscan fit needs at least two rows with good pixels");
         }
         double sx = 0, sy = 0;
         for (int64_t y = 0; y < ny; y++) {
@@ -284,27 +261,65 @@ enum err calib_overscan(struct calib_frame *f, const struct calib_section *s,
         for (int64_t y = 0; y < ny; y++) {
             lv[y] = my + slope * ((double)y - mx);
         }
-    } else if (nok < ny) {
-        for (int64_t y = 0; y < ny; y++) {
-            if (!ok[y]) {
-                e = err_set(ei, ERR_CALIB, "overscan row %lld has no good pixel",
-                            (long long)(y + 1));
-                goto out;
-            }
-        }
+        return ERR_OK;
     }
     for (int64_t y = 0; y < ny; y++) {
-        double *row = f->sci + y * f->nx;
-        double l = lv[y];
-        for (int64_t x = 0; x < f->nx; x++) {
-            row[x] = row[x] - l;
+        if (!ok[y]) {
+            return err_set(ei, ERR_CALIB, "overscan row %lld has no good pixel", (long long)(y + 1));
         }
-        if (mode == CALIB_MODE_DEFAULT) {
-            uint16_t *dq = f->dq + y * f->nx;
-            for (int64_t x = s->x0; x < s->x1; x++) {
-                dq[x] |= CALIB_DQ_OVERSCAN;
-            }
+    }
+    return ERR_OK;
+}
+
+void calib_oscan_subtract_row(double *row, uint16_t *dq, int64_t nx, double level,
+                              const struct calib_section *s, enum calib_mode mode)
+{
+    for (int64_t x = 0; x < nx; x++) {
+        row[x] = row[x] - level;
+    }
+    if (mode == CALIB_MODE_DEFAULT) {
+        for (int64_t x = s->x0; x < s->x1; x++) {
+            dq[x] |= CALIB_DQ_OVERSCAN;
         }
+    }
+}
+
+enum err calib_overscan(struct calib_frame *f, const struct calib_section *s,
+                        enum calib_oscan_stat stat, bool fit_linear, enum calib_mode mode,
+                        double *levels, struct err_info *ei)
+{
+    if (s->x0 < 0 || s->x1 > f->nx || s->y0 < 0 || s->y1 > f->ny || s->x1 <= s->x0 ||
+        s->y1 <= s->y0) {
+        return err_set(ei, ERR_CALIB, "overscan section lies outside the %lldx%lld frame",
+                       (long long)f->nx, (long long)f->ny);
+    }
+    if (s->y0 != 0 || s->y1 != f->ny) {
+        /* one level per row of the frame: the section must span every row */
+        char sec[64];
+        calib_section_format(s, sec, sizeof(sec));
+        return err_set(ei, ERR_CALIB,
+                       "overscan section %s must cover every row (1:%lld) of the frame", sec,
+                       (long long)f->ny);
+    }
+    int64_t ny = f->ny;
+    double *lv = malloc((size_t)ny * sizeof(double));
+    double *tmp = malloc((size_t)(s->x1 - s->x0) * sizeof(double));
+    bool *ok = malloc((size_t)ny * sizeof(bool));
+    enum err e = ERR_OK;
+    if (!lv || !tmp || !ok) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int64_t y = 0; y < ny; y++) {
+        lv[y] = calib_oscan_row_level(f->sci + y * f->nx, f->dq + y * f->nx, s, stat, mode, tmp,
+                                      &ok[y]);
+    }
+    e = calib_oscan_finish(lv, ok, ny, fit_linear, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    for (int64_t y = 0; y < ny; y++) {
+        calib_oscan_subtract_row(f->sci + y * f->nx, f->dq + y * f->nx, f->nx, lv[y], s, mode);
     }
     if (levels) {
         memcpy(levels, lv, (size_t)ny * sizeof(double));
@@ -445,15 +460,10 @@ enum err calib_subtract(struct calib_frame *f, const struct calib_frame *ref, do
     return ERR_OK;
 }
 
-enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64_t ox, int64_t oy,
-                    enum calib_mode mode, bool has_min, double min_value, double *mean_out,
-                    struct err_info *ei)
+enum err calib_flat_mean(const struct calib_frame *flat, int64_t ox, int64_t oy, int64_t nx,
+                         int64_t ny, enum calib_mode mode, bool has_min, double min_value,
+                         double *mean_out, struct err_info *ei)
 {
-    enum err e = ref_fits(f, flat, ox, oy, "flat", ei);
-    if (e != ERR_OK) {
-        return e;
-    }
-    int64_t nx = f->nx, ny = f->ny;
     size_t n = (size_t)(nx * ny);
     /* the part of the flat in use, as one contiguous array (numpy sums it pairwise as such) */
     bool direct = ox == 0 && oy == 0 && flat->nx == nx && !has_min;
@@ -464,55 +474,52 @@ enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64
             return err_set(ei, ERR_NOMEM, "out of memory");
         }
         for (int64_t y = 0; y < ny; y++) {
-            memcpy(owned + y * nx, flat->sci + (y + oy) * flat->nx + ox,
-                   (size_t)nx * sizeof(double));
-        }
-    }
-    double *F = direct ? flat->sci : owned;
-    if (has_min) {
-        for (size_t i = 0; i < n; i++) {
-            if (F[i] < min_value) {
-                F[i] = min_value;
+            for (int64_t x = 0; x < nx; x++) {
+                owned[y * nx + x] =
+                    calib_flat_value(flat->sci[(y + oy) * flat->nx + ox + x], has_min, min_value);
             }
         }
     }
+    const double *F = direct ? flat->sci : owned;
     double m;
     if (mode == CALIB_MODE_CCDPROC) {
         m = calib_pairwise_sum(F, n, 1) / (double)n;
     } else {
-        double s = 0, c = 0; /* Kahan over the usable pixels */
-        size_t cnt = 0;
+        struct calib_kahan k = {0, 0, 0};
         for (size_t i = 0; i < n; i++) {
-            if (F[i] > 0 && isfinite(F[i])) {
-                double yk = F[i] - c;
-                double t = s + yk;
-                c = (t - s) - yk;
-                s = t;
-                cnt++;
-            }
+            calib_kahan_add(&k, F[i]);
         }
-        m = cnt ? s / (double)cnt : NAN;
+        m = k.n ? k.s / (double)k.n : NAN;
     }
+    free(owned);
     if (!(m > 0) || !isfinite(m)) {
-        free(owned);
         return err_set(ei, ERR_CALIB, "flat \"%s\" has no positive mean (%g)", flat->source, m);
     }
-    if (mean_out) {
-        *mean_out = m;
+    *mean_out = m;
+    return ERR_OK;
+}
+
+enum err calib_flat_apply(struct calib_frame *f, const struct calib_frame *flat, int64_t ox,
+                          int64_t oy, enum calib_mode mode, bool has_min, double min_value,
+                          double m, struct err_info *ei)
+{
+    enum err e = ref_fits(f, flat, ox, oy, "flat", ei);
+    if (e != ERR_OK) {
+        return e;
     }
     if (flat->err) {
         e = calib_frame_ensure_err(f, ei);
         if (e != ERR_OK) {
-            free(owned);
             return e;
         }
     }
+    int64_t nx = f->nx, ny = f->ny;
     double m2 = m * m, m4 = pow(m, 4.0);
     for (int64_t y = 0; y < ny; y++) {
         for (int64_t x = 0; x < nx; x++) {
             size_t i = (size_t)(y * nx + x);
             size_t r = (size_t)((y + oy) * flat->nx + ox + x);
-            double B = F[i] / m;
+            double B = calib_flat_value(flat->sci[r], has_min, min_value) / m;
             bool bad = !(B > 0) || !isfinite(B);
             f->dq[i] |= flat->dq[r];
             if (bad) {
@@ -536,8 +543,26 @@ enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64
             }
         }
     }
-    free(owned);
     return ERR_OK;
+}
+
+enum err calib_flat(struct calib_frame *f, const struct calib_frame *flat, int64_t ox, int64_t oy,
+                    enum calib_mode mode, bool has_min, double min_value, double *mean_out,
+                    struct err_info *ei)
+{
+    enum err e = ref_fits(f, flat, ox, oy, "flat", ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    double m = 0;
+    e = calib_flat_mean(flat, ox, oy, f->nx, f->ny, mode, has_min, min_value, &m, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    if (mean_out) {
+        *mean_out = m;
+    }
+    return calib_flat_apply(f, flat, ox, oy, mode, has_min, min_value, m, ei);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -670,307 +695,3 @@ void calib_record_history(struct calib_record *r, const char *fmt, ...)
     r->nhistory++;
 }
 
-/* Base name of a path, for keywords. */
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-/* Where a reference lines up with the (trimmed) frame. */
-static enum err ref_offset(const struct calib_frame *ref, const char *what, int64_t nx0,
-                           int64_t ny0, const struct calib_section *trim, int64_t *ox, int64_t *oy,
-                           struct err_info *ei)
-{
-    int64_t nx = trim ? trim->x1 - trim->x0 : nx0;
-    int64_t ny = trim ? trim->y1 - trim->y0 : ny0;
-    if (ref->nx == nx && ref->ny == ny) {
-        *ox = *oy = 0;
-        return ERR_OK;
-    }
-    if (trim && ref->nx == nx0 && ref->ny == ny0) {
-        *ox = trim->x0;
-        *oy = trim->y0;
-        return ERR_OK;
-    }
-    if (trim) {
-        return err_set(ei, ERR_CALIB,
-                       "shape mismatch: %s \"%s\" is %lldx%lld but the frame is %lldx%lld after "
-                       "trimming (%lldx%lld raw)",
-                       what, ref->source, (long long)ref->nx, (long long)ref->ny, (long long)nx,
-                       (long long)ny, (long long)nx0, (long long)ny0);
-    }
-    return err_set(ei, ERR_CALIB, "shape mismatch: %s \"%s\" is %lldx%lld but the frame is %lldx%lld",
-                   what, ref->source, (long long)ref->nx, (long long)ref->ny, (long long)nx,
-                   (long long)ny);
-}
-
-static bool unit_electrons(const struct calib_frame *f)
-{
-    return calib_unit_is_electrons(f->bunit);
-}
-
-static enum err do_bias(struct calib_frame *f, const struct calib_plan *p, int64_t ox, int64_t oy,
-                        struct calib_record *rec, struct err_info *ei)
-{
-    enum err e = calib_subtract(f, p->bias, 1.0, ox, oy, "bias", ei);
-    if (e != ERR_OK) {
-        return e;
-    }
-    calib_record_str(rec, "BIASFILE", base_name(p->bias->source), "bias reference used");
-    calib_record_str(rec, "BIASCORR", "COMPLETE", "bias subtracted");
-    calib_record_history(rec, "bias %.50s subtracted", base_name(p->bias->source));
-    return ERR_OK;
-}
-
-static enum err do_dark(struct calib_frame *f, const struct calib_plan *p, double t_data,
-                        bool has_t_data, int64_t ox, int64_t oy, struct calib_record *rec,
-                        struct err_info *ei)
-{
-    double k = 1.0;
-    if (p->mode == CALIB_MODE_CCDPROC) {
-        if (p->dark_scale) {
-            if (!has_t_data || !p->dark->has_exptime || !(p->dark->exptime > 0)) {
-                return err_set(ei, ERR_CALIB, "dark scaling needs EXPTIME of the frame and of "
-                                              "dark \"%s\"", p->dark->source);
-            }
-            k = t_data / p->dark->exptime;
-        }
-    } else {
-        /* the dark is a rate when it has no exposure time of its own */
-        double td = p->dark->has_darktime ? p->dark->darktime
-                                          : (p->dark->has_exptime ? p->dark->exptime : 1.0);
-        if (!has_t_data) {
-            return err_set(ei, ERR_CALIB, "dark subtraction needs DARKTIME or EXPTIME of the frame");
-        }
-        if (!(td > 0)) {
-            return err_set(ei, ERR_CALIB, "dark \"%s\" has a non-positive exposure time",
-                           p->dark->source);
-        }
-        k = t_data / td;
-    }
-    enum err e = calib_subtract(f, p->dark, k, ox, oy, "dark", ei);
-    if (e != ERR_OK) {
-        return e;
-    }
-    calib_record_str(rec, "DARKFILE", base_name(p->dark->source), "dark reference used");
-    calib_record_num(rec, "DARKSCL", k, "factor applied to the dark");
-    calib_record_str(rec, "DARKCORR", "COMPLETE", "dark subtracted");
-    calib_record_history(rec, "dark %.40s x %.6g subtracted", base_name(p->dark->source), k);
-    return ERR_OK;
-}
-
-static enum err do_flat(struct calib_frame *f, const struct calib_plan *p, int64_t ox, int64_t oy,
-                        struct calib_record *rec, struct err_info *ei)
-{
-    double m = 0;
-    enum err e = calib_flat(f, p->flat, ox, oy, p->mode, p->has_flat_min, p->flat_min, &m, ei);
-    if (e != ERR_OK) {
-        return e;
-    }
-    calib_record_str(rec, "FLATFILE", base_name(p->flat->source), "flat reference used");
-    calib_record_num(rec, "FLATMEAN", m, "flat normalised by this mean");
-    calib_record_str(rec, "FLATCORR", "COMPLETE", "flat fielded");
-    calib_record_history(rec, "flat %.40s / %.8g divided", base_name(p->flat->source), m);
-    return ERR_OK;
-}
-
-enum err calib_run(struct calib_frame *f, const struct calib_plan *p, struct calib_record *rec,
-                   struct err_info *ei)
-{
-    enum err e = ERR_OK;
-    const bool ccdproc = p->mode == CALIB_MODE_CCDPROC;
-    int64_t nx0 = f->nx, ny0 = f->ny;
-    struct calib_section osec, tsec;
-    const struct calib_section *trim = NULL;
-    char sec[64];
-    if (p->overscan) {
-        e = calib_section_parse(p->overscan, nx0, ny0, &osec, ei);
-        if (e != ERR_OK) {
-            err_prefix(ei, "overscan: ");
-            return e;
-        }
-    }
-    if (p->trim) {
-        e = calib_section_parse(p->trim, nx0, ny0, &tsec, ei);
-        if (e != ERR_OK) {
-            err_prefix(ei, "trim: ");
-            return e;
-        }
-        trim = &tsec;
-    }
-    if ((p->has_gain && !(p->gain > 0)) || (p->has_readnoise && !(p->readnoise >= 0))) {
-        return err_set(ei, ERR_INVALID, "gain must be > 0 and read noise >= 0");
-    }
-    /* every reference must line up before anything is computed */
-    int64_t box = 0, boy = 0, dox = 0, doy = 0, fox = 0, foy = 0;
-    if (p->bias && (e = ref_offset(p->bias, "bias", nx0, ny0, trim, &box, &boy, ei)) != ERR_OK) {
-        return e;
-    }
-    if (p->dark && (e = ref_offset(p->dark, "dark", nx0, ny0, trim, &dox, &doy, ei)) != ERR_OK) {
-        return e;
-    }
-    if (p->flat && (e = ref_offset(p->flat, "flat", nx0, ny0, trim, &fox, &foy, ei)) != ERR_OK) {
-        return e;
-    }
-    double t_data = f->has_darktime ? f->darktime : f->exptime;
-    bool has_t_data = f->has_darktime || f->has_exptime;
-    if (ccdproc) {
-        t_data = f->exptime;
-        has_t_data = f->has_exptime;
-    }
-    calib_record_str(rec, "CALMODE", ccdproc ? "ccdproc-2.4" : "calacs",
-                     "arithmetic of obsflow calibrate");
-
-    /* DQ initialisation, on raw pixels */
-    bool dqi = false;
-    if (p->mask) {
-        e = calib_dq_apply_mask(f, p->mask, ei);
-        if (e != ERR_OK) {
-            return e;
-        }
-        calib_record_str(rec, "MASKFILE", base_name(p->mask->source), "bad-pixel mask used");
-        dqi = true;
-    }
-    if (p->bpix && p->nbpix) {
-        size_t t = calib_dq_apply_bpix(f, p->bpix, p->nbpix);
-        calib_record_str(rec, "BPIXTAB", p->bpix_name ? base_name(p->bpix_name) : "", "bad pixels");
-        calib_record_history(rec, "bad-pixel table: %zu rows, %zu pixels flagged", p->nbpix, t);
-        dqi = true;
-    }
-    if (p->atodsat > 0) {
-        size_t ns = calib_dq_atodsat(f, p->atodsat);
-        calib_record_num(rec, "ATODSAT", p->atodsat, "A-to-D saturation level (DN)");
-        calib_record_num(rec, "NATODSAT", (double)ns, "pixels at A-to-D saturation");
-        dqi = true;
-    }
-    if (dqi) {
-        calib_record_str(rec, "DQICORR", "COMPLETE", "data quality initialised");
-    }
-
-    if (p->overscan) {
-        double *lv = malloc((size_t)ny0 * sizeof(double));
-        if (!lv) {
-            return err_set(ei, ERR_NOMEM, "out of memory");
-        }
-        e = calib_overscan(f, &osec, p->oscan_stat, p->oscan_fit, p->mode, lv, ei);
-        if (e == ERR_OK) {
-            double s = 0;
-            for (int64_t y = 0; y < ny0; y++) {
-                s += lv[y];
-            }
-            calib_section_format(&osec, sec, sizeof(sec));
-            calib_record_str(rec, "BIASSECA", sec, "overscan section used");
-            calib_record_num(rec, "BLEVMEAN", s / (double)ny0, "mean overscan level subtracted");
-            calib_record_str(rec, "BLEVCORR", "COMPLETE", "overscan subtracted");
-            calib_record_history(rec, "overscan %s %s%s subtracted, mean level %.6g", sec,
-                                 p->oscan_stat == CALIB_OSCAN_MEDIAN ? "median" : "mean",
-                                 p->oscan_fit ? " linear fit" : "", s / (double)ny0);
-        }
-        free(lv);
-        if (e != ERR_OK) {
-            return e;
-        }
-    }
-    if (trim) {
-        e = calib_trim(f, trim, ei);
-        if (e != ERR_OK) {
-            return e;
-        }
-        calib_section_format(trim, sec, sizeof(sec));
-        calib_record_str(rec, "TRIMSEC", sec, "section kept");
-        calib_record_history(rec, "trimmed to %s", sec);
-    }
-
-    /* References in electrons are applied after the gain conversion, others before it (ccdproc's
-     * gain_corrected switch, chosen from the units the way its unit checks force). */
-    bool refs_e = false, refs_adu = false;
-    const struct calib_frame *refs[3] = {p->bias, p->dark, p->flat};
-    for (int i = 0; i < 2; i++) { /* the flat is unitless after normalising */
-        if (refs[i]) {
-            if (unit_electrons(refs[i])) {
-                refs_e = true;
-            } else {
-                refs_adu = true;
-            }
-        }
-    }
-    if (refs_e && refs_adu) {
-        return err_set(ei, ERR_CALIB, "bias and dark are in different units (%s, %s)",
-                       p->bias->bunit, p->dark->bunit);
-    }
-    if (refs_e && !p->has_gain && !unit_electrons(f)) {
-        return err_set(ei, ERR_CALIB, "references are in electrons but the frame is in %s and no "
-                                      "gain was given", f->bunit);
-    }
-
-    if (ccdproc) {
-        if (p->has_readnoise) {
-            e = calib_deviation(f, p->has_gain ? p->gain : 1.0, p->readnoise, ei);
-            if (e != ERR_OK) {
-                return e;
-            }
-            calib_record_num(rec, "RDNOISE", p->readnoise, "read noise used (e-)");
-            calib_record_history(rec, "deviation sqrt(g*X + rn^2)/g created");
-        }
-        bool gain_first = p->has_gain && (refs_e || !(p->bias || p->dark || p->flat));
-        if (gain_first) {
-            calib_gain(f, p->gain);
-        }
-        if (p->bias && (e = do_bias(f, p, box, boy, rec, ei)) != ERR_OK) {
-            return e;
-        }
-        if (p->dark && (e = do_dark(f, p, t_data, has_t_data, dox, doy, rec, ei)) != ERR_OK) {
-            return e;
-        }
-        if (p->flat && (e = do_flat(f, p, fox, foy, rec, ei)) != ERR_OK) {
-            return e;
-        }
-        if (p->has_gain && !gain_first) {
-            calib_gain(f, p->gain);
-        }
-    } else {
-        if (!refs_e) {
-            if (p->bias && (e = do_bias(f, p, box, boy, rec, ei)) != ERR_OK) {
-                return e;
-            }
-            if (p->dark && (e = do_dark(f, p, t_data, has_t_data, dox, doy, rec, ei)) != ERR_OK) {
-                return e;
-            }
-        }
-        if (p->has_gain) {
-            calib_gain(f, p->gain);
-        }
-        if (p->fullwell > 0) {
-            size_t ns = calib_dq_fullwell(f, p->fullwell);
-            calib_record_num(rec, "FULLWELL", p->fullwell, "full-well level (e-)");
-            calib_record_num(rec, "NSATFW", (double)ns, "pixels above full well");
-        }
-        if (p->has_gain || p->has_readnoise) {
-            e = calib_noise(f, p->has_readnoise ? p->readnoise : 0.0, ei);
-            if (e != ERR_OK) {
-                return e;
-            }
-            calib_record_num(rec, "RDNOISE", p->has_readnoise ? p->readnoise : 0.0,
-                             "read noise used (e-)");
-            calib_record_str(rec, "NOISCORR", "COMPLETE", "error array initialised");
-            calib_record_history(rec, "err = sqrt(max(sci,0) + rn^2 + err^2)");
-        }
-        if (refs_e) {
-            if (p->bias && (e = do_bias(f, p, box, boy, rec, ei)) != ERR_OK) {
-                return e;
-            }
-            if (p->dark && (e = do_dark(f, p, t_data, has_t_data, dox, doy, rec, ei)) != ERR_OK) {
-                return e;
-            }
-        }
-        if (p->flat && (e = do_flat(f, p, fox, foy, rec, ei)) != ERR_OK) {
-            return e;
-        }
-    }
-    if (p->has_gain) {
-        calib_record_num(rec, "GAINUSED", p->gain, "gain used (e-/ADU)");
-        calib_record_history(rec, "gain %.6g e-/ADU applied", p->gain);
-    }
-    return ERR_OK;
-}
