@@ -337,6 +337,27 @@ static enum err queue_spec_check(const json_t *spec, const char *pfx, json_t *ro
 
 /* ---- enqueue ------------------------------------------------------------------------------ */
 
+/* A just-inserted job in the API shape, from its normalized spec @p row and row @p i of the
+ * insert's answer (id, run_at when it differs from created_at, created_at). */
+static json_t *queue_new_job(const json_t *row, const struct db_res *res, int i)
+{
+    const char *created = db_res_get(res, i, 2);
+    const char *run_at = db_res_get(res, i, 1);
+    json_t *params = json_object_get(row, "params");
+    json_t *parent = json_object_get(row, "parent_id");
+    return json_pack("{s:s, s:O, s:s, s:O, s:O, s:o, s:i, s:O, s:s, s:s, s:n, s:n, s:n, s:n,"
+                     " s:O, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
+                     "id", db_res_get(res, i, 0), "kind", json_object_get(row, "kind"), "state",
+                     "queued", "queue", json_object_get(row, "queue"), "priority",
+                     json_object_get(row, "priority"), "params",
+                     params != NULL ? json_incref(params) : json_object(), "attempts", 0, "max_attempts",
+                     json_object_get(row, "max_attempts"), "run_at",
+                     run_at != NULL ? run_at : created, "created_at", created, "started_at",
+                     "finished_at", "error", "result", "parent_id",
+                     parent != NULL ? parent : json_null(), "children", "total", 0, "queued", 0,
+                     "running", 0, "retrying", 0, "succeeded", 0, "failed", 0, "cancelled", 0);
+}
+
 struct queue_enq {
     struct queue *q;
     const char *rows;      /* JSON array of normalized rows */
@@ -356,10 +377,13 @@ static const char queue_sql_insert[] =
     "        r.parent_id, coalesce(r.params, '{}')"
     " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, kind text, queue text, priority smallint,"
     "      max_attempts integer, run_at timestamptz, parent_id uuid, params jsonb)"
-    " RETURNING j.*),"
+    " RETURNING j.id, j.run_at, j.created_at),"
     " ev AS (INSERT INTO job_events (job_id, state, attempt, message)"
     " SELECT id, 'queued', 0, 'enqueued' FROM ins)"
-    " SELECT " QUEUE_JOB_COLS " FROM ins j ORDER BY j.id";
+    /* only what the caller does not know already: the ids (in order) and the timestamps;
+     * created_at is now() for every row, formatted once */
+    " SELECT id, CASE WHEN run_at = created_at THEN NULL ELSE " QUEUE_TS("run_at") " END,"
+    " (SELECT " QUEUE_TS("now()") ") FROM ins ORDER BY id";
 
 /* queue_enqueue (replay) and queue_get_many: jobs by id in id order. */
 static const char queue_sql_get_many[] =
@@ -508,7 +532,8 @@ enum err queue_enqueue(struct queue *q, const json_t *specs, const char *idem_ke
     }
     jobs = json_array();
     for (int i = 0; jobs != NULL && i < db_res_rows(x.res); i++) {
-        json_t *j = queue__job_from_row(x.res, i, x.replayed);
+        json_t *j = x.replayed ? queue__job_from_row(x.res, i, true)
+                               : queue_new_job(json_array_get(rows, (size_t)i), x.res, i);
         if (j == NULL || json_array_append_new(jobs, j) != 0) {
             json_decref(jobs);
             jobs = NULL;

@@ -256,6 +256,17 @@ static void test_claim_order(void **state)
                        "\"run_at\":\"2999-01-01T00:00:00Z\"},"
                        "{\"kind\":\"noop\",\"params\":{\"n\":\"p5-now\"}}]",
                        NULL);
+    /* the answer carries the normalized times: run_at in UTC, created_at = run_at by default */
+    assert_string_equal(jstr(json_array_get(jobs, 3), "run_at"), "2020-05-31T22:00:00.000000Z");
+    assert_string_equal(jstr(json_array_get(jobs, 5), "run_at"),
+                        jstr(json_array_get(jobs, 5), "created_at"));
+    assert_string_equal(jstr(json_array_get(jobs, 1), "state"), "queued");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(jobs, 1), "priority")), 9);
+    json_t *back = NULL;
+    struct err_info gei;
+    assert_int_equal(queue_get(f->q, jstr(json_array_get(jobs, 3), "id"), &back, &gei), ERR_OK);
+    assert_true(json_equal(back, json_array_get(jobs, 3))); /* same shape as a later GET */
+    json_decref(back);
     json_decref(jobs);
     struct queue_claimed c[10];
     int n = 0;
@@ -325,17 +336,18 @@ static void test_skip_locked_concurrency(void **state)
         json_decref(out);
     }
     json_decref(batch);
-    static char ids[TOTAL * 2][QUEUE_ID_LEN + 1];
+    static char ids[TOTAL * THREADS][QUEUE_ID_LEN + 1]; /* room for any one thread to get all */
     struct claimer cl[THREADS];
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        cl[i] = (struct claimer){.q = f->q, .ids = &ids[i * (TOTAL / 2)], .n = 0};
+        cl[i] = (struct claimer){.q = f->q, .ids = &ids[i * TOTAL], .n = 0};
         pthread_create(&t[i], NULL, claim_thread, &cl[i]);
     }
-    static char all[TOTAL * 2][QUEUE_ID_LEN + 1];
+    static char all[TOTAL * THREADS][QUEUE_ID_LEN + 1];
     int total = 0;
     for (int i = 0; i < THREADS; i++) {
         pthread_join(t[i], NULL);
+        assert_true(cl[i].n <= TOTAL);
         for (int k = 0; k < cl[i].n; k++) {
             memcpy(all[total++], cl[i].ids[k], QUEUE_ID_LEN + 1);
         }
