@@ -948,7 +948,9 @@ done:
         proc_log_divider(&r->plog, "Fatal Exception");
         proc_log(&r->plog, "EXIT", "%s[%d]: %s", proc_exit_name(code), code, r->reason);
     } else {
-        proc_log(&r->plog, "INFO", "dataset %s processed: %s", r->ds.name, r->data_dir);
+        proc_log(&r->plog, "INFO", "dataset %s processed: %s%s%s", r->ds.name,
+                 r->out_s3 ? r->s3_base : r->data_dir, r->out_s3 ? "/" : "",
+                 r->out_s3 ? rel_of(r, r->data_dir) : "");
     }
     int up = publish_logs(r, code, pcode, previews_ran);
     if (code == PROC_SUCCESS && up != 0) {
@@ -957,7 +959,6 @@ done:
     /* markers last: the trigger is the very last thing written */
     remove_marker(r, "processing-", "");
     if (code == PROC_SUCCESS) {
-        char body[PROC_PATH_MAX * 2];
         struct buf trig;
         buf_init(&trig, (size_t)2 << 20);
         enum err rc = buf_printf(&trig, "%s%s", buf_cstr(&products), buf_cstr(&previews));
@@ -967,11 +968,9 @@ done:
         if (rc == ERR_OK) {
             rc = write_marker(r, "datasets-processed/", "", "", &ei);
         }
-        snprintf(body, sizeof body, "%s\n", r->out_s3 ? r->s3_base : r->data_dir);
         if (rc == ERR_OK) {
             rc = write_marker(r, "processed-", ".trigger", buf_cstr(&trig), &ei);
         }
-        (void)body;
         buf_free(&trig);
         if (rc != ERR_OK) {
             code = fail(r, r->out_s3 ? PROC_S3_UPLOAD_ERROR : PROC_GENERIC_ERROR, &ei,
@@ -981,8 +980,8 @@ done:
     if (code != PROC_SUCCESS) {
         char body[PROC_REASON_MAX + 64];
         snprintf(body, sizeof body, "%s[%d]: %s\n", proc_exit_name(code), code, r->reason);
-        if (write_marker(r, "error-", "", body, &ei) != ERR_OK && code == PROC_SUCCESS) {
-            code = PROC_GENERIC_ERROR;
+        if (write_marker(r, "error-", "", body, &ei) != ERR_OK) {
+            fprintf(stderr, "obsflow process: could not write the error marker: %s\n", ei.msg);
         }
     }
     buf_free(&products);
