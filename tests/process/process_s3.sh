@@ -7,7 +7,13 @@ set -uo pipefail
 OBS=$OBSFLOW_BIN_DIR/obsflow
 D=$OBSFLOW_SHARED/testdata/fits
 T=$OBSFLOW_TEST_TMP
-S3U="python3 $(dirname "$0")/s3util.py"
+# a python3 with botocore: Debian's (python3-botocore) or the one on PATH
+BOTO_PY=
+for py in /usr/bin/python3 python3; do
+  if "$py" -c 'import botocore' 2>/dev/null; then BOTO_PY=$py; break; fi
+done
+[ -n "$BOTO_PY" ] || { echo "no python3 with botocore"; exit 1; }
+S3U="$BOTO_PY $(dirname "$0")/s3util.py"
 [ -f "$OBSFLOW_S3_DIR/port" ] || { echo "no S3 fixture"; exit 1; }
 EP=http://127.0.0.1:$(cat "$OBSFLOW_S3_DIR/port")
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
