@@ -25,6 +25,26 @@ check("thumb.jpg", (128, 126))
 check("kast_thumb.jpg", (128, 21))
 print("ok")
 PY
+# outside oracle: Debian's fitscut (same autoscale and asinh options) agrees pixel for pixel in
+# shape and orientation (correlation of the two JPEGs; upside down would correlate far less)
+for f in m51 m13 saao_a8280271; do
+  "$OBS" preview -o "$T/o_$f.jpg" "$D/$f.fits"
+  fitscut --all --jpg --autoscale=99.5 --asinh-scale -f "$D/$f.fits" "$T/f_$f.jpg"
+done
+/usr/bin/python3 - "$T" <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+t = sys.argv[1]
+for f in ["m51", "m13", "saao_a8280271"]:
+    a = np.asarray(Image.open(f"{t}/o_{f}.jpg"), float)
+    b = np.asarray(Image.open(f"{t}/f_{f}.jpg"), float)
+    assert a.shape == b.shape, (f, a.shape, b.shape)
+    r = np.corrcoef(a.ravel(), b.ravel())[0, 1]
+    rf = np.corrcoef(a.ravel(), b[::-1].ravel())[0, 1]
+    assert r > 0.95 and r > rf + 0.2, (f, r, rf)
+    print(f, "correlation with fitscut", round(r, 4))
+PY
 # usage errors
 set +e
 "$OBS" preview "$D/m51.fits" 2>/dev/null; [ $? -eq 2 ] || { echo "missing -o should exit 2"; exit 1; }
