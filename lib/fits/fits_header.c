@@ -365,7 +365,7 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
 
 static bool is_hdu_marker(const char *line, size_t len)
 {
-    return len >= 6 && strncmp(line, "# HDU ", 6) == 0;
+    return len >= 6 && line[0] == '#' && memcmp(line, "# HDU ", 6) == 0;
 }
 
 static bool is_blank(const char *line, size_t len)
@@ -437,11 +437,6 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             }
         }
         lineno++;
-        if (ll <= 80 && !is_hdu_marker(line, ll) && memchr(line, '\0', ll)) {
-            e = err_set(ei, ERR_PARSE, "\"%s\" line %d: binary data in a header text file", name,
-                        lineno);
-            goto out;
-        }
         if (is_hdu_marker(line, ll)) {
             if (!marker_layout) {
                 e = err_set(ei, ERR_PARSE, "\"%s\" line %d: HDU separator inside an END-delimited "
@@ -490,7 +485,9 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             }
             rtrim(shown);
             const char *why = "malformed card";
-            if (strchr(shown, '=') == NULL) {
+            if (memchr(line, '\0', ll)) {
+                why = "binary data in a header text file";
+            } else if (strchr(shown, '=') == NULL) {
                 why = "card without \"=\"";
             }
             if (pos >= len && text[len - 1] != '\n') {
