@@ -296,7 +296,9 @@ static enum err queue_cc(struct queue *q, const struct queue_completion *c, int 
         }
     }
     db_res_free(r);
-    qsort(out, (size_t)got, sizeof *out, queue_cmp_claimed);
+    if (got > 1) {
+        qsort(out, (size_t)got, sizeof *out, queue_cmp_claimed);
+    }
     atomic_fetch_add(&q->claimed, (uint64_t)got);
     if (n != NULL) {
         *n = got;
