@@ -2,11 +2,12 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "caom/caom.h"
 
+#include "core/rand.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 enum err caom_str_set(char **dst, const char *s)
 {
@@ -53,9 +54,8 @@ void caom_strlist_clear(struct caom_strlist *l)
 
 void caom_uuid_random(uint8_t id[16])
 {
-    uuid_t u;
-    uuid_generate_random(u);
-    memcpy(id, u, 16);
+    /* buffered getrandom: libuuid's generator cost ~3 us per entity (a syscall each) */
+    rand_uuid_v4(id);
 }
 
 void caom_uuid_format(const uint8_t id[16], char out[37])
