@@ -310,6 +310,35 @@ script -qec "OBSFLOW_NO_PROGRESS= $OBS process --quiet j8bt05njq file:$T/in file
 grep -q 'j8bt05njq \[1/5\] fetch' "$T/tty.typescript" || die "tty: no progress line"
 grep -q 'j8bt05njq done' "$T/tty.typescript" || die "tty: no final line"
 
+# out of memory (ulimit -v) is CALDP_MEMORY_ERROR (32), the code CALCLOUD retries with more
+# memory: a synthetic full-size WFC raw frame under a 150 MB address-space limit. Skipped under
+# AddressSanitizer, whose shadow memory needs terabytes of address space.
+if ! ldd "$OBS" 2>/dev/null | grep -q libasan; then
+  mkdir -p "$T/m_in" "$T/m_out" "$T/m_conf"
+  cp -r "$OBSFLOW_SOURCE_DIR/config/expectations" "$T/m_conf/"
+  $PY - "$D/j8bt05njq_raw.fits" "$T/m_in/j8bt05njq_raw.fits" <<'PY'
+import sys, numpy as np
+from astropy.io import fits
+src = fits.open(sys.argv[1])
+p = src[0].header.copy()
+p["DETECTOR"] = "WFC"
+sci = fits.ImageHDU(np.full((2068, 4144), 1200, np.uint16), header=src[1].header.copy(),
+                    name="SCI", ver=1)
+err, dq = src[2].copy(), src[3].copy()
+for h in (err, dq):
+    h.header["NPIX1"], h.header["NPIX2"] = 4144, 2068
+fits.HDUList([fits.PrimaryHDU(header=p), sci, err, dq]).writeto(sys.argv[2])
+b = open(sys.argv[2], "rb").read()  # constant arrays are BITPIX 16 in real raw files
+open(sys.argv[2], "wb").write(b.replace(b"BITPIX  =                    8",
+                                        b"BITPIX  =                   16"))
+PY
+  (ulimit -v 150000; exec "$OBS" process --quiet j8bt05njq "file:$T/m_in" "file:$T/m_out" \
+    "file:$T/m_conf") >"$T/nomem.out" 2>"$T/nomem.err"
+  rc=$?
+  [ $rc -eq 32 ] || die "nomem: exit $rc, want 32: $(cat "$T/nomem.err")"
+  check_failed nomem "$T/m_out" j8bt05njq acs 32 CALDP_MEMORY_ERROR "out of memory"
+fi
+
 # the work directories are cleaned up
 [ -z "$(ls -A "$T/work")" ] || die "work directories left: $(ls "$T/work")"
 
