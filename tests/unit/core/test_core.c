@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/rand.h"
 #include "core/str.h"
 
 static void test_err_names_and_statuses(void **state)
@@ -107,12 +108,33 @@ static void test_clock_format(void **state)
     assert_true(b >= a);
 }
 
+static void test_rand_uuid(void **state)
+{
+    (void)state;
+    uint8_t a[16];
+    uint8_t b[16];
+    rand_uuid_v4(a);
+    rand_uuid_v4(b);
+    assert_int_equal(a[6] >> 4, 4);
+    assert_int_equal(a[8] >> 6, 2);
+    assert_memory_not_equal(a, b, 16);
+    /* many draws cross the pool refill boundary and still differ */
+    uint64_t prev = rand_u64();
+    int same = 0;
+    for (int i = 0; i < 2000; i++) {
+        uint64_t v = rand_u64();
+        same += v == prev;
+        prev = v;
+    }
+    assert_int_equal(same, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_names_and_statuses), cmocka_unit_test(test_err_set_and_prefix),
         cmocka_unit_test(test_buf_cap),                cmocka_unit_test(test_str_numbers),
-        cmocka_unit_test(test_str_misc),               cmocka_unit_test(test_clock_format),
+        cmocka_unit_test(test_str_misc),               cmocka_unit_test(test_clock_format),           cmocka_unit_test(test_rand_uuid),
     };
     return cmocka_run_group_tests_name("lib.core", tests, NULL, NULL);
 }
