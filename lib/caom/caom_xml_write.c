@@ -42,10 +42,22 @@ static void w_indent(struct w *w)
     }
 }
 
-static void w_escaped(struct w *w, const char *s, bool attr)
+/* Escape @p s as element text or attribute value. Control characters other than tab, newline
+ * and carriage return cannot appear in XML 1.0 at all (not even as character references):
+ * ERR_INVALID naming @p name, rather than a document no reader accepts. */
+static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
 {
     const char *run = s;
     for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            if (!w->rc)
+                w->rc = err_set_field(w->ei, ERR_INVALID, name,
+                                      "element \"%s\": control character 0x%02x cannot be "
+                                      "written in XML",
+                                      name, (unsigned)c);
+            return;
+        }
         const char *rep = NULL;
         switch (*p) {
         case '<': rep = "&lt;"; break;
@@ -101,7 +113,7 @@ static void w_text(struct w *w, const char *name, const char *val)
     w_puts(w, "<caom2:");
     w_puts(w, name);
     w_puts(w, ">");
-    w_escaped(w, val, false);
+    w_escaped(w, name, val, false);
     w_puts(w, "</caom2:");
     w_puts(w, name);
     w_puts(w, ">\n");
@@ -225,17 +237,17 @@ static void w_entity_attrs(struct w *w, const struct caom_entity *e)
     }
     if (e->meta_checksum[0]) {
         w_puts(w, " caom2:metaChecksum=\"");
-        w_escaped(w, e->meta_checksum, true);
+        w_escaped(w, "metaChecksum", e->meta_checksum, true);
         w_puts(w, "\"");
     }
     if (e->acc_meta_checksum[0]) {
         w_puts(w, " caom2:accMetaChecksum=\"");
-        w_escaped(w, e->acc_meta_checksum, true);
+        w_escaped(w, "accMetaChecksum", e->acc_meta_checksum, true);
         w_puts(w, "\"");
     }
     if (e->meta_producer) {
         w_puts(w, " caom2:metaProducer=\"");
-        w_escaped(w, e->meta_producer, true);
+        w_escaped(w, "metaProducer", e->meta_producer, true);
         w_puts(w, "\"");
     }
 }

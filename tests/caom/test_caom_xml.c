@@ -387,6 +387,21 @@ static void test_write_requires_fields(void **state)
     assert_non_null(strstr(xml, "xsi:type=\"caom2:DerivedObservation\""));
     assert_non_null(strstr(xml, "<caom2:observationURI>caom:C/a</caom2:observationURI>"));
     free(xml);
+    xml = NULL;
+    /* a control character XML 1.0 cannot carry (e.g. from a FITS header) is refused, naming
+     * the element, instead of a document no reader accepts; tab/newline are fine */
+    assert_int_equal(caom_str_set(&p->creator_id, "ivo://x/\x01y"), ERR_OK);
+    assert_int_equal(caom_xml_write(o, &xml, &len, &ei), ERR_INVALID);
+    assert_null(xml);
+    assert_string_equal(ei.field, "creatorID");
+    assert_non_null(strstr(ei.msg, "0x01"));
+    assert_int_equal(caom_str_set(&p->creator_id, NULL), ERR_OK);
+    assert_int_equal(caom_str_set(&o->algorithm_name, "a\tb\nc\rd"), ERR_OK);
+    assert_int_equal(caom_xml_write(o, &xml, &len, &ei), ERR_OK);
+    struct caom_observation *back = NULL;
+    assert_int_equal(caom_xml_read(xml, len, "w.xml", &back, &ei), ERR_OK);
+    caom_observation_free(back);
+    free(xml);
     caom_observation_free(o);
 }
 
