@@ -42,9 +42,44 @@ static void w_indent(struct w *w)
     }
 }
 
+/* Bytes of the well-formed UTF-8 sequence at @p p (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
 /* Escape @p s as element text or attribute value. Control characters other than tab, newline
- * and carriage return cannot appear in XML 1.0 at all (not even as character references):
- * ERR_INVALID naming @p name, rather than a document no reader accepts. */
+ * and carriage return cannot appear in XML 1.0 at all (not even as character references),
+ * and the document is UTF-8: either is ERR_INVALID naming @p name, rather than a document no
+ * reader accepts. */
 static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
 {
     const char *run = s;
@@ -57,6 +92,18 @@ static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
                                       "written in XML",
                                       name, (unsigned)c);
             return;
+        }
+        if (c >= 0x80) {
+            size_t n = utf8_seq((const unsigned char *)p);
+            if (n == 0) {
+                if (!w->rc)
+                    w->rc = err_set_field(w->ei, ERR_INVALID, name,
+                                          "element \"%s\": invalid UTF-8 at byte 0x%02x",
+                                          name, (unsigned)c);
+                return;
+            }
+            p += n - 1;
+            continue;
         }
         const char *rep = NULL;
         switch (*p) {

@@ -395,11 +395,22 @@ static void test_write_requires_fields(void **state)
     assert_null(xml);
     assert_string_equal(ei.field, "creatorID");
     assert_non_null(strstr(ei.msg, "0x01"));
+    /* so is text that is not UTF-8 (Latin-1, a truncated sequence, a surrogate) */
+    static const char *const bad_utf8[] = {"caf\xe9", "x\xc3", "\xed\xa0\x80", "\xc0\xaf",
+                                           "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+        assert_int_equal(caom_str_set(&p->creator_id, bad_utf8[i]), ERR_OK);
+        assert_int_equal(caom_xml_write(o, &xml, &len, &ei), ERR_INVALID);
+        assert_non_null(strstr(ei.msg, "UTF-8"));
+    }
     assert_int_equal(caom_str_set(&p->creator_id, NULL), ERR_OK);
-    assert_int_equal(caom_str_set(&o->algorithm_name, "a\tb\nc\rd"), ERR_OK);
+    /* tab, newline, CR and real multi-byte text write and read back */
+    assert_int_equal(caom_str_set(&o->algorithm_name, "a\tb\nc\rd caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xad"),
+                     ERR_OK);
     assert_int_equal(caom_xml_write(o, &xml, &len, &ei), ERR_OK);
     struct caom_observation *back = NULL;
     assert_int_equal(caom_xml_read(xml, len, "w.xml", &back, &ei), ERR_OK);
+    assert_true(caom_observation_equal(o, back, true, NULL, 0));
     caom_observation_free(back);
     free(xml);
     caom_observation_free(o);
