@@ -18,6 +18,11 @@
  *  - Dates are milliseconds since the Unix epoch, UTC (IVOA format on the wire).
  *  - Children are kept in document / insertion order; checksums sort as Java does.
  *
+ * Threading: every function is reentrant and keeps no mutable global state (libxml2's
+ * one-time set-up is done inside, under pthread_once). A tree may be read by any number of
+ * threads at once; a function that changes a tree (merge, compute, checksum update, the
+ * setters) needs it to itself. A loaded caom_schema is read-only and may be shared.
+ *
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef OBSFLOW_CAOM_CAOM_H
 #define OBSFLOW_CAOM_CAOM_H
@@ -747,7 +752,8 @@ void caom_checksum_format(const uint8_t d[16], char out[CAOM_CHECKSUM_URI_MAX]);
  * ------------------------------------------------------------------------------------------- */
 
 /** A new JSON object mirroring the XML tree (camelCase names as in the XSD, "@type" for the
- * observation kind, ids as strings); NULL when out of memory. */
+ * observation kind, ids as strings), owned by the caller (json_decref); NULL when out of
+ * memory or when a string of the model is not valid UTF-8 (jansson refuses it). Reentrant. */
 json_t *caom_to_json(const struct caom_observation *o);
 
 /* ---------------------------------------------------------------------------------------------
