@@ -185,6 +185,12 @@ def bad_input(d, first):
                        headers={"Authorization": "Bearer wrong"}, code="unauthorized")
     check(hd.get("www-authenticate", "").startswith("Bearer"), "WWW-Authenticate: %s" % hd)
     expect(d, "POST", J, 401, {"kind": "noop"}, headers={"Authorization": "Basic eDp5"})
+    # all or nothing, also when only the database can tell (a parent that does not exist)
+    st, _, doc = expect(d, "POST", J, 422, [{"kind": "noop", "queue": "aon"},
+                                             {"kind": "noop", "queue": "aon", "parent_id": NOT_THERE}])
+    check("parent" in doc.get("field", ""), "the missing parent is named: %s" % doc)
+    st, _, page = d.request("GET", "/v1/jobs?queue=aon")
+    check(st == 200 and page["items"] == [], "no job of a refused batch is stored: %s" % page)
     # nothing of the refused bodies was inserted
     st, _, page = d.request("GET", "/v1/jobs?kind=no_such_kind")
     check(st == 200 and page["items"] == [], "refused jobs not stored")
