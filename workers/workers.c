@@ -21,6 +21,7 @@
 #define WORKERS_CANCEL_POLL    256    /* cancellation ids fetched per heartbeat */
 #define WORKERS_FLUSH_GIVEUP_S 10     /* drain: how long to keep retrying the final flush */
 #define WORKERS_FETCHERS_MAX   2      /* claim round trips in flight at once */
+#define WORKERS_PREFETCH       2      /* short jobs: extra batches kept claimed ahead */
 
 struct workers_kind {
     char kind[QUEUE_KIND_MAX + 1];
@@ -188,7 +189,7 @@ enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
     if (p->nfetchers > WORKERS_FETCHERS_MAX) {
         p->nfetchers = WORKERS_FETCHERS_MAX;
     }
-    p->local_cap = p->cfg.claim_batch * p->nfetchers + p->cfg.threads;
+    p->local_cap = p->cfg.claim_batch * (p->nfetchers + WORKERS_PREFETCH) + p->cfg.threads;
     p->done_cap = 256;
     p->local = calloc((size_t)p->local_cap, sizeof *p->local);
     p->done = calloc((size_t)p->done_cap, sizeof *p->done);
@@ -430,7 +431,7 @@ static void *workers_fetch_main(void *arg)
             int idle = p->cfg.threads - busy - have;
             if (atomic_load(&p->avg_run_ns) < WORKERS_SHORT_JOB_NS) {
                 /* short jobs: keep batches ready so workers never wait for a round trip */
-                int cap = p->cfg.claim_batch * p->nfetchers;
+                int cap = p->cfg.claim_batch * (p->nfetchers + WORKERS_PREFETCH);
                 want = have <= cap - p->cfg.claim_batch ? p->cfg.claim_batch : 0;
             } else {
                 want = idle;

@@ -15,5 +15,8 @@ cleanup() { "$SRC/tools/pg_down.sh" "$DIR/pg" >/dev/null 2>&1 || true; rm -rf "$
 trap cleanup EXIT
 "$SRC/tools/pg_up.sh" "$DIR/pg"
 "$SRC/tools/pg_createdb.sh" "$DIR/pg" obsflow_bench
-echo "queue.setup postgres=$(pg_config --version | awk '{print $2}') cores=$(nproc) jobs=$JOBS"
+echo "queue.setup postgres=$(pg_config --version | awk '{print $2}') cores=$(nproc) jobs=$JOBS load=$(cut -d' ' -f1 /proc/loadavg)"
+# the server's CPU per job is less sensitive to a busy machine than wall time
+BENCH_PG_PID=$(head -1 "$DIR/pg/data/postmaster.pid" 2>/dev/null || true)
+export BENCH_PG_PID
 "$BIN/bench_queue" all --db "host=$DIR/pg user=postgres dbname=obsflow_bench" --jobs "$JOBS"
