@@ -777,7 +777,9 @@ struct caom_merge_stats {
  * replaced only when @p fresh has it, so a header-only build keeps what the repository
  * computed. Changed entities and their ancestors lose their stored checksums (recompute with
  * caom_checksum_update). The kind (Simple/Derived) must match: ERR_CONFLICT otherwise (the caller must delete and re-create).
- * @p fresh is left unchanged. @p stats may be NULL.
+ * @p fresh is left unchanged. @p stats may be NULL. On ERR_NOMEM (or ERR_TOO_LARGE from a
+ * child cap) @p existing may be partly merged but stays a valid tree: free it or re-read it,
+ * do not store it.
  */
 NODISCARD enum err caom_merge(struct caom_observation *existing,
                               const struct caom_observation *fresh, bool remove_missing,
