@@ -48,30 +48,30 @@ PYEOF
 OSCAN="[$((N + 1)):$((N + 64)),1:$N]"
 TRIM="[1:$N,1:$N]"
 
-# best wall time of RUNS runs of a command, in seconds
+# best wall time of RUNS runs of a command and the CPU time (user+sys) of the cheapest run,
+# printed as "WALL CPU" in seconds
 best() {
-    local b=""
+    local bw="" bc=""
     for _ in $(seq "$RUNS"); do
-        local t0 t1
-        t0=$(date +%s.%N)
-        "$@" >/dev/null
-        t1=$(date +%s.%N)
-        b=$(echo "$t0 $t1 ${b:-1e9}" | awk '{d=$2-$1; print (d<$3)?d:$3}')
+        /usr/bin/time -o "$W/time.txt" -f '%e %U %S' "$@" >/dev/null
+        read -r w u s <"$W/time.txt"
+        bw=$(echo "$w ${bw:-1e9}" | awk '{print ($1<$2)?$1:$2}')
+        bc=$(echo "$u $s ${bc:-1e9}" | awk '{c=$1+$2; print (c<$3)?c:$3}')
     done
-    echo "$b"
+    echo "$bw $bc"
 }
 
 # ---- 1. chain ------------------------------------------------------------------------------
-t_chain=$(best "$BIN" calibrate --ccdproc --overscan "$OSCAN" --trim "$TRIM" --bias bias.fits \
+read -r t_chain c_chain < <(best "$BIN" calibrate --ccdproc --overscan "$OSCAN" --trim "$TRIM" --bias bias.fits \
     --dark dark.fits --dark-scale --flat flat.fits -o chain.fits raw.fits)
-t_chain_ns=$(best "$BIN" calibrate --ccdproc --no-fsync --overscan "$OSCAN" --trim "$TRIM" \
+read -r t_chain_ns c_chain_ns < <(best "$BIN" calibrate --ccdproc --no-fsync --overscan "$OSCAN" --trim "$TRIM" \
     --bias bias.fits --dark dark.fits --dark-scale --flat flat.fits -o chain_ns.fits raw.fits)
 bytes_chain=$(( $(stat -c %s raw.fits bias.fits dark.fits flat.fits | paste -sd+ | bc) + $(stat -c %s chain.fits) ))
 
 # ---- 2. combine ----------------------------------------------------------------------------
-t_comb_ns=$(best "$BIN" combine --no-fsync --ccdproc --method median --sigma-clip 3,3 \
+read -r t_comb_ns c_comb_ns < <(best "$BIN" combine --no-fsync --ccdproc --method median --sigma-clip 3,3 \
     -o comb_ns.fits c0.fits c1.fits c2.fits c3.fits c4.fits)
-t_comb=$(best "$BIN" combine --ccdproc --method median --sigma-clip 3,3 -o comb.fits c0.fits \
+read -r t_comb c_comb < <(best "$BIN" combine --ccdproc --method median --sigma-clip 3,3 -o comb.fits c0.fits \
     c1.fits c2.fits c3.fits c4.fits)
 rss_comb=$(/usr/bin/time -f '%M' "$BIN" combine --ccdproc --method median --sigma-clip 3,3 \
     -o comb2.fits c0.fits c1.fits c2.fits c3.fits c4.fits 2>&1 >/dev/null | tail -1)
@@ -102,7 +102,7 @@ def rel(ours, ref):
     ok = np.isfinite(ref)
     return float(np.max(np.abs(ours[ok] - ref[ok]) / np.maximum(np.abs(ref[ok]), 1e-300)))
 
-t = time.perf_counter()
+t = time.perf_counter(); c = time.process_time()
 raw = CCDData.read("raw.fits", unit="adu")
 bias = CCDData.read("bias.fits", unit="adu"); dark = CCDData.read("dark.fits", unit="adu")
 flat = CCDData.read("flat.fits", unit="adu")
@@ -110,18 +110,18 @@ out = ccdproc.ccd_process(raw, oscan=oscan, trim=trim, master_bias=bias, dark_fr
                           master_flat=flat, exposure_key="EXPTIME", exposure_unit=u.s,
                           dark_scale=True)
 out.write("chain_ccdproc.fits", overwrite=True)
-t_chain = time.perf_counter() - t
+t_chain = time.perf_counter() - t; cpu_chain = time.process_time() - c
 chain_rel = rel(fits.getdata("chain.fits", "SCI"), out.data)
 del raw, bias, dark, flat, out
-print("py_chain", t_chain); print("chain_rel", chain_rel)
+print("py_chain", t_chain); print("py_chain_cpu", cpu_chain); print("chain_rel", chain_rel)
 print("copy_chain", copy_time(bchain)); print("copy_comb", copy_time(bcomb))
 
-t = time.perf_counter()
+t = time.perf_counter(); c = time.process_time()
 comb = ccdproc.combine([f"c{i}.fits" for i in range(5)], method="median", sigma_clip=True,
                        sigma_clip_low_thresh=3, sigma_clip_high_thresh=3, unit="adu")
 comb.write("comb_ccdproc.fits", overwrite=True)
-t_comb = time.perf_counter() - t
-print("py_comb", t_comb)
+t_comb = time.perf_counter() - t; cpu_comb = time.process_time() - c
+print("py_comb", t_comb); print("py_comb_cpu", cpu_comb)
 print("comb_rel", rel(fits.getdata("comb.fits", "SCI"), comb.data))
 print("py_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 PYEOF
@@ -129,16 +129,18 @@ get() { awk -v k="$1" '$1==k {print $2}' py.out; }
 
 frame_kb=$(( N * N * 8 / 1024 ))
 band_kb=$(( 32 * 1024 ))
-awk -v n="$N" -v tc="$t_chain" -v tcn="$t_chain_ns" -v tmn="$t_comb_ns" -v pc="$(get py_chain)" -v cc="$(get copy_chain)" \
+awk -v n="$N" -v tc="$t_chain" -v tcn="$t_chain_ns" -v tmn="$t_comb_ns" -v cc1="$c_chain" -v ccn="$c_chain_ns" -v cm1="$c_comb" -v cmn="$c_comb_ns" -v pcc="$(get py_chain_cpu)" -v pmc="$(get py_comb_cpu)" -v pc="$(get py_chain)" -v cc="$(get copy_chain)" \
     -v bc="$bytes_chain" -v cr="$(get chain_rel)" -v tm="$t_comb" -v pm="$(get py_comb)" \
     -v cm="$(get copy_comb)" -v bm="$bytes_comb" -v mr="$(get comb_rel)" -v rss="$rss_comb" \
     -v rss0="$rss_tiny" -v prss="$(get py_rss_kb)" -v fkb="$frame_kb" -v bkb="$band_kb" 'BEGIN {
   printf "calib chain %dx%d (overscan, trim, bias, dark, flat; float64 product):\n", n, n
   printf "  obsflow %.3f s (without fsync %.3f s) | ccdproc %.3f s -> %.1fx faster (%.1fx without fsync; target >= 10x)\n", tc, tcn, pc, pc/tc, pc/tcn
-  printf "  copy of the same %.0f MB: %.3f s -> chain = %.1fx memory-bandwidth time (%.1fx without fsync; target <= 3x)\n", bc/1e6, cc, tc/cc, tcn/cc
+  printf "  CPU (user+sys): obsflow %.3f s (%.3f s without fsync) | ccdproc %.3f s -> %.1fx less CPU\n", cc1, ccn, pcc, pcc/ccn
+  printf "  copy of the same %.0f MB: %.3f s -> chain = %.1fx memory-bandwidth time (%.1fx without fsync; CPU %.1fx; target <= 3x)\n", bc/1e6, cc, tc/cc, tcn/cc, ccn/cc
   printf "  agreement with ccdproc: max relative difference %.2e (target 1e-10)\n", cr
   printf "combine median + sigma clip of 5 x %dx%d float32:\n", n, n
   printf "  obsflow %.3f s (without fsync %.3f s) | ccdproc %.3f s -> %.1fx faster (%.1fx without fsync; target >= 30x)\n", tm, tmn, pm, pm/tm, pm/tmn
+  printf "  CPU (user+sys): obsflow %.3f s (%.3f s without fsync) | ccdproc %.3f s -> %.1fx less CPU\n", cm1, cmn, pmc, pmc/cmn
   printf "  copy of the same %.0f MB: %.3f s -> combine = %.1fx memory-bandwidth time\n", bm/1e6, cm, tm/cm
   printf "  agreement with ccdproc: max relative difference %.2e\n", mr
   printf "  peak RSS obsflow %.0f MiB (process baseline %.0f MiB); bound 2 output frames + band = %.0f MiB; ccdproc process %.0f MiB\n", rss/1024, rss0/1024, (2*fkb+bkb)/1024, prss/1024

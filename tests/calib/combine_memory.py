@@ -2,7 +2,7 @@
 """`obsflow combine` reads band by band: 20 frames of 1024x512 combined (median + sigma clip)
 with a 4 MiB band budget; the result equals numpy on the whole stack, and the peak RSS grows by
 less than two output frames plus the band budget over a 2-frame run (holding the inputs would
-need 24 frames)."""
+need 20 frames)."""
 import json
 import os
 import subprocess
