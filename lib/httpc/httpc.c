@@ -879,7 +879,7 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
     }
     if (req->sigv4) {
         if (req->sigv4->unsigned_payload) {
-            str_copy(payload_sha, sizeof payload_sha, "UNSIGNED-PAYLOAD");
+            (void)str_copy(payload_sha, sizeof payload_sha, "UNSIGNED-PAYLOAD");
         } else if (x.up_fd >= 0) {
             e = httpc_sum_file(HTTPC_SUM_SHA256, req->body_file, req->body_file_offset, x.up_len,
                                payload_sha, ei);
@@ -887,7 +887,7 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
                 goto out;
             }
             if (x.up_len == 0) {
-                str_copy(payload_sha, sizeof payload_sha, HTTPC__EMPTY_SHA256);
+                (void)str_copy(payload_sha, sizeof payload_sha, HTTPC__EMPTY_SHA256);
             }
         } else {
             e = httpc_sum_mem(HTTPC_SUM_SHA256, x.up_mem ? (const void *)x.up_mem : "", x.up_len,

@@ -160,7 +160,7 @@ enum err storage__confine(struct storage *st, const char *path, bool for_write, 
     }
     /* a new file: find the deepest existing ancestor and check its real path */
     char anc[STORAGE_PATH_MAX];
-    str_copy(anc, sizeof anc, abs);
+    (void)str_copy(anc, sizeof anc, abs);
     size_t tail_at = strlen(anc);
     for (;;) {
         char *slash = strrchr(anc, '/');
@@ -210,7 +210,7 @@ enum err storage__confine(struct storage *st, const char *path, bool for_write, 
 static enum err make_parents(struct storage *st, const char *path, struct err_info *ei)
 {
     char dir[STORAGE_PATH_MAX];
-    str_copy(dir, sizeof dir, path);
+    (void)str_copy(dir, sizeof dir, path);
     char *last = strrchr(dir, '/');
     if (!last || last == dir) {
         return ERR_OK;
@@ -386,7 +386,7 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
     free(tmp);
     tmp = NULL;
     sst->size = total;
-    str_copy(sst->sum_hex, sizeof sst->sum_hex, hex);
+    (void)str_copy(sst->sum_hex, sizeof sst->sum_hex, hex);
 out:
     free(chunk);
     if (fd >= 0) {
@@ -546,7 +546,7 @@ enum err storage__file_delete(struct storage *st, const struct storage_uri *u,
     /* confine the parent, not the target: removing a symlink that points out is allowed */
     char parent_uri[STORAGE_PATH_MAX];
     char dest[STORAGE_PATH_MAX];
-    str_copy(parent_uri, sizeof parent_uri, u->path);
+    (void)str_copy(parent_uri, sizeof parent_uri, u->path);
     char *slash = strrchr(parent_uri, '/');
     const char *base = slash ? slash + 1 : parent_uri;
     if (!base[0] || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
@@ -559,7 +559,7 @@ enum err storage__file_delete(struct storage *st, const struct storage_uri *u,
     if (slash) {
         slash[slash == parent_uri ? 1 : 0] = '\0';
     } else {
-        str_copy(parent_uri, sizeof parent_uri, ".");
+        (void)str_copy(parent_uri, sizeof parent_uri, ".");
     }
     enum err e = storage__confine(st, parent_uri, false, dest, sizeof dest, ei);
     if (e == ERR_NOT_FOUND) {
@@ -748,7 +748,7 @@ enum err storage__file_list(struct storage *st, const struct storage_uri *u,
     char base[STORAGE_PATH_MAX];
     const char *prefix;
 
-    str_copy(dirpart, sizeof dirpart, u->path);
+    (void)str_copy(dirpart, sizeof dirpart, u->path);
     size_t len = strlen(dirpart);
     if (len > 0 && dirpart[len - 1] == '/') {
         prefix = "";
@@ -759,7 +759,7 @@ enum err storage__file_list(struct storage *st, const struct storage_uri *u,
             slash[slash == dirpart ? 1 : 0] = '\0';
         } else {
             prefix = u->path;
-            str_copy(dirpart, sizeof dirpart, ".");
+            (void)str_copy(dirpart, sizeof dirpart, ".");
         }
     }
     e = storage__confine(st, dirpart, false, base, sizeof base, ei);

@@ -95,7 +95,7 @@ enum err storage__http_get(struct storage *st, const char *url, const char *toke
     }
     storage__stat_from_headers(&rs, stat);
     stat->size = rs.body_bytes;
-    str_copy(stat->sum_hex, sizeof stat->sum_hex, rs.sum_hex);
+    (void)str_copy(stat->sum_hex, sizeof stat->sum_hex, rs.sum_hex);
 out:
     httpc_response_free(&rs);
     httpc_destroy(c);

@@ -217,7 +217,7 @@ enum err storage__s3_get(struct storage *st, const struct storage_uri *u, const 
     storage__stat_from_headers(&rs, sst);
     sst->size = rs.body_bytes;
     if (opts->sum != STORAGE_SUM_NONE || opts->expect_sum) {
-        str_copy(sst->sum_hex, sizeof sst->sum_hex, rs.sum_hex);
+        (void)str_copy(sst->sum_hex, sizeof sst->sum_hex, rs.sum_hex);
     }
 out:
     httpc_response_free(&rs);

@@ -135,7 +135,7 @@ enum err storage_uri_parse(const char *uri, struct storage_uri *out, struct err_
     if (sl == 0) {
         /* no scheme: a local path */
         u.scheme = STORAGE_FILE;
-        str_copy(u.path, sizeof u.path, uri);
+        (void)str_copy(u.path, sizeof u.path, uri);
     } else if (sl == 4 && strncasecmp(uri, "file", 4) == 0) {
         u.scheme = STORAGE_FILE;
         if (strncmp(rest, "//", 2) == 0) {
@@ -149,7 +149,7 @@ enum err storage_uri_parse(const char *uri, struct storage_uri *out, struct err_
         if (!rest[0]) {
             return err_set(ei, ERR_INVALID, "file URI \"%.200s\" has no path", uri);
         }
-        str_copy(u.path, sizeof u.path, rest);
+        (void)str_copy(u.path, sizeof u.path, rest);
     } else if ((sl == 4 && strncasecmp(uri, "http", 4) == 0) ||
                (sl == 5 && strncasecmp(uri, "https", 5) == 0)) {
         u.scheme = sl == 4 ? STORAGE_HTTP : STORAGE_HTTPS;
@@ -162,7 +162,7 @@ enum err storage_uri_parse(const char *uri, struct storage_uri *out, struct err_
                 return err_set(ei, ERR_INVALID, "URL \"%.200s\" contains a space", uri);
             }
         }
-        str_copy(u.url, sizeof u.url, uri);
+        (void)str_copy(u.url, sizeof u.url, uri);
     } else if (sl == 2 && strncasecmp(uri, "s3", 2) == 0) {
         u.scheme = STORAGE_S3;
         if (strncmp(rest, "//", 2) != 0) {
@@ -187,7 +187,7 @@ enum err storage_uri_parse(const char *uri, struct storage_uri *out, struct err_
         if (e != ERR_OK) {
             return e;
         }
-        str_copy(u.key, sizeof u.key, key);
+        (void)str_copy(u.key, sizeof u.key, key);
     } else if (sl == 10 && strncasecmp(uri, "astroquery", 10) == 0) {
         u.scheme = STORAGE_ASTROQUERY;
         if (!name_ok(rest)) {
@@ -195,7 +195,7 @@ enum err storage_uri_parse(const char *uri, struct storage_uri *out, struct err_
                                  "invalid archive product name \"%.200s\" (use A-Z a-z 0-9 . _ -)",
                                  rest);
         }
-        str_copy(u.name, sizeof u.name, rest);
+        (void)str_copy(u.name, sizeof u.name, rest);
     } else {
         return err_set(ei, ERR_INVALID, "unrecognized URI scheme \"%.*s\"",
                        (int)(sl > 32 ? 32 : sl), uri);
