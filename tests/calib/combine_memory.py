@@ -16,6 +16,9 @@ except ImportError as exc:
     sys.exit(77)
 
 BIN = os.path.join(os.environ["OBSFLOW_BIN_DIR"], "obsflow")
+if not os.access("/usr/bin/time", os.X_OK):
+    print("skipped: GNU time (Debian package time) is not installed")
+    sys.exit(77)
 TMP = os.path.join(os.environ.get("OBSFLOW_TEST_TMP", "/tmp"), "combine_memory")
 os.makedirs(TMP, exist_ok=True)
 NX, NY, N, BAND_MB = 1024, 512, 20, 4
@@ -32,6 +35,8 @@ for i in range(N):
 
 
 def run(inputs, out):
+    """Run one combine under GNU time (the parent's own RSS must not count, as it would with
+    getrusage of forked children); returns its --stats and peak RSS in bytes."""
     cmd = ["/usr/bin/time", "-f", "maxrss_kb=%M", BIN, "combine", "--ccdproc", "--method",
            "median", "--sigma-clip", "3,3", "--band-mb", str(BAND_MB), "--stats", "-o", out,
            *inputs]
