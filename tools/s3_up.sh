@@ -10,7 +10,9 @@ JS="$HOME_DIR/node_modules/s3rver/bin/s3rver.js"
 if [ ! -f "$JS" ]; then
   (cd "$HOME_DIR" && npm ci --no-audit --no-fund --silent) >&2
 fi
-rm -rf "$DIR"; mkdir -p "$DIR/data"
+# a server left running by an interrupted earlier run in DIR is stopped, not orphaned
+"$(dirname "$0")/s3_down.sh" "$DIR"
+mkdir -p "$DIR/data"
 # stdout/stderr MUST go to a file: a background child that keeps ctest's pipe open hangs ctest.
 # --openssl-legacy-provider: s3rver 3.7.1 builds ListObjectsV2 continuation tokens with DES,
 # which Node's OpenSSL 3 refuses otherwise (every truncated list-type=2 page becomes a 500).
