@@ -725,6 +725,81 @@ static void test_prune(void **state)
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE state = 'running'"), 1);
 }
 
+/* ---- db_txn_run, SQLSTATE mapping, NOTIFY wake-up ----------------------------------------- */
+
+struct flaky {
+    int calls;
+    int fail_first; /* raise 40001 / 40P01 on the first calls */
+};
+
+static enum err flaky_txn(struct db_conn *c, void *arg, struct err_info *ei)
+{
+    struct flaky *fl = arg;
+    fl->calls++;
+    if (fl->calls <= fl->fail_first) {
+        const char *sql = fl->calls % 2 == 1
+                              ? "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40001'; END $$"
+                              : "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40P01'; END $$";
+        return db_exec(c, NULL, sql, 0, NULL, NULL, ei);
+    }
+    return db_exec(c, NULL, "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
+                            " VALUES ('txn', 'h', '{}')", 0, NULL, NULL, ei);
+}
+
+static void test_txn_retry_and_sqlstates(void **state)
+{
+    struct fx *f = *state;
+    struct err_info ei;
+    struct flaky fl = {.fail_first = 2};
+    assert_int_equal(db_txn_run(f->db.pool, flaky_txn, &fl, &ei), ERR_OK);
+    assert_int_equal(fl.calls, 3); /* serialization failure and deadlock were retried */
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM idempotency_keys"), 1);
+    fl = (struct flaky){.fail_first = 100};
+    assert_int_equal(db_txn_run(f->db.pool, flaky_txn, &fl, &ei), ERR_DB_RETRY);
+    assert_int_equal(fl.calls, DB_TXN_RETRIES + 1); /* bounded */
+    /* unique violation -> conflict, bad input value -> invalid, others -> db */
+    struct db_conn *c = NULL;
+    assert_int_equal(db_acquire(f->db.pool, 5000, &c, &ei), ERR_OK);
+    assert_int_equal(db_exec(c, NULL, "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
+                                      " VALUES ('txn', 'h', '{}')", 0, NULL, NULL, &ei),
+                     ERR_CONFLICT);
+    assert_string_equal(db_conn_sqlstate(c), "23505");
+    assert_int_equal(db_exec(c, NULL, "SELECT 'nope'::uuid", 0, NULL, NULL, &ei), ERR_INVALID);
+    assert_int_equal(db_exec(c, NULL, "SELECT * FROM no_such_table", 0, NULL, NULL, &ei), ERR_DB);
+    const char *p[] = {"41"};
+    struct db_res *r = NULL;
+    assert_int_equal(db_exec(c, "t_param", "SELECT $1::int + 1", 1, p, &r, &ei), ERR_OK);
+    assert_string_equal(db_res_get(r, 0, 0), "42");
+    db_res_free(r);
+    db_release(f->db.pool, c);
+    assert_true(db_pool_in_use(f->db.pool) == 0);
+}
+
+static void test_notify_wakes_other_process(void **state)
+{
+    struct fx *f = *state;
+    struct err_info ei;
+    struct queue *other = NULL;
+    assert_int_equal(queue_create(f->db.pool, NULL, &other, &ei), ERR_OK);
+    assert_int_equal(queue_listen(other, &ei), ERR_OK);
+    /* the listener signals once when it (re)connects: consume that, then wait for the NOTIFY */
+    int64_t until = clock_mono_ns() + 20000000000LL;
+    bool listening = false;
+    while (!listening && clock_mono_ns() < until) {
+        listening = queue_wait(other, 100);
+    }
+    assert_true(listening);
+    assert_false(queue_wait(other, 300)); /* nothing happened: no wake-up */
+    json_decref(enq(f->q, "{\"kind\":\"noop\"}", NULL));
+    bool woken = false;
+    until = clock_mono_ns() + 20000000000LL;
+    while (!woken && clock_mono_ns() < until) {
+        woken = queue_wait(other, 200); /* only a NOTIFY can wake this handle */
+    }
+    assert_true(woken);
+    queue_destroy(other);
+}
+
 int main(void)
 {
     qt_require_pg();
@@ -740,6 +815,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pagination_and_filters, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_children, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_prune, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_retry_and_sqlstates, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_notify_wakes_other_process, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
