@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "caom_test.h"
+
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t size);
@@ -55,26 +57,6 @@ void *__wrap_realloc(void *p, size_t size)
 }
 
 #define RUNS_MAX 200000L /* bound on injection points per operation */
-
-static char g_shared[1024];
-
-static char *slurp(const char *rel, size_t *len)
-{
-    char p[2048];
-    snprintf(p, sizeof p, "%s/testdata/caom2/%s", g_shared, rel);
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    char *buf = malloc((size_t)n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static struct caom_observation *parse(const char *buf, size_t len)
 {
@@ -200,11 +182,11 @@ static enum err op_compute(void *ctx, struct err_info *ei)
 static void run_doc(const char *rel, const char *other_rel)
 {
     struct fx f = {0};
-    char *buf = slurp(rel, &f.len);
+    char *buf = caom_test_slurp(rel, &f.len);
     f.buf = buf;
     f.o = parse(buf, f.len);
     size_t olen = 0;
-    char *obuf = slurp(other_rel, &olen);
+    char *obuf = caom_test_slurp(other_rel, &olen);
     f.other = parse(obuf, olen);
     free(obuf);
     struct err_info ei = {0};
@@ -249,12 +231,9 @@ static void test_possum_chunks(void **state)
 
 int main(void)
 {
-    const char *sh = getenv("OBSFLOW_SHARED");
-    if (!sh) {
-        fprintf(stderr, "OBSFLOW_SHARED is not set\n");
-        return 77;
-    }
-    snprintf(g_shared, sizeof g_shared, "%s", sh);
+    int setup = caom_test_setup();
+    if (setup)
+        return setup;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_derived),
         cmocka_unit_test(test_possum_chunks),

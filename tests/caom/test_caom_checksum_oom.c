@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "caom_test.h"
+
 void *__real_calloc(size_t n, size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void *__real_malloc(size_t size);
@@ -43,24 +45,9 @@ void *__wrap_malloc(size_t size)
     return __real_malloc(size);
 }
 
-static char g_shared[1024];
-
-static struct caom_observation *load(const char *rel)
-{
-    char p[2048];
-    struct err_info ei = {0};
-    struct caom_observation *o = NULL;
-    snprintf(p, sizeof p, "%s/testdata/caom2/%s", g_shared, rel);
-    enum err rc = caom_xml_read_file(p, &o, &ei);
-    if (rc)
-        fprintf(stderr, "read %s: %s\n", rel, ei.msg);
-    assert_int_equal(rc, ERR_OK);
-    return o;
-}
-
 static void check(const char *rel, const char *acc_expected)
 {
-    struct caom_observation *o = load(rel);
+    struct caom_observation *o = caom_test_load(rel);
     uint8_t d[16];
     char s[CAOM_CHECKSUM_URI_MAX];
     g_refused = 0;
@@ -204,12 +191,9 @@ static void test_enum_set(void **state)
 
 int main(void)
 {
-    const char *sh = getenv("OBSFLOW_SHARED");
-    if (!sh) {
-        fprintf(stderr, "OBSFLOW_SHARED is not set\n");
-        return 77;
-    }
-    snprintf(g_shared, sizeof g_shared, "%s", sh);
+    int setup = caom_test_setup();
+    if (setup)
+        return setup;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_derived),
         cmocka_unit_test(test_sample_simple),

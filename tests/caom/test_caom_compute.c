@@ -20,25 +20,12 @@
 
 #include <cmocka.h>
 
-static char g_shared[1024];
+#include "caom_test.h"
 
 static const char *const k_possum[] = {
     "possum2caom2/casda/PSM_pilot1_1368MHz_18asec_2031-5249_11073_i_v1.expected.xml",
     "possum2caom2/possum/PSM_pilot1_944MHz_18asec_2226-5552_11268_p3d_v1_coeff0.expected.xml",
 };
-
-static struct caom_observation *load(const char *rel)
-{
-    char p[2048];
-    struct err_info ei = {0};
-    struct caom_observation *o = NULL;
-    snprintf(p, sizeof p, "%s/testdata/caom2/%s", g_shared, rel);
-    enum err rc = caom_xml_read_file(p, &o, &ei);
-    if (rc)
-        fprintf(stderr, "%s\n", ei.msg);
-    assert_int_equal(rc, ERR_OK);
-    return o;
-}
 
 static void near_rel(double got, double want, double rel, const char *what)
 {
@@ -134,7 +121,7 @@ static void check_polarization(const struct caom_polarization *got,
 static void run_possum(const struct caom_compute_opts *opts)
 {
     for (size_t k = 0; k < ARRAY_LEN(k_possum); k++) {
-        struct caom_observation *want = load(k_possum[k]);
+        struct caom_observation *want = caom_test_load(k_possum[k]);
         struct caom_observation *o = caom_observation_clone(want);
         assert_non_null(o);
         struct caom_plane *p = o->planes[0];
@@ -161,7 +148,7 @@ static void run_possum(const struct caom_compute_opts *opts)
         char *xml = NULL;
         size_t len = 0;
         char xsd[1100];
-        snprintf(xsd, sizeof xsd, "%s/reference/caom2/CAOM-2.4.xsd", g_shared);
+        snprintf(xsd, sizeof xsd, "%s/reference/caom2/CAOM-2.4.xsd", caom_test_shared());
         assert_int_equal(caom_xml_write(o, &xml, &len, &ei), ERR_OK);
         rc = caom_xml_validate(xml, len, xsd, &ei);
         if (rc)
@@ -242,7 +229,7 @@ static void test_builtin_matches_wcslib(void **state)
     };
     size_t checked = 0;
     for (size_t d = 0; d < ARRAY_LEN(docs); d++) {
-        struct caom_observation *o = load(docs[d]);
+        struct caom_observation *o = caom_test_load(docs[d]);
         for (size_t i = 0; i < o->n_planes; i++) {
             struct caom_plane *p = o->planes[i];
             struct caom_observation *a = caom_observation_clone(o), *b = caom_observation_clone(o);
@@ -302,7 +289,7 @@ static void test_energy_matches_wcslib(void **state)
     };
     size_t checked = 0;
     for (size_t d = 0; d < ARRAY_LEN(docs); d++) {
-        struct caom_observation *o = load(docs[d]);
+        struct caom_observation *o = caom_test_load(docs[d]);
         for (size_t i = 0; i < o->n_planes; i++) {
             struct caom_plane *p = o->planes[i];
             const struct caom_spectral_wcs *e = NULL;
@@ -496,10 +483,9 @@ static void test_hand_built(void **state)
 
 int main(void)
 {
-    const char *sh = getenv("OBSFLOW_SHARED");
-    if (!sh)
-        return 77;
-    snprintf(g_shared, sizeof g_shared, "%s", sh);
+    int setup = caom_test_setup();
+    if (setup)
+        return setup;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_possum_builtin),
 #ifdef HAVE_OBSFLOW_WCS

@@ -14,20 +14,7 @@
 
 #include <cmocka.h>
 
-static char g_shared[1024];
-
-static struct caom_observation *load(const char *rel)
-{
-    char p[2048];
-    struct err_info ei = {0};
-    struct caom_observation *o = NULL;
-    snprintf(p, sizeof p, "%s/testdata/caom2/%s", g_shared, rel);
-    enum err rc = caom_xml_read_file(p, &o, &ei);
-    if (rc)
-        fprintf(stderr, "%s\n", ei.msg);
-    assert_int_equal(rc, ERR_OK);
-    return o;
-}
+#include "caom_test.h"
 
 /* A fresh build of the same observation: every entity gets a new random UUID and no
  * bookkeeping attributes, as a pipeline run produces it. */
@@ -81,7 +68,7 @@ static void collect(const struct caom_observation *o, struct ids *ids)
 static void test_merge_unchanged(void **state)
 {
     (void)state;
-    struct caom_observation *o = load("vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml");
+    struct caom_observation *o = caom_test_load("vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml");
     caom_checksum_update(o);
     char before[CAOM_CHECKSUM_URI_MAX];
     memcpy(before, o->e.acc_meta_checksum, sizeof before);
@@ -109,7 +96,7 @@ static void test_merge_unchanged(void **state)
 static void test_merge_changes_only_what_changed(void **state)
 {
     (void)state;
-    struct caom_observation *o = load("vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml");
+    struct caom_observation *o = caom_test_load("vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml");
     caom_checksum_update(o);
     struct caom_observation *old = caom_observation_clone(o);
     static struct ids a, b;
@@ -156,7 +143,7 @@ static void test_merge_changes_only_what_changed(void **state)
 static void test_merge_remove_and_keep(void **state)
 {
     (void)state;
-    struct caom_observation *o = load("vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml");
+    struct caom_observation *o = caom_test_load("vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml");
     size_t n_art = o->planes[0]->n_artifacts;
     assert_true(n_art >= 2);
     struct caom_observation *f = fresh_copy(o);
@@ -181,7 +168,7 @@ static void test_merge_keeps_computed_and_refuses_kind_change(void **state)
 {
     (void)state;
     struct caom_observation *o =
-        load("possum2caom2/casda/PSM_pilot1_1368MHz_18asec_2031-5249_11073_i_v1.expected.xml");
+        caom_test_load("possum2caom2/casda/PSM_pilot1_1368MHz_18asec_2031-5249_11073_i_v1.expected.xml");
     struct caom_observation *f = fresh_copy(o);
     /* a header-only build has no plane computed metadata: the stored one stays */
     caom_position_free(f->planes[0]->position);
@@ -212,7 +199,7 @@ static void test_merge_keeps_computed_and_refuses_kind_change(void **state)
 static void test_json(void **state)
 {
     (void)state;
-    struct caom_observation *o = load("caom2tools/SampleDerived-CAOM-2.4.xml");
+    struct caom_observation *o = caom_test_load("caom2tools/SampleDerived-CAOM-2.4.xml");
     json_t *j = caom_to_json(o);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "@type")), "DerivedObservation");
@@ -244,10 +231,9 @@ static void test_json(void **state)
 
 int main(void)
 {
-    const char *sh = getenv("OBSFLOW_SHARED");
-    if (!sh)
-        return 77;
-    snprintf(g_shared, sizeof g_shared, "%s", sh);
+    int setup = caom_test_setup();
+    if (setup)
+        return setup;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_unchanged),
         cmocka_unit_test(test_merge_changes_only_what_changed),

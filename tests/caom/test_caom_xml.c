@@ -12,9 +12,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "caom_test.h"
 #include <openssl/evp.h>
 
-static char g_shared[1024];
 static char g_xsd[1100];
 
 static const char *const k_docs[] = {
@@ -37,24 +38,6 @@ static const char *const k_docs[] = {
     "dao2caom2/dao_c122_2016_012652.expected.xml",
     "dao2caom2/dao_c182_2017_009814.expected.xml",
 };
-
-static void path_of(char *out, size_t cap, const char *rel)
-{
-    snprintf(out, cap, "%s/testdata/caom2/%s", g_shared, rel);
-}
-
-static struct caom_observation *load(const char *rel)
-{
-    char p[2048];
-    struct err_info ei = {0};
-    struct caom_observation *o = NULL;
-    path_of(p, sizeof p, rel);
-    enum err rc = caom_xml_read_file(p, &o, &ei);
-    if (rc)
-        fprintf(stderr, "read %s: %s\n", rel, ei.msg);
-    assert_int_equal(rc, ERR_OK);
-    return o;
-}
 
 static void md5_hex(const void *p, size_t n, char out[33])
 {
@@ -114,7 +97,7 @@ static void test_value_vectors(void **state)
  * reference: our recomputation must match each one exactly. */
 static void check_sample(const char *rel, const char *obs_meta, const char *obs_acc)
 {
-    struct caom_observation *o = load(rel);
+    struct caom_observation *o = caom_test_load(rel);
     assert_string_equal(o->e.meta_checksum, obs_meta);
     assert_string_equal(o->e.acc_meta_checksum, obs_acc);
     struct err_info ei = {0};
@@ -218,7 +201,7 @@ static void test_round_trip_all(void **state)
         fprintf(stderr, "%s\n", ei.msg);
     assert_int_equal(rc, ERR_OK);
     for (size_t i = 0; i < ARRAY_LEN(k_docs); i++) {
-        struct caom_observation *o = load(k_docs[i]), *o2 = NULL;
+        struct caom_observation *o = caom_test_load(k_docs[i]), *o2 = NULL;
         char *xml = NULL, *xml2 = NULL;
         size_t len = 0, len2 = 0;
         rc = caom_xml_write(o, &xml, &len, &ei);
@@ -345,7 +328,7 @@ static void test_truncations(void **state)
 {
     (void)state;
     char p[2048];
-    path_of(p, sizeof p, "possum2caom2/possum/PSM_pilot1_944MHz_18asec_2226-5552_11268_p3d_v1_coeff0.expected.xml");
+    caom_test_path(p, sizeof p, "possum2caom2/possum/PSM_pilot1_944MHz_18asec_2226-5552_11268_p3d_v1_coeff0.expected.xml");
     FILE *f = fopen(p, "rb");
     assert_non_null(f);
     static char buf[65536];
@@ -484,13 +467,10 @@ static void test_dates_and_numbers(void **state)
 
 int main(void)
 {
-    const char *sh = getenv("OBSFLOW_SHARED");
-    if (!sh) {
-        fprintf(stderr, "OBSFLOW_SHARED is not set\n");
-        return 77;
-    }
-    snprintf(g_shared, sizeof g_shared, "%s", sh);
-    snprintf(g_xsd, sizeof g_xsd, "%s/reference/caom2/CAOM-2.4.xsd", sh);
+    int setup = caom_test_setup();
+    if (setup)
+        return setup;
+    snprintf(g_xsd, sizeof g_xsd, "%s/reference/caom2/CAOM-2.4.xsd", caom_test_shared());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_value_vectors),
         cmocka_unit_test(test_sample_derived_checksums),
