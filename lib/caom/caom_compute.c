@@ -893,6 +893,59 @@ static void band_limits(struct band_def out[8])
     memcpy(out, b, sizeof b);
 }
 
+/* Merge @p ni intervals of one chunk into the plane's samples @p s and add their widths to
+ * *@p width_total; @p what ("energy", "time") names them in errors. */
+static enum err add_samples(struct ibuf *s, const struct caom_interval *iv, size_t ni,
+                            const char *what, const char *plane, double *width_total,
+                            struct err_info *ei)
+{
+    for (size_t k = 0; k < ni; k++) {
+        enum err rc = merge_interval(s, iv[k]);
+        if (rc == ERR_NOMEM)
+            return err_set(ei, rc, "out of memory for the %s samples of plane %s", what, plane);
+        if (rc)
+            return err_set(ei, rc, "too many %s samples in plane %s", what, plane);
+        *width_total += iv[k].upper - iv[k].lower;
+    }
+    return ERR_OK;
+}
+
+/* New bounds taking over the (non-empty) samples of @p s, spanning all of them; NULL when out
+ * of memory (@p s then keeps its samples). */
+static struct caom_sampled_interval *take_bounds(struct ibuf *s)
+{
+    struct caom_sampled_interval *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->lower = s->v[0].lower;
+    b->upper = s->v[0].upper;
+    for (size_t i = 1; i < s->n; i++) {
+        b->lower = fmin(b->lower, s->v[i].lower);
+        b->upper = fmax(b->upper, s->v[i].upper);
+    }
+    b->samples = s->v;
+    b->n_samples = s->n;
+    s->v = NULL;
+    s->n = s->cap = 0;
+    return b;
+}
+
+/* Dimension of a 1-D axis over @p n chunks: the summed pixels of range-only chunks, the one
+ * function's naxis, else the bounds width over the coarsest pixel (absent when unknown). */
+static struct caom_optl axis_dimension(bool range_dims, size_t n_range_pix, size_t n,
+                                       int64_t only_naxis, double coarsest,
+                                       const struct caom_sampled_interval *b)
+{
+    struct caom_optl d = {0};
+    if (range_dims)
+        d = caom_l((int64_t)n_range_pix);
+    else if (n == 1)
+        d = caom_l(only_naxis);
+    else if (coarsest > 0)
+        d = caom_l((int64_t)llround((b->upper - b->lower) / coarsest));
+    return d;
+}
+
 static enum err compute_energy(struct caom_plane *p, const char *pt, struct err_info *ei)
 {
     struct ibuf s = {0};
@@ -945,16 +998,8 @@ static enum err compute_energy(struct caom_plane *p, const char *pt, struct err_
         } else {
             continue;
         }
-        for (size_t k = 0; k < ni; k++) {
-            if ((rc = merge_interval(&s, iv[k]))) {
-                rc = rc == ERR_NOMEM
-                         ? err_set(ei, rc, "out of memory for the energy samples of plane %s",
-                                   p->product_id)
-                         : err_set(ei, rc, "too many energy samples in plane %s", p->product_id);
-                goto out;
-            }
-            width_total += iv[k].upper - iv[k].lower;
-        }
+        if ((rc = add_samples(&s, iv, ni, "energy", p->product_id, &width_total, ei)))
+            goto out;
         npix_total += npix;
         n++;
         if (e->resolving_power.set) {
@@ -987,25 +1032,11 @@ static enum err compute_energy(struct caom_plane *p, const char *pt, struct err_
     if (n == 0 || s.n == 0)
         goto out;
     en = calloc(1, sizeof(*en));
-    if (!en || !(en->bounds = calloc(1, sizeof(*en->bounds)))) {
+    if (!en || !(en->bounds = take_bounds(&s))) {
         rc = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
-    en->bounds->lower = s.v[0].lower;
-    en->bounds->upper = s.v[0].upper;
-    for (size_t i = 1; i < s.n; i++) {
-        en->bounds->lower = fmin(en->bounds->lower, s.v[i].lower);
-        en->bounds->upper = fmax(en->bounds->upper, s.v[i].upper);
-    }
-    en->bounds->samples = s.v;
-    en->bounds->n_samples = s.n;
-    s.v = NULL;
-    if (range_dims)
-        en->dimension = caom_l((int64_t)n_range_pix);
-    else if (n == 1)
-        en->dimension = caom_l(only_naxis);
-    else if (coarsest > 0)
-        en->dimension = caom_l((int64_t)llround((en->bounds->upper - en->bounds->lower) / coarsest));
+    en->dimension = axis_dimension(range_dims, n_range_pix, n, only_naxis, coarsest, en->bounds);
     if (npix_total > 0)
         en->sample_size = caom_d(width_total / npix_total);
     if (rp_w > 0)
@@ -1140,15 +1171,9 @@ static enum err compute_time(struct caom_plane *p, const char *pt, struct err_in
         for (size_t k = 0; k < ni; k++) {
             iv[k].lower = to_utc(t->timesys, iv[k].lower);
             iv[k].upper = to_utc(t->timesys, iv[k].upper);
-            if ((rc = merge_interval(&s, iv[k]))) {
-                rc = rc == ERR_NOMEM
-                         ? err_set(ei, rc, "out of memory for the time samples of plane %s",
-                                   p->product_id)
-                         : err_set(ei, rc, "too many time samples in plane %s", p->product_id);
-                goto out;
-            }
-            width_total += iv[k].upper - iv[k].lower;
         }
+        if ((rc = add_samples(&s, iv, ni, "time", p->product_id, &width_total, ei)))
+            goto out;
         double w = npix > 0 ? npix : 1;
         npix_total += npix;
         n++;
@@ -1164,25 +1189,11 @@ static enum err compute_time(struct caom_plane *p, const char *pt, struct err_in
     if (n == 0 || s.n == 0)
         goto out;
     tm = calloc(1, sizeof(*tm));
-    if (!tm || !(tm->bounds = calloc(1, sizeof(*tm->bounds)))) {
+    if (!tm || !(tm->bounds = take_bounds(&s))) {
         rc = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
-    tm->bounds->lower = s.v[0].lower;
-    tm->bounds->upper = s.v[0].upper;
-    for (size_t i = 1; i < s.n; i++) {
-        tm->bounds->lower = fmin(tm->bounds->lower, s.v[i].lower);
-        tm->bounds->upper = fmax(tm->bounds->upper, s.v[i].upper);
-    }
-    tm->bounds->samples = s.v;
-    tm->bounds->n_samples = s.n;
-    s.v = NULL;
-    if (range_dims)
-        tm->dimension = caom_l((int64_t)n_range_pix);
-    else if (n == 1)
-        tm->dimension = caom_l(only_naxis);
-    else if (coarsest > 0)
-        tm->dimension = caom_l((int64_t)llround((tm->bounds->upper - tm->bounds->lower) / coarsest));
+    tm->dimension = axis_dimension(range_dims, n_range_pix, n, only_naxis, coarsest, tm->bounds);
     if (npix_total > 0)
         tm->sample_size = caom_d(width_total / npix_total);
     if (ex_w > 0)
