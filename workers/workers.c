@@ -217,7 +217,9 @@ enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
     atomic_init(&p->tick_fetch, now);
     atomic_init(&p->tick_complete, now);
     atomic_init(&p->tick_maint, now);
-    atomic_init(&p->avg_run_ns, 0);
+    /* until jobs have been seen to be short, claim only for idle threads: a fresh replica must
+     * not grab batches of long jobs that other replicas could start */
+    atomic_init(&p->avg_run_ns, 2 * WORKERS_SHORT_JOB_NS);
     atomic_init(&p->busy, 0);
     enum err e = workers_register(p, "noop", workers_job_noop, NULL, ei);
     if (e != ERR_OK) {

@@ -162,14 +162,21 @@ static void test_cancel_running(void **state)
 static void test_drain_releases(void **state)
 {
     struct fx *f = *state;
-    /* 6 long jobs on 4 threads: 4 run, 2 wait in the local buffer */
+    /* first some instant jobs, so the pool knows jobs are short and claims in batches */
+    json_t *quick = json_array();
+    for (int i = 0; i < 40; i++) {
+        json_array_append_new(quick, json_pack("{s:s}", "kind", "noop"));
+    }
+    json_decref(enq(f->q, quick));
+    start(f);
+    assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'succeeded'", 40), 40);
+    /* then 6 long jobs on 4 threads, claimed as one batch: 4 run, 2 wait in the local buffer */
     json_t *batch = json_array();
     for (int i = 0; i < 6; i++) {
         json_array_append_new(batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms",
                                                600000));
     }
     json_decref(enq(f->q, batch));
-    start(f);
     assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'running'", 6), 6);
     int64_t until = clock_mono_ns() + (int64_t)WAIT_MS * 1000000;
     while (workers_pool_busy(f->p) < 4 && clock_mono_ns() < until) {
@@ -184,7 +191,26 @@ static void test_drain_releases(void **state)
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM job_events WHERE message LIKE"
                                         " 'released%'"),
                      6);
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"), 40);
     assert_int_equal(workers_pool_busy(f->p), 0);
+}
+
+static void test_fresh_pool_claims_only_for_idle_threads(void **state)
+{
+    struct fx *f = *state;
+    json_t *batch = json_array();
+    for (int i = 0; i < 10; i++) {
+        json_array_append_new(batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms",
+                                               600000));
+    }
+    json_decref(enq(f->q, batch));
+    start(f);
+    assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'running'", 4), 4);
+    clock_sleep_ms(500); /* several poll periods: nothing more may be claimed */
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE state = 'running'"), 4);
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE state = 'queued'"), 6);
+    assert_int_equal(workers_pool_drain(f->p, 0), 4);
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE state = 'queued'"), 10);
 }
 
 int main(void)
@@ -195,6 +221,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_params_and_unknown_kind, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_drain_releases, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_pool_claims_only_for_idle_threads, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
