@@ -4,6 +4,7 @@
 #include "blueprint/blueprint.h"
 #include "blueprint/bp_int.h"
 
+#include "core/numparse.h"
 #include "core/str.h"
 
 #include <ctype.h>
@@ -25,7 +26,7 @@ static const char *arg_value(const char *tok, const struct bp_keys *k, char *tmp
         return tmp;
     }
     double d;
-    if (str_to_double(tok, &d) == ERR_OK) {
+    if (numparse_double(tok, &d) == ERR_OK) {
         return tok;
     }
     const char *v = k->get(k->ctx, tok);
@@ -55,7 +56,7 @@ typedef enum err (*bp_fn)(const struct bp_rule *r, const char *const *av, size_t
 
 static enum err need_num(const struct bp_rule *r, const char *s, double *d, struct err_info *ei)
 {
-    if (str_to_double(s, d) != ERR_OK || !isfinite(*d)) {
+    if (numparse_double(s, d) != ERR_OK || !isfinite(*d)) {
         return fn_fail(r, ei, "not a number", s);
     }
     return ERR_OK;

@@ -4,6 +4,7 @@
 #include "fits/fits.h"
 #include "fits/fits_int.h"
 
+#include "core/numparse.h"
 #include "core/str.h"
 
 #include <ctype.h>
@@ -136,12 +137,13 @@ const struct fhdr_hdu *fhdr_file_hdu(const struct fhdr_file *f, size_t i)
 
 /* ---- one card ----------------------------------------------------------------------------- */
 
-static bool is_commentary(const char *key)
+/* @p key is @p kl bytes, terminated (no library call: this runs for every card) */
+static bool is_commentary(const char *key, size_t kl)
 {
-    switch (key[0]) {
-    case '\0': return true;
-    case 'C': return strcmp(key, "COMMENT") == 0 || strcmp(key, "CONTINUE") == 0;
-    case 'H': return strcmp(key, "HISTORY") == 0;
+    switch (kl) {
+    case 0: return true;
+    case 7: return memcmp(key, "COMMENT", 7) == 0 || memcmp(key, "HISTORY", 7) == 0;
+    case 8: return memcmp(key, "CONTINUE", 8) == 0;
     default: return false;
     }
 }
@@ -281,7 +283,7 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
             out->key[i] = (char)ch;
         }
         out->key[kl] = '\0';
-        if (is_commentary(out->key) || strcmp(out->key, "END") == 0) {
+        if (is_commentary(out->key, kl) || (kl == 3 && memcmp(out->key, "END", 3) == 0)) {
             return ERR_OK;
         }
         if (p[8] != '=') {
@@ -341,7 +343,7 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
     out->value[vl] = '\0';
     if (out->value[0] == '\0') {
         out->type = FHDR_UNDEF;
-    } else if (strcmp(out->value, "T") == 0 || strcmp(out->value, "F") == 0) {
+    } else if ((out->value[0] == 'T' || out->value[0] == 'F') && out->value[1] == '\0') {
         out->type = FHDR_LOGICAL;
     } else if (looks_int(out->value)) {
         out->type = FHDR_INT;
@@ -800,7 +802,7 @@ enum err fhdr_get_double(const struct fhdr_hdu *h, const char *key, double *out,
         return ERR_NOT_FOUND;
     }
     if ((c->type != FHDR_INT && c->type != FHDR_FLOAT && c->type != FHDR_STRING) ||
-        str_to_double(c->value, &v) != ERR_OK) {
+        numparse_double(c->value, &v) != ERR_OK) {
         return err_set_field(ei, ERR_FITS, c->key, "HDU %d line %d: keyword %s is not a number: "
                              "\"%s\"", h->index, c->line, c->key, c->value);
     }
@@ -817,7 +819,7 @@ enum err fhdr_get_long(const struct fhdr_hdu *h, const char *key, long *out, str
     }
     if (str_to_i64(c->value, -2147483647L - 1, 2147483647L, &v) != ERR_OK) {
         double d;
-        if (c->type == FHDR_FLOAT && str_to_double(c->value, &d) == ERR_OK &&
+        if (c->type == FHDR_FLOAT && numparse_double(c->value, &d) == ERR_OK &&
             d > -2147483648.0 && d < 2147483648.0 && d == (double)(long)d) {
             *out = (long)d;
             return ERR_OK;

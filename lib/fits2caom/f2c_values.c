@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "fits2caom/f2c_int.h"
 
+#include "core/numparse.h"
 #include "core/str.h"
 #include "wcs/wcs.h"
 
@@ -49,7 +50,7 @@ enum err f2c__dbl(const struct f2c_ctx *c, const char *key, const char *v, doubl
             *p = 'E';
         }
     }
-    if (str_to_double(s, &d) != ERR_OK || !isfinite(d)) {
+    if (numparse_double(s, &d) != ERR_OK || !isfinite(d)) {
         return f2c__bad(ei, c, key, "not a number", v);
     }
     *out = d;
@@ -104,7 +105,7 @@ enum err f2c__date(const struct f2c_ctx *c, const char *key, const char *v,
     if (wcsx_iso_to_mjd(v, &mjd) != ERR_OK) {
         /* an MJD number (MJDOBS, MJD_OBS) */
         double d;
-        if (str_to_double(v, &d) != ERR_OK || !(d > 0.0 && d < 200000.0)) {
+        if (numparse_double(v, &d) != ERR_OK || !(d > 0.0 && d < 200000.0)) {
             return f2c__bad(ei, c, key, "not a date", v);
         }
         mjd = d;

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "fits2caom/f2c_int.h"
 
+#include "core/numparse.h"
 #include "core/str.h"
 #include "wcs/wcs.h"
 
@@ -65,7 +66,7 @@ bool f2c__get_double(const void *ctx, const char *key, double *out)
     if (!v || !*v) {
         return false;
     }
-    return str_to_double(v, out) == ERR_OK;
+    return numparse_double(v, out) == ERR_OK;
 }
 
 /* ---- StorageName -------------------------------------------------------------------------- */
