@@ -15,13 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WORKERS_COMPLETE_BATCH 500    /* most completions per statement */
-#define WORKERS_PENDING_MAX    20000  /* buffered completions before workers wait */
+#define WORKERS_COMPLETE_BATCH 500        /* most completions per statement */
+#define WORKERS_PENDING_MAX    20000      /* buffered completions before workers wait */
 #define WORKERS_SHORT_JOB_NS   20000000LL /* jobs shorter than this on average: claim batches */
-#define WORKERS_CANCEL_POLL    256    /* cancellation ids fetched per heartbeat */
-#define WORKERS_FLUSH_GIVEUP_S 10     /* drain: how long to keep retrying the final flush */
-#define WORKERS_FETCHERS_MAX   2      /* claim round trips in flight at once */
-#define WORKERS_PREFETCH       2      /* short jobs: extra batches kept claimed ahead */
+#define WORKERS_CANCEL_POLL    256        /* cancellation ids fetched per heartbeat */
+#define WORKERS_FLUSH_GIVEUP_S 10         /* drain: how long to keep retrying the final flush */
+#define WORKERS_FETCHERS_MAX   2          /* claim round trips in flight at once */
+#define WORKERS_PREFETCH       2          /* short jobs: extra batches kept claimed ahead */
 
 struct workers_kind {
     char kind[QUEUE_KIND_MAX + 1];
@@ -31,29 +31,29 @@ struct workers_kind {
 
 /* One worker thread's current job, visible to the maintenance and drain paths. */
 struct workers_slot {
-    pthread_mutex_t mu;             /* guards id, active */
+    pthread_mutex_t mu; /* guards id, active */
     char id[QUEUE_ID_LEN + 1];
     int attempt;
     bool active;
-    atomic_bool cancel;             /* cancellation requested or drain grace ran out */
-    atomic_bool released;           /* drain released the job: discard the outcome */
+    atomic_bool cancel;   /* cancellation requested or drain grace ran out */
+    atomic_bool released; /* drain released the job: discard the outcome */
 };
 
 struct workers_job {
     struct workers_pool *pool;
-    struct queue_claimed c;         /* params owned */
+    struct queue_claimed c; /* params owned */
     struct workers_slot *slot;
-    json_t *result;                 /* owned */
-    char code[48];                  /* custom error code or "" */
+    json_t *result; /* owned */
+    char code[48];  /* custom error code or "" */
 };
 
-struct workers_done {               /* a buffered completion */
+struct workers_done { /* a buffered completion */
     char id[QUEUE_ID_LEN + 1];
     int attempt;
     enum queue_outcome outcome;
-    json_t *result;                 /* owned */
+    json_t *result; /* owned */
     char code[48];
-    char *msg;                      /* owned */
+    char *msg; /* owned */
 };
 
 struct workers_pool {
@@ -62,23 +62,23 @@ struct workers_pool {
     struct workers_kind kinds[WORKERS_KINDS_MAX];
     int nkinds;
 
-    pthread_mutex_t mu;             /* guards local FIFO and flags below */
-    pthread_cond_t cv_work;         /* workers: a job is available or stop */
-    pthread_cond_t cv_fetch;        /* fetcher: a worker became free */
-    struct queue_claimed *local;    /* FIFO ring of claimed, not yet started jobs */
+    pthread_mutex_t mu;          /* guards local FIFO and flags below */
+    pthread_cond_t cv_work;      /* workers: a job is available or stop */
+    pthread_cond_t cv_fetch;     /* fetcher: a worker became free */
+    struct queue_claimed *local; /* FIFO ring of claimed, not yet started jobs */
     int local_cap, local_head, local_len;
     bool started, draining, stopping;
 
-    pthread_mutex_t dmu;            /* guards the completion buffer */
-    pthread_cond_t cv_done;         /* completer: something to write; workers: room */
+    pthread_mutex_t dmu;    /* guards the completion buffer */
+    pthread_cond_t cv_done; /* completer: something to write; workers: room */
     struct workers_done *done;
     int done_len, done_cap;
     int64_t done_oldest_ns;
     bool completer_stop;
-    int flushing;                   /* completion writes in flight (guarded by dmu) */
-    bool orphan_check;              /* the orphan check holds off new writes (guarded by dmu) */
+    int flushing;      /* completion writes in flight (guarded by dmu) */
+    bool orphan_check; /* the orphan check holds off new writes (guarded by dmu) */
 
-    pthread_mutex_t mmu;            /* maintenance sleep */
+    pthread_mutex_t mmu; /* maintenance sleep */
     pthread_cond_t cv_maint;
     bool maint_stop;
 
@@ -86,13 +86,13 @@ struct workers_pool {
     pthread_t *threads;
     pthread_t fetchers[WORKERS_FETCHERS_MAX];
     int nfetchers, nfetchers_started;
-    int claim_inflight;             /* jobs being claimed right now (guarded by mu) */
+    int claim_inflight; /* jobs being claimed right now (guarded by mu) */
     pthread_t completer, maint;
     int nthreads_started;
     bool completer_started, maint_started;
 
     atomic_int busy;
-    _Atomic int64_t avg_run_ns;     /* moving average of handler run time */
+    _Atomic int64_t avg_run_ns; /* moving average of handler run time */
     _Atomic int64_t tick_fetch, tick_complete, tick_maint;
     _Atomic int64_t n_claims, ns_claims, n_claimed, n_flushes, ns_flushes, n_flushed;
 };
@@ -105,8 +105,8 @@ static int workers_cores(void)
     return n > 0 && n <= WORKERS_THREADS_MAX ? (int)n : 2;
 }
 
-enum err workers_register(struct workers_pool *p, const char *kind, workers_handler_fn fn,
-                          void *arg, struct err_info *ei)
+enum err workers_register(
+    struct workers_pool *p, const char *kind, workers_handler_fn fn, void *arg, struct err_info *ei)
 {
     if (p->started) {
         return err_set(ei, ERR_INVALID, "cannot register job kind \"%s\" after start", kind);
@@ -140,8 +140,10 @@ static void workers_cond_init_mono(pthread_cond_t *cv)
     pthread_condattr_destroy(&ca);
 }
 
-enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
-                             struct workers_pool **out, struct err_info *ei)
+enum err workers_pool_create(struct queue *q,
+                             const struct workers_config *cfg,
+                             struct workers_pool **out,
+                             struct err_info *ei)
 {
     struct workers_pool *p = calloc(1, sizeof *p);
     if (p == NULL) {
@@ -183,7 +185,7 @@ enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
     if (p->cfg.flush_ms <= 0) {
         p->cfg.flush_ms = 5;
     }
-    p->nfetchers = p->cfg.fetchers > 0 ? p->cfg.fetchers
+    p->nfetchers = p->cfg.fetchers > 0                           ? p->cfg.fetchers
                    : p->cfg.threads >= 2 && workers_cores() >= 2 ? WORKERS_FETCHERS_MAX
                                                                  : 1;
     if (p->nfetchers > WORKERS_FETCHERS_MAX) {
@@ -253,9 +255,14 @@ static void workers_warn(int64_t *last_ns, const char *what, const struct err_in
 }
 
 /* Append a completion (copying what it needs); waits while the buffer is full unless @p force. */
-static void workers_done_push(struct workers_pool *p, const char *id, int attempt,
-                              enum queue_outcome outcome, json_t *result_stolen,
-                              const char *code, const char *msg, bool force)
+static void workers_done_push(struct workers_pool *p,
+                              const char *id,
+                              int attempt,
+                              enum queue_outcome outcome,
+                              json_t *result_stolen,
+                              const char *code,
+                              const char *msg,
+                              bool force)
 {
     pthread_mutex_lock(&p->dmu);
     while (!force && p->done_len >= WORKERS_PENDING_MAX && !p->completer_stop) {
@@ -308,8 +315,8 @@ struct workers_thread_arg {
     int index;
 };
 
-static void workers_run_one(struct workers_pool *p, struct workers_slot *slot,
-                            struct queue_claimed *c)
+static void
+workers_run_one(struct workers_pool *p, struct workers_slot *slot, struct queue_claimed *c)
 {
     struct workers_job job = {.pool = p, .c = *c, .slot = slot};
     struct err_info ei;
@@ -352,8 +359,8 @@ static void workers_run_one(struct workers_pool *p, struct workers_slot *slot,
             oc = QUEUE_FAILED;
         }
         if (oc != QUEUE_SUCCEEDED) {
-            LOG_INFO("worker", "job %s (%s) attempt %d/%d ended %s: %s", c->id, c->kind,
-                     c->attempt, c->max_attempts, err_code(e), ei.msg);
+            LOG_INFO("worker", "job %s (%s) attempt %d/%d ended %s: %s", c->id, c->kind, c->attempt,
+                     c->max_attempts, err_code(e), ei.msg);
         }
         workers_done_push(p, c->id, c->attempt, oc, oc == QUEUE_SUCCEEDED ? job.result : NULL,
                           job.code[0] != '\0' ? job.code : err_code(e),
@@ -410,8 +417,12 @@ static void *workers_thread_main(void *argp)
 
 /* ---- fetcher ------------------------------------------------------------------------------ */
 
-static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed *batch, int *got,
-                          int64_t *warned, struct err_info *ei);
+static bool workers_flush(struct workers_pool *p,
+                          int want,
+                          struct queue_claimed *batch,
+                          int *got,
+                          int64_t *warned,
+                          struct err_info *ei);
 
 static void *workers_fetch_main(void *arg)
 {
@@ -503,8 +514,12 @@ static void workers_flush_end(struct workers_pool *p)
  * when @p want > 0, claim up to @p want jobs into @p batch in the same statement. Several
  * threads may do this at once: each takes its own entries. If the write fails the entries go
  * back into the buffer (completions are idempotent) and false is returned. */
-static bool workers_flush(struct workers_pool *p, int want, struct queue_claimed *batch, int *got,
-                          int64_t *warned, struct err_info *ei)
+static bool workers_flush(struct workers_pool *p,
+                          int want,
+                          struct queue_claimed *batch,
+                          int *got,
+                          int64_t *warned,
+                          struct err_info *ei)
 {
     static _Thread_local struct workers_done mine[WORKERS_COMPLETE_BATCH];
     static _Thread_local struct queue_completion cs[WORKERS_COMPLETE_BATCH];
@@ -646,8 +661,10 @@ static void *workers_complete_main(void *arg)
         }
         if (!workers_flush_once(p, &warned)) {
             if (clock_mono_ns() > giveup) {
-                LOG_ERROR("worker", "could not write %d job completions before exit; the jobs "
-                          "return to the queue once this process's lease expires", left);
+                LOG_ERROR("worker",
+                          "could not write %d job completions before exit; the jobs "
+                          "return to the queue once this process's lease expires",
+                          left);
                 break;
             }
             clock_sleep_ms(200);
@@ -676,7 +693,7 @@ static void workers_apply_cancels(struct workers_pool *p, char (*ids)[QUEUE_ID_L
 static void workers_orphans(struct workers_pool *p, int64_t *warned)
 {
     enum { KNOWN_MAX = 8192, ORPHAN_MIN_AGE_S = 60 };
-    char (*known)[QUEUE_ID_LEN + 1] = calloc(KNOWN_MAX, sizeof *known);
+    char(*known)[QUEUE_ID_LEN + 1] = calloc(KNOWN_MAX, sizeof *known);
     int n = 0;
     bool complete = true;
     if (known == NULL) {
@@ -711,7 +728,7 @@ static void workers_orphans(struct workers_pool *p, int64_t *warned)
     if (complete) {
         int r = 0;
         struct err_info ei;
-        if (queue_requeue_orphans(p->q, (const char(*)[QUEUE_ID_LEN + 1])known, n,
+        if (queue_requeue_orphans(p->q, (const char(*)[QUEUE_ID_LEN + 1]) known, n,
                                   ORPHAN_MIN_AGE_S, &r, &ei) != ERR_OK) {
             workers_warn(warned, "requeueing lost claims", &ei);
         } else if (r > 0) {
@@ -728,7 +745,7 @@ static void workers_orphans(struct workers_pool *p, int64_t *warned)
 static void *workers_maint_main(void *arg)
 {
     struct workers_pool *p = arg;
-    char (*ids)[QUEUE_ID_LEN + 1] = calloc(WORKERS_CANCEL_POLL, sizeof *ids);
+    char(*ids)[QUEUE_ID_LEN + 1] = calloc(WORKERS_CANCEL_POLL, sizeof *ids);
     int64_t warned_hb = 0, warned_rescue = 0, warned_prune = 0, warned_orphans = 0;
     int64_t next_rescue = 0, next_prune = clock_mono_ns() + 5000000000LL;
     for (;;) {
@@ -949,7 +966,10 @@ int workers_pool_busy(const struct workers_pool *p)
     return atomic_load(&((struct workers_pool *)(uintptr_t)p)->busy);
 }
 
-int workers_pool_threads(const struct workers_pool *p) { return p->cfg.threads; }
+int workers_pool_threads(const struct workers_pool *p)
+{
+    return p->cfg.threads;
+}
 
 bool workers_pool_alive(const struct workers_pool *p)
 {
@@ -975,12 +995,30 @@ bool workers_pool_alive(const struct workers_pool *p)
 
 /* ---- job accessors ------------------------------------------------------------------------ */
 
-const char *workers_job_id(const struct workers_job *job) { return job->c.id; }
-const char *workers_job_kind(const struct workers_job *job) { return job->c.kind; }
-const json_t *workers_job_params(const struct workers_job *job) { return job->c.params; }
-int workers_job_attempt(const struct workers_job *job) { return job->c.attempt; }
-int workers_job_max_attempts(const struct workers_job *job) { return job->c.max_attempts; }
-struct queue *workers_job_queue(const struct workers_job *job) { return job->pool->q; }
+const char *workers_job_id(const struct workers_job *job)
+{
+    return job->c.id;
+}
+const char *workers_job_kind(const struct workers_job *job)
+{
+    return job->c.kind;
+}
+const json_t *workers_job_params(const struct workers_job *job)
+{
+    return job->c.params;
+}
+int workers_job_attempt(const struct workers_job *job)
+{
+    return job->c.attempt;
+}
+int workers_job_max_attempts(const struct workers_job *job)
+{
+    return job->c.max_attempts;
+}
+struct queue *workers_job_queue(const struct workers_job *job)
+{
+    return job->pool->q;
+}
 
 bool workers_job_cancelled(const struct workers_job *job)
 {

@@ -37,17 +37,17 @@ typedef enum err (*workers_handler_fn)(struct workers_job *job, void *arg, struc
 
 /** Tunables; zero fields take the defaults named. */
 struct workers_config {
-    int threads;        /* worker threads, 1..WORKERS_THREADS_MAX (default: online cores) */
-    int claim_batch;    /* most jobs claimed per round trip (100). While jobs run long (average
-                           over 20 ms) the pool claims only for idle threads, so other processes
-                           get the rest; short jobs are claimed in batches up to this */
-    int poll_ms;        /* polling fallback when no wake-up arrives (1000) */
-    int heartbeat_ms;   /* process heartbeat and cancellation check period (1000) */
-    int rescue_ms;      /* how often this process looks for dead processes' jobs (5000) */
-    int prune_ms;       /* how often finished jobs past retention are pruned (60000) */
-    int flush_ms;       /* longest a completion waits to be batched (5) */
-    int fetchers;       /* claim round trips in flight at once, 1..2 (2 when threads and cores
-                           are >= 2, else 1) */
+    int threads;      /* worker threads, 1..WORKERS_THREADS_MAX (default: online cores) */
+    int claim_batch;  /* most jobs claimed per round trip (100). While jobs run long (average
+                         over 20 ms) the pool claims only for idle threads, so other processes
+                         get the rest; short jobs are claimed in batches up to this */
+    int poll_ms;      /* polling fallback when no wake-up arrives (1000) */
+    int heartbeat_ms; /* process heartbeat and cancellation check period (1000) */
+    int rescue_ms;    /* how often this process looks for dead processes' jobs (5000) */
+    int prune_ms;     /* how often finished jobs past retention are pruned (60000) */
+    int flush_ms;     /* longest a completion waits to be batched (5) */
+    int fetchers;     /* claim round trips in flight at once, 1..2 (2 when threads and cores
+                         are >= 2, else 1) */
 };
 
 /**
@@ -57,8 +57,10 @@ struct workers_config {
  * @param[in] q borrowed; must outlive the pool. @param[in] cfg borrowed, may be NULL.
  * @param[out] out owned (workers_pool_destroy).
  */
-NODISCARD enum err workers_pool_create(struct queue *q, const struct workers_config *cfg,
-                                       struct workers_pool **out, struct err_info *ei);
+NODISCARD enum err workers_pool_create(struct queue *q,
+                                       const struct workers_config *cfg,
+                                       struct workers_pool **out,
+                                       struct err_info *ei);
 
 /**
  * Register the handler for @p kind (copied). Call before workers_pool_start. Re-registering a
@@ -66,8 +68,11 @@ NODISCARD enum err workers_pool_create(struct queue *q, const struct workers_con
  * "unsupported".
  * @return ERR_OK; ERR_INVALID (started already, bad kind); ERR_TOO_LARGE (WORKERS_KINDS_MAX).
  */
-NODISCARD enum err workers_register(struct workers_pool *p, const char *kind,
-                                    workers_handler_fn fn, void *arg, struct err_info *ei);
+NODISCARD enum err workers_register(struct workers_pool *p,
+                                    const char *kind,
+                                    workers_handler_fn fn,
+                                    void *arg,
+                                    struct err_info *ei);
 
 /**
  * Start the worker, fetcher, completer and maintenance threads; registers the process
@@ -80,8 +85,8 @@ NODISCARD enum err workers_pool_start(struct workers_pool *p, struct err_info *e
  * Drain: stop claiming at once (jobs claimed but not started are released at once), let
  * running jobs finish for up to @p grace_s seconds (handlers see workers_job_cancelled() turn
  * true when the grace runs out), then release the unfinished ones back to `queued` without
- * charging the attempt, flush every buffered completion, remove the process's heartbeat row and stop
- * all threads. Blocking; call once, from the shutdown path. Safe if start was never called.
+ * charging the attempt, flush every buffered completion, remove the process's heartbeat row and
+ * stop all threads. Blocking; call once, from the shutdown path. Safe if start was never called.
  * Threads are joined before returning, so handlers must honour workers_job_cancelled(); the
  * outcome of a handler that returns after its job was released is discarded.
  * @return number of jobs released back to the queue (>= 0).

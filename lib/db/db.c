@@ -19,12 +19,12 @@
 #define DB_STMT_NAME_MAX 64
 
 struct db_conn {
-    PGconn *pg;                                     /* NULL until first use */
-    bool in_use;                                    /* borrowed (guarded by pool->mu) */
-    bool broken;                                    /* close and reopen on next acquire */
-    int nprepared;                                  /* entries of prepared[] */
+    PGconn *pg;                                       /* NULL until first use */
+    bool in_use;                                      /* borrowed (guarded by pool->mu) */
+    bool broken;                                      /* close and reopen on next acquire */
+    int nprepared;                                    /* entries of prepared[] */
     char prepared[DB_PREPARED_MAX][DB_STMT_NAME_MAX]; /* statement names prepared here */
-    char sqlstate[6];                               /* of the last failure, "" if none */
+    char sqlstate[6];                                 /* of the last failure, "" if none */
 };
 
 struct db_pool {
@@ -32,8 +32,8 @@ struct db_pool {
     int size;              /* entries of conns */
     struct db_conn *conns; /* owned array */
     pthread_mutex_t mu;
-    pthread_cond_t cv;     /* signalled when a connection is released */
-    atomic_int in_use;     /* borrowed count, readable without the lock */
+    pthread_cond_t cv; /* signalled when a connection is released */
+    atomic_int in_use; /* borrowed count, readable without the lock */
 };
 
 /* Small per-thread PRNG for jitter (rand() is banned). */
@@ -42,8 +42,8 @@ static _Thread_local uint64_t db_rng_state;
 static double db_rnd01(void)
 {
     if (db_rng_state == 0) {
-        db_rng_state = (uint64_t)clock_mono_ns() ^ (uint64_t)(uintptr_t)&db_rng_state ^
-                       0x9e3779b97f4a7c15ULL;
+        db_rng_state =
+            (uint64_t)clock_mono_ns() ^ (uint64_t)(uintptr_t)&db_rng_state ^ 0x9e3779b97f4a7c15ULL;
     }
     db_rng_state ^= db_rng_state << 13;
     db_rng_state ^= db_rng_state >> 7;
@@ -110,8 +110,14 @@ void db_pool_destroy(struct db_pool *pool)
     free(pool);
 }
 
-const char *db_pool_conninfo(const struct db_pool *pool) { return pool->conninfo; }
-int db_pool_size(const struct db_pool *pool) { return pool->size; }
+const char *db_pool_conninfo(const struct db_pool *pool)
+{
+    return pool->conninfo;
+}
+int db_pool_size(const struct db_pool *pool)
+{
+    return pool->size;
+}
 int db_pool_in_use(const struct db_pool *pool)
 {
     return atomic_load(&((struct db_pool *)(uintptr_t)pool)->in_use);
@@ -138,10 +144,10 @@ static enum err db_connect(const char *conninfo, PGconn **out, struct err_info *
 {
     /* Later keywords override earlier ones: the caller's conninfo (expanded from "dbname")
      * overrides our connect_timeout and options. */
-    const char *const keys[] = {"connect_timeout", "options", "dbname",
+    const char *const keys[] = {"connect_timeout",           "options",         "dbname",
                                 "fallback_application_name", "client_encoding", NULL};
-    const char *const vals[] = {"5", "-c idle_in_transaction_session_timeout=60000", conninfo,
-                                "obsflow", "UTF8", NULL};
+    const char *const vals[] = {
+        "5", "-c idle_in_transaction_session_timeout=60000", conninfo, "obsflow", "UTF8", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (pg == NULL) {
         return err_set(ei, ERR_NOMEM, "out of memory for a database connection");
@@ -167,8 +173,8 @@ static struct timespec db_deadline(int64_t timeout_ms)
     return ts;
 }
 
-enum err db_acquire(struct db_pool *pool, int64_t timeout_ms, struct db_conn **out,
-                    struct err_info *ei)
+enum err
+db_acquire(struct db_pool *pool, int64_t timeout_ms, struct db_conn **out, struct err_info *ei)
 {
     struct db_conn *c = NULL;
     struct timespec dl = db_deadline(timeout_ms < 0 ? 0 : timeout_ms);
@@ -255,7 +261,10 @@ void db_release(struct db_pool *pool, struct db_conn *conn)
     pthread_mutex_unlock(&pool->mu);
 }
 
-const char *db_conn_sqlstate(const struct db_conn *conn) { return conn->sqlstate; }
+const char *db_conn_sqlstate(const struct db_conn *conn)
+{
+    return conn->sqlstate;
+}
 
 /* Map a failed result (or none) to enum err, marking the connection broken when it is gone. */
 static enum err db_fail(struct db_conn *c, PGresult *r, const char *what, struct err_info *ei)
@@ -275,14 +284,13 @@ static enum err db_fail(struct db_conn *c, PGresult *r, const char *what, struct
         e = ERR_DB;
     } else if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0) {
         e = ERR_DB_RETRY;
-    } else if (strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
-               strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0) {
+    } else if (strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+               strcmp(st, "57P03") == 0) {
         c->broken = true;
         e = ERR_UNAVAILABLE;
     } else if (strcmp(st, "23505") == 0) {
         e = ERR_CONFLICT;
-    } else if (strcmp(st, "23503") == 0 || strcmp(st, "23514") == 0 ||
-               strncmp(st, "22", 2) == 0) {
+    } else if (strcmp(st, "23503") == 0 || strcmp(st, "23514") == 0 || strncmp(st, "22", 2) == 0) {
         e = ERR_INVALID;
     } else if (strcmp(st, "57014") == 0) {
         e = ERR_TIMEOUT;
@@ -300,8 +308,13 @@ static bool db_is_prepared(const struct db_conn *c, const char *name)
     return false;
 }
 
-enum err db_exec(struct db_conn *conn, const char *name, const char *sql, int nparams,
-                 const char *const *params, struct db_res **out, struct err_info *ei)
+enum err db_exec(struct db_conn *conn,
+                 const char *name,
+                 const char *sql,
+                 int nparams,
+                 const char *const *params,
+                 struct db_res **out,
+                 struct err_info *ei)
 {
     PGresult *r = NULL;
     if (nparams < 0 || nparams > DB_PARAMS_MAX) {
@@ -353,8 +366,14 @@ done:;
     return ERR_OK;
 }
 
-int db_res_rows(const struct db_res *res) { return PQntuples((const PGresult *)(const void *)res); }
-int db_res_cols(const struct db_res *res) { return PQnfields((const PGresult *)(const void *)res); }
+int db_res_rows(const struct db_res *res)
+{
+    return PQntuples((const PGresult *)(const void *)res);
+}
+int db_res_cols(const struct db_res *res)
+{
+    return PQnfields((const PGresult *)(const void *)res);
+}
 
 int64_t db_res_affected(const struct db_res *res)
 {
@@ -376,7 +395,10 @@ const char *db_res_get(const struct db_res *res, int row, int col)
     return PQgetvalue(r, row, col);
 }
 
-void db_res_free(struct db_res *res) { PQclear((PGresult *)(void *)res); }
+void db_res_free(struct db_res *res)
+{
+    PQclear((PGresult *)(void *)res);
+}
 
 enum err db_ping(struct db_pool *pool, struct err_info *ei)
 {

@@ -22,9 +22,9 @@
 /** Default db_acquire wait in milliseconds. */
 #define DB_ACQUIRE_TIMEOUT_MS 10000
 
-struct db_pool;   /* opaque: a pool of connections to one database */
-struct db_conn;   /* opaque: one connection, borrowed from its pool between acquire/release */
-struct db_res;    /* opaque: the rows of one statement (text format) */
+struct db_pool;     /* opaque: a pool of connections to one database */
+struct db_conn;     /* opaque: one connection, borrowed from its pool between acquire/release */
+struct db_res;      /* opaque: the rows of one statement (text format) */
 struct db_listener; /* opaque: a thread holding LISTEN on one channel */
 
 /* ---- pool ---------------------------------------------------------------------------------- */
@@ -41,8 +41,8 @@ struct db_listener; /* opaque: a thread holding LISTEN on one channel */
  * @param[out] out      owned by the caller on success (db_pool_destroy); untouched on failure.
  * @return ERR_OK; ERR_INVALID for a bad size; ERR_NOMEM.
  */
-NODISCARD enum err db_pool_create(const char *conninfo, int size, struct db_pool **out,
-                                  struct err_info *ei);
+NODISCARD enum err
+db_pool_create(const char *conninfo, int size, struct db_pool **out, struct err_info *ei);
 
 /** Close every connection and free the pool; NULL is a no-op. No connection may be borrowed. */
 void db_pool_destroy(struct db_pool *pool);
@@ -60,8 +60,8 @@ int db_pool_in_use(const struct db_pool *pool);
  * @return ERR_OK; ERR_TIMEOUT if none became free; ERR_UNAVAILABLE if PostgreSQL cannot be
  *         reached (message says why, without the password).
  */
-NODISCARD enum err db_acquire(struct db_pool *pool, int64_t timeout_ms, struct db_conn **out,
-                              struct err_info *ei);
+NODISCARD enum err
+db_acquire(struct db_pool *pool, int64_t timeout_ms, struct db_conn **out, struct err_info *ei);
 
 /** Give @p conn back (NULL is a no-op). A connection left inside a transaction is rolled back;
  * a broken one is closed and reopened on its next acquire. */
@@ -91,8 +91,13 @@ NODISCARD enum err db_ping(struct db_pool *pool, struct err_info *ei);
  *         22xxx: bad value); ERR_TIMEOUT (57014 statement timeout); ERR_DB otherwise.
  *         ei->msg carries the server message and SQLSTATE (for logs, not for clients).
  */
-NODISCARD enum err db_exec(struct db_conn *conn, const char *name, const char *sql, int nparams,
-                           const char *const *params, struct db_res **out, struct err_info *ei);
+NODISCARD enum err db_exec(struct db_conn *conn,
+                           const char *name,
+                           const char *sql,
+                           int nparams,
+                           const char *const *params,
+                           struct db_res **out,
+                           struct err_info *ei);
 
 /** Rows in @p res. */
 int db_res_rows(const struct db_res *res);
@@ -161,8 +166,12 @@ typedef void (*db_notify_fn)(void *arg);
  * @return ERR_OK (even when PostgreSQL is down: the thread keeps trying); ERR_INVALID for a bad
  *         channel name; ERR_NOMEM; ERR_INTERNAL if the thread cannot start.
  */
-NODISCARD enum err db_listener_create(const char *conninfo, const char *channel, db_notify_fn fn,
-                                      void *arg, struct db_listener **out, struct err_info *ei);
+NODISCARD enum err db_listener_create(const char *conninfo,
+                                      const char *channel,
+                                      db_notify_fn fn,
+                                      void *arg,
+                                      struct db_listener **out,
+                                      struct err_info *ei);
 
 /** Stop the thread and close its connection; NULL is a no-op. */
 void db_listener_destroy(struct db_listener *l);

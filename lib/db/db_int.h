@@ -7,9 +7,9 @@
 
 /** One embedded migration (generated table, terminated by .sql == NULL). */
 struct db__migration {
-    int version;       /* NNNN of the file name */
-    const char *name;  /* file name, for messages */
-    const char *sql;   /* the whole file */
+    int version;      /* NNNN of the file name */
+    const char *name; /* file name, for messages */
+    const char *sql;  /* the whole file */
 };
 extern const struct db__migration db__migrations[];
 

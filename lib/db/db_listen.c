@@ -84,8 +84,7 @@ static void *db_listen_main(void *arg)
     struct db_listener *l = arg;
     int backoff_ms = 100;
     while (!atomic_load(&l->stop)) {
-        const char *const keys[] = {"connect_timeout", "dbname", "fallback_application_name",
-                                    NULL};
+        const char *const keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
         const char *const vals[] = {"5", l->conninfo, "obsflow-listen", NULL};
         PGconn *pg = PQconnectdbParams(keys, vals, 1);
         if (pg != NULL && PQstatus(pg) == CONNECTION_OK) {
@@ -101,11 +100,16 @@ static void *db_listen_main(void *arg)
     return NULL;
 }
 
-enum err db_listener_create(const char *conninfo, const char *channel, db_notify_fn fn, void *arg,
-                            struct db_listener **out, struct err_info *ei)
+enum err db_listener_create(const char *conninfo,
+                            const char *channel,
+                            db_notify_fn fn,
+                            void *arg,
+                            struct db_listener **out,
+                            struct err_info *ei)
 {
     size_t n = channel != NULL ? strlen(channel) : 0;
-    if (n == 0 || n > DB_CHANNEL_MAX || !(isalpha((unsigned char)channel[0]) || channel[0] == '_')) {
+    if (n == 0 || n > DB_CHANNEL_MAX ||
+        !(isalpha((unsigned char)channel[0]) || channel[0] == '_')) {
         return err_set(ei, ERR_INVALID, "invalid channel name");
     }
     for (size_t i = 0; i < n; i++) {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Advisory lock key of the migrations runner ("obsflowm" as a 64-bit number). */
-#define DB_MIGRATE_LOCK "7957695335424503149"
+#define DB_MIGRATE_LOCK            "7957695335424503149"
 #define DB_MIGRATE_LOCK_TIMEOUT_MS 120000
 
 static const char db_mig_table_sql[] =
@@ -52,8 +52,8 @@ static bool db_mig_listed(const struct db_res *res, int v)
     return false;
 }
 
-static enum err db_mig_apply_one(struct db_conn *c, const struct db__migration *m,
-                                 struct err_info *ei)
+static enum err
+db_mig_apply_one(struct db_conn *c, const struct db__migration *m, struct err_info *ei)
 {
     char ver[16];
     snprintf(ver, sizeof ver, "%d", m->version);
@@ -98,7 +98,10 @@ enum err db_migrate(struct db_pool *pool, int *applied, struct err_info *ei)
         return e;
     }
     /* Wait (bounded) for another process that is migrating right now. */
-    e = db_exec(c, NULL, "SET lock_timeout = " "120000", 0, NULL, NULL, ei);
+    e = db_exec(c, NULL,
+                "SET lock_timeout = "
+                "120000",
+                0, NULL, NULL, ei);
     if (e == ERR_OK) {
         e = db_exec(c, NULL, "SELECT pg_advisory_lock(" DB_MIGRATE_LOCK ")", 0, NULL, NULL, ei);
         locked = e == ERR_OK;

@@ -17,7 +17,9 @@
 
 /* ---- handle ------------------------------------------------------------------------------- */
 
-enum err queue_create(struct db_pool *pool, const struct queue_config *cfg, struct queue **out,
+enum err queue_create(struct db_pool *pool,
+                      const struct queue_config *cfg,
+                      struct queue **out,
                       struct err_info *ei)
 {
     if (pool == NULL || out == NULL) {
@@ -75,7 +77,10 @@ void queue_destroy(struct queue *q)
     free(q);
 }
 
-const char *queue_process_id(const struct queue *q) { return q->proc_id; }
+const char *queue_process_id(const struct queue *q)
+{
+    return q->proc_id;
+}
 
 void queue_wake(struct queue *q)
 {
@@ -85,7 +90,10 @@ void queue_wake(struct queue *q)
     pthread_mutex_unlock(&q->mu);
 }
 
-static void queue_wake_cb(void *arg) { queue_wake(arg); }
+static void queue_wake_cb(void *arg)
+{
+    queue_wake(arg);
+}
 
 bool queue_wait(struct queue *q, int timeout_ms)
 {
@@ -199,8 +207,8 @@ static bool queue_kind_ok(const char *k)
 
 /* Validate one spec; append its normalized row {id, kind, ...} to @p rows.
  * @p pfx is "" for a single object or "[i]." inside an array. */
-static enum err queue_spec_check(const json_t *spec, const char *pfx, json_t *rows,
-                                 struct err_info *ei)
+static enum err
+queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_info *ei)
 {
     char f[64];
     const char *key;
@@ -216,7 +224,7 @@ static enum err queue_spec_check(const json_t *spec, const char *pfx, json_t *ro
     }
     json_object_foreach((json_t *)(uintptr_t)spec, key, v)
     {
-        static const char *const known[] = {"kind",     "params",       "queue", "priority",
+        static const char *const known[] = {"kind",         "params", "queue",    "priority",
                                             "max_attempts", "run_at", "parent_id"};
         bool ok = false;
         for (size_t i = 0; i < ARRAY_LEN(known); i++) {
@@ -255,8 +263,7 @@ static enum err queue_spec_check(const json_t *spec, const char *pfx, json_t *ro
             size_t n = dump != NULL ? strlen(dump) : 0;
             free(dump);
             if (n > QUEUE_PARAMS_MAX) {
-                e = err_set_field(ei, ERR_TOO_LARGE, f, "params exceed %d bytes",
-                                  QUEUE_PARAMS_MAX);
+                e = err_set_field(ei, ERR_TOO_LARGE, f, "params exceed %d bytes", QUEUE_PARAMS_MAX);
             } else {
                 json_object_set(row, "params", v);
             }
@@ -284,9 +291,9 @@ static enum err queue_spec_check(const json_t *spec, const char *pfx, json_t *ro
         } else if (v != NULL && (json_integer_value(v) < 0 || json_integer_value(v) > 9)) {
             e = err_set_field(ei, ERR_INVALID, f, "priority must be between 0 and 9");
         } else {
-            json_object_set_new(row, "priority",
-                                json_integer(v != NULL ? json_integer_value(v)
-                                                       : QUEUE_PRIORITY_DEFAULT));
+            json_object_set_new(
+                row, "priority",
+                json_integer(v != NULL ? json_integer_value(v) : QUEUE_PRIORITY_DEFAULT));
         }
     }
     if (e == ERR_OK) {
@@ -299,9 +306,9 @@ static enum err queue_spec_check(const json_t *spec, const char *pfx, json_t *ro
             e = err_set_field(ei, ERR_INVALID, f, "max_attempts must be between 1 and %d",
                               QUEUE_ATTEMPTS_MAX);
         } else {
-            json_object_set_new(row, "max_attempts",
-                                json_integer(v != NULL ? json_integer_value(v)
-                                                       : QUEUE_MAX_ATTEMPTS_DEFAULT));
+            json_object_set_new(
+                row, "max_attempts",
+                json_integer(v != NULL ? json_integer_value(v) : QUEUE_MAX_ATTEMPTS_DEFAULT));
         }
     }
     if (e == ERR_OK) {
@@ -345,17 +352,16 @@ static json_t *queue_new_job(const json_t *row, const struct db_res *res, int i)
     const char *run_at = db_res_get(res, i, 1);
     json_t *params = json_object_get(row, "params");
     json_t *parent = json_object_get(row, "parent_id");
-    return json_pack("{s:s, s:O, s:s, s:O, s:O, s:o, s:i, s:O, s:s, s:s, s:n, s:n, s:n, s:n,"
-                     " s:O, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
-                     "id", db_res_get(res, i, 0), "kind", json_object_get(row, "kind"), "state",
-                     "queued", "queue", json_object_get(row, "queue"), "priority",
-                     json_object_get(row, "priority"), "params",
-                     params != NULL ? json_incref(params) : json_object(), "attempts", 0, "max_attempts",
-                     json_object_get(row, "max_attempts"), "run_at",
-                     run_at != NULL ? run_at : created, "created_at", created, "started_at",
-                     "finished_at", "error", "result", "parent_id",
-                     parent != NULL ? parent : json_null(), "children", "total", 0, "queued", 0,
-                     "running", 0, "retrying", 0, "succeeded", 0, "failed", 0, "cancelled", 0);
+    return json_pack(
+        "{s:s, s:O, s:s, s:O, s:O, s:o, s:i, s:O, s:s, s:s, s:n, s:n, s:n, s:n,"
+        " s:O, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
+        "id", db_res_get(res, i, 0), "kind", json_object_get(row, "kind"), "state", "queued",
+        "queue", json_object_get(row, "queue"), "priority", json_object_get(row, "priority"),
+        "params", params != NULL ? json_incref(params) : json_object(), "attempts", 0,
+        "max_attempts", json_object_get(row, "max_attempts"), "run_at",
+        run_at != NULL ? run_at : created, "created_at", created, "started_at", "finished_at",
+        "error", "result", "parent_id", parent != NULL ? parent : json_null(), "children", "total",
+        0, "queued", 0, "running", 0, "retrying", 0, "succeeded", 0, "failed", 0, "cancelled", 0);
 }
 
 struct queue_enq {
@@ -365,8 +371,8 @@ struct queue_enq {
     const char *canonical; /* canonical JSON of the request, for the idempotency hash */
     const char *idem_key;
     bool notify;
-    struct db_res *res;    /* out: the jobs */
-    bool replayed;         /* out */
+    struct db_res *res; /* out: the jobs */
+    bool replayed;      /* out */
 };
 
 /* queue_enqueue: insert the rows and their 'queued' events, returning the new jobs. */
@@ -382,8 +388,9 @@ static const char queue_sql_insert[] =
     " SELECT id, 'queued', 0, 'enqueued' FROM ins)"
     /* only what the caller does not know already: the ids (in order) and the timestamps;
      * created_at is now() for every row, formatted once */
-    " SELECT id, CASE WHEN run_at = created_at THEN NULL ELSE " QUEUE_TS("run_at") " END,"
-    " (SELECT " QUEUE_TS("now()") ") FROM ins ORDER BY id";
+    " SELECT id, CASE WHEN run_at = created_at THEN NULL ELSE " QUEUE_TS(
+        "run_at") " END,"
+                  " (SELECT " QUEUE_TS("now()") ") FROM ins ORDER BY id";
 
 /* queue_enqueue (replay) and queue_get_many: jobs by id in id order. */
 static const char queue_sql_get_many[] =
@@ -452,14 +459,18 @@ static enum err queue_enq_txn(struct db_conn *c, void *arg, struct err_info *ei)
     }
     if (e == ERR_OK && x->notify) {
         /* queue_enqueue: wake other processes' workers (hint; debounced by the caller). */
-        e = db_exec(c, "queue_notify", "SELECT pg_notify('" QUEUE_CHANNEL "', '')", 0, NULL,
-                    NULL, ei);
+        e = db_exec(c, "queue_notify", "SELECT pg_notify('" QUEUE_CHANNEL "', '')", 0, NULL, NULL,
+                    ei);
     }
     return e;
 }
 
-enum err queue_enqueue(struct queue *q, const json_t *specs, const char *idem_key, json_t **out,
-                       bool *replayed, struct err_info *ei)
+enum err queue_enqueue(struct queue *q,
+                       const json_t *specs,
+                       const char *idem_key,
+                       json_t **out,
+                       bool *replayed,
+                       struct err_info *ei)
 {
     json_t *rows = NULL;
     json_t *jobs = NULL;
@@ -620,8 +631,8 @@ static const char queue_sql_list[] =
     " AND ($4::uuid IS NULL OR j.parent_id = $4::uuid) AND ($5::uuid IS NULL OR j.id < $5::uuid)"
     " ORDER BY j.id DESC LIMIT $6::integer";
 
-enum err queue_list(struct queue *q, const struct queue_filter *f, json_t **out,
-                    struct err_info *ei)
+enum err
+queue_list(struct queue *q, const struct queue_filter *f, json_t **out, struct err_info *ei)
 {
     struct queue_filter none = {0};
     char after[QUEUE_ID_LEN + 1];
@@ -653,8 +664,8 @@ enum err queue_list(struct queue *q, const struct queue_filter *f, json_t **out,
                              QUEUE_LIST_MAX);
     }
     snprintf(lim, sizeof lim, "%d", limit + 1);
-    const char *p[] = {f->state, f->kind, f->queue, f->parent_id,
-                       f->cursor != NULL ? after : NULL, lim};
+    const char *p[] = {f->state, f->kind, f->queue, f->parent_id, f->cursor != NULL ? after : NULL,
+                       lim};
     enum err e = queue__exec1(q, "queue_list", queue_sql_list, 6, p, &r, ei);
     if (e != ERR_OK) {
         return e;
@@ -712,9 +723,9 @@ enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_
                      " UNION ALL SELECT j.started_at, 'running', j.attempts, 'started',"
                      " 9223372036854775807 FROM jobs j WHERE j.id = $1::uuid"
                      " AND j.state = 'running')"
-                     " SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid), x.ord, "
-                     QUEUE_TS("x.at") ", x.state, x.attempt, x.message FROM (SELECT 1) one"
-                     " LEFT JOIN x ON true ORDER BY x.at, x.ord",
+                     " SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid), x.ord, " QUEUE_TS(
+                         "x.at") ", x.state, x.attempt, x.message FROM (SELECT 1) one"
+                                 " LEFT JOIN x ON true ORDER BY x.at, x.ord",
                      1, p, &r, ei);
     if (e != ERR_OK) {
         return e;
@@ -730,11 +741,11 @@ enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_
             continue; /* the job exists but has no events */
         }
         const char *msg = db_res_get(r, i, 5);
-        json_t *ev = json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq",
-                               (json_int_t)json_array_size(items) + 1,
-                               "at", db_res_get(r, i, 2), "state", db_res_get(r, i, 3), "attempt",
-                               (json_int_t)queue__i64(r, i, 4), "message",
-                               msg != NULL ? json_string(msg) : json_null());
+        json_t *ev =
+            json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq", (json_int_t)json_array_size(items) + 1,
+                      "at", db_res_get(r, i, 2), "state", db_res_get(r, i, 3), "attempt",
+                      (json_int_t)queue__i64(r, i, 4), "message",
+                      msg != NULL ? json_string(msg) : json_null());
         if (ev == NULL || json_array_append_new(items, ev) != 0) {
             json_decref(items);
             items = NULL;
@@ -753,9 +764,9 @@ enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_
 
 struct queue_act {
     const char *id;
-    bool retry;     /* else cancel */
-    json_t *job;    /* out */
-    bool changed;   /* out: queued work (wake workers) */
+    bool retry;   /* else cancel */
+    json_t *job;  /* out */
+    bool changed; /* out: queued work (wake workers) */
 };
 
 static enum err queue_act_txn(struct db_conn *c, void *arg, struct err_info *ei)
@@ -822,8 +833,8 @@ static enum err queue_act_txn(struct db_conn *c, void *arg, struct err_info *ei)
     return e;
 }
 
-static enum err queue_act(struct queue *q, const char *id, bool retry, json_t **out,
-                          struct err_info *ei)
+static enum err
+queue_act(struct queue *q, const char *id, bool retry, json_t **out, struct err_info *ei)
 {
     struct queue_act x = {.id = id, .retry = retry};
     enum err e = queue_check_id(id, "id", ei);

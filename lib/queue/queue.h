@@ -7,7 +7,8 @@
  *    "parent_id","children":{"total","queued","running","retrying","succeeded","failed",
  *    "cancelled"}}  (+ "cancel_requested": true while a running job is being cancelled).
  * Timestamps are RFC 3339 UTC strings ("2026-11-21T21:22:28.123456Z") or null.
- * Thread-safe: one struct queue serves every thread of a process. SPDX-License-Identifier: Apache-2.0 */
+ * Thread-safe: one struct queue serves every thread of a process. SPDX-License-Identifier:
+ * Apache-2.0 */
 #ifndef OBSFLOW_QUEUE_QUEUE_H
 #define OBSFLOW_QUEUE_QUEUE_H
 
@@ -20,20 +21,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUEUE_ID_LEN          36    /* canonical UUID text, without terminator */
-#define QUEUE_BATCH_MAX       1000  /* most jobs one queue_enqueue accepts */
-#define QUEUE_CLAIM_MAX       1000  /* most jobs one queue_claim hands out */
-#define QUEUE_LIST_MAX        500   /* largest page of queue_list */
-#define QUEUE_LIST_DEFAULT    50    /* page size when the caller passes 0 */
-#define QUEUE_EVENTS_MAX      1000  /* most events queue_events returns */
-#define QUEUE_NAME_MAX        64    /* queue name: 1..64 of [A-Za-z0-9_.-] */
-#define QUEUE_KIND_MAX        32
-#define QUEUE_PARAMS_MAX      65536 /* params of one job, compact JSON bytes */
-#define QUEUE_IDEM_KEY_MAX    255   /* Idempotency-Key length */
-#define QUEUE_ATTEMPTS_MAX    100   /* max_attempts 1..100 (default 5) */
-#define QUEUE_PRIORITY_DEFAULT 5    /* 0 runs first, 9 last */
+#define QUEUE_ID_LEN               36   /* canonical UUID text, without terminator */
+#define QUEUE_BATCH_MAX            1000 /* most jobs one queue_enqueue accepts */
+#define QUEUE_CLAIM_MAX            1000 /* most jobs one queue_claim hands out */
+#define QUEUE_LIST_MAX             500  /* largest page of queue_list */
+#define QUEUE_LIST_DEFAULT         50   /* page size when the caller passes 0 */
+#define QUEUE_EVENTS_MAX           1000 /* most events queue_events returns */
+#define QUEUE_NAME_MAX             64   /* queue name: 1..64 of [A-Za-z0-9_.-] */
+#define QUEUE_KIND_MAX             32
+#define QUEUE_PARAMS_MAX           65536 /* params of one job, compact JSON bytes */
+#define QUEUE_IDEM_KEY_MAX         255   /* Idempotency-Key length */
+#define QUEUE_ATTEMPTS_MAX         100   /* max_attempts 1..100 (default 5) */
+#define QUEUE_PRIORITY_DEFAULT     5     /* 0 runs first, 9 last */
 #define QUEUE_MAX_ATTEMPTS_DEFAULT 5
-#define QUEUE_ERR_MSG_MAX     1024  /* stored error message, truncated beyond */
+#define QUEUE_ERR_MSG_MAX          1024 /* stored error message, truncated beyond */
 
 /** The job kinds the queue accepts (validated at enqueue); NULL-terminated. */
 extern const char *const queue_kinds[];
@@ -42,12 +43,12 @@ struct queue; /* opaque: this process's handle on the queue */
 
 /** Tunables; zero fields take the defaults named. */
 struct queue_config {
-    const char *process_name;  /* shown in locked_by/events (pod or host name); default hostname */
-    int lease_s;               /* a process whose heartbeat is older than this is dead (15) */
-    int backoff_base_ms;       /* retry delay = base * 2^(attempt-1), +-25% jitter (1000) */
-    int backoff_cap_ms;        /* ... capped at this (600000 = 10 min) */
-    int retention_s;           /* succeeded/cancelled jobs are pruned after this (86400) */
-    int retention_failed_s;    /* failed jobs are pruned after this (604800) */
+    const char *process_name; /* shown in locked_by/events (pod or host name); default hostname */
+    int lease_s;              /* a process whose heartbeat is older than this is dead (15) */
+    int backoff_base_ms;      /* retry delay = base * 2^(attempt-1), +-25% jitter (1000) */
+    int backoff_cap_ms;       /* ... capped at this (600000 = 10 min) */
+    int retention_s;          /* succeeded/cancelled jobs are pruned after this (86400) */
+    int retention_failed_s;   /* failed jobs are pruned after this (604800) */
 };
 
 /**
@@ -56,8 +57,10 @@ struct queue_config {
  * @param[in] pool borrowed; must outlive the queue. @param[in] cfg borrowed, may be NULL.
  * @param[out] out owned (queue_destroy).
  */
-NODISCARD enum err queue_create(struct db_pool *pool, const struct queue_config *cfg,
-                                struct queue **out, struct err_info *ei);
+NODISCARD enum err queue_create(struct db_pool *pool,
+                                const struct queue_config *cfg,
+                                struct queue **out,
+                                struct err_info *ei);
 /** Free the handle (NULL is a no-op). Does not unregister the process: see queue_unregister. */
 void queue_destroy(struct queue *q);
 /** This process's identity "<name>/<boot-uuid>" (borrowed). */
@@ -87,8 +90,12 @@ const char *queue_process_id(const struct queue *q);
  *   ERR_UNAVAILABLE / ERR_TIMEOUT / ERR_DB (-> 503/504/500).
  * Wakes this process's workers and (debounced) the others through NOTIFY.
  */
-NODISCARD enum err queue_enqueue(struct queue *q, const json_t *specs, const char *idem_key,
-                                 json_t **out, bool *replayed, struct err_info *ei);
+NODISCARD enum err queue_enqueue(struct queue *q,
+                                 const json_t *specs,
+                                 const char *idem_key,
+                                 json_t **out,
+                                 bool *replayed,
+                                 struct err_info *ei);
 
 /**
  * Fetch one job.
@@ -113,16 +120,15 @@ struct queue_filter {
  * One page of jobs, newest first (keyset over the time-ordered job id, no OFFSET).
  * @param[out] out owned: {"items":[job...],"next_cursor":"..." | null}.
  */
-NODISCARD enum err queue_list(struct queue *q, const struct queue_filter *f, json_t **out,
-                              struct err_info *ei);
+NODISCARD enum err
+queue_list(struct queue *q, const struct queue_filter *f, json_t **out, struct err_info *ei);
 
 /**
  * Every state change of a job, oldest first: {"items":[{"seq","at","state","attempt",
  * "message"}...]} (at most QUEUE_EVENTS_MAX, the newest ones if more).
  * @return ERR_OK; ERR_PARSE bad UUID; ERR_NOT_FOUND.
  */
-NODISCARD enum err queue_events(struct queue *q, const char *id, json_t **out,
-                                struct err_info *ei);
+NODISCARD enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_info *ei);
 
 /**
  * Cancel: a queued/retrying job becomes `cancelled` at once; a running job gets a cancellation
@@ -132,27 +138,25 @@ NODISCARD enum err queue_events(struct queue *q, const char *id, json_t **out,
  * @return ERR_OK; ERR_PARSE; ERR_NOT_FOUND; ERR_CONFLICT when the job already succeeded or
  *         failed (-> 409).
  */
-NODISCARD enum err queue_cancel(struct queue *q, const char *id, json_t **out,
-                                struct err_info *ei);
+NODISCARD enum err queue_cancel(struct queue *q, const char *id, json_t **out, struct err_info *ei);
 
 /**
  * Retry a failed or cancelled job: back to `queued` now, attempts reset to 0, error cleared.
  * @return ERR_OK; ERR_PARSE; ERR_NOT_FOUND; ERR_CONFLICT for any other state (-> 409).
  */
-NODISCARD enum err queue_retry(struct queue *q, const char *id, json_t **out,
-                               struct err_info *ei);
+NODISCARD enum err queue_retry(struct queue *q, const char *id, json_t **out, struct err_info *ei);
 
 /** Figures for /metrics. Database figures are read fresh; totals count this process only. */
 struct queue_stats {
-    int64_t jobs_by_state[6];        /* indexed like queue_state_names */
-    double oldest_queued_age_s;      /* age of the oldest runnable queued/retrying job, 0 if none */
-    uint64_t enqueued_total;         /* jobs inserted by this process */
-    uint64_t claimed_total;          /* jobs claimed by this process */
+    int64_t jobs_by_state[6];   /* indexed like queue_state_names */
+    double oldest_queued_age_s; /* age of the oldest runnable queued/retrying job, 0 if none */
+    uint64_t enqueued_total;    /* jobs inserted by this process */
+    uint64_t claimed_total;     /* jobs claimed by this process */
     uint64_t succeeded_total;
-    uint64_t failed_total;           /* attempts that ended in `failed` (final) */
-    uint64_t retried_total;          /* attempts that ended in `retrying` */
+    uint64_t failed_total;  /* attempts that ended in `failed` (final) */
+    uint64_t retried_total; /* attempts that ended in `retrying` */
     uint64_t cancelled_total;
-    uint64_t rescued_total;          /* jobs of dead processes requeued by this process */
+    uint64_t rescued_total; /* jobs of dead processes requeued by this process */
 };
 /** State names in the order of queue_stats.jobs_by_state. */
 extern const char *const queue_state_names[6];
@@ -170,12 +174,12 @@ struct queue_claimed {
     char id[QUEUE_ID_LEN + 1];
     char kind[QUEUE_KIND_MAX + 1];
     char queue[QUEUE_NAME_MAX + 1];
-    int attempt;          /* 1-based number of this attempt (already counted) */
+    int attempt; /* 1-based number of this attempt (already counted) */
     int max_attempts;
-    json_t *params;       /* owned by the holder: json_decref when done */
+    json_t *params;                   /* owned by the holder: json_decref when done */
     char parent_id[QUEUE_ID_LEN + 1]; /* "" when none */
-    int priority;         /* 0..9 */
-    int64_t run_at_us;    /* run_at, microseconds since the epoch */
+    int priority;                     /* 0..9 */
+    int64_t run_at_us;                /* run_at, microseconds since the epoch */
 };
 
 /**
@@ -186,8 +190,8 @@ struct queue_claimed {
  * @param[out] out array of @p max entries; @p n gets how many were filled. The caller owns
  *                 each entry's params.
  */
-NODISCARD enum err queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n,
-                               struct err_info *ei);
+NODISCARD enum err
+queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n, struct err_info *ei);
 
 enum queue_outcome {
     QUEUE_SUCCEEDED = 0, /* result stored, state succeeded */
@@ -200,11 +204,11 @@ enum queue_outcome {
 /** The end of one attempt, for queue_complete. Pointers are borrowed. */
 struct queue_completion {
     const char *id;
-    int attempt;                  /* the attempt this completes (guards against stale writes) */
+    int attempt; /* the attempt this completes (guards against stale writes) */
     enum queue_outcome outcome;
-    const json_t *result;         /* QUEUE_SUCCEEDED: result JSON or NULL */
-    const char *error_code;       /* failures: stable lower-case code (err_code()), or NULL */
-    const char *error_message;    /* failures: message, or NULL */
+    const json_t *result;      /* QUEUE_SUCCEEDED: result JSON or NULL */
+    const char *error_code;    /* failures: stable lower-case code (err_code()), or NULL */
+    const char *error_message; /* failures: message, or NULL */
 };
 
 /**
@@ -214,8 +218,8 @@ struct queue_completion {
  * On ERR_UNAVAILABLE nothing was written: keep the completions and try again later (the jobs
  * stay running under this process's lease until then).
  */
-NODISCARD enum err queue_complete(struct queue *q, const struct queue_completion *c, int n,
-                                  struct err_info *ei);
+NODISCARD enum err
+queue_complete(struct queue *q, const struct queue_completion *c, int n, struct err_info *ei);
 
 /**
  * queue_complete and queue_claim in one statement and one round trip (the hot path of a busy
@@ -224,8 +228,12 @@ NODISCARD enum err queue_complete(struct queue *q, const struct queue_completion
  * (they are idempotent); jobs claimed by a statement whose answer was lost are requeued later by
  * queue_requeue_orphans.
  */
-NODISCARD enum err queue_complete_and_claim(struct queue *q, const struct queue_completion *c,
-                                            int nc, int max, struct queue_claimed *out, int *n,
+NODISCARD enum err queue_complete_and_claim(struct queue *q,
+                                            const struct queue_completion *c,
+                                            int nc,
+                                            int max,
+                                            struct queue_claimed *out,
+                                            int *n,
                                             struct err_info *ei);
 
 /**
@@ -234,8 +242,11 @@ NODISCARD enum err queue_complete_and_claim(struct queue *q, const struct queue_
  * @param[out] cancel_ids array of @p cap ids; @p ncancel gets how many were filled (both may be
  *                        NULL/0).
  */
-NODISCARD enum err queue_heartbeat(struct queue *q, char (*cancel_ids)[QUEUE_ID_LEN + 1], int cap,
-                                   int *ncancel, struct err_info *ei);
+NODISCARD enum err queue_heartbeat(struct queue *q,
+                                   char (*cancel_ids)[QUEUE_ID_LEN + 1],
+                                   int cap,
+                                   int *ncancel,
+                                   struct err_info *ei);
 
 /**
  * Requeue the running jobs of processes whose heartbeat is older than the lease (or whose row
@@ -258,8 +269,11 @@ NODISCARD enum err queue_prune(struct queue *q, int batch, int *deleted, struct 
  * write). The attempt is charged, as for a rescue.
  * @param[in] known array of @p nknown ids (borrowed). @param[out] requeued may be NULL.
  */
-NODISCARD enum err queue_requeue_orphans(struct queue *q, const char (*known)[QUEUE_ID_LEN + 1],
-                                         int nknown, int min_age_s, int *requeued,
+NODISCARD enum err queue_requeue_orphans(struct queue *q,
+                                         const char (*known)[QUEUE_ID_LEN + 1],
+                                         int nknown,
+                                         int min_age_s,
+                                         int *requeued,
                                          struct err_info *ei);
 
 /** Remove this process's heartbeat row at clean shutdown (after releasing its jobs). */

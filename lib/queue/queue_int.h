@@ -8,31 +8,32 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define QUEUE_CHANNEL "obsflow_jobs"           /* NOTIFY channel of the wake-up hint */
-#define QUEUE_NOTIFY_DEBOUNCE_NS 50000000LL    /* at most one NOTIFY per 50 ms per process */
-#define QUEUE_PROC_NAME_MAX 128
+#define QUEUE_CHANNEL            "obsflow_jobs" /* NOTIFY channel of the wake-up hint */
+#define QUEUE_NOTIFY_DEBOUNCE_NS 50000000LL     /* at most one NOTIFY per 50 ms per process */
+#define QUEUE_PROC_NAME_MAX      128
 
 struct queue {
-    struct db_pool *pool;                       /* borrowed */
-    struct queue_config cfg;                    /* defaults filled in */
-    char boot_id[QUEUE_ID_LEN + 1];             /* this process incarnation */
-    char name[QUEUE_PROC_NAME_MAX];             /* host or pod name */
+    struct db_pool *pool;                                 /* borrowed */
+    struct queue_config cfg;                              /* defaults filled in */
+    char boot_id[QUEUE_ID_LEN + 1];                       /* this process incarnation */
+    char name[QUEUE_PROC_NAME_MAX];                       /* host or pod name */
     char proc_id[QUEUE_PROC_NAME_MAX + QUEUE_ID_LEN + 2]; /* "<name>/<boot_id>" */
-    pthread_mutex_t mu;                         /* guards wake_pending, listener */
-    pthread_cond_t cv;                          /* queue_wait */
+    pthread_mutex_t mu;                                   /* guards wake_pending, listener */
+    pthread_cond_t cv;                                    /* queue_wait */
     bool wake_pending;
-    struct db_listener *listener;               /* NULL until queue_listen */
-    _Atomic int64_t last_notify_ns;             /* debounce of pg_notify */
+    struct db_listener *listener;   /* NULL until queue_listen */
+    _Atomic int64_t last_notify_ns; /* debounce of pg_notify */
     _Atomic uint64_t enqueued, claimed, succeeded, failed, retried, cancelled, rescued;
 };
 
 /* SQL column list that queue__job_from_row() decodes (table alias j, lateral children ch). */
 #define QUEUE_TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define QUEUE_JOB_COLS                                                                             \
-    "j.id, j.kind, j.state, j.queue, j.priority, j.params::text, j.attempts, j.max_attempts, "     \
-    QUEUE_TS("j.run_at") ", " QUEUE_TS("j.created_at") ", " QUEUE_TS("j.started_at") ", "         \
-    QUEUE_TS("j.finished_at") ", j.error_code, j.error_message, j.result::text, j.parent_id, "    \
-    "j.cancel_requested"
+    "j.id, j.kind, j.state, j.queue, j.priority, j.params::text, j.attempts, "                     \
+    "j.max_attempts, " QUEUE_TS("j.run_at") ", " QUEUE_TS("j.created_at") ", " QUEUE_TS(           \
+        "j.started_at") ", " QUEUE_TS("j.finished_at") ", j.error_code, j.error_message, "         \
+                                                       "j.result::text, j.parent_id, "             \
+                                                       "j.cancel_requested"
 #define QUEUE_JOB_NCOLS 17
 #define QUEUE_CHILDREN_COLS                                                                        \
     ", ch.total, ch.queued, ch.running, ch.retrying, ch.succeeded, ch.failed, ch.cancelled"
@@ -52,8 +53,12 @@ json_t *queue__job_from_row(const struct db_res *res, int row, bool with_childre
 
 /** Run one statement in autocommit on a pooled connection, retrying 40001/40P01 and a lost
  * connection a few times. */
-NODISCARD enum err queue__exec1(struct queue *q, const char *name, const char *sql, int nparams,
-                                const char *const *params, struct db_res **out,
+NODISCARD enum err queue__exec1(struct queue *q,
+                                const char *name,
+                                const char *sql,
+                                int nparams,
+                                const char *const *params,
+                                struct db_res **out,
                                 struct err_info *ei);
 
 /** Parse a non-negative integer column (0 on NULL or junk). */

@@ -20,8 +20,8 @@ static _Thread_local uint64_t queue_rng;
 double queue__rnd01(void)
 {
     if (queue_rng == 0) {
-        queue_rng = (uint64_t)clock_mono_ns() ^ (uint64_t)(uintptr_t)&queue_rng ^
-                    0xd1b54a32d192ed03ULL;
+        queue_rng =
+            (uint64_t)clock_mono_ns() ^ (uint64_t)(uintptr_t)&queue_rng ^ 0xd1b54a32d192ed03ULL;
     }
     queue_rng ^= queue_rng << 13;
     queue_rng ^= queue_rng >> 7;
@@ -212,8 +212,8 @@ json_t *queue__job_from_row(const struct db_res *res, int row, bool with_childre
     const char *code = db_res_get(res, row, 12);
     if (code != NULL) {
         const char *msg = db_res_get(res, row, 13);
-        json_object_set_new(j, "error", json_pack("{s:s, s:s}", "code", code, "message",
-                                                  msg != NULL ? msg : ""));
+        json_object_set_new(
+            j, "error", json_pack("{s:s, s:s}", "code", code, "message", msg != NULL ? msg : ""));
     } else {
         json_object_set_new(j, "error", json_null());
     }
@@ -237,8 +237,13 @@ json_t *queue__job_from_row(const struct db_res *res, int row, bool with_childre
     return j;
 }
 
-enum err queue__exec1(struct queue *q, const char *name, const char *sql, int nparams,
-                      const char *const *params, struct db_res **out, struct err_info *ei)
+enum err queue__exec1(struct queue *q,
+                      const char *name,
+                      const char *sql,
+                      int nparams,
+                      const char *const *params,
+                      struct db_res **out,
+                      struct err_info *ei)
 {
     enum err e = ERR_INTERNAL;
     for (int attempt = 0; attempt < 4; attempt++) {

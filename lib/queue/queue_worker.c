@@ -19,7 +19,7 @@
     " c AS (SELECT id FROM jobs WHERE state IN ('queued', 'retrying') AND run_at <= now()"         \
     " ORDER BY priority, run_at, id LIMIT $3::integer FOR UPDATE SKIP LOCKED),"                    \
     " cl AS (UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, started_at = now(),"  \
-    " locked_by = $1::uuid WHERE j.id = ANY (ARRAY(SELECT id FROM c))"                              \
+    " locked_by = $1::uuid WHERE j.id = ANY (ARRAY(SELECT id FROM c))"                             \
     " RETURNING j.id, j.kind, j.queue, j.attempts, j.max_attempts, j.params::text, j.parent_id,"   \
     " j.priority, j.run_at)"
 #define QUEUE_CLAIM_SELECT                                                                         \
@@ -42,28 +42,28 @@ static const char queue_sql_claim[] =
     " WHEN v.outcome = 1 AND j.attempts < j.max_attempts THEN 'retrying'"                          \
     " ELSE 'failed' END)::job_state"
 #define QUEUE_COMPLETE_CTES                                                                        \
-    " v AS (SELECT * FROM json_to_recordset($2::json) AS v(id uuid, attempt integer," \
-    " outcome integer, result json, code text, msg text, delay_ms bigint))," \
-    " u AS (UPDATE jobs j SET state = " QUEUE_NEW_STATE "," \
-    " attempts = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested" \
-    "   THEN greatest(j.attempts - 1, 0) ELSE j.attempts END," \
-    " run_at = CASE WHEN " QUEUE_NEW_STATE " = 'retrying'" \
-    "   THEN now() + v.delay_ms * interval '1 millisecond' ELSE j.run_at END," \
-    " finished_at = CASE WHEN " QUEUE_NEW_STATE " IN ('succeeded', 'failed', 'cancelled')" \
-    "   THEN now() ELSE NULL END," \
-    " locked_by = NULL," \
-    " result = CASE WHEN v.outcome = 0 THEN v.result::jsonb ELSE NULL END," \
-    " error_code = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_code" \
-    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled' ELSE v.code END," \
-    " error_message = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_message" \
-    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled by request' ELSE v.msg END" \
-    " FROM v WHERE j.id = v.id AND j.state = 'running' AND j.locked_by = $1::uuid" \
-    " AND j.attempts = v.attempt" \
-    " RETURNING j.id, j.state, v.attempt, v.outcome, v.msg, j.started_at)," \
-    " ev AS (INSERT INTO job_events (job_id, state, attempt, started_at, message)" \
-    " SELECT id, state, attempt, started_at, CASE WHEN state = 'succeeded' THEN 'succeeded'" \
-    "  WHEN outcome = 4 AND state = 'queued' THEN 'released by a draining process'" \
-    "  WHEN state = 'cancelled' THEN coalesce('cancelled: ' || msg, 'cancelled')" \
+    " v AS (SELECT * FROM json_to_recordset($2::json) AS v(id uuid, attempt integer,"              \
+    " outcome integer, result json, code text, msg text, delay_ms bigint)),"                       \
+    " u AS (UPDATE jobs j SET state = " QUEUE_NEW_STATE ","                                        \
+    " attempts = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested"                               \
+    "   THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,"                                     \
+    " run_at = CASE WHEN " QUEUE_NEW_STATE " = 'retrying'"                                         \
+    "   THEN now() + v.delay_ms * interval '1 millisecond' ELSE j.run_at END,"                     \
+    " finished_at = CASE WHEN " QUEUE_NEW_STATE " IN ('succeeded', 'failed', 'cancelled')"         \
+    "   THEN now() ELSE NULL END,"                                                                 \
+    " locked_by = NULL,"                                                                           \
+    " result = CASE WHEN v.outcome = 0 THEN v.result::jsonb ELSE NULL END,"                        \
+    " error_code = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_code"         \
+    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled' ELSE v.code END,"              \
+    " error_message = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_message"   \
+    "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled by request' ELSE v.msg END"     \
+    " FROM v WHERE j.id = v.id AND j.state = 'running' AND j.locked_by = $1::uuid"                 \
+    " AND j.attempts = v.attempt"                                                                  \
+    " RETURNING j.id, j.state, v.attempt, v.outcome, v.msg, j.started_at),"                        \
+    " ev AS (INSERT INTO job_events (job_id, state, attempt, started_at, message)"                 \
+    " SELECT id, state, attempt, started_at, CASE WHEN state = 'succeeded' THEN 'succeeded'"       \
+    "  WHEN outcome = 4 AND state = 'queued' THEN 'released by a draining process'"                \
+    "  WHEN state = 'cancelled' THEN coalesce('cancelled: ' || msg, 'cancelled')"                  \
     "  ELSE msg END FROM u)"
 #define QUEUE_COMPLETE_SELECT                                                                      \
     " SELECT 's', state::text, count(*)::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL"           \
@@ -75,8 +75,8 @@ static const char queue_sql_complete[] =
 
 /* queue_complete_and_claim: both in one statement (disjoint rows: running vs runnable). */
 static const char queue_sql_complete_claim[] =
-    "WITH " QUEUE_COMPLETE_CTES "," QUEUE_CLAIM_CTES QUEUE_COMPLETE_SELECT " UNION ALL"
-    QUEUE_CLAIM_SELECT;
+    "WITH " QUEUE_COMPLETE_CTES "," QUEUE_CLAIM_CTES QUEUE_COMPLETE_SELECT
+    " UNION ALL" QUEUE_CLAIM_SELECT;
 
 /* Batch sizes claimed with the limit written into the statement text: with a literal limit the
  * generic plan equals the custom one, so PostgreSQL stops re-planning the statement on every
@@ -92,8 +92,8 @@ static void queue_sql_with_limit(const char *base, int lim, char *out, size_t ca
         return;
     }
     /* $3 must still appear (callers pass it): an unused CTE gives it a type */
-    snprintf(out, cap, "WITH x3 AS (SELECT $3::integer AS unused), %.*s%d%s",
-             (int)(at - base - 5), base + 5, lim, at + strlen("$3::integer"));
+    snprintf(out, cap, "WITH x3 AS (SELECT $3::integer AS unused), %.*s%d%s", (int)(at - base - 5),
+             base + 5, lim, at + strlen("$3::integer"));
 }
 
 /* The statements above with each literal limit; written once, read-only afterwards. */
@@ -104,8 +104,8 @@ static pthread_once_t queue_literal_once = PTHREAD_ONCE_INIT;
 static void queue_literal_init(void)
 {
     for (size_t k = 0; k < ARRAY_LEN(queue_literal_limits); k++) {
-        queue_sql_with_limit(queue_sql_complete_claim, queue_literal_limits[k],
-                             queue_sql_cc_lit[k], sizeof queue_sql_cc_lit[k]);
+        queue_sql_with_limit(queue_sql_complete_claim, queue_literal_limits[k], queue_sql_cc_lit[k],
+                             sizeof queue_sql_cc_lit[k]);
         queue_sql_with_limit(queue_sql_claim, queue_literal_limits[k], queue_sql_c_lit[k],
                              sizeof queue_sql_c_lit[k]);
     }
@@ -161,11 +161,12 @@ static char *queue_completions_json(struct queue *q, const struct queue_completi
         str_copy(msg, sizeof msg, k->error_message != NULL ? k->error_message : "");
         bool plain = k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED;
         const char *code = plain ? NULL : (k->error_code != NULL ? k->error_code : "error");
-        const char *m = plain ? (k->outcome == QUEUE_RELEASED ? "released" : NULL)
-                              : (msg[0] != '\0' ? msg
-                                                : (k->outcome == QUEUE_CANCELLED ? "cancelled"
-                                                                                 : "failed"));
-        e = buf_printf(&b, "%s{\"id\":\"%s\",\"attempt\":%d,\"outcome\":%d,\"delay_ms\":%lld,"
+        const char *m =
+            plain
+                ? (k->outcome == QUEUE_RELEASED ? "released" : NULL)
+                : (msg[0] != '\0' ? msg : (k->outcome == QUEUE_CANCELLED ? "cancelled" : "failed"));
+        e = buf_printf(&b,
+                       "%s{\"id\":\"%s\",\"attempt\":%d,\"outcome\":%d,\"delay_ms\":%lld,"
                        "\"result\":",
                        i > 0 ? "," : "", k->id, k->attempt, (int)k->outcome, (long long)delay);
         if (e == ERR_OK && k->result != NULL && k->outcome == QUEUE_SUCCEEDED) {
@@ -202,8 +203,13 @@ static char *queue_completions_json(struct queue *q, const struct queue_completi
 }
 
 /* Complete @p nc jobs and/or claim up to @p max in one statement. */
-static enum err queue_cc(struct queue *q, const struct queue_completion *c, int nc, int max,
-                         struct queue_claimed *out, int *n, struct err_info *ei)
+static enum err queue_cc(struct queue *q,
+                         const struct queue_completion *c,
+                         int nc,
+                         int max,
+                         struct queue_claimed *out,
+                         int *n,
+                         struct err_info *ei)
 {
     struct db_res *r = NULL;
     char *txt = NULL;
@@ -246,8 +252,7 @@ static enum err queue_cc(struct queue *q, const struct queue_completion *c, int 
         }
         char name[32];
         snprintf(name, sizeof name, "%s_%d", nc > 0 ? "queue_cc" : "queue_claim", literal);
-        e = queue__exec1(q, name, nc > 0 ? queue_sql_cc_lit[k] : queue_sql_c_lit[k], 3, p, &r,
-                         ei);
+        e = queue__exec1(q, name, nc > 0 ? queue_sql_cc_lit[k] : queue_sql_c_lit[k], 3, p, &r, ei);
     } else if (nc > 0 && max > 0) {
         e = queue__exec1(q, "queue_complete_claim", queue_sql_complete_claim, 3, p, &r, ei);
     } else if (nc > 0) {
@@ -306,26 +311,34 @@ static enum err queue_cc(struct queue *q, const struct queue_completion *c, int 
     return ERR_OK;
 }
 
-enum err queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n,
-                     struct err_info *ei)
+enum err
+queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n, struct err_info *ei)
 {
     return queue_cc(q, NULL, 0, max, out, n, ei);
 }
 
-enum err queue_complete(struct queue *q, const struct queue_completion *c, int n,
-                        struct err_info *ei)
+enum err
+queue_complete(struct queue *q, const struct queue_completion *c, int n, struct err_info *ei)
 {
     return queue_cc(q, c, n, 0, NULL, NULL, ei);
 }
 
-enum err queue_complete_and_claim(struct queue *q, const struct queue_completion *c, int nc,
-                                  int max, struct queue_claimed *out, int *n, struct err_info *ei)
+enum err queue_complete_and_claim(struct queue *q,
+                                  const struct queue_completion *c,
+                                  int nc,
+                                  int max,
+                                  struct queue_claimed *out,
+                                  int *n,
+                                  struct err_info *ei)
 {
     return queue_cc(q, c, nc, max, out, n, ei);
 }
 
-enum err queue_heartbeat(struct queue *q, char (*cancel_ids)[QUEUE_ID_LEN + 1], int cap,
-                         int *ncancel, struct err_info *ei)
+enum err queue_heartbeat(struct queue *q,
+                         char (*cancel_ids)[QUEUE_ID_LEN + 1],
+                         int cap,
+                         int *ncancel,
+                         struct err_info *ei)
 {
     struct db_res *r = NULL;
     const char *p[] = {q->boot_id, q->name};
@@ -438,8 +451,12 @@ enum err queue_prune(struct queue *q, int batch, int *deleted, struct err_info *
     return ERR_OK;
 }
 
-enum err queue_requeue_orphans(struct queue *q, const char (*known)[QUEUE_ID_LEN + 1],
-                               int nknown, int min_age_s, int *requeued, struct err_info *ei)
+enum err queue_requeue_orphans(struct queue *q,
+                               const char (*known)[QUEUE_ID_LEN + 1],
+                               int nknown,
+                               int min_age_s,
+                               int *requeued,
+                               struct err_info *ei)
 {
     struct buf ids;
     struct db_res *r = NULL;

@@ -18,9 +18,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define BENCH_BATCH 100
@@ -44,7 +44,8 @@ static void sql(struct db_pool *p, const char *s)
 {
     struct db_conn *c = NULL;
     struct err_info ei;
-    if (db_acquire(p, 10000, &c, &ei) != ERR_OK || db_exec(c, NULL, s, 0, NULL, NULL, &ei) != ERR_OK) {
+    if (db_acquire(p, 10000, &c, &ei) != ERR_OK ||
+        db_exec(c, NULL, s, 0, NULL, NULL, &ei) != ERR_OK) {
         die(s, &ei);
     }
     db_release(p, c);
@@ -56,7 +57,8 @@ static long long sql_int(struct db_pool *p, const char *s)
     struct db_res *r = NULL;
     struct err_info ei;
     int64_t v = 0;
-    if (db_acquire(p, 10000, &c, &ei) != ERR_OK || db_exec(c, NULL, s, 0, NULL, &r, &ei) != ERR_OK) {
+    if (db_acquire(p, 10000, &c, &ei) != ERR_OK ||
+        db_exec(c, NULL, s, 0, NULL, &r, &ei) != ERR_OK) {
         die(s, &ei);
     }
     const char *t = db_res_get(r, 0, 0);
@@ -102,9 +104,8 @@ static double pg_cpu_s(void)
         const char *rp = strrchr(buf, ')'); /* the command may contain spaces */
         int ppid = 0;
         unsigned long ut = 0, st = 0;
-        if (rp == NULL ||
-            sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut,
-                   &st) != 3) {
+        if (rp == NULL || sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                 &ppid, &ut, &st) != 3) {
             continue;
         }
         int64_t pid = 0;
@@ -131,7 +132,10 @@ struct cpu_mark {
     double pg, self;
 };
 
-static struct cpu_mark cpu_now(void) { return (struct cpu_mark){pg_cpu_s(), self_cpu_s()}; }
+static struct cpu_mark cpu_now(void)
+{
+    return (struct cpu_mark){pg_cpu_s(), self_cpu_s()};
+}
 
 /* " server_cpu_us_per_job=.. client_cpu_us_per_job=.." or "" when the server is unknown. */
 static void cpu_report(struct cpu_mark a, long long jobs, char *out, size_t cap, double *server_us)
@@ -160,14 +164,15 @@ static enum err base_txn(struct db_conn *c, void *arg, struct err_info *ei)
 {
     long long *n = arg;
     struct db_res *r = NULL;
-    enum err e = db_exec(c, "bench_claim",
-                         "WITH c AS (SELECT id FROM bench_jobs WHERE state = 0 AND queue = 'default'"
-                         " AND run_at <= now() ORDER BY priority, run_at, id LIMIT 100"
-                         " FOR UPDATE SKIP LOCKED)"
-                         " UPDATE bench_jobs j SET state = 1, attempts = j.attempts + 1,"
-                         " locked_by = 'bench', started_at = now() FROM c WHERE j.id = c.id"
-                         " RETURNING j.id",
-                         0, NULL, &r, ei);
+    enum err e =
+        db_exec(c, "bench_claim",
+                "WITH c AS (SELECT id FROM bench_jobs WHERE state = 0 AND queue = 'default'"
+                " AND run_at <= now() ORDER BY priority, run_at, id LIMIT 100"
+                " FOR UPDATE SKIP LOCKED)"
+                " UPDATE bench_jobs j SET state = 1, attempts = j.attempts + 1,"
+                " locked_by = 'bench', started_at = now() FROM c WHERE j.id = c.id"
+                " RETURNING j.id",
+                0, NULL, &r, ei);
     if (e != ERR_OK) {
         return e;
     }
@@ -219,16 +224,18 @@ static double run_baseline(const struct bench_opts *o)
         die("pool", &ei);
     }
     sql(pool, "DROP TABLE IF EXISTS bench_jobs");
-    sql(pool, "CREATE TABLE bench_jobs (id bigserial PRIMARY KEY, state smallint NOT NULL DEFAULT 0,"
-              " queue text NOT NULL DEFAULT 'default', priority smallint NOT NULL DEFAULT 5,"
-              " run_at timestamptz NOT NULL DEFAULT now(), attempts integer NOT NULL DEFAULT 0,"
-              " locked_by text, started_at timestamptz, finished_at timestamptz,"
-              " payload jsonb NOT NULL DEFAULT '{}') WITH (fillfactor = 90)");
+    sql(pool,
+        "CREATE TABLE bench_jobs (id bigserial PRIMARY KEY, state smallint NOT NULL DEFAULT 0,"
+        " queue text NOT NULL DEFAULT 'default', priority smallint NOT NULL DEFAULT 5,"
+        " run_at timestamptz NOT NULL DEFAULT now(), attempts integer NOT NULL DEFAULT 0,"
+        " locked_by text, started_at timestamptz, finished_at timestamptz,"
+        " payload jsonb NOT NULL DEFAULT '{}') WITH (fillfactor = 90)");
     sql(pool, "CREATE INDEX bench_jobs_fetch ON bench_jobs (queue, priority, run_at, id)"
               " WHERE state = 0");
-    snprintf(ins, sizeof ins,
-             "INSERT INTO bench_jobs (payload) SELECT '{\"sleep_ms\":0}' FROM generate_series(1, %d)",
-             o->jobs);
+    snprintf(
+        ins, sizeof ins,
+        "INSERT INTO bench_jobs (payload) SELECT '{\"sleep_ms\":0}' FROM generate_series(1, %d)",
+        o->jobs);
     sql(pool, ins);
     sql(pool, "VACUUM ANALYZE bench_jobs");
     struct base_arg *args = calloc((size_t)o->clients, sizeof *args);
@@ -281,7 +288,8 @@ static double run_workers(const struct bench_opts *o)
     }
     json_t *batch = json_array();
     for (int i = 0; i < 1000; i++) {
-        json_array_append_new(batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 0));
+        json_array_append_new(batch,
+                              json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 0));
     }
     int64_t t0 = clock_mono_ns();
     int inserted = 0;
@@ -295,12 +303,12 @@ static double run_workers(const struct bench_opts *o)
     }
     json_decref(batch);
     double esecs = (double)(clock_mono_ns() - t0) / 1e9;
-    printf("queue.enqueue_batch1000 jobs_per_s=%.0f jobs=%d seconds=%.2f\n", (double)inserted / esecs,
-           inserted, esecs);
+    printf("queue.enqueue_batch1000 jobs_per_s=%.0f jobs=%d seconds=%.2f\n",
+           (double)inserted / esecs, inserted, esecs);
     fflush(stdout);
     sql(pool, "VACUUM ANALYZE jobs");
-    struct workers_config wc = {.threads = o->threads, .fetchers = o->fetchers,
-                                .claim_batch = o->batch};
+    struct workers_config wc = {
+        .threads = o->threads, .fetchers = o->fetchers, .claim_batch = o->batch};
     if (workers_pool_create(q, &wc, &wp, &ei) != ERR_OK) {
         die("workers", &ei);
     }
@@ -339,7 +347,8 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o.clients = cores > 0 ? (int)cores : 2;
     o.threads = o.clients;
-    log_configure(getenv("BENCH_VERBOSE") != NULL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, LOG_FORMAT_TEXT);
+    log_configure(getenv("BENCH_VERBOSE") != NULL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+                  LOG_FORMAT_TEXT);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_queue baseline|workers|all --db CONNINFO [--jobs N] "
                         "[--clients C] [--threads T] [--fetchers F] [--batch B]\n");

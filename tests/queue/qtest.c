@@ -3,15 +3,17 @@
 
 #include "core/str.h"
 
-#include <stdarg.h>
-#include <stddef.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* cmocka needs stdarg.h, stddef.h and setjmp.h first */
 #include <cmocka.h>
 
 void qt_require_pg(void)
@@ -29,7 +31,8 @@ static void qt_admin(const char *sql)
     struct db_conn *c = NULL;
     struct err_info ei;
     if (db_pool_create("dbname=postgres", 1, &p, &ei) != ERR_OK ||
-        db_acquire(p, 10000, &c, &ei) != ERR_OK || db_exec(c, NULL, sql, 0, NULL, NULL, &ei) != ERR_OK) {
+        db_acquire(p, 10000, &c, &ei) != ERR_OK ||
+        db_exec(c, NULL, sql, 0, NULL, NULL, &ei) != ERR_OK) {
         fail_msg("admin sql \"%s\": %s", sql, ei.msg);
     }
     db_release(p, c);
@@ -42,8 +45,8 @@ void qt_db_create(struct qt_db *db, bool migrate)
     char sql[160];
     struct err_info ei;
     memset(db, 0, sizeof *db);
-    snprintf(db->name, sizeof db->name, "qt_%d_%d_%ld", (int)getpid(), atomic_fetch_add(&counter, 1),
-             (long)(time(NULL) % 100000));
+    snprintf(db->name, sizeof db->name, "qt_%d_%d_%ld", (int)getpid(),
+             atomic_fetch_add(&counter, 1), (long)(time(NULL) % 100000));
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db->name);
     qt_admin(sql);
     snprintf(db->conninfo, sizeof db->conninfo, "dbname=%s", db->name);

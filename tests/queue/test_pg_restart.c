@@ -10,12 +10,14 @@
 #include "core/log.h"
 #include "core/str.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs stdarg.h, stddef.h and setjmp.h first */
 #include <cmocka.h>
 
 #define JOBS 400
@@ -40,7 +42,8 @@ static long long count(struct db_pool *p, const char *sql)
         struct db_conn *c = NULL;
         struct db_res *r = NULL;
         struct err_info ei;
-        if (db_acquire(p, 5000, &c, &ei) == ERR_OK && db_exec(c, NULL, sql, 0, NULL, &r, &ei) == ERR_OK) {
+        if (db_acquire(p, 5000, &c, &ei) == ERR_OK &&
+            db_exec(c, NULL, sql, 0, NULL, &r, &ei) == ERR_OK) {
             int64_t v = 0;
             if (str_to_i64(db_res_get(r, 0, 0), 0, INT64_MAX, &v) != ERR_OK) {
                 v = -1;
@@ -67,17 +70,20 @@ static void test_restart_under_load(void **state)
     snprintf(conninfo, sizeof conninfo, "host=%s user=postgres dbname=postgres", g_dir);
     assert_int_equal(db_pool_create(conninfo, 8, &pool, &ei), ERR_OK);
     assert_int_equal(db_migrate(pool, NULL, &ei), ERR_OK);
-    struct queue_config qc = {.process_name = "restart", .backoff_base_ms = 10, .backoff_cap_ms = 100};
+    struct queue_config qc = {
+        .process_name = "restart", .backoff_base_ms = 10, .backoff_cap_ms = 100};
     assert_int_equal(queue_create(pool, &qc, &q, &ei), ERR_OK);
     json_t *batch = json_array();
     for (int i = 0; i < JOBS; i++) {
-        json_array_append_new(batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 20));
+        json_array_append_new(
+            batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 20));
     }
     json_t *out = NULL;
     assert_int_equal(queue_enqueue(q, batch, NULL, &out, NULL, &ei), ERR_OK);
     json_decref(out);
     json_decref(batch);
-    struct workers_config wc = {.threads = 4, .poll_ms = 100, .heartbeat_ms = 200, .rescue_ms = 500};
+    struct workers_config wc = {
+        .threads = 4, .poll_ms = 100, .heartbeat_ms = 200, .rescue_ms = 500};
     assert_int_equal(workers_pool_create(q, &wc, &wp, &ei), ERR_OK);
     assert_int_equal(workers_pool_start(wp, &ei), ERR_OK);
     /* let some finish, then restart the server (fast shutdown kills every session) */
@@ -98,9 +104,11 @@ static void test_restart_under_load(void **state)
     }
     assert_int_equal(done, JOBS);
     /* each job succeeded exactly once */
-    assert_int_equal(count(pool, "SELECT count(*) FROM job_events WHERE state = 'succeeded'"), JOBS);
-    assert_int_equal(count(pool, "SELECT count(DISTINCT job_id) FROM job_events WHERE state = 'succeeded'"),
+    assert_int_equal(count(pool, "SELECT count(*) FROM job_events WHERE state = 'succeeded'"),
                      JOBS);
+    assert_int_equal(
+        count(pool, "SELECT count(DISTINCT job_id) FROM job_events WHERE state = 'succeeded'"),
+        JOBS);
     assert_int_equal(workers_pool_drain(wp, 5), 0);
     workers_pool_destroy(wp);
     queue_destroy(q);

@@ -9,12 +9,14 @@
 #include "core/clock.h"
 
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs stdarg.h, stddef.h and setjmp.h first */
 #include <cmocka.h>
 
 struct fx {
@@ -69,13 +71,18 @@ static enum err enq_err(struct queue *q, const char *json, struct err_info *ei)
     return e;
 }
 
-static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
 
-static void complete1(struct queue *q, const struct queue_claimed *c, enum queue_outcome oc,
-                      const char *msg)
+static void
+complete1(struct queue *q, const struct queue_claimed *c, enum queue_outcome oc, const char *msg)
 {
     struct err_info ei;
-    struct queue_completion k = {.id = c->id, .attempt = c->attempt, .outcome = oc,
+    struct queue_completion k = {.id = c->id,
+                                 .attempt = c->attempt,
+                                 .outcome = oc,
                                  .error_code = oc == QUEUE_SUCCEEDED ? NULL : "test_failure",
                                  .error_message = msg};
     if (queue_complete(q, &k, 1, &ei) != ERR_OK) {
@@ -214,13 +221,16 @@ static void test_enqueue_defaults_and_validation(void **state)
     assert_int_equal(enq_err(f->q, "[]", &ei), ERR_PARSE);
     assert_int_equal(enq_err(f->q, "3", &ei), ERR_PARSE);
     /* all or nothing: the second spec is bad, nothing is inserted */
-    assert_int_equal(enq_err(f->q, "[{\"kind\":\"noop\"},{\"kind\":\"noop\",\"priority\":10}]", &ei),
-                     ERR_INVALID);
+    assert_int_equal(
+        enq_err(f->q, "[{\"kind\":\"noop\"},{\"kind\":\"noop\",\"priority\":10}]", &ei),
+        ERR_INVALID);
     assert_string_equal(ei.field, "[1].priority");
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs"), 1);
     /* a batch keeps its order */
-    jobs = enq(f->q, "[{\"kind\":\"noop\",\"params\":{\"n\":0}},{\"kind\":\"noop\",\"params\":{\"n\":1}},"
-                     "{\"kind\":\"noop\",\"params\":{\"n\":2}}]", NULL);
+    jobs = enq(f->q,
+               "[{\"kind\":\"noop\",\"params\":{\"n\":0}},{\"kind\":\"noop\",\"params\":{\"n\":1}},"
+               "{\"kind\":\"noop\",\"params\":{\"n\":2}}]",
+               NULL);
     for (size_t i = 0; i < 3; i++) {
         json_t *p = json_object_get(json_array_get(jobs, i), "params");
         assert_int_equal(json_integer_value(json_object_get(p, "n")), (long long)i);
@@ -308,8 +318,8 @@ static void *claim_thread(void *arg)
         struct queue_completion k[50];
         for (int i = 0; i < n; i++) {
             memcpy(cl->ids[cl->n++], c[i].id, QUEUE_ID_LEN + 1);
-            k[i] = (struct queue_completion){.id = c[i].id, .attempt = c[i].attempt,
-                                             .outcome = QUEUE_SUCCEEDED};
+            k[i] = (struct queue_completion){
+                .id = c[i].id, .attempt = c[i].attempt, .outcome = QUEUE_SUCCEEDED};
         }
         if (queue_complete(cl->q, k, n, &ei) != ERR_OK) {
             fprintf(stderr, "complete: %s\n", ei.msg);
@@ -319,7 +329,10 @@ static void *claim_thread(void *arg)
     return NULL;
 }
 
-static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
 
 static void test_skip_locked_concurrency(void **state)
 {
@@ -408,8 +421,8 @@ static void test_retry_backoff_to_failed(void **state)
     assert_int_equal(queue_events(f->q, id, &ev, &ei), ERR_OK);
     json_t *items = json_object_get(ev, "items");
     /* queued, then per attempt: running + (retrying | failed) */
-    const char *want[] = {"queued", "running", "retrying", "running", "retrying", "running",
-                          "failed"};
+    const char *want[] = {"queued",   "running", "retrying", "running",
+                          "retrying", "running", "failed"};
     const int att[] = {0, 1, 1, 2, 2, 3, 3};
     assert_int_equal(json_array_size(items), 7);
     for (size_t i = 0; i < 7; i++) {
@@ -439,8 +452,8 @@ static void test_cancel(void **state)
 {
     struct fx *f = *state;
     struct err_info ei;
-    json_t *jobs = enq(f->q, "[{\"kind\":\"noop\",\"priority\":0},{\"kind\":\"noop\",\"priority\":9}]",
-                       NULL);
+    json_t *jobs =
+        enq(f->q, "[{\"kind\":\"noop\",\"priority\":0},{\"kind\":\"noop\",\"priority\":9}]", NULL);
     char run_id[QUEUE_ID_LEN + 1], q_id[QUEUE_ID_LEN + 1];
     snprintf(run_id, sizeof run_id, "%s", jstr(json_array_get(jobs, 0), "id"));
     snprintf(q_id, sizeof q_id, "%s", jstr(json_array_get(jobs, 1), "id"));
@@ -492,7 +505,10 @@ static void test_cancel(void **state)
 
 /* ---- rescue ------------------------------------------------------------------------------- */
 
-static const char *boot_of(struct queue *q) { return strchr(queue_process_id(q), '/') + 1; }
+static const char *boot_of(struct queue *q)
+{
+    return strchr(queue_process_id(q), '/') + 1;
+}
 
 static void test_rescue_dead_not_live(void **state)
 {
@@ -504,8 +520,10 @@ static void test_rescue_dead_not_live(void **state)
     cfg.process_name = "pod-a"; /* same name, new incarnation: must be a different process */
     assert_int_equal(queue_create(f->db.pool, &cfg, &live, &ei), ERR_OK);
     assert_string_not_equal(queue_process_id(dead), queue_process_id(live));
-    json_t *jobs = enq(f->q, "[{\"kind\":\"noop\"},{\"kind\":\"noop\"},{\"kind\":\"noop\"},"
-                             "{\"kind\":\"noop\",\"max_attempts\":1}]", NULL);
+    json_t *jobs = enq(f->q,
+                       "[{\"kind\":\"noop\"},{\"kind\":\"noop\"},{\"kind\":\"noop\"},"
+                       "{\"kind\":\"noop\",\"max_attempts\":1}]",
+                       NULL);
     json_decref(jobs);
     assert_int_equal(queue_heartbeat(dead, NULL, 0, NULL, &ei), ERR_OK);
     assert_int_equal(queue_heartbeat(live, NULL, 0, NULL, &ei), ERR_OK);
@@ -531,7 +549,7 @@ static void test_rescue_dead_not_live(void **state)
     assert_int_equal(r, 3);
     assert_string_equal(job_state(f->q, cd[0].id), "retrying");
     assert_string_equal(job_state(f->q, cd[1].id), "retrying");
-    assert_string_equal(job_state(f->q, cd[2].id), "failed"); /* out of attempts */
+    assert_string_equal(job_state(f->q, cd[2].id), "failed");  /* out of attempts */
     assert_string_equal(job_state(f->q, cl[0].id), "running"); /* the live one is untouched */
     /* the dead process wakes up late: its completion must not touch the rescued job */
     complete1(dead, &cd[0], QUEUE_SUCCEEDED, NULL);
@@ -563,8 +581,8 @@ static void test_idempotency(void **state)
     struct err_info ei;
     const char *body = "[{\"kind\":\"noop\",\"params\":{\"a\":1,\"b\":2}},{\"kind\":\"noop\"}]";
     json_t *first = enq(f->q, body, "key-1");
-    json_t *spec = json_loads("[{\"params\":{\"b\":2,\"a\":1},\"kind\":\"noop\"},{\"kind\":\"noop\"}]",
-                              0, NULL);
+    json_t *spec = json_loads(
+        "[{\"params\":{\"b\":2,\"a\":1},\"kind\":\"noop\"},{\"kind\":\"noop\"}]", 0, NULL);
     json_t *again = NULL;
     bool replayed = false;
     assert_int_equal(queue_enqueue(f->q, spec, "key-1", &again, &replayed, &ei), ERR_OK);
@@ -693,7 +711,8 @@ static void test_prune(void **state)
 {
     struct fx *f = *state;
     struct err_info ei;
-    json_t *jobs = enq(f->q, "[{\"kind\":\"noop\"},{\"kind\":\"noop\"},{\"kind\":\"noop\"}]", "k-old");
+    json_t *jobs =
+        enq(f->q, "[{\"kind\":\"noop\"},{\"kind\":\"noop\"},{\"kind\":\"noop\"}]", "k-old");
     json_decref(jobs);
     struct queue_claimed c[3];
     int n = 0;
@@ -704,8 +723,9 @@ static void test_prune(void **state)
     free_claimed(c, n);
     json_t *failed = NULL;
     assert_int_equal(queue_get(f->q, c[1].id, &failed, &ei), ERR_OK);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(failed, "error"), "message")),
-                        "bad \"value\" in C:\\dir\n\tnext \x01 \u00e9"); /* escaped intact */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(failed, "error"), "message")),
+        "bad \"value\" in C:\\dir\n\tnext \x01 \u00e9"); /* escaped intact */
     json_decref(failed);
     /* age them: 2 days old; default retention is 1 day for succeeded, 7 days for failed */
     qt_sql(&f->db, "UPDATE jobs SET finished_at = now() - interval '2 days', "
@@ -719,7 +739,8 @@ static void test_prune(void **state)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM job_events WHERE job_id = '%s'", c[0].id);
     assert_int_equal(qt_sql_int(&f->db, sql), 0);
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM idempotency_keys"), 0);
-    qt_sql(&f->db, "UPDATE jobs SET finished_at = now() - interval '8 days' WHERE state = 'failed'");
+    qt_sql(&f->db,
+           "UPDATE jobs SET finished_at = now() - interval '8 days' WHERE state = 'failed'");
     assert_int_equal(queue_prune(f->q, 100, &d, &ei), ERR_OK);
     assert_int_equal(d, 1);
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE state = 'running'"), 1);
@@ -742,8 +763,10 @@ static enum err flaky_txn(struct db_conn *c, void *arg, struct err_info *ei)
                               : "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40P01'; END $$";
         return db_exec(c, NULL, sql, 0, NULL, NULL, ei);
     }
-    return db_exec(c, NULL, "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
-                            " VALUES ('txn', 'h', '{}')", 0, NULL, NULL, ei);
+    return db_exec(c, NULL,
+                   "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
+                   " VALUES ('txn', 'h', '{}')",
+                   0, NULL, NULL, ei);
 }
 
 static void test_txn_retry_and_sqlstates(void **state)
@@ -760,8 +783,10 @@ static void test_txn_retry_and_sqlstates(void **state)
     /* unique violation -> conflict, bad input value -> invalid, others -> db */
     struct db_conn *c = NULL;
     assert_int_equal(db_acquire(f->db.pool, 5000, &c, &ei), ERR_OK);
-    assert_int_equal(db_exec(c, NULL, "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
-                                      " VALUES ('txn', 'h', '{}')", 0, NULL, NULL, &ei),
+    assert_int_equal(db_exec(c, NULL,
+                             "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
+                             " VALUES ('txn', 'h', '{}')",
+                             0, NULL, NULL, &ei),
                      ERR_CONFLICT);
     assert_string_equal(db_conn_sqlstate(c), "23505");
     assert_int_equal(db_exec(c, NULL, "SELECT 'nope'::uuid", 0, NULL, NULL, &ei), ERR_INVALID);
@@ -805,7 +830,8 @@ int main(void)
     qt_require_pg();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_migrators),
-        cmocka_unit_test_setup_teardown(test_enqueue_defaults_and_validation, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_defaults_and_validation, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_claim_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_skip_locked_concurrency, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_retry_backoff_to_failed, fx_setup, fx_teardown),

@@ -3,10 +3,12 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "queue/queue.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <string.h>
+
+/* cmocka needs stdarg.h, stddef.h and setjmp.h first */
 #include <cmocka.h>
 
 static void test_backoff(void **state)
@@ -30,7 +32,8 @@ static void test_backoff(void **state)
     assert_true(queue_backoff_ms(2, 1000, 600000, 7.0) <= 2500);
     /* monotone in the attempt at fixed jitter */
     for (int a = 1; a < 40; a++) {
-        assert_true(queue_backoff_ms(a, 250, 90000, 0.3) <= queue_backoff_ms(a + 1, 250, 90000, 0.3));
+        assert_true(queue_backoff_ms(a, 250, 90000, 0.3) <=
+                    queue_backoff_ms(a + 1, 250, 90000, 0.3));
     }
 }
 
@@ -51,7 +54,8 @@ static void test_uuid(void **state)
 static void test_cursor(void **state)
 {
     (void)state;
-    const char *ids[] = {"0190a8b2-7c4e-7abc-8def-0123456789ab", "00000000-0000-0000-0000-000000000000",
+    const char *ids[] = {"0190a8b2-7c4e-7abc-8def-0123456789ab",
+                         "00000000-0000-0000-0000-000000000000",
                          "ffffffff-ffff-ffff-ffff-ffffffffffff"};
     for (size_t i = 0; i < 3; i++) {
         char cur[32], back[40];

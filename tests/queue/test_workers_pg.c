@@ -7,12 +7,14 @@
 
 #include "core/clock.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs stdarg.h, stddef.h and setjmp.h first */
 #include <cmocka.h>
 
 #define WAIT_MS 60000 /* upper bound of every wait (not a timing assertion) */
@@ -103,10 +105,10 @@ static void test_noop_end_to_end(void **state)
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE attempts = 2"), 20);
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM job_events WHERE state = 'retrying'"),
                      20);
-    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM job_events WHERE state = 'succeeded'"),
-                     200);
-    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE result->>'attempt' IS NULL"),
-                     0);
+    assert_int_equal(
+        qt_sql_int(&f->db, "SELECT count(*) FROM job_events WHERE state = 'succeeded'"), 200);
+    assert_int_equal(
+        qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE result->>'attempt' IS NULL"), 0);
     struct queue_stats st;
     struct err_info ei;
     assert_int_equal(queue_stats(f->q, &st, &ei), ERR_OK);
@@ -125,7 +127,7 @@ static void test_bad_params_and_unknown_kind(void **state)
 {
     struct fx *f = *state;
     json_decref(enq(f->q, json_pack("[{s:s, s:{s:s}}, {s:s}]", "kind", "noop", "params", "sleep_ms",
-                                     "soon", "kind", "dataset")));
+                                    "soon", "kind", "dataset")));
     start(f);
     assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'failed'", 2), 2);
     /* neither is retried: bad params and a missing handler will not get better */
@@ -142,9 +144,11 @@ static void test_cancel_running(void **state)
 {
     struct fx *f = *state;
     struct err_info ei;
-    json_t *jobs = enq(f->q, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 600000));
+    json_t *jobs =
+        enq(f->q, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 600000));
     char id[QUEUE_ID_LEN + 1];
-    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(jobs, 0), "id")));
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(json_array_get(jobs, 0), "id")));
     json_decref(jobs);
     start(f);
     assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'running'", 1), 1);
@@ -173,8 +177,8 @@ static void test_drain_releases(void **state)
     /* then 6 long jobs on 4 threads, claimed as one batch: 4 run, 2 wait in the local buffer */
     json_t *batch = json_array();
     for (int i = 0; i < 6; i++) {
-        json_array_append_new(batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms",
-                                               600000));
+        json_array_append_new(
+            batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 600000));
     }
     json_decref(enq(f->q, batch));
     assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'running'", 6), 6);
@@ -200,8 +204,8 @@ static void test_fresh_pool_claims_only_for_idle_threads(void **state)
     struct fx *f = *state;
     json_t *batch = json_array();
     for (int i = 0; i < 10; i++) {
-        json_array_append_new(batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms",
-                                               600000));
+        json_array_append_new(
+            batch, json_pack("{s:s, s:{s:i}}", "kind", "noop", "params", "sleep_ms", 600000));
     }
     json_decref(enq(f->q, batch));
     start(f);
