@@ -597,13 +597,13 @@ void caom_date_format(int64_t ms, char out[32]);
 
 /* Each *_new returns a zeroed entity with a random UUID and copies of the required strings
  * (which may be NULL and set later), or NULL when out of memory. */
-struct caom_observation *caom_observation_new(enum caom_obs_kind kind, const char *collection,
+NODISCARD struct caom_observation *caom_observation_new(enum caom_obs_kind kind, const char *collection,
                                               const char *observation_id);
-struct caom_plane *caom_plane_new(const char *product_id);
-struct caom_artifact *caom_artifact_new(const char *uri, const char *product_type,
+NODISCARD struct caom_plane *caom_plane_new(const char *product_id);
+NODISCARD struct caom_artifact *caom_artifact_new(const char *uri, const char *product_type,
                                         enum caom_release_type release_type);
-struct caom_part *caom_part_new(const char *name);
-struct caom_chunk *caom_chunk_new(void);
+NODISCARD struct caom_part *caom_part_new(const char *name);
+NODISCARD struct caom_chunk *caom_chunk_new(void);
 
 /* Destroy an entity and everything it owns; NULL is accepted. */
 void caom_observation_free(struct caom_observation *o);
@@ -655,7 +655,7 @@ struct caom_artifact *caom_plane_find_artifact(const struct caom_plane *p, const
 struct caom_part *caom_artifact_find_part(const struct caom_artifact *a, const char *name);
 
 /** Deep copy of @p o (same UUIDs); NULL when out of memory. */
-struct caom_observation *caom_observation_clone(const struct caom_observation *o);
+NODISCARD struct caom_observation *caom_observation_clone(const struct caom_observation *o);
 
 /** Structural equality of two observations, entity by entity in child order, by comparing
  * the metaChecksum digests of their state (so keyword and group lists compare as sets, and
@@ -754,7 +754,7 @@ void caom_checksum_format(const uint8_t d[16], char out[CAOM_CHECKSUM_URI_MAX]);
 /** A new JSON object mirroring the XML tree (camelCase names as in the XSD, "@type" for the
  * observation kind, ids as strings), owned by the caller (json_decref); NULL when out of
  * memory or when a string of the model is not valid UTF-8 (jansson refuses it). Reentrant. */
-json_t *caom_to_json(const struct caom_observation *o);
+NODISCARD json_t *caom_to_json(const struct caom_observation *o);
 
 /* ---------------------------------------------------------------------------------------------
  * Merge

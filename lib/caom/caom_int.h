@@ -16,25 +16,25 @@ void caom_meta_digest_part(const struct caom_part *p, bool with_id, uint8_t out[
 void caom_meta_digest_chunk(const struct caom_chunk *c, bool with_id, uint8_t out[16]);
 
 /* Deep copies (same UUIDs); NULL when out of memory. */
-struct caom_plane *caom_plane_copy(const struct caom_plane *s);
-struct caom_artifact *caom_artifact_copy(const struct caom_artifact *s);
-struct caom_part *caom_part_copy(const struct caom_part *s);
-struct caom_chunk *caom_chunk_copy(const struct caom_chunk *s);
+NODISCARD struct caom_plane *caom_plane_copy(const struct caom_plane *s);
+NODISCARD struct caom_artifact *caom_artifact_copy(const struct caom_artifact *s);
+NODISCARD struct caom_part *caom_part_copy(const struct caom_part *s);
+NODISCARD struct caom_chunk *caom_chunk_copy(const struct caom_chunk *s);
 
 /* Copies of plane computed metadata into *d (NULL source gives NULL); false when out of memory. */
-bool caom_position_copy(struct caom_position **d, const struct caom_position *s);
-bool caom_energy_copy(struct caom_energy **d, const struct caom_energy *s);
-bool caom_time_copy(struct caom_time **d, const struct caom_time *s);
-bool caom_polarization_copy(struct caom_polarization **d, const struct caom_polarization *s);
-bool caom_custom_axis_copy(struct caom_custom_axis **d, const struct caom_custom_axis *s);
+NODISCARD bool caom_position_copy(struct caom_position **d, const struct caom_position *s);
+NODISCARD bool caom_energy_copy(struct caom_energy **d, const struct caom_energy *s);
+NODISCARD bool caom_time_copy(struct caom_time **d, const struct caom_time *s);
+NODISCARD bool caom_polarization_copy(struct caom_polarization **d, const struct caom_polarization *s);
+NODISCARD bool caom_custom_axis_copy(struct caom_custom_axis **d, const struct caom_custom_axis *s);
 
 /* Replace d's own state by a copy of s's, keeping d's entity attributes and children
  * (caom_plane_take_state copies computed metadata only when @p computed). False: NOMEM,
  * d unchanged. */
-bool caom_observation_take_state(struct caom_observation *d, const struct caom_observation *s);
-bool caom_plane_take_state(struct caom_plane *d, const struct caom_plane *s, bool computed);
-bool caom_artifact_take_state(struct caom_artifact *d, const struct caom_artifact *s);
-bool caom_part_take_state(struct caom_part *d, const struct caom_part *s);
-bool caom_chunk_take_state(struct caom_chunk *d, const struct caom_chunk *s);
+NODISCARD bool caom_observation_take_state(struct caom_observation *d, const struct caom_observation *s);
+NODISCARD bool caom_plane_take_state(struct caom_plane *d, const struct caom_plane *s, bool computed);
+NODISCARD bool caom_artifact_take_state(struct caom_artifact *d, const struct caom_artifact *s);
+NODISCARD bool caom_part_take_state(struct caom_part *d, const struct caom_part *s);
+NODISCARD bool caom_chunk_take_state(struct caom_chunk *d, const struct caom_chunk *s);
 
 #endif
