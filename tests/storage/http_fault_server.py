@@ -17,6 +17,9 @@
 #   /s3loop          S3 ListObjectsV2 page: truncated, one key, and always the same
 #                    continuation token (a server that makes no progress)
 #   /s3empty         S3 ListObjectsV2 page: truncated, no keys, a new token every time
+#   /s3unclosed      S3 list page whose <Contents> is never closed
+#   /s3nokey         S3 list page with an entry without <Key>
+#   /s3notoken       S3 list page that is truncated but has no NextContinuationToken
 # SPDX-License-Identifier: Apache-2.0
 import hashlib
 import json
@@ -113,6 +116,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(302, b"", extra=[("Location", "/ok/16")])
         if head == "bigheaders":
             return self.reply(200, b"x", extra=[("X-H%d" % i, "v") for i in range(300)])
+        broken = {
+            "s3unclosed": "<ListBucketResult><Contents><Key>k</Key>",
+            "s3nokey": "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
+            "s3notoken": "<ListBucketResult><Contents><Key>k</Key></Contents>"
+                         "<IsTruncated>true</IsTruncated></ListBucketResult>",
+        }
+        if head in broken:
+            return self.reply(200, broken[head].encode(), "application/xml")
         if head in ("s3loop", "s3empty"):
             n = bump(head)
             token = "same" if head == "s3loop" else "t%d" % n

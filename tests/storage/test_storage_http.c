@@ -157,6 +157,21 @@ static void test_s3_list_without_progress(void **state)
     long pages = strtol(buf_cstr(&b), NULL, 10);
     assert_true(pages > 1 && pages <= 64);
     buf_free(&b);
+    /* malformed list pages are refused with a message, never half-listed silently */
+    static const struct {
+        const char *uri, *msg;
+        size_t listed;
+    } bad[] = {
+        {"s3://s3unclosed/", "malformed list response", 0},
+        {"s3://s3nokey/", "without a key", 0},
+        {"s3://s3notoken/", "without a continuation token", 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = 0;
+        assert_int_equal(storage_list(s, bad[i].uri, count_entries, &n, &ei), ERR_STORAGE);
+        assert_non_null(strstr(ei.msg, bad[i].msg));
+        assert_int_equal(n, bad[i].listed);
+    }
     storage_destroy(s);
 }
 
