@@ -20,6 +20,9 @@
 #   /s3unclosed      S3 list page whose <Contents> is never closed
 #   /s3nokey         S3 list page with an entry without <Key>
 #   /s3notoken       S3 list page that is truncated but has no NextContinuationToken
+#   /s3mpnoid/KEY    S3 multipart: the initiation answers 200 without an UploadId
+#   /s3mperr/KEY     S3 multipart: initiate and parts succeed, the completion answers 200 with
+#                    an <Error> body; the abort (DELETE ?uploadId=) is counted as s3mperr-abort
 # SPDX-License-Identifier: Apache-2.0
 import hashlib
 import json
@@ -122,6 +125,21 @@ class Handler(BaseHTTPRequestHandler):
             "s3notoken": "<ListBucketResult><Contents><Key>k</Key></Contents>"
                          "<IsTruncated>true</IsTruncated></ListBucketResult>",
         }
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        if head == "s3mpnoid":
+            return self.reply(200, b"<InitiateMultipartUploadResult/>", "application/xml")
+        if head == "s3mperr":
+            if self.command == "POST" and query.startswith("uploads"):
+                return self.reply(200, b"<InitiateMultipartUploadResult><UploadId>u-1</UploadId>"
+                                  b"</InitiateMultipartUploadResult>", "application/xml")
+            if self.command == "PUT" and "partNumber=" in query:
+                return self.reply(200, b"", extra=[("ETag", '"%s"' % hashlib.md5(body).hexdigest())])
+            if self.command == "POST" and query.startswith("uploadId="):
+                return self.reply(200, b"<Error><Code>InternalError</Code>"
+                                  b"<Message>completion failed</Message></Error>", "application/xml")
+            if self.command == "DELETE" and query.startswith("uploadId="):
+                bump("s3mperr-abort")
+                return self.reply(204, b"")
         if head in broken:
             return self.reply(200, broken[head].encode(), "application/xml")
         if head in ("s3loop", "s3empty"):

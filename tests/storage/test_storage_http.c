@@ -175,6 +175,39 @@ static void test_s3_list_without_progress(void **state)
     storage_destroy(s);
 }
 
+/* Multipart uploads: an initiation without an UploadId, and a completion that answers 200
+ * with an <Error> body (S3 does that), both fail; the second aborts the upload. */
+static void test_s3_multipart_failures(void **state)
+{
+    (void)state;
+    struct storage_s3_config s3 = {0};
+    snprintf(s3.endpoint_url, sizeof s3.endpoint_url, "%s", srv.base);
+    struct storage_config cfg = {.s3 = &s3, .backoff_ms = 10,
+                                 .multipart_threshold = STORAGE_S3_MIN_PART,
+                                 .part_size = STORAGE_S3_MIN_PART};
+    struct storage *s = NULL;
+    assert_int_equal(storage_create(&cfg, &s, NULL), ERR_OK);
+    size_t len = (size_t)STORAGE_S3_MIN_PART + 1000; /* two parts */
+    char *data = calloc(1, len);
+    assert_non_null(data);
+    struct err_info ei = {0};
+    assert_int_equal(storage_put_mem(s, "s3://s3mpnoid/k", data, len, NULL, NULL, &ei),
+                     ERR_STORAGE);
+    assert_non_null(strstr(ei.msg, "upload id"));
+    assert_int_equal(storage_put_mem(s, "s3://s3mperr/k", data, len, NULL, NULL, &ei),
+                     ERR_STORAGE);
+    assert_non_null(strstr(ei.msg, "InternalError"));
+    struct buf b;
+    buf_init(&b, 64);
+    char u[256];
+    snprintf(u, sizeof u, "%s/count/s3mperr-abort", srv.base);
+    assert_int_equal(storage_get_mem(st, u, 64, &b, NULL, NULL, &ei), ERR_OK);
+    assert_string_equal(buf_cstr(&b), "1");
+    buf_free(&b);
+    free(data);
+    storage_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_http_faults),
         cmocka_unit_test(test_astroquery_template),
         cmocka_unit_test(test_s3_list_without_progress),
+        cmocka_unit_test(test_s3_multipart_failures),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
