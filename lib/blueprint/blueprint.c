@@ -784,12 +784,15 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
             return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
         }
         if (n > 0) {
-            r.keywords = calloc(n, sizeof *r.keywords);
-            for (size_t i = 0; r.keywords && i < n; i++) {
+            /* every argument checked: a failed copy in the middle used to be stored as NULL
+             * and crash the evaluation */
+            bool ok = (r.keywords = calloc(n, sizeof *r.keywords)) != NULL;
+            for (size_t i = 0; ok && i < n; i++) {
                 r.keywords[i] = str_dup(args[i]);
                 r.nkeywords = i + 1;
+                ok = r.keywords[i] != NULL;
             }
-            if (!r.keywords || !r.keywords[n - 1]) {
+            if (!ok) {
                 rule_clear(&r);
                 return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
             }
