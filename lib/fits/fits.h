@@ -19,6 +19,7 @@
 /* Caps: header values never size an allocation; these do. */
 #define FHDR_MAX_HDUS       1000        /* HDUs per file */
 #define FHDR_MAX_CARDS      100000      /* cards per HDU */
+#define FHDR_MAX_FILE_CARDS 1000000     /* cards in all HDUs of one file (~250 MB of model) */
 #define FHDR_MAX_TEXT_BYTES (64u << 20) /* header text file size */
 #define FHDR_KEY_MAX        72          /* keyword incl. HIERARCH names, with terminator */
 #define FHDR_VALUE_MAX      72          /* value field text, with terminator */

@@ -175,6 +175,7 @@ static enum err uncompress_header(struct fhdr_file *f, struct err_info *ei)
     }
     free(h->cards);
     h->cards = nc;
+    f->ncards = f->ncards - h->ncards + n;
     h->ncards = n;
     f->capcards[f->nhdus - 1] = cap;
     return ERR_OK;

@@ -40,12 +40,13 @@ enum err fhdr__file_add_hdu(struct fhdr_file *f, struct err_info *ei)
             return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
         }
         f->hdus = p;
-        f->caphdus = cap;
         size_t *c = realloc(f->capcards, cap * sizeof *c);
         if (!c) {
+            /* caphdus stays: capcards still has only the old number of entries */
             return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
         }
         f->capcards = c;
+        f->caphdus = cap;
     }
     struct fhdr_hdu *h = &f->hdus[f->nhdus];
     memset(h, 0, sizeof *h);
@@ -55,13 +56,28 @@ enum err fhdr__file_add_hdu(struct fhdr_file *f, struct err_info *ei)
     return ERR_OK;
 }
 
+/* the per-HDU and per-file card caps for one more card in the last HDU */
+static enum err card_room(struct fhdr_file *f, struct err_info *ei)
+{
+    const struct fhdr_hdu *h = &f->hdus[f->nhdus - 1];
+    if (h->ncards >= FHDR_MAX_CARDS) {
+        return err_set(ei, ERR_TOO_LARGE, "HDU %d of \"%s\" has more than %d cards", h->index,
+                       f->name, FHDR_MAX_CARDS);
+    }
+    if (f->ncards >= FHDR_MAX_FILE_CARDS) {
+        return err_set(ei, ERR_TOO_LARGE, "\"%s\" has more than %d header cards (HDU %d)",
+                       f->name, FHDR_MAX_FILE_CARDS, h->index);
+    }
+    return ERR_OK;
+}
+
 enum err fhdr__hdu_push(struct fhdr_file *f, const struct fhdr_card *c, struct err_info *ei)
 {
     size_t i = f->nhdus - 1;
     struct fhdr_hdu *h = &f->hdus[i];
-    if (h->ncards >= FHDR_MAX_CARDS) {
-        return err_set(ei, ERR_TOO_LARGE, "HDU %d of \"%s\" has more than %d cards", h->index,
-                       f->name, FHDR_MAX_CARDS);
+    enum err e = card_room(f, ei);
+    if (e != ERR_OK) {
+        return e;
     }
     if (h->ncards == f->capcards[i]) {
         size_t cap = f->capcards[i] ? f->capcards[i] * 2 : 64;
@@ -73,6 +89,7 @@ enum err fhdr__hdu_push(struct fhdr_file *f, const struct fhdr_card *c, struct e
         f->capcards[i] = cap;
     }
     h->cards[h->ncards++] = *c;
+    f->ncards++;
     return ERR_OK;
 }
 
@@ -82,13 +99,16 @@ static enum err hdu_slot(struct fhdr_file *f, size_t hint, struct fhdr_card **sl
 {
     size_t i = f->nhdus - 1;
     struct fhdr_hdu *h = &f->hdus[i];
-    if (h->ncards >= FHDR_MAX_CARDS) {
-        return err_set(ei, ERR_TOO_LARGE, "HDU %d of \"%s\" has more than %d cards", h->index,
-                       f->name, FHDR_MAX_CARDS);
+    enum err e = card_room(f, ei);
+    if (e != ERR_OK) {
+        return e;
     }
     if (h->ncards == f->capcards[i]) {
-        /* first allocation sized from the text still to read (never from a header value) */
-        size_t cap = f->capcards[i] ? f->capcards[i] * 2 : hint < 16 ? 16 : hint;
+        /* first allocation sized from the text still to read (never from a header value), but
+         * at most FHDR_FIRST_CARDS: every HDU of a many-HDU file would otherwise reserve room
+         * for all the text after it */
+        size_t first = hint < 16 ? 16 : hint > FHDR_FIRST_CARDS ? FHDR_FIRST_CARDS : hint;
+        size_t cap = f->capcards[i] ? f->capcards[i] * 2 : first;
         if (cap > FHDR_MAX_CARDS) {
             cap = FHDR_MAX_CARDS;
         }
@@ -506,6 +526,7 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
             continue;
         }
         f->hdus[f->nhdus - 1].ncards++;
+        f->ncards++;
     }
     if (f->nhdus == 0) {
         e = err_set(ei, ERR_PARSE, "\"%s\": no header cards", name);
@@ -655,8 +676,13 @@ static bool continue_text(const char *img, char *out, size_t cap)
     return true;
 }
 
+/* Each long string gets an allocation of its own length: joined in one scratch buffer of
+ * FHDR_LONGSTR_MAX bytes per call, then copied (a scratch-sized buffer per string let a header
+ * of short continued strings take 64 KiB of memory per pair of cards). */
 enum err fhdr__join_continue(struct fhdr_file *f, struct err_info *ei)
 {
+    char *buf = NULL;
+    enum err e = ERR_OK;
     for (size_t h = 0; h < f->nhdus; h++) {
         struct fhdr_hdu *hdu = &f->hdus[h];
         for (size_t i = 0; i + 1 < hdu->ncards; i++) {
@@ -669,9 +695,9 @@ enum err fhdr__join_continue(struct fhdr_file *f, struct err_info *ei)
             if (vl == 0 || c->value[vl - 1] != '&') {
                 continue;
             }
-            char *buf = malloc(FHDR_LONGSTR_MAX);
-            if (!buf) {
-                return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+            if (!buf && !(buf = malloc(FHDR_LONGSTR_MAX))) {
+                e = err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+                goto out;
             }
             size_t n = vl - 1;
             memcpy(buf, c->value, n);
@@ -688,19 +714,24 @@ enum err fhdr__join_continue(struct fhdr_file *f, struct err_info *ei)
                     pl--;
                 }
                 if (n + pl + 1 > FHDR_LONGSTR_MAX) {
-                    free(buf);
-                    return err_set(ei, ERR_TOO_LARGE, "\"%s\" HDU %zu line %d: long string of %s "
-                                   "exceeds %d bytes", f->name, h, c->line, c->key,
-                                   FHDR_LONGSTR_MAX);
+                    e = err_set(ei, ERR_TOO_LARGE, "\"%s\" HDU %zu line %d: long string of %s "
+                                "exceeds %d bytes", f->name, h, c->line, c->key,
+                                FHDR_LONGSTR_MAX);
+                    goto out;
                 }
                 memcpy(buf + n, part, pl);
                 n += pl;
             }
-            buf[n] = '\0';
-            c->long_value = buf;
+            c->long_value = str_ndup(buf, n);
+            if (!c->long_value) {
+                e = err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
+                goto out;
+            }
         }
     }
-    return ERR_OK;
+out:
+    free(buf);
+    return e;
 }
 
 /* ---- lookups ------------------------------------------------------------------------------ */

@@ -11,7 +11,11 @@ struct fhdr_file {
     size_t nhdus;             /* used */
     size_t caphdus;           /* allocated */
     size_t *capcards;         /* allocated cards per HDU */
+    size_t ncards;            /* cards in all HDUs (cap FHDR_MAX_FILE_CARDS) */
 };
+
+/* first card allocation of an HDU read from text, at most (grows by doubling after) */
+#define FHDR_FIRST_CARDS 1024
 
 /* Allocate an empty file named @p name. */
 NODISCARD enum err fhdr__file_new(const char *name, struct fhdr_file **out);

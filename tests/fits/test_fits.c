@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,81 @@ static void test_render_and_scan(void **state)
     assert_non_null(strstr(ei.msg, "/nonexistent/x.fits"));
 }
 
+/* CONTINUE long strings: joined exactly, and each takes memory of its own length (a 64 KiB
+ * buffer per string let 2-card long strings amplify a header ~800 times) */
+static void test_long_strings_sized(void **state)
+{
+    (void)state;
+    enum { PAIRS = 2000 };
+    size_t len = 0;
+    const char **cards = calloc(2 * PAIRS + 2, sizeof *cards);
+    char(*img)[81] = calloc(2 * PAIRS, sizeof *img);
+    assert_non_null(cards);
+    assert_non_null(img);
+    cards[0] = "SIMPLE  =                    T";
+    for (size_t i = 0; i < PAIRS; i++) {
+        snprintf(img[2 * i], 81, "LS%-6zu= 'part one &'", i % 100000);
+        snprintf(img[2 * i + 1], 81, "CONTINUE  ' and two'");
+        cards[1 + 2 * i] = img[2 * i];
+        cards[2 + 2 * i] = img[2 * i + 1];
+    }
+    cards[1 + 2 * PAIRS] = "END";
+    char *t = cards_text(cards, 2 + 2 * PAIRS, &len);
+    struct fhdr_file *f = NULL;
+    struct err_info ei = {0};
+    assert_int_equal(fhdr_file_parse_text("long.header", t, len, &f, &ei), ERR_OK);
+    const struct fhdr_hdu *h = fhdr_file_hdu(f, 0);
+    const char *v = NULL;
+    assert_int_equal(fhdr_get_str(h, "LS7", &v, &ei), ERR_OK);
+    assert_string_equal(v, "part one  and two");
+    size_t total = 0;
+    for (size_t i = 0; i < h->ncards; i++) {
+        if (h->cards[i].long_value) {
+            total += malloc_usable_size(h->cards[i].long_value);
+        }
+    }
+    assert_true(total > 0);
+    assert_true(total < (size_t)PAIRS * 64); /* was PAIRS * 64 KiB */
+    fhdr_file_destroy(f);
+    free(t);
+    free(img);
+    free(cards);
+}
+
+/* the file-wide card cap: many HDUs of allowed size still stop at FHDR_MAX_FILE_CARDS, with a
+ * message naming the file and the HDU */
+static void test_file_card_cap(void **state)
+{
+    (void)state;
+    const char line[] = "COMMENT\n";
+    size_t per_hdu = FHDR_MAX_CARDS / 2;
+    size_t nhdu = FHDR_MAX_FILE_CARDS / per_hdu + 1;
+    size_t marker = 16;
+    size_t cap = nhdu * (marker + per_hdu * (sizeof line - 1));
+    char *t = malloc(cap);
+    size_t n = 0;
+    assert_non_null(t);
+    for (size_t h = 0; h < nhdu; h++) {
+        n += (size_t)snprintf(t + n, cap - n, "# HDU %zu in x:\n", h);
+        for (size_t k = 0; k < per_hdu; k++) {
+            memcpy(t + n, line, sizeof line - 1);
+            n += sizeof line - 1;
+        }
+    }
+    struct fhdr_file *f = NULL;
+    struct err_info ei = {0};
+    assert_int_equal(fhdr_file_parse_text("many.header", t, n, &f, &ei), ERR_TOO_LARGE);
+    assert_null(f);
+    assert_non_null(strstr(ei.msg, "\"many.header\" has more than"));
+    assert_non_null(strstr(ei.msg, "HDU 20"));
+    /* one HDU fewer is within the cap */
+    size_t ok_len = (size_t)(strstr(t, "# HDU 20 in") - t);
+    assert_int_equal(fhdr_file_parse_text("many.header", t, ok_len, &f, &ei), ERR_OK);
+    assert_int_equal(fhdr_file_hdu_count(f), 20);
+    fhdr_file_destroy(f);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +342,8 @@ int main(void)
         cmocka_unit_test(test_cfitsio_real_files),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_render_and_scan),
+        cmocka_unit_test(test_long_strings_sized),
+        cmocka_unit_test(test_file_card_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
