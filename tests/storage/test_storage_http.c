@@ -1,7 +1,8 @@
 /* test_storage_http.c - lib/storage http(s) and astroquery: reads through the fault server:
  * downloads to file and memory with digests, 404 as NOT_FOUND without retry, 500 then success,
- * HEAD metadata, archive template downloads, read-only refusals, and S3 list pages that make
- * no progress.
+ * HEAD metadata, archive template downloads, read-only refusals; S3 error paths a real server
+ * rarely shows: list pages that make no progress or are malformed, multipart initiations
+ * without an upload id and completions that fail inside a 200 (aborted).
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
