@@ -342,6 +342,41 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     return e;
 }
 
+enum err queue__specs_check(const json_t *specs, json_t **rows_out, struct err_info *ei)
+{
+    enum err e = ERR_OK;
+    if (specs == NULL || (!json_is_object(specs) && !json_is_array(specs))) {
+        return err_set_field(ei, ERR_PARSE, "body",
+                             "request body must be a job object or an array of them");
+    }
+    if (json_is_array(specs) && json_array_size(specs) == 0) {
+        return err_set_field(ei, ERR_PARSE, "body", "job array is empty");
+    }
+    if (json_is_array(specs) && json_array_size(specs) > QUEUE_BATCH_MAX) {
+        return err_set_field(ei, ERR_TOO_LARGE, "body", "more than %d jobs in one request",
+                             QUEUE_BATCH_MAX);
+    }
+    json_t *rows = json_array();
+    if (rows == NULL) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    if (json_is_object(specs)) {
+        e = queue_spec_check(specs, "", rows, ei);
+    } else {
+        for (size_t i = 0; e == ERR_OK && i < json_array_size(specs); i++) {
+            char pfx[24];
+            snprintf(pfx, sizeof pfx, "[%zu].", i);
+            e = queue_spec_check(json_array_get(specs, i), pfx, rows, ei);
+        }
+    }
+    if (e != ERR_OK) {
+        json_decref(rows);
+        return e;
+    }
+    *rows_out = rows;
+    return ERR_OK;
+}
+
 /* ---- enqueue ------------------------------------------------------------------------------ */
 
 /* A just-inserted job in the API shape, from its normalized spec @p row and row @p i of the
@@ -496,20 +531,7 @@ enum err queue_enqueue(struct queue *q,
         return err_set_field(ei, ERR_INVALID, "Idempotency-Key",
                              "idempotency key must be 1 to %d characters", QUEUE_IDEM_KEY_MAX);
     }
-    rows = json_array();
-    if (rows == NULL) {
-        e = err_set(ei, ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (json_is_object(specs)) {
-        e = queue_spec_check(specs, "", rows, ei);
-    } else {
-        for (size_t i = 0; e == ERR_OK && i < json_array_size(specs); i++) {
-            char pfx[24];
-            snprintf(pfx, sizeof pfx, "[%zu].", i);
-            e = queue_spec_check(json_array_get(specs, i), pfx, rows, ei);
-        }
-    }
+    e = queue__specs_check(specs, &rows, ei);
     if (e != ERR_OK) {
         goto out;
     }

@@ -67,6 +67,10 @@ int64_t queue__i64(const struct db_res *res, int row, int col);
 /** New time-ordered UUID (version 7 layout), strictly increasing within the process. */
 void queue__uuid7(char out[QUEUE_ID_LEN + 1]);
 
+/** Validate enqueue specs (an object or an array of them) into normalized rows with fresh ids
+ * (owned JSON array in @p rows_out). Pure: no database. Errors as queue_enqueue documents. */
+NODISCARD enum err queue__specs_check(const json_t *specs, json_t **rows_out, struct err_info *ei);
+
 /** Uniform double in [0, 1) from a per-thread generator. */
 double queue__rnd01(void);
 
