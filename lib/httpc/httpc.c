@@ -599,16 +599,19 @@ static enum err temp_beside(const char *path, char **tmp_out, int *fd_out, struc
     return ERR_OK;
 }
 
-/* Method, body size and upload callbacks; the first failing option's code, else CURLE_OK. */
-static CURLcode setup_method(CURL *h, const struct httpc_request *req, struct xfer *x)
-{
-    CURLcode rc = CURLE_OK;
+/* Set option @p opt on easy handle `h` unless an earlier one failed (`rc`): the first failing
+ * option's code is kept. Used by setup_method and setup_easy only. */
 #define SET(opt, val)                                                                              \
     do {                                                                                           \
         if (rc == CURLE_OK) {                                                                      \
             rc = curl_easy_setopt(h, opt, val);                                                    \
         }                                                                                          \
     } while (0)
+
+/* Method, body size and upload callbacks; the first failing option's code, else CURLE_OK. */
+static CURLcode setup_method(CURL *h, const struct httpc_request *req, struct xfer *x)
+{
+    CURLcode rc = CURLE_OK;
     bool has_body = req->body || req->body_file;
     switch (req->method) {
     case HTTPC_GET:
@@ -646,7 +649,6 @@ static CURLcode setup_method(CURL *h, const struct httpc_request *req, struct xf
         SET(CURLOPT_SEEKFUNCTION, on_seek);
         SET(CURLOPT_SEEKDATA, x);
     }
-#undef SET
     return rc;
 }
 
@@ -659,12 +661,6 @@ static enum err setup_easy(struct httpc *c, const struct httpc_request *req, str
     CURLcode rc = CURLE_OK;
     curl_easy_reset(h);
     c->errbuf[0] = '\0';
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        if (rc == CURLE_OK) {                                                                      \
-            rc = curl_easy_setopt(h, opt, val);                                                    \
-        }                                                                                          \
-    } while (0)
     SET(CURLOPT_ERRORBUFFER, c->errbuf);
     SET(CURLOPT_URL, req->url);
     SET(CURLOPT_NOSIGNAL, 1L);
