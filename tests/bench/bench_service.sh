@@ -4,7 +4,9 @@
 # unix socket only, fsync/synchronous_commit off as the test fixture; the raw-SQL baseline runs
 # on the same cluster and database in the same run, so the ratio compares like with like):
 #   1. raw-SQL baseline: tests/queue's bench_queue (claim 100 + complete 100 per transaction)
-#   2. end to end: BENCH_SERVICE_JOBS (100,000) noop jobs POSTed over HTTP in batches of 1000 by
+#   2. end to end, after a warm-up of 10,000 jobs and ANALYZE (a fresh database has no planner
+#      statistics for a minute; one in service has them):
+#      BENCH_SERVICE_JOBS (100,000) noop jobs POSTed over HTTP in batches of 1000 by
 #      4 client threads while the worker pool drains them; jobs/s from the first POST to the
 #      last job succeeded, and the ratio to the baseline
 #   3. submit->start latency p50/p99 with an idle pool (single POSTs 20 ms apart; started_at -
@@ -69,6 +71,19 @@ def sql(q):
     return subprocess.run(["psql", "-h", pghost, "-U", "postgres", "-d", "obsflow_bench", "-XAtqc", q],
                           check=True, capture_output=True, text=True).stdout.strip()
 BATCH = 1000
+# warm-up: a fresh database has no planner statistics for jobs until autovacuum's first ANALYZE
+# (up to a minute in); without them the claim/complete statements run 5x slower. A database
+# in service has statistics, so give it some: 10,000 jobs through the API, drained, ANALYZE.
+wbody = json.dumps([{"kind": "noop", "queue": "warmup"} for _ in range(BATCH)])
+c = http.client.HTTPConnection(host, int(port), timeout=60)
+for _ in range(10):
+    c.request("POST", "/v1/jobs", body=wbody, headers={"Content-Type": "application/json"})
+    c.getresponse().read()
+c.close()
+while int(sql("SELECT count(*) FROM jobs WHERE state <> 'succeeded'")) > 0:
+    time.sleep(0.2)
+sql("ANALYZE jobs; ANALYZE job_events")
+print("service.warmup jobs=10000 then ANALYZE jobs, job_events")
 body = json.dumps([{"kind": "noop", "queue": "e2e"} for _ in range(BATCH)])
 nbatches = (jobs + BATCH - 1) // BATCH
 lock = threading.Lock()
@@ -93,15 +108,22 @@ for t in ts: t.start()
 for t in ts: t.join()
 t_sub = time.time() - t0
 total = nbatches * BATCH
-while int(sql("SELECT count(*) FROM jobs WHERE queue='e2e' AND state='succeeded'")) < total - errors[0] * BATCH:
+t99 = None
+while True:
+    done = int(sql("SELECT count(*) FROM jobs WHERE queue='e2e' AND state='succeeded'"))
+    if t99 is None and done >= 0.99 * total:
+        t99 = time.time() - t0
+    if done >= total - errors[0] * BATCH:
+        break
     if time.time() - t0 > 600:
-        print("service.e2e timeout after 600 s"); break
+        print("service.e2e timeout after 600 s: %d of %d succeeded" % (done, total)); break
     time.sleep(0.2)  # each poll spawns psql: keep the probe cheap next to the load
 t_all = time.time() - t0
 rate = total / t_all
 print("service.e2e_submit jobs_per_s=%.0f jobs=%d seconds=%.2f batch=%d clients=4 non_202=%d"
       % (total / t_sub, total, t_sub, BATCH, errors[0]))
-print("service.e2e_noop jobs_per_s=%.0f jobs=%d seconds=%.2f (target >= 20000)" % (rate, total, t_all))
+print("service.e2e_noop jobs_per_s=%.0f jobs=%d seconds=%.2f first_99pct_s=%.2f (target >= 20000)"
+      % (rate, total, t_all, t99 or t_all))
 if base > 0:
     print("service.e2e_ratio_to_baseline value=%.2f baseline_jobs_per_s=%.0f (target >= 0.75)" % (rate / base, base))
 # latency with an idle pool
@@ -180,3 +202,4 @@ rc=$?
 set -e
 DPID=
 echo "service.shutdown exit=$rc"
+grep -E '"level":"(warn|error)"' "$DIR/obsflowd.log" | grep -v '/readyz -> 503' | head -5 | sed 's/^/service.log /' || true
