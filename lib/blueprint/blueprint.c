@@ -2,7 +2,6 @@
  * blueprint, per-axis configuration, the file parser and rule evaluation.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "blueprint/blueprint.h"
-#include "blueprint/bp_int.h"
 
 #include "core/buf.h"
 #include "core/str.h"

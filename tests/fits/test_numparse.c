@@ -1,4 +1,5 @@
-/* test_numparse.c - core/numparse (the metadata path's text -> double) against glibc strtod,
+/* test_numparse.c - the metadata path's text parsers in lib/core. core/isodate: ISO dates to
+ * MJD (known MJDs, malformed text refused). core/numparse (text -> double) against glibc strtod,
  * which is correctly rounded: bit-identical results and the same accept/reject decision on
  * edge cases, on every plain-decimal shape the fast path takes (random mantissas and exponents,
  * leading/trailing zeros, 19-20 digit mantissas, exponents around +-22) and on text it must
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/isodate.h"
 #include "core/numparse.h"
 #include "core/str.h"
 
@@ -102,11 +104,41 @@ static void test_random_decimals(void **state)
     }
 }
 
+static void test_isodate(void **state)
+{
+    (void)state;
+    double mjd = -1.0;
+    assert_true(isodate_to_mjd("1858-11-17", &mjd));
+    assert_true(mjd == 0.0);
+    assert_true(isodate_to_mjd("2000-01-01T12:00:00Z", &mjd));
+    assert_true(mjd == 51544.5);
+    assert_true(isodate_to_mjd(" 2016/07/29", &mjd));
+    assert_true(mjd == 57598.0);
+    assert_true(isodate_to_mjd("2015-12-13T01:52:00.055", &mjd));
+    assert_true(mjd > 57369.0777784 && mjd < 57369.0777785);
+    assert_true(isodate_to_mjd("1600-02-29,06:00", &mjd)); /* Gregorian leap year */
+    assert_true(mjd == -94493.75);
+    static const char *const bad[] = {
+        "", "2000", "2000-1", "2000-13-01", "2000-00-10", "2000-01-32", "2000-01-01T25:00",
+        "2000-01-01T10:60", "2000-01-01T10:00:61", "2000-01-01T10:00:nan", "2000-01-01T10:00:inf",
+        "2000-01-01T10:00:-1", "2000-01-01T10:00: 5", "2000-01/01", "20000-01-01",
+        "2000-01-01x", "yesterday",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mjd = -1.0;
+        if (isodate_to_mjd(bad[i], &mjd) || mjd != -1.0) {
+            fail_msg("\"%s\" accepted", bad[i]);
+        }
+    }
+    assert_false(isodate_to_mjd(NULL, &mjd));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_random_decimals),
+        cmocka_unit_test(test_isodate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
