@@ -19,42 +19,7 @@
 #include <cmocka.h>
 
 #include "caom_test.h"
-
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-
-static long g_countdown = -1; /* the call that fails: 0 = the next one; -1 = none */
-static bool g_fired;          /* the injected failure happened in this run */
-
-static bool fail_now(void)
-{
-    if (g_countdown < 0)
-        return false;
-    if (g_countdown-- == 0) {
-        g_fired = true;
-        return true;
-    }
-    return false;
-}
-
-void *__wrap_malloc(size_t size)
-{
-    return fail_now() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return fail_now() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-    return fail_now() ? NULL : __real_realloc(p, size);
-}
+#include "caom_test_alloc.h"
 
 #define RUNS_MAX 200000L /* bound on injection points per operation */
 
@@ -78,11 +43,11 @@ static void inject(const char *what, op_fn op, void *ctx)
     long n;
     for (n = 0; n < RUNS_MAX; n++) {
         struct err_info ei = {0};
-        g_fired = false;
-        g_countdown = n;
+        caom_test_alloc_fail_nth(n);
         enum err rc = op(ctx, &ei);
-        g_countdown = -1;
-        if (!g_fired) {
+        bool fired = caom_test_alloc_refused() > 0;
+        caom_test_alloc_fail_nth(-1);
+        if (!fired) {
             assert_int_equal(rc, ERR_OK);
             break;
         }
@@ -145,11 +110,11 @@ static enum err op_clone(void *ctx, struct err_info *ei)
 static enum err op_merge(void *ctx, struct err_info *ei)
 {
     struct fx *f = ctx;
-    long saved = g_countdown;
-    g_countdown = -1;
+    long saved = caom_test_alloc_countdown();
+    caom_test_alloc_fail_nth(-1);
     struct caom_observation *ex = caom_observation_clone(f->o);
     assert_non_null(ex);
-    g_countdown = saved;
+    caom_test_alloc_fail_nth(saved);
     enum err rc = caom_merge(ex, f->other, true, NULL, ei);
     /* a merge that reports success did all of its work (uuids are random: compare without) */
     if (rc == ERR_OK && f->merged)
@@ -161,11 +126,11 @@ static enum err op_merge(void *ctx, struct err_info *ei)
 static enum err op_compute(void *ctx, struct err_info *ei)
 {
     struct fx *f = ctx;
-    long saved = g_countdown;
-    g_countdown = -1;
+    long saved = caom_test_alloc_countdown();
+    caom_test_alloc_fail_nth(-1);
     struct caom_observation *c = caom_observation_clone(f->o);
     assert_non_null(c);
-    g_countdown = saved;
+    caom_test_alloc_fail_nth(saved);
     enum err rc = caom_observation_compute(c, NULL, ei);
     /* a computation that reports success computed everything (nothing silently dropped) */
     if (rc == ERR_OK && f->computed) {

@@ -18,51 +18,25 @@
 #include <cmocka.h>
 
 #include "caom_test.h"
-
-void *__real_calloc(size_t n, size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__real_malloc(size_t size);
-void *__wrap_malloc(size_t size);
-
-static int g_fail;        /* make calloc fail while set */
-static size_t g_refused;  /* callocs refused so far */
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    if (g_fail) {
-        g_refused++;
-        return NULL;
-    }
-    return __real_calloc(n, size);
-}
-
-void *__wrap_malloc(size_t size)
-{
-    if (g_fail) {
-        g_refused++;
-        return NULL;
-    }
-    return __real_malloc(size);
-}
+#include "caom_test_alloc.h"
 
 static void check(const char *rel, const char *acc_expected)
 {
     struct caom_observation *o = caom_test_load(rel);
     uint8_t d[16];
     char s[CAOM_CHECKSUM_URI_MAX];
-    g_refused = 0;
-    g_fail = 1;
+    caom_test_alloc_fail_all(true);
     caom_acc_checksum_observation(o, d);
-    g_fail = 0;
-    assert_true(g_refused > 0); /* the fallback really ran */
+    caom_test_alloc_fail_all(false);
+    assert_true(caom_test_alloc_refused() > 0); /* the fallback really ran */
     caom_checksum_format(d, s);
     assert_string_equal(s, acc_expected);
     /* update without memory, then verify with memory: every entity agrees */
     for (size_t i = 0; i < o->n_planes; i++)
         o->planes[i]->e.acc_meta_checksum[0] = '\0';
-    g_fail = 1;
+    caom_test_alloc_fail_all(true);
     caom_checksum_update(o);
-    g_fail = 0;
+    caom_test_alloc_fail_all(false);
     assert_string_equal(o->e.acc_meta_checksum, acc_expected);
     struct err_info ei = {0};
     assert_int_equal(caom_checksum_verify(o, &ei), ERR_OK);
@@ -101,11 +75,10 @@ static void test_order_and_duplicates(void **state)
     }
     uint8_t sorted[16], fallback[16];
     caom_acc_checksum_observation(o, sorted);
-    g_refused = 0;
-    g_fail = 1;
+    caom_test_alloc_fail_all(true);
     caom_acc_checksum_observation(o, fallback);
-    g_fail = 0;
-    assert_true(g_refused > 0);
+    caom_test_alloc_fail_all(false);
+    assert_true(caom_test_alloc_refused() > 0);
     assert_memory_equal(sorted, fallback, 16);
     /* and a plane left out changes the digest (the comparison above can fail) */
     o->n_planes--;
@@ -117,10 +90,9 @@ static void test_order_and_duplicates(void **state)
 
 static void meta_of(const struct caom_observation *o, bool fail, uint8_t d[16])
 {
-    g_refused = 0;
-    g_fail = fail;
+    caom_test_alloc_fail_all(fail);
     caom_meta_checksum_observation(o, d);
-    g_fail = 0;
+    caom_test_alloc_fail_all(false);
 }
 
 /* A keyword set is hashed sorted and once per value, with or without memory to sort it. */
@@ -138,7 +110,7 @@ static void test_keyword_set(void **state)
     uint8_t sorted[16], fallback[16], plain[16];
     meta_of(o, false, sorted);
     meta_of(o, true, fallback);
-    assert_true(g_refused > 0);
+    assert_true(caom_test_alloc_refused() > 0);
     assert_memory_equal(sorted, fallback, 16);
     /* the same set written sorted without the duplicate gives the same digest... */
     caom_strlist_clear(&o->instrument->keywords);
@@ -181,10 +153,9 @@ static void test_enum_set(void **state)
     assert_memory_equal(a, b, 16);
     plane_meta(p, clean, 2, c);
     assert_memory_not_equal(a, c, 16);
-    g_refused = 0;
-    g_fail = 1;
+    caom_test_alloc_fail_all(true);
     plane_meta(p, messy, 4, c);
-    g_fail = 0;
+    caom_test_alloc_fail_all(false);
     assert_memory_equal(a, c, 16);
     caom_plane_free(p);
 }
