@@ -24,7 +24,8 @@ int cli_cmd_caom(int argc, char **argv);
 extern const char cli_help_caom[];
 const char cli_help_caom[] = "FITS headers + blueprint -> a CAOM-2.4 observation document";
 
-#define CAOM_CLI_MAX_FILES 1000
+#define CAOM_CLI_MAX_FILES      1000 /* input files (and --artifact-uri options) */
+#define CAOM_CLI_MAX_BLUEPRINTS 64   /* --blueprint options */
 
 static void caom_cli_usage(FILE *f)
 {
@@ -84,7 +85,7 @@ int cli_cmd_caom(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct f2c_opts opts = {.content_metadata = true};
-    const char *blueprints[64];
+    const char *blueprints[CAOM_CLI_MAX_BLUEPRINTS];
     size_t nbp = 0;
     const char *uris[CAOM_CLI_MAX_FILES];
     size_t nuris = 0;

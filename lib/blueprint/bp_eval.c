@@ -62,6 +62,14 @@ static enum err need_num(const struct bp_rule *r, const char *s, double *d, stru
     return ERR_OK;
 }
 
+/* the first two arguments as finite numbers */
+static enum err need_two(const struct bp_rule *r, const char *const *av, double *a, double *b,
+                         struct err_info *ei)
+{
+    enum err e = need_num(r, av[0], a, ei);
+    return e != ERR_OK ? e : need_num(r, av[1], b, ei);
+}
+
 static enum err f_mjd(const struct bp_rule *r, const char *const *av, size_t n, char *out,
                       size_t cap, struct err_info *ei)
 {
@@ -99,11 +107,8 @@ static enum err f_beam(const struct bp_rule *r, const char *const *av, size_t n,
                        size_t cap, struct err_info *ei)
 {
     double a, b;
-    enum err e = need_num(r, av[0], &a, ei);
+    enum err e = need_two(r, av, &a, &b, ei);
     (void)n;
-    if (e == ERR_OK) {
-        e = need_num(r, av[1], &b, ei);
-    }
     if (e != ERR_OK) {
         return e;
     }
@@ -117,11 +122,8 @@ static enum err f_div(const struct bp_rule *r, const char *const *av, size_t n, 
                       size_t cap, struct err_info *ei)
 {
     double a, b;
-    enum err e = need_num(r, av[0], &a, ei);
+    enum err e = need_two(r, av, &a, &b, ei);
     (void)n;
-    if (e == ERR_OK) {
-        e = need_num(r, av[1], &b, ei);
-    }
     if (e != ERR_OK) {
         return e;
     }

@@ -109,7 +109,9 @@ static enum err uncompress_header(struct fhdr_file *f, struct err_info *ei)
         fhdr_get_long(h, "ZNAXIS", &znaxis, NULL) != ERR_OK || znaxis < 0 || znaxis > 999) {
         return ERR_OK;
     }
-    size_t cap = h->ncards + 8;
+    /* room for every card it can write: SIMPLE or XTENSION, BITPIX, NAXIS, the NAXISn, PCOUNT,
+     * GCOUNT and the table's own cards (no growth, so no second failure path) */
+    size_t cap = 5 + (size_t)znaxis + h->ncards;
     struct fhdr_card *nc = calloc(cap, sizeof *nc);
     size_t n = 0;
     if (!nc) {
@@ -133,16 +135,6 @@ static enum err uncompress_header(struct fhdr_file *f, struct err_info *ei)
         snprintf(zk, sizeof zk, "ZNAXIS%ld", i);
         snprintf(k, sizeof k, "NAXIS%ld", i);
         const char *v = card_raw(h, zk);
-        if (n + 2 >= cap) {
-            size_t ncap = cap * 2;
-            struct fhdr_card *p = realloc(nc, ncap * sizeof *p);
-            if (!p) {
-                free(nc);
-                return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
-            }
-            nc = p;
-            cap = ncap;
-        }
         synth_card(&nc[n++], k, v ? v : "0", (int)(3 + i));
     }
     if (!card_raw(h, "ZSIMPLE")) {
@@ -160,16 +152,6 @@ static enum err uncompress_header(struct fhdr_file *f, struct err_info *ei)
             memmove(c.key, c.key + 1, strlen(c.key));
             memmove(c.image, c.image + 1, 7);
             c.image[7] = ' ';
-        }
-        if (n == cap) {
-            size_t ncap = cap * 2;
-            struct fhdr_card *p = realloc(nc, ncap * sizeof *p);
-            if (!p) {
-                free(nc);
-                return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", f->name);
-            }
-            nc = p;
-            cap = ncap;
         }
         nc[n++] = c;
     }

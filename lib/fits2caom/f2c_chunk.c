@@ -10,24 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        enum err e_ = (x);                                                                         \
-        if (e_ != ERR_OK) {                                                                        \
-            return e_;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define NEW(p)                                                                                     \
-    do {                                                                                           \
-        if (!(p)) {                                                                                \
-            (p) = calloc(1, sizeof *(p));                                                          \
-            if (!(p)) {                                                                            \
-                return err_set(ei, ERR_NOMEM, "out of memory");                                    \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
 static enum err set_axis(struct caom_axis *a, const char *ctype, const char *cunit,
                          struct err_info *ei)
 {

@@ -5,6 +5,29 @@
 
 #include "fits2caom/fits2caom.h"
 
+#include <stdlib.h>
+
+/* return the status of @p x when it is not ERR_OK (for functions holding no resources) */
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        enum err e_ = (x);                                                                         \
+        if (e_ != ERR_OK) {                                                                        \
+            return e_;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* allocate the optional object @p p (zeroed) unless present; out of memory returns ERR_NOMEM
+ * through the caller's `ei` */
+#define NEW(p)                                                                                     \
+    do {                                                                                           \
+        if (!(p)) {                                                                                \
+            (p) = calloc(1, sizeof *(p));                                                          \
+            if (!(p)) {                                                                            \
+                return err_set(ei, ERR_NOMEM, "out of memory");                                    \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* Where values are being looked up: for messages and for the keyword accessor. */
 struct f2c_ctx {
     const char *file;            /* file name for messages */

@@ -14,24 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        enum err e_ = (x);                                                                         \
-        if (e_ != ERR_OK) {                                                                        \
-            return e_;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define NEW(p)                                                                                     \
-    do {                                                                                           \
-        if (!(p)) {                                                                                \
-            (p) = calloc(1, sizeof *(p));                                                          \
-            if (!(p)) {                                                                            \
-                return err_set(ei, ERR_NOMEM, "out of memory");                                    \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
 /* ---- keyword access ----------------------------------------------------------------------- */
 
 const char *f2c__get(const void *ctx, const char *key)
