@@ -773,6 +773,12 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
             if (*args[n - 1] == '\0') {
                 return perr(ei, name, line, "empty function argument", v);
             }
+            if ((*args[n - 1] == '\'' || *args[n - 1] == '"') &&
+                strlen(args[n - 1]) >= BP_ARG_MAX + 2) {
+                /* a longer quoted argument used to evaluate silently to "no value" */
+                return err_set(ei, ERR_PARSE, "blueprint \"%s\" line %d: quoted function "
+                               "argument longer than %d bytes", name, line, BP_ARG_MAX - 1);
+            }
             if (more) {
                 a++;
             }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,29 @@ static void test_errors_name_file_and_line(void **state)
     expect_parse_error("extension 1:\nObservation.type = x\n", "line 2: only Chunk and Part");
     expect_parse_error("Observation.type =\n", "line 1: missing value");
     expect_parse_error("Observation.type = first('a, b)\n", "line 1: unterminated string");
+    {
+        /* a quoted argument that bp_eval could not hold (BP_ARG_MAX) is refused at load */
+        char t[BP_ARG_MAX + 64];
+        char big[BP_ARG_MAX + 1];
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        snprintf(t, sizeof t, "Observation.type = first('%s')\n", big);
+        expect_parse_error(t, "line 1: quoted function argument longer than 255 bytes");
+        big[BP_ARG_MAX - 1] = '\0'; /* the longest that fits, quotes aside */
+        snprintf(t, sizeof t, "Observation.type = first('%s')\n", big);
+        struct bp *ok = NULL;
+        struct err_info e2;
+        char v[BP_VALUE_MAX];
+        bool f2 = false;
+        struct bp_keys k2 = {k_hdr, kv_get};
+        assert_int_equal(bp_new(&ok, NULL), ERR_OK);
+        assert_int_equal(bp_load_text(ok, "ok.blueprint", t, strlen(t), &e2), ERR_OK);
+        assert_int_equal(bp_eval(bp_get(ok, "Observation.type", 0), &k2, v, sizeof v, &f2, &e2),
+                         ERR_OK);
+        assert_true(f2);
+        assert_int_equal(strlen(v), BP_ARG_MAX - 1);
+        bp_free(ok);
+    }
     /* an unknown function is reported when evaluated, naming file and line */
     struct bp *b = NULL;
     struct err_info ei;
