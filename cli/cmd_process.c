@@ -61,6 +61,7 @@ struct run {
     size_t n_inputs;
     char reason[PROC_REASON_MAX];
     bool quiet;
+    int64_t sim_publish; /* OBSFLOW_SIMULATE_PUBLISH_FAILURE: fail after this many files */
 };
 
 static int fail(struct run *r, int code, const struct err_info *ei, const char *what)
@@ -261,14 +262,20 @@ static const char *rel_of(const struct run *r, const char *path)
     return strncmp(path, r->stage, n) == 0 && path[n] == '/' ? path + n + 1 : path;
 }
 
-static enum err s3_put(struct run *r, const char *path, struct err_info *ei)
+/* Upload @p path as <s3_base>/<rel> (@p rel NULL: the path's place in the staged tree). */
+static enum err s3_put_as(struct run *r, const char *path, const char *rel, struct err_info *ei)
 {
     char uri[STORAGE_URI_MAX];
-    int n = snprintf(uri, sizeof uri, "%s/%s", r->s3_base, rel_of(r, path));
+    int n = snprintf(uri, sizeof uri, "%s/%s", r->s3_base, rel ? rel : rel_of(r, path));
     if (n < 0 || (size_t)n >= sizeof uri) {
         return err_set(ei, ERR_TOO_LARGE, "S3 key too long for \"%s\"", path);
     }
     return storage_put_file(r->st, uri, path, NULL, NULL, ei);
+}
+
+static enum err s3_put(struct run *r, const char *path, struct err_info *ei)
+{
+    return s3_put_as(r, path, NULL, ei);
 }
 
 static enum err s3_delete(struct run *r, const char *path, struct err_info *ei)
@@ -281,21 +288,36 @@ static enum err s3_delete(struct run *r, const char *path, struct err_info *ei)
     return storage_delete(r->st, uri, ei);
 }
 
+/* S3 key of the dataset's tarball, as a path of the staged tree:
+ * <stage>/data/<instrument>/<ds>/<ds>.tar.gz. */
+static enum err tarball_path(const struct run *r, char *out, size_t cap, struct err_info *ei)
+{
+    int n = snprintf(out, cap, "%s/%s.tar.gz", r->data_dir, r->ds.name);
+    if (n < 0 || (size_t)n >= cap) {
+        return err_set(ei, ERR_TOO_LARGE, "tarball path too long for dataset %s", r->ds.name);
+    }
+    return ERR_OK;
+}
+
 static void clear_markers(struct run *r)
 {
     static const char *const fmts[][2] = {{"processed-", ".trigger"}, {"error-", ""},
                                           {"processing-", ""}, {"datasets-processed/", ""},
                                           {"dataset-synced/", ""}};
+    struct err_info ign;
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
         char p[PROC_PATH_MAX];
         marker_path(r, p, sizeof p, fmts[i][0], fmts[i][1]);
         unlink(p);
-        if (r->out_s3) {
-            struct err_info ign;
-            if (s3_delete(r, p, &ign) != ERR_OK) {
-                /* best effort: a stale marker is replaced at the end anyway */
-            }
+        if (r->out_s3 && s3_delete(r, p, &ign) != ERR_OK) {
+            /* best effort: a stale marker is replaced at the end anyway */
         }
+    }
+    /* an earlier run's tarball must not outlive a failure of this one */
+    char tb[PROC_PATH_MAX];
+    if (r->out_s3 && tarball_path(r, tb, sizeof tb, &ign) == ERR_OK &&
+        s3_delete(r, tb, &ign) != ERR_OK) {
+        /* best effort, as above; unpublish() tries again on failure */
     }
 }
 
@@ -540,6 +562,11 @@ static int step_validate(struct run *r)
     }
     const struct expect *e = set ? expect_set_find(set, r->ds.instrument, "raw") : NULL;
     json_t *reports = json_array();
+    if (!reports) {
+        expect_set_destroy(set);
+        err_set(&ei, ERR_NOMEM, "out of memory");
+        return fail(r, PROC_CALDP_MEMORY_ERROR, &ei, NULL);
+    }
     for (size_t i = 0; i < r->n_inputs && code == PROC_SUCCESS; i++) {
         char p[PROC_PATH_MAX];
         struct expect_header *h = NULL;
@@ -556,8 +583,11 @@ static int step_validate(struct run *r)
         } else if (e && str_ends_with(r->inputs[i], "_raw.fits")) {
             rc = expect_validate(e, h, r->inputs[i], &rep, &ei);
             if (rc == ERR_INVALID && rep) {
-                json_array_append_new(reports, rep);
                 code = fail(r, PROC_STAGE1_ERROR, &ei, "input does not meet expectations");
+                if (json_array_append_new(reports, rep) != 0) {
+                    proc_log(&r->plog, "WARNING", "out of memory: no validation report of %s",
+                             r->inputs[i]);
+                }
             } else if (rc != ERR_OK) {
                 code = fail(r, PROC_GENERIC_ERROR, &ei, NULL);
             } else {
@@ -721,7 +751,8 @@ static int step_previews(struct run *r)
 
 /* ---- step 5: publish -------------------------------------------------------------------- */
 
-/* Copy every file of @p from into @p to; append the published paths to @p list. */
+/* Copy every file of @p from into @p to; append the published paths to @p list (file output;
+ * S3 output stages the files for publish_tarball). */
 static enum err publish_dir(struct run *r, const char *from, const char *to, struct buf *list,
                             struct err_info *ei)
 {
@@ -737,12 +768,14 @@ static enum err publish_dir(struct run *r, const char *from, const char *to, str
         if (rc == ERR_OK) {
             rc = proc_copy_file(src, dst, ei);
         }
-        if (rc == ERR_OK && r->out_s3) {
-            rc = s3_put(r, dst, ei);
-            if (rc == ERR_OK) {
-                rc = buf_printf(list, "%s/%s\n", r->s3_base, rel_of(r, dst));
-            }
-        } else if (rc == ERR_OK) {
+        if (rc == ERR_OK && r->sim_publish > 0 && --r->sim_publish == 0) {
+            rc = err_set(ei, ERR_IO,
+                         "simulated publication failure after \"%s\" "
+                         "(OBSFLOW_SIMULATE_PUBLISH_FAILURE)",
+                         dst);
+        }
+        /* S3 output: the staged tree goes up as one tarball (publish_tarball) */
+        if (rc == ERR_OK && !r->out_s3) {
             rc = buf_printf(list, "%s\n", dst);
         }
     }
@@ -775,8 +808,72 @@ static int step_publish(struct run *r, struct buf *products, struct buf *preview
     return PROC_SUCCESS;
 }
 
-/* Logs and metrics go out whatever happened; returns an upload failure code or 0. */
-static int publish_logs(struct run *r, int process_code, int preview_code, bool previews_ran)
+/* CALDP's S3 output: the dataset's directory (products, previews, logs) as one <ds>.tar.gz,
+ * uploaded in one PUT, so a reader never sees part of the products; the trigger lists it. */
+static enum err publish_tarball(struct run *r, struct buf *products, struct err_info *ei)
+{
+    char key[PROC_PATH_MAX], tb[PROC_PATH_MAX], parent[PROC_PATH_MAX];
+    enum err rc = tarball_path(r, key, sizeof key, ei);
+    if (rc == ERR_OK) {
+        rc = proc_join(tb, sizeof tb, r->work, "output.tar.gz", ei);
+    }
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    str_copy(parent, sizeof parent, r->data_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        *slash = '\0';
+    }
+    rc = proc_tar_create(tb, parent, r->ds.name, ei);
+    if (rc == ERR_OK) {
+        rc = s3_put_as(r, tb, rel_of(r, key), ei);
+    }
+    if (rc == ERR_OK) {
+        rc = buf_printf(products, "%s/%s\n", r->s3_base, rel_of(r, key));
+    }
+    unlink(tb);
+    return rc;
+}
+
+/* A failed run withdraws whatever it published (products, env/, previews; on S3 the tarball),
+ * keeping logs/: a failed dataset must not look complete. Best effort. */
+static void unpublish(struct run *r)
+{
+    char *names[PROC_FILES_MAX];
+    size_t n = 0;
+    char p[PROC_PATH_MAX];
+    struct err_info ign;
+    if (proc_list_dir(r->data_dir, "", "", names, PROC_FILES_MAX, &n, &ign) == ERR_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (proc_join(p, sizeof p, r->data_dir, names[i], &ign) == ERR_OK) {
+                unlink(p);
+            }
+        }
+        proc_free_names(names, n);
+    }
+    if (proc_join(p, sizeof p, r->data_dir, "env", &ign) == ERR_OK) {
+        proc_rmtree(p);
+    }
+    if (proc_list_dir(r->prev_dir, "", "", names, PROC_FILES_MAX, &n, &ign) == ERR_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (proc_join(p, sizeof p, r->prev_dir, names[i], &ign) == ERR_OK) {
+                unlink(p);
+            }
+        }
+        proc_free_names(names, n);
+    }
+    if (r->out_s3 && tarball_path(r, p, sizeof p, &ign) == ERR_OK &&
+        s3_delete(r, p, &ign) != ERR_OK) {
+        proc_log(&r->plog, "WARNING", "could not delete %s/%s: %s", r->s3_base, rel_of(r, p),
+                 ign.msg);
+    }
+}
+
+/* Logs and metrics go out whatever happened (on S3 with the tarball when the run succeeded);
+ * returns an upload failure code or 0. */
+static int publish_logs(struct run *r, int process_code, int preview_code, bool previews_ran,
+                        struct buf *products)
 {
     struct err_info ei;
     char p[PROC_PATH_MAX];
@@ -795,6 +892,17 @@ static int publish_logs(struct run *r, int process_code, int preview_code, bool 
     if (!r->out_s3) {
         return 0;
     }
+    int up = 0;
+    if (process_code == PROC_SUCCESS && publish_tarball(r, products, &ei) != ERR_OK) {
+        /* the logs still go up, saying why the products did not */
+        up = fail(r, PROC_S3_UPLOAD_ERROR, &ei, "cannot upload the dataset tarball");
+        proc_log_divider(&r->plog, "Fatal Exception");
+        proc_log(&r->plog, "EXIT", "%s[%d]: %s", proc_exit_name(up), up, r->reason);
+        snprintf(p, sizeof p, "%s/process_metrics.txt", r->logs_dir);
+        if (proc_metrics_write(p, "obsflow process", &r->t0, up, &ei) != ERR_OK) {
+            proc_log(&r->plog, "WARNING", "%s", ei.msg);
+        }
+    }
     proc_log_close(&r->plog);
     proc_log_close(&r->vlog);
     static const char *const logs[] = {"process.txt", "preview.txt", "process_metrics.txt",
@@ -802,11 +910,10 @@ static int publish_logs(struct run *r, int process_code, int preview_code, bool 
     for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", r->logs_dir, logs[i]);
         if (access(p, F_OK) == 0 && s3_put(r, p, &ei) != ERR_OK) {
-            fail(r, PROC_S3_UPLOAD_ERROR, &ei, "cannot upload logs");
-            return PROC_S3_UPLOAD_ERROR;
+            return up ? up : fail(r, PROC_S3_UPLOAD_ERROR, &ei, "cannot upload logs");
         }
     }
-    return 0;
+    return up;
 }
 
 static enum err write_marker(struct run *r, const char *pre, const char *post, const char *body,
@@ -927,6 +1034,10 @@ static int run_process(struct run *r)
         code = fail(r, (int)simcode, &ei, NULL);
         goto done;
     }
+    const char *simp = getenv("OBSFLOW_SIMULATE_PUBLISH_FAILURE");
+    if (simp && *simp && str_to_i64(simp, 1, PROC_FILES_MAX, &r->sim_publish) != ERR_OK) {
+        r->sim_publish = 0;
+    }
     if (!r->ds.processable) {
         snprintf(ei.msg, sizeof ei.msg, "no processing for instrument %s (dataset %s)",
                  r->ds.instrument, r->ds.name);
@@ -957,7 +1068,7 @@ done:
                  r->out_s3 ? r->s3_base : r->data_dir, r->out_s3 ? "/" : "",
                  r->out_s3 ? rel_of(r, r->data_dir) : "");
     }
-    int up = publish_logs(r, code, pcode, previews_ran);
+    int up = publish_logs(r, code, pcode, previews_ran, &products);
     if (code == PROC_SUCCESS && up != 0) {
         code = up;
     }
@@ -983,6 +1094,11 @@ done:
         }
     }
     if (code != PROC_SUCCESS) {
+        /* whatever got out before the failure is withdrawn: only logs and the error marker */
+        unpublish(r);
+        remove_marker(r, "processed-", ".trigger");
+        remove_marker(r, "datasets-processed/", "");
+        remove_marker(r, "dataset-synced/", "");
         char body[PROC_REASON_MAX + 64];
         snprintf(body, sizeof body, "%s[%d]: %s\n", proc_exit_name(code), code, r->reason);
         if (write_marker(r, "error-", "", body, &ei) != ERR_OK) {

@@ -106,5 +106,9 @@ void proc_free_names(char **names, size_t n);
 /** Extract a .tar.gz into @p dest with /bin/tar after checking every member: relative names,
  *  no "..", only regular files and directories (CVE-2007-4559 guard). */
 NODISCARD enum err proc_untar(const char *tarball, const char *dest, struct err_info *ei);
+/** Write @p member (a file or directory under @p dir) into the new .tar.gz @p tarball with
+ *  /bin/tar; member names are relative to @p dir. */
+NODISCARD enum err proc_tar_create(const char *tarball, const char *dir, const char *member,
+                                   struct err_info *ei);
 
 #endif

@@ -479,6 +479,31 @@ static bool bad_member_name(const char *name)
     }
 }
 
+/* argv words shared by both tar invocations (execv wants char *const[]) */
+static char a_tar[] = "/bin/tar", a_gzip[] = "--gzip", a_file[] = "--file",
+            a_dir[] = "--directory";
+
+enum err proc_tar_create(const char *tarball, const char *dir, const char *member,
+                         struct err_info *ei)
+{
+    static char a_create[] = "--create", a_dashes[] = "--";
+    char tb[PROC_PATH_MAX], dd[PROC_PATH_MAX], mm[PROC_PATH_MAX];
+    int status = 0;
+    if (strlen(tarball) >= sizeof tb || strlen(dir) >= sizeof dd || strlen(member) >= sizeof mm) {
+        return err_set(ei, ERR_TOO_LARGE, "tarball path too long for \"%s\"", tarball);
+    }
+    str_copy(tb, sizeof tb, tarball);
+    str_copy(dd, sizeof dd, dir);
+    str_copy(mm, sizeof mm, member);
+    char *argv[] = {a_tar, a_create, a_gzip, a_file, tb, a_dir, dd, a_dashes, mm, NULL};
+    enum err rc = run_capture(argv, NULL, &status, ei);
+    if (rc == ERR_OK && status != 0) {
+        rc = err_set(ei, ERR_IO, "could not create tarball \"%s\" of \"%s/%s\" (tar exit status %d)",
+                     tarball, dir, member, status);
+    }
+    return rc;
+}
+
 enum err proc_untar(const char *tarball, const char *dest, struct err_info *ei)
 {
     struct buf names;
@@ -491,10 +516,8 @@ enum err proc_untar(const char *tarball, const char *dest, struct err_info *ei)
     str_copy(dd, sizeof dd, dest);
     buf_init(&names, PROC_TAR_LIST_MAX);
     buf_init(&verbose, PROC_TAR_LIST_MAX);
-    static char a_tar[] = "/bin/tar", a_list[] = "--list", a_gzip[] = "--gzip",
-                a_file[] = "--file", a_verbose[] = "--verbose", a_extract[] = "--extract",
-                a_owner[] = "--no-same-owner", a_perm[] = "--no-same-permissions",
-                a_dir[] = "--directory";
+    static char a_list[] = "--list", a_verbose[] = "--verbose", a_extract[] = "--extract",
+                a_owner[] = "--no-same-owner", a_perm[] = "--no-same-permissions";
     static char empty[1] = "";
     char *list_argv[] = {a_tar, a_list, a_gzip, a_file, tb, NULL};
     char *vlist_argv[] = {a_tar, a_list, a_verbose, a_gzip, a_file, tb, NULL};

@@ -302,6 +302,13 @@ grep -q 'neither an HST name nor matched' "$T/kast_bad.err" || die "kast_bad: $(
 mkdir -p "$T/s1"
 OBSFLOW_SIMULATE_ERROR=31 run simulate 31 j8bt05njq "file:$T/in" "file:$T/s1" "$CONF"
 check_failed simulate "$T/s1" j8bt05njq acs 31 SUBPROCESS_MEMORY_ERROR "simulated"
+# a publication that fails half way (after two files) withdraws what it had copied, also over
+# an earlier complete run of the same dataset
+mkdir -p "$T/s2"
+run pub_ok 0 j8bt05njq "file:$T/in" "file:$T/s2" "$CONF"
+[ -f "$T/s2/messages/processed-j8bt05njq.trigger" ] || die "pub_ok: no trigger"
+OBSFLOW_SIMULATE_PUBLISH_FAILURE=2 run pub_fail 1 j8bt05njq "file:$T/in" "file:$T/s2" "$CONF"
+check_failed pub_fail "$T/s2" j8bt05njq acs 1 GENERIC_ERROR "simulated publication failure"
 
 # on a terminal, a progress line goes to stderr (script(1) gives the command a pty)
 mkdir -p "$T/tty"

@@ -1,8 +1,10 @@
 #!/bin/bash
 # process_s3.sh - `obsflow process` against a real S3 protocol server (s3rver, the S3 CTest
-# fixture): input s3://bucket/inputs/<ds>.tar.gz, output s3://bucket/outputs with the whole
-# CALDP tree; a missing input tarball gives S3_DOWNLOAD_ERROR (26) and an error marker in the
-# bucket. The tree is read back with python3-botocore.
+# fixture): input s3://bucket/inputs/<ds>.tar.gz, output s3://bucket/outputs with CALDP's S3
+# output (the dataset directory as one <ds>.tar.gz, the four log and metrics files beside it,
+# the trigger naming the tarball); a failed re-run withdraws the earlier tarball; a missing
+# input tarball gives S3_DOWNLOAD_ERROR (26) and an error marker in the bucket. Everything is
+# read back with python3-botocore.
 set -uo pipefail
 OBS=$OBSFLOW_BIN_DIR/obsflow
 D=$OBSFLOW_SHARED/testdata/fits
@@ -33,26 +35,41 @@ rc=$?
 [ $rc -eq 0 ] || die "s3 run: exit $rc: $(cat "$T/ok.err")"
 $S3U "$EP" ls "$B" outputs/ >"$T/keys"
 for k in messages/datasets-processed/j8bt09jcq messages/dataset-synced/j8bt09jcq \
-         messages/processed-j8bt09jcq.trigger \
-         data/acs/j8bt09jcq/j8bt09jcq_raw.fits data/acs/j8bt09jcq/j8bt09jcq_flt.fits \
+         messages/processed-j8bt09jcq.trigger data/acs/j8bt09jcq/j8bt09jcq.tar.gz \
          data/acs/j8bt09jcq/logs/process.txt data/acs/j8bt09jcq/logs/preview.txt \
-         data/acs/j8bt09jcq/logs/process_metrics.txt data/acs/j8bt09jcq/logs/preview_metrics.txt \
-         data/acs/j8bt09jcq/previews/j8bt09jcq_flt.jpg \
-         data/acs/j8bt09jcq/previews/j8bt09jcq_flt_thumb.jpg; do
+         data/acs/j8bt09jcq/logs/process_metrics.txt data/acs/j8bt09jcq/logs/preview_metrics.txt; do
   grep -qx "outputs/$k" "$T/keys" || die "missing s3://$B/outputs/$k"
 done
 grep -q "processing-j8bt09jcq" "$T/keys" && die "processing marker left in the bucket"
+grep -q "j8bt09jcq_flt.fits" "$T/keys" && die "products uploaded one by one, not in the tarball"
 $S3U "$EP" get "$B" outputs/messages/processed-j8bt09jcq.trigger >"$T/trigger"
-grep -qx "s3://$B/outputs/data/acs/j8bt09jcq/j8bt09jcq_flt.fits" "$T/trigger" || die "trigger body: $(cat "$T/trigger")"
-# the product survives the round trip: a FITS file with SCI/ERR/DQ
-$S3U "$EP" get "$B" outputs/data/acs/j8bt09jcq/j8bt09jcq_flt.fits >"$T/flt.fits"
-/usr/bin/python3 - "$T/flt.fits" <<'PY' || die "product read back"
+[ "$(cat "$T/trigger")" = "s3://$B/outputs/data/acs/j8bt09jcq/j8bt09jcq.tar.gz" ] || die "trigger body: $(cat "$T/trigger")"
+# the tarball holds <ds>/{products, logs/, previews/}; the product survives the round trip
+$S3U "$EP" get "$B" outputs/data/acs/j8bt09jcq/j8bt09jcq.tar.gz >"$T/out.tar.gz"
+mkdir -p "$T/x" && tar -C "$T/x" -xzf "$T/out.tar.gz" || die "tarball does not extract"
+for f in j8bt09jcq_raw.fits j8bt09jcq_flt.fits logs/process.txt logs/preview.txt \
+         logs/process_metrics.txt previews/j8bt09jcq_flt.jpg previews/j8bt09jcq_flt_thumb.jpg; do
+  [ -s "$T/x/j8bt09jcq/$f" ] || die "tarball lacks j8bt09jcq/$f"
+done
+/usr/bin/python3 - "$T/x/j8bt09jcq/j8bt09jcq_flt.fits" <<'PY' || die "product read back"
 import sys
 from astropy.io import fits
 h = fits.open(sys.argv[1])
 assert [(x.name, x.ver) for x in h[1:]] == [("SCI", 1), ("ERR", 1), ("DQ", 1)]
 assert h["SCI"].data.shape == (1024, 1024)
 PY
+
+# a failed re-run of the same dataset leaves nothing that looks complete: no tarball, no trigger
+OBSFLOW_SIMULATE_ERROR=23 "$OBS" process --quiet j8bt09jcq "s3://$B/inputs" "s3://$B/outputs" \
+  "file:$OBSFLOW_SOURCE_DIR/config" >/dev/null 2>"$T/rerun.err"
+rc=$?
+[ $rc -eq 23 ] || die "failed re-run: exit $rc, want 23: $(cat "$T/rerun.err")"
+$S3U "$EP" ls "$B" outputs/ >"$T/keys3"
+grep -qx "outputs/messages/error-j8bt09jcq" "$T/keys3" || die "failed re-run: no error marker"
+for k in data/acs/j8bt09jcq/j8bt09jcq.tar.gz messages/processed-j8bt09jcq.trigger \
+         messages/datasets-processed/j8bt09jcq messages/dataset-synced/j8bt09jcq; do
+  grep -qx "outputs/$k" "$T/keys3" && die "failed re-run left $k"
+done
 
 # a dataset whose tarball is not in the bucket: 26, error marker and logs in the bucket
 "$OBS" process --quiet j8bt05njq "s3://$B/inputs" "s3://$B/outputs" \
@@ -62,7 +79,7 @@ rc=$?
 $S3U "$EP" ls "$B" outputs/ >"$T/keys2"
 grep -qx "outputs/messages/error-j8bt05njq" "$T/keys2" || die "no error marker in the bucket"
 grep -q "processed-j8bt05njq" "$T/keys2" && die "trigger for a failed dataset"
-grep -q "data/acs/j8bt05njq/j8bt05njq_flt.fits" "$T/keys2" && die "product for a failed dataset"
+grep -q "data/acs/j8bt05njq/j8bt05njq" "$T/keys2" && die "product for a failed dataset"
 $S3U "$EP" get "$B" outputs/data/acs/j8bt05njq/logs/process.txt >"$T/ptxt"
 [ "$(grep -c '^EXIT - S3_DOWNLOAD_ERROR\[26\]: ' "$T/ptxt")" -eq 1 ] || die "process.txt in the bucket: $(tail -2 "$T/ptxt")"
 
