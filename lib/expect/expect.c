@@ -746,6 +746,7 @@ struct report {
     json_t *violations;
     struct buf summary;
     size_t n;
+    bool nomem; /* a violation could not be recorded: the report would be incomplete */
 };
 
 static void violate(struct report *r, const char *path, const char *rule, const char *expected,
@@ -757,8 +758,8 @@ static void violate(struct report *r, const char *path, const char *rule, const 
     }
     json_t *v = json_pack("{s:s,s:s,s:s,s:s}", "path", path, "rule", rule, "expected", expected,
                           "found", found);
-    if (v) {
-        json_array_append_new(r->violations, v);
+    if (!v || json_array_append_new(r->violations, v) != 0) {
+        r->nomem = true;
     }
     if (r->n <= 8) {
         BUF_TRY(buf_printf(&r->summary, "%s%s (%s)", r->n > 1 ? ", " : "", path, rule));
@@ -917,6 +918,7 @@ enum err expect_validate(const struct expect *e, const struct expect_header *h, 
     struct report r;
     r.violations = json_array();
     r.n = 0;
+    r.nomem = false;
     buf_init(&r.summary, ERR_INFO_MSG_MAX);
     *report = NULL;
     if (!r.violations) {
@@ -962,10 +964,13 @@ enum err expect_validate(const struct expect *e, const struct expect_header *h, 
             check_keyword(&r, hpath, u, &hr->k[k]);
         }
     }
-    if (r.n == 0) {
+    if (r.n == 0 || r.nomem) {
         json_decref(r.violations);
         buf_free(&r.summary);
-        return ERR_OK;
+        /* all violations in one report, or none: a partial one would misreport the file */
+        return r.nomem ? err_set(ei, ERR_NOMEM, "out of memory recording violations of \"%s\"",
+                                 file ? file : "")
+                       : ERR_OK;
     }
     json_t *rep = json_pack("{s:s,s:s,s:s,s:o,s:I}", "error", "validation_failed", "file",
                             file ? file : "", "expectation", e->id, "violations", r.violations,
@@ -974,8 +979,10 @@ enum err expect_validate(const struct expect *e, const struct expect_header *h, 
         buf_free(&r.summary);
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
-    if (r.n > EXPECT_VIOLATIONS_MAX) {
-        json_object_set_new(rep, "truncated", json_true());
+    if (r.n > EXPECT_VIOLATIONS_MAX && json_object_set_new(rep, "truncated", json_true()) != 0) {
+        json_decref(rep);
+        buf_free(&r.summary);
+        return err_set(ei, ERR_NOMEM, "out of memory");
     }
     err_set(ei, ERR_INVALID, "%zu violation%s of %s in \"%s\": %s", r.n, r.n == 1 ? "" : "s",
             e->id, file ? file : "", buf_cstr(&r.summary));
