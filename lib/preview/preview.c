@@ -209,6 +209,24 @@ void preview__out_size(size_t nx, size_t ny, int size, size_t *w, size_t *h)
     }
 }
 
+/* Output pixel @p i of an axis resampled by @p scale from @p n source pixels (centres aligned):
+ * the two source neighbours and the weight of the second. */
+static inline double resample_at(size_t i, double scale, size_t n, size_t *i0, size_t *i1)
+{
+    double f = ((double)i + 0.5) * scale - 0.5;
+    if (f < 0) {
+        f = 0;
+    }
+    size_t a = (size_t)f;
+    if (a >= n - 1) {
+        a = n - 1;
+    }
+    *i0 = a;
+    *i1 = a + 1 < n ? a + 1 : a;
+    double w = f - (double)a;
+    return w < 0 ? 0 : w;
+}
+
 /* Bilinear resample to exactly w x h (pixel centres aligned); NaN neighbours fall back to the
  * nearest source pixel. */
 double *preview__resample(const double *pix, size_t nx, size_t ny, size_t w, size_t h)
@@ -220,33 +238,11 @@ double *preview__resample(const double *pix, size_t nx, size_t ny, size_t w, siz
     double sx = (double)nx / (double)w;
     double sy = (double)ny / (double)h;
     for (size_t y = 0; y < h; y++) {
-        double fy = ((double)y + 0.5) * sy - 0.5;
-        if (fy < 0) {
-            fy = 0;
-        }
-        size_t y0 = (size_t)fy;
-        if (y0 >= ny - 1) {
-            y0 = ny - 1;
-        }
-        size_t y1 = y0 + 1 < ny ? y0 + 1 : y0;
-        double ay = fy - (double)y0;
-        if (ay < 0) {
-            ay = 0;
-        }
+        size_t y0, y1;
+        double ay = resample_at(y, sy, ny, &y0, &y1);
         for (size_t x = 0; x < w; x++) {
-            double fx = ((double)x + 0.5) * sx - 0.5;
-            if (fx < 0) {
-                fx = 0;
-            }
-            size_t x0 = (size_t)fx;
-            if (x0 >= nx - 1) {
-                x0 = nx - 1;
-            }
-            size_t x1 = x0 + 1 < nx ? x0 + 1 : x0;
-            double ax = fx - (double)x0;
-            if (ax < 0) {
-                ax = 0;
-            }
+            size_t x0, x1;
+            double ax = resample_at(x, sx, nx, &x0, &x1);
             double a = pix[y0 * nx + x0], b = pix[y0 * nx + x1];
             double c = pix[y1 * nx + x0], d = pix[y1 * nx + x1];
             double v;
