@@ -225,22 +225,23 @@ static bool looks_float(const char *s)
     return *s == '\0';
 }
 
-/* true if @p p holds a byte below 0x20 or DEL; eight bytes at a time, exact per byte only
- * where a word might hold one */
+/* true if @p p holds a byte below 0x20 or DEL; eight bytes at a time without branches, then
+ * byte by byte only when some word might hold one (the word test has false positives above
+ * 0x80, never false negatives) */
 static bool has_control(const char *p, size_t n)
 {
     const uint64_t ones = 0x0101010101010101ULL;
     const uint64_t highs = 0x8080808080808080ULL;
     size_t i = 0;
+    uint64_t any = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, p + i, 8);
-        uint64_t lt = (x - 0x20 * ones) & ~x & highs;
         uint64_t y = x ^ (0x7f * ones);
-        uint64_t eq = (y - ones) & ~y & highs;
-        if (lt | eq) {
-            break;
-        }
+        any |= ((x - 0x20 * ones) & ~x & highs) | ((y - ones) & ~y & highs);
+    }
+    if (any) {
+        i = 0; /* some word may hold one: check byte by byte */
     }
     for (; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
