@@ -2,6 +2,8 @@
  * (CALDP settings: autoscale 99.5, asinh, BADPIX/GOODMIN/GOODMAX, quality 75).
  * Exit codes: 0 written, 2 usage, 28 (CALDP CREATE_PREVIEWS_ERROR) the preview failed.
  * SPDX-License-Identifier: Apache-2.0 */
+#include "process_int.h"
+
 #include "core/str.h"
 #include "preview/preview.h"
 
@@ -19,6 +21,8 @@ static void usage(void)
             "IN.fits\n"
             "  --size N     long side of the output in pixels (128 = CALDP thumbnail; default:\n"
             "               full resolution)\n"
+            "  --quality Q  JPEG quality 1..100 (default 75, as CALDP's fitscut)\n"
+            "  --no-badpix  keep pixels equal to BADPIX or outside GOODMIN..GOODMAX\n"
             "  --fsync      make the written file durable (it is always replaced atomically)\n");
 }
 
@@ -48,14 +52,14 @@ int cli_cmd_preview(int argc, char **argv)
             if (str_to_i64(optarg, 0, PREVIEW_MAX_SIZE, &v) != ERR_OK) {
                 fprintf(stderr, "obsflow preview: invalid --size \"%s\" (0..%d)\n", optarg,
                         PREVIEW_MAX_SIZE);
-                return 2;
+                return PROC_CMDLINE_ERROR;
             }
             po.size = (int)v;
             break;
         case 'q':
             if (str_to_i64(optarg, 1, 100, &v) != ERR_OK) {
                 fprintf(stderr, "obsflow preview: invalid --quality \"%s\" (1..100)\n", optarg);
-                return 2;
+                return PROC_CMDLINE_ERROR;
             }
             po.quality = (int)v;
             break;
@@ -73,16 +77,16 @@ int cli_cmd_preview(int argc, char **argv)
             return 0;
         default:
             usage();
-            return 2;
+            return PROC_CMDLINE_ERROR;
         }
     }
     if (!out || optind != argc - 1) {
         usage();
-        return 2;
+        return PROC_CMDLINE_ERROR;
     }
     if (preview_file(argv[optind], out, &po, &res, &ei) != ERR_OK) {
         fprintf(stderr, "obsflow preview: %s\n", ei.msg);
-        return 28;
+        return PROC_CREATE_PREVIEWS_ERROR;
     }
     return 0;
 }

@@ -212,6 +212,8 @@ static enum err make_storage(struct run *r, struct err_info *ei)
     return storage_create(&cfg, &r->st, ei);
 }
 
+static void clear_markers(struct run *r);
+
 static enum err setup_tree(struct run *r, struct err_info *ei)
 {
     static const char *const subdirs[] = {"datasets-processed", "dataset-synced",
@@ -232,8 +234,10 @@ static enum err setup_tree(struct run *r, struct err_info *ei)
     if (n < 0 || (size_t)n >= sizeof r->data_dir) {
         return err_set(ei, ERR_TOO_LARGE, "output path too long");
     }
-    /* a re-run starts from a clean dataset directory: nothing of an earlier run may make
-     * this one look complete */
+    /* a re-run starts without the old markers (first: a trigger must never name files that
+     * are gone) and from a clean dataset directory: nothing of an earlier run may make this
+     * one look complete */
+    clear_markers(r);
     proc_rmtree(r->data_dir);
     rc = proc_join(r->logs_dir, sizeof r->logs_dir, r->data_dir, "logs", ei);
     if (rc == ERR_OK) {
@@ -1187,7 +1191,6 @@ int cli_cmd_process(int argc, char **argv)
         code = PROC_GENERIC_ERROR;
         goto out;
     }
-    clear_markers(&r);
     if (write_marker(&r, "processing-", "", "", &ei) != ERR_OK) {
         fprintf(stderr, "obsflow process: %s\n", ei.msg);
         code = r.out_s3 ? PROC_S3_UPLOAD_ERROR : PROC_GENERIC_ERROR;
