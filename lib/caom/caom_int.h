@@ -7,6 +7,8 @@
 
 /** Shortest decimal text that reads back as exactly @p v. */
 void caom_fmt_double(double v, char out[40]);
+/* The general (snprintf/strtod) formatter caom_fmt_double falls back to; tests compare the two. */
+void caom__fmt_double_slow(double v, char out[40]);
 
 /* metaChecksum digests, optionally leaving the entity UUID out (state-only comparison). */
 void caom_meta_digest_observation(const struct caom_observation *o, bool with_id, uint8_t out[16]);

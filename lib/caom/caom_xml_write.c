@@ -184,6 +184,65 @@ static void w_req(struct w *w, const char *path, const char *name, const char *v
     w_text(w, name, val);
 }
 
+/* Fast path of caom_fmt_double for the common values: plain decimals with at most 15
+ * significant digits and at most 9 decimals, in the range where "%.15g" prints without an
+ * exponent. When m / 10^k is exactly v, the 15-digit rounding of v is that decimal, so the
+ * output is byte-identical to the snprintf loop below; anything else returns false. */
+static bool fmt_double_fast(double v, char out[40])
+{
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    double a = fabs(v);
+    size_t n = 0;
+    if (a == 0.0) {
+        memcpy(out, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 5 : 4);
+        return true;
+    }
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return false;
+    }
+    for (int k = 0; k < 10; k++) {
+        double m = nearbyint(a * p10[k]);
+        if (m >= 1e15) {
+            return false;
+        }
+        if (m / p10[k] != a) {
+            continue;
+        }
+        uint64_t im = (uint64_t)m;
+        uint64_t scale = (uint64_t)p10[k];
+        uint64_t ip = im / scale;
+        uint64_t fp = im % scale;
+        char digits[24];
+        size_t nd = 0;
+        if (v < 0) {
+            out[n++] = '-';
+        }
+        do {
+            digits[nd++] = (char)('0' + ip % 10);
+            ip /= 10;
+        } while (ip > 0);
+        while (nd > 0) {
+            out[n++] = digits[--nd];
+        }
+        out[n++] = '.';
+        if (k == 0) {
+            out[n++] = '0';
+        } else {
+            for (int i = k - 1; i >= 0; i--) {
+                digits[i] = (char)('0' + fp % 10);
+                fp /= 10;
+            }
+            memcpy(out + n, digits, (size_t)k);
+            n += (size_t)k;
+        }
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/* Shortest of "%.15g".."%.17g" that reads back as v, kept floating point ("1.0") as Java's
+ * Double.toString is; the fast path above covers most values without snprintf/strtod. */
 void caom_fmt_double(double v, char out[40])
 {
     if (isnan(v)) {
@@ -194,6 +253,14 @@ void caom_fmt_double(double v, char out[40])
         snprintf(out, 40, v > 0 ? "INF" : "-INF");
         return;
     }
+    if (fmt_double_fast(v, out)) {
+        return;
+    }
+    caom__fmt_double_slow(v, out);
+}
+
+void caom__fmt_double_slow(double v, char out[40])
+{
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(out, 40, "%.*g", prec, v);
         if (strtod(out, NULL) == v)
