@@ -257,13 +257,17 @@ enum err fitsimg_select(struct fitsimg *f, int index, struct err_info *ei)
         in->extver = (int)ev;
     }
 
+    /* cfitsio presents a tile-compressed image as IMAGE_HDU, so ask for every HDU: its data
+     * extent is the compressed table's, not NAXIS1 x NAXIS2 pixels */
     int is_comp = 0;
-    if (hdutype == BINARY_TBL) {
+    if (hdutype == BINARY_TBL || hdutype == IMAGE_HDU) {
         if (fits_is_compressed_image(f->fp, &status) && status == 0) {
             is_comp = 1;
         }
         status = 0;
         fits_clear_errmsg();
+    }
+    if (hdutype == BINARY_TBL) {
         if (!is_comp) {
             return ERR_OK; /* a table: no image */
         }

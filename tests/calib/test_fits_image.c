@@ -227,6 +227,52 @@ static void test_truncated_and_corrupt(void **state)
     unlink(out);
 }
 
+/* tile-compressed images (RICE_1 and the ngc1316 frame): cfitsio decompresses them; the pixels
+ * must equal astropy's (and the uncompressed m13.fits), never a "truncated" report */
+static void check_compressed(const char *name, int64_t nx, int64_t ny, double first,
+                             double last, double sum_expect)
+{
+    struct err_info ei = {0};
+    struct fitsimg *f = NULL;
+    assert_int_equal(fitsimg_open(data_file(name), &f, &ei), ERR_OK);
+    assert_int_equal(fitsimg_select_first_image(f, &ei), ERR_OK);
+    struct fitsimg_info in;
+    fitsimg_get_info(f, &in);
+    assert_int_equal(in.hdu, 1);
+    assert_true(in.compressed);
+    assert_int_equal(in.nx, nx);
+    assert_int_equal(in.ny, ny);
+    double *img = NULL;
+    int64_t gx = 0, gy = 0;
+    assert_int_equal(fitsimg_read_all(f, &img, &gx, &gy, &ei), ERR_OK);
+    assert_int_equal(gx, nx);
+    assert_int_equal(gy, ny);
+    double sum = 0;
+    for (int64_t i = 0; i < nx * ny; i++) {
+        sum += img[i];
+    }
+    assert_true(img[0] == first);
+    assert_true(img[nx * ny - 1] == last);
+    assert_true(sum == sum_expect);
+    /* a band of the last rows read on its own equals the same rows of the whole image */
+    float *band = malloc((size_t)(2 * nx) * sizeof(float));
+    assert_non_null(band);
+    assert_int_equal(fitsimg_read_rows_f(f, ny - 2, 2, band, &ei), ERR_OK);
+    for (int64_t i = 0; i < 2 * nx; i++) {
+        assert_true((double)band[i] == img[(ny - 2) * nx + i]);
+    }
+    free(band);
+    free(img);
+    fitsimg_close(f);
+}
+
+static void test_tile_compressed(void **state)
+{
+    (void)state;
+    check_compressed("m13_rice.fits", 300, 300, 112.0, 112.0, 13293397.0);
+    check_compressed("ngc1316_comp.fits", 440, 300, 7.0, 65.0, 34417871.0);
+}
+
 int main(void)
 {
     g_tmp = getenv("OBSFLOW_TEST_TMP");
@@ -239,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_write_read_back),
         cmocka_unit_test(test_abandoned_writer_leaves_nothing),
         cmocka_unit_test(test_truncated_and_corrupt),
+        cmocka_unit_test(test_tile_compressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
