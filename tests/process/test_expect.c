@@ -1,5 +1,6 @@
 /* test_expect.c - input expectations: real HST raw files pass their instrument's rules; a real
- * file with broken keywords and a renamed HDU reports every violation in one report; bad
+ * file with broken keywords and a renamed HDU reports every violation in one report (or, out of
+ * memory, fails whole); bad
  * expectation files and cards are refused with the field named.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
@@ -137,6 +138,57 @@ static void test_broken_file_reports_all(void **state)
     json_decref(rep);
 }
 
+/* jansson allocation number alloc_fail_at fails, the others succeed (0: none fails) */
+static long alloc_count, alloc_fail_at;
+
+static void *failing_malloc(size_t n)
+{
+    if (alloc_fail_at > 0 && ++alloc_count == alloc_fail_at) {
+        return NULL;
+    }
+    return malloc(n);
+}
+
+/* Out of memory while recording violations gives ERR_NOMEM, never a report that misses some of
+ * them: each run either fails whole or reports all five of the broken file's violations. */
+static void test_validate_out_of_memory(void **state)
+{
+    (void)state;
+    char p[1100];
+    struct expect_header *h = NULL;
+    struct err_info ei;
+    snprintf(p, sizeof p, "%s/broken_raw.fits", tmpdir);
+    const struct expect *e = expect_set_find(set, "acs", "raw");
+    assert_non_null(e);
+    assert_int_equal(expect_header_from_fits(p, &h, &ei), ERR_OK);
+    int nomem = 0;
+    for (long k = 1; k < 1000; k++) {
+        json_t *rep = NULL;
+        alloc_count = 0;
+        alloc_fail_at = k;
+        json_set_alloc_funcs(failing_malloc, free);
+        enum err rc = expect_validate(e, h, p, &rep, &ei);
+        json_set_alloc_funcs(malloc, free);
+        bool failed_any = alloc_count >= k;
+        alloc_fail_at = 0;
+        if (rc == ERR_NOMEM) {
+            assert_null(rep);
+            nomem++;
+            continue;
+        }
+        assert_int_equal(rc, ERR_INVALID);
+        assert_non_null(rep);
+        assert_int_equal(json_array_size(json_object_get(rep, "violations")), 5);
+        assert_int_equal(json_integer_value(json_object_get(rep, "count")), 5);
+        json_decref(rep);
+        if (!failed_any) {
+            break; /* k is past the last allocation: every earlier one was tried */
+        }
+    }
+    assert_true(nomem >= 5); /* one allocation per violation at least was made to fail */
+    expect_header_destroy(h);
+}
+
 static void test_wrong_instrument(void **state)
 {
     (void)state;
@@ -260,6 +312,7 @@ int main(void)
     snprintf(tmpdir, sizeof tmpdir, "%s", tmp);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_raw_files_pass), cmocka_unit_test(test_broken_file_reports_all),
+        cmocka_unit_test(test_validate_out_of_memory),
         cmocka_unit_test(test_wrong_instrument),    cmocka_unit_test(test_bad_expectations),
         cmocka_unit_test(test_yaml_types),          cmocka_unit_test(test_card_parse),
     };
