@@ -896,7 +896,7 @@ enum err queue_stats(struct queue *q, struct queue_stats *out, struct err_info *
         q, "queue_stats",
         "SELECT s.state::text, coalesce(c.n, 0),"
         " (SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 FROM jobs"
-        "  WHERE state IN ('queued', 'retrying') AND run_at <= now())"
+        "  WHERE runnable AND run_at <= now())"
         " FROM unnest(enum_range(NULL::job_state)) AS s(state)"
         " LEFT JOIN (SELECT state, count(*) AS n FROM jobs GROUP BY state) c USING (state)",
         0, NULL, &r, ei);
