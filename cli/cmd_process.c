@@ -886,12 +886,16 @@ static int publish_logs(struct run *r, int process_code, int preview_code, bool 
     if (proc_metrics_write(p, "obsflow process", &r->t0, process_code, &ei) != ERR_OK) {
         proc_log(&r->plog, "WARNING", "%s", ei.msg);
     }
-    if (previews_ran) {
-        snprintf(p, sizeof p, "%s/preview_metrics.txt", r->logs_dir);
-        if (proc_metrics_write(p, "obsflow process (previews)", &r->tp, preview_code, &ei) !=
-            ERR_OK) {
-            proc_log(&r->vlog, "WARNING", "%s", ei.msg);
-        }
+    /* caldp-process runs the preview step whatever processing did, so both metrics files
+     * always exist (CALCLOUD's messages and memory model read the pair) */
+    if (!previews_ran) {
+        proc_log(&r->vlog, "INFO", "no previews: processing of %s failed", r->ds.name);
+        proc_usage_now(&r->tp);
+    }
+    snprintf(p, sizeof p, "%s/preview_metrics.txt", r->logs_dir);
+    if (proc_metrics_write(p, "obsflow process (previews)", &r->tp, preview_code, &ei) !=
+        ERR_OK) {
+        proc_log(&r->vlog, "WARNING", "%s", ei.msg);
     }
     if (!r->out_s3) {
         return 0;

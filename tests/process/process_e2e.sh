@@ -43,6 +43,7 @@ check_failed() {
   if ls "$out/data/$instr/$ds/"*.fits >/dev/null 2>&1; then die "$name: products published"; fi
   if ls "$out/data/$instr/$ds/previews/"* >/dev/null 2>&1; then die "$name: previews published"; fi
   tail -1 "$out/data/$instr/$ds/logs/process_metrics.txt" | grep -q "Exit status: $code" || die "$name: metrics exit status"
+  tail -1 "$out/data/$instr/$ds/logs/preview_metrics.txt" | grep -q "Exit status: 0$" || die "$name: no preview_metrics.txt (CALDP writes both)"
   grep -q "$cname\[$code\]" "$T/$name.err" || die "$name: stderr has no reason"
 }
 

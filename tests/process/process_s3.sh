@@ -78,6 +78,9 @@ rc=$?
 [ $rc -eq 26 ] || die "missing tarball: exit $rc, want 26: $(cat "$T/miss.err")"
 $S3U "$EP" ls "$B" outputs/ >"$T/keys2"
 grep -qx "outputs/messages/error-j8bt05njq" "$T/keys2" || die "no error marker in the bucket"
+for f in process.txt preview.txt process_metrics.txt preview_metrics.txt; do
+  grep -qx "outputs/data/acs/j8bt05njq/logs/$f" "$T/keys2" || die "failed dataset: no logs/$f in the bucket"
+done
 grep -q "processed-j8bt05njq" "$T/keys2" && die "trigger for a failed dataset"
 grep -q "data/acs/j8bt05njq/j8bt05njq" "$T/keys2" && die "product for a failed dataset"
 $S3U "$EP" get "$B" outputs/data/acs/j8bt05njq/logs/process.txt >"$T/ptxt"
