@@ -1,6 +1,6 @@
 /* util.c - helpers shared by the endpoints: query arguments, UUIDs, capped JSON bodies,
  * JSON responses. SPDX-License-Identifier: Apache-2.0 */
-#include "handlers.h"
+#include "handlers_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +176,15 @@ enum err resp_json(struct resp *resp, int status, const json_t *v, struct err_in
     resp->status = status;
     resp->content_type = "application/json";
     return ERR_OK;
+}
+
+enum err handlers__status_ok(struct resp *resp, const char *what, struct err_info *ei)
+{
+    json_t *doc = json_pack("{s:s}", "status", "ok");
+    if (!doc) {
+        return err_set(ei, ERR_NOMEM, "could not build the %s answer", what);
+    }
+    enum err e = resp_json(resp, 200, doc, ei);
+    json_decref(doc);
+    return e;
 }
