@@ -125,6 +125,6 @@ NODISCARD enum err bp_eval(const struct bp_rule *r, const struct bp_keys *k, cha
 bool bp_is_function(const char *name);
 
 /** Write the blueprint in file syntax (for --dump); returns a malloc'd string or NULL. */
-char *bp_to_text(const struct bp *b);
+NODISCARD char *bp_to_text(const struct bp *b);
 
 #endif

@@ -63,7 +63,7 @@ NODISCARD enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts,
                              struct caom_observation **out, struct err_info *ei);
 
 /** A caom_pix2sky_fn backed by wcslib (lib/wcs), for caom_observation_compute. */
-enum err f2c_pix2sky(void *ctx, const struct caom_spatial_wcs *wcs, const double *pix,
-                     double *world, size_t n, struct err_info *ei);
+NODISCARD enum err f2c_pix2sky(void *ctx, const struct caom_spatial_wcs *wcs,
+                               const double *pix, double *world, size_t n, struct err_info *ei);
 
 #endif
