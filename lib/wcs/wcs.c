@@ -550,7 +550,7 @@ enum err wcsx_pix2sky(const struct wcsx_position *p, const double *pix, double *
     int *stat = NULL;
     memset(&w, 0, sizeof w);
     w.flag = -1;
-    if (n == 0 || n > 1000000) {
+    if (n == 0 || n > WCSX_MAX_POINTS) {
         return err_set(ei, ERR_WCS, "invalid number of points to project: %zu", n);
     }
     if (wcsini(1, 2, &w) != 0) {

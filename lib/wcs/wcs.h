@@ -17,6 +17,7 @@
 
 #define WCSX_MAX_AXES 99  /* FITS allows NAXIS <= 999; CAOM chunks never need more than 99 */
 #define WCSX_STR_MAX  72  /* CTYPE/CUNIT/SPECSYS text with terminator */
+#define WCSX_MAX_POINTS 1000000 /* pixel pairs one wcsx_pix2sky call projects */
 
 /** Axis kinds, decided from the CTYPE text before the first '-'. */
 enum wcsx_kind {
@@ -133,7 +134,8 @@ void wcsx_spectral_translate(const char *ctype, int velref, char ctype_out[WCSX_
 
 /**
  * Project @p n pixel pairs @p pix (x0,y0,x1,y1...) to sky (degrees) through the celestial WCS
- * described by @p p (ctypes, refCoord, CD). ERR_WCS when wcslib rejects the WCS or a point.
+ * described by @p p (ctypes, refCoord, CD). ERR_WCS when wcslib rejects the WCS or a point, or
+ * when @p n is 0 or more than WCSX_MAX_POINTS.
  */
 NODISCARD enum err wcsx_pix2sky(const struct wcsx_position *p, const double *pix, double *world,
                                 size_t n, struct err_info *ei);
