@@ -87,19 +87,26 @@ static enum err f_mjd(const struct bp_rule *r, const char *const *av, size_t n, 
     return put_num(out, cap, mjd + extra / 86400.0);
 }
 
-static enum err f_scale(const struct bp_rule *r, const char *const *av, size_t n, char *out,
-                        size_t cap, struct err_info *ei)
+/* the product (scale) or the sum (add) of every argument, in argument order */
+static enum err fold(const struct bp_rule *r, const char *const *av, size_t n, bool product,
+                     char *out, size_t cap, struct err_info *ei)
 {
-    double v = 1.0;
+    double v = product ? 1.0 : 0.0;
     for (size_t i = 0; i < n; i++) {
         double d;
         enum err e = need_num(r, av[i], &d, ei);
         if (e != ERR_OK) {
             return e;
         }
-        v *= d;
+        v = product ? v * d : v + d;
     }
     return put_num(out, cap, v);
+}
+
+static enum err f_scale(const struct bp_rule *r, const char *const *av, size_t n, char *out,
+                        size_t cap, struct err_info *ei)
+{
+    return fold(r, av, n, true, out, cap, ei);
 }
 
 /* beam(BMAJ, BMIN): circular-equivalent beam in arcsec, 3600 * sqrt(BMAJ * BMIN) (degrees in) */
@@ -136,16 +143,7 @@ static enum err f_div(const struct bp_rule *r, const char *const *av, size_t n, 
 static enum err f_add(const struct bp_rule *r, const char *const *av, size_t n, char *out,
                       size_t cap, struct err_info *ei)
 {
-    double v = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d;
-        enum err e = need_num(r, av[i], &d, ei);
-        if (e != ERR_OK) {
-            return e;
-        }
-        v += d;
-    }
-    return put_num(out, cap, v);
+    return fold(r, av, n, false, out, cap, ei);
 }
 
 static enum err f_concat(const struct bp_rule *r, const char *const *av, size_t n, char *out,

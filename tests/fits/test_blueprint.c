@@ -88,6 +88,8 @@ static void test_file_syntax(void **state)
         "Chunk.time.axis.function.refCoord.val = mjd(DATE-OBS)\n"
         "Chunk.time.axis.function.delta = div(EXPTIME, 86400)\n"
         "Chunk.position.resolution = beam(BMAJ, BMIN)\n"
+        "Plane.metrics.magLimit = scale(EXPTIME, 0.5)\n"
+        "Plane.metrics.background = add(EXPTIME, 1.25)\n"
         "Observation.instrument.keywords = concat('FILTER=', FILTER)\n"
         "Observation.type = first(BLANK, 'fallback')\n"
         "\n"
@@ -110,6 +112,12 @@ static void test_file_syntax(void **state)
     assert_string_equal(eval(b, "Plane.dataProductType", 0, out, &found),
                         "http://www.opencadc.org/caom2/DataProductType#catalog");
     assert_true(bp_has_prefix(b, "DerivedObservation."));
+    assert_true(bp_has_prefix(b, "Header."));
+    assert_false(bp_has_prefix(b, "CompositeObservation."));
+    assert_true(bp_has_prefix(b, "Plane.metrics."));
+    assert_false(bp_has_prefix(b, "Plane.metrics.sampleSNR"));
+    assert_string_equal(eval(b, "Plane.metrics.magLimit", 0, out, &found), "30");
+    assert_string_equal(eval(b, "Plane.metrics.background", 0, out, &found), "61.25");
     assert_true(fabs(atof(eval(b, "Chunk.time.axis.function.refCoord.val", 0, out, &found)) -
                      57831.00881944445) < 1e-9);
     assert_true(fabs(atof(eval(b, "Chunk.time.axis.function.delta", 0, out, &found)) -
