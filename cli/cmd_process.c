@@ -34,6 +34,9 @@ const char cli_help_process[] =
     "calibrate a dataset like caldp-process: process <dataset> [input] [output] [config]";
 
 #define PROC_NSTEPS 5
+#define PROC_LIST_MAX    ((size_t)1 << 20) /* bytes of the product or preview path list */
+#define PROC_TRIGGER_MAX (2 * PROC_LIST_MAX) /* a trigger's body: both lists */
+#define PROC_ENV_LINE_MAX 1024             /* a KEY=VALUE line of <ds>_cal_env.txt */
 
 struct run {
     struct dataset_info ds;
@@ -491,6 +494,14 @@ static int fetch_astroquery(struct run *r)
     return PROC_SUCCESS;
 }
 
+/* Names a dataset's own file may not set: the dynamic loader's, obsflow's and the
+ * credentials' (the file comes with the input, from whoever made the tarball). */
+static bool cal_env_refused(const char *name)
+{
+    return str_starts_with(name, "LD_") || str_starts_with(name, "OBSFLOW_") ||
+           str_starts_with(name, "AWS_");
+}
+
 /* <ds>_cal_env.txt: KEY=VALUE lines exported before calibration (CALDP). */
 static void apply_cal_env(struct run *r)
 {
@@ -500,8 +511,19 @@ static void apply_cal_env(struct run *r)
     if (!fp) {
         return;
     }
-    char line[1024];
+    char line[PROC_ENV_LINE_MAX];
+    int lineno = 0;
     while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(fp)) {
+            /* the rest of an overlong line must not be read as a line of its own */
+            proc_log(&r->plog, "WARNING", "file \"%s\" line %d: longer than %d bytes, ignored", p,
+                     lineno, PROC_ENV_LINE_MAX - 1);
+            int ch;
+            while ((ch = fgetc(fp)) != EOF && ch != '\n') {
+            }
+            continue;
+        }
         char *eq = strchr(line, '=');
         size_t n = strcspn(line, "\r\n");
         line[n] = '\0';
@@ -513,8 +535,13 @@ static void apply_cal_env(struct run *r)
         for (char *c = line; *c; c++) {
             ok = ok && (isalnum((unsigned char)*c) || *c == '_');
         }
-        if (ok) {
-            setenv(line, eq + 1, 1);
+        if (ok && cal_env_refused(line)) {
+            proc_log(&r->plog, "WARNING", "file \"%s\" line %d: %s may not be set, ignored", p,
+                     lineno, line);
+        } else if (ok && setenv(line, eq + 1, 1) != 0) {
+            proc_log(&r->plog, "WARNING", "file \"%s\" line %d: cannot set %s: %s", p, lineno,
+                     line, strerror(errno));
+        } else if (ok) {
             proc_log(&r->plog, "INFO", "cal_env: %s=%s", line, eq + 1);
         }
     }
@@ -1030,8 +1057,8 @@ static int run_process(struct run *r)
     int code = PROC_SUCCESS;
     int pcode = PROC_SUCCESS;
     bool previews_ran = false;
-    buf_init(&products, (size_t)1 << 20);
-    buf_init(&previews, (size_t)1 << 20);
+    buf_init(&products, PROC_LIST_MAX);
+    buf_init(&previews, PROC_LIST_MAX);
     err_info_clear(&ei);
 
     /* CALDP_SIMULATE_ERROR's counterpart: fail with a chosen code, for orchestrator tests */
@@ -1084,7 +1111,7 @@ done:
     remove_marker(r, "processing-", "");
     if (code == PROC_SUCCESS) {
         struct buf trig;
-        buf_init(&trig, (size_t)2 << 20);
+        buf_init(&trig, PROC_TRIGGER_MAX);
         enum err rc = buf_printf(&trig, "%s%s", buf_cstr(&products), buf_cstr(&previews));
         if (rc == ERR_OK) {
             rc = write_marker(r, "dataset-synced/", "", buf_cstr(&trig), &ei);

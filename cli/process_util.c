@@ -410,7 +410,8 @@ void proc_free_names(char **names, size_t n)
     }
 }
 
-/* Run argv with stdout captured into @p out (may be NULL: discarded); exit status returned. */
+/* Run argv (an absolute program path) in a clean environment with stdout captured into @p out
+ * (may be NULL: discarded); exit status returned. */
 static enum err run_capture(char *const argv[], struct buf *out, int *status, struct err_info *ei)
 {
     int pfd[2];
@@ -431,7 +432,11 @@ static enum err run_capture(char *const argv[], struct buf *out, int *status, st
         }
         close(pfd[0]);
         close(pfd[1]);
-        execv(argv[0], argv);
+        /* a clean environment: the run may have exported a dataset's <ds>_cal_env.txt, and
+         * tar's listing format must not depend on the locale */
+        static char e_path[] = "PATH=/usr/bin:/bin", e_lc[] = "LC_ALL=C";
+        char *envp[] = {e_path, e_lc, NULL};
+        execve(argv[0], argv, envp);
         _exit(127);
     }
     close(pfd[1]);

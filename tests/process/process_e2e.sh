@@ -311,6 +311,21 @@ run pub_ok 0 j8bt05njq "file:$T/in" "file:$T/s2" "$CONF"
 OBSFLOW_SIMULATE_PUBLISH_FAILURE=2 run pub_fail 1 j8bt05njq "file:$T/in" "file:$T/s2" "$CONF"
 check_failed pub_fail "$T/s2" j8bt05njq acs 1 GENERIC_ERROR "simulated publication failure"
 
+# <ds>_cal_env.txt (CALDP): KEY=VALUE exported and kept in env/; loader, obsflow and AWS names
+# refused; the tail of an overlong line is not taken for a line of its own
+mkdir -p "$T/ce_in" "$T/ce"
+cp "$D/j8bt05njq_raw.fits" "$T/ce_in/"
+{ echo "CSYS_VER=hstdp-test"; echo "LD_PRELOAD=/nonexistent/lib.so"
+  printf 'LONG=%*s' 1100 '' | tr ' ' x; echo "TAIL=1"; echo "AFTER=ok"; } >"$T/ce_in/j8bt05njq_cal_env.txt"
+run cal_env 0 j8bt05njq "file:$T/ce_in" "file:$T/ce" "$CONF"
+CL=$T/ce/data/acs/j8bt05njq/logs/process.txt
+grep -q '^INFO - cal_env: CSYS_VER=hstdp-test$' "$CL" || die "cal_env: CSYS_VER not exported"
+grep -q '^INFO - cal_env: AFTER=ok$' "$CL" || die "cal_env: line after the long one lost"
+grep -q '^WARNING - .*line 2: LD_PRELOAD may not be set' "$CL" || die "cal_env: LD_PRELOAD not refused"
+grep -q '^WARNING - .*line 3: longer than 1023 bytes' "$CL" || die "cal_env: long line not reported"
+grep -q 'cal_env: .*TAIL=1' "$CL" && die "cal_env: tail of a long line exported"
+[ -f "$T/ce/data/acs/j8bt05njq/env/j8bt05njq_cal_env.txt" ] || die "cal_env: not kept in env/"
+
 # on a terminal, a progress line goes to stderr (script(1) gives the command a pty)
 mkdir -p "$T/tty"
 script -qec "OBSFLOW_NO_PROGRESS= $OBS process --quiet j8bt05njq file:$T/in file:$T/tty $CONF" \
