@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "process_int.h"
 
+#include "core/atomic_file.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/str.h"
@@ -253,79 +254,21 @@ void proc_rmtree(const char *path)
     rmdir(path);
 }
 
-static enum err write_all(int fd, const void *data, size_t len, const char *path,
-                          struct err_info *ei)
-{
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return err_set(ei, ERR_IO, "could not write file \"%s\": %s", path, strerror(errno));
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return ERR_OK;
-}
-
-static enum err finish_tmp(int fd, const char *tmp, const char *dst, struct err_info *ei)
-{
-    if (fsync(fd) != 0) {
-        close(fd);
-        unlink(tmp);
-        return err_set(ei, ERR_IO, "could not fsync file \"%s\": %s", tmp, strerror(errno));
-    }
-    if (close(fd) != 0) {
-        unlink(tmp);
-        return err_set(ei, ERR_IO, "could not close file \"%s\": %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, dst) != 0) {
-        unlink(tmp);
-        return err_set(ei, ERR_IO, "could not rename \"%s\" to \"%s\": %s", tmp, dst,
-                       strerror(errno));
-    }
-    return ERR_OK;
-}
-
 enum err proc_write_text(const char *path, const char *text, struct err_info *ei)
 {
-    char tmp[PROC_PATH_MAX];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        return err_set(ei, ERR_TOO_LARGE, "path too long: \"%s\"", path);
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return err_set(ei, ERR_IO, "could not create file \"%s\": %s", tmp, strerror(errno));
-    }
-    enum err rc = write_all(fd, text, strlen(text), tmp, ei);
-    if (rc != ERR_OK) {
-        close(fd);
-        unlink(tmp);
-        return rc;
-    }
-    return finish_tmp(fd, tmp, path, ei);
+    return atomic_file_put(path, text, strlen(text), true, ei);
 }
 
 enum err proc_copy_file(const char *src, const char *dst, struct err_info *ei)
 {
-    char tmp[PROC_PATH_MAX];
     char buf[1 << 16];
-    enum err rc = ERR_OK;
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        return err_set(ei, ERR_TOO_LARGE, "path too long: \"%s\"", dst);
-    }
+    struct atomic_file af;
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
         return err_set(ei, ERR_IO, "could not open file \"%s\": %s", src, strerror(errno));
     }
-    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) {
-        rc = err_set(ei, ERR_IO, "could not create file \"%s\": %s", tmp, strerror(errno));
+    enum err rc = atomic_file_open(&af, dst, ei);
+    if (rc != ERR_OK) {
         close(in);
         return rc;
     }
@@ -341,18 +284,17 @@ enum err proc_copy_file(const char *src, const char *dst, struct err_info *ei)
         if (r == 0) {
             break;
         }
-        rc = write_all(out, buf, (size_t)r, tmp, ei);
+        rc = atomic_file_write(&af, buf, (size_t)r, ei);
         if (rc != ERR_OK) {
             break;
         }
     }
     close(in);
     if (rc != ERR_OK) {
-        close(out);
-        unlink(tmp);
+        atomic_file_abort(&af);
         return rc;
     }
-    return finish_tmp(out, tmp, dst, ei);
+    return atomic_file_commit(&af, true, ei);
 }
 
 static int cmp_name(const void *a, const void *b)

@@ -105,9 +105,4 @@ struct preview_result {
 NODISCARD enum err preview_file(const char *in, const char *out, const struct preview_opts *o,
                                 struct preview_result *res, struct err_info *ei);
 
-/** Write @p len bytes to @p path atomically (temp file in the same directory, rename): a reader
- *  never sees a partial file. With @p durable, also fsync the file and the directory. */
-NODISCARD enum err preview_write_atomic(const char *path, const void *data, size_t len,
-                                        bool durable, struct err_info *ei);
-
 #endif

@@ -5,6 +5,8 @@
 #include "preview/preview.h"
 #include "preview/preview_int.h"
 
+#include "core/atomic_file.h"
+
 #include "core/str.h"
 #include "fits/fits_image.h"
 
@@ -277,7 +279,7 @@ enum err preview_file(const char *in, const char *out, const struct preview_opts
         goto out;
     }
 write:
-    rc = preview_write_atomic(out, jpg, jlen, o->durable, ei);
+    rc = atomic_file_put(out, jpg, jlen, o->durable, ei);
     if (rc != ERR_OK) {
         goto out;
     }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "fits/fits_image.h"
+#include "core/atomic_file.h"
 #include "preview/preview.h"
 
 #include <math.h>
@@ -248,7 +249,7 @@ static void test_jpeg_roundtrip(void **state)
     assert_int_equal(jpg[1], 0xD8);
     char out[1100];
     path_tmp(out, sizeof out, "ramp.jpg");
-    assert_int_equal(preview_write_atomic(out, jpg, jlen, true, NULL), ERR_OK);
+    assert_int_equal(atomic_file_put(out, jpg, jlen, true, NULL), ERR_OK);
     uint8_t *d = decode_jpeg(out, &dw, &dh, &comp);
     assert_non_null(d);
     assert_int_equal(dw, 300);
