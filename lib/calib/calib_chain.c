@@ -9,6 +9,7 @@
 #include "fits/fits_image.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -657,6 +658,53 @@ static enum err stream_flat_mean(struct chain *c, struct bsrc *fs, int64_t nx, i
     return ERR_OK;
 }
 
+/* The second core: while the main thread reads the frame (overscan pass, or a band of pass 2),
+ * a helper reads from other files through their own handles (distinct handles may be used from
+ * distinct threads). The arithmetic does not change, so neither do the bits. */
+struct flat_job {
+    struct chain *c;
+    struct bsrc *fs;
+    int64_t nx, ny;
+    enum err e;
+    struct err_info ei;
+};
+
+static void *flat_work(void *arg)
+{
+    struct flat_job *j = arg;
+    j->e = stream_flat_mean(j->c, j->fs, j->nx, j->ny, &j->ei);
+    return NULL;
+}
+
+struct ref_job {
+    struct bsrc *rs;       /* the references */
+    const bool *want;      /* read rs[i] when want[i] */
+    const int64_t *oy;     /* their row offsets */
+    int64_t y, rows;
+    enum err e;
+    struct err_info ei;
+};
+
+static enum err ref_read(struct ref_job *j)
+{
+    for (int i = 0; i < R_N; i++) {
+        if (j->want[i]) {
+            enum err e = bsrc_read(&j->rs[i], j->oy[i] + j->y, j->rows, &j->ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+        }
+    }
+    return ERR_OK;
+}
+
+static void *ref_work(void *arg)
+{
+    struct ref_job *j = arg;
+    j->e = ref_read(j);
+    return NULL;
+}
+
 enum err calib_run_file(const char *in_path, const char *hdu, const struct calib_plan *plan,
                         const struct calib_ref_paths *refs, const char *out_path,
                         const struct calib_write_opts *wo, size_t band_bytes,
@@ -721,22 +769,28 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
     int64_t tx0 = c.has_trim ? c.tr.x0 : 0, ty0 = c.has_trim ? c.tr.y0 : 0;
     int64_t nx = c.has_trim ? c.tr.x1 - c.tr.x0 : nx0;
     int64_t ny = c.has_trim ? c.tr.y1 - c.tr.y0 : ny0;
-    if (paths[R_FLAT] && (e = stream_flat_mean(&c, &rs[R_FLAT], nx, ny, ei)) != ERR_OK) {
+    /* the flat's mean (a pass over the flat) runs beside pass 1 (a pass over the frame) */
+    struct flat_job fj = {&c, &rs[R_FLAT], nx, ny, ERR_OK, {0}};
+    pthread_t fth;
+    bool flat_threaded = paths[R_FLAT] && c.has_os && fitsimg_threads_ok() &&
+                         pthread_create(&fth, NULL, flat_work, &fj) == 0;
+    if (paths[R_FLAT] && !flat_threaded && (e = stream_flat_mean(&c, &rs[R_FLAT], nx, ny, ei)) !=
+                                               ERR_OK) {
         goto out;
     }
     /* pass 1: overscan levels of every row (DQ initialised first: default mode skips flags) */
+    e = ERR_OK;
     if (c.has_os) {
         tmp = malloc((size_t)(c.os.x1 - c.os.x0) * sizeof(double));
         ok = malloc((size_t)ny0 * sizeof(bool));
         if (!tmp || !ok) {
             e = err_set(ei, ERR_NOMEM, "out of memory");
-            goto out;
         }
-        for (int64_t y = 0; y < ny0; y += in.cap) {
+        for (int64_t y = 0; e == ERR_OK && y < ny0; y += in.cap) {
             int64_t rows = y + in.cap <= ny0 ? in.cap : ny0 - y;
             if ((e = bsrc_read(&in, y, rows, ei)) != ERR_OK ||
                 (ms.f && (e = bsrc_read(&ms, y, rows, ei)) != ERR_OK)) {
-                goto out;
+                break;
             }
             chain_dqinit(&c, &in.band, y, ms.f ? &ms.band : NULL);
             for (int64_t r = 0; r < rows; r++) {
@@ -746,9 +800,19 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
             }
         }
         c.count_dq = false; /* every raw row was counted in this pass */
-        if ((e = calib_oscan_finish(c.levels, ok, ny0, p.oscan_fit, ei)) != ERR_OK) {
-            goto out;
+        if (e == ERR_OK) {
+            e = calib_oscan_finish(c.levels, ok, ny0, p.oscan_fit, ei);
         }
+    }
+    if (flat_threaded) {
+        pthread_join(fth, NULL);
+        if (e == ERR_OK && fj.e != ERR_OK) {
+            *ei = fj.ei;
+            e = fj.e;
+        }
+    }
+    if (e != ERR_OK) {
+        goto out;
     }
     /* the product */
     if ((e = fitsimg_writer_create(out_path, &w, ei)) != ERR_OK) {
@@ -782,35 +846,57 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
         goto out;
     }
     /* pass 2: each band of the trimmed frame through the chain */
+    /* the helper reads the dark and the flat of a band while this thread reads the frame and
+     * the bias and does the overscan and trim (the references are most of the bytes read) */
+    bool threads_ok = fitsimg_threads_ok();
+    bool want_main[R_N], want_helper[R_N];
+    for (int i = 0; i < R_N; i++) {
+        bool helper = threads_ok && i != R_BIAS;
+        want_helper[i] = paths[i] && helper;
+        want_main[i] = paths[i] && !helper;
+    }
+    bool any_helper = want_helper[R_DARK] || want_helper[R_FLAT];
     for (int64_t y = 0; y < ny; y += in.cap) {
         int64_t rows = y + in.cap <= ny ? in.cap : ny - y;
-        if ((e = bsrc_read(&in, ty0 + y, rows, ei)) != ERR_OK ||
-            (ms.f && (e = bsrc_read(&ms, ty0 + y, rows, ei)) != ERR_OK)) {
-            goto out;
+        struct ref_job hj = {rs, want_helper, c.oy, y, rows, ERR_OK, {0}};
+        struct ref_job mj = {rs, want_main, c.oy, y, rows, ERR_OK, {0}};
+        pthread_t rth;
+        bool ref_threaded = any_helper && pthread_create(&rth, NULL, ref_work, &hj) == 0;
+        if (any_helper && !ref_threaded) {
+            hj.e = ref_read(&hj);
         }
         struct calib_frame *f = &in.band;
-        chain_dqinit(&c, f, ty0 + y, ms.f ? &ms.band : NULL);
-        if (c.has_os) {
-            for (int64_t r = 0; r < rows; r++) {
-                calib_oscan_subtract_row(f->sci + r * nx0, f->dq + r * nx0, nx0,
-                                         c.levels[ty0 + y + r], &c.os, p.mode);
+        if ((e = bsrc_read(&in, ty0 + y, rows, ei)) == ERR_OK &&
+            (!ms.f || (e = bsrc_read(&ms, ty0 + y, rows, ei)) == ERR_OK)) {
+            chain_dqinit(&c, f, ty0 + y, ms.f ? &ms.band : NULL);
+            if (c.has_os) {
+                for (int64_t r = 0; r < rows; r++) {
+                    calib_oscan_subtract_row(f->sci + r * nx0, f->dq + r * nx0, nx0,
+                                             c.levels[ty0 + y + r], &c.os, p.mode);
+                }
+            }
+            if (c.has_trim) {
+                struct calib_section s = {tx0, tx0 + nx, 0, rows};
+                e = calib_trim(f, &s, ei);
             }
         }
-        if (c.has_trim) {
-            struct calib_section s = {tx0, tx0 + nx, 0, rows};
-            if ((e = calib_trim(f, &s, ei)) != ERR_OK) {
-                goto out;
-            }
+        if (e == ERR_OK && (e = ref_read(&mj)) != ERR_OK) {
+            *ei = mj.ei;
+        }
+        if (ref_threaded) {
+            pthread_join(rth, NULL);
+        }
+        if (e == ERR_OK && hj.e != ERR_OK) {
+            *ei = hj.ei;
+            e = hj.e;
+        }
+        if (e != ERR_OK) {
+            goto out;
         }
         const struct calib_frame *bands[R_N] = {NULL, NULL, NULL};
         int64_t roy[R_N] = {0, 0, 0};
         for (int i = 0; i < R_N; i++) {
-            if (paths[i]) {
-                if ((e = bsrc_read(&rs[i], c.oy[i] + y, rows, ei)) != ERR_OK) {
-                    goto out;
-                }
-                bands[i] = &rs[i].band;
-            }
+            bands[i] = paths[i] ? &rs[i].band : NULL;
         }
         if ((e = chain_apply(&c, f, bands, roy, ei)) != ERR_OK) {
             goto out;

@@ -132,6 +132,11 @@ void *fitsimg_alloc_big(size_t bytes)
     return p;
 }
 
+bool fitsimg_threads_ok(void)
+{
+    return fits_is_reentrant() != 0;
+}
+
 enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *ei)
 {
     *out = NULL;

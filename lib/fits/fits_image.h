@@ -64,6 +64,10 @@ enum fitsimg_type fitsimg_type_of_bitpix(int bitpix);
  *  touch; contents are undefined. NULL on failure. */
 void *fitsimg_alloc_big(size_t bytes);
 
+/** True when distinct handles may be read from distinct threads at the same time (the
+ *  cfitsio in use was built reentrant; plain images are read with pread regardless). */
+bool fitsimg_threads_ok(void);
+
 /** Open @p path read-only at the primary HDU. Errors name the file. */
 NODISCARD enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *ei);
 
