@@ -867,32 +867,34 @@ static enum err publish_tarball(struct run *r, struct buf *products, struct err_
     return rc;
 }
 
-/* A failed run withdraws whatever it published (products, env/, previews; on S3 the tarball),
- * keeping logs/: a failed dataset must not look complete. Best effort. */
-static void unpublish(struct run *r)
+/* Remove the regular files directly in @p dir (best effort). */
+static void unlink_files(const char *dir)
 {
     char *names[PROC_FILES_MAX];
     size_t n = 0;
     char p[PROC_PATH_MAX];
     struct err_info ign;
-    if (proc_list_dir(r->data_dir, "", "", names, PROC_FILES_MAX, &n, &ign) == ERR_OK) {
-        for (size_t i = 0; i < n; i++) {
-            if (proc_join(p, sizeof p, r->data_dir, names[i], &ign) == ERR_OK) {
-                unlink(p);
-            }
-        }
-        proc_free_names(names, n);
+    if (proc_list_dir(dir, "", "", names, PROC_FILES_MAX, &n, &ign) != ERR_OK) {
+        return;
     }
+    for (size_t i = 0; i < n; i++) {
+        if (proc_join(p, sizeof p, dir, names[i], &ign) == ERR_OK) {
+            unlink(p);
+        }
+    }
+    proc_free_names(names, n);
+}
+
+/* A failed run withdraws whatever it published (products, env/, previews; on S3 the tarball),
+ * keeping logs/: a failed dataset must not look complete. Best effort. */
+static void unpublish(struct run *r)
+{
+    char p[PROC_PATH_MAX];
+    struct err_info ign;
+    unlink_files(r->data_dir);
+    unlink_files(r->prev_dir);
     if (proc_join(p, sizeof p, r->data_dir, "env", &ign) == ERR_OK) {
         proc_rmtree(p);
-    }
-    if (proc_list_dir(r->prev_dir, "", "", names, PROC_FILES_MAX, &n, &ign) == ERR_OK) {
-        for (size_t i = 0; i < n; i++) {
-            if (proc_join(p, sizeof p, r->prev_dir, names[i], &ign) == ERR_OK) {
-                unlink(p);
-            }
-        }
-        proc_free_names(names, n);
     }
     if (r->out_s3 && tarball_path(r, p, sizeof p, &ign) == ERR_OK &&
         s3_delete(r, p, &ign) != ERR_OK) {
