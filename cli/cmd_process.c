@@ -5,9 +5,11 @@
  *   messages/{datasets-processed,dataset-synced,dataset-archived}/<ds>
  *   messages/{processing-<ds>, processed-<ds>.trigger, error-<ds>}
  *   data/<instrument>/<ds>/{products, logs/, previews/}
- * to file:DIR or s3://bucket/prefix, with CALDP's numeric exit codes (process_int.h).
- * Products and the processed trigger appear only when everything succeeded; a failure leaves
- * logs, an error-<ds> marker and "EXIT - NAME[code]: reason" as the last line of process.txt.
+ * to file:DIR or s3://bucket/prefix (there, as CALDP, the dataset directory goes up as one
+ * data/<instrument>/<ds>/<ds>.tar.gz with the logs beside it), with CALDP's numeric exit codes
+ * (process_int.h). Products and the processed trigger appear only when everything succeeded; a
+ * failure withdraws what was published and leaves logs, an error-<ds> marker and
+ * "EXIT - NAME[code]: reason" as the last line of process.txt.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "process_calib.h"
 #include "process_int.h"
