@@ -1083,12 +1083,27 @@ static int run_process(struct run *r)
         code = fail(r, PROC_GENERIC_ERROR, &ei, NULL);
         goto done;
     }
+    /* CALDP has managers for SVM and MVM (runsinglehap/runmultihap); obsflow does not: fail
+     * with their codes rather than publish the inputs as if they had been processed */
+    if (r->ds.kind == DATASET_SVM || r->ds.kind == DATASET_MVM) {
+        bool svm = r->ds.kind == DATASET_SVM;
+        snprintf(ei.msg, sizeof ei.msg,
+                 "%s processing (%s) is not implemented (dataset %s)", svm ? "SVM" : "MVM",
+                 svm ? "runsinglehap" : "runmultihap", r->ds.name);
+        code = fail(r, svm ? PROC_SVM_ERROR : PROC_MVM_ERROR, &ei, NULL);
+        goto done;
+    }
     code = step_fetch(r);
     if (code == PROC_SUCCESS) {
         code = step_validate(r);
     }
     if (code == PROC_SUCCESS) {
         code = step_calibrate(r);
+    }
+    if (code == PROC_SUCCESS &&
+        (strcmp(r->ds.instrument, "acs") == 0 || strcmp(r->ds.instrument, "wfc3") == 0)) {
+        proc_log(&r->plog, "WARNING",
+                 "stage 2 (drizzle) is not implemented: no drz/drc products for %s", r->ds.name);
     }
     if (code == PROC_SUCCESS) {
         proc_usage_now(&r->tp);

@@ -208,6 +208,12 @@ fi
 mkdir -p "$T/p8"
 run wfpc2 1 u2xz0101t "file:$T/in" "file:$T/p8" "$CONF"
 check_failed wfpc2 "$T/p8" u2xz0101t wfpc2 1 GENERIC_ERROR "no processing for instrument wfpc2"
+# SVM and MVM names are recognised but not processed: their CALDP codes, no false success
+mkdir -p "$T/svm" "$T/mvm"
+run svm 40 acs_8ph_01 "file:$T/in" "file:$T/svm" "$CONF"
+check_failed svm "$T/svm" acs_8ph_01 acs 40 SVM_ERROR "SVM processing (runsinglehap) is not implemented"
+run mvm 41 skycell-p1234x05y06 "file:$T/in" "file:$T/mvm" "$CONF"
+check_failed mvm "$T/mvm" skycell-p1234x05y06 mvm 41 MVM_ERROR "MVM processing (runmultihap) is not implemented"
 
 # command line errors: 2, nothing written
 mkdir -p "$T/p9"
@@ -320,6 +326,7 @@ cp "$D/j8bt05njq_raw.fits" "$T/ce_in/"
 run cal_env 0 j8bt05njq "file:$T/ce_in" "file:$T/ce" "$CONF"
 CL=$T/ce/data/acs/j8bt05njq/logs/process.txt
 grep -q '^INFO - cal_env: CSYS_VER=hstdp-test$' "$CL" || die "cal_env: CSYS_VER not exported"
+grep -q '^WARNING - stage 2 (drizzle) is not implemented' "$CL" || die "cal_env: no stage 2 warning"
 grep -q '^INFO - cal_env: AFTER=ok$' "$CL" || die "cal_env: line after the long one lost"
 grep -q '^WARNING - .*line 2: LD_PRELOAD may not be set' "$CL" || die "cal_env: LD_PRELOAD not refused"
 grep -q '^WARNING - .*line 3: longer than 1023 bytes' "$CL" || die "cal_env: long line not reported"
