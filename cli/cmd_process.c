@@ -94,7 +94,7 @@ static void usage(void)
             "           or file:DIR / DIR holding expectations/ and references/\n"
             "exit codes: 0 success, 1 generic, 2 command line, 21 input/tar, 22 astroquery,\n"
             "  23 stage 1 (validation, calibration), 25 S3 upload, 26 S3 download,\n"
-            "  27 best references, 32 out of memory\n");
+            "  27 best references, 32 out of memory, 40/41 SVM/MVM (not implemented)\n");
 }
 
 /* ---- dataset names from the config ------------------------------------------------------ */
