@@ -5,6 +5,7 @@
 #include "workers.h"
 
 #include "core/clock.h"
+#include "core/compiler.h"
 #include "core/log.h"
 #include "core/str.h"
 
@@ -22,6 +23,8 @@
 #define WORKERS_FLUSH_GIVEUP_S 10         /* drain: how long to keep retrying the final flush */
 #define WORKERS_FETCHERS_MAX   2          /* claim round trips in flight at once */
 #define WORKERS_PREFETCH       2          /* short jobs: extra batches kept claimed ahead */
+#define WORKERS_CLAIM_DEFAULT  500        /* default claim_batch: the largest batch */
+#define WORKERS_CLAIM_START    100        /* short jobs: first batch, and after a short one */
 
 struct workers_kind {
     char kind[QUEUE_KIND_MAX + 1];
@@ -140,6 +143,8 @@ static void workers_cond_init_mono(pthread_cond_t *cv)
     pthread_condattr_destroy(&ca);
 }
 
+static int workers_claim_size(int n);
+
 enum err workers_pool_create(struct queue *q,
                              const struct workers_config *cfg,
                              struct workers_pool **out,
@@ -162,7 +167,7 @@ enum err workers_pool_create(struct queue *q,
         return err_set(ei, ERR_INVALID, "worker threads %d exceed %d", t, WORKERS_THREADS_MAX);
     }
     if (p->cfg.claim_batch <= 0) {
-        p->cfg.claim_batch = 100;
+        p->cfg.claim_batch = WORKERS_CLAIM_DEFAULT;
     }
     if (p->cfg.claim_batch > QUEUE_CLAIM_MAX) {
         p->cfg.claim_batch = QUEUE_CLAIM_MAX;
@@ -170,6 +175,7 @@ enum err workers_pool_create(struct queue *q,
     if (p->cfg.claim_batch < p->cfg.threads) {
         p->cfg.claim_batch = p->cfg.threads;
     }
+    p->cfg.claim_batch = workers_claim_size(p->cfg.claim_batch);
     if (p->cfg.poll_ms <= 0) {
         p->cfg.poll_ms = 1000;
     }
@@ -424,12 +430,29 @@ static bool workers_flush(struct workers_pool *p,
                           int64_t *warned,
                           struct err_info *ei);
 
+/* @p n rounded down the way queue_claim rounds its limit (100, 200, 500 or 1000 from 100 on), so
+ * that a full batch is recognised as one and a short one means the queue has no more. */
+static int workers_claim_size(int n)
+{
+    static const int sizes[] = {1000, 500, 200, 100};
+    for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+        if (n >= sizes[i]) {
+            return sizes[i];
+        }
+    }
+    return n;
+}
+
 static void *workers_fetch_main(void *arg)
 {
     struct workers_pool *p = arg;
     struct queue_claimed *batch = calloc((size_t)p->cfg.claim_batch, sizeof *batch);
     int64_t warned = 0;
     int backoff_ms = 50;
+    /* short jobs: the batch doubles while claims come back full (a deep queue: fewer, larger
+     * statements cost the server less per job) and starts again small when one comes back short,
+     * so a shallow queue is not taken away from other processes in big pieces */
+    int size = p->cfg.claim_batch < WORKERS_CLAIM_START ? p->cfg.claim_batch : WORKERS_CLAIM_START;
     if (batch == NULL) {
         LOG_ERROR("worker", "out of memory for the claim buffer; this process claims no jobs");
         return NULL;
@@ -444,8 +467,8 @@ static void *workers_fetch_main(void *arg)
             int idle = p->cfg.threads - busy - have;
             if (atomic_load(&p->avg_run_ns) < WORKERS_SHORT_JOB_NS) {
                 /* short jobs: keep batches ready so workers never wait for a round trip */
-                int cap = p->cfg.claim_batch * (p->nfetchers + WORKERS_PREFETCH);
-                want = have <= cap - p->cfg.claim_batch ? p->cfg.claim_batch : 0;
+                int cap = size * (p->nfetchers + WORKERS_PREFETCH);
+                want = have <= cap - size ? size : 0;
             } else {
                 want = idle;
             }
@@ -490,6 +513,13 @@ static void *workers_fetch_main(void *arg)
             }
             pthread_cond_broadcast(&p->cv_work);
             pthread_mutex_unlock(&p->mu);
+        }
+        if (n == want && n == size) {
+            int next = size < 200 ? 200 : size < 500 ? 500 : QUEUE_CLAIM_MAX;
+            size = workers_claim_size(next < p->cfg.claim_batch ? next : p->cfg.claim_batch);
+        } else if (n < want) {
+            size =
+                p->cfg.claim_batch < WORKERS_CLAIM_START ? p->cfg.claim_batch : WORKERS_CLAIM_START;
         }
         if (n < want) {
             /* nothing more runnable now: sleep until an enqueue, a NOTIFY or the poll */

@@ -38,9 +38,10 @@ typedef enum err (*workers_handler_fn)(struct workers_job *job, void *arg, struc
 /** Tunables; zero fields take the defaults named. */
 struct workers_config {
     int threads;      /* worker threads, 1..WORKERS_THREADS_MAX (default: online cores) */
-    int claim_batch;  /* most jobs claimed per round trip (100). While jobs run long (average
+    int claim_batch;  /* most jobs claimed per round trip (500). While jobs run long (average
                          over 20 ms) the pool claims only for idle threads, so other processes
-                         get the rest; short jobs are claimed in batches up to this */
+                         get the rest; short jobs are claimed in batches of 100 that double up
+                         to this while each comes back full, back to 100 after a short one */
     int poll_ms;      /* polling fallback when no wake-up arrives (1000) */
     int heartbeat_ms; /* process heartbeat and cancellation check period (1000) */
     int rescue_ms;    /* how often this process looks for dead processes' jobs (5000) */

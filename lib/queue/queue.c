@@ -516,23 +516,14 @@ enum err queue_enqueue(struct queue *q,
     enum err e = ERR_OK;
     buf_init(&ids, (size_t)QUEUE_BATCH_MAX * (QUEUE_ID_LEN + 1) + 8);
 
-    if (specs == NULL || (!json_is_object(specs) && !json_is_array(specs))) {
-        return err_set_field(ei, ERR_PARSE, "body",
-                             "request body must be a job object or an array of them");
-    }
-    if (json_is_array(specs) && json_array_size(specs) == 0) {
-        return err_set_field(ei, ERR_PARSE, "body", "job array is empty");
-    }
-    if (json_is_array(specs) && json_array_size(specs) > QUEUE_BATCH_MAX) {
-        return err_set_field(ei, ERR_TOO_LARGE, "body", "more than %d jobs in one request",
-                             QUEUE_BATCH_MAX);
-    }
-    if (idem_key != NULL && (idem_key[0] == '\0' || strlen(idem_key) > QUEUE_IDEM_KEY_MAX)) {
-        return err_set_field(ei, ERR_INVALID, "Idempotency-Key",
-                             "idempotency key must be 1 to %d characters", QUEUE_IDEM_KEY_MAX);
-    }
+    /* the body first (shape, count, each spec), then the key */
     e = queue__specs_check(specs, &rows, ei);
     if (e != ERR_OK) {
+        goto out;
+    }
+    if (idem_key != NULL && (idem_key[0] == '\0' || strlen(idem_key) > QUEUE_IDEM_KEY_MAX)) {
+        e = err_set_field(ei, ERR_INVALID, "Idempotency-Key",
+                          "idempotency key must be 1 to %d characters", QUEUE_IDEM_KEY_MAX);
         goto out;
     }
     e = buf_puts(&ids, "{");
@@ -896,7 +887,7 @@ enum err queue_stats(struct queue *q, struct queue_stats *out, struct err_info *
         q, "queue_stats",
         "SELECT s.state::text, coalesce(c.n, 0),"
         " (SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 FROM jobs"
-        "  WHERE runnable AND run_at <= now())"
+        "  WHERE state IN ('queued', 'retrying') AND run_at <= now())"
         " FROM unnest(enum_range(NULL::job_state)) AS s(state)"
         " LEFT JOIN (SELECT state, count(*) AS n FROM jobs GROUP BY state) c USING (state)",
         0, NULL, &r, ei);

@@ -16,7 +16,7 @@
  * running by this process (attempt charged). The attempt's 'running' event is written with the
  * event that ends it (job_events.started_at), or shown from jobs.started_at meanwhile. */
 #define QUEUE_CLAIM_CTES                                                                           \
-    " c AS (SELECT id FROM jobs WHERE runnable AND run_at <= now()"                                 \
+    " c AS (SELECT id FROM jobs WHERE state IN ('queued', 'retrying') AND run_at <= now()"         \
     " ORDER BY priority, run_at, id LIMIT $3::integer FOR UPDATE SKIP LOCKED),"                    \
     " cl AS (UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, started_at = now(),"  \
     " locked_by = $1::uuid WHERE j.id = ANY (ARRAY(SELECT id FROM c))"                             \
