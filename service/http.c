@@ -31,7 +31,7 @@
 struct http_server {
     struct http_opts o;
     struct MHD_Daemon *d;
-    int fd;
+    int fd; /* listening socket until MHD_start_daemon takes it over, then -1 */
     char bound[300];
     bool quiesced;
     atomic_uint_fast64_t seq; /* request id counter */
@@ -502,18 +502,29 @@ enum err http_start(const struct http_opts *o, struct http_server **out, struct 
     }
     unsigned int flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)(o->threads > 0 ? o->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    /* clang-format off */
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                            MHD_OPTION_LISTEN_SOCKET, s->fd,
+                            MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned int)(o->threads > 0 ? o->threads : 1),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_PER_IP,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_END);
+    /* clang-format on */
     if (!s->d) {
-        close(s->fd);
+        /* not closed here: whether a failed MHD_start_daemon has already closed a socket given
+         * by MHD_OPTION_LISTEN_SOCKET differs between MHD versions, and closing a descriptor
+         * twice may close one another thread has opened since; the process exits after this */
         free(s);
         return err_set(ei, ERR_INTERNAL, "could not start the HTTP server");
     }
+    /* the daemon owns the listening socket now and MHD_stop_daemon closes it (closing it
+     * again in http_stop could close a descriptor another thread had opened meanwhile) */
+    s->fd = -1;
     *out = s;
     return ERR_OK;
 }
@@ -529,9 +540,8 @@ void http_quiesce(struct http_server *s)
         /* MHD stops polling the listening socket and hands it back: close it so that new
          * connections are refused at once instead of waiting in the kernel's backlog */
         MHD_socket fd = MHD_quiesce_daemon(s->d);
-        if (fd != MHD_INVALID_SOCKET && fd == s->fd) {
-            close(s->fd);
-            s->fd = -1;
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
         }
         s->quiesced = true;
     }
@@ -544,9 +554,6 @@ void http_stop(struct http_server *s)
     }
     if (s->d) {
         MHD_stop_daemon(s->d);
-    }
-    if (s->fd >= 0) {
-        close(s->fd);
     }
     free(s);
 }
