@@ -22,6 +22,7 @@
 #define REQ_MAX_PATH_PARAMS 2          /* {id} ... */
 #define REQ_PARAM_MAX       128        /* bytes of one path parameter */
 #define RESP_BODY_MAX       (8u << 20) /* bytes of one response body */
+#define RESP_BODY_RESERVE   1024u      /* first allocation of a JSON response body */
 #define JOB_BODY_MAX        (1u << 20) /* POST /v1/jobs body */
 #define SMALL_BODY_MAX      4096u      /* cancel / retry bodies */
 #define JSON_MAX_DEPTH      16         /* nesting of any request body */
@@ -34,6 +35,7 @@
 #define NOOP_SLEEP_MAX_MS   3600000
 #define JOB_LIST_LIMIT_MAX  500 /* page size cap of GET /v1/jobs */
 #define JOB_LIST_LIMIT_DEF  50
+#define JOB_CURSOR_MAX      128 /* bytes of a GET /v1/jobs cursor */
 #define IDEMPOTENCY_KEY_MAX 255
 #define UUID_STR_LEN        36
 
@@ -145,7 +147,9 @@ NODISCARD enum err req_uuid_param(const struct req *req, size_t idx, struct err_
  */
 NODISCARD enum err req_json_body(const char *body, size_t len, json_t **out, struct err_info *ei);
 
-/** Serialise @p v (borrowed) into @p resp with @p status and content type application/json. */
+/** Serialise @p v (borrowed) into @p resp with @p status and content type application/json.
+ * @return ERR_OK; ERR_INTERNAL (500) when the document is over RESP_BODY_MAX bytes (a limit of
+ *         ours, not the client's: never 413); ERR_NOMEM. On failure the body is empty. */
 NODISCARD enum err resp_json(struct resp *resp, int status, const json_t *v, struct err_info *ei);
 
 /**

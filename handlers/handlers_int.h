@@ -8,6 +8,25 @@
 /** No body, or "{}": ERR_OK; otherwise ERR_PARSE / ERR_INVALID naming the field. */
 NODISCARD enum err handlers__empty_body(const struct req *req, struct err_info *ei);
 
+/** A lib/queue call on one job by id (queue_get, queue_events, queue_cancel, queue_retry). */
+typedef enum err (*handlers__job_op)(struct queue *q,
+                                     const char *id,
+                                     json_t **out,
+                                     struct err_info *ei);
+
+/**
+ * The shared part of the routes on /v1/jobs/{id}...: path parameter 0 must be a UUID (ERR_PARSE,
+ * field "id"), no query parameter is accepted (ERR_PARSE naming it), the body must be absent or
+ * "{}" (handlers__empty_body); then @p op runs on the job.
+ * @param[out] out owned JSON from @p op on ERR_OK (json_decref); untouched otherwise.
+ * @return ERR_OK or the first error, detail in @p ei.
+ */
+NODISCARD enum err handlers__job_call(const struct app *app,
+                                      const struct req *req,
+                                      handlers__job_op op,
+                                      json_t **out,
+                                      struct err_info *ei);
+
 /** 200 {"status":"ok"} for the probe named @p what. */
 NODISCARD enum err handlers__status_ok(struct resp *resp, const char *what, struct err_info *ei);
 

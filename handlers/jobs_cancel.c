@@ -9,18 +9,8 @@
 enum err
 h_jobs_cancel(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
 {
-    static const char *const allowed[] = {NULL};
     json_t *job = NULL;
-    enum err e = req_uuid_param(req, 0, ei);
-    if (e == ERR_OK) {
-        e = req_query_check(req, allowed, ei);
-    }
-    if (e == ERR_OK) {
-        e = handlers__empty_body(req, ei);
-    }
-    if (e == ERR_OK) {
-        e = queue_cancel(app->queue, req->params[0], &job, ei);
-    }
+    enum err e = handlers__job_call(app, req, queue_cancel, &job, ei);
     if (e == ERR_OK) {
         log_ctx_set_job(req->params[0]);
         LOG_INFO("api", "cancellation of job %s requested", req->params[0]);

@@ -28,8 +28,13 @@ h_openapi(const struct app *app, const struct req *req, struct resp *resp, struc
         }
         e = buf_append(&resp->body, chunk, n);
         if (e != ERR_OK) {
+            err_set(ei, e, "could not load the OpenAPI document");
             break;
         }
+    }
+    if (e == ERR_OK && ferror(f)) {
+        /* a short read must not be served as the whole contract */
+        e = err_set(ei, ERR_IO, "could not read the OpenAPI document");
     }
     fclose(f);
     if (e == ERR_OK) {

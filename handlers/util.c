@@ -158,20 +158,43 @@ void resp_free(struct resp *resp)
     }
 }
 
+/* json_dump_callback sink: remembers why an append failed (cap or allocation). */
+struct dump_ctx {
+    struct buf *out;
+    enum err e;
+};
+
 static int dump_cb(const char *p, size_t n, void *data)
 {
-    return buf_append(data, p, n) == ERR_OK ? 0 : -1;
+    struct dump_ctx *d = data;
+    d->e = buf_append(d->out, p, n);
+    return d->e == ERR_OK ? 0 : -1;
 }
 
 enum err resp_json(struct resp *resp, int status, const json_t *v, struct err_info *ei)
 {
     buf_reset(&resp->body);
-    if (!v || json_dump_callback(v, dump_cb, &resp->body, JSON_COMPACT) != 0) {
-        return err_set(ei, ERR_TOO_LARGE, "could not serialise the response (over %u bytes)",
+    struct dump_ctx d = {.out = &resp->body, .e = ERR_OK};
+    if (!v) {
+        return err_set(ei, ERR_INTERNAL, "no response document to serialise");
+    }
+    /* most answers are one job (about 450 bytes): one allocation instead of a growing series */
+    enum err e = buf_reserve(&resp->body, RESP_BODY_RESERVE);
+    if (e == ERR_OK && json_dump_callback(v, dump_cb, &d, JSON_COMPACT) != 0) {
+        e = d.e != ERR_OK ? d.e : ERR_NOMEM;
+    }
+    if (e == ERR_OK) {
+        e = buf_append(&resp->body, "\n", 1);
+    }
+    if (e == ERR_TOO_LARGE) {
+        /* our own cap on what we send: a server-side limit, never the client's 413 */
+        buf_reset(&resp->body);
+        return err_set(ei, ERR_INTERNAL, "response document over the limit of %u bytes",
                        RESP_BODY_MAX);
     }
-    if (buf_append(&resp->body, "\n", 1) != ERR_OK) {
-        return err_set(ei, ERR_NOMEM, "could not serialise the response");
+    if (e != ERR_OK) {
+        buf_reset(&resp->body);
+        return err_set(ei, e, "could not serialise the response");
     }
     resp->status = status;
     resp->content_type = "application/json";

@@ -319,6 +319,108 @@ static void test_problem(void **state)
     resp_free(&resp);
 }
 
+/* Responses over RESP_BODY_MAX are our limit: 500, never the client's 413 (GET /v1/jobs with
+ * large params answered 413 "Content Too Large" although the request had no body). */
+static void test_resp_json_cap(void **state)
+{
+    (void)state;
+    struct resp resp;
+    resp_init(&resp);
+    struct err_info ei;
+    err_info_clear(&ei);
+    json_t *small = json_pack("{s:s}", "a", "b");
+    assert_non_null(small);
+    assert_int_equal(resp_json(&resp, 202, small, &ei), ERR_OK);
+    assert_int_equal(resp.status, 202);
+    assert_string_equal(buf_cstr(&resp.body), "{\"a\":\"b\"}\n");
+    json_decref(small);
+    size_t n = RESP_BODY_MAX + 16;
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    memset(text, 'x', n);
+    text[n] = '\0';
+    json_t *big = json_pack("{s:s}", "a", text);
+    free(text);
+    assert_non_null(big);
+    enum err e = resp_json(&resp, 200, big, &ei);
+    json_decref(big);
+    assert_int_equal(e, ERR_INTERNAL);
+    assert_int_equal(problem_status(e), 500);
+    assert_int_equal(resp.body.len, 0);
+    assert_int_equal(resp_json(&resp, 200, NULL, &ei), ERR_INTERNAL);
+    resp_free(&resp);
+}
+
+/* The routes on one job refuse a bad id, any query parameter and a non-empty body before the
+ * queue is reached (the app has no queue: reaching it would crash). */
+static void test_job_route_checks(void **state)
+{
+    (void)state;
+    struct app app;
+    memset(&app, 0, sizeof app);
+    struct req req;
+    memset(&req, 0, sizeof req);
+    struct resp resp;
+    resp_init(&resp);
+    struct err_info ei;
+    handler_fn fns[] = {h_jobs_get, h_jobs_events, h_jobs_cancel, h_jobs_retry};
+    for (size_t i = 0; i < ARRAY_LEN(fns); i++) {
+        memset(&req, 0, sizeof req);
+        req.params[0] = "not-a-uuid";
+        req.nparams = 1;
+        err_info_clear(&ei);
+        assert_int_equal(fns[i](&app, &req, &resp, &ei), ERR_PARSE);
+        assert_string_equal(ei.field, "id");
+        req.params[0] = "01a2004e-dc52-7000-8d2a-1e35d50f1c39";
+        req.query[0].key = "verbose";
+        req.query[0].value = "1";
+        req.nquery = 1;
+        err_info_clear(&ei);
+        assert_int_equal(fns[i](&app, &req, &resp, &ei), ERR_PARSE);
+        assert_string_equal(ei.field, "verbose");
+        req.nquery = 0;
+        req.body = "{\"force\":true}";
+        req.body_len = strlen(req.body);
+        err_info_clear(&ei);
+        assert_int_equal(fns[i](&app, &req, &resp, &ei), ERR_INVALID);
+        assert_string_equal(ei.field, "force");
+        req.body = "[1";
+        req.body_len = strlen(req.body);
+        err_info_clear(&ei);
+        assert_int_equal(fns[i](&app, &req, &resp, &ei), ERR_PARSE);
+    }
+    resp_free(&resp);
+}
+
+/* /openapi.yaml: the file is served whole; a file that cannot be read is an error, not an
+ * empty 200 (a directory opens but every read fails). */
+static void test_openapi_route(void **state)
+{
+    (void)state;
+    const char *src = getenv("OBSFLOW_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/openapi/openapi.yaml", src ? src : ".");
+    struct app app;
+    memset(&app, 0, sizeof app);
+    struct req req;
+    memset(&req, 0, sizeof req);
+    struct resp resp;
+    resp_init(&resp);
+    struct err_info ei;
+    err_info_clear(&ei);
+    app.openapi_path = path;
+    assert_int_equal(h_openapi(&app, &req, &resp, &ei), ERR_OK);
+    assert_int_equal(resp.status, 200);
+    assert_non_null(strstr(buf_cstr(&resp.body), "openapi: "));
+    snprintf(path, sizeof path, "%s/openapi", src ? src : ".");
+    resp_free(&resp);
+    resp_init(&resp);
+    assert_int_not_equal(h_openapi(&app, &req, &resp, &ei), ERR_OK);
+    app.openapi_path = NULL;
+    assert_int_equal(h_openapi(&app, &req, &resp, &ei), ERR_NOT_FOUND);
+    resp_free(&resp);
+}
+
 /* ---- config ---- */
 
 static void test_listen_parse(void **state)
@@ -413,6 +515,8 @@ int main(void)
         cmocka_unit_test(test_small_validators), cmocka_unit_test(test_problem),
         cmocka_unit_test(test_listen_parse),     cmocka_unit_test(test_config_flags),
         cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_resp_json_cap),    cmocka_unit_test(test_job_route_checks),
+        cmocka_unit_test(test_openapi_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
