@@ -157,7 +157,9 @@ static void jobs_metrics(void *ctx, struct metrics_jobs *out)
         d->stats_busy = false;
     }
     if (d->stats_ok) {
-        for (int i = 0; i < 6; i++) {
+        _Static_assert(ARRAY_LEN(d->stats.jobs_by_state) == METRICS_STATES,
+                       "queue and metrics disagree on the job states");
+        for (size_t i = 0; i < METRICS_STATES; i++) {
             out->by_state[i] = d->stats.jobs_by_state[i];
         }
         out->oldest_queued_age_s = d->stats.oldest_queued_age_s;
@@ -322,8 +324,14 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    const char *labels[64];
-    for (size_t i = 0; i < routes_len && i < ARRAY_LEN(labels); i++) {
+    /* the metrics keep the labels borrowed: static, and sized to the table */
+    static const char *labels[ROUTES_MAX];
+    if (routes_len > ARRAY_LEN(labels)) {
+        LOG_ERROR("main", "the route table has %zu rows; ROUTES_MAX is %d", routes_len,
+                  ROUTES_MAX);
+        goto out;
+    }
+    for (size_t i = 0; i < routes_len; i++) {
         labels[i] = routes[i].pattern;
     }
     if (metrics_create(routes_len, labels, &d.metrics) != ERR_OK) {

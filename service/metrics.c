@@ -15,6 +15,8 @@ static const double bucket_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
                                    0.1,    0.25,  0.5,    1.0,   2.5,  5.0};
 #define NBUCKETS (ARRAY_LEN(bucket_le) + 1) /* last: +Inf */
 
+#define METRICS_LABELS_MAX 256 /* one series' label text; route templates are short */
+
 struct series {
     atomic_uint_fast64_t count;
     atomic_uint_fast64_t sum_ns;
@@ -27,7 +29,7 @@ struct metrics {
     struct series *s;          /* [(nroutes+1) * HTTP_METHOD__COUNT * NSTATUS] */
 };
 
-static const char *const state_names[6] = {"queued",    "running", "retrying",
+static const char *const state_names[METRICS_STATES] = {"queued",    "running", "retrying",
                                            "succeeded", "failed",  "cancelled"};
 
 enum err metrics_create(size_t nroutes, const char *const *route_labels, struct metrics **out)
@@ -94,6 +96,23 @@ void metrics_http_observe(
         }                                                                                          \
     } while (0)
 
+/* The label set of series @p i: method="GET",route="/v1/jobs/{id}",code="200". */
+static void series_labels(const struct metrics *m, size_t i, char *lbl, size_t cap)
+{
+    size_t st = i % NSTATUS;
+    size_t mi = (i / NSTATUS) % HTTP_METHOD__COUNT;
+    size_t r = i / NSTATUS / HTTP_METHOD__COUNT;
+    char code[8];
+    if (st < ARRAY_LEN(status_codes)) {
+        snprintf(code, sizeof code, "%d", status_codes[st]);
+    } else {
+        snprintf(code, sizeof code, "other");
+    }
+    snprintf(lbl, cap, "method=\"%s\",route=\"%s\",code=\"%s\"",
+             http_method_name((enum http_method)mi), r < m->nroutes ? m->labels[r] : "unmatched",
+             code);
+}
+
 static enum err render_http(const struct metrics *m, struct buf *out)
 {
     TRY(buf_puts(out, "# HELP obsflow_http_requests_total HTTP requests answered, by method, "
@@ -105,19 +124,9 @@ static enum err render_http(const struct metrics *m, struct buf *out)
         if (c == 0) {
             continue;
         }
-        size_t st = i % NSTATUS;
-        size_t mi = (i / NSTATUS) % HTTP_METHOD__COUNT;
-        size_t r = i / NSTATUS / HTTP_METHOD__COUNT;
-        char code[8];
-        if (st < ARRAY_LEN(status_codes)) {
-            snprintf(code, sizeof code, "%d", status_codes[st]);
-        } else {
-            snprintf(code, sizeof code, "other");
-        }
-        TRY(buf_printf(out,
-                       "obsflow_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} %llu\n",
-                       http_method_name((enum http_method)mi),
-                       r < m->nroutes ? m->labels[r] : "unmatched", code, (unsigned long long)c));
+        char lbl[METRICS_LABELS_MAX];
+        series_labels(m, i, lbl, sizeof lbl);
+        TRY(buf_printf(out, "obsflow_http_requests_total{%s} %llu\n", lbl, (unsigned long long)c));
     }
     TRY(buf_puts(out, "# HELP obsflow_http_request_duration_seconds Time from the request's "
                       "arrival to its response being queued.\n"
@@ -128,19 +137,8 @@ static enum err render_http(const struct metrics *m, struct buf *out)
         if (c == 0) {
             continue;
         }
-        size_t st = i % NSTATUS;
-        size_t mi = (i / NSTATUS) % HTTP_METHOD__COUNT;
-        size_t r = i / NSTATUS / HTTP_METHOD__COUNT;
-        char lbl[256];
-        char code[8];
-        if (st < ARRAY_LEN(status_codes)) {
-            snprintf(code, sizeof code, "%d", status_codes[st]);
-        } else {
-            snprintf(code, sizeof code, "other");
-        }
-        snprintf(lbl, sizeof lbl, "method=\"%s\",route=\"%s\",code=\"%s\"",
-                 http_method_name((enum http_method)mi),
-                 r < m->nroutes ? m->labels[r] : "unmatched", code);
+        char lbl[METRICS_LABELS_MAX];
+        series_labels(m, i, lbl, sizeof lbl);
         uint64_t cum = 0;
         for (size_t b = 0; b < NBUCKETS; b++) {
             cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
@@ -175,13 +173,13 @@ gauge(struct buf *out, const char *name, const char *help, const char *type, int
 static enum err render_jobs(const struct metrics_jobs *j, struct buf *out)
 {
     bool any_state = false;
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < METRICS_STATES; i++) {
         any_state = any_state || j->by_state[i] >= 0;
     }
     if (any_state) {
         TRY(buf_puts(out, "# HELP obsflow_jobs Jobs in the database by state.\n"
                           "# TYPE obsflow_jobs gauge\n"));
-        for (size_t i = 0; i < 6; i++) {
+        for (size_t i = 0; i < METRICS_STATES; i++) {
             if (j->by_state[i] >= 0) {
                 TRY(buf_printf(out, "obsflow_jobs{state=\"%s\"} %lld\n", state_names[i],
                                (long long)j->by_state[i]));
@@ -218,7 +216,7 @@ enum err metrics_render(struct metrics *m, metrics_jobs_fn jobs, void *jobs_ctx,
 {
     struct metrics_jobs j;
     memset(&j, 0, sizeof j);
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < METRICS_STATES; i++) {
         j.by_state[i] = -1;
     }
     j.oldest_queued_age_s = -1;

@@ -13,9 +13,11 @@
 
 struct metrics;
 
+#define METRICS_STATES 6 /* job states, in the order of by_state */
+
 /** Job-side figures, filled by the backend at scrape time (any field may stay -1 = unknown). */
 struct metrics_jobs {
-    int64_t by_state[6];        /* queued, running, retrying, succeeded, failed, cancelled */
+    int64_t by_state[METRICS_STATES];        /* queued, running, retrying, succeeded, failed, cancelled */
     double oldest_queued_age_s; /* age of the oldest runnable queued job; 0 when none */
     int64_t claimed_total;      /* this process, since start */
     int64_t succeeded_total;

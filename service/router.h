@@ -31,6 +31,7 @@ struct route {
 extern const struct route routes[];
 extern const size_t routes_len;
 
+#define ROUTES_MAX       64 /* rows the route table may have */
 #define ROUTE_NOT_FOUND  (-1)
 #define ROUTE_BAD_METHOD (-2)
 #define ROUTER_ALLOW_MAX 64
