@@ -57,6 +57,25 @@ for name, r in doc["components"]["responses"].items():
     if "application/problem+json" not in r.get("content", {}):
         errors.append("response %s is not problem+json" % name)
 
+# the problem codes are the error vocabulary of lib/core/err.h (problem_render sends err_code(e))
+# plus the 405 of service/http.c: a code the server can send must be in the enum
+errh = open(os.path.join(src, "lib/core/err.h")).read()
+codes = {n.lower() for n in re.findall(r"X\((\w+), \d+\)", errh)} - {"ok"}
+codes.add("method_not_allowed")
+enum = set(doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"])
+if len(codes) < 10:
+    errors.append("could not read the error codes of lib/core/err.h")
+for c in sorted(codes - enum):
+    errors.append("problem code %s can be sent but is not in the Problem enum" % c)
+for c in sorted(enum - codes):
+    errors.append("the Problem enum lists %s, which no error maps to" % c)
+# every job operation documents the server's own failures
+for p, item in doc["paths"].items():
+    for m, op in item.items():
+        if p.startswith("/v1/") and "default" not in op.get("responses", {}) \
+                and "500" not in op.get("responses", {}):
+            errors.append("%s %s: no default (5xx) response" % (m, p))
+
 table = open(os.path.join(src, "service/routes.c")).read()
 routes = set(re.findall(r'\.method = HTTP_([A-Z]+),\s*\.pattern = "([^"]+)"', table))
 if not routes:
