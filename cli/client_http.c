@@ -5,13 +5,14 @@
 
 #include "core/str.h"
 #include "httpc/httpc.h"
+#include "queue/queue.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CLIENT_URL_MAX 2048
+#define CLIENT_URL_MAX  2048 /* OBSFLOW_URL */
+#define CLIENT_PATH_MAX 8192 /* path and query of one request */
 
 struct client {
     struct httpc *h;
@@ -78,8 +79,14 @@ struct client *client_new(const char *cmd)
     c->token = (tok && tok[0]) ? tok : NULL;
     struct httpc_options o = {
         .connect_timeout_ms = 5000, .total_timeout_ms = 60000, .max_attempts = 2};
-    if (httpc_global_init(&ei) != ERR_OK || httpc_create(&o, &c->h, &ei) != ERR_OK) {
+    if (httpc_global_init(&ei) != ERR_OK) {
         fprintf(stderr, "obsflow %s: %s\n", cmd, ei.msg);
+        free(c);
+        return NULL;
+    }
+    if (httpc_create(&o, &c->h, &ei) != ERR_OK) {
+        fprintf(stderr, "obsflow %s: %s\n", cmd, ei.msg);
+        httpc_global_cleanup();
         free(c);
         return NULL;
     }
@@ -132,8 +139,17 @@ int client_call(struct client *c,
 {
     struct err_info ei;
     err_info_clear(&ei);
-    char url[CLIENT_URL_MAX + 1024];
-    snprintf(url, sizeof url, "%s%s", c->base, path);
+    if (out) {
+        *out = NULL;
+    }
+    char url[CLIENT_URL_MAX + CLIENT_PATH_MAX];
+    int un = snprintf(url, sizeof url, "%s%s", c->base, path);
+    if (un < 0 || (size_t)un >= sizeof url) {
+        /* a cut URL would ask for something else */
+        fprintf(stderr, "obsflow %s: request path longer than %d bytes\n", c->cmd,
+                CLIENT_PATH_MAX);
+        return CLIENT_EXIT_USAGE;
+    }
     const char *headers[4] = {"Accept: application/json", NULL, NULL, NULL};
     size_t nh = 1;
     if (body) {
@@ -154,9 +170,6 @@ int client_call(struct client *c,
     struct httpc_response resp;
     httpc_response_init(&resp);
     int rc = CLIENT_EXIT_OK;
-    if (out) {
-        *out = NULL;
-    }
     enum err e = httpc_do(c->h, &req, &resp, &ei);
     if (status) {
         *status = resp.status;
@@ -211,19 +224,7 @@ out:
 
 bool client_is_uuid(const char *s)
 {
-    if (!s || strlen(s) != 36) {
-        return false;
-    }
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') {
-                return false;
-            }
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
+    return s && queue_is_uuid(s);
 }
 
 void client_print_job_line(const json_t *job)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define JOBS_PAGES_MAX 100000
+#define JOBS_CURSOR    5 /* index of "cursor" in filters[]: sent by the page loop itself */
 
 int cli_cmd_jobs(int argc, char **argv);
 extern const char cli_help_jobs[];
@@ -35,7 +36,7 @@ static int add_arg(struct buf *q, const char *key, const char *value)
 int cli_cmd_jobs(int argc, char **argv)
 {
     static const char *const filters[] = {"state", "kind", "queue", "parent", "limit", "cursor"};
-    const char *vals[6] = {0};
+    const char *vals[ARRAY_LEN(filters)] = {0};
     bool all = false;
     bool as_json = false;
     for (int i = 1; i < argc; i++) {
@@ -52,7 +53,7 @@ int cli_cmd_jobs(int argc, char **argv)
             continue;
         }
         bool ok = false;
-        for (size_t f = 0; f < 6; f++) {
+        for (size_t f = 0; f < ARRAY_LEN(filters); f++) {
             if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, filters[f]) == 0 &&
                 i + 1 < argc) {
                 vals[f] = argv[++i];
@@ -70,11 +71,16 @@ int cli_cmd_jobs(int argc, char **argv)
         return CLIENT_EXIT_FAILED;
     }
     int rc = CLIENT_EXIT_OK;
-    char *cursor = vals[5] ? strdup(vals[5]) : NULL;
+    char *cursor = NULL;
+    if (vals[JOBS_CURSOR] && !(cursor = strdup(vals[JOBS_CURSOR]))) {
+        fprintf(stderr, "obsflow jobs: out of memory\n");
+        client_free(c);
+        return CLIENT_EXIT_FAILED;
+    }
     for (int page = 0; page < JOBS_PAGES_MAX; page++) {
         struct buf q;
         buf_init(&q, 4096);
-        for (size_t f = 0; f < 5 && rc == CLIENT_EXIT_OK; f++) {
+        for (size_t f = 0; f < JOBS_CURSOR && rc == CLIENT_EXIT_OK; f++) {
             if (vals[f]) {
                 rc = add_arg(&q, filters[f], vals[f]);
             }
@@ -111,6 +117,12 @@ int cli_cmd_jobs(int argc, char **argv)
         free(cursor);
         cursor = next ? strdup(next) : NULL;
         json_decref(doc);
+        if (next && !cursor) {
+            /* not the last page: ending quietly would look like the whole list */
+            fprintf(stderr, "obsflow jobs: out of memory\n");
+            rc = CLIENT_EXIT_FAILED;
+            break;
+        }
         if (!cursor) {
             break;
         }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SUBMIT_KEY_MAX 255 /* the server's Idempotency-Key cap */
+
 int cli_cmd_submit(int argc, char **argv);
 extern const char cli_help_submit[];
 const char cli_help_submit[] = "submit a job (JSON object or array) from a file or stdin";
@@ -46,6 +48,13 @@ static int read_input(const char *path, struct buf *b)
     return rc;
 }
 
+/* The id of an accepted job (an answer without one is printed as "?", never puts(NULL)). */
+static void print_id(const json_t *job)
+{
+    const char *id = json_string_value(json_object_get(job, "id"));
+    puts(id ? id : "?");
+}
+
 int cli_cmd_submit(int argc, char **argv)
 {
     const char *file = NULL;
@@ -69,6 +78,12 @@ int cli_cmd_submit(int argc, char **argv)
             return CLIENT_EXIT_USAGE;
         }
     }
+    if (key && strlen(key) > SUBMIT_KEY_MAX) {
+        /* it was cut to fit the header buffer and sent as another key */
+        fprintf(stderr, "obsflow submit: --idempotency-key is longer than %d characters\n",
+                SUBMIT_KEY_MAX);
+        return CLIENT_EXIT_USAGE;
+    }
     struct buf in;
     buf_init(&in, CLIENT_INPUT_MAX);
     int rc = read_input(file, &in);
@@ -90,7 +105,7 @@ int cli_cmd_submit(int argc, char **argv)
         buf_free(&in);
         return CLIENT_EXIT_FAILED;
     }
-    char header[300];
+    char header[SUBMIT_KEY_MAX + 32];
     if (key) {
         snprintf(header, sizeof header, "Idempotency-Key: %s", key);
     }
@@ -108,10 +123,10 @@ int cli_cmd_submit(int argc, char **argv)
             json_t *job;
             json_array_foreach(out, i, job)
             {
-                puts(json_string_value(json_object_get(job, "id")));
+                print_id(job);
             }
         } else {
-            puts(json_string_value(json_object_get(out, "id")));
+            print_id(out);
         }
     }
     json_decref(out);

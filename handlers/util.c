@@ -2,6 +2,8 @@
  * JSON responses. SPDX-License-Identifier: Apache-2.0 */
 #include "handlers_int.h"
 
+#include "queue/queue.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,26 +52,9 @@ enum err req_query_check(const struct req *req, const char *const *allowed, stru
     return ERR_OK;
 }
 
-static bool is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 bool uuid_valid(const char *s)
 {
-    if (!s || strlen(s) != UUID_STR_LEN) {
-        return false;
-    }
-    for (size_t i = 0; i < UUID_STR_LEN; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') {
-                return false;
-            }
-        } else if (!is_hex(s[i])) {
-            return false;
-        }
-    }
-    return true;
+    return s && queue_is_uuid(s);
 }
 
 enum err req_uuid_param(const struct req *req, size_t idx, struct err_info *ei)
