@@ -698,10 +698,47 @@ static enum err ref_read(struct ref_job *j)
     return ERR_OK;
 }
 
-static void *ref_work(void *arg)
+/* One finished band of the product, written while the next band is read. */
+struct write_job {
+    struct fitsimg_writer *w;
+    int h_sci, h_err, h_dq;
+    const struct calib_frame *f; /* NULL: nothing to write */
+    int64_t y, rows;
+    enum err e;
+    struct err_info ei;
+};
+
+static enum err band_write(struct write_job *j)
 {
-    struct ref_job *j = arg;
-    j->e = ref_read(j);
+    struct err_info *ei = &j->ei;
+    const struct calib_frame *f = j->f;
+    enum err e;
+    if ((e = fitsimg_writer_select(j->w, j->h_sci, ei)) != ERR_OK ||
+        (e = fitsimg_writer_write_rows(j->w, j->y, j->rows, FITSIMG_F64, f->sci, ei)) != ERR_OK ||
+        (j->h_err >= 0 &&
+         ((e = fitsimg_writer_select(j->w, j->h_err, ei)) != ERR_OK ||
+          (e = fitsimg_writer_write_rows(j->w, j->y, j->rows, FITSIMG_F64, f->err, ei)) !=
+              ERR_OK)) ||
+        (e = fitsimg_writer_select(j->w, j->h_dq, ei)) != ERR_OK ||
+        (e = fitsimg_writer_write_rows(j->w, j->y, j->rows, FITSIMG_U16, f->dq, ei)) != ERR_OK) {
+        return e;
+    }
+    return ERR_OK;
+}
+
+/* The helper's share of a band: write the previous band, read this band's dark and flat. */
+struct helper_job {
+    struct write_job *wj;
+    struct ref_job *rj;
+};
+
+static void *helper_work(void *arg)
+{
+    struct helper_job *h = arg;
+    if (h->wj->f) {
+        h->wj->e = band_write(h->wj);
+    }
+    h->rj->e = ref_read(h->rj);
     return NULL;
 }
 
@@ -725,6 +762,8 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
     struct fitsimg *hdr = NULL;
     double *tmp = NULL;
     bool *ok = NULL;
+    struct calib_frame spare; /* the frame's second set of band buffers (pass 2) */
+    memset(&spare, 0, sizeof(spare));
     enum err e;
     /* band height from the widest row that is read (frame, mask, references) */
     const char *paths[R_N] = {refs ? refs->bias : NULL, refs ? refs->dark : NULL,
@@ -846,8 +885,9 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
         goto out;
     }
     /* pass 2: each band of the trimmed frame through the chain */
-    /* the helper reads the dark and the flat of a band while this thread reads the frame and
-     * the bias and does the overscan and trim (the references are most of the bytes read) */
+    /* the helper writes the previous band and reads the dark and the flat of this one while this
+     * thread reads the frame and the bias and does the overscan and trim (the references are
+     * most of the bytes read); the frame's band buffers alternate with a spare set */
     bool threads_ok = fitsimg_threads_ok();
     bool want_main[R_N], want_helper[R_N];
     for (int i = 0; i < R_N; i++) {
@@ -855,15 +895,34 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
         want_helper[i] = paths[i] && helper;
         want_main[i] = paths[i] && !helper;
     }
-    bool any_helper = want_helper[R_DARK] || want_helper[R_FLAT];
+    {
+        size_t nb = (size_t)(in.cap * nx0);
+        spare = in.band;
+        spare.sci = fitsimg_alloc_big(nb * sizeof(double));
+        spare.dq = malloc(nb * sizeof(uint16_t));
+        spare.err = in.band.err ? fitsimg_alloc_big(nb * sizeof(double)) : NULL;
+        if (!spare.sci || !spare.dq || (in.band.err && !spare.err)) {
+            e = err_set(ei, ERR_NOMEM, "out of memory for band buffers");
+            goto out;
+        }
+    }
+    struct write_job wj = {w, h_sci, h_err, h_dq, NULL, 0, 0, ERR_OK, {0}};
     for (int64_t y = 0; y < ny; y += in.cap) {
         int64_t rows = y + in.cap <= ny ? in.cap : ny - y;
+        /* the band written now moves to the spare buffers, the frame is read into the others */
+        struct calib_frame swap = in.band;
+        in.band = spare;
+        spare = swap;
+        if (wj.f) {
+            wj.f = &spare;
+        }
         struct ref_job hj = {rs, want_helper, c.oy, y, rows, ERR_OK, {0}};
         struct ref_job mj = {rs, want_main, c.oy, y, rows, ERR_OK, {0}};
+        struct helper_job h = {&wj, &hj};
         pthread_t rth;
-        bool ref_threaded = any_helper && pthread_create(&rth, NULL, ref_work, &hj) == 0;
-        if (any_helper && !ref_threaded) {
-            hj.e = ref_read(&hj);
+        bool threaded = threads_ok && pthread_create(&rth, NULL, helper_work, &h) == 0;
+        if (!threaded) {
+            helper_work(&h);
         }
         struct calib_frame *f = &in.band;
         if ((e = bsrc_read(&in, ty0 + y, rows, ei)) == ERR_OK &&
@@ -883,8 +942,12 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
         if (e == ERR_OK && (e = ref_read(&mj)) != ERR_OK) {
             *ei = mj.ei;
         }
-        if (ref_threaded) {
+        if (threaded) {
             pthread_join(rth, NULL);
+        }
+        if (e == ERR_OK && wj.f && wj.e != ERR_OK) {
+            *ei = wj.ei;
+            e = wj.e;
         }
         if (e == ERR_OK && hj.e != ERR_OK) {
             *ei = hj.ei;
@@ -892,6 +955,9 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
         }
         if (e != ERR_OK) {
             goto out;
+        }
+        if (wj.f && plan->progress) {
+            plan->progress(wj.y + wj.rows, ny, plan->progress_arg);
         }
         const struct calib_frame *bands[R_N] = {NULL, NULL, NULL};
         int64_t roy[R_N] = {0, 0, 0};
@@ -901,17 +967,17 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
         if ((e = chain_apply(&c, f, bands, roy, ei)) != ERR_OK) {
             goto out;
         }
-        if ((e = fitsimg_writer_select(w, h_sci, ei)) != ERR_OK ||
-            (e = fitsimg_writer_write_rows(w, y, rows, FITSIMG_F64, f->sci, ei)) != ERR_OK ||
-            (h_err >= 0 && ((e = fitsimg_writer_select(w, h_err, ei)) != ERR_OK ||
-                            (e = fitsimg_writer_write_rows(w, y, rows, FITSIMG_F64, f->err, ei)) !=
-                                ERR_OK)) ||
-            (e = fitsimg_writer_select(w, h_dq, ei)) != ERR_OK ||
-            (e = fitsimg_writer_write_rows(w, y, rows, FITSIMG_U16, f->dq, ei)) != ERR_OK) {
+        wj.f = f;
+        wj.y = y;
+        wj.rows = rows;
+    }
+    if (wj.f) {
+        if ((e = band_write(&wj)) != ERR_OK) {
+            *ei = wj.ei;
             goto out;
         }
         if (plan->progress) {
-            plan->progress(y + rows, ny, plan->progress_arg);
+            plan->progress(wj.y + wj.rows, ny, plan->progress_arg);
         }
     }
     chain_record(&c, rec);
@@ -937,6 +1003,9 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
 out:
     fitsimg_writer_destroy(w);
     fitsimg_close(hdr);
+    free(spare.sci);
+    free(spare.err);
+    free(spare.dq);
     bsrc_close(&in);
     bsrc_close(&ms);
     for (int i = 0; i < R_N; i++) {
