@@ -256,12 +256,19 @@ static bool fast_ok(const struct calib_combine_opts *o, size_t n)
     return n <= FAST_N && !(o->clip_extrema && (o->nlow > 0 || o->nhigh > 0)) && !o->weights;
 }
 
-static void net8(double *const *t, int64_t nx)
+/* Sort lanes 0..n-1 (n <= 8) per pixel with Batcher's 8-lane network less every comparator that
+ * touches a lane >= n: with those lanes +inf such a comparator never moves anything, and what is
+ * left is a sorting network of optimal size for n (1, 3, 5, 9, 12, 16, 19 comparators; checked
+ * by the 0-1 principle for every n). */
+static void net8(double *const *t, int64_t nx, size_t n)
 {
     static const int pairs[19][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}, {0, 4}, {1, 5}, {2, 6},
                                      {3, 7}, {0, 1}, {2, 3}, {4, 5}, {6, 7}, {2, 4}, {3, 5},
                                      {1, 4}, {3, 6}, {1, 2}, {3, 4}, {5, 6}};
     for (int c = 0; c < 19; c++) {
+        if ((size_t)pairs[c][1] >= n) {
+            continue;
+        }
         double *restrict p = t[pairs[c][0]];
         double *restrict q = t[pairs[c][1]];
         for (int64_t x = 0; x < nx; x++) {
@@ -427,21 +434,15 @@ static void fast_row(const struct band_job *j, struct fast_rows *r, int64_t y)
     double *restrict oerr = j->oerr + y * nx;
     uint16_t *restrict odq = j->odq + y * nx;
     if (o->method == CALIB_COMBINE_MEDIAN) {
-        for (size_t i = 0; i < FAST_N; i++) {
+        for (size_t i = 0; i < n; i++) {
             double *restrict t = r->t[i];
-            if (i >= n) {
-                for (int64_t x = 0; x < nx; x++) {
-                    t[x] = INFINITY;
-                }
-                continue;
-            }
             const double *restrict d = r->d[i];
             const double *restrict k = r->keep[i];
             for (int64_t x = 0; x < nx; x++) {
                 t[x] = k[x] != 0 ? d[x] : INFINITY;
             }
         }
-        net8(r->t, nx);
+        net8(r->t, nx, n);
         for (int64_t x = 0; x < nx; x++) {
             osci[x] = pick(r->t, x, (int)m[x]);
         }
@@ -453,13 +454,7 @@ static void fast_row(const struct band_job *j, struct fast_rows *r, int64_t y)
                 t[x] = k[x] != 0 ? fabs(d[x] - osci[x]) : INFINITY;
             }
         }
-        for (size_t i = n; i < FAST_N; i++) {
-            double *restrict t = r->t[i];
-            for (int64_t x = 0; x < nx; x++) {
-                t[x] = INFINITY;
-            }
-        }
-        net8(r->t, nx);
+        net8(r->t, nx, n);
         for (int64_t x = 0; x < nx; x++) {
             double mad = pick(r->t, x, (int)m[x]);
             oerr[x] = m[x] > 0 ? mad * MAD_TO_SIGMA / sqrt(m[x]) : NAN;
