@@ -49,6 +49,7 @@ struct conn_state {
     const char *params[REQ_MAX_PATH_PARAMS];
     size_t nparams;
     struct buf body;
+    size_t discarded; /* body bytes read and dropped after a refusal */
     char request_id[REQUEST_ID_MAX + 1];
     char path[HTTP_PATH_MAX + 1]; /* params point into this copy */
 };
@@ -378,7 +379,16 @@ static enum MHD_Result on_request(void *cls,
     }
     if (*upload_size > 0) {
         const struct route *rt = route_of(st);
-        if (st->early == ERR_OK && rt && rt->body_max > 0) {
+        if (st->early != ERR_OK || !rt || rt->body_max == 0) {
+            /* a refused or unwanted body is read and dropped so that the 413 can be answered,
+             * but not without end: a client that keeps sending is cut off */
+            st->discarded += *upload_size;
+            if (st->discarded > HTTP_DISCARD_MAX) {
+                LOG_INFO("http", "closing a connection that sent over %u bytes of refused body",
+                         HTTP_DISCARD_MAX);
+                return MHD_NO;
+            }
+        } else {
             enum err e = buf_append(&st->body, upload, *upload_size);
             if (e != ERR_OK) {
                 buf_free(&st->body);

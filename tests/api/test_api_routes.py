@@ -215,6 +215,26 @@ def bad_input(d, first):
     finally:
         c.close()
 
+    # a refused upload that goes on and on is cut off (8 MiB of it read), not drained forever
+    c = d.conn()
+    c.putrequest("POST", J)
+    c.putheader("Authorization", "Bearer " + TOKEN)
+    c.putheader("Content-Type", "application/json")
+    c.putheader("Transfer-Encoding", "chunked")
+    c.endheaders()
+    chunk = b" " * 65536
+    cut = False
+    try:
+        for _ in range(512):  # 32 MiB
+            c.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        c.send(b"0\r\n\r\n")
+        c.getresponse().read()
+    except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+        cut = True
+    finally:
+        c.close()
+    check(cut, "a 32 MiB refused upload was read to the end")
+
     # GET /v1/jobs/{id}
     expect(d, "GET", J + "/not-a-uuid", 400, field="id", code="parse")
     expect(d, "GET", J + "/" + NOT_THERE, 404, code="not_found")
