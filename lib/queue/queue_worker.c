@@ -123,22 +123,63 @@ static int queue_cmp_claimed(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-/* Append @p str as a JSON string literal (or null). */
+/* Length of the well-formed UTF-8 sequence at @p c (the rules PostgreSQL applies: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one. */
+static int queue_utf8_len(const unsigned char *c)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    int n;
+    if (c[0] < 0x80) {
+        return 1;
+    } else if (c[0] >= 0xC2 && c[0] <= 0xDF) {
+        n = 2;
+    } else if (c[0] >= 0xE0 && c[0] <= 0xEF) {
+        n = 3;
+        lo = c[0] == 0xE0 ? 0xA0 : 0x80;
+        hi = c[0] == 0xED ? 0x9F : 0xBF;
+    } else if (c[0] >= 0xF0 && c[0] <= 0xF4) {
+        n = 4;
+        lo = c[0] == 0xF0 ? 0x90 : 0x80;
+        hi = c[0] == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (c[1] < lo || c[1] > hi) {
+        return 0;
+    }
+    for (int i = 2; i < n; i++) { /* stops at the terminating NUL: it is no continuation byte */
+        if (c[i] < 0x80 || c[i] > 0xBF) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/* Append @p str as a JSON string literal (or null). Bytes that are not well-formed UTF-8 (a
+ * message cut in the middle of a character, a raw byte from a file name or a FITS card) become
+ * U+FFFD: PostgreSQL refuses the whole parameter otherwise, and with it every completion of the
+ * batch, again at every retry. */
 static enum err queue_json_str(struct buf *b, const char *str)
 {
     if (str == NULL) {
         return buf_puts(b, "null");
     }
     enum err e = buf_puts(b, "\"");
-    for (const unsigned char *c = (const unsigned char *)str; e == ERR_OK && *c != '\0'; c++) {
+    const unsigned char *c = (const unsigned char *)str;
+    while (e == ERR_OK && *c != '\0') {
+        int n = queue_utf8_len(c);
         if (*c == '"' || *c == '\\') {
             char two[3] = {'\\', (char)*c, '\0'};
             e = buf_puts(b, two);
         } else if (*c < 0x20) {
             e = buf_printf(b, "\\u%04x", (unsigned)*c);
+        } else if (n == 0) {
+            e = buf_puts(b, "\\ufffd");
+            n = 1;
         } else {
-            e = buf_append(b, c, 1);
+            e = buf_append(b, c, (size_t)n);
         }
+        c += n > 0 ? n : 1;
     }
     return e == ERR_OK ? buf_puts(b, "\"") : e;
 }

@@ -140,6 +140,36 @@ static void test_bad_params_and_unknown_kind(void **state)
                      1);
 }
 
+/* A handler whose message is not valid UTF-8 (a raw byte, a sequence cut in the middle, as a
+ * message copied from a file name or a FITS card can be). */
+static enum err bad_utf8_handler(struct workers_job *job, void *arg, struct err_info *ei)
+{
+    (void)job;
+    (void)arg;
+    return err_set(ei, ERR_INVALID, "bad byte \xff in card, cut \xc3");
+}
+
+static void test_message_not_utf8(void **state)
+{
+    struct fx *f = *state;
+    struct err_info ei;
+    assert_int_equal(workers_register(f->p, "ingest", bad_utf8_handler, NULL, &ei), ERR_OK);
+    json_decref(enq(f->q, json_pack("[{s:s}, {s:s}, {s:s}]", "kind", "ingest", "kind", "noop",
+                                    "kind", "noop")));
+    start(f);
+    /* the bad message neither blocks the completions written with it nor is lost */
+    assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'succeeded'", 2), 2);
+    assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'failed'", 1), 1);
+    assert_int_equal(
+        qt_sql_int(&f->db,
+                   "SELECT count(*) FROM jobs WHERE kind = 'ingest'"
+                   " AND error_message LIKE '%bad byte \xef\xbf\xbd in card, cut \xef\xbf\xbd'"),
+        1);
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM job_events WHERE state = 'failed'"
+                                        " AND message LIKE '%bad byte \xef\xbf\xbd%'"),
+                     1);
+}
+
 static void test_cancel_running(void **state)
 {
     struct fx *f = *state;
@@ -223,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_noop_end_to_end, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_params_and_unknown_kind, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_message_not_utf8, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_drain_releases, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fresh_pool_claims_only_for_idle_threads, fx_setup,
