@@ -334,6 +334,16 @@ static void test_resp_json_cap(void **state)
     assert_int_equal(resp.status, 202);
     assert_string_equal(buf_cstr(&resp.body), "{\"a\":\"b\"}\n");
     json_decref(small);
+    /* over the first reservation: measured, then written whole */
+    char mid[5001];
+    memset(mid, 'm', sizeof mid - 1);
+    mid[sizeof mid - 1] = '\0';
+    json_t *midj = json_pack("[s,i]", mid, 7);
+    assert_non_null(midj);
+    assert_int_equal(resp_json(&resp, 200, midj, &ei), ERR_OK);
+    json_decref(midj);
+    assert_int_equal(resp.body.len, 5000 + 7); /* ["...",7] and the newline */
+    assert_memory_equal(buf_cstr(&resp.body) + 5000 + 2, "\",7]\n", 5);
     size_t n = RESP_BODY_MAX + 16;
     char *text = malloc(n + 1);
     assert_non_null(text);
