@@ -184,6 +184,31 @@ static enum err queue_json_str(struct buf *b, const char *str)
     return e == ERR_OK ? buf_puts(b, "\"") : e;
 }
 
+/* Append the JSON text @p json (jansson's output) with each escaped NUL (\u0000) turned into
+ * \ufffd: jsonb cannot hold NUL and refuses the whole completion parameter otherwise. Escapes
+ * are consumed in pairs, so an escaped backslash before "u0000" is left alone. */
+static enum err queue_json_put_result(struct buf *b, const char *json)
+{
+    const char *start = json;
+    const char *c = json;
+    enum err e = ERR_OK;
+    while (e == ERR_OK && *c != '\0') {
+        if (c[0] != '\\' || c[1] == '\0') {
+            c++;
+        } else if (strncmp(c + 1, "u0000", 5) == 0) {
+            e = buf_append(b, start, (size_t)(c - start));
+            if (e == ERR_OK) {
+                e = buf_puts(b, "\\ufffd");
+            }
+            c += 6;
+            start = c;
+        } else {
+            c += 2;
+        }
+    }
+    return e == ERR_OK ? buf_append(b, start, (size_t)(c - start)) : e;
+}
+
 /* Completions as the JSON array queue_sql_complete reads (built directly: this is the hot path
  * of every job); NULL on allocation failure. */
 static char *queue_completions_json(struct queue *q, const struct queue_completion *c, int n)
@@ -212,7 +237,7 @@ static char *queue_completions_json(struct queue *q, const struct queue_completi
                        i > 0 ? "," : "", k->id, k->attempt, (int)k->outcome, (long long)delay);
         if (e == ERR_OK && k->result != NULL && k->outcome == QUEUE_SUCCEEDED) {
             char *r = json_dumps(k->result, JSON_COMPACT | JSON_ENCODE_ANY);
-            e = r != NULL ? buf_puts(&b, r) : ERR_NOMEM;
+            e = r != NULL ? queue_json_put_result(&b, r) : ERR_NOMEM;
             free(r);
         } else if (e == ERR_OK) {
             e = buf_puts(&b, "null");

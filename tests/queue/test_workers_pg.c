@@ -149,6 +149,31 @@ static enum err bad_utf8_handler(struct workers_job *job, void *arg, struct err_
     return err_set(ei, ERR_INVALID, "bad byte \xff in card, cut \xc3");
 }
 
+/* A handler whose result holds a NUL character (jsonb has no room for one). */
+static enum err nul_result_handler(struct workers_job *job, void *arg, struct err_info *ei)
+{
+    (void)arg;
+    (void)ei;
+    workers_job_set_result(job,
+                           json_pack("{s:s%, s:s}", "card", "a\0b\\u0000", (size_t)9, "ok", "yes"));
+    return ERR_OK;
+}
+
+static void test_result_with_nul(void **state)
+{
+    struct fx *f = *state;
+    struct err_info ei;
+    assert_int_equal(workers_register(f->p, "ingest", nul_result_handler, NULL, &ei), ERR_OK);
+    json_decref(enq(f->q, json_pack("[{s:s}, {s:s}]", "kind", "ingest", "kind", "noop")));
+    start(f);
+    assert_int_equal(wait_count(f, "SELECT count(*) FROM jobs WHERE state = 'succeeded'", 2), 2);
+    /* the NUL became U+FFFD; an escaped backslash followed by u0000 is text and stays */
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE kind = 'ingest'"
+                                        " AND result->>'card' = E'a\\uFFFDb\\\\u0000'"
+                                        " AND result->>'ok' = 'yes'"),
+                     1);
+}
+
 static void test_message_not_utf8(void **state)
 {
     struct fx *f = *state;
@@ -254,6 +279,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_noop_end_to_end, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_params_and_unknown_kind, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_message_not_utf8, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_result_with_nul, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_drain_releases, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fresh_pool_claims_only_for_idle_threads, fx_setup,
