@@ -9,6 +9,7 @@
 
 #include "handlers.h"
 #include "metrics.h"
+#include "router.h"
 
 #include <stdbool.h>
 
@@ -17,7 +18,7 @@
                                            proxy all clients share one: keep it generous) */
 #define HTTP_CONN_TIMEOUT_S 30          /* idle keep-alive connections are closed after this */
 #define HTTP_CONN_MEMORY    (8u << 10)  /* MHD zeroes this per request: keep it small */
-#define HTTP_PATH_MAX       1024        /* longer paths are 404 */
+#define HTTP_PATH_MAX       ROUTER_PATH_MAX /* longer paths are 404 */
 #define HTTP_DISCARD_MAX    (8u << 20)  /* refused body bytes read before the connection is
                                            closed without an answer */
 

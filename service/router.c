@@ -162,7 +162,7 @@ int router_match(const struct route *table,
 
 int router_path_row(const struct route *table, size_t n, const char *path)
 {
-    char scratch[1100];
+    char scratch[ROUTER_PATH_MAX + 1];
     char *seg[ROUTER_MAX_SEGMENTS];
     if (!str_copy(scratch, sizeof scratch, path)) {
         return ROUTE_NOT_FOUND;

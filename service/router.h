@@ -31,7 +31,8 @@ struct route {
 extern const struct route routes[];
 extern const size_t routes_len;
 
-#define ROUTES_MAX       64 /* rows the route table may have */
+#define ROUTES_MAX       64   /* rows the route table may have */
+#define ROUTER_PATH_MAX  1024 /* longest path matched; a longer one is not a route (404) */
 #define ROUTE_NOT_FOUND  (-1)
 #define ROUTE_BAD_METHOD (-2)
 #define ROUTER_ALLOW_MAX 64
