@@ -261,9 +261,15 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
         } else if (v != NULL && json_is_object(v)) {
             char *dump = json_dumps(v, JSON_COMPACT);
             size_t n = dump != NULL ? strlen(dump) : 0;
+            bool nul = dump != NULL && queue__json_has_nul(dump);
             free(dump);
-            if (n > QUEUE_PARAMS_MAX) {
+            if (dump == NULL) {
+                e = err_set(ei, ERR_NOMEM, "out of memory");
+            } else if (n > QUEUE_PARAMS_MAX) {
                 e = err_set_field(ei, ERR_TOO_LARGE, f, "params exceed %d bytes", QUEUE_PARAMS_MAX);
+            } else if (nul) {
+                /* jsonb cannot store it: refuse it here rather than fail the insert */
+                e = err_set_field(ei, ERR_INVALID, f, "params must not contain NUL characters");
             } else {
                 json_object_set(row, "params", v);
             }

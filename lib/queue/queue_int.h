@@ -71,6 +71,10 @@ void queue__uuid7(char out[QUEUE_ID_LEN + 1]);
  * (owned JSON array in @p rows_out). Pure: no database. Errors as queue_enqueue documents. */
 NODISCARD enum err queue__specs_check(const json_t *specs, json_t **rows_out, struct err_info *ei);
 
+/** Whether the JSON text @p json (jansson's output) holds an escaped NUL (\u0000), which jsonb
+ * refuses. Escapes are read in pairs, so an escaped backslash before "u0000" is not one. */
+bool queue__json_has_nul(const char *json);
+
 /** Uniform double in [0, 1) from a per-thread generator. */
 double queue__rnd01(void);
 

@@ -266,3 +266,16 @@ enum err queue__exec1(struct queue *q,
     }
     return e;
 }
+
+bool queue__json_has_nul(const char *json)
+{
+    for (const char *c = json; *c != '\0'; c++) {
+        if (c[0] == '\\' && c[1] != '\0') {
+            if (strncmp(c + 1, "u0000", 5) == 0) {
+                return true;
+            }
+            c++; /* the escaped character */
+        }
+    }
+    return false;
+}

@@ -2,6 +2,7 @@
  * syntax; cursor encoding round trip and rejection of malformed cursors.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "queue/queue.h"
+#include "queue/queue_int.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,9 +84,38 @@ static void test_cursor(void **state)
     assert_string_equal(back, "00000000-0000-0000-0000-000000000000");
 }
 
+/* jsonb cannot hold NUL: params with one are refused with the field named; an escaped
+ * backslash followed by u0000 is ordinary text. */
+static void test_params_nul(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    json_t *rows = NULL;
+    json_t *bad = json_pack("{s:s, s:{s:s%}}", "kind", "noop", "params", "card", "a\0b", (size_t)3);
+    assert_int_equal(queue__specs_check(bad, &rows, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params");
+    assert_null(rows);
+    json_t *ok = json_pack("[{s:s}, {s:s, s:{s:s}}]", "kind", "noop", "kind", "noop", "params",
+                           "card", "a\\u0000");
+    assert_int_equal(queue__specs_check(ok, &rows, &ei), ERR_OK);
+    assert_int_equal(json_array_size(rows), 2);
+    json_decref(rows);
+    rows = NULL;
+    json_t *bad2 = json_pack("[{s:s}, {s:s, s:{s:[s%]}}]", "kind", "noop", "kind", "noop", "params",
+                             "list", "\0", (size_t)1);
+    assert_int_equal(queue__specs_check(bad2, &rows, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "[1].params");
+    assert_false(queue__json_has_nul("{\"a\":\"\\\\u0000\"}"));
+    assert_true(queue__json_has_nul("{\"a\":\"\\\\\\u0000\"}"));
+    json_decref(bad);
+    json_decref(ok);
+    json_decref(bad2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params_nul),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_cursor),
