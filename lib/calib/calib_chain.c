@@ -813,8 +813,8 @@ enum err calib_run_file(const char *in_path, const char *hdu, const struct calib
     pthread_t fth;
     bool flat_threaded = paths[R_FLAT] && c.has_os && fitsimg_threads_ok() &&
                          pthread_create(&fth, NULL, flat_work, &fj) == 0;
-    if (paths[R_FLAT] && !flat_threaded && (e = stream_flat_mean(&c, &rs[R_FLAT], nx, ny, ei)) !=
-                                               ERR_OK) {
+    if (paths[R_FLAT] && !flat_threaded &&
+        (e = stream_flat_mean(&c, &rs[R_FLAT], nx, ny, ei)) != ERR_OK) {
         goto out;
     }
     /* pass 1: overscan levels of every row (DQ initialised first: default mode skips flags) */
