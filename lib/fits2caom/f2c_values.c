@@ -86,7 +86,7 @@ enum err f2c__long(const struct f2c_ctx *c, const char *key, const char *v, int6
 enum err f2c__opti(const struct f2c_ctx *c, const char *key, const char *v, struct caom_opti *o,
                    struct err_info *ei)
 {
-    int64_t l;
+    int64_t l = 0;
     enum err e = f2c__long(c, key, v, &l, ei);
     if (e != ERR_OK) {
         return e;
