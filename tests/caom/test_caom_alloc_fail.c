@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "caom_test.h"
-#include "caom_test_alloc.h"
+#include "support/alloc_fail.h"
 
 #define RUNS_MAX 200000L /* bound on injection points per operation */
 
@@ -43,10 +43,10 @@ static void inject(const char *what, op_fn op, void *ctx)
     long n;
     for (n = 0; n < RUNS_MAX; n++) {
         struct err_info ei = {0};
-        caom_test_alloc_fail_nth(n);
+        alloc_fail_nth(n);
         enum err rc = op(ctx, &ei);
-        bool fired = caom_test_alloc_refused() > 0;
-        caom_test_alloc_fail_nth(-1);
+        bool fired = alloc_fail_refused() > 0;
+        alloc_fail_nth(-1);
         if (!fired) {
             assert_int_equal(rc, ERR_OK);
             break;
@@ -110,11 +110,11 @@ static enum err op_clone(void *ctx, struct err_info *ei)
 static enum err op_merge(void *ctx, struct err_info *ei)
 {
     struct fx *f = ctx;
-    long saved = caom_test_alloc_countdown();
-    caom_test_alloc_fail_nth(-1);
+    long saved = alloc_fail_countdown();
+    alloc_fail_nth(-1);
     struct caom_observation *ex = caom_observation_clone(f->o);
     assert_non_null(ex);
-    caom_test_alloc_fail_nth(saved);
+    alloc_fail_nth(saved);
     enum err rc = caom_merge(ex, f->other, true, NULL, ei);
     /* a merge that reports success did all of its work (uuids are random: compare without) */
     if (rc == ERR_OK && f->merged)
@@ -126,11 +126,11 @@ static enum err op_merge(void *ctx, struct err_info *ei)
 static enum err op_compute(void *ctx, struct err_info *ei)
 {
     struct fx *f = ctx;
-    long saved = caom_test_alloc_countdown();
-    caom_test_alloc_fail_nth(-1);
+    long saved = alloc_fail_countdown();
+    alloc_fail_nth(-1);
     struct caom_observation *c = caom_observation_clone(f->o);
     assert_non_null(c);
-    caom_test_alloc_fail_nth(saved);
+    alloc_fail_nth(saved);
     enum err rc = caom_observation_compute(c, NULL, ei);
     /* a computation that reports success computed everything (nothing silently dropped) */
     if (rc == ERR_OK && f->computed) {

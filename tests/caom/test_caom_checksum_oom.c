@@ -18,25 +18,25 @@
 #include <cmocka.h>
 
 #include "caom_test.h"
-#include "caom_test_alloc.h"
+#include "support/alloc_fail.h"
 
 static void check(const char *rel, const char *acc_expected)
 {
     struct caom_observation *o = caom_test_load(rel);
     uint8_t d[16];
     char s[CAOM_CHECKSUM_URI_MAX];
-    caom_test_alloc_fail_all(true);
+    alloc_fail_all(true);
     caom_acc_checksum_observation(o, d);
-    caom_test_alloc_fail_all(false);
-    assert_true(caom_test_alloc_refused() > 0); /* the fallback really ran */
+    alloc_fail_all(false);
+    assert_true(alloc_fail_refused() > 0); /* the fallback really ran */
     caom_checksum_format(d, s);
     assert_string_equal(s, acc_expected);
     /* update without memory, then verify with memory: every entity agrees */
     for (size_t i = 0; i < o->n_planes; i++)
         o->planes[i]->e.acc_meta_checksum[0] = '\0';
-    caom_test_alloc_fail_all(true);
+    alloc_fail_all(true);
     caom_checksum_update(o);
-    caom_test_alloc_fail_all(false);
+    alloc_fail_all(false);
     assert_string_equal(o->e.acc_meta_checksum, acc_expected);
     struct err_info ei = {0};
     assert_int_equal(caom_checksum_verify(o, &ei), ERR_OK);
@@ -75,10 +75,10 @@ static void test_order_and_duplicates(void **state)
     }
     uint8_t sorted[16], fallback[16];
     caom_acc_checksum_observation(o, sorted);
-    caom_test_alloc_fail_all(true);
+    alloc_fail_all(true);
     caom_acc_checksum_observation(o, fallback);
-    caom_test_alloc_fail_all(false);
-    assert_true(caom_test_alloc_refused() > 0);
+    alloc_fail_all(false);
+    assert_true(alloc_fail_refused() > 0);
     assert_memory_equal(sorted, fallback, 16);
     /* and a plane left out changes the digest (the comparison above can fail) */
     o->n_planes--;
@@ -90,9 +90,9 @@ static void test_order_and_duplicates(void **state)
 
 static void meta_of(const struct caom_observation *o, bool fail, uint8_t d[16])
 {
-    caom_test_alloc_fail_all(fail);
+    alloc_fail_all(fail);
     caom_meta_checksum_observation(o, d);
-    caom_test_alloc_fail_all(false);
+    alloc_fail_all(false);
 }
 
 /* A keyword set is hashed sorted and once per value, with or without memory to sort it. */
@@ -110,7 +110,7 @@ static void test_keyword_set(void **state)
     uint8_t sorted[16], fallback[16], plain[16];
     meta_of(o, false, sorted);
     meta_of(o, true, fallback);
-    assert_true(caom_test_alloc_refused() > 0);
+    assert_true(alloc_fail_refused() > 0);
     assert_memory_equal(sorted, fallback, 16);
     /* the same set written sorted without the duplicate gives the same digest... */
     caom_strlist_clear(&o->instrument->keywords);
@@ -153,9 +153,9 @@ static void test_enum_set(void **state)
     assert_memory_equal(a, b, 16);
     plane_meta(p, clean, 2, c);
     assert_memory_not_equal(a, c, 16);
-    caom_test_alloc_fail_all(true);
+    alloc_fail_all(true);
     plane_meta(p, messy, 4, c);
-    caom_test_alloc_fail_all(false);
+    alloc_fail_all(false);
     assert_memory_equal(a, c, 16);
     caom_plane_free(p);
 }

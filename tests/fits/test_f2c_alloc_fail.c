@@ -22,43 +22,7 @@
 #include "caom/caom.h"
 #include "fits/fits.h"
 #include "fits2caom/fits2caom.h"
-
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-
-static long g_countdown = -1; /* the call that fails: 0 = the next one; -1 = none */
-static bool g_fired;          /* the injected failure happened in this run */
-
-static bool fail_now(void)
-{
-    if (g_countdown < 0) {
-        return false;
-    }
-    if (g_countdown-- == 0) {
-        g_fired = true;
-        return true;
-    }
-    return false;
-}
-
-void *__wrap_malloc(size_t size)
-{
-    return fail_now() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return fail_now() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-    return fail_now() ? NULL : __real_realloc(p, size);
-}
+#include "support/alloc_fail.h"
 
 #define CASE_FILES  8      /* header files per case */
 #define CASE_BPS    8      /* blueprints per case */
@@ -188,10 +152,10 @@ static void inject_case(const struct tcase *c)
     for (n = 0; n < RUNS_MAX; n++) {
         struct caom_observation *obs = NULL;
         char where[256] = "";
-        g_fired = false;
-        g_countdown = n;
+        alloc_fail_nth(n);
         e = build(c, &obs, &ei);
-        g_countdown = -1;
+        bool fired = alloc_fail_refused() > 0;
+        alloc_fail_nth(-1);
         if (e != ERR_OK && e != ERR_NOMEM) {
             fail_msg("%s: allocation %ld failing gave %s: %s", c->name, n, err_str(e), ei.msg);
         }
@@ -200,7 +164,7 @@ static void inject_case(const struct tcase *c)
                      n, where);
         }
         caom_observation_free(obs);
-        if (!g_fired) {
+        if (!fired) {
             break;
         }
     }

@@ -20,42 +20,7 @@
 #include <unistd.h>
 
 #include "storage/storage.h"
-
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-
-static long g_countdown = -1; /* the call that fails: 0 = the next one; -1 = none */
-static bool g_fired;          /* the injected failure happened in this run */
-
-static bool fail_now(void)
-{
-    if (g_countdown < 0)
-        return false;
-    if (g_countdown-- == 0) {
-        g_fired = true;
-        return true;
-    }
-    return false;
-}
-
-void *__wrap_malloc(size_t size)
-{
-    return fail_now() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return fail_now() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-    return fail_now() ? NULL : __real_realloc(p, size);
-}
+#include "support/alloc_fail.h"
 
 #define RUNS_MAX 10000L /* bound on injection points per operation */
 
@@ -84,11 +49,11 @@ static void inject(const char *what, op_fn op)
     long n;
     for (n = 0; n < RUNS_MAX; n++) {
         struct err_info ei = {0};
-        g_fired = false;
-        g_countdown = n;
+        alloc_fail_nth(n);
         enum err rc = op(&ei);
-        g_countdown = -1;
-        if (!g_fired) {
+        bool fired = alloc_fail_refused() > 0;
+        alloc_fail_nth(-1);
+        if (!fired) {
             assert_int_equal(rc, ERR_OK);
             break;
         }

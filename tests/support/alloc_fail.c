@@ -1,10 +1,7 @@
-/* caom_test_alloc.c - see caom_test_alloc.h.
+/* alloc_fail.c - see alloc_fail.h.
  * SPDX-License-Identifier: Apache-2.0 */
-#include "caom_test_alloc.h"
+#include "support/alloc_fail.h"
 
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t size);
@@ -13,25 +10,25 @@ static long g_countdown = -1; /* the allocation that fails: 0 = the next one; -1
 static bool g_all;            /* every allocation fails */
 static size_t g_refused;      /* allocations refused since the last reset */
 
-void caom_test_alloc_fail_nth(long n)
+void alloc_fail_nth(long n)
 {
     g_countdown = n;
     g_refused = 0;
 }
 
-long caom_test_alloc_countdown(void)
+long alloc_fail_countdown(void)
 {
     return g_countdown;
 }
 
-void caom_test_alloc_fail_all(bool on)
+void alloc_fail_all(bool on)
 {
     g_all = on;
     if (on)
         g_refused = 0;
 }
 
-size_t caom_test_alloc_refused(void)
+size_t alloc_fail_refused(void)
 {
     return g_refused;
 }
