@@ -5,6 +5,7 @@
 #include "core/atomic_file.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/path.h"
 #include "core/str.h"
 
 #include <dirent.h>
@@ -409,21 +410,7 @@ static enum err run_capture(char *const argv[], struct buf *out, int *status, st
 
 static bool bad_member_name(const char *name)
 {
-    if (name[0] == '/' || name[0] == '\0') {
-        return true;
-    }
-    const char *seg = name;
-    for (;;) {
-        const char *slash = strchr(seg, '/');
-        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
-        if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-            return true;
-        }
-        if (!slash) {
-            return false;
-        }
-        seg = slash + 1;
-    }
+    return name[0] == '/' || name[0] == '\0' || path_has_dotdot(name);
 }
 
 /* argv words shared by both tar invocations (execv wants char *const[]) */

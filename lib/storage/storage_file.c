@@ -6,6 +6,7 @@
 #include "storage/storage.h"
 #include "storage/storage_int.h"
 
+#include "core/path.h"
 #include "core/str.h"
 
 #include <dirent.h>
@@ -45,22 +46,6 @@ static bool inside_roots(const struct storage *st, const char *real)
         }
     }
     return false;
-}
-
-static bool has_dotdot(const char *p)
-{
-    const char *seg = p;
-    for (;;) {
-        const char *slash = strchr(seg, '/');
-        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
-        if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-            return true;
-        }
-        if (!slash) {
-            return false;
-        }
-        seg = slash + 1;
-    }
 }
 
 /* Absolute, lexically cleaned form of @p path ("." and empty segments dropped). */
@@ -123,7 +108,7 @@ enum err storage__confine(struct storage *st, const char *path, bool for_write, 
         return err_set_field(ei, ERR_FORBIDDEN, "uri",
                              "file access is disabled: no data roots are configured");
     }
-    if (has_dotdot(path)) {
+    if (path_has_dotdot(path)) {
         return err_set_field(ei, ERR_FORBIDDEN, "uri", "path \"%.300s\" contains \"..\"", path);
     }
     char abs[STORAGE_PATH_MAX];
