@@ -279,6 +279,31 @@ static enum err grow(struct rd *r, const xmlNode *n, void **arr, size_t *count, 
         }                                                                                         \
     } while (0)
 
+/* Read the children of container element @p c (<planes>, <artifacts>, <parts>, <chunks>):
+ * each must be an @p item element; it is allocated as @p type, attached to @p parent with
+ * @p add (and freed with @p free_fn if that fails), then read with @p rd_fn. Like ALLOC, it
+ * returns from the calling function on most errors; the status of the last step (the
+ * namespace check when there are no children, else reading the last child) is left in @p rc. */
+#define RD_CHILDREN(r, c, rc, item, type, add, parent, free_fn, rd_fn)                           \
+    do {                                                                                          \
+        (rc) = check_ns(r, c);                                                                    \
+        FOR_EL(c, child_) {                                                                       \
+            if (rc)                                                                               \
+                return rc;                                                                        \
+            if (!is(child_, item))                                                                \
+                return unknown(r, child_, (const char *)(c)->name);                               \
+            type *new_ = calloc(1, sizeof(*new_));                                                \
+            if (!new_)                                                                            \
+                return nomem(r, child_);                                                          \
+            (rc) = add(parent, new_);                                                             \
+            if (rc) {                                                                             \
+                free_fn(new_);                                                                    \
+                return bad(r, child_, rc, "could not add %s", item);                              \
+            }                                                                                     \
+            (rc) = rd_fn(r, child_, new_);                                                        \
+        }                                                                                         \
+    } while (0)
+
 /* ---- WCS ------------------------------------------------------------------------------- */
 
 static enum err rd_axis(struct rd *r, const xmlNode *n, struct caom_axis *a)
@@ -978,22 +1003,8 @@ static enum err rd_part(struct rd *r, const xmlNode *n, struct caom_part *p)
         } else if (is(c, "productType")) {
             rc = rd_str(r, c, &p->product_type);
         } else if (is(c, "chunks")) {
-            rc = check_ns(r, c);
-            FOR_EL(c, k) {
-                if (rc)
-                    return rc;
-                if (!is(k, "chunk"))
-                    return unknown(r, k, "chunks");
-                struct caom_chunk *ch = calloc(1, sizeof(*ch));
-                if (!ch)
-                    return nomem(r, k);
-                rc = caom_part_add_chunk(p, ch);
-                if (rc) {
-                    caom_chunk_free(ch);
-                    return bad(r, k, rc, "could not add chunk");
-                }
-                rc = rd_chunk(r, k, ch);
-            }
+            RD_CHILDREN(r, c, rc, "chunk", struct caom_chunk, caom_part_add_chunk, p,
+                        caom_chunk_free, rd_chunk);
         } else {
             rc = unknown(r, c, "part");
         }
@@ -1042,22 +1053,8 @@ static enum err rd_artifact(struct rd *r, const xmlNode *n, struct caom_artifact
         } else if (is(c, "contentChecksum")) {
             rc = rd_str(r, c, &a->content_checksum);
         } else if (is(c, "parts")) {
-            rc = check_ns(r, c);
-            FOR_EL(c, k) {
-                if (rc)
-                    return rc;
-                if (!is(k, "part"))
-                    return unknown(r, k, "parts");
-                struct caom_part *pt = calloc(1, sizeof(*pt));
-                if (!pt)
-                    return nomem(r, k);
-                rc = caom_artifact_add_part(a, pt);
-                if (rc) {
-                    caom_part_free(pt);
-                    return bad(r, k, rc, "could not add part");
-                }
-                rc = rd_part(r, k, pt);
-            }
+            RD_CHILDREN(r, c, rc, "part", struct caom_part, caom_artifact_add_part, a,
+                        caom_part_free, rd_part);
         } else {
             rc = unknown(r, c, "artifact");
         }
@@ -1569,22 +1566,8 @@ static enum err rd_plane(struct rd *r, const xmlNode *n, struct caom_plane *p)
             if (!rc && !p->custom->ctype)
                 rc = missing(r, c, "ctype");
         } else if (is(c, "artifacts")) {
-            rc = check_ns(r, c);
-            FOR_EL(c, k) {
-                if (rc)
-                    return rc;
-                if (!is(k, "artifact"))
-                    return unknown(r, k, "artifacts");
-                struct caom_artifact *a = calloc(1, sizeof(*a));
-                if (!a)
-                    return nomem(r, k);
-                rc = caom_plane_add_artifact(p, a);
-                if (rc) {
-                    caom_artifact_free(a);
-                    return bad(r, k, rc, "could not add artifact");
-                }
-                rc = rd_artifact(r, k, a);
-            }
+            RD_CHILDREN(r, c, rc, "artifact", struct caom_artifact, caom_plane_add_artifact, p,
+                        caom_artifact_free, rd_artifact);
         } else {
             rc = unknown(r, c, "plane");
         }
@@ -1793,22 +1776,8 @@ static enum err rd_observation(struct rd *r, const xmlNode *n, struct caom_obser
                     rc = unknown(r, k, "environment");
             }
         } else if (is(c, "planes")) {
-            rc = check_ns(r, c);
-            FOR_EL(c, k) {
-                if (rc)
-                    return rc;
-                if (!is(k, "plane"))
-                    return unknown(r, k, "planes");
-                struct caom_plane *p = calloc(1, sizeof(*p));
-                if (!p)
-                    return nomem(r, k);
-                rc = caom_observation_add_plane(o, p);
-                if (rc) {
-                    caom_plane_free(p);
-                    return bad(r, k, rc, "could not add plane");
-                }
-                rc = rd_plane(r, k, p);
-            }
+            RD_CHILDREN(r, c, rc, "plane", struct caom_plane, caom_observation_add_plane, o,
+                        caom_plane_free, rd_plane);
         } else if (is(c, "members") && o->kind == CAOM_OBS_DERIVED) {
             rc = rd_list(r, c, "observationURI", &o->members);
         } else {

@@ -300,6 +300,13 @@ static void test_bad_input(void **state)
          "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"caom2:SimpleObservation\" "
          "caom2:id=\"00000000-0000-0000-0000-000000000001\">\n"
          "<caom2:collection>C</caom2:collection>\n<caom2:observationID>o</caom2:observationID>\n"
+         "<caom2:algorithm><caom2:name>e</caom2:name></caom2:algorithm>\n<caom2:planes>\n"
+         "<caom2:bogus/></caom2:planes>\n</caom2:Observation>",
+         "line 7: element \"bogus\": unexpected element in planes"},
+        {"<?xml version=\"1.0\"?>\n<caom2:Observation xmlns:caom2=\"http://www.opencadc.org/caom2/xml/v2.4\" "
+         "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"caom2:SimpleObservation\" "
+         "caom2:id=\"00000000-0000-0000-0000-000000000001\">\n"
+         "<caom2:collection>C</caom2:collection>\n<caom2:observationID>o</caom2:observationID>\n"
          "</caom2:Observation>",
          "missing required element \"algorithm\""},
         {"<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY a SYSTEM \"file:///etc/passwd\">]>\n"
