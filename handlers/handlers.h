@@ -23,6 +23,7 @@
 #define REQ_PARAM_MAX       128        /* bytes of one path parameter */
 #define RESP_BODY_MAX       (8u << 20) /* bytes of one response body */
 #define RESP_BODY_RESERVE   1024u      /* first allocation of a JSON response body */
+#define RESP_BODY_PER_ITEM  640u       /* first allocation per element of an array answer */
 #define JOB_BODY_MAX        (1u << 20) /* POST /v1/jobs body */
 #define SMALL_BODY_MAX      4096u      /* cancel / retry bodies */
 #define JSON_MAX_DEPTH      16         /* nesting of any request body */

@@ -153,6 +153,15 @@ enum err resp_json(struct resp *resp, int status, const json_t *v, struct err_in
      * the first reservation; a larger one is measured by the first call and written by a
      * second. (json_dump_callback called a sink per token: a fifth of the serialisation.) */
     size_t room = RESP_BODY_RESERVE;
+    if (json_is_array(v)) {
+        /* a batch answer: reserve for all of it at once, or json_dumpb serialises it twice
+         * (once to measure) */
+        size_t n = json_array_size(v);
+        room = n < RESP_BODY_MAX / RESP_BODY_PER_ITEM ? n * RESP_BODY_PER_ITEM : RESP_BODY_MAX / 2;
+        if (room < RESP_BODY_RESERVE) {
+            room = RESP_BODY_RESERVE;
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         enum err e = buf_reserve(&resp->body, room);
         if (e == ERR_TOO_LARGE) {

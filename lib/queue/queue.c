@@ -506,6 +506,168 @@ static enum err queue_enq_txn(struct db_conn *c, void *arg, struct err_info *ei)
     return e;
 }
 
+/* A JSON string of text that needs no escaping in the common case (ids, kinds, queue names,
+ * timestamps, all validated); anything else is escaped as jansson would. */
+static enum err queue_text_str(struct buf *b, const char *s)
+{
+    enum err e = buf_append(b, "\"", 1);
+    while (e == ERR_OK && *s != '\0') {
+        size_t n = 0;
+        while (s[n] != '\0' && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20) {
+            n++;
+        }
+        e = buf_append(b, s, n);
+        s += n;
+        if (e == ERR_OK && *s != '\0') {
+            char esc[8];
+            unsigned char c = (unsigned char)*s++;
+            if (c == '"' || c == '\\') {
+                esc[0] = '\\';
+                esc[1] = (char)c;
+                esc[2] = '\0';
+            } else {
+                snprintf(esc, sizeof esc, "\\u%04x", c);
+            }
+            e = buf_puts(b, esc);
+        }
+    }
+    return e == ERR_OK ? buf_append(b, "\"", 1) : e;
+}
+
+static enum err queue_text_int(struct buf *b, json_int_t v)
+{
+    char d[24];
+    size_t n = sizeof d;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        d[--n] = '-';
+    }
+    return buf_append(b, d + n, sizeof d - n);
+}
+
+/* The normalized rows as the JSON text jsonb_to_recordset reads (json_dumps of them built and
+ * walked a tree per row); members whose value is a string or an integer are written directly. */
+static enum err queue_rows_text(const json_t *rows, struct buf *b)
+{
+    enum err e = buf_append(b, "[", 1);
+    for (size_t i = 0; e == ERR_OK && i < json_array_size(rows); i++) {
+        const json_t *row = json_array_get(rows, i);
+        const char *k;
+        const json_t *v;
+        bool first = true;
+        e = buf_puts(b, i > 0 ? ",{" : "{");
+        json_object_foreach((json_t *)(uintptr_t)row, k, v)
+        {
+            if (e != ERR_OK) {
+                break;
+            }
+            e = first ? ERR_OK : buf_append(b, ",", 1);
+            first = false;
+            if (e == ERR_OK) {
+                e = queue_text_str(b, k);
+            }
+            if (e == ERR_OK) {
+                e = buf_append(b, ":", 1);
+            }
+            if (e != ERR_OK) {
+                break;
+            }
+            if (json_is_string(v)) {
+                e = queue_text_str(b, json_string_value(v));
+            } else if (json_is_integer(v)) {
+                e = queue_text_int(b, json_integer_value(v));
+            } else {
+                char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                e = t != NULL ? buf_puts(b, t) : ERR_NOMEM;
+                free(t);
+            }
+        }
+        if (e == ERR_OK) {
+            e = buf_append(b, "}", 1);
+        }
+    }
+    return e == ERR_OK ? buf_append(b, "]", 1) : e;
+}
+
+/* The shared part of queue_enqueue and queue_enqueue_text: validate @p specs into @p rows (owned
+ * by the caller on any return), run the transaction; @p x->res holds the answer on ERR_OK. */
+static enum err queue_enqueue_run(struct queue *q,
+                                  const json_t *specs,
+                                  const char *idem_key,
+                                  json_t **rows_out,
+                                  struct queue_enq *x,
+                                  struct err_info *ei)
+{
+    json_t *rows = NULL;
+    struct buf rows_txt;
+    char *canonical = NULL;
+    struct buf ids;
+    enum err e = ERR_OK;
+    x->q = q;
+    buf_init(&ids, (size_t)QUEUE_BATCH_MAX * (QUEUE_ID_LEN + 1) + 8);
+    /* a row is at most its params plus a few hundred bytes */
+    buf_init(&rows_txt, (size_t)QUEUE_BATCH_MAX * (QUEUE_PARAMS_MAX + 1024));
+
+    /* the body first (shape, count, each spec), then the key */
+    e = queue__specs_check(specs, &rows, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    *rows_out = rows;
+    if (idem_key != NULL && (idem_key[0] == '\0' || strlen(idem_key) > QUEUE_IDEM_KEY_MAX)) {
+        e = err_set_field(ei, ERR_INVALID, "Idempotency-Key",
+                          "idempotency key must be 1 to %d characters", QUEUE_IDEM_KEY_MAX);
+        goto out;
+    }
+    e = buf_puts(&ids, "{");
+    for (size_t i = 0; e == ERR_OK && i < json_array_size(rows); i++) {
+        if (i > 0) {
+            e = buf_append(&ids, ",", 1);
+        }
+        if (e == ERR_OK) {
+            e = buf_puts(&ids, json_string_value(json_object_get(json_array_get(rows, i), "id")));
+        }
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(&ids, "}");
+    }
+    if (e == ERR_OK) {
+        e = queue_rows_text(rows, &rows_txt);
+    }
+    if (idem_key != NULL) {
+        canonical = json_dumps(specs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    }
+    if (e != ERR_OK || (idem_key != NULL && canonical == NULL)) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int64_t now = clock_mono_ns();
+    int64_t last = atomic_load(&q->last_notify_ns);
+    x->notify = now - last >= QUEUE_NOTIFY_DEBOUNCE_NS &&
+                atomic_compare_exchange_strong(&q->last_notify_ns, &last, now);
+    x->rows = buf_cstr(&rows_txt);
+    x->ids = buf_cstr(&ids);
+    x->canonical = canonical;
+    x->idem_key = idem_key;
+    e = db_txn_run(q->pool, queue_enq_txn, x, ei);
+    if (e == ERR_OK && !x->replayed) {
+        atomic_fetch_add(&q->enqueued, (uint64_t)db_res_rows(x->res));
+        queue_wake(q);
+    }
+out:
+    x->rows = NULL;
+    x->ids = NULL;
+    x->canonical = NULL;
+    buf_free(&rows_txt);
+    free(canonical);
+    buf_free(&ids);
+    return e;
+}
+
 enum err queue_enqueue(struct queue *q,
                        const json_t *specs,
                        const char *idem_key,
@@ -515,48 +677,8 @@ enum err queue_enqueue(struct queue *q,
 {
     json_t *rows = NULL;
     json_t *jobs = NULL;
-    char *rows_txt = NULL;
-    char *canonical = NULL;
-    struct buf ids;
     struct queue_enq x = {.q = q};
-    enum err e = ERR_OK;
-    buf_init(&ids, (size_t)QUEUE_BATCH_MAX * (QUEUE_ID_LEN + 1) + 8);
-
-    /* the body first (shape, count, each spec), then the key */
-    e = queue__specs_check(specs, &rows, ei);
-    if (e != ERR_OK) {
-        goto out;
-    }
-    if (idem_key != NULL && (idem_key[0] == '\0' || strlen(idem_key) > QUEUE_IDEM_KEY_MAX)) {
-        e = err_set_field(ei, ERR_INVALID, "Idempotency-Key",
-                          "idempotency key must be 1 to %d characters", QUEUE_IDEM_KEY_MAX);
-        goto out;
-    }
-    e = buf_puts(&ids, "{");
-    for (size_t i = 0; e == ERR_OK && i < json_array_size(rows); i++) {
-        e = buf_printf(&ids, "%s%s", i > 0 ? "," : "",
-                       json_string_value(json_object_get(json_array_get(rows, i), "id")));
-    }
-    if (e == ERR_OK) {
-        e = buf_puts(&ids, "}");
-    }
-    rows_txt = json_dumps(rows, JSON_COMPACT);
-    if (idem_key != NULL) {
-        canonical = json_dumps(specs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    }
-    if (e != ERR_OK || rows_txt == NULL || (idem_key != NULL && canonical == NULL)) {
-        e = err_set(ei, ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    int64_t now = clock_mono_ns();
-    int64_t last = atomic_load(&q->last_notify_ns);
-    x.notify = now - last >= QUEUE_NOTIFY_DEBOUNCE_NS &&
-               atomic_compare_exchange_strong(&q->last_notify_ns, &last, now);
-    x.rows = rows_txt;
-    x.ids = buf_cstr(&ids);
-    x.canonical = canonical;
-    x.idem_key = idem_key;
-    e = db_txn_run(q->pool, queue_enq_txn, &x, ei);
+    enum err e = queue_enqueue_run(q, specs, idem_key, &rows, &x, ei);
     if (e != ERR_OK) {
         goto out;
     }
@@ -573,10 +695,6 @@ enum err queue_enqueue(struct queue *q,
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (!x.replayed) {
-        atomic_fetch_add(&q->enqueued, (uint64_t)db_res_rows(x.res));
-        queue_wake(q);
-    }
     if (replayed != NULL) {
         *replayed = x.replayed;
     }
@@ -584,9 +702,149 @@ enum err queue_enqueue(struct queue *q,
 out:
     db_res_free(x.res);
     json_decref(rows);
-    free(rows_txt);
-    free(canonical);
-    buf_free(&ids);
+    return e;
+}
+
+/* queue_new_job as compact JSON text appended to @p b: the same members in the same order. */
+static enum err
+queue_new_job_text(struct buf *b, const json_t *row, const struct db_res *res, int i)
+{
+    const char *created = db_res_get(res, i, 2);
+    const char *run_at = db_res_get(res, i, 1);
+    const json_t *params = json_object_get(row, "params");
+    const json_t *parent = json_object_get(row, "parent_id");
+    const char *id = db_res_get(res, i, 0);
+    if (id == NULL || created == NULL) {
+        return ERR_INTERNAL;
+    }
+    enum err e = buf_append(b, "{\"id\":", 6);
+    if (e == ERR_OK) {
+        e = queue_text_str(b, id);
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"kind\":");
+    }
+    if (e == ERR_OK) {
+        e = queue_text_str(b, json_string_value(json_object_get(row, "kind")));
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"state\":\"queued\",\"queue\":");
+    }
+    if (e == ERR_OK) {
+        e = queue_text_str(b, json_string_value(json_object_get(row, "queue")));
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"priority\":");
+    }
+    if (e == ERR_OK) {
+        e = queue_text_int(b, json_integer_value(json_object_get(row, "priority")));
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"params\":");
+    }
+    if (e == ERR_OK && (params == NULL || json_object_size(params) == 0)) {
+        e = buf_puts(b, "{}");
+    } else if (e == ERR_OK) {
+        char *t = json_dumps(params, JSON_COMPACT);
+        e = t != NULL ? buf_puts(b, t) : ERR_NOMEM;
+        free(t);
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"attempts\":0,\"max_attempts\":");
+    }
+    if (e == ERR_OK) {
+        e = queue_text_int(b, json_integer_value(json_object_get(row, "max_attempts")));
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"run_at\":");
+    }
+    if (e == ERR_OK) {
+        e = queue_text_str(b, run_at != NULL ? run_at : created);
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"created_at\":");
+    }
+    if (e == ERR_OK) {
+        e = queue_text_str(b, created);
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"started_at\":null,\"finished_at\":null,\"error\":null,"
+                        "\"result\":null,\"parent_id\":");
+    }
+    if (e == ERR_OK && parent != NULL && json_is_string(parent)) {
+        e = queue_text_str(b, json_string_value(parent));
+    } else if (e == ERR_OK) {
+        e = buf_puts(b, "null");
+    }
+    if (e == ERR_OK) {
+        e = buf_puts(b, ",\"children\":{\"total\":0,\"queued\":0,\"running\":0,\"retrying\":0,"
+                        "\"succeeded\":0,\"failed\":0,\"cancelled\":0}}");
+    }
+    return e;
+}
+
+enum err queue_enqueue_text(struct queue *q,
+                            const json_t *specs,
+                            const char *idem_key,
+                            struct buf *out,
+                            char first_id[QUEUE_ID_LEN + 1],
+                            size_t *njobs,
+                            bool *replayed,
+                            struct err_info *ei)
+{
+    json_t *rows = NULL;
+    struct queue_enq x = {.q = q};
+    enum err e = queue_enqueue_run(q, specs, idem_key, &rows, &x, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    int n = db_res_rows(x.res);
+    const char *id0 = n > 0 ? db_res_get(x.res, 0, 0) : NULL;
+    if (id0 == NULL || strlen(id0) > QUEUE_ID_LEN) {
+        e = err_set(ei, ERR_INTERNAL, "queue returned a job without an id");
+        goto out;
+    }
+    str_copy(first_id, QUEUE_ID_LEN + 1, id0);
+    bool array = json_is_array(specs);
+    enum err be = array ? buf_append(out, "[", 1) : ERR_OK;
+    for (int i = 0; be == ERR_OK && i < (array ? n : 1); i++) {
+        if (i > 0) {
+            be = buf_append(out, ",", 1);
+        }
+        if (be != ERR_OK) {
+            break;
+        }
+        if (x.replayed) {
+            /* a replay: the jobs as they are now, as queue_get shows them */
+            json_t *j = queue__job_from_row(x.res, i, true);
+            char *t = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            be = t != NULL ? buf_puts(out, t) : ERR_NOMEM;
+            free(t);
+            json_decref(j);
+        } else {
+            be = queue_new_job_text(out, json_array_get(rows, (size_t)i), x.res, i);
+        }
+    }
+    if (be == ERR_OK && array) {
+        be = buf_append(out, "]", 1);
+    }
+    if (be == ERR_TOO_LARGE) {
+        e = err_set(ei, ERR_INTERNAL, "response document over the limit of %zu bytes", out->max);
+        goto out;
+    }
+    if (be != ERR_OK) {
+        e = err_set(ei, be, "could not serialise the response");
+        goto out;
+    }
+    if (njobs != NULL) {
+        *njobs = (size_t)n;
+    }
+    if (replayed != NULL) {
+        *replayed = x.replayed;
+    }
+out:
+    db_res_free(x.res);
+    json_decref(rows);
     return e;
 }
 

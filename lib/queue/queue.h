@@ -12,6 +12,7 @@
 #ifndef OBSFLOW_QUEUE_QUEUE_H
 #define OBSFLOW_QUEUE_QUEUE_H
 
+#include "core/buf.h"
 #include "core/compiler.h"
 #include "core/err.h"
 #include "db/db.h"
@@ -96,6 +97,21 @@ NODISCARD enum err queue_enqueue(struct queue *q,
                                  json_t **out,
                                  bool *replayed,
                                  struct err_info *ei);
+
+/**
+ * queue_enqueue with the answer as compact JSON text appended to @p out (no JSON objects built
+ * for the new jobs): the job object when @p specs is an object, else the array of the jobs,
+ * members as queue_enqueue's. @param[out] first_id the first job's id; @p njobs (optional) how
+ * many. @return as queue_enqueue; ERR_INTERNAL when the text would exceed @p out's cap.
+ */
+NODISCARD enum err queue_enqueue_text(struct queue *q,
+                                      const json_t *specs,
+                                      const char *idem_key,
+                                      struct buf *out,
+                                      char first_id[QUEUE_ID_LEN + 1],
+                                      size_t *njobs,
+                                      bool *replayed,
+                                      struct err_info *ei);
 
 /**
  * Fetch one job.

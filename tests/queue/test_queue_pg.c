@@ -607,6 +607,91 @@ static void test_idempotency(void **state)
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs"), 3);
 }
 
+/* queue_enqueue_text: the answer written as text is, job for job, what queue_get shows of the
+ * same job (every member: params, parent_id, run_at, defaults), an object for an object; a
+ * replay gives the same jobs; a cap too small for the answer is ERR_INTERNAL, inserting nothing
+ * visible to the caller as an answer. */
+static void text_matches_get(struct fx *f, const json_t *job)
+{
+    struct err_info ei;
+    json_t *got = NULL;
+    assert_int_equal(queue_get(f->q, jstr(job, "id"), &got, &ei), ERR_OK);
+    if (!json_equal(job, got)) {
+        char *a = json_dumps(job, JSON_COMPACT);
+        char *b = json_dumps(got, JSON_COMPACT);
+        fail_msg("enqueue answer %s differs from queue_get %s", a, b);
+    }
+    json_decref(got);
+}
+
+static void test_enqueue_text(void **state)
+{
+    struct fx *f = *state;
+    struct err_info ei;
+    json_t *parent = enq(f->q, "{\"kind\":\"noop\"}", NULL);
+    char body[1024];
+    snprintf(body, sizeof body,
+             "[{\"kind\":\"noop\",\"params\":{\"sleep_ms\":1,\"s\":\"a\\\"b\\\\c\\u00e9\"},"
+             "\"queue\":\"Q.x-1\",\"priority\":0,\"max_attempts\":100,"
+             "\"run_at\":\"2030-01-02T03:04:05.5+01:00\",\"parent_id\":\"%s\"},"
+             "{\"kind\":\"noop\",\"params\":null,\"run_at\":null,\"parent_id\":null},"
+             "{\"kind\":\"noop\",\"params\":{}}]",
+             jstr(json_array_get(parent, 0), "id"));
+    json_t *spec = json_loads(body, 0, NULL);
+    assert_non_null(spec);
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    char first[QUEUE_ID_LEN + 1];
+    size_t n = 0;
+    bool replayed = true;
+    assert_int_equal(queue_enqueue_text(f->q, spec, "text-1", &out, first, &n, &replayed, &ei),
+                     ERR_OK);
+    assert_false(replayed);
+    assert_int_equal(n, 3);
+    json_t *jobs = json_loads(buf_cstr(&out), 0, NULL);
+    assert_non_null(jobs);
+    assert_true(json_is_array(jobs));
+    assert_int_equal(json_array_size(jobs), 3);
+    assert_string_equal(first, jstr(json_array_get(jobs, 0), "id"));
+    for (size_t i = 0; i < 3; i++) {
+        text_matches_get(f, json_array_get(jobs, i));
+    }
+    /* the replay: the same jobs */
+    buf_reset(&out);
+    assert_int_equal(queue_enqueue_text(f->q, spec, "text-1", &out, first, &n, &replayed, &ei),
+                     ERR_OK);
+    assert_true(replayed);
+    json_t *again = json_loads(buf_cstr(&out), 0, NULL);
+    assert_non_null(again);
+    assert_true(json_equal(jobs, again));
+    json_decref(again);
+    json_decref(jobs);
+    json_decref(spec);
+    /* one object in, one object out */
+    spec = json_loads("{\"kind\":\"noop\",\"priority\":2}", 0, NULL);
+    buf_reset(&out);
+    assert_int_equal(queue_enqueue_text(f->q, spec, NULL, &out, first, &n, NULL, &ei), ERR_OK);
+    json_t *one = json_loads(buf_cstr(&out), 0, NULL);
+    assert_true(json_is_object(one));
+    assert_string_equal(first, jstr(one, "id"));
+    text_matches_get(f, one);
+    json_decref(one);
+    /* an answer over the cap */
+    struct buf tiny;
+    buf_init(&tiny, 100);
+    assert_int_equal(queue_enqueue_text(f->q, spec, NULL, &tiny, first, &n, NULL, &ei),
+                     ERR_INTERNAL);
+    buf_free(&tiny);
+    /* validation errors are queue_enqueue's */
+    json_decref(spec);
+    spec = json_loads("[{\"kind\":\"noop\"},{\"kind\":\"noop\",\"priority\":10}]", 0, NULL);
+    assert_int_equal(queue_enqueue_text(f->q, spec, NULL, &out, first, &n, NULL, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "[1].priority");
+    json_decref(spec);
+    buf_free(&out);
+    json_decref(parent);
+}
+
 /* ---- list --------------------------------------------------------------------------------- */
 
 static void test_pagination_and_filters(void **state)
@@ -838,6 +923,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rescue_dead_not_live, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_text, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_pagination_and_filters, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_children, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_prune, fx_setup, fx_teardown),
