@@ -127,6 +127,13 @@ static enum err noop_params(json_t *params, const char *pfx, struct err_info *ei
     return ERR_OK;
 }
 
+/* The field name "<pfx><name>" of an error, formatted only when there is one. */
+static const char *job_field(char *f, size_t n, const char *pfx, const char *name)
+{
+    snprintf(f, n, "%s%s", pfx, name);
+    return f;
+}
+
 static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
 {
     char field[ERR_INFO_FIELD_MAX];
@@ -148,28 +155,29 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
         }
     }
     const json_t *kind = json_object_get(job, "kind");
-    snprintf(field, sizeof field, "%skind", pfx);
     if (!kind) {
-        return err_set_field(ei, ERR_INVALID, field, "kind is required");
+        return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "kind"),
+                             "kind is required");
     }
     if (!json_is_string(kind)) {
-        return err_set_field(ei, ERR_INVALID, field, "kind must be a string");
+        return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "kind"),
+                             "kind must be a string");
     }
     if (!name_ok(json_string_value(kind), JOB_KIND_MAX, false)) {
-        return err_set_field(ei, ERR_INVALID, field, "invalid kind \"%.64s\"",
-                             json_string_value(kind));
+        return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "kind"),
+                             "invalid kind \"%.64s\"", json_string_value(kind));
     }
     json_t *params = json_object_get(job, "params");
     if (params && !json_is_null(params)) {
-        snprintf(field, sizeof field, "%sparams", pfx);
         if (!json_is_object(params)) {
-            return err_set_field(ei, ERR_INVALID, field, "params must be a JSON object");
+            return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "params"),
+                                 "params must be a JSON object");
         }
         /* json_dumpb with no buffer only measures (no allocation) */
         size_t len = json_object_size(params) ? json_dumpb(params, NULL, 0, JSON_COMPACT) : 2;
         if (len > JOB_PARAMS_MAX) {
-            return err_set_field(ei, ERR_TOO_LARGE, field, "params are %zu bytes; at most %d", len,
-                                 JOB_PARAMS_MAX);
+            return err_set_field(ei, ERR_TOO_LARGE, job_field(field, sizeof field, pfx, "params"),
+                                 "params are %zu bytes; at most %d", len, JOB_PARAMS_MAX);
         }
         if (strcmp(json_string_value(kind), "noop") == 0) {
             enum err e = noop_params(params, pfx, ei);
@@ -180,51 +188,51 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
     }
     const json_t *queue = json_object_get(job, "queue");
     if (queue) {
-        snprintf(field, sizeof field, "%squeue", pfx);
         if (!json_is_string(queue)) {
-            return err_set_field(ei, ERR_INVALID, field, "queue must be a string");
+            return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "queue"),
+                                 "queue must be a string");
         }
         if (!name_ok(json_string_value(queue), JOB_QUEUE_MAX, true)) {
-            return err_set_field(ei, ERR_INVALID, field,
+            return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "queue"),
                                  "invalid queue name \"%.64s\": 1 to %d of [A-Za-z0-9_.-]",
                                  json_string_value(queue), JOB_QUEUE_MAX);
         }
     }
     const json_t *pr = json_object_get(job, "priority");
     if (pr) {
-        snprintf(field, sizeof field, "%spriority", pfx);
-        enum err e = int_field(pr, field, 0, 9, ei);
+        enum err e = int_field(pr, job_field(field, sizeof field, pfx, "priority"), 0, 9, ei);
         if (e != ERR_OK) {
             return e;
         }
     }
     const json_t *ma = json_object_get(job, "max_attempts");
     if (ma) {
-        snprintf(field, sizeof field, "%smax_attempts", pfx);
-        enum err e = int_field(ma, field, 1, JOB_ATTEMPTS_MAX, ei);
+        enum err e = int_field(ma, job_field(field, sizeof field, pfx, "max_attempts"), 1,
+                               JOB_ATTEMPTS_MAX, ei);
         if (e != ERR_OK) {
             return e;
         }
     }
     const json_t *ra = json_object_get(job, "run_at");
     if (ra && !json_is_null(ra)) {
-        snprintf(field, sizeof field, "%srun_at", pfx);
         if (!json_is_string(ra)) {
-            return err_set_field(ei, ERR_INVALID, field, "run_at must be an RFC 3339 string");
+            return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "run_at"),
+                                 "run_at must be an RFC 3339 string");
         }
         if (!rfc3339_valid(json_string_value(ra))) {
-            return err_set_field(ei, ERR_INVALID, field, "invalid RFC 3339 date-time \"%.64s\"",
-                                 json_string_value(ra));
+            return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "run_at"),
+                                 "invalid RFC 3339 date-time \"%.64s\"", json_string_value(ra));
         }
     }
     const json_t *parent = json_object_get(job, "parent_id");
     if (parent && !json_is_null(parent)) {
-        snprintf(field, sizeof field, "%sparent_id", pfx);
         if (!json_is_string(parent)) {
-            return err_set_field(ei, ERR_INVALID, field, "parent_id must be a UUID string");
+            return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "parent_id"),
+                                 "parent_id must be a UUID string");
         }
         if (!uuid_valid(json_string_value(parent))) {
-            return err_set_field(ei, ERR_INVALID, field, "invalid parent_id \"%.64s\": not a UUID",
+            return err_set_field(ei, ERR_INVALID, job_field(field, sizeof field, pfx, "parent_id"),
+                                 "invalid parent_id \"%.64s\": not a UUID",
                                  json_string_value(parent));
         }
     }

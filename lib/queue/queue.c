@@ -205,6 +205,13 @@ static bool queue_kind_ok(const char *k)
     return false;
 }
 
+/* The field name "<pfx><name>" of an error, formatted only when there is one. */
+static const char *queue_field(char *f, size_t n, const char *pfx, const char *name)
+{
+    snprintf(f, n, "%s%s", pfx, name);
+    return f;
+}
+
 /* Validate one spec; append its normalized row {id, kind, ...} to @p rows.
  * @p pfx is "" for a single object or "[i]." inside an array. */
 static enum err
@@ -242,22 +249,23 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     json_object_set_new(row, "id", json_string(id));
 
     v = json_object_get(spec, "kind");
-    snprintf(f, sizeof f, "%skind", pfx);
     if (v == NULL) {
-        e = err_set_field(ei, ERR_INVALID, f, "kind is required");
+        e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "kind"),
+                          "kind is required");
     } else if (!json_is_string(v)) {
-        e = err_set_field(ei, ERR_INVALID, f, "kind must be a string");
+        e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "kind"),
+                          "kind must be a string");
     } else if (!queue_kind_ok(json_string_value(v))) {
-        e = err_set_field(ei, ERR_INVALID, f, "unrecognized job kind \"%.40s\"",
-                          json_string_value(v));
+        e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "kind"),
+                          "unrecognized job kind \"%.40s\"", json_string_value(v));
     } else {
         json_object_set(row, "kind", v);
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "params");
-        snprintf(f, sizeof f, "%sparams", pfx);
         if (v != NULL && !json_is_null(v) && !json_is_object(v)) {
-            e = err_set_field(ei, ERR_INVALID, f, "params must be a JSON object");
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "params"),
+                              "params must be a JSON object");
         } else if (v != NULL && json_is_object(v)) {
             char *dump = json_dumps(v, JSON_COMPACT);
             size_t n = dump != NULL ? strlen(dump) : 0;
@@ -266,10 +274,12 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
             if (dump == NULL) {
                 e = err_set(ei, ERR_NOMEM, "out of memory");
             } else if (n > QUEUE_PARAMS_MAX) {
-                e = err_set_field(ei, ERR_TOO_LARGE, f, "params exceed %d bytes", QUEUE_PARAMS_MAX);
+                e = err_set_field(ei, ERR_TOO_LARGE, queue_field(f, sizeof f, pfx, "params"),
+                                  "params exceed %d bytes", QUEUE_PARAMS_MAX);
             } else if (nul) {
                 /* jsonb cannot store it: refuse it here rather than fail the insert */
-                e = err_set_field(ei, ERR_INVALID, f, "params must not contain NUL characters");
+                e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "params"),
+                                  "params must not contain NUL characters");
             } else {
                 json_object_set(row, "params", v);
             }
@@ -277,11 +287,11 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "queue");
-        snprintf(f, sizeof f, "%squeue", pfx);
         if (v != NULL && !json_is_string(v)) {
-            e = err_set_field(ei, ERR_INVALID, f, "queue must be a string");
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "queue"),
+                              "queue must be a string");
         } else if (v != NULL && !queue_name_ok(json_string_value(v))) {
-            e = err_set_field(ei, ERR_INVALID, f,
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "queue"),
                               "queue name must be 1 to %d characters of A-Z a-z 0-9 _ - .",
                               QUEUE_NAME_MAX);
         } else {
@@ -291,11 +301,12 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "priority");
-        snprintf(f, sizeof f, "%spriority", pfx);
         if (v != NULL && !json_is_integer(v)) {
-            e = err_set_field(ei, ERR_INVALID, f, "priority must be an integer");
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "priority"),
+                              "priority must be an integer");
         } else if (v != NULL && (json_integer_value(v) < 0 || json_integer_value(v) > 9)) {
-            e = err_set_field(ei, ERR_INVALID, f, "priority must be between 0 and 9");
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "priority"),
+                              "priority must be between 0 and 9");
         } else {
             json_object_set_new(
                 row, "priority",
@@ -304,13 +315,13 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "max_attempts");
-        snprintf(f, sizeof f, "%smax_attempts", pfx);
         if (v != NULL && !json_is_integer(v)) {
-            e = err_set_field(ei, ERR_INVALID, f, "max_attempts must be an integer");
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "max_attempts"),
+                              "max_attempts must be an integer");
         } else if (v != NULL &&
                    (json_integer_value(v) < 1 || json_integer_value(v) > QUEUE_ATTEMPTS_MAX)) {
-            e = err_set_field(ei, ERR_INVALID, f, "max_attempts must be between 1 and %d",
-                              QUEUE_ATTEMPTS_MAX);
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "max_attempts"),
+                              "max_attempts must be between 1 and %d", QUEUE_ATTEMPTS_MAX);
         } else {
             json_object_set_new(
                 row, "max_attempts",
@@ -319,10 +330,9 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "run_at");
-        snprintf(f, sizeof f, "%srun_at", pfx);
         if (v != NULL && !json_is_null(v) &&
             (!json_is_string(v) || !queue_rfc3339_ok(json_string_value(v)))) {
-            e = err_set_field(ei, ERR_INVALID, f,
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "run_at"),
                               "run_at must be an RFC 3339 date-time such as "
                               "\"2026-11-21T21:00:00Z\"");
         } else if (v != NULL && json_is_string(v)) {
@@ -331,10 +341,10 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "parent_id");
-        snprintf(f, sizeof f, "%sparent_id", pfx);
         if (v != NULL && !json_is_null(v) &&
             (!json_is_string(v) || !queue_is_uuid(json_string_value(v)))) {
-            e = err_set_field(ei, ERR_INVALID, f, "parent_id must be a job UUID");
+            e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "parent_id"),
+                              "parent_id must be a job UUID");
         } else if (v != NULL && json_is_string(v)) {
             json_object_set(row, "parent_id", v);
         }
