@@ -16,8 +16,10 @@
 set(OBSFLOW_PG_DIR ${CMAKE_BINARY_DIR}/pg)
 set(OBSFLOW_TEST_BIN_DIR ${CMAKE_BINARY_DIR}/tests)
 
+# Takes the caller's whole argument list; the keywords that only the caller uses (SOURCES, LIBS,
+# ARGS, COMMAND) are parsed here too so that their values never leak into LABELS or ENV.
 function(_obsflow_test_props name)
-  cmake_parse_arguments(T "PG;SERIAL" "TIMEOUT" "LABELS;ENV" ${ARGN})
+  cmake_parse_arguments(T "PG;SERIAL" "TIMEOUT" "LABELS;ENV;SOURCES;LIBS;ARGS;COMMAND" ${ARGN})
   set(env
     "OBSFLOW_SHARED=${OBSFLOW_SHARED_DIR}"
     "OBSFLOW_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
@@ -48,33 +50,13 @@ function(obsflow_test name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${OBSFLOW_TEST_BIN_DIR})
   obsflow_warnings(${name})
   add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
-  set(flags "")
-  if(T_PG)
-    list(APPEND flags PG)
-  endif()
-  if(T_SERIAL)
-    list(APPEND flags SERIAL)
-  endif()
-  if(NOT T_TIMEOUT)
-    set(T_TIMEOUT 300)
-  endif()
-  _obsflow_test_props(${name} ${flags} TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS} ENV ${T_ENV})
+  _obsflow_test_props(${name} ${ARGN})
 endfunction()
 
 function(obsflow_script_test name)
   cmake_parse_arguments(T "PG;SERIAL" "TIMEOUT" "COMMAND;LABELS;ENV" ${ARGN})
   add_test(NAME ${name} COMMAND ${T_COMMAND})
-  set(flags "")
-  if(T_PG)
-    list(APPEND flags PG)
-  endif()
-  if(T_SERIAL)
-    list(APPEND flags SERIAL)
-  endif()
-  if(NOT T_TIMEOUT)
-    set(T_TIMEOUT 300)
-  endif()
-  _obsflow_test_props(${name} ${flags} TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS} ENV ${T_ENV})
+  _obsflow_test_props(${name} ${ARGN})
 endfunction()
 
 function(obsflow_fuzz_target name)
