@@ -343,7 +343,9 @@ grep -q 'j8bt05njq done' "$T/tty.typescript" || die "tty: no final line"
 # out of memory (ulimit -v) is CALDP_MEMORY_ERROR (32), the code CALCLOUD retries with more
 # memory: a synthetic full-size WFC raw frame under a 150 MB address-space limit. Skipped under
 # AddressSanitizer, whose shadow memory needs terabytes of address space.
-if ! ldd "$OBS" 2>/dev/null | grep -q libasan; then
+# grep reads all of ldd's output: with -q it may exit first, and under pipefail the SIGPIPE
+# of ldd would make the check wrongly say "no ASan"
+if ! ldd "$OBS" 2>/dev/null | grep libasan >/dev/null; then
   mkdir -p "$T/m_in" "$T/m_out" "$T/m_conf"
   cp -r "$OBSFLOW_SOURCE_DIR/config/expectations" "$T/m_conf/"
   $PY - "$D/j8bt05njq_raw.fits" "$T/m_in/j8bt05njq_raw.fits" <<'PY'
