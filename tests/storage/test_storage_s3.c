@@ -339,6 +339,22 @@ static void test_etag_checked_on_arrival(void **state)
     /* corrupt the stored bytes behind the server's back (same length, same ETag) */
     char obj[1400];
     snprintf(obj, sizeof obj, "%s/data/%s/check/obj.bin._S3rver_object", s3dir, bucket);
+    /* s3rver may still be finishing its own write of the object after answering the PUT: wait
+     * until the file holds what was put, or the corruption below could be overwritten */
+    char seen[32];
+    size_t nseen = 0;
+    for (int i = 0; i < 200; i++) {
+        FILE *r = fopen(obj, "rb");
+        nseen = r ? fread(seen, 1, sizeof seen, r) : 0;
+        if (r) {
+            fclose(r);
+        }
+        if (nseen == strlen(data) && memcmp(seen, data, nseen) == 0) {
+            break;
+        }
+        usleep(10000);
+    }
+    assert_int_equal(nseen, strlen(data));
     FILE *f = fopen(obj, "r+b");
     assert_non_null(f);
     assert_int_equal(fwrite("X", 1, 1, f), 1);
