@@ -18,6 +18,7 @@
     X(PARSE, 400)           /* input is malformed (JSON, header text, XML, cursor) */              \
     X(NOT_FOUND, 404)                                                                              \
     X(CONFLICT, 409)                                                                               \
+    X(PRECONDITION, 412)    /* a conditional request's precondition failed (If-Match) */           \
     X(TOO_LARGE, 413)                                                                              \
     X(UNSUPPORTED, 415)                                                                            \
     X(UNAUTHORIZED, 401)                                                                           \
