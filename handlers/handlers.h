@@ -20,7 +20,7 @@
 /* ---- limits (named caps on everything that grows) ---- */
 #define REQ_MAX_QUERY       16         /* query arguments per request */
 #define REQ_MAX_PATH_PARAMS 2          /* {id} ... */
-#define REQ_PARAM_MAX       128        /* bytes of one path parameter */
+#define REQ_PARAM_MAX       300        /* bytes of one path parameter (a CAOM observationID) */
 #define RESP_BODY_MAX       (8u << 20) /* bytes of one response body */
 #define RESP_BODY_RESERVE   1024u      /* first allocation of a JSON response body */
 #define RESP_BODY_PER_ITEM  640u       /* first allocation per element of an array answer */
@@ -74,6 +74,11 @@ struct req {
     const char *content_type;    /* Content-Type header or NULL */
     const char *idempotency_key; /* Idempotency-Key header or NULL */
     const char *request_id;      /* X-Request-Id (given or generated) */
+    const char *authorization;   /* Authorization header or NULL (routes that check it
+                                    themselves: /caom2) */
+    const char *if_match;        /* If-Match header or NULL */
+    const char *host;            /* Host header or NULL */
+    const char *forwarded_proto; /* X-Forwarded-Proto header or NULL */
 };
 
 /** A response under construction; the service owns it and frees the body. */
@@ -83,10 +88,12 @@ struct resp {
     struct buf body;          /* response body, capped at RESP_BODY_MAX */
     char location[160];       /* Location header or "" */
     char retry_after[16];     /* Retry-After header or "" */
+    char etag[64];            /* ETag header or "" */
     bool replayed;            /* Idempotent-Replayed: true */
 };
 
-struct queue; /* lib/queue */
+struct queue;      /* lib/queue */
+struct repo_store; /* lib/repo */
 
 /** Read-only context of every handler, built by main before the HTTP server starts. */
 struct app {
@@ -96,6 +103,9 @@ struct app {
     bool (*alive)(void *ctx, struct err_info *ei); /* liveness: own loops ticking */
     void *probe_ctx;                               /* argument of ready/alive */
     const char *openapi_path;                      /* file served at /openapi.yaml */
+    struct repo_store *repo;                       /* the built-in CAOM repository */
+    const char *api_token;                         /* OBSFLOW_API_TOKEN or "" */
+    const char *caom_base;                         /* base path of the repository ("/caom2") */
 };
 /** Signature of every handler: on ERR_OK the response is in @p resp; on failure @p ei names
  * the problem and the service renders application/problem+json. */
@@ -123,6 +133,26 @@ NODISCARD enum err
 h_readyz(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
 h_openapi(const struct app *, const struct req *, struct resp *, struct err_info *);
+
+/* the CAOM repository (torkeep protocol; errors are text/plain with torkeep's messages) */
+NODISCARD enum err
+h_caom_get(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_put(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_post(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_delete(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_list(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_collections(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_deletions(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_capabilities(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_caom_availability(const struct app *, const struct req *, struct resp *, struct err_info *);
 
 /* ---- helpers shared by the handlers (handlers/util.c) ---- */
 

@@ -30,4 +30,21 @@ NODISCARD enum err handlers__job_call(const struct app *app,
 /** 200 {"status":"ok"} for the probe named @p what. */
 NODISCARD enum err handlers__status_ok(struct resp *resp, const char *what, struct err_info *ei);
 
+/* ---- the /caom2 routes (caom_util.c) ---- */
+
+#define CAOM_RESP_MAX ((size_t)64 << 20) /* a document (20 MiB + server attributes) or a list */
+
+/** The bearer token of the request, or NULL. */
+const char *handlers__bearer(const struct req *req);
+
+/** Check @p access to @p collection for the request's token (repo_authorize). */
+NODISCARD enum err handlers__caom_auth(const struct app *app,
+                                       const struct req *req,
+                                       const char *collection,
+                                       int access,
+                                       struct err_info *ei);
+
+/** Let @p resp's body grow to CAOM_RESP_MAX and set its content type. */
+void handlers__caom_resp(struct resp *resp, const char *content_type);
+
 #endif

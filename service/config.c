@@ -16,7 +16,9 @@ const char config_usage[] =
     "environment: OBSFLOW_LISTEN (127.0.0.1:8080), OBSFLOW_DATABASE_URL (the private cluster of\n"
     "  `make run`: unix socket <cwd>/var/pg, database obsflow, user postgres), OBSFLOW_WORKERS\n"
     "  (cores), OBSFLOW_API_TOKEN (unset = open), OBSFLOW_SHUTDOWN_GRACE (25), OBSFLOW_DB_POOL,\n"
-    "  OBSFLOW_HTTP_THREADS, OBSFLOW_LOG_LEVEL (info), OBSFLOW_LOG_FORMAT (json)\n";
+    "  OBSFLOW_HTTP_THREADS, OBSFLOW_LOG_LEVEL (info), OBSFLOW_LOG_FORMAT (json),\n"
+    "  OBSFLOW_CAOM_COLLECTIONS (*: the built-in repository serves any collection; NAME[:compute],...),\n"
+    "  OBSFLOW_CAOM_BASE (/caom2), OBSFLOW_CONFIG_DIR (config; caom2-collections.conf read from it)\n";
 
 static int cores(void)
 {
@@ -130,6 +132,31 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
         }
         return ERR_OK;
     }
+    if (strcmp(name, "OBSFLOW_CAOM_COLLECTIONS") == 0) {
+        if (!str_copy(cfg->caom_collections, sizeof cfg->caom_collections, v)) {
+            return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_CAOM_BASE") == 0) {
+        size_t n = strlen(v);
+        if (n < 2 || n >= sizeof cfg->caom_base || v[0] != '/' || v[n - 1] == '/' ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-.") != n ||
+            strstr(v, "//") || strcmp(v, "/v1") == 0 || strncmp(v, "/v1/", 4) == 0) {
+            return err_set_field(ei, ERR_INVALID, name,
+                                 "%s must be a path like /caom2 (letters, digits, _ - . /, no "
+                                 "trailing slash, not under /v1)",
+                                 name);
+        }
+        memcpy(cfg->caom_base, v, n + 1);
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_CONFIG_DIR") == 0) {
+        if (!str_copy(cfg->config_dir, sizeof cfg->config_dir, v)) {
+            return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
+        }
+        return ERR_OK;
+    }
     if (strcmp(name, "PORT_FILE") == 0) {
         if (!str_copy(cfg->port_file, sizeof cfg->port_file, v)) {
             return err_set_field(ei, ERR_INVALID, "--port-file", "--port-file is too long");
@@ -142,7 +169,8 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
 static const char *const env_names[] = {
     "OBSFLOW_DATABASE_URL",   "OBSFLOW_LISTEN",  "OBSFLOW_WORKERS",      "OBSFLOW_API_TOKEN",
     "OBSFLOW_SHUTDOWN_GRACE", "OBSFLOW_DB_POOL", "OBSFLOW_HTTP_THREADS", "OBSFLOW_LOG_LEVEL",
-    "OBSFLOW_LOG_FORMAT",     "OBSFLOW_OPENAPI",
+    "OBSFLOW_LOG_FORMAT",     "OBSFLOW_OPENAPI", "OBSFLOW_CAOM_COLLECTIONS", "OBSFLOW_CAOM_BASE",
+    "OBSFLOW_CONFIG_DIR",
 };
 
 static const struct {
@@ -164,6 +192,9 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     cfg->workers = -1;
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->log_format = LOG_FORMAT_JSON;
+    str_copy(cfg->caom_collections, sizeof cfg->caom_collections, "*");
+    str_copy(cfg->caom_base, sizeof cfg->caom_base, "/caom2");
+    str_copy(cfg->config_dir, sizeof cfg->config_dir, "config");
     char cwd[CONFIG_STR_MAX - 64];
     if (!getcwd(cwd, sizeof cwd)) {
         return err_set(ei, ERR_INVALID, "could not read the working directory");

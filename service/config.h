@@ -27,6 +27,9 @@ struct config {
     enum log_format log_format;        /* OBSFLOW_LOG_FORMAT (json) */
     char port_file[CONFIG_STR_MAX];    /* --port-file: write "host:port" once listening */
     char openapi_path[CONFIG_STR_MAX]; /* OBSFLOW_OPENAPI / --openapi; "" = search */
+    char caom_collections[CONFIG_STR_MAX]; /* OBSFLOW_CAOM_COLLECTIONS ("*") */
+    char caom_base[64];                    /* OBSFLOW_CAOM_BASE ("/caom2") */
+    char config_dir[CONFIG_STR_MAX];       /* OBSFLOW_CONFIG_DIR ("config") */
     bool show_help;
     bool show_version;
 };

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "problem.h"
+#include "repo/repo.h"
 #include "router.h"
 
 #include <arpa/inet.h>
@@ -128,6 +129,7 @@ static enum MHD_Result send_resp(struct http_server *s,
     add_header(r, "X-Request-Id", st->request_id);
     add_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
     add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    add_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
     add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (resp->replayed) {
         add_header(r, "Idempotent-Replayed", "true");
@@ -161,9 +163,49 @@ static enum MHD_Result send_resp(struct http_server *s,
     return ret;
 }
 
+/* Is this request on the CAOM repository's routes (torkeep's error format)? */
+static bool torkeep_req(const struct conn_state *st)
+{
+    if (st->label_route >= 0) {
+        return routes[st->label_route].torkeep;
+    }
+    return strncmp(st->path, "/caom2/", 7) == 0 || strcmp(st->path, "/caom2") == 0;
+}
+
+/* torkeep's error answer: text/plain, the message and a newline; our own failures say only
+ * that they happened (the detail is logged under the request id). */
+static enum MHD_Result
+send_torkeep(struct http_server *s, struct MHD_Connection *c, struct conn_state *st, enum err e)
+{
+    struct resp resp;
+    resp_init(&resp);
+    int status = repo_status(e);
+    resp.status = status;
+    resp.content_type = "text/plain; charset=utf-8";
+    enum err w;
+    if (status == 503) {
+        w = buf_printf(&resp.body, "temporarily unavailable: %s\n", st->path);
+        str_copy(resp.retry_after, sizeof resp.retry_after, "5");
+    } else if (status >= 500) {
+        w = buf_printf(&resp.body, "unexpected exception: internal error (request id %s)\n",
+                       st->request_id);
+    } else {
+        w = buf_printf(&resp.body, "%s\n", st->ei.msg[0] ? st->ei.msg : err_str(e));
+    }
+    if (w != ERR_OK) {
+        buf_reset(&resp.body);
+    }
+    enum MHD_Result r = send_resp(s, c, st, &resp, e);
+    resp_free(&resp);
+    return r;
+}
+
 static enum MHD_Result
 send_problem(struct http_server *s, struct MHD_Connection *c, struct conn_state *st, enum err e)
 {
+    if (torkeep_req(st)) {
+        return send_torkeep(s, c, st, e);
+    }
     struct resp resp;
     resp_init(&resp);
     if (st->ei.code == ERR_OK) {
@@ -189,6 +231,18 @@ send_405(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
 {
     struct resp resp;
     resp_init(&resp);
+    if (torkeep_req(st)) {
+        resp.status = 405;
+        resp.content_type = "text/plain; charset=utf-8";
+        if (buf_printf(&resp.body, "method %s is not allowed here; allowed: %s\n",
+                       http_method_name(st->method), st->allow) != ERR_OK) {
+            buf_reset(&resp.body);
+        }
+        err_set(&st->ei, ERR_INVALID, "method not allowed");
+        enum MHD_Result r = send_resp(s, c, st, &resp, ERR_INVALID);
+        resp_free(&resp);
+        return r;
+    }
     struct err_info ei;
     err_info_clear(&ei);
     err_set(&ei, ERR_INVALID, "method %s is not allowed here; allowed: %s",
@@ -289,6 +343,11 @@ dispatch_req(struct http_server *s, struct MHD_Connection *c, struct conn_state 
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req.idempotency_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
     req.request_id = st->request_id;
+    req.authorization =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    req.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    req.forwarded_proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto");
     struct query_ctx qc = {.req = &req, .overflow = false};
     (void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_iter, &qc);
     if (qc.overflow) {
@@ -327,6 +386,26 @@ dispatch(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
     return r;
 }
 
+/* A repository moved by OBSFLOW_CAOM_BASE answers under that base: map it onto the route
+ * table's "/caom2" (and hide "/caom2" itself then). */
+static const char *
+caom_base_rewrite(const struct http_server *s, const char *url, char *out, size_t cap)
+{
+    const char *base = s->o.caom_base;
+    if (!base || !base[0] || strcmp(base, "/caom2") == 0) {
+        return url;
+    }
+    size_t n = strlen(base);
+    if (strncmp(url, base, n) == 0 && (url[n] == '/' || url[n] == '\0')) {
+        int k = snprintf(out, cap, "/caom2%s", url + n);
+        return (k > 0 && (size_t)k < cap) ? out : url;
+    }
+    if (strncmp(url, "/caom2", 6) == 0 && (url[6] == '/' || url[6] == '\0')) {
+        return "/caom2-moved"; /* not a route: 404 */
+    }
+    return url;
+}
+
 static enum MHD_Result on_request(void *cls,
                                   struct MHD_Connection *c,
                                   const char *url,
@@ -356,6 +435,8 @@ static enum MHD_Result on_request(void *cls,
                      s->boot & 0xffffffffULL, n);
         }
         st->route = ROUTE_NOT_FOUND;
+        char moved[HTTP_PATH_MAX + 1];
+        url = caom_base_rewrite(s, url, moved, sizeof moved);
         if (strlen(url) <= HTTP_PATH_MAX) {
             st->route = router_match(routes, routes_len, st->method, url, st->path, sizeof st->path,
                                      st->params, &st->nparams, st->allow);

@@ -35,6 +35,7 @@ struct http_opts {
     bool (*store_ready)(void *ctx); /* false: routes that need the database answer 503 */
     void *store_ctx;
     const char *api_token; /* "" or NULL = no auth */
+    const char *caom_base; /* base path of the CAOM repository routes; NULL = "/caom2" */
 };
 
 /** Bind, listen and start serving. @param[out] out owned (http_stop). */

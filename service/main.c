@@ -14,6 +14,7 @@
 #include "core/str.h"
 #include "db/db.h"
 #include "queue/queue.h"
+#include "repo/repo.h"
 #include "workers/workers.h"
 
 #include <errno.h>
@@ -43,6 +44,8 @@ struct daemon {
     struct workers_pool *workers;
     struct metrics *metrics;
     struct http_server *http;
+    struct repo_collections *caom_cols;
+    struct repo_store *repo;
     atomic_bool store_ready; /* migrations applied: the API may use the database */
     atomic_bool draining;    /* SIGTERM received: not ready any more */
     atomic_bool workers_up;
@@ -268,10 +271,51 @@ static const char *find_openapi(const struct config *cfg)
     return NULL;
 }
 
+#define CAOM_COLLECTIONS_FILE     "caom2-collections.conf"
+#define CAOM_COLLECTIONS_FILE_MAX (1u << 20)
+
+/* The collections of the built-in repository: OBSFLOW_CAOM_COLLECTIONS, then the entries of
+ * <config dir>/caom2-collections.conf when that file exists. */
+static enum err caom_setup(struct daemon *d, struct err_info *ei)
+{
+    enum err e = repo_collections_parse(d->cfg.caom_collections, &d->caom_cols, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    char path[CONFIG_STR_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", d->cfg.config_dir, CAOM_COLLECTIONS_FILE);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char *text = malloc(CAOM_COLLECTIONS_FILE_MAX + 1);
+        size_t n = text ? fread(text, 1, CAOM_COLLECTIONS_FILE_MAX + 1, f) : 0;
+        bool bad = ferror(f) != 0;
+        fclose(f);
+        if (!text) {
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+        if (bad || n > CAOM_COLLECTIONS_FILE_MAX) {
+            free(text);
+            return err_set(ei, ERR_INVALID, "%s: unreadable or over %u bytes", path,
+                           CAOM_COLLECTIONS_FILE_MAX);
+        }
+        e = repo_collections_add_file(d->caom_cols, text, n, path, ei);
+        free(text);
+        if (e != ERR_OK) {
+            return e;
+        }
+        LOG_INFO("main", "CAOM repository collections read from %s", path);
+    } else if (errno != ENOENT) {
+        return err_set(ei, ERR_IO, "could not read %s: %s", path, strerror(errno));
+    }
+    return repo_store_create(d->db, d->caom_cols, &d->repo, ei);
+}
+
 static void shutdown_all(struct daemon *d)
 {
     http_stop(d->http);
     workers_pool_destroy(d->workers);
+    repo_store_free(d->repo);
+    repo_collections_free(d->caom_cols);
     queue_destroy(d->queue);
     db_pool_destroy(d->db);
     metrics_destroy(d->metrics);
@@ -324,6 +368,10 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (caom_setup(&d, &ei) != ERR_OK) {
+        LOG_ERROR("main", "CAOM repository: %s", ei.msg);
+        goto out;
+    }
     /* the metrics keep the labels borrowed: static, and sized to the table */
     static const char *labels[ROUTES_MAX];
     if (routes_len > ARRAY_LEN(labels)) {
@@ -344,6 +392,9 @@ int main(int argc, char **argv)
     app.alive = probe_alive;
     app.probe_ctx = &d;
     app.openapi_path = find_openapi(&d.cfg);
+    app.repo = d.repo;
+    app.api_token = d.cfg.api_token;
+    app.caom_base = d.cfg.caom_base;
 
     struct http_opts ho = {
         .host = d.cfg.listen_host,
@@ -356,6 +407,7 @@ int main(int argc, char **argv)
         .store_ready = store_ready,
         .store_ctx = &d,
         .api_token = d.cfg.api_token,
+        .caom_base = d.cfg.caom_base,
     };
     if (http_start(&ho, &d.http, &ei) != ERR_OK) {
         LOG_ERROR("main", "%s", ei.msg);

@@ -25,6 +25,8 @@ struct route {
     size_t body_max;  /* largest accepted body in bytes (0 = none accepted) */
     bool auth;        /* bearer token required when OBSFLOW_API_TOKEN is set */
     bool needs_store; /* 503 while the database is not (yet) usable */
+    bool torkeep;     /* the CAOM repository: errors are torkeep's text/plain messages, and the
+                         handler checks the caller's token itself (per collection) */
 };
 
 /** The table (service/routes.c) and its length. */

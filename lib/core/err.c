@@ -25,7 +25,7 @@ _Static_assert(ARRAY_LEN(statuses) == ERR__COUNT, "err status table covers the e
  * into a static table guarded by the fact that the content is deterministic. */
 static const char *const codes[] = {
     "ok",          "nomem",        "invalid",   "parse",       "not_found",   "conflict",
-    "too_large",   "unsupported",  "unauthorized", "forbidden", "unavailable", "db_retry",
+    "precondition", "too_large",   "unsupported",  "unauthorized", "forbidden", "unavailable", "db_retry",
     "db",          "storage",      "http",      "fits",        "wcs",         "xml",
     "checksum",    "calib",        "io",        "timeout",     "cancelled",   "internal",
 };

@@ -36,7 +36,7 @@
 #define REPO_PUSH_ROUNDS      5    /* GET-merge-write rounds on 409/412 races */
 #define REPO_RETRY_AFTER_CAP  128  /* seconds: the most a Retry-After is honoured (cadcutils) */
 #define REPO_RETRIES          6    /* retries of 503/504/408 per request (cadcutils) */
-#define REPO_DATE_LEN         24   /* "yyyy-MM-ddTHH:mm:ss.SSS" + NUL */
+#define REPO_DATE_LEN         32   /* "yyyy-MM-ddTHH:mm:ss.SSS" + NUL, rounded */
 
 /** Standard IDs of the capabilities the repository offers (VOSI). */
 #define REPO_STD_OBS "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#obs-1.2"
@@ -94,8 +94,10 @@ bool repo_collections_any(const struct repo_collections *c);
  * Reads are open unless the collection has a read token; writes need @p api_token (when set)
  * or the collection's write token (when set); a collection with neither is open for writing
  * only when @p api_token is unset. The write token also grants reads.
- * @return ERR_OK; ERR_UNAUTHORIZED (no token where one is needed; message as torkeep's);
- *         ERR_FORBIDDEN (a token that does not grant it).
+ * As torkeep: ERR_FORBIDDEN "permission denied: no write grants for caom:C/" for an anonymous
+ * caller or a token of this service that does not grant it; ERR_UNAUTHORIZED for a token this
+ * service never issued (none of the API, read or write tokens).
+ * @return ERR_OK, ERR_FORBIDDEN or ERR_UNAUTHORIZED.
  */
 NODISCARD enum err repo_authorize(const struct repo_collections *c,
                                   const char *api_token,

@@ -369,6 +369,16 @@ static bool token_is(const char *token, const char *want)
            str_ct_equal(token, strlen(token), want, strlen(want));
 }
 
+/* Is @p token one this server issued (the API token or any collection's token)? */
+static bool token_known(const struct repo_collections *c, const char *api_token, const char *token)
+{
+    bool known = token_is(token, api_token);
+    for (size_t i = 0; c && i < c->n; i++) {
+        known |= token_is(token, c->v[i].read_token) | token_is(token, c->v[i].write_token);
+    }
+    return known;
+}
+
 enum err repo_authorize(const struct repo_collections *c,
                         const char *api_token,
                         const char *collection,
@@ -380,6 +390,7 @@ enum err repo_authorize(const struct repo_collections *c,
     const char *rt = rc ? rc->read_token : "";
     const char *wt = rc ? rc->write_token : "";
     bool api = api_token && api_token[0];
+    const char *what = access == REPO_READ ? "read" : "write";
     if (access == REPO_READ) {
         if (!rt[0]) {
             return ERR_OK;
@@ -395,10 +406,11 @@ enum err repo_authorize(const struct repo_collections *c,
             return ERR_OK;
         }
     }
-    if (!token || !token[0]) {
-        return err_set(ei, ERR_UNAUTHORIZED, "permission denied: %s of caom:%s/ needs a token",
-                       access == REPO_READ ? "read" : "write", collection);
+    /* torkeep: an anonymous caller without the grant is refused (403); a credential that does
+     * not authenticate is 401; an authenticated caller without the grant is 403 */
+    if (token && token[0] && !token_known(c, api_token, token)) {
+        return err_set(ei, ERR_UNAUTHORIZED, "invalid token: not a token of this service");
     }
-    return err_set(ei, ERR_FORBIDDEN, "permission denied: the token does not grant %s of caom:%s/",
-                   access == REPO_READ ? "read" : "write", collection);
+    return err_set(ei, ERR_FORBIDDEN, "permission denied: no %s grants for caom:%s/", what,
+                   collection);
 }

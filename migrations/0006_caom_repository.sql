@@ -1,4 +1,4 @@
--- 0002_caom_repository.sql - the built-in CAOM repository (torkeep semantics, lib/repo):
+-- 0006_caom_repository.sql - the built-in CAOM repository (torkeep semantics, lib/repo):
 -- observations with their served document, the entities below them (planes, artifacts,
 -- parts, chunks) with their own checksums and timestamps, and deletion records.
 

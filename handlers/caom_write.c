@@ -1,0 +1,34 @@
+/* caom_write.c - PUT (create) and POST (replace, with If-Match) of
+ * /caom2/observations/{collection}/{observationID}: 200 with an empty body.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "handlers_int.h"
+
+#include "repo/repo.h"
+
+static enum err caom_write(const struct app *app, const struct req *req, struct resp *resp,
+                           bool create, struct err_info *ei)
+{
+    const char *coll = req->params[0];
+    const char *id = req->params[1];
+    enum err e = handlers__caom_auth(app, req, coll, REPO_WRITE, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = create ? repo_put(app->repo, coll, id, req->body, req->body_len, NULL, ei)
+               : repo_post(app->repo, coll, id, req->body, req->body_len, req->if_match, NULL, ei);
+    if (e == ERR_OK) {
+        resp->status = 200;
+        resp->content_type = NULL;
+    }
+    return e;
+}
+
+enum err h_caom_put(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
+{
+    return caom_write(app, req, resp, true, ei);
+}
+
+enum err h_caom_post(const struct app *app, const struct req *req, struct resp *resp, struct err_info *ei)
+{
+    return caom_write(app, req, resp, false, ei);
+}
