@@ -818,4 +818,74 @@ NODISCARD enum err caom_observation_compute(struct caom_observation *o,
                                             const struct caom_compute_opts *opts,
                                             struct err_info *ei);
 
+/* ---------------------------------------------------------------------------------------------
+ * Built-in schema, model rules, VOSI capabilities
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Load the CAOM-2.4 XSD embedded in the library at build time (no file is read).
+ * @param[out] out  on success a new schema (owned: caom_schema_free); untouched on failure
+ * @param[out] ei   error detail, may be NULL
+ * @return ERR_OK; ERR_NOMEM; ERR_XML if the embedded schema does not parse (a build fault).
+ * Thread safety: may be called from any thread; the result is read-only and may be shared
+ * by any number of threads calling caom_schema_validate at once (each call makes its own
+ * libxml2 validation context).
+ */
+NODISCARD enum err caom_schema_load_builtin(struct caom_schema **out, struct err_info *ei);
+
+#define CAOM_VALIDATE_MSG_VALUE_MAX 120 /* bytes of an offending value quoted in a message */
+
+/**
+ * Check @p o against the CAOM model rules that the repository enforces before storing
+ * (CADC's CaomValidator.validate(Observation) plus the rules its constructors and the
+ * XML reader apply; caom_validate.c lists them). Stops at the first violation.
+ * @param[in]  o   the observation (borrowed, not changed)
+ * @param[out] ei  error detail, may be NULL: the message names the element by path
+ *                 ("plane[2] productID \"a/b\": ..."), the offending value, and the rule;
+ *                 ei->field holds the path ("plane[2].productID")
+ * @return ERR_OK, ERR_INVALID at the first violation, ERR_NOMEM (the uniqueness checks sort
+ * a temporary index of the keys).
+ * Thread safety: reentrant.
+ */
+NODISCARD enum err caom_observation_validate(const struct caom_observation *o,
+                                             struct err_info *ei);
+
+/**
+ * Check the chunk WCS of @p o against the cheap rules of CADC's CaomWCSValidator: the axis
+ * assignment of every chunk (validateAxes), polarization axis values that are Stokes codes,
+ * and temporal axes in days (caom_validate.c lists what is left to caom_plane_compute).
+ * @param[in]  o   the observation (borrowed, not changed)
+ * @param[out] ei  error detail, may be NULL, naming plane/artifact/part/chunk and the axis
+ * @return ERR_OK, or ERR_WCS at the first violation.
+ * Thread safety: reentrant; no allocation.
+ */
+NODISCARD enum err caom_observation_validate_wcs(const struct caom_observation *o,
+                                                 struct err_info *ei);
+
+#define CAOM_VOSI_MAX_BYTES (1024u * 1024u) /* largest capabilities document accepted, 1 MiB */
+#define CAOM_VOSI_NS "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
+
+/**
+ * Find a service URL in a VOSI capabilities document, as cadcutils' WsCapabilities does for
+ * the caom2repo client: the capability whose standardID equals @p standard_id, then among its
+ * ParamHTTP interfaces one that lists @p security_method in a securityMethod standardID;
+ * when none does, or @p security_method is NULL, an anonymous interface (no securityMethod,
+ * or one without standardID). Among equal candidates an https URL wins, then document order.
+ * The URL is the interface's accessURL with use="base" (else its first accessURL), trimmed.
+ * The document is parsed without network access, DTD loading or entity substitution.
+ * @param[in]  xml, len         the document (borrowed; need not be NUL-terminated)
+ * @param[in]  standard_id      capability standardID, e.g.
+ *                              "vos://cadc.nrc.ca~vospace/CADC/std/CAOM2Repository#obs-1.2"
+ * @param[in]  security_method  e.g. "ivo://ivoa.net/sso#tls-with-certificate", or NULL
+ * @param[out] out, cap         receives the NUL-terminated URL; untouched on failure
+ * @param[out] ei               error detail, may be NULL
+ * @return ERR_OK; ERR_XML (malformed, not a VOSI capabilities document); ERR_TOO_LARGE (the
+ * document exceeds CAOM_VOSI_MAX_BYTES, or the URL does not fit @p cap); ERR_NOT_FOUND
+ * ("capability <id> not found", or no interface matches); ERR_NOMEM.
+ * Thread safety: reentrant.
+ */
+NODISCARD enum err caom_vosi_find(const char *xml, size_t len, const char *standard_id,
+                                  const char *security_method, char *out, size_t cap,
+                                  struct err_info *ei);
+
 #endif

@@ -39,4 +39,13 @@ NODISCARD bool caom_artifact_take_state(struct caom_artifact *d, const struct ca
 NODISCARD bool caom_part_take_state(struct caom_part *d, const struct caom_part *s);
 NODISCARD bool caom_chunk_take_state(struct caom_chunk *d, const struct caom_chunk *s);
 
+/* The CAOM-2.4 XSD embedded at build time (caom_xsd_gen.c, written by embed_xsd.cmake):
+ * caom__xsd_24_len bytes, followed by a NUL that the length leaves out. */
+extern const unsigned char caom__xsd_24[];
+extern const size_t caom__xsd_24_len;
+
+/* libxml2's one-time set-up (under pthread_once: xmlInitParser, the schema type tables) and
+ * the calling thread's generic error handler silenced; call before any libxml2 use. */
+void caom__xml_quiet(void);
+
 #endif

@@ -3,10 +3,12 @@
  * and names the line and element of every error.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "caom/caom.h"
+#include "caom_int.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
+#include <libxml/xmlschemastypes.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -1803,14 +1805,17 @@ static void silent(void *ctx, const char *fmt, ...)
 
 static pthread_once_t g_xml_once = PTHREAD_ONCE_INIT;
 
+/* xmlSchemaParse builds libxml2's built-in type tables on first use without a lock: build
+ * them here, once, so that schemas may be loaded from several threads at once. */
 static void xml_init(void)
 {
     xmlInitParser();
+    xmlSchemaInitTypes();
     xmlThrDefSetGenericErrorFunc(NULL, silent); /* default for threads created later */
 }
 
 /* The generic handler is per thread in libxml2: set it for the calling thread too. */
-static void xml_quiet(void)
+void caom__xml_quiet(void)
 {
     pthread_once(&g_xml_once, xml_init);
     xmlSetGenericErrorFunc(NULL, silent);
@@ -1839,7 +1844,7 @@ static enum err parse_doc(const char *buf, size_t len, const char *name, xmlDoc 
                        name, len, CAOM_XML_MAX_BYTES);
     if (len == 0)
         return err_set(ei, ERR_XML, "%s: line 1: empty document", name);
-    xml_quiet();
+    caom__xml_quiet();
     xmlParserCtxt *ctx = xmlNewParserCtxt();
     if (!ctx)
         return err_set(ei, ERR_NOMEM, "%s: out of memory", name);
@@ -1977,31 +1982,57 @@ static void verr_cb(void *ctx, xmlErrorPtr e)
         v->msg[--n] = '\0';
 }
 
-enum err caom_schema_load(const char *xsd_path, struct caom_schema **out, struct err_info *ei)
+/* Parse the schema behind @p pc (consumed) into a new caom_schema; @p what names the source
+ * in messages. */
+static enum err schema_parse(xmlSchemaParserCtxtPtr pc, const char *what, struct caom_schema **out,
+                             struct err_info *ei)
 {
     struct verr v = {0};
-    xml_quiet();
+    struct caom_schema *cs = NULL;
+    xmlSchemaPtr s = NULL;
+    enum err rc = ERR_OK;
+    if (!pc)
+        return err_set(ei, ERR_NOMEM, "out of memory loading schema \"%s\"", what);
+    xmlSchemaSetParserStructuredErrors(pc, verr_cb, &v);
+    s = xmlSchemaParse(pc);
+    if (!s) {
+        rc = err_set(ei, ERR_XML, "%s: line %d: invalid schema: %s", what, v.line,
+                     v.set ? v.msg : "unknown failure");
+        goto out;
+    }
+    cs = calloc(1, sizeof(*cs));
+    if (!cs) {
+        rc = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    cs->schema = s;
+    s = NULL;
+    *out = cs;
+out:
+    xmlSchemaFree(s);
+    xmlSchemaFreeParserCtxt(pc);
+    return rc;
+}
+
+enum err caom_schema_load(const char *xsd_path, struct caom_schema **out, struct err_info *ei)
+{
+    caom__xml_quiet();
     FILE *f = fopen(xsd_path, "rb");
     if (!f)
         return err_set(ei, ERR_IO, "could not open schema \"%s\": %s", xsd_path, strerror(errno));
     fclose(f);
-    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(xsd_path);
-    if (!pc)
-        return err_set(ei, ERR_NOMEM, "out of memory loading schema \"%s\"", xsd_path);
-    xmlSchemaSetParserStructuredErrors(pc, verr_cb, &v);
-    xmlSchemaPtr s = xmlSchemaParse(pc);
-    xmlSchemaFreeParserCtxt(pc);
-    if (!s)
-        return err_set(ei, ERR_XML, "%s: line %d: invalid schema: %s", xsd_path, v.line,
-                       v.set ? v.msg : "unknown failure");
-    struct caom_schema *cs = calloc(1, sizeof(*cs));
-    if (!cs) {
-        xmlSchemaFree(s);
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    cs->schema = s;
-    *out = cs;
-    return ERR_OK;
+    return schema_parse(xmlSchemaNewParserCtxt(xsd_path), xsd_path, out, ei);
+}
+
+enum err caom_schema_load_builtin(struct caom_schema **out, struct err_info *ei)
+{
+    caom__xml_quiet();
+    if (caom__xsd_24_len > (size_t)INT32_MAX)
+        return err_set(ei, ERR_INTERNAL, "built-in schema of %zu bytes is too large",
+                       caom__xsd_24_len);
+    xmlSchemaParserCtxtPtr pc =
+        xmlSchemaNewMemParserCtxt((const char *)caom__xsd_24, (int)caom__xsd_24_len);
+    return schema_parse(pc, "<built-in CAOM-2.4.xsd>", out, ei);
 }
 
 void caom_schema_free(struct caom_schema *s)
