@@ -5,12 +5,11 @@
  * Exit codes: 0 written; 1 bad input or processing error (one message naming the file, HDU
  * or blueprint line); 2 usage error.
  * SPDX-License-Identifier: Apache-2.0 */
-#include "blueprint/blueprint.h"
+#include "caom_build.h"
+
 #include "caom/caom.h"
 #include "core/err.h"
 #include "core/str.h"
-#include "fits/fits.h"
-#include "fits2caom/fits2caom.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,9 +22,6 @@
 int cli_cmd_caom(int argc, char **argv);
 extern const char cli_help_caom[];
 const char cli_help_caom[] = "FITS headers + blueprint -> a CAOM-2.4 observation document";
-
-#define CAOM_CLI_MAX_FILES      1000 /* input files (and --artifact-uri options) */
-#define CAOM_CLI_MAX_BLUEPRINTS 64   /* --blueprint options */
 
 static void caom_cli_usage(FILE *f)
 {
@@ -71,31 +67,16 @@ static enum err caom_cli_write(const char *path, const char *data, size_t len,
 int cli_cmd_caom(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"collection", required_argument, NULL, 'c'},
-        {"blueprint", required_argument, NULL, 'b'},
-        {"observation-id", required_argument, NULL, 'O'},
-        {"product-id", required_argument, NULL, 'P'},
-        {"artifact-uri", required_argument, NULL, 'u'},
-        {"scheme", required_argument, NULL, 's'},
-        {"no-content", no_argument, NULL, 'n'},
-        {"compute", no_argument, NULL, 'C'},
+        CAOM_BUILD_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct f2c_opts opts = {.content_metadata = true};
-    const char *blueprints[CAOM_CLI_MAX_BLUEPRINTS];
-    size_t nbp = 0;
-    const char *uris[CAOM_CLI_MAX_FILES];
-    size_t nuris = 0;
-    bool compute = false;
+    struct caom_build build;
     bool as_json = false;
     const char *outpath = NULL;
     struct err_info ei;
-    struct bp *bp = NULL;
-    struct fhdr_file **files = NULL;
-    struct f2c_input *in = NULL;
     struct caom_observation *obs = NULL;
     char *doc = NULL;
     size_t doclen = 0;
@@ -105,29 +86,17 @@ int cli_cmd_caom(int argc, char **argv)
     int ch;
 
     err_info_clear(&ei);
+    caom_build_init(&build);
     optind = 1;
     while ((ch = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        int taken = caom_build_option(&build, ch, optarg, "caom");
+        if (taken < 0) {
+            return 2;
+        }
+        if (taken > 0) {
+            continue;
+        }
         switch (ch) {
-        case 'c': opts.collection = optarg; break;
-        case 'b':
-            if (nbp == ARRAY_LEN(blueprints)) {
-                fprintf(stderr, "obsflow caom: too many --blueprint options\n");
-                return 2;
-            }
-            blueprints[nbp++] = optarg;
-            break;
-        case 'O': opts.observation_id = optarg; break;
-        case 'P': opts.product_id = optarg; break;
-        case 'u':
-            if (nuris == ARRAY_LEN(uris)) {
-                fprintf(stderr, "obsflow caom: too many --artifact-uri options\n");
-                return 2;
-            }
-            uris[nuris++] = optarg;
-            break;
-        case 's': opts.scheme = optarg; break;
-        case 'n': opts.content_metadata = false; break;
-        case 'C': compute = true; break;
         case 'j': as_json = true; break;
         case 'o': outpath = optarg; break;
         case 'h': caom_cli_usage(stdout); return 0;
@@ -135,57 +104,13 @@ int cli_cmd_caom(int argc, char **argv)
         }
     }
     nfiles = (size_t)(argc - optind);
-    if (!opts.collection || nfiles == 0) {
-        fprintf(stderr, "obsflow caom: %s\n",
-                !opts.collection ? "--collection is required" : "no input files");
-        caom_cli_usage(stderr);
-        return 2;
+    if ((rc = caom_build_check(&build, nfiles, "caom", caom_cli_usage)) != 0) {
+        return rc;
     }
-    if (nfiles > CAOM_CLI_MAX_FILES) {
-        fprintf(stderr, "obsflow caom: more than %d input files\n", CAOM_CLI_MAX_FILES);
-        return 2;
-    }
-    if (nuris > 0 && nuris != nfiles) {
-        fprintf(stderr, "obsflow caom: %zu --artifact-uri options for %zu files (give one per "
-                        "file, in order)\n", nuris, nfiles);
-        return 2;
-    }
-    if ((e = bp_new(&bp, &ei)) != ERR_OK) {
+    rc = 1;
+    if ((e = caom_build_run(&build, argv + optind, nfiles, &obs, &ei)) != ERR_OK) {
         rc = caom_cli_fail(&ei, e);
         goto out;
-    }
-    for (size_t i = 0; i < nbp; i++) {
-        if ((e = bp_load_file(bp, blueprints[i], &ei)) != ERR_OK) {
-            rc = caom_cli_fail(&ei, e);
-            goto out;
-        }
-    }
-    files = calloc(nfiles, sizeof *files);
-    in = calloc(nfiles, sizeof *in);
-    if (!files || !in) {
-        fprintf(stderr, "obsflow caom: out of memory\n");
-        goto out;
-    }
-    for (size_t i = 0; i < nfiles; i++) {
-        const char *path = argv[optind + (int)i];
-        if ((e = fhdr_file_open(path, &files[i], &ei)) != ERR_OK) {
-            rc = caom_cli_fail(&ei, e);
-            goto out;
-        }
-        in[i].headers = files[i];
-        in[i].path = path;
-        in[i].artifact_uri = nuris ? uris[i] : NULL;
-    }
-    if ((e = f2c_build(bp, &opts, in, nfiles, &obs, &ei)) != ERR_OK) {
-        rc = caom_cli_fail(&ei, e);
-        goto out;
-    }
-    if (compute) {
-        struct caom_compute_opts copts = {.pix2sky = f2c_pix2sky, .pix2sky_ctx = NULL};
-        if ((e = caom_observation_compute(obs, &copts, &ei)) != ERR_OK) {
-            rc = caom_cli_fail(&ei, e);
-            goto out;
-        }
     }
     if (as_json) {
         json_t *j = caom_to_json(obs);
@@ -224,11 +149,5 @@ int cli_cmd_caom(int argc, char **argv)
 out:
     free(doc);
     caom_observation_free(obs);
-    for (size_t i = 0; files && i < nfiles; i++) {
-        fhdr_file_destroy(files[i]);
-    }
-    free(files);
-    free(in);
-    bp_free(bp);
     return rc;
 }
