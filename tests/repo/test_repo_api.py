@@ -1271,6 +1271,7 @@ def t8_collections_vosi(d):
             urls = [(u.text or "").strip() for u in cap.iter() if local(u.tag) == "accessURL"]
             caps[cap.get("standardID")] = urls
     base = "http://127.0.0.1:%d/caom2" % d.port
+    print("  capabilities: %s" % caps)
     check(base + "/observations" in caps.get(STD_OBS, []),
           "capability %s: accessURLs %s, expected %s/observations (all: %s)" %
           (STD_OBS, caps.get(STD_OBS), base, caps))
@@ -1338,11 +1339,13 @@ def t9_compute(d):
     check(pos is not None and kid(pos, "bounds") is not None,
           "B (compute): the served plane has no computed position bounds")
     x0, x1, y0, y1 = bbox(pos)
+    print("  WALLABY cube in B: position box RA %.5f..%.5f Dec %.5f..%.5f" % (x0, x1, y0, y1))
     check(192.2 < x0 < x1 < 192.45 and 4.58 < y0 < y1 < 4.74,
           "WALLABY cube: computed position box RA %.4f..%.4f Dec %.4f..%.4f, expected about "
           "RA 192.29..192.34 Dec 4.63..4.68" % (x0, x1, y0, y1))
     check(en is not None, "B (compute): the served plane has no computed energy")
     lo, hi = energy_bounds(en)
+    print("  WALLABY cube in B: energy %.8g..%.8g m" % (lo, hi))
     check(0.2125 < lo < hi < 0.2135, "WALLABY cube: computed energy %.6g..%.6g m, expected about "
           "0.2129..0.2131 m (1407.4..1408.4 MHz)" % (lo, hi))
 
@@ -1376,6 +1379,8 @@ def t9_compute(d):
           "POSSUM in B: computed position box %s, torkeep's %s" % (gb, wb))
     check(got_en is not None, "POSSUM in B: no computed plane energy")
     ge, we = energy_bounds(got_en), energy_bounds(want["energy"])
+    print("  POSSUM in B: box %s (torkeep %s), energy %s (torkeep %s)" % (
+        tuple(round(v, 5) for v in gb), tuple(round(v, 5) for v in wb), ge, we))
     check(all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(ge, we)),
           "POSSUM in B: computed energy bounds %s, torkeep's %s" % (ge, we))
     check(got_pol is not None, "POSSUM in B: no computed plane polarization")
