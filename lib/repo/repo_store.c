@@ -34,40 +34,47 @@ static const char sql_get[] =
     "SELECT doc, acc_meta_checksum, " TS_TEXT("max_last_modified")
     " FROM caom_observations WHERE collection = $1 AND observation_id = $2";
 static const char sql_now[] = "SELECT " TS_MS("date_trunc('milliseconds', clock_timestamp())");
-static const char sql_exists_id[] =
-    "SELECT collection, observation_id FROM caom_observations WHERE id = $1";
-static const char sql_exists_uri[] =
-    "SELECT 1 FROM caom_observations WHERE collection = $1 AND observation_id = $2";
+/* POST: lock the stored row, read the clock and the stored entities, in one statement */
 static const char sql_lock[] =
-    "SELECT meta_checksum, acc_meta_checksum, " TS_MS("last_modified") ", " TS_MS(
-        "max_last_modified") " FROM caom_observations WHERE id = $1 FOR UPDATE";
-static const char sql_entities[] =
-    "SELECT id::text, meta_checksum, acc_meta_checksum, " TS_MS("last_modified") ", " TS_MS(
-        "max_last_modified") " FROM caom_entities WHERE observation = $1";
-static const char sql_insert_obs[] =
-    "INSERT INTO caom_observations (id, collection, observation_id, derived, meta_checksum,"
-    " acc_meta_checksum, last_modified, max_last_modified, doc)"
+    "SELECT o.meta_checksum, o.acc_meta_checksum, " TS_MS("o.last_modified") ", "
+    TS_MS("o.max_last_modified") ", " TS_MS("date_trunc('milliseconds', clock_timestamp())") ","
+    " e.id::text, e.meta_checksum, e.acc_meta_checksum, " TS_MS("e.last_modified") ", "
+    TS_MS("e.max_last_modified")
+    " FROM (SELECT id, meta_checksum, acc_meta_checksum, last_modified, max_last_modified"
+    " FROM caom_observations WHERE id = $1 FOR UPDATE) o"
+    " LEFT JOIN caom_entities e ON e.observation = o.id";
+/* entity rows in $10: [id, parent, level, name, meta, acc, lm, mlm] */
+#define ENT_SELECT                                                                                 \
+    " SELECT (x->>0)::uuid, $1::uuid, (x->>1)::uuid, (x->>2)::smallint, x->>3, x->>4, x->>5, "     \
+    MS_TS("(x->>6)") ", " MS_TS("(x->>7)") " FROM jsonb_array_elements($10::jsonb) x"
+#define ENT_COLS                                                                                   \
+    " (id, observation, parent, level, name, meta_checksum, acc_meta_checksum, last_modified,"     \
+    " max_last_modified)"
+/* PUT: the observation and its entities, or nothing when the UUID or the URI exists; the
+ * counts tell which (an entity UUID of another observation leaves e short: rolled back) */
+static const char sql_insert_all[] =
+    "WITH o AS (INSERT INTO caom_observations (id, collection, observation_id, derived,"
+    " meta_checksum, acc_meta_checksum, last_modified, max_last_modified, doc)"
     " VALUES ($1, $2, $3, $4, $5, $6, " MS_TS("$7") ", " MS_TS("$8") ", $9)"
-    " ON CONFLICT DO NOTHING RETURNING 1";
-static const char sql_update_obs[] =
-    "UPDATE caom_observations SET collection = $2, observation_id = $3, derived = $4,"
+    " ON CONFLICT DO NOTHING RETURNING id),"
+    " e AS (INSERT INTO caom_entities" ENT_COLS ENT_SELECT " WHERE EXISTS (SELECT 1 FROM o)"
+    " ON CONFLICT (id) DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM e)";
+/* POST: replace the row, delete the entities the document no longer has, upsert the others
+ * (an id owned by another observation is not updated, so e comes out short) */
+static const char sql_update_all[] =
+    "WITH u AS (UPDATE caom_observations SET collection = $2, observation_id = $3, derived = $4,"
     " meta_checksum = $5, acc_meta_checksum = $6, last_modified = " MS_TS("$7") ","
-    " max_last_modified = " MS_TS("$8") ", doc = $9 WHERE id = $1";
-static const char sql_delete_missing[] =
-    "DELETE FROM caom_entities WHERE observation = $1"
-    " AND id <> ALL (SELECT (x->>0)::uuid FROM jsonb_array_elements($2::jsonb) x)";
-/* rows: [id, parent, level, name, meta, acc, lm, mlm]; an id owned by another observation is
- * not updated and so not returned */
-static const char sql_upsert_entities[] =
-    "INSERT INTO caom_entities AS t (id, observation, parent, level, name, meta_checksum,"
-    " acc_meta_checksum, last_modified, max_last_modified)"
-    " SELECT (x->>0)::uuid, $1, (x->>1)::uuid, (x->>2)::smallint, x->>3, x->>4, x->>5, "
-    MS_TS("(x->>6)") ", " MS_TS("(x->>7)") " FROM jsonb_array_elements($2::jsonb) x"
+    " max_last_modified = " MS_TS("$8") ", doc = $9 WHERE id = $1 RETURNING id),"
+    " d AS (DELETE FROM caom_entities WHERE observation = $1"
+    " AND id <> ALL (SELECT (x->>0)::uuid FROM jsonb_array_elements($10::jsonb) x)),"
+    " e AS (INSERT INTO caom_entities AS t" ENT_COLS ENT_SELECT
     " ON CONFLICT (id) DO UPDATE SET parent = EXCLUDED.parent, level = EXCLUDED.level,"
     " name = EXCLUDED.name, meta_checksum = EXCLUDED.meta_checksum,"
     " acc_meta_checksum = EXCLUDED.acc_meta_checksum, last_modified = EXCLUDED.last_modified,"
     " max_last_modified = EXCLUDED.max_last_modified WHERE t.observation = EXCLUDED.observation"
-    " RETURNING id::text";
+    " RETURNING 1)"
+    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM e)";
 static const char sql_delete[] =
     "WITH d AS (DELETE FROM caom_observations WHERE collection = $1 AND observation_id = $2"
     " RETURNING id, collection, observation_id)"
@@ -358,35 +365,29 @@ static enum err db_i64(const struct db_res *r, int row, int col, int64_t *out)
     return v ? str_to_i64(v, INT64_MIN, INT64_MAX, out) : ERR_PARSE;
 }
 
-/* Read the stored entities of the observation (under its row lock). */
-static enum err load_old(struct wctx *w, struct db_conn *c, const char *id, struct err_info *ei)
+/* The stored entities from the rows of sql_lock (columns 5..9; NULL when there are none). */
+static enum err load_old(struct wctx *w, const struct db_res *r, struct err_info *ei)
 {
-    struct db_res *r = NULL;
-    const char *p[1] = {id};
-    enum err e = db_exec(c, "repo_entities", sql_entities, 1, p, &r, ei);
-    if (e != ERR_OK) {
-        return e;
-    }
     int n = db_res_rows(r);
     free(w->old);
     w->old = calloc((size_t)n + 1, sizeof *w->old);
     w->nold = 0;
     if (!w->old) {
-        db_res_free(r);
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) {
+        if (!db_res_get(r, i, 5)) {
+            continue; /* an observation without planes */
+        }
         struct stored *x = &w->old[w->nold];
-        if (caom_uuid_parse(db_res_get(r, i, 0), x->id) != ERR_OK ||
-            db_i64(r, i, 3, &x->lm) != ERR_OK || db_i64(r, i, 4, &x->mlm) != ERR_OK) {
-            db_res_free(r);
+        if (caom_uuid_parse(db_res_get(r, i, 5), x->id) != ERR_OK ||
+            db_i64(r, i, 8, &x->lm) != ERR_OK || db_i64(r, i, 9, &x->mlm) != ERR_OK) {
             return err_set(ei, ERR_DB, "unreadable caom_entities row");
         }
-        str_copy(x->meta, sizeof x->meta, db_res_get(r, i, 1));
-        str_copy(x->acc, sizeof x->acc, db_res_get(r, i, 2));
+        str_copy(x->meta, sizeof x->meta, db_res_get(r, i, 6));
+        str_copy(x->acc, sizeof x->acc, db_res_get(r, i, 7));
         w->nold++;
     }
-    db_res_free(r);
     qsort(w->old, w->nold, sizeof *w->old, stored_cmp);
     return ERR_OK;
 }
@@ -479,39 +480,17 @@ static enum err write_txn(struct db_conn *c, void *arg, struct err_info *ei)
     w->nold = 0;
 
     int64_t now = 0;
-    if ((e = db_exec(c, "repo_now", sql_now, 0, NULL, &r, ei)) != ERR_OK) {
-        goto out;
-    }
-    if (db_i64(r, 0, 0, &now) != ERR_OK) {
-        e = err_set(ei, ERR_DB, "unreadable clock");
-        goto out;
-    }
-    db_res_free(r);
-    r = NULL;
-
     struct stored old_obs;
-    bool have_old = false;
+    const char *p[1] = {id};
     if (w->create) {
-        const char *p[1] = {id};
-        if ((e = db_exec(c, "repo_exists_id", sql_exists_id, 1, p, &r, ei)) != ERR_OK) {
+        if ((e = db_exec(c, "repo_now", sql_now, 0, NULL, &r, ei)) != ERR_OK) {
             goto out;
         }
-        if (db_res_rows(r) > 0) {
-            e = err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s", w->collection, w->obs_id);
-            goto out;
-        }
-        db_res_free(r);
-        r = NULL;
-        const char *q[2] = {w->collection, w->obs_id};
-        if ((e = db_exec(c, "repo_exists_uri", sql_exists_uri, 2, q, &r, ei)) != ERR_OK) {
-            goto out;
-        }
-        if (db_res_rows(r) > 0) {
-            e = err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s", w->collection, w->obs_id);
+        if (db_i64(r, 0, 0, &now) != ERR_OK) {
+            e = err_set(ei, ERR_DB, "unreadable clock");
             goto out;
         }
     } else {
-        const char *p[1] = {id};
         if ((e = db_exec(c, "repo_lock", sql_lock, 1, p, &r, ei)) != ERR_OK) {
             goto out;
         }
@@ -522,28 +501,31 @@ static enum err write_txn(struct db_conn *c, void *arg, struct err_info *ei)
         memcpy(old_obs.id, w->obs->e.id, 16);
         str_copy(old_obs.meta, sizeof old_obs.meta, db_res_get(r, 0, 0));
         str_copy(old_obs.acc, sizeof old_obs.acc, db_res_get(r, 0, 1));
-        if (db_i64(r, 0, 2, &old_obs.lm) != ERR_OK || db_i64(r, 0, 3, &old_obs.mlm) != ERR_OK) {
+        if (db_i64(r, 0, 2, &old_obs.lm) != ERR_OK || db_i64(r, 0, 3, &old_obs.mlm) != ERR_OK ||
+            db_i64(r, 0, 4, &now) != ERR_OK) {
             e = err_set(ei, ERR_DB, "unreadable caom_observations row");
             goto out;
         }
-        have_old = true;
         if (w->if_match && strcmp(w->if_match, old_obs.acc) != 0) {
             e = err_set(ei, ERR_PRECONDITION, "update blocked: current entity is : %s",
                         old_obs.acc);
             goto out;
         }
-        if ((e = load_old(w, c, id, ei)) != ERR_OK) {
+        if ((e = load_old(w, r, ei)) != ERR_OK) {
             goto out;
         }
     }
     db_res_free(r);
     r = NULL;
 
-    stamp_tree(w, have_old ? &old_obs : NULL, now);
+    stamp_tree(w, w->create ? NULL : &old_obs, now);
     size_t xlen = 0;
     if ((e = caom_xml_write(w->obs, &w->xml, &xlen, ei)) != ERR_OK) {
         err_prefix(ei, "invalid input: caom:%s/%s |cause: ", w->collection, w->obs_id);
         e = ERR_PARSE;
+        goto out;
+    }
+    if ((e = ents_json(w, &rows, ei)) != ERR_OK) {
         goto out;
     }
     char lm[24];
@@ -551,47 +533,37 @@ static enum err write_txn(struct db_conn *c, void *arg, struct err_info *ei)
     snprintf(lm, sizeof lm, "%lld", (long long)w->obs->e.last_modified.ms);
     snprintf(mlm, sizeof mlm, "%lld", (long long)w->obs->e.max_last_modified.ms);
     const char *derived = w->obs->kind == CAOM_OBS_DERIVED ? "true" : "false";
-    const char *op[9] = {id,  w->collection, w->obs_id, derived, w->obs->e.meta_checksum,
-                         w->obs->e.acc_meta_checksum, lm, mlm, w->xml};
-    if (w->create) {
-        e = db_exec(c, "repo_insert_obs", sql_insert_obs, 9, op, &r, ei);
-        if (e == ERR_OK && db_res_rows(r) == 0) {
-            /* a concurrent create of the same UUID or URI committed first */
-            e = err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s", w->collection, w->obs_id);
-        }
-    } else {
-        e = db_exec(c, "repo_update_obs", sql_update_obs, 9, op, &r, ei);
-        if (e == ERR_CONFLICT) {
-            e = err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s", w->collection, w->obs_id);
-        }
+    const char *op[10] = {id, w->collection, w->obs_id, derived, w->obs->e.meta_checksum,
+                          w->obs->e.acc_meta_checksum, lm, mlm, w->xml, rows};
+    e = w->create ? db_exec(c, "repo_insert_all", sql_insert_all, 10, op, &r, ei)
+                  : db_exec(c, "repo_update_all", sql_update_all, 10, op, &r, ei);
+    if (e == ERR_CONFLICT) {
+        /* the new URI of an observation renamed by POST belongs to another one */
+        e = err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s", w->collection, w->obs_id);
     }
     if (e != ERR_OK) {
         goto out;
     }
-    db_res_free(r);
-    r = NULL;
-    if ((e = ents_json(w, &rows, ei)) != ERR_OK) {
+    int64_t nobs = 0;
+    int64_t nent = 0;
+    if (db_i64(r, 0, 0, &nobs) != ERR_OK || db_i64(r, 0, 1, &nent) != ERR_OK) {
+        e = err_set(ei, ERR_DB, "unreadable write counts");
         goto out;
     }
-    const char *ep[2] = {id, rows};
-    if (!w->create) {
-        if ((e = db_exec(c, "repo_delete_missing", sql_delete_missing, 2, ep, NULL, ei)) !=
-            ERR_OK) {
-            goto out;
-        }
+    if (nobs == 0) {
+        /* PUT: the UUID or the URI exists (perhaps created concurrently); POST: the row is
+         * gone, it cannot be (it is locked) */
+        e = w->create ? err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s", w->collection,
+                                w->obs_id)
+                      : err_set(ei, ERR_PRECONDITION, "update blocked: current entity does not exist");
+        goto out;
     }
-    if (w->nents > 0) {
-        if ((e = db_exec(c, "repo_upsert_entities", sql_upsert_entities, 2, ep, &r, ei)) !=
-            ERR_OK) {
-            goto out;
-        }
-        if ((size_t)db_res_rows(r) != w->nents) {
-            e = err_set(ei, ERR_CONFLICT,
-                        "already exists: caom:%s/%s |cause: a plane, artifact, part or chunk UUID "
-                        "of the document belongs to another observation",
-                        w->collection, w->obs_id);
-            goto out;
-        }
+    if ((size_t)nent != w->nents) {
+        e = err_set(ei, ERR_CONFLICT,
+                    "already exists: caom:%s/%s |cause: a plane, artifact, part or chunk UUID "
+                    "of the document belongs to another observation",
+                    w->collection, w->obs_id);
+        goto out;
     }
     str_copy(w->res->acc_meta_checksum, sizeof w->res->acc_meta_checksum,
              w->obs->e.acc_meta_checksum);
