@@ -67,6 +67,7 @@ static void repo_cli_usage(FILE *f)
         "        (OBSFLOW_CAOM_REPO_TOKEN), --cert PEM (OBSFLOW_CAOM_REPO_CERT), --ca-file PEM,\n"
         "        --timeout-ms MS (120000), --retries N (6), --retry-base-ms MS (30000),\n"
         "        --retry-after-cap S (128)\n"
+        "list prints every row (TSV), asking for N+1 rows per request (N = 10000)\n"
         "T is yyyy-MM-ddTHH:mm:ss.SSS (UTC)\n"
         "exit codes: 0 ok, 1 refused or failed, 2 usage\n");
 }
@@ -125,7 +126,7 @@ static int cmd_write(struct repo_target *t, bool post, const char *path, const c
     struct err_info ei;
     err_info_clear(&ei);
     struct buf doc;
-    buf_init(&doc, REPO_DOC_MAX);
+    buf_init(&doc, (size_t)REPO_DOC_MAX);
     struct caom_observation *o = NULL;
     int rc = 2;
     enum err e = read_doc(path, &doc, &ei);
@@ -236,6 +237,78 @@ static bool seen_add(struct seen *s, const char *ts, const char *id)
     return s->ids[s->n++] != NULL;
 }
 
+/* The observationID and maxLastModified of one list row ("collection \t observationID \t
+ * maxLastModified \t accMetaChecksum") of @p ll bytes; false when malformed. */
+static bool list_row(const char *p, size_t ll, char *id, size_t idcap, char *ts, size_t tscap)
+{
+    const char *f1 = memchr(p, '\t', ll);
+    const char *f2 = f1 ? memchr(f1 + 1, '\t', (size_t)(p + ll - f1 - 1)) : NULL;
+    if (!f2 || f2 == f1 + 1) {
+        return false;
+    }
+    const char *f3 = memchr(f2 + 1, '\t', (size_t)(p + ll - f2 - 1));
+    const char *ts_end = f3 ? f3 : p + ll;
+    size_t idl = (size_t)(f2 - f1 - 1);
+    size_t tsl = (size_t)(ts_end - f2 - 1);
+    if (idl >= idcap || tsl >= tscap) {
+        return false;
+    }
+    memcpy(id, f1 + 1, idl);
+    id[idl] = '\0';
+    memcpy(ts, f2 + 1, tsl);
+    ts[tsl] = '\0';
+    return true;
+}
+
+/* Print the rows of one page not printed before; *@p rows and *@p fresh count all and new
+ * rows, @p last_ts receives the last row's maxLastModified. 0, or 1 after printing why. */
+static int list_page(const struct buf *page,
+                     struct seen *seen,
+                     int64_t *rows,
+                     int64_t *fresh,
+                     char *last_ts,
+                     size_t ts_cap)
+{
+    const char *p = page->data;
+    const char *end = page->data ? page->data + page->len : NULL;
+    *rows = 0;
+    *fresh = 0;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *next = nl ? nl + 1 : end;
+        size_t ll = (size_t)((nl ? nl : end) - p);
+        if (ll > 0 && p[ll - 1] == '\r') {
+            ll--;
+        }
+        if (ll == 0) {
+            p = next;
+            continue;
+        }
+        char id[REPO_OBSID_MAX * 3 + 1];
+        if (!list_row(p, ll, id, sizeof id, last_ts, ts_cap)) {
+            fprintf(stderr, "obsflow repo: malformed list row from the repository: \"%.*s\"\n",
+                    (int)(ll > 200 ? 200 : ll), p);
+            return 1;
+        }
+        (*rows)++;
+        if (!seen_has(seen, last_ts, id)) {
+            (void)fwrite(p, 1, ll, stdout);
+            (void)fputc('\n', stdout);
+            (*fresh)++;
+        }
+        if (!seen_add(seen, last_ts, id)) {
+            fprintf(stderr, "obsflow repo: out of memory\n");
+            return 1;
+        }
+        p = next;
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "obsflow repo: could not write to standard output\n");
+        return 1;
+    }
+    return 0;
+}
+
 /* list: every row, page by page (ask page+1 rows; the next page starts at the last row's
  * maxLastModified; rows already printed at that timestamp are dropped; a short page ends). */
 static int cmd_list(struct repo_target *t, struct repo_list_query q, int64_t page)
@@ -257,52 +330,7 @@ static int cmd_list(struct repo_target *t, struct repo_list_query q, int64_t pag
         int64_t rows = 0;
         int64_t fresh = 0;
         char last_ts[REPO_DATE_LEN + 8] = "";
-        char *p = out.data;
-        char *end = out.data ? out.data + out.len : NULL;
-        while (p && p < end) {
-            char *nl = memchr(p, '\n', (size_t)(end - p));
-            char *line_end = nl ? nl : end;
-            size_t ll = (size_t)(line_end - p);
-            if (ll > 0 && p[ll - 1] == '\r') {
-                ll--;
-            }
-            if (ll == 0) {
-                p = nl ? nl + 1 : end;
-                continue;
-            }
-            /* collection \t observationID \t maxLastModified \t accMetaChecksum */
-            char *f1 = memchr(p, '\t', ll);
-            char *f2 = f1 ? memchr(f1 + 1, '\t', (size_t)(p + ll - f1 - 1)) : NULL;
-            char *f3 = f2 ? memchr(f2 + 1, '\t', (size_t)(p + ll - f2 - 1)) : NULL;
-            char *ts_end = f3 ? f3 : p + ll;
-            if (!f2 || (size_t)(ts_end - f2 - 1) >= sizeof last_ts || f2 - f1 - 1 <= 0) {
-                fprintf(stderr, "obsflow repo: malformed list row from the repository: \"%.*s\"\n",
-                        (int)(ll > 200 ? 200 : ll), p);
-                goto out;
-            }
-            char id[REPO_OBSID_MAX * 3 + 1];
-            size_t idl = (size_t)(f2 - f1 - 1);
-            if (idl >= sizeof id) {
-                idl = sizeof id - 1;
-            }
-            memcpy(id, f1 + 1, idl);
-            id[idl] = '\0';
-            memcpy(last_ts, f2 + 1, (size_t)(ts_end - f2 - 1));
-            last_ts[ts_end - f2 - 1] = '\0';
-            rows++;
-            if (!seen_has(&seen, last_ts, id)) {
-                fwrite(p, 1, ll, stdout);
-                fputc('\n', stdout);
-                fresh++;
-            }
-            if (!seen_add(&seen, last_ts, id)) {
-                fprintf(stderr, "obsflow repo: out of memory\n");
-                goto out;
-            }
-            p = nl ? nl + 1 : end;
-        }
-        if (fflush(stdout) != 0) {
-            fprintf(stderr, "obsflow repo: could not write to standard output\n");
+        if (list_page(&out, &seen, &rows, &fresh, last_ts, sizeof last_ts) != 0) {
             goto out;
         }
         if (rows < q.maxrec) {
@@ -317,9 +345,7 @@ static int cmd_list(struct repo_target *t, struct repo_list_query q, int64_t pag
         }
         int64_t ms = 0;
         if (caom_date_parse(last_ts, &ms) != ERR_OK) {
-            fprintf(stderr,
-                    "obsflow repo: malformed maxLastModified from the repository: "
-                    "\"%s\"\n",
+            fprintf(stderr, "obsflow repo: malformed maxLastModified from the repository: \"%s\"\n",
                     last_ts);
             goto out;
         }
@@ -368,7 +394,99 @@ static const char *env_or(const char *v, const char *name)
     return e && e[0] ? e : NULL;
 }
 
-int cli_cmd_repo(int argc, char **argv)
+/* Everything the command line says. */
+struct repo_cli {
+    struct caom_build build;
+    struct repo_remote_opts ro;
+    const char *if_match;
+    struct repo_list_query q;
+    int64_t page;    /* list rows per request */
+    bool build_used; /* a build option was given (push only) */
+    bool list_used;  /* a list option was given (list only) */
+};
+
+/* A list option: -1 taken; otherwise the exit code (after printing why). */
+static int repo_cli_list_option(struct repo_cli *c, int ch, const char *arg)
+{
+    int64_t ms = 0;
+    if (ch == OPT_MAXREC) {
+        return int_opt("--maxrec", arg, 1, REPO_LIST_MAXREC - 1, &c->page) ? -1 : 2;
+    }
+    if (ch == OPT_ORDER) {
+        if (strcmp(arg, "asc") != 0 && strcmp(arg, "desc") != 0) {
+            fprintf(stderr, "obsflow repo: --order must be asc or desc: \"%s\"\n", arg);
+            return 2;
+        }
+        c->q.desc = strcmp(arg, "desc") == 0;
+        return -1;
+    }
+    if (caom_date_parse(arg, &ms) != ERR_OK) {
+        fprintf(stderr, "obsflow repo: %s must be yyyy-MM-ddTHH:mm:ss.SSS: \"%s\"\n",
+                ch == OPT_START ? "--start" : "--end", arg);
+        return 2;
+    }
+    if (ch == OPT_START) {
+        c->q.has_start = true;
+        c->q.start_ms = ms;
+    } else {
+        c->q.has_end = true;
+        c->q.end_ms = ms;
+    }
+    return -1;
+}
+
+/* A target or list option. -1 taken; otherwise the exit code (after printing why). */
+static int repo_cli_option(struct repo_cli *c, int ch, const char *arg)
+{
+    int64_t v = 0;
+    switch (ch) {
+    case OPT_URL:
+        c->ro.url = arg;
+        return -1;
+    case OPT_TOKEN:
+        c->ro.token = arg;
+        return -1;
+    case OPT_CERT:
+        c->ro.cert = arg;
+        return -1;
+    case OPT_CA_FILE:
+        c->ro.ca_file = arg;
+        return -1;
+    case OPT_IF_MATCH:
+        c->if_match = arg;
+        return -1;
+    case OPT_TIMEOUT_MS:
+        c->ro.timeout_ms = int_opt("--timeout-ms", arg, 1, 3600000, &v) ? (long)v : -1;
+        return c->ro.timeout_ms > 0 ? -1 : 2;
+    case OPT_RETRIES:
+        if (!int_opt("--retries", arg, 0, 100, &v)) {
+            return 2;
+        }
+        c->ro.retries = v == 0 ? -1 : (int)v; /* the library's 0 means its default */
+        return -1;
+    case OPT_RETRY_BASE_MS:
+        c->ro.retry_base_ms = int_opt("--retry-base-ms", arg, 1, 3600000, &v) ? (long)v : -1;
+        return c->ro.retry_base_ms > 0 ? -1 : 2;
+    case OPT_RETRY_AFTER_CAP:
+        c->ro.retry_after_cap_s = int_opt("--retry-after-cap", arg, 1, 3600, &v) ? (int)v : -1;
+        return c->ro.retry_after_cap_s > 0 ? -1 : 2;
+    case OPT_MAXREC:
+    case OPT_START:
+    case OPT_END:
+    case OPT_ORDER:
+        c->list_used = true;
+        return repo_cli_list_option(c, ch, arg);
+    case 'h':
+        repo_cli_usage(stdout);
+        return 0;
+    default:
+        repo_cli_usage(stderr);
+        return 2;
+    }
+}
+
+/* Parse the options (before or after the subcommand). -1 to go on; otherwise the exit code. */
+static int repo_cli_parse(struct repo_cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
         CAOM_BUILD_LONGOPTS,
@@ -388,180 +506,136 @@ int cli_cmd_repo(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct caom_build build;
-    struct repo_remote_opts ro = {.url = NULL};
-    const char *if_match = NULL;
-    struct repo_list_query q = {.collection = NULL};
-    int64_t page = REPO_CLI_PAGE;
-    bool build_used = false;
-    bool list_used = false;
-    struct repo_target *t = NULL;
-    struct err_info ei;
-    bool httpc_up = false;
-    int rc = 2;
     int ch;
-    int64_t v;
-
-    err_info_clear(&ei);
-    caom_build_init(&build);
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int taken = caom_build_option(&build, ch, optarg, "repo");
+        int taken = caom_build_option(&c->build, ch, optarg, "repo");
         if (taken < 0) {
             return 2;
         }
         if (taken > 0) {
-            build_used = true;
+            c->build_used = true;
             continue;
         }
-        switch (ch) {
-        case OPT_URL:
-            ro.url = optarg;
-            break;
-        case OPT_TOKEN:
-            ro.token = optarg;
-            break;
-        case OPT_CERT:
-            ro.cert = optarg;
-            break;
-        case OPT_CA_FILE:
-            ro.ca_file = optarg;
-            break;
-        case OPT_TIMEOUT_MS:
-            if (!int_opt("--timeout-ms", optarg, 1, 3600000, &v)) {
-                return 2;
-            }
-            ro.timeout_ms = (long)v;
-            break;
-        case OPT_RETRIES:
-            if (!int_opt("--retries", optarg, 0, 100, &v)) {
-                return 2;
-            }
-            ro.retries = v == 0 ? -1 : (int)v;
-            break;
-        case OPT_RETRY_BASE_MS:
-            if (!int_opt("--retry-base-ms", optarg, 1, 3600000, &v)) {
-                return 2;
-            }
-            ro.retry_base_ms = (long)v;
-            break;
-        case OPT_RETRY_AFTER_CAP:
-            if (!int_opt("--retry-after-cap", optarg, 1, 3600, &v)) {
-                return 2;
-            }
-            ro.retry_after_cap_s = (int)v;
-            break;
-        case OPT_IF_MATCH:
-            if_match = optarg;
-            break;
-        case OPT_MAXREC:
-            if (!int_opt("--maxrec", optarg, 1, REPO_LIST_MAXREC - 1, &page)) {
-                return 2;
-            }
-            list_used = true;
-            break;
-        case OPT_START:
-        case OPT_END: {
-            int64_t ms = 0;
-            if (caom_date_parse(optarg, &ms) != ERR_OK) {
-                fprintf(stderr, "obsflow repo: %s must be yyyy-MM-ddTHH:mm:ss.SSS: \"%s\"\n",
-                        ch == OPT_START ? "--start" : "--end", optarg);
-                return 2;
-            }
-            if (ch == OPT_START) {
-                q.has_start = true;
-                q.start_ms = ms;
-            } else {
-                q.has_end = true;
-                q.end_ms = ms;
-            }
-            list_used = true;
-            break;
+        int rc = repo_cli_option(c, ch, optarg);
+        if (rc >= 0) {
+            return rc;
         }
-        case OPT_ORDER:
-            if (strcmp(optarg, "asc") != 0 && strcmp(optarg, "desc") != 0) {
-                fprintf(stderr, "obsflow repo: --order must be asc or desc: \"%s\"\n", optarg);
-                return 2;
-            }
-            q.desc = strcmp(optarg, "desc") == 0;
-            list_used = true;
-            break;
-        case 'h':
-            repo_cli_usage(stdout);
-            return 0;
-        default:
-            repo_cli_usage(stderr);
-            return 2;
-        }
+    }
+    return -1;
+}
+
+/* The subcommands and what they take. */
+enum repo_sub {
+    SUB_GET,
+    SUB_PUT,
+    SUB_POST,
+    SUB_DELETE,
+    SUB_LIST,
+    SUB_PUSH,
+};
+
+/* Check the subcommand against the options and arguments. -1 to go on; else the exit code. */
+static int
+repo_cli_check(const struct repo_cli *c, const char *name, enum repo_sub *sub, size_t nargs)
+{
+    static const char *const names[] = {"get", "put", "post", "delete", "list", "push"};
+    size_t i = 0;
+    while (i < ARRAY_LEN(names) && strcmp(names[i], name) != 0) {
+        i++;
+    }
+    if (i == ARRAY_LEN(names)) {
+        fprintf(stderr, "obsflow repo: unrecognized subcommand \"%s\"\n", name);
+        repo_cli_usage(stderr);
+        return 2;
+    }
+    *sub = (enum repo_sub)i;
+    if (c->build_used && *sub != SUB_PUSH) {
+        return repo_cli_usage_error("the build options are only for push");
+    }
+    if (c->list_used && *sub != SUB_LIST) {
+        return repo_cli_usage_error("--maxrec, --start, --end and --order are only for list");
+    }
+    if (c->if_match && *sub != SUB_POST) {
+        return repo_cli_usage_error("--if-match is only for post");
+    }
+    if (*sub == SUB_PUSH) {
+        int rc = caom_build_check(&c->build, nargs, "repo", repo_cli_usage);
+        return rc ? rc : -1;
+    }
+    bool two = *sub == SUB_GET || *sub == SUB_DELETE;
+    if (nargs != (two ? 2u : 1u)) {
+        fprintf(stderr, "obsflow repo: %s takes %s\n", name,
+                two                ? "a collection and an observationID"
+                : *sub == SUB_LIST ? "a collection"
+                                   : "one file");
+        return 2;
+    }
+    return -1;
+}
+
+int cli_cmd_repo(int argc, char **argv)
+{
+    struct repo_cli c = {.page = REPO_CLI_PAGE};
+    struct repo_target *t = NULL;
+    struct err_info ei;
+    enum repo_sub sub = SUB_GET;
+    int rc;
+
+    err_info_clear(&ei);
+    caom_build_init(&c.build);
+    if ((rc = repo_cli_parse(&c, argc, argv)) >= 0) {
+        return rc;
     }
     if (optind >= argc) {
         repo_cli_usage(stderr);
         return 2;
     }
-    const char *sub = argv[optind++];
+    const char *name = argv[optind++];
     char **args = argv + optind;
     size_t nargs = (size_t)(argc - optind);
-    bool is_push = strcmp(sub, "push") == 0;
-    bool is_list = strcmp(sub, "list") == 0;
-    bool is_post = strcmp(sub, "post") == 0;
-    bool two_ids = strcmp(sub, "get") == 0 || strcmp(sub, "delete") == 0;
-    bool one_file = strcmp(sub, "put") == 0 || is_post;
-    if (!is_push && !is_list && !two_ids && !one_file) {
-        fprintf(stderr, "obsflow repo: unrecognized subcommand \"%s\"\n", sub);
-        repo_cli_usage(stderr);
-        return 2;
-    }
-    if (build_used && !is_push) {
-        return repo_cli_usage_error("the build options are only for push");
-    }
-    if (list_used && !is_list) {
-        return repo_cli_usage_error("--maxrec, --start, --end and --order are only for list");
-    }
-    if (if_match && !is_post) {
-        return repo_cli_usage_error("--if-match is only for post");
-    }
-    if ((two_ids && nargs != 2) || (one_file && nargs != 1) || (is_list && nargs != 1)) {
-        fprintf(stderr, "obsflow repo: %s takes %s\n", sub,
-                two_ids    ? "a collection and an observationID"
-                : one_file ? "one file"
-                           : "a collection");
-        return 2;
-    }
-    if (is_push && (rc = caom_build_check(&build, nargs, "repo", repo_cli_usage)) != 0) {
+    if ((rc = repo_cli_check(&c, name, &sub, nargs)) >= 0) {
         return rc;
     }
-    ro.url = env_or(ro.url, "OBSFLOW_CAOM_REPO_URL");
-    ro.token = env_or(ro.token, "OBSFLOW_CAOM_REPO_TOKEN");
-    ro.cert = env_or(ro.cert, "OBSFLOW_CAOM_REPO_CERT");
-    if (!ro.url) {
+    c.ro.url = env_or(c.ro.url, "OBSFLOW_CAOM_REPO_URL");
+    c.ro.token = env_or(c.ro.token, "OBSFLOW_CAOM_REPO_TOKEN");
+    c.ro.cert = env_or(c.ro.cert, "OBSFLOW_CAOM_REPO_CERT");
+    if (!c.ro.url) {
         return repo_cli_usage_error("no repository: give --url or set OBSFLOW_CAOM_REPO_URL");
     }
-    rc = 2;
     if (httpc_global_init(&ei) != ERR_OK) {
         fprintf(stderr, "obsflow repo: %s\n", ei.msg);
         return 1;
     }
-    httpc_up = true;
-    enum err e = repo_target_remote(&ro, &t, &ei);
+    enum err e = repo_target_remote(&c.ro, &t, &ei);
     if (e != ERR_OK) {
         fprintf(stderr, "obsflow repo: %s\n", ei.msg[0] ? ei.msg : err_str(e));
         rc = e == ERR_INVALID ? 2 : 1;
         goto out;
     }
-    if (two_ids) {
-        rc = sub[0] == 'g' ? cmd_get(t, args[0], args[1]) : cmd_delete(t, args[0], args[1]);
-    } else if (one_file) {
-        rc = cmd_write(t, is_post, args[0], if_match);
-    } else if (is_list) {
-        q.collection = args[0];
-        rc = cmd_list(t, q, page);
-    } else {
-        rc = cmd_push(t, &build, args, nargs);
+    switch (sub) {
+    case SUB_GET:
+        rc = cmd_get(t, args[0], args[1]);
+        break;
+    case SUB_DELETE:
+        rc = cmd_delete(t, args[0], args[1]);
+        break;
+    case SUB_PUT:
+        rc = cmd_write(t, false, args[0], NULL);
+        break;
+    case SUB_POST:
+        rc = cmd_write(t, true, args[0], c.if_match);
+        break;
+    case SUB_LIST:
+        c.q.collection = args[0];
+        rc = cmd_list(t, c.q, c.page);
+        break;
+    case SUB_PUSH:
+        rc = cmd_push(t, &c.build, args, nargs);
+        break;
     }
 out:
     repo_target_free(t);
-    if (httpc_up) {
-        httpc_global_cleanup();
-    }
+    httpc_global_cleanup();
     return rc;
 }

@@ -100,6 +100,55 @@ out:
     return e;
 }
 
+/* The stored observation @p existing has the kind of @p fresh: merge into it (stored UUIDs
+ * kept), then nothing when its accMetaChecksum equals @p stored, else POST with If-Match. */
+static enum err push_update(struct repo_target *t,
+                            const struct caom_observation *fresh,
+                            struct caom_observation *existing,
+                            const char *stored,
+                            struct push_state *st,
+                            struct repo_push_result *r,
+                            bool *again,
+                            struct err_info *ei)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    struct repo_write_result wr;
+    memset(&wr, 0, sizeof wr);
+    enum err e = caom_merge(existing, fresh, true, NULL, ei);
+    if (e != ERR_OK) {
+        err_prefix(ei, "could not merge into %s: ", r->uri);
+        goto out;
+    }
+    caom_checksum_update(existing);
+    if (stored[0] && strcmp(existing->e.acc_meta_checksum, stored) == 0) {
+        r->outcome = REPO_UNCHANGED;
+        (void)str_copy(r->acc_meta_checksum, sizeof r->acc_meta_checksum, stored);
+        goto out;
+    }
+    e = caom_xml_write(existing, &xml, &len, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    e = repo__target_post(t, fresh->collection, fresh->observation_id, xml, len,
+                          stored[0] ? stored : NULL, &wr, ei);
+    if (e == ERR_PRECONDITION) {
+        /* changed since our GET, or our own retried POST already applied */
+        st->tried = true;
+        st->tried_outcome = REPO_UPDATED;
+        (void)str_copy(st->tried_acc, sizeof st->tried_acc, existing->e.acc_meta_checksum);
+        *again = true;
+    } else if (e == ERR_NOT_FOUND) {
+        *again = true; /* deleted since our GET: the next round creates it */
+    } else if (e == ERR_OK) {
+        r->outcome = REPO_UPDATED;
+        written_acc(&wr, existing->e.acc_meta_checksum, r->acc_meta_checksum);
+    }
+out:
+    free(xml);
+    return e;
+}
+
 /* One GET-decide-write round. *@p again is set when a race sends us back to GET. */
 static enum err push_round(struct repo_target *t,
                            const struct caom_observation *fresh,
@@ -111,8 +160,6 @@ static enum err push_round(struct repo_target *t,
     struct repo_doc doc;
     memset(&doc, 0, sizeof doc);
     struct caom_observation *existing = NULL;
-    char *xml = NULL;
-    size_t len = 0;
     char stored[CAOM_CHECKSUM_URI_MAX];
     enum err e;
 
@@ -140,54 +187,17 @@ static enum err push_round(struct repo_target *t,
         (void)str_copy(r->acc_meta_checksum, sizeof r->acc_meta_checksum, stored);
         goto out;
     }
-    if (existing->kind != fresh->kind) {
-        /* an update cannot change SimpleObservation into DerivedObservation or back */
-        e = repo_target_delete(t, fresh->collection, fresh->observation_id, ei);
-        if (e != ERR_OK && e != ERR_NOT_FOUND) {
-            goto out;
-        }
+    if (existing->kind == fresh->kind) {
+        e = push_update(t, fresh, existing, stored, st, r, again, ei);
+        goto out;
+    }
+    /* an update cannot change SimpleObservation into DerivedObservation or back */
+    e = repo_target_delete(t, fresh->collection, fresh->observation_id, ei);
+    if (e == ERR_OK || e == ERR_NOT_FOUND) {
         e = push_create(t, fresh, st, REPO_REPLACED, r, ei);
         *again = e == ERR_CONFLICT;
-        goto out;
     }
-    e = caom_merge(existing, fresh, true, NULL, ei);
-    if (e != ERR_OK) {
-        err_prefix(ei, "could not merge into %s: ", r->uri);
-        goto out;
-    }
-    caom_checksum_update(existing);
-    if (stored[0] && strcmp(existing->e.acc_meta_checksum, stored) == 0) {
-        r->outcome = REPO_UNCHANGED;
-        (void)str_copy(r->acc_meta_checksum, sizeof r->acc_meta_checksum, stored);
-        goto out;
-    }
-    e = caom_xml_write(existing, &xml, &len, ei);
-    if (e != ERR_OK) {
-        goto out;
-    }
-    struct repo_write_result wr;
-    memset(&wr, 0, sizeof wr);
-    e = repo__target_post(t, fresh->collection, fresh->observation_id, xml, len,
-                          stored[0] ? stored : NULL, &wr, ei);
-    if (e == ERR_PRECONDITION) {
-        /* changed since our GET, or our own retried POST already applied */
-        st->tried = true;
-        st->tried_outcome = REPO_UPDATED;
-        (void)str_copy(st->tried_acc, sizeof st->tried_acc, existing->e.acc_meta_checksum);
-        *again = true;
-        goto out;
-    }
-    if (e == ERR_NOT_FOUND) {
-        *again = true; /* deleted since our GET: the next round creates it */
-        goto out;
-    }
-    if (e != ERR_OK) {
-        goto out;
-    }
-    r->outcome = REPO_UPDATED;
-    written_acc(&wr, existing->e.acc_meta_checksum, r->acc_meta_checksum);
 out:
-    free(xml);
     caom_observation_free(existing);
     repo_doc_free(&doc);
     return e;

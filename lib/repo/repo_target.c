@@ -307,7 +307,7 @@ void repo__body_line(const char *body, size_t len, char *out, size_t cap)
         if (n + 1 >= lim) {
             break;
         }
-        out[n++] = c == '\t' ? ' ' : (char)c;
+        out[n++] = (char)(c == '\t' ? ' ' : c);
     }
     while (n > 0 && out[n - 1] == ' ') {
         n--;
@@ -649,7 +649,7 @@ static enum err remote_get(struct repo_target *t,
                             .what = what,
                             .headers = headers,
                             .send_token = true,
-                            .max_body = REPO_DOC_MAX};
+                            .max_body = (uint64_t)REPO_DOC_MAX};
     e = remote_do(t, &c, &resp, ei);
     if (e != ERR_OK) {
         goto out;
@@ -697,7 +697,7 @@ static enum err remote_write(struct repo_target *t,
                           if_match);
         goto out;
     }
-    if (len > REPO_DOC_MAX) {
+    if (len > (size_t)REPO_DOC_MAX) {
         e = err_set(ei, ERR_TOO_LARGE, "document of %s is larger than %u bytes", what,
                     (unsigned)REPO_DOC_MAX);
         goto out;
