@@ -833,6 +833,17 @@ NODISCARD enum err caom_observation_compute(struct caom_observation *o,
  */
 NODISCARD enum err caom_schema_load_builtin(struct caom_schema **out, struct err_info *ei);
 
+/**
+ * caom_xml_read of a document that must first validate against @p s (a CAOM-2.4 schema): parsed
+ * once, the tree validated, then read; ERR_XML names the line for either. Documents in the
+ * 2.3 and 2.2 namespaces are checked by the reader's rules for their version only: CADC's own
+ * writers still produce 2.3-namespace documents that the 2.3 XSD refuses (DerivedObservation).
+ * Thread safety: reentrant; @p s may be shared.
+ */
+NODISCARD enum err caom_xml_read_valid(const struct caom_schema *s, const char *buf, size_t len,
+                                       const char *name, struct caom_observation **out,
+                                       struct err_info *ei);
+
 #define CAOM_VALIDATE_MSG_VALUE_MAX 120 /* bytes of an offending value quoted in a message */
 
 /**

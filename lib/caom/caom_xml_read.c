@@ -1870,16 +1870,12 @@ static enum err parse_doc(const char *buf, size_t len, const char *name, xmlDoc 
     return ERR_OK;
 }
 
-enum err caom_xml_read(const char *buf, size_t len, const char *name,
-                       struct caom_observation **out, struct err_info *ei)
+/* The observation of a parsed document (@p doc is freed here). */
+static enum err read_doc(xmlDoc *doc, const char *name, struct caom_observation **out,
+                         struct err_info *ei)
 {
-    xmlDoc *doc = NULL;
     struct caom_observation *o = NULL;
-    if (!name)
-        name = "<document>";
-    enum err rc = parse_doc(buf, len, name, &doc, ei);
-    if (rc)
-        return rc;
+    enum err rc = ERR_OK;
     xmlNode *root = xmlDocGetRootElement(doc);
     struct rd r = {.name = name, .ei = ei};
     if (!root || !is(root, "Observation") || !root->ns || !known_ns(root->ns->href)) {
@@ -1916,6 +1912,18 @@ out:
     }
     *out = o;
     return ERR_OK;
+}
+
+enum err caom_xml_read(const char *buf, size_t len, const char *name,
+                       struct caom_observation **out, struct err_info *ei)
+{
+    xmlDoc *doc = NULL;
+    if (!name)
+        name = "<document>";
+    enum err rc = parse_doc(buf, len, name, &doc, ei);
+    if (rc)
+        return rc;
+    return read_doc(doc, name, out, ei);
 }
 
 enum err caom_xml_read_file(const char *path, struct caom_observation **out, struct err_info *ei)
@@ -2043,6 +2051,22 @@ void caom_schema_free(struct caom_schema *s)
     free(s);
 }
 
+/* Validate a parsed document against @p s. */
+static enum err validate_doc(const struct caom_schema *s, xmlDoc *doc, struct err_info *ei)
+{
+    struct verr v = {0};
+    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(s->schema);
+    if (!vc)
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    xmlSchemaSetValidStructuredErrors(vc, verr_cb, &v);
+    int res = xmlSchemaValidateDoc(vc, doc);
+    xmlSchemaFreeValidCtxt(vc);
+    if (res != 0)
+        return err_set(ei, ERR_XML, "line %d: document does not validate against the schema: %s",
+                       v.line, v.set ? v.msg : "internal validation failure");
+    return ERR_OK;
+}
+
 enum err caom_schema_validate(const struct caom_schema *s, const char *buf, size_t len,
                               struct err_info *ei)
 {
@@ -2050,20 +2074,28 @@ enum err caom_schema_validate(const struct caom_schema *s, const char *buf, size
     enum err rc = parse_doc(buf, len, "<document>", &doc, ei);
     if (rc)
         return rc;
-    struct verr v = {0};
-    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(s->schema);
-    if (!vc) {
-        xmlFreeDoc(doc);
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    xmlSchemaSetValidStructuredErrors(vc, verr_cb, &v);
-    int res = xmlSchemaValidateDoc(vc, doc);
-    xmlSchemaFreeValidCtxt(vc);
+    rc = validate_doc(s, doc, ei);
     xmlFreeDoc(doc);
-    if (res != 0)
-        return err_set(ei, ERR_XML, "line %d: document does not validate against the schema: %s",
-                       v.line, v.set ? v.msg : "internal validation failure");
-    return ERR_OK;
+    return rc;
+}
+
+enum err caom_xml_read_valid(const struct caom_schema *s, const char *buf, size_t len,
+                             const char *name, struct caom_observation **out, struct err_info *ei)
+{
+    xmlDoc *doc = NULL;
+    if (!name)
+        name = "<document>";
+    enum err rc = parse_doc(buf, len, name, &doc, ei);
+    if (rc)
+        return rc;
+    xmlNode *root = xmlDocGetRootElement(doc);
+    bool v24 = root && root->ns && strcmp((const char *)root->ns->href, CAOM_XML_NS_24) == 0;
+    rc = v24 ? validate_doc(s, doc, ei) : ERR_OK;
+    if (rc) {
+        xmlFreeDoc(doc);
+        return rc;
+    }
+    return read_doc(doc, name, out, ei);
 }
 
 enum err caom_xml_validate(const char *buf, size_t len, const char *xsd_path,

@@ -21,9 +21,6 @@ NODISCARD enum err repo__date_parse(const char *s, int64_t *ms);
 /** qsort comparator of char* by strcmp. */
 int repo__strcmp_p(const void *a, const void *b);
 
-/** First occurrence of the string @p needle in @p len bytes of @p hay, or NULL. */
-const char *repo__memmem(const char *hay, size_t len, const char *needle);
-
 /* ---- push client (repo_target.c, repo_push.c) ---- */
 
 #define REPO__BASE_MAX         2048  /* bytes of a repository base URL (after normalisation) */

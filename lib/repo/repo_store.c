@@ -108,8 +108,7 @@ static const char sql_collections[] =
 struct repo_store {
     struct db_pool *pool;
     const struct repo_collections *cols;
-    struct caom_schema *schema;   /* CAOM-2.4 */
-    struct caom_schema *schema23; /* CAOM-2.3 documents are accepted too, as torkeep does */
+    struct caom_schema *schema; /* the built-in XSDs (2.4; 2.3 documents are accepted too) */
 };
 
 enum err repo_store_create(struct db_pool *pool,
@@ -136,7 +135,6 @@ void repo_store_free(struct repo_store *s)
 {
     if (s) {
         caom_schema_free(s->schema);
-        caom_schema_free(s->schema23);
         free(s);
     }
 }
@@ -610,20 +608,6 @@ static enum err if_match_norm(const char *v, char *out, size_t cap, struct err_i
     return ERR_OK;
 }
 
-/* XSD validation against the schema of the document's namespace (2.4 or 2.3); CAOM-2.2
- * documents, which no built-in schema covers, are checked by the reader alone. */
-static enum err validate_doc(struct repo_store *s, const char *body, size_t len, struct err_info *ei)
-{
-    size_t head = len < 4096 ? len : 4096;
-    if (repo__memmem(body, head, CAOM_XML_NS_23)) {
-        return s->schema23 ? caom_schema_validate(s->schema23, body, len, ei) : ERR_OK;
-    }
-    if (repo__memmem(body, head, CAOM_XML_NS_22)) {
-        return ERR_OK;
-    }
-    return caom_schema_validate(s->schema, body, len, ei);
-}
-
 static enum err write_doc(struct repo_store *s,
                           const char *collection,
                           const char *obs_id,
@@ -667,14 +651,8 @@ static enum err write_doc(struct repo_store *s,
         return err_set(ei, ERR_TOO_LARGE, "document of %zu bytes is over the limit of %u bytes", len,
                        (unsigned)REPO_DOC_MAX);
     }
-    if ((e = validate_doc(s, body, len, ei)) != ERR_OK) {
-        if (e == ERR_NOMEM) {
-            return e;
-        }
-        err_prefix(ei, "invalid input: ");
-        return ERR_PARSE;
-    }
-    if ((e = caom_xml_read(body, len, "document", &w.obs, ei)) != ERR_OK) {
+    /* parsed once: XSD-validated (2.4 or 2.3 by namespace), then read into the model */
+    if ((e = caom_xml_read_valid(s->schema, body, len, "document", &w.obs, ei)) != ERR_OK) {
         if (e == ERR_NOMEM) {
             return e;
         }

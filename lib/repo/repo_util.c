@@ -1,4 +1,4 @@
-/* repo_util.c - small pure helpers of the store: torkeep's list dates, sorting, searching.
+/* repo_util.c - small pure helpers of the store: torkeep's list dates and sorting.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "repo/repo_int.h"
 
@@ -23,18 +23,4 @@ enum err repo__date_parse(const char *s, int64_t *ms)
 int repo__strcmp_p(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-const char *repo__memmem(const char *hay, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (n == 0 || n > len) {
-        return NULL;
-    }
-    for (size_t i = 0; i + n <= len; i++) {
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0) {
-            return hay + i;
-        }
-    }
-    return NULL;
 }
