@@ -30,7 +30,7 @@ COMMENT ON INDEX caom_observations_list IS 'list pages by collection ordered by 
 
 CREATE TABLE caom_entities (
     id                uuid        PRIMARY KEY,
-    observation       uuid        NOT NULL REFERENCES caom_observations (id) ON DELETE CASCADE,
+    observation       uuid        NOT NULL,
     parent            uuid        NOT NULL,
     level             smallint    NOT NULL CHECK (level BETWEEN 1 AND 4),
     name              text        NOT NULL,
@@ -40,6 +40,7 @@ CREATE TABLE caom_entities (
     max_last_modified timestamptz NOT NULL
 );
 COMMENT ON TABLE caom_entities IS 'planes (1), artifacts (2), parts (3) and chunks (4) of stored observations; their UUIDs are unique across the repository';
+COMMENT ON COLUMN caom_entities.observation IS 'the owning observation (no foreign key: a per-row check on every insert cost more than the rest of a create; lib/repo deletes the rows with their observation in one statement)';
 COMMENT ON COLUMN caom_entities.parent IS 'UUID of the owning observation, plane, artifact or part';
 COMMENT ON COLUMN caom_entities.name IS 'natural key: productID, artifact URI, part name, or the chunk''s position in its part';
 COMMENT ON COLUMN caom_entities.last_modified IS 'when this entity''s own metaChecksum last changed';

@@ -50,15 +50,15 @@ static const char sql_lock[] =
 #define ENT_COLS                                                                                   \
     " (id, observation, parent, level, name, meta_checksum, acc_meta_checksum, last_modified,"     \
     " max_last_modified)"
-/* PUT: the observation and its entities, or nothing when the UUID or the URI exists; the
- * counts tell which (an entity UUID of another observation leaves e short: rolled back) */
+/* PUT, one autocommitted statement: the observation and its entities, all or nothing; an
+ * existing UUID or URI, or an entity UUID of another observation, is a unique violation
+ * (db_exec: ERR_CONFLICT, the constraint named in the message) */
 static const char sql_insert_all[] =
     "WITH o AS (INSERT INTO caom_observations (id, collection, observation_id, derived,"
     " meta_checksum, acc_meta_checksum, last_modified, max_last_modified, doc)"
-    " VALUES ($1, $2, $3, $4, $5, $6, " MS_TS("$7") ", " MS_TS("$8") ", $9)"
-    " ON CONFLICT DO NOTHING RETURNING id),"
+    " VALUES ($1, $2, $3, $4, $5, $6, " MS_TS("$7") ", " MS_TS("$8") ", $9) RETURNING id),"
     " e AS (INSERT INTO caom_entities" ENT_COLS ENT_SELECT " WHERE EXISTS (SELECT 1 FROM o)"
-    " ON CONFLICT (id) DO NOTHING RETURNING 1)"
+    " RETURNING 1)"
     " SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM e)";
 /* POST: replace the row, delete the entities the document no longer has, upsert the others
  * (an id owned by another observation is not updated, so e comes out short) */
@@ -77,7 +77,8 @@ static const char sql_update_all[] =
     " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM e)";
 static const char sql_delete[] =
     "WITH d AS (DELETE FROM caom_observations WHERE collection = $1 AND observation_id = $2"
-    " RETURNING id, collection, observation_id)"
+    " RETURNING id, collection, observation_id),"
+    " x AS (DELETE FROM caom_entities WHERE observation IN (SELECT id FROM d))"
     " INSERT INTO caom_deletions (id, collection, observation_id, last_modified)"
     " SELECT id, collection, observation_id, date_trunc('milliseconds', clock_timestamp())"
     " FROM d ON CONFLICT (id) DO UPDATE SET collection = EXCLUDED.collection,"
@@ -536,8 +537,13 @@ static enum err write_txn(struct db_conn *c, void *arg, struct err_info *ei)
     e = w->create ? db_exec(c, "repo_insert_all", sql_insert_all, 10, op, &r, ei)
                   : db_exec(c, "repo_update_all", sql_update_all, 10, op, &r, ei);
     if (e == ERR_CONFLICT) {
-        /* the new URI of an observation renamed by POST belongs to another one */
-        e = err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s", w->collection, w->obs_id);
+        /* PUT: the UUID or the URI exists (perhaps created concurrently), or an entity UUID is
+         * another observation's; POST: the new URI of a renamed observation is taken */
+        bool entity = strstr(ei->msg, "caom_entities_pkey") != NULL;
+        e = err_set(ei, ERR_CONFLICT, "already exists: caom:%s/%s%s", w->collection, w->obs_id,
+                    entity ? " |cause: a plane, artifact, part or chunk UUID of the document "
+                             "belongs to another observation"
+                           : "");
     }
     if (e != ERR_OK) {
         goto out;
@@ -682,7 +688,22 @@ static enum err write_doc(struct repo_store *s,
     if ((e = ents_collect(&w, ei)) != ERR_OK) {
         goto out;
     }
-    e = db_txn_run(s->pool, write_txn, &w, ei);
+    if (create) {
+        /* no transaction: the clock, then one atomic statement (two round trips) */
+        for (int attempt = 0;; attempt++) {
+            struct db_conn *c = NULL;
+            if ((e = db_acquire(s->pool, REPO_ACQUIRE_MS, &c, ei)) != ERR_OK) {
+                break;
+            }
+            e = write_txn(c, &w, ei);
+            db_release(s->pool, c);
+            if (e != ERR_DB_RETRY || attempt == DB_TXN_RETRIES) {
+                break; /* a deadlock between two creates sharing entity UUIDs is retried */
+            }
+        }
+    } else {
+        e = db_txn_run(s->pool, write_txn, &w, ei);
+    }
 out:
     caom_observation_free(w.obs);
     free(w.ents);
