@@ -17,6 +17,8 @@ CREATE TABLE caom_observations (
 ALTER TABLE caom_observations ALTER COLUMN doc SET STORAGE EXTERNAL;
 COMMENT ON TABLE caom_observations IS 'one row per stored CAOM observation (caom:collection/observationID)';
 COMMENT ON COLUMN caom_observations.id IS 'the observation UUID (caom2:id); torkeep decides existence by it';
+COMMENT ON COLUMN caom_observations.collection IS 'the collection of the observation URI caom:collection/observationID';
+COMMENT ON COLUMN caom_observations.observation_id IS 'the observationID of the observation URI';
 COMMENT ON COLUMN caom_observations.derived IS 'DerivedObservation (true) or SimpleObservation (false)';
 COMMENT ON COLUMN caom_observations.meta_checksum IS 'md5:<hex> of the observation''s own state, computed by the server';
 COMMENT ON COLUMN caom_observations.acc_meta_checksum IS 'md5:<hex> over the whole tree: the ETag and the If-Match value';
@@ -40,6 +42,11 @@ CREATE TABLE caom_entities (
     max_last_modified timestamptz NOT NULL
 );
 COMMENT ON TABLE caom_entities IS 'planes (1), artifacts (2), parts (3) and chunks (4) of stored observations; their UUIDs are unique across the repository';
+COMMENT ON COLUMN caom_entities.id IS 'the entity UUID (caom2:id), unique across the repository';
+COMMENT ON COLUMN caom_entities.level IS '1 plane, 2 artifact, 3 part, 4 chunk';
+COMMENT ON COLUMN caom_entities.meta_checksum IS 'md5:<hex> of the entity''s own state, computed by the server';
+COMMENT ON COLUMN caom_entities.acc_meta_checksum IS 'md5:<hex> over the entity and its children';
+COMMENT ON COLUMN caom_entities.max_last_modified IS 'when this entity''s accMetaChecksum last changed (its subtree''s latest change)';
 COMMENT ON COLUMN caom_entities.observation IS 'the owning observation (no foreign key: a per-row check on every insert cost more than the rest of a create; lib/repo deletes the rows with their observation in one statement)';
 COMMENT ON COLUMN caom_entities.parent IS 'UUID of the owning observation, plane, artifact or part';
 COMMENT ON COLUMN caom_entities.name IS 'natural key: productID, artifact URI, part name, or the chunk''s position in its part';
@@ -53,4 +60,8 @@ CREATE TABLE caom_deletions (
     last_modified  timestamptz NOT NULL
 );
 COMMENT ON TABLE caom_deletions IS 'DeletedObservation records: the UUID and URI of each deleted observation and when';
+COMMENT ON COLUMN caom_deletions.id IS 'the UUID the deleted observation had';
+COMMENT ON COLUMN caom_deletions.collection IS 'its collection';
+COMMENT ON COLUMN caom_deletions.observation_id IS 'its observationID';
+COMMENT ON COLUMN caom_deletions.last_modified IS 'when it was deleted (database clock, ms): the order and filter of /caom2/deletions';
 CREATE INDEX caom_deletions_list ON caom_deletions (collection, last_modified, observation_id);

@@ -770,8 +770,11 @@ struct caom_merge_stats {
  * Merge the freshly built @p fresh into @p existing (e.g. the document a repository GET
  * returned): the observation keeps its UUID; planes are matched by productID, artifacts by
  * URI, parts by name, and chunks by position within the part; matched entities keep their
- * UUIDs and take the fresh state, unmatched fresh ones are added, and existing children that
- * the fresh observation does not have are removed only when @p remove_missing. Entities
+ * UUIDs and take the fresh state, unmatched fresh ones are added, and existing planes and
+ * artifacts that the fresh observation does not have are removed only when @p remove_missing
+ * (a pipeline that ingests one file adds or updates its plane and artifact and keeps the
+ * others); the parts and chunks of a matched artifact always follow the fresh artifact, since
+ * they describe its one file. Entities
  * whose state is unchanged keep their bookkeeping attributes (lastModified, checksums).
  * Each plane computed-metadata element (position, energy, time, polarization, custom) is
  * replaced only when @p fresh has it, so a header-only build keeps what the repository
@@ -844,7 +847,12 @@ NODISCARD enum err caom_xml_read_valid(const struct caom_schema *s, const char *
                                        const char *name, struct caom_observation **out,
                                        struct err_info *ei);
 
-#define CAOM_VALIDATE_MSG_VALUE_MAX 120 /* bytes of an offending value quoted in a message */
+#define CAOM_VALIDATE_MSG_VALUE_MAX 120
+#define CAOM_PATH_FORBIDDEN " /\\%" /* characters a URI path component may not hold */
+
+/** CaomValidator's rule for a path component of an observation or plane URI (collection,
+ * observationID, productID): not empty, none of CAOM_PATH_FORBIDDEN. Reentrant. */
+bool caom_path_component_ok(const char *s); /* bytes of an offending value quoted in a message */
 
 /**
  * Check @p o against the CAOM model rules that the repository enforces before storing

@@ -69,7 +69,7 @@ bool caom_observation_equal(const struct caom_observation *a, const struct caom_
 
 struct mg {
     struct caom_merge_stats st; /* counters */
-    bool remove_missing;        /* drop existing children the fresh tree lacks */
+    bool remove_missing;        /* drop existing planes and artifacts the fresh tree lacks */
     struct err_info *ei;        /* error detail */
 };
 
@@ -144,7 +144,7 @@ static enum err merge_part(struct mg *m, struct caom_part *d, const struct caom_
             sub = true;
         }
     }
-    while (m->remove_missing && d->n_chunks > s->n_chunks) {
+    while (d->n_chunks > s->n_chunks) { /* a matched part's chunks follow the fresh build */
         caom_chunk_free(d->chunks[d->n_chunks - 1]);
         d->n_chunks--;
         m->st.entities_removed++;
@@ -188,7 +188,7 @@ static enum err merge_artifact(struct mg *m, struct caom_artifact *d, const stru
         m->st.entities_added++;
         sub = true;
     }
-    for (size_t i = 0; m->remove_missing && i < d->n_parts;) {
+    for (size_t i = 0; i < d->n_parts;) { /* a matched artifact's parts follow its file */
         if (!caom_artifact_find_part(s, d->parts[i]->name)) {
             caom_part_free(d->parts[i]);
             drop_at((void **)d->parts, &d->n_parts, i);

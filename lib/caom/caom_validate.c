@@ -125,6 +125,11 @@ static enum err required(struct err_info *ei, const char *where, const char *ele
     return ERR_OK;
 }
 
+bool caom_path_component_ok(const char *s)
+{
+    return s && s[0] && !strpbrk(s, CAOM_PATH_FORBIDDEN);
+}
+
 /* CaomValidator.assertValidPathComponent (plus: not empty). */
 static enum err path_component(struct err_info *ei, const char *where, const char *elem,
                                const char *s)
@@ -132,7 +137,7 @@ static enum err path_component(struct err_info *ei, const char *where, const cha
     enum err rc = required(ei, where, elem, s);
     if (rc)
         return rc;
-    const char *c = strpbrk(s, " /\\%");
+    const char *c = strpbrk(s, CAOM_PATH_FORBIDDEN);
     if (c)
         return bad_str(ei, ERR_INVALID, where, elem, s,
                        "invalid character '%c': may not contain space ( ), slash (/), "
@@ -157,7 +162,7 @@ static enum err caom_uri(struct err_info *ei, const char *where, const char *ele
         bool last = k == n - 1;
         if (len == 0 || (last ? p[len] != '\0' : p[len] != '/'))
             return bad_str(ei, ERR_INVALID, where, elem, s, "expected %s", forms[n]);
-        size_t bad_at = strcspn(p, " \\%");
+        size_t bad_at = strcspn(p, CAOM_PATH_FORBIDDEN);
         if (bad_at < len)
             return bad_str(ei, ERR_INVALID, where, elem, s,
                            "invalid character '%c' in a path component: may not contain space "

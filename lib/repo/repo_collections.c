@@ -50,14 +50,14 @@ int repo_status(enum err e)
 bool repo__name_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > max) {
+    if (n > max || !caom_path_component_ok(s)) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        /* a CAOM URI path component: printable ASCII without blanks, '/', '\\', '%', '?', '#',
-         * and here also without ',' and ':' (the separators of OBSFLOW_CAOM_COLLECTIONS) */
-        if (c <= 0x20 || c >= 0x7f || strchr("/\\%?#,:=\"'", c)) {
+        /* printable ASCII, and none of the separators of OBSFLOW_CAOM_COLLECTIONS and of the
+         * collections file (, : = quotes) nor URI delimiters (? #) */
+        if (c <= 0x20 || c >= 0x7f || strchr("?#,:=\"'", c)) {
             return false;
         }
     }

@@ -115,7 +115,9 @@ static enum err push_update(struct repo_target *t,
     size_t len = 0;
     struct repo_write_result wr;
     memset(&wr, 0, sizeof wr);
-    enum err e = caom_merge(existing, fresh, true, NULL, ei);
+    /* planes and artifacts the fresh build lacks are kept: files of one observation or plane
+     * arrive in separate pushes (caom2pipe's cardinality); remove one with DELETE + push */
+    enum err e = caom_merge(existing, fresh, false, NULL, ei);
     if (e != ERR_OK) {
         err_prefix(ei, "could not merge into %s: ", r->uri);
         goto out;

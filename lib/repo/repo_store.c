@@ -159,19 +159,20 @@ static enum err not_found(struct err_info *ei, const char *collection, const cha
     return err_set(ei, ERR_NOT_FOUND, "not found: caom:%s/%s", collection, obs_id);
 }
 
-/* A path pair torkeep would accept as an ObservationURI (no blank, / \ %), within our caps. */
+/* A path pair torkeep would accept as an ObservationURI (caom_path_component_ok), within our
+ * caps and without control characters (the lists are TSV). */
 static bool uri_parts_ok(const char *collection, const char *obs_id)
 {
     const char *parts[2] = {collection, obs_id};
     const size_t caps[2] = {REPO_NAME_MAX, REPO_OBSID_MAX};
     for (int i = 0; i < 2; i++) {
         size_t n = strlen(parts[i]);
-        if (n == 0 || n > caps[i]) {
+        if (n > caps[i] || !caom_path_component_ok(parts[i])) {
             return false;
         }
         for (size_t k = 0; k < n; k++) {
             unsigned char c = (unsigned char)parts[i][k];
-            if (c < 0x20 || c == 0x7f || strchr(" /\\%", c)) {
+            if (c < 0x20 || c == 0x7f) {
                 return false;
             }
         }

@@ -235,8 +235,10 @@ bool repo__transport_retryable(enum err e, const char *msg)
     case ERR_UNAVAILABLE:
         return true;
     case ERR_HTTP:
-        /* a reset, an empty or a truncated answer; not a certificate that will stay bad */
-        return !(msg && (strstr(msg, "certificate") || strstr(msg, "SSL certificate")));
+        /* a reset, an empty or a truncated answer; not a TLS handshake or certificate failure,
+         * which stays the same however often it is tried */
+        return !(msg && (strstr(msg, "certificate") || strstr(msg, "SSL") ||
+                         strstr(msg, "TLS") || strstr(msg, "handshake")));
     default:
         return false;
     }

@@ -5,7 +5,8 @@ the real obsflowd repository (/caom2) with a fresh database in the ctest Postgre
  1. every shared case (tests/caom2data/cases, identities from the expected XML) pushed:
     "created", and the md5 the client computed equals the server's (list row and ETag);
  2. every case pushed again: "unchanged", nothing written (every row's maxLastModified kept);
-    another plane of an observation pushed on its own replaces the planes (remove_missing);
+    another plane of an observation pushed on its own is added beside the first (caom2pipe's
+    cardinality: planes and artifacts accumulate), and pushing the first again is unchanged;
  3. one field changed: "updated", every UUID kept, only that entity's lastModified moved;
  4. SimpleObservation -> DerivedObservation and back: "replaced";
  5. get/put/post/delete/list of the CLI, torkeep's messages as one-line errors, exit codes;
@@ -347,8 +348,8 @@ def run(db):
         check(before == after, "a row changed although every push was unchanged:\n%s\n%s" %
               (before, after))
 
-    # 2b. another plane of the same observation pushed on its own: the push replaces the tree
-    # (repo.h: merge with remove_missing), so the stored observation holds the new plane only
+    # 2b. another plane of the same observation pushed on its own: added beside the first
+    # (the merge keeps planes the fresh build lacks), the first plane's UUIDs untouched
     def p_other_plane():
         s01 = os.path.join(CASES, "S01_wallaby_cube.case")
         s02 = os.path.join(CASES, "S02_wallaby_mom0.case")
@@ -357,10 +358,16 @@ def run(db):
         check((c1, o1) == (c2, o2), "S01 and S02 are planes of one observation")
         push(a1, "created")
         prods = [p.text for p in get(c1, o1)[1].iter(NS + "productID")]
+        e1 = entities(get(c1, o1)[1])
         push(a2, "updated")
-        prods2 = [p.text for p in get(c1, o1)[1].iter(NS + "productID")]
-        check(len(prods) == 1 and len(prods2) == 1 and prods != prods2,
+        _, root2, _ = get(c1, o1)
+        prods2 = sorted(p.text for p in root2.iter(NS + "productID"))
+        check(len(prods) == 1 and len(prods2) == 2 and prods[0] in prods2,
               "planes %s then %s" % (prods, prods2))
+        e2 = entities(root2)
+        check(all(i in e2 for i in e1), "the first plane's entities lost their UUIDs")
+        push(a1, "unchanged")
+        push(a2, "unchanged")
         check(once_each(c1) == [o1], "one observation")
 
     # 3. one field changed: updated, only that entity's lastModified moves
