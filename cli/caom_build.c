@@ -2,9 +2,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "caom_build.h"
 
-#include "blueprint/blueprint.h"
-#include "fits/fits.h"
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,52 +82,13 @@ enum err caom_build_run(const struct caom_build *b,
                         struct caom_observation **out,
                         struct err_info *ei)
 {
-    struct bp *bp = NULL;
-    struct fhdr_file **hdrs = NULL;
-    struct f2c_input *in = NULL;
-    struct caom_observation *obs = NULL;
-    enum err e;
-
-    if ((e = bp_new(&bp, ei)) != ERR_OK) {
-        goto out;
-    }
-    for (size_t i = 0; i < b->nbp; i++) {
-        if ((e = bp_load_file(bp, b->blueprints[i], ei)) != ERR_OK) {
-            goto out;
-        }
-    }
-    hdrs = calloc(nfiles, sizeof *hdrs);
-    in = calloc(nfiles, sizeof *in);
-    if (!hdrs || !in) {
-        e = err_set(ei, ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < nfiles; i++) {
-        if ((e = fhdr_file_open(files[i], &hdrs[i], ei)) != ERR_OK) {
-            goto out;
-        }
-        in[i].headers = hdrs[i];
-        in[i].path = files[i];
-        in[i].artifact_uri = b->nuris ? b->uris[i] : NULL;
-    }
-    if ((e = f2c_build(bp, &b->opts, in, nfiles, &obs, ei)) != ERR_OK) {
-        goto out;
-    }
-    if (b->compute) {
-        struct caom_compute_opts copts = {.pix2sky = f2c_pix2sky, .pix2sky_ctx = NULL};
-        if ((e = caom_observation_compute(obs, &copts, ei)) != ERR_OK) {
-            goto out;
-        }
-    }
-    *out = obs;
-    obs = NULL;
-out:
-    caom_observation_free(obs);
-    for (size_t i = 0; hdrs && i < nfiles; i++) {
-        fhdr_file_destroy(hdrs[i]);
-    }
-    free(hdrs);
-    free(in);
-    bp_free(bp);
-    return e;
+    struct f2c_files in = {
+        .blueprints = b->blueprints,
+        .nbp = b->nbp,
+        .paths = (const char *const *)files,
+        .n = nfiles,
+        .artifact_uris = b->nuris ? b->uris : NULL,
+        .compute = b->compute,
+    };
+    return f2c_build_files(&b->opts, &in, out, ei);
 }

@@ -62,6 +62,25 @@ NODISCARD enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts,
                              const struct f2c_input *in, size_t n,
                              struct caom_observation **out, struct err_info *ei);
 
+/** The inputs of f2c_build_files (everything borrowed). */
+struct f2c_files {
+    const char *const *blueprints; /* blueprint files, loaded in order (later lines win) */
+    size_t nbp;
+    const char *const *paths;         /* header text or FITS files (gzip read by cfitsio) */
+    size_t n;                         /* >= 1 */
+    const char *const *artifact_uris; /* NULL, or n URIs (NULL entries = StorageName rule) */
+    bool compute;                     /* caom_observation_compute after the build */
+};
+
+/**
+ * Load the blueprints, read every file's headers, f2c_build, and compute when asked.
+ * @param out [out] new observation on success (caom_observation_free).
+ * @return ERR_OK; the first error, naming the file, HDU or blueprint line: the errors of
+ *         bp_load_file, fhdr_file_open, f2c_build and caom_observation_compute.
+ */
+NODISCARD enum err f2c_build_files(const struct f2c_opts *opts, const struct f2c_files *files,
+                                   struct caom_observation **out, struct err_info *ei);
+
 /** A caom_pix2sky_fn backed by wcslib (lib/wcs), for caom_observation_compute. */
 NODISCARD enum err f2c_pix2sky(void *ctx, const struct caom_spatial_wcs *wcs,
                                const double *pix, double *world, size_t n, struct err_info *ei);
