@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "handlers.h"
 
+#include "ingest/ingest.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +129,29 @@ static enum err noop_params(json_t *params, const char *pfx, struct err_info *ei
     return ERR_OK;
 }
 
+/* The params validator of each job kind that has one: the same function the kind's worker
+ * calls before running, so a job accepted here is never refused there for its params. */
+static const struct {
+    const char *kind;
+    enum err (*validate)(const json_t *params, const char *pfx, struct err_info *ei);
+} kind_params[] = {
+    {"ingest", ingest_params_validate},
+};
+
+static enum err
+kind_params_check(const char *kind, json_t *params, const char *pfx, struct err_info *ei)
+{
+    if (strcmp(kind, "noop") == 0) {
+        return params ? noop_params(params, pfx, ei) : ERR_OK;
+    }
+    for (size_t i = 0; i < sizeof kind_params / sizeof kind_params[0]; i++) {
+        if (strcmp(kind, kind_params[i].kind) == 0) {
+            return kind_params[i].validate(params, pfx, ei);
+        }
+    }
+    return ERR_OK;
+}
+
 /* The field name "<pfx><name>" of an error, formatted only when there is one. */
 static const char *job_field(char *f, size_t n, const char *pfx, const char *name)
 {
@@ -179,11 +204,12 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
             return err_set_field(ei, ERR_TOO_LARGE, job_field(field, sizeof field, pfx, "params"),
                                  "params are %zu bytes; at most %d", len, JOB_PARAMS_MAX);
         }
-        if (strcmp(json_string_value(kind), "noop") == 0) {
-            enum err e = noop_params(params, pfx, ei);
-            if (e != ERR_OK) {
-                return e;
-            }
+    }
+    {
+        enum err e = kind_params_check(json_string_value(kind),
+                                       params && !json_is_null(params) ? params : NULL, pfx, ei);
+        if (e != ERR_OK) {
+            return e;
         }
     }
     const json_t *queue = json_object_get(job, "queue");

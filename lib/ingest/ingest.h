@@ -1,0 +1,103 @@
+/* ingest.h - the `ingest` job kind (CADC's metadata-only case): the headers of 1..1000 input
+ * files (file:, http(s)://, s3://) plus blueprints -> one CAOM observation (lib/fits2caom),
+ * pushed to a repository (lib/repo: created, updated, unchanged or replaced).
+ *
+ * ingest_params_parse is THE validator of the job's params: POST /v1/jobs calls it (through
+ * ingest_params_validate) so a bad job is refused with 422 naming the field, and the worker
+ * calls it again before running, so both always agree.
+ *
+ * No environment reads, no printing, no process-wide state: everything comes in through
+ * struct ingest_env. Threading: reentrant; an env (its repo_target) is used by one thread.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_INGEST_INGEST_H
+#define OBSFLOW_INGEST_INGEST_H
+
+#include "core/compiler.h"
+#include "core/err.h"
+#include "repo/repo.h"
+#include "storage/storage.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define INGEST_URIS_MAX       1000 /* inputs of one job */
+#define INGEST_BLUEPRINTS_MAX 64   /* blueprint files of one job */
+#define INGEST_ID_MAX         256  /* bytes of observation_id / product_id */
+#define INGEST_SCHEME_MAX     32   /* bytes of an artifact URI scheme */
+#define INGEST_NAME_MAX       255  /* bytes of one blueprint path component / input file name */
+#define INGEST_CODE_MAX       32
+
+/** The params of one ingest job; strings borrowed from the JSON params object. */
+struct ingest_params {
+    const char *collection;     /* required */
+    const char *observation_id; /* NULL: blueprint, else StorageName of the first input */
+    const char *product_id;     /* NULL: blueprint, else StorageName of the first input */
+    const char *scheme;         /* NULL: "cadc" */
+    bool compute;               /* caom_observation_compute before the push */
+    size_t n;                   /* inputs, 1..INGEST_URIS_MAX */
+    const char *uris[INGEST_URIS_MAX];
+    const char *artifact_uris[INGEST_URIS_MAX]; /* all NULL, or one per input */
+    size_t nbp;
+    const char *blueprints[INGEST_BLUEPRINTS_MAX]; /* names under the blueprint directory */
+};
+
+/**
+ * Validate @p params (a JSON object, or NULL = {}) and fill @p out (may be NULL: validate
+ * only). Field names in errors are "<pfx>params.<name>" ("params.uris[2]").
+ * Keys: collection (required, [A-Za-z0-9._-], 1..128 bytes), uris (array of 1..1000 file:,
+ * http(s):// or s3:// URIs naming a file), observation_id, product_id (1..256 bytes, no
+ * control characters or '/'), artifact_uris (one "scheme:..." URI per input), scheme
+ * ([a-z][a-z0-9+.-]*), blueprints (relative paths under the blueprint directory: no "..",
+ * no leading '/', no hidden names), compute (boolean). Any other key is refused.
+ * @return ERR_OK; ERR_INVALID naming the field.
+ */
+NODISCARD enum err ingest_params_parse(const json_t *params,
+                                       const char *pfx,
+                                       struct ingest_params *out,
+                                       struct err_info *ei);
+
+/** ingest_params_parse without the result: the job-kind validator of POST /v1/jobs. */
+NODISCARD enum err
+ingest_params_validate(const json_t *params, const char *pfx, struct err_info *ei);
+
+/** Where an ingest runs. Everything borrowed. */
+struct ingest_env {
+    struct storage *storage;      /* reads inputs; file: confined to its data roots */
+    struct repo_target *target;   /* where the observation is pushed (one thread at a time) */
+    const char *blueprint_dir;    /* blueprints are looked up under it (and must stay in it) */
+    const char *work_dir;         /* scratch for http(s)/s3 inputs; NULL or "" = refuse them */
+    const char *tag;              /* names the scratch directory (the job id); may be NULL */
+    bool (*cancelled)(void *ctx); /* checked between steps; may be NULL */
+    void *cancel_ctx;
+};
+
+/** What an ingest did. */
+struct ingest_result {
+    struct repo_push_result push; /* outcome, caom:C/ID, stored accMetaChecksum */
+    size_t artifacts;             /* artifacts of the built observation */
+    char code[INGEST_CODE_MAX];   /* on failure: a stable lower-case code (input_not_found,
+                                     input_refused, input_unavailable, bad_input, blueprint,
+                                     repository_refused, repository_unavailable) */
+};
+
+/**
+ * Fetch the headers of every input (file: read in place; http(s)/s3 downloaded whole into a
+ * scratch directory under work_dir, removed before returning), build (content length and MD5
+ * from each whole file), compute when asked, push.
+ * @return ERR_OK; ERR_CANCELLED when env->cancelled said so between steps; ERR_INVALID for
+ *         what will not get better by retrying (missing or refused input, unparseable
+ *         headers, blueprint error, a 4xx answer of the repository; the original error and
+ *         its message are kept in ei->msg, the class in res->code); any other error is
+ *         transient (network, 5xx, repository unavailable) and worth retrying.
+ */
+NODISCARD enum err ingest_run(const struct ingest_env *env,
+                              const struct ingest_params *p,
+                              struct ingest_result *res,
+                              struct err_info *ei);
+
+/** The result object of a successful ingest: {"outcome", "uri", "acc_meta_checksum",
+ * "artifacts"} (new reference, NULL when out of memory). */
+json_t *ingest_result_json(const struct ingest_result *res);
+
+#endif

@@ -1,0 +1,360 @@
+/* ingest_run.c - one ingest: inputs fetched (file: in place, remote ones into scratch),
+ * observation built through f2c_build_files, pushed with repo_push; errors classed as
+ * permanent (ERR_INVALID + code) or transient (kept, to be retried).
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "ingest.h"
+
+#include "core/str.h"
+#include "fits2caom/fits2caom.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INGEST_PATH_MAX 4096
+
+/* The per-run working state (heap: 1000 inputs of 4 KiB paths). */
+struct run {
+    const struct ingest_env *env;
+    const struct ingest_params *p;
+    struct ingest_result *res;
+    char scratch[INGEST_PATH_MAX]; /* "" until a remote input needs it */
+    char *paths[INGEST_URIS_MAX];  /* local file of each input (owned) */
+    bool fetched[INGEST_URIS_MAX]; /* paths[i] is a scratch download */
+    char *bps[INGEST_BLUEPRINTS_MAX];
+    struct storage_uri su; /* scratch for parsing one URI */
+};
+
+static bool cancelled(const struct ingest_env *env)
+{
+    return env->cancelled && env->cancelled(env->cancel_ctx);
+}
+
+static bool progress_cb(void *ud, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    return !cancelled(ud);
+}
+
+/* Turn @p e into a permanent failure of class @p code, keeping the message. */
+static enum err permanent(struct run *r, const char *code, struct err_info *ei)
+{
+    str_copy(r->res->code, sizeof r->res->code, code);
+    ei->code = ERR_INVALID;
+    return ERR_INVALID;
+}
+
+static enum err transient(struct run *r, enum err e, const char *code)
+{
+    str_copy(r->res->code, sizeof r->res->code, code);
+    return e;
+}
+
+static enum err resolve_blueprints(struct run *r, struct err_info *ei)
+{
+    const struct ingest_params *p = r->p;
+    if (p->nbp == 0) {
+        return ERR_OK;
+    }
+    char root[PATH_MAX];
+    if (!r->env->blueprint_dir || !realpath(r->env->blueprint_dir, root)) {
+        err_set(ei, ERR_NOT_FOUND, "blueprint directory \"%s\" is not readable: %s",
+                r->env->blueprint_dir ? r->env->blueprint_dir : "(none)", strerror(errno));
+        return permanent(r, "blueprint", ei);
+    }
+    size_t rl = strlen(root);
+    for (size_t i = 0; i < p->nbp; i++) {
+        char want[INGEST_PATH_MAX];
+        char real[PATH_MAX];
+        int n = snprintf(want, sizeof want, "%s/%s", r->env->blueprint_dir, p->blueprints[i]);
+        if (n < 0 || (size_t)n >= sizeof want || !realpath(want, real)) {
+            err_set(ei, ERR_NOT_FOUND, "blueprint \"%s\" not found under %s", p->blueprints[i],
+                    r->env->blueprint_dir);
+            snprintf(ei->field, sizeof ei->field, "params.blueprints[%zu]", i);
+            return permanent(r, "blueprint", ei);
+        }
+        if (strncmp(real, root, rl) != 0 || real[rl] != '/') {
+            err_set(ei, ERR_FORBIDDEN, "blueprint \"%s\" resolves outside %s", p->blueprints[i],
+                    r->env->blueprint_dir);
+            snprintf(ei->field, sizeof ei->field, "params.blueprints[%zu]", i);
+            return permanent(r, "blueprint", ei);
+        }
+        if (!(r->bps[i] = str_dup(real))) {
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+    }
+    return ERR_OK;
+}
+
+/* The last path component of @p uri (query and fragment dropped). */
+static const char *file_name(const char *uri, char *out, size_t cap)
+{
+    size_t end = strcspn(uri, "?#");
+    size_t start = 0;
+    for (size_t i = 0; i < end; i++) {
+        if (uri[i] == '/' || uri[i] == ':') {
+            start = i + 1;
+        }
+    }
+    size_t n = end - start < cap - 1 ? end - start : cap - 1;
+    memcpy(out, uri + start, n);
+    out[n] = '\0';
+    return out;
+}
+
+static enum err local_input(struct run *r, size_t i, struct err_info *ei)
+{
+    char real[INGEST_PATH_MAX];
+    enum err e = storage_local_path(r->env->storage, r->p->uris[i], false, real, sizeof real, ei);
+    if (e == ERR_NOT_FOUND) {
+        return permanent(r, "input_not_found", ei);
+    }
+    if (e == ERR_FORBIDDEN || e == ERR_INVALID || e == ERR_TOO_LARGE) {
+        return permanent(r, "input_refused", ei);
+    }
+    if (e != ERR_OK) {
+        return transient(r, e, "input_unavailable");
+    }
+    struct stat sb;
+    if (stat(real, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        err_set(ei, ERR_INVALID, "input \"%.200s\" is not a regular file", r->p->uris[i]);
+        return permanent(r, "input_refused", ei);
+    }
+    /* the path as written keeps the file name the StorageName rule derives identities from
+     * (the real path may be a symlink's target); it was just confined to the data roots */
+    const char *use = r->su.path[0] == '/' ? r->su.path : real;
+    if (!(r->paths[i] = str_dup(use))) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    return ERR_OK;
+}
+
+static enum err remote_input(struct run *r, size_t i, struct err_info *ei)
+{
+    const struct ingest_env *env = r->env;
+    if (!env->work_dir || !env->work_dir[0]) {
+        err_set(ei, ERR_INVALID,
+                "input \"%.200s\": remote inputs need a work directory "
+                "(OBSFLOW_WORK_DIR)",
+                r->p->uris[i]);
+        return permanent(r, "input_refused", ei);
+    }
+    if (!r->scratch[0]) {
+        int n = snprintf(r->scratch, sizeof r->scratch, "%s/ingest-%.64s-XXXXXX", env->work_dir,
+                         env->tag ? env->tag : "job");
+        if (n < 0 || (size_t)n >= sizeof r->scratch || !mkdtemp(r->scratch)) {
+            err_set(ei, ERR_IO, "could not create a scratch directory under %s: %s", env->work_dir,
+                    strerror(errno));
+            r->scratch[0] = '\0';
+            return transient(r, ERR_IO, "input_unavailable");
+        }
+    }
+    char dir[INGEST_PATH_MAX];
+    char name[INGEST_NAME_MAX + 1];
+    char dest[INGEST_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%zu", r->scratch, i);
+    int n = snprintf(dest, sizeof dest, "%s/%s", dir, file_name(r->p->uris[i], name, sizeof name));
+    if (n < 0 || (size_t)n >= sizeof dest || (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+        err_set(ei, ERR_IO, "could not create %s: %s", dir, strerror(errno));
+        return transient(r, ERR_IO, "input_unavailable");
+    }
+    struct storage_xfer_opts xo = {.progress = progress_cb, .progress_ud = (void *)(uintptr_t)env};
+    enum err e = storage_get_file(env->storage, r->p->uris[i], dest, &xo, NULL, ei);
+    if (e == ERR_CANCELLED) {
+        return e;
+    }
+    if (e == ERR_NOT_FOUND) {
+        return permanent(r, "input_not_found", ei);
+    }
+    if (e == ERR_FORBIDDEN || e == ERR_UNAUTHORIZED || e == ERR_INVALID || e == ERR_TOO_LARGE) {
+        return permanent(r, "input_refused", ei);
+    }
+    if (e != ERR_OK) {
+        return transient(r, e, "input_unavailable");
+    }
+    if (!(r->paths[i] = str_dup(dest))) {
+        unlink(dest);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    r->fetched[i] = true;
+    return ERR_OK;
+}
+
+static enum err fetch_inputs(struct run *r, struct err_info *ei)
+{
+    for (size_t i = 0; i < r->p->n; i++) {
+        if (cancelled(r->env)) {
+            return err_set(ei, ERR_CANCELLED, "ingest stopped: cancellation requested");
+        }
+        enum err e = storage_uri_parse(r->p->uris[i], &r->su, ei);
+        if (e != ERR_OK) {
+            return permanent(r, "input_refused", ei);
+        }
+        e = r->su.scheme == STORAGE_FILE ? local_input(r, i, ei) : remote_input(r, i, ei);
+        if (e != ERR_OK) {
+            snprintf(ei->field, sizeof ei->field, "params.uris[%zu]", i);
+            return e;
+        }
+    }
+    return ERR_OK;
+}
+
+static bool repo_permanent(enum err e)
+{
+    switch (e) {
+    case ERR_PARSE:
+    case ERR_INVALID:
+    case ERR_XML:
+    case ERR_WCS:
+    case ERR_CHECKSUM:
+    case ERR_UNAUTHORIZED:
+    case ERR_FORBIDDEN:
+    case ERR_NOT_FOUND:
+    case ERR_CONFLICT:
+    case ERR_PRECONDITION:
+    case ERR_TOO_LARGE:
+    case ERR_UNSUPPORTED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static enum err build_and_push(struct run *r, struct err_info *ei)
+{
+    const struct ingest_params *p = r->p;
+    struct f2c_opts opts = {
+        .collection = p->collection,
+        .observation_id = p->observation_id,
+        .product_id = p->product_id,
+        .scheme = p->scheme,
+        .content_metadata = true,
+    };
+    char *au[INGEST_URIS_MAX];
+    struct f2c_names nm;
+    enum err e = ERR_OK;
+    memset(au, 0, sizeof(char *) * p->n);
+    /* default artifact URIs from the input URI's file name (a scratch copy keeps it too) */
+    for (size_t i = 0; i < p->n && e == ERR_OK; i++) {
+        if (p->artifact_uris[i]) {
+            continue;
+        }
+        char name[INGEST_NAME_MAX + 1];
+        e = f2c_storage_name(file_name(p->uris[i], name, sizeof name), p->collection, p->scheme,
+                             &nm, ei);
+        if (e == ERR_OK && !(au[i] = str_dup(nm.artifact_uri))) {
+            e = err_set(ei, ERR_NOMEM, "out of memory");
+        }
+    }
+    const char *aup[INGEST_URIS_MAX];
+    for (size_t i = 0; i < p->n; i++) {
+        aup[i] = p->artifact_uris[i] ? p->artifact_uris[i] : au[i];
+    }
+    struct caom_observation *obs = NULL;
+    if (e == ERR_OK) {
+        struct f2c_files files = {
+            .blueprints = (const char *const *)r->bps,
+            .nbp = p->nbp,
+            .paths = (const char *const *)r->paths,
+            .n = p->n,
+            .artifact_uris = aup,
+            .compute = p->compute,
+        };
+        e = f2c_build_files(&opts, &files, &obs, ei);
+        if (e == ERR_NOMEM) {
+            (void)transient(r, e, "out_of_memory");
+        } else if (e == ERR_IO) {
+            (void)transient(r, e, "input_unavailable");
+        } else if (e != ERR_OK) {
+            e = permanent(r, "bad_input", ei);
+        }
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        free(au[i]);
+    }
+    if (e != ERR_OK) {
+        return e;
+    }
+    size_t arts = 0;
+    for (size_t i = 0; i < obs->n_planes; i++) {
+        arts += obs->planes[i]->n_artifacts;
+    }
+    r->res->artifacts = arts;
+    if (cancelled(r->env)) {
+        caom_observation_free(obs);
+        return err_set(ei, ERR_CANCELLED, "ingest stopped: cancellation requested");
+    }
+    e = repo_push(r->env->target, obs, &r->res->push, ei);
+    caom_observation_free(obs);
+    if (e == ERR_OK) {
+        return ERR_OK;
+    }
+    if (repo_permanent(e)) {
+        return permanent(r, "repository_refused", ei);
+    }
+    return transient(r, e, "repository_unavailable");
+}
+
+static void cleanup(struct run *r)
+{
+    for (size_t i = 0; i < r->p->n; i++) {
+        if (r->fetched[i] && r->paths[i]) {
+            (void)unlink(r->paths[i]);
+            char *slash = strrchr(r->paths[i], '/');
+            if (slash) {
+                *slash = '\0';
+                (void)rmdir(r->paths[i]);
+            }
+        }
+        free(r->paths[i]);
+    }
+    if (r->scratch[0]) {
+        (void)rmdir(r->scratch);
+    }
+    for (size_t i = 0; i < r->p->nbp; i++) {
+        free(r->bps[i]);
+    }
+}
+
+enum err ingest_run(const struct ingest_env *env,
+                    const struct ingest_params *p,
+                    struct ingest_result *res,
+                    struct err_info *ei)
+{
+    memset(res, 0, sizeof *res);
+    if (p->n == 0 || p->n > INGEST_URIS_MAX || p->nbp > INGEST_BLUEPRINTS_MAX) {
+        return err_set(ei, ERR_INVALID, "ingest: %zu inputs, %zu blueprints", p->n, p->nbp);
+    }
+    struct run *r = calloc(1, sizeof *r);
+    if (!r) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    r->env = env;
+    r->p = p;
+    r->res = res;
+    enum err e = resolve_blueprints(r, ei);
+    if (e == ERR_OK) {
+        e = fetch_inputs(r, ei);
+    }
+    if (e == ERR_OK && cancelled(env)) {
+        e = err_set(ei, ERR_CANCELLED, "ingest stopped: cancellation requested");
+    }
+    if (e == ERR_OK) {
+        e = build_and_push(r, ei);
+    }
+    cleanup(r);
+    free(r);
+    return e;
+}
+
+json_t *ingest_result_json(const struct ingest_result *res)
+{
+    return json_pack("{s:s, s:s, s:s, s:I}", "outcome", repo_outcome_name(res->push.outcome), "uri",
+                     res->push.uri, "acc_meta_checksum", res->push.acc_meta_checksum, "artifacts",
+                     (json_int_t)res->artifacts);
+}
