@@ -4,6 +4,7 @@
 
 #include "core/str.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,11 @@ const char config_usage[] =
     "  (cores), OBSFLOW_API_TOKEN (unset = open), OBSFLOW_SHUTDOWN_GRACE (25), OBSFLOW_DB_POOL,\n"
     "  OBSFLOW_HTTP_THREADS, OBSFLOW_LOG_LEVEL (info), OBSFLOW_LOG_FORMAT (json),\n"
     "  OBSFLOW_CAOM_COLLECTIONS (*: the built-in repository serves any collection; NAME[:compute],...),\n"
-    "  OBSFLOW_CAOM_BASE (/caom2), OBSFLOW_CONFIG_DIR (config; caom2-collections.conf read from it)\n";
+    "  OBSFLOW_CAOM_BASE (/caom2), OBSFLOW_CONFIG_DIR (config; caom2-collections.conf read from it,\n"
+    "  ingest blueprints from its blueprints/), OBSFLOW_CAOM_REPO_URL (unset = ingest jobs push to\n"
+    "  the built-in repository), OBSFLOW_CAOM_REPO_TOKEN, OBSFLOW_CAOM_REPO_CERT (PEM cert+key),\n"
+    "  OBSFLOW_DATA_ROOTS (dirs file: inputs may read, colon-separated; unset = none),\n"
+    "  OBSFLOW_WORK_DIR (scratch of http(s)/s3 inputs; $TMPDIR or /tmp)\n";
 
 static int cores(void)
 {
@@ -157,6 +162,27 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
         }
         return ERR_OK;
     }
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+        {"OBSFLOW_CAOM_REPO_URL", offsetof(struct config, caom_repo_url)},
+        {"OBSFLOW_CAOM_REPO_TOKEN", offsetof(struct config, caom_repo_token)},
+        {"OBSFLOW_CAOM_REPO_CERT", offsetof(struct config, caom_repo_cert)},
+        {"OBSFLOW_DATA_ROOTS", offsetof(struct config, data_roots)},
+        {"OBSFLOW_WORK_DIR", offsetof(struct config, work_dir)},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
+        if (strcmp(name, strs[i].name) == 0) {
+            if (!str_copy((char *)cfg + strs[i].off, CONFIG_STR_MAX, v)) {
+                return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
+            }
+            if (i == 0 && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+                return err_set_field(ei, ERR_INVALID, name, "%s must be an http(s) URL", name);
+            }
+            return ERR_OK;
+        }
+    }
     if (strcmp(name, "PORT_FILE") == 0) {
         if (!str_copy(cfg->port_file, sizeof cfg->port_file, v)) {
             return err_set_field(ei, ERR_INVALID, "--port-file", "--port-file is too long");
@@ -170,7 +196,8 @@ static const char *const env_names[] = {
     "OBSFLOW_DATABASE_URL",   "OBSFLOW_LISTEN",  "OBSFLOW_WORKERS",      "OBSFLOW_API_TOKEN",
     "OBSFLOW_SHUTDOWN_GRACE", "OBSFLOW_DB_POOL", "OBSFLOW_HTTP_THREADS", "OBSFLOW_LOG_LEVEL",
     "OBSFLOW_LOG_FORMAT",     "OBSFLOW_OPENAPI", "OBSFLOW_CAOM_COLLECTIONS", "OBSFLOW_CAOM_BASE",
-    "OBSFLOW_CONFIG_DIR",
+    "OBSFLOW_CONFIG_DIR",     "OBSFLOW_CAOM_REPO_URL", "OBSFLOW_CAOM_REPO_TOKEN",
+    "OBSFLOW_CAOM_REPO_CERT", "OBSFLOW_DATA_ROOTS", "OBSFLOW_WORK_DIR",
 };
 
 static const struct {
@@ -251,6 +278,10 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     }
     if (cfg->http_threads == 0) {
         cfg->http_threads = 2 * nc; /* handlers block on one short query each */
+    }
+    if (!cfg->work_dir[0]) {
+        const char *t = getenv("TMPDIR");
+        (void)str_copy(cfg->work_dir, sizeof cfg->work_dir, t && t[0] ? t : "/tmp");
     }
     if (cfg->db_pool_size == 0) {
         cfg->db_pool_size = 3 * nc + 1; /* sized to cores: HTTP threads plus the pool's loops */

@@ -30,6 +30,14 @@ struct config {
     char caom_collections[CONFIG_STR_MAX]; /* OBSFLOW_CAOM_COLLECTIONS ("*") */
     char caom_base[64];                    /* OBSFLOW_CAOM_BASE ("/caom2") */
     char config_dir[CONFIG_STR_MAX];       /* OBSFLOW_CONFIG_DIR ("config") */
+    char caom_repo_url[CONFIG_STR_MAX];    /* OBSFLOW_CAOM_REPO_URL: ingest jobs push there;
+                                              "" = the built-in repository */
+    char caom_repo_token[CONFIG_STR_MAX];  /* OBSFLOW_CAOM_REPO_TOKEN ("" = none) */
+    char caom_repo_cert[CONFIG_STR_MAX];   /* OBSFLOW_CAOM_REPO_CERT: client cert+key PEM */
+    char data_roots[CONFIG_STR_MAX];       /* OBSFLOW_DATA_ROOTS: dirs file: inputs may read
+                                              (colon-separated; "" = file: refused) */
+    char work_dir[CONFIG_STR_MAX];         /* OBSFLOW_WORK_DIR: scratch of remote inputs
+                                              ("" = the system temporary directory) */
     bool show_help;
     bool show_version;
 };

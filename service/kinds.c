@@ -11,16 +11,14 @@ struct kind_row {
     void *arg;
 };
 
-static const struct kind_row kinds[] = {
-    {.kind = NULL, .fn = NULL, .arg = NULL}, /* dataset, ingest, collection go here */
-};
-
-enum err kinds_register_all(struct workers_pool *pool, struct err_info *ei)
+enum err
+kinds_register_all(struct workers_pool *pool, const struct kinds_env *env, struct err_info *ei)
 {
+    const struct kind_row kinds[] = {
+        {.kind = "ingest", .fn = workers_job_ingest, .arg = env->ingest},
+        /* dataset, collection go here */
+    };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        if (!kinds[i].kind) {
-            continue;
-        }
         enum err e = workers_register(pool, kinds[i].kind, kinds[i].fn, kinds[i].arg, ei);
         if (e != ERR_OK) {
             return e;

@@ -15,6 +15,7 @@
 #include "db/db.h"
 #include "queue/queue.h"
 #include "repo/repo.h"
+#include "storage/storage.h"
 #include "workers/workers.h"
 
 #include <errno.h>
@@ -46,6 +47,10 @@ struct daemon {
     struct http_server *http;
     struct repo_collections *caom_cols;
     struct repo_store *repo;
+    struct storage *storage;          /* inputs of ingest jobs */
+    struct repo_remote_opts remote;   /* OBSFLOW_CAOM_REPO_URL ... when set */
+    char blueprint_dir[CONFIG_STR_MAX + 16];
+    struct job_ingest_ctx ingest;
     atomic_bool store_ready; /* migrations applied: the API may use the database */
     atomic_bool draining;    /* SIGTERM received: not ready any more */
     atomic_bool workers_up;
@@ -310,10 +315,43 @@ static enum err caom_setup(struct daemon *d, struct err_info *ei)
     return repo_store_create(d->db, d->caom_cols, &d->repo, ei);
 }
 
+/* The ingest kind's shared context: input storage (data roots, AWS_* credentials), the push
+ * target (the built-in repository, or OBSFLOW_CAOM_REPO_URL), blueprints and scratch. */
+static enum err kinds_setup(struct daemon *d, struct err_info *ei)
+{
+    struct storage_s3_config s3;
+    enum err e = storage_s3_config_from_env(getenv, &s3, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    struct storage_config sc = {.data_roots = d->cfg.data_roots, .s3 = &s3};
+    if ((e = storage_create(&sc, &d->storage, ei)) != ERR_OK) {
+        return e;
+    }
+    snprintf(d->blueprint_dir, sizeof d->blueprint_dir, "%s/blueprints", d->cfg.config_dir);
+    d->ingest.storage = d->storage;
+    d->ingest.store = d->repo;
+    d->ingest.blueprint_dir = d->blueprint_dir;
+    d->ingest.work_dir = d->cfg.work_dir;
+    d->ingest.remote = NULL;
+    if (d->cfg.caom_repo_url[0]) {
+        d->remote.url = d->cfg.caom_repo_url;
+        d->remote.token = d->cfg.caom_repo_token[0] ? d->cfg.caom_repo_token : NULL;
+        d->remote.cert = d->cfg.caom_repo_cert[0] ? d->cfg.caom_repo_cert : NULL;
+        /* retries belong to the job queue (backoff across attempts, visible in the job) */
+        d->remote.retries = -1;
+        d->ingest.remote = &d->remote;
+        LOG_INFO("main", "ingest jobs push to %s", d->cfg.caom_repo_url);
+    }
+    struct kinds_env env = {.ingest = &d->ingest};
+    return kinds_register_all(d->workers, &env, ei);
+}
+
 static void shutdown_all(struct daemon *d)
 {
     http_stop(d->http);
     workers_pool_destroy(d->workers);
+    storage_destroy(d->storage);
     repo_store_free(d->repo);
     repo_collections_free(d->caom_cols);
     queue_destroy(d->queue);
@@ -362,14 +400,17 @@ int main(int argc, char **argv)
     }
     if (d.cfg.workers > 0) {
         struct workers_config wc = {.threads = d.cfg.workers};
-        if (workers_pool_create(d.queue, &wc, &d.workers, &ei) != ERR_OK ||
-            kinds_register_all(d.workers, &ei) != ERR_OK) {
+        if (workers_pool_create(d.queue, &wc, &d.workers, &ei) != ERR_OK) {
             LOG_ERROR("main", "could not create the worker pool: %s", ei.msg);
             goto out;
         }
     }
     if (caom_setup(&d, &ei) != ERR_OK) {
         LOG_ERROR("main", "CAOM repository: %s", ei.msg);
+        goto out;
+    }
+    if (d.workers && kinds_setup(&d, &ei) != ERR_OK) {
+        LOG_ERROR("main", "job kinds: %s", ei.msg);
         goto out;
     }
     /* the metrics keep the labels borrowed: static, and sized to the table */
