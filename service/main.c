@@ -14,6 +14,7 @@
 #include "core/str.h"
 #include "db/db.h"
 #include "queue/queue.h"
+#include "fits2caom/fits2caom.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 #include "workers/workers.h"
@@ -312,7 +313,13 @@ static enum err caom_setup(struct daemon *d, struct err_info *ei)
     } else if (errno != ENOENT) {
         return err_set(ei, ERR_IO, "could not read %s: %s", path, strerror(errno));
     }
-    return repo_store_create(d->db, d->caom_cols, &d->repo, ei);
+    e = repo_store_create(d->db, d->caom_cols, &d->repo, ei);
+    if (e == ERR_OK) {
+        /* compute collections project with wcslib, as the clients' --compute does */
+        struct caom_compute_opts copts = {.pix2sky = f2c_pix2sky, .pix2sky_ctx = NULL};
+        repo_store_set_compute(d->repo, &copts);
+    }
+    return e;
 }
 
 /* The ingest kind's shared context: input storage (data roots, AWS_* credentials), the push

@@ -768,6 +768,18 @@ static enum err curl_err(CURLcode rc, const struct xfer *x, const char *url, con
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
         return err_set(ei, ERR_INVALID, "invalid URL %s: %s", url, why);
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+        /* our own client certificate, key or CA bundle: a configuration error, never retried */
+        return err_set(ei, ERR_INVALID, "TLS set-up for %s failed: %s", url, why);
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        /* the handshake failed: the server refused our certificate or we refused its one */
+        return err_set(ei, ERR_UNAUTHORIZED, "TLS handshake with %s failed: %s", url, why);
     default:
         return err_set(ei, ERR_HTTP, "request to %s failed: %s", url, why);
     }

@@ -177,9 +177,11 @@ void httpc_response_free(struct httpc_response *resp);
  * @param[in,out] resp  initialised with httpc_response_init(); filled with the final response
  *                      (also on a failure after a response arrived, for diagnostics)
  * @return ERR_OK when a complete response arrived (any status unless fail_on_status);
- *         ERR_INVALID bad request fields or URL; ERR_TIMEOUT no complete answer in time;
- *         ERR_UNAVAILABLE could not connect / resolve; ERR_HTTP protocol failure, truncated
- *         body, TLS failure, or (fail_on_status) a 5xx; ERR_TOO_LARGE body or headers over the
+ *         ERR_INVALID bad request fields or URL, or our own client certificate, key or CA
+ *         bundle unusable; ERR_UNAUTHORIZED the TLS handshake failed (certificate refused
+ *         either way); ERR_TIMEOUT no complete answer in time; ERR_UNAVAILABLE could not
+ *         connect / resolve; ERR_HTTP protocol failure, truncated body, another TLS failure,
+ *         or (fail_on_status) a 5xx; ERR_TOO_LARGE body or headers over the
  *         cap; ERR_CHECKSUM digest differs from expect_sum; ERR_IO body_file/out_file failure;
  *         ERR_CANCELLED the progress callback returned false;
  *         ERR_NOT_FOUND / ERR_UNAUTHORIZED / ERR_FORBIDDEN / ERR_CONFLICT (fail_on_status).

@@ -110,6 +110,7 @@ struct repo_store {
     struct db_pool *pool;
     const struct repo_collections *cols;
     struct caom_schema *schema; /* the built-in XSDs (2.4; 2.3 documents are accepted too) */
+    struct caom_compute_opts compute; /* plane metadata of compute collections */
 };
 
 enum err repo_store_create(struct db_pool *pool,
@@ -137,6 +138,14 @@ void repo_store_free(struct repo_store *s)
     if (s) {
         caom_schema_free(s->schema);
         free(s);
+    }
+}
+
+void repo_store_set_compute(struct repo_store *s, const struct caom_compute_opts *opts)
+{
+    memset(&s->compute, 0, sizeof s->compute);
+    if (opts) {
+        s->compute = *opts;
     }
 }
 
@@ -678,7 +687,7 @@ static enum err write_doc(struct repo_store *s,
         }
         goto out;
     }
-    if (compute && (e = caom_observation_compute(w.obs, NULL, ei)) != ERR_OK) {
+    if (compute && (e = caom_observation_compute(w.obs, &s->compute, ei)) != ERR_OK) {
         if (e != ERR_NOMEM) {
             err_prefix(ei, "invalid input: caom:%s/%s |cause: ", collection, obs_id);
             e = ERR_PARSE;
