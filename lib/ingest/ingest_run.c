@@ -25,6 +25,7 @@ struct run {
     char scratch[INGEST_PATH_MAX]; /* "" until a remote input needs it */
     char *paths[INGEST_URIS_MAX];  /* local file of each input (owned) */
     bool fetched[INGEST_URIS_MAX]; /* paths[i] is a scratch download */
+    bool made[INGEST_URIS_MAX];    /* <scratch>/<i> was created */
     char *bps[INGEST_BLUEPRINTS_MAX];
     struct storage_uri su; /* scratch for parsing one URI */
 };
@@ -163,6 +164,7 @@ static enum err remote_input(struct run *r, size_t i, struct err_info *ei)
         err_set(ei, ERR_IO, "could not create %s: %s", dir, strerror(errno));
         return transient(r, ERR_IO, "input_unavailable");
     }
+    r->made[i] = true;
     struct storage_xfer_opts xo = {.progress = progress_cb, .progress_ud = (void *)(uintptr_t)env};
     enum err e = storage_get_file(env->storage, r->p->uris[i], dest, &xo, NULL, ei);
     if (e == ERR_CANCELLED) {
@@ -305,11 +307,11 @@ static void cleanup(struct run *r)
     for (size_t i = 0; i < r->p->n; i++) {
         if (r->fetched[i] && r->paths[i]) {
             (void)unlink(r->paths[i]);
-            char *slash = strrchr(r->paths[i], '/');
-            if (slash) {
-                *slash = '\0';
-                (void)rmdir(r->paths[i]);
-            }
+        }
+        if (r->made[i]) {
+            char dir[INGEST_PATH_MAX];
+            snprintf(dir, sizeof dir, "%s/%zu", r->scratch, i);
+            (void)rmdir(dir);
         }
         free(r->paths[i]);
     }

@@ -10,7 +10,9 @@ built-in repository of obsflowd, with a fresh database in the ctest PostgreSQL f
  2. the same jobs submitted again: outcome "unchanged", same accMetaChecksum;
  3. bad params (missing, wrong type, unknown key, bad URI, blueprint escaping its directory,
     artifact_uris count) refused with 422 naming the field, in a batch too;
- 4. real FITS files (one gzipped) with identities left to the StorageName rule: stored as
+ 4. http:// inputs (a local server): downloaded whole into OBSFLOW_WORK_DIR, the same
+    document as from files, the scratch removed; a 404 fails at once;
+    real FITS files (one gzipped) with identities left to the StorageName rule: stored as
     `obsflow caom --collection C FILE` writes them;
  5. a missing input file, a file outside the data roots, an unknown blueprint and headers
     f2c cannot read (a DATE-OBS of 1987 as dd/mm/yy): the job fails on its first attempt
@@ -21,13 +23,16 @@ Prints the ingest rate of part 1 ("ingest: N jobs in S s").
 
 SPDX-License-Identifier: Apache-2.0
 """
+import functools
 import glob
 import gzip
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import urllib.parse
@@ -56,6 +61,14 @@ def part(label, fn, *args):
             traceback.print_exc()
         print("FAIL: %s: %s: %s" % (label, type(e).__name__, e), flush=True)
         SUBFAIL.append(label)
+
+
+CASES_FIRST = sorted(glob.glob(os.path.join(CASES, "*.case")))
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
 
 
 def params_of(args, bpdir, tag):
@@ -146,10 +159,12 @@ def run(db):
     conf = os.path.join(TMP, "ingest.%d.conf" % os.getpid())
     bpdir = os.path.join(conf, "blueprints")
     os.makedirs(bpdir, exist_ok=True)
+    work = os.path.join(TMP, "ingest.%d.work" % os.getpid())
+    os.makedirs(work, exist_ok=True)
     gzdir = os.path.join(TMP, "ingest.%d.gz" % os.getpid())
     os.makedirs(gzdir, exist_ok=True)
     env = {"OBSFLOW_CAOM_COLLECTIONS": "*", "OBSFLOW_CONFIG_DIR": conf,
-           "OBSFLOW_DATA_ROOTS": DATA_ROOT + ":" + gzdir, "OBSFLOW_WORK_DIR": TMP}
+           "OBSFLOW_DATA_ROOTS": DATA_ROOT + ":" + gzdir, "OBSFLOW_WORK_DIR": work}
     d = Daemon(db.url, name="ingest", workers=2, env=env)
     cases = []  # (label, params, cli args)
     for path in sorted(glob.glob(os.path.join(CASES, "*.case"))):
@@ -242,6 +257,45 @@ def run(db):
             check(uri == "cadc:%s/%s.fits" % (coll, oid), "%s: artifact URI %s" % (coll, uri))
             os.unlink(out)
 
+    def p_http_inputs():
+        """http:// inputs are downloaded whole into OBSFLOW_WORK_DIR, built like file: ones
+        and the scratch copies removed; a 404 fails the job at once."""
+        label = os.path.basename(CASES_FIRST[0])[:-5]
+        coll = "%s-http" % parse_case_collection(CASES_FIRST[0])
+        _, obs_id, args = case_push(CASES_FIRST[0], collection=coll)
+        params = params_of(args, bpdir, label + "-http")
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+            QuietHandler, directory=DATA_ROOT))
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        base = "http://127.0.0.1:%d/" % srv.server_address[1]
+        try:
+            params["uris"] = [base + u[len("file:" + DATA_ROOT + "/"):] for u in params["uris"]]
+            missing = dict(params, uris=[base + "caom2/no-such-file.fits.header"],
+                           artifact_uris=None)
+            st, _, jobs = d.request("POST", "/v1/jobs", [
+                {"kind": "ingest", "params": p, "max_attempts": 3} for p in (params, missing)])
+            check(st == 202, "POST http ingests: %s %s" % (st, jobs))
+            done = wait_jobs(d, [j["id"] for j in jobs], timeout=60)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        ok, nf = done[jobs[0]["id"]], done[jobs[1]["id"]]
+        check(ok["state"] == "succeeded" and ok["result"]["outcome"] == "created",
+              "http ingest: %s" % ok)
+        check(nf["state"] == "failed" and nf["attempts"] == 1 and
+              nf["error"]["code"] == "input_not_found", "http 404: %s" % nf)
+        out = os.path.join(TMP, "ingest.%d.http.xml" % os.getpid())
+        p = subprocess.run([OBSFLOW, "caom", "-o", out] + args, capture_output=True, text=True,
+                           timeout=120)
+        check(p.returncode == 0, "obsflow caom: %s" % p.stderr)
+        st, _, body = d.request("GET", "/caom2/observations/%s/%s" % (
+            urllib.parse.quote(coll, safe=""), urllib.parse.quote(obs_id, safe="")), raw=True)
+        check(st == 200, "GET http-ingested document: %s" % st)
+        same_document(coll, ET.parse(out).getroot(), ET.fromstring(body))
+        os.unlink(out)
+        left = os.listdir(work)
+        check(not left, "scratch left in OBSFLOW_WORK_DIR: %s" % left)
+
     def p_bad_params():
         good = dict(cases[0][3])
         uri0 = good["uris"][0]
@@ -326,12 +380,14 @@ def run(db):
     part("every shared case ingested: created, stored as obsflow caom writes it", p_created)
     part("every shared case ingested again: unchanged", p_unchanged)
     part("real FITS (gzip too), identities by StorageName: as obsflow caom", p_fits_defaults)
+    part("http inputs fetched into scratch, removed after; 404 failed at once", p_http_inputs)
     part("bad ingest params: 422 naming the field", p_bad_params)
     part("missing/refused input, unknown blueprint, bad headers: failed at once",
          p_permanent_failures)
     part("unreachable remote repository: retried, then failed", p_remote_unreachable)
     shutil.rmtree(conf, ignore_errors=True)
     shutil.rmtree(gzdir, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     check(not SUBFAIL, "failed parts: %s" % ", ".join(SUBFAIL))
 
 
