@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void caom_build_init(struct caom_build *b)
+void caom_build_init(struct caom_build *b, const char *cmd)
 {
     memset(b, 0, sizeof *b);
     b->opts.content_metadata = true;
+    b->cmd = cmd;
 }
 
 int caom_build_option(struct caom_build *b, int ch, const char *arg, const char *cmd)
@@ -76,6 +77,13 @@ int caom_build_check(const struct caom_build *b,
     return 0;
 }
 
+/* A plane quantity --compute left out: one warning line, the document is still written. */
+static void compute_warn(void *ctx, const char *msg)
+{
+    const struct caom_build *b = ctx;
+    fprintf(stderr, "obsflow %s: warning: %s\n", b->cmd ? b->cmd : "caom", msg);
+}
+
 enum err caom_build_run(const struct caom_build *b,
                         char *const *files,
                         size_t nfiles,
@@ -89,6 +97,8 @@ enum err caom_build_run(const struct caom_build *b,
         .n = nfiles,
         .artifact_uris = b->nuris ? b->uris : NULL,
         .compute = b->compute,
+        .warn = compute_warn,
+        .warn_ctx = (void *)(uintptr_t)b,
     };
     return f2c_build_files(&b->opts, &in, out, ei);
 }

@@ -40,10 +40,11 @@ struct caom_build {
     const char *uris[CAOM_BUILD_MAX_FILES];
     size_t nuris;
     bool compute;
+    const char *cmd; /* "caom", "repo": names the command in warnings */
 };
 
-/** Defaults: content metadata on, no computation. */
-void caom_build_init(struct caom_build *b);
+/** Defaults: content metadata on, no computation; @p cmd names the command in warnings. */
+void caom_build_init(struct caom_build *b, const char *cmd);
 
 /**
  * Take one getopt_long result @p ch with its @p arg.

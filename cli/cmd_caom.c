@@ -86,7 +86,7 @@ int cli_cmd_caom(int argc, char **argv)
     int ch;
 
     err_info_clear(&ei);
-    caom_build_init(&build);
+    caom_build_init(&build, "caom");
     optind = 1;
     while ((ch = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         int taken = caom_build_option(&build, ch, optarg, "caom");

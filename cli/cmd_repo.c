@@ -583,7 +583,7 @@ int cli_cmd_repo(int argc, char **argv)
     int rc;
 
     err_info_clear(&ei);
-    caom_build_init(&c.build);
+    caom_build_init(&c.build, "repo");
     if ((rc = repo_cli_parse(&c, argc, argv)) >= 0) {
         return rc;
     }

@@ -801,17 +801,26 @@ typedef enum err (*caom_pix2sky_fn)(void *ctx, const struct caom_spatial_wcs *wc
                                     const double *pix, double *world, size_t n,
                                     struct err_info *ei);
 
+/** Told about a plane quantity left out because it could not be computed (@p msg names the
+ * plane, the quantity and why). */
+typedef void (*caom_compute_warn_fn)(void *ctx, const char *msg);
+
 struct caom_compute_opts {
     caom_pix2sky_fn pix2sky;  /* NULL: the built-in projections (TAN SIN ARC STG ZEA CAR
                                  CEA MER AIT HPX and linear) */
     void *pix2sky_ctx;        /* passed to pix2sky */
+    caom_compute_warn_fn warn; /* NULL: a quantity that cannot be computed fails the call (as
+                                  a repository refuses the document); set: that quantity is
+                                  left out (NULL), warn is called, the others are computed */
+    void *warn_ctx;           /* passed to warn */
 };
 
 /**
  * Compute plane position, energy, time and polarization from the chunks (science chunks,
  * else calibration chunks), replacing what the plane had. A plane with no usable chunks
  * for an axis gets NULL for it. @p opts may be NULL. ERR_WCS naming artifact/part/chunk
- * when a chunk's WCS cannot be evaluated.
+ * when a chunk's WCS cannot be evaluated, unless opts->warn is set: then that quantity is left
+ * out with a warning and the call goes on.
  */
 NODISCARD enum err caom_plane_compute(struct caom_plane *p, const struct caom_compute_opts *opts,
                                       struct err_info *ei);

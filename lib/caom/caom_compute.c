@@ -1312,10 +1312,33 @@ enum err caom_plane_compute(struct caom_plane *p, const struct caom_compute_opts
         p->polarization = NULL;
         return ERR_OK;
     }
-    if ((rc = compute_position(p, pt, opts, ei)) || (rc = compute_energy(p, pt, ei)) ||
-        (rc = compute_time(p, pt, ei)) || (rc = compute_polarization(p, pt, ei))) {
-        err_prefix(ei, "plane %s: ", p->product_id ? p->product_id : "");
-        return rc;
+    for (int q = 0; q < 4; q++) {
+        struct err_info qi;
+        err_info_clear(&qi);
+        rc = q == 0 ? compute_position(p, pt, opts, &qi)
+             : q == 1 ? compute_energy(p, pt, &qi)
+             : q == 2 ? compute_time(p, pt, &qi)
+                      : compute_polarization(p, pt, &qi);
+        if (rc == ERR_OK)
+            continue;
+        const char *pid = p->product_id ? p->product_id : "";
+        if (rc == ERR_NOMEM || !opts || !opts->warn) {
+            err_prefix(&qi, "plane %s: ", pid);
+            if (ei)
+                *ei = qi;
+            return rc;
+        }
+        /* left out, as a repository accepts a plane without that quantity */
+        static const char *const names[4] = {"position", "energy", "time", "polarization"};
+        char msg[ERR_INFO_MSG_MAX + 64];
+        snprintf(msg, sizeof msg, "plane %s: %s not computed: %s", pid, names[q], qi.msg);
+        switch (q) {
+        case 0: caom_position_free(p->position); p->position = NULL; break;
+        case 1: caom_energy_free(p->energy); p->energy = NULL; break;
+        case 2: caom_time_free(p->time); p->time = NULL; break;
+        default: caom_polarization_free(p->polarization); p->polarization = NULL; break;
+        }
+        opts->warn(opts->warn_ctx, msg);
     }
     return ERR_OK;
 }

@@ -70,6 +70,9 @@ struct f2c_files {
     size_t n;                         /* >= 1 */
     const char *const *artifact_uris; /* NULL, or n URIs (NULL entries = StorageName rule) */
     bool compute;                     /* caom_observation_compute after the build */
+    caom_compute_warn_fn warn;        /* with compute: a plane quantity that cannot be computed
+                                         is left out and reported here (NULL: it fails) */
+    void *warn_ctx;
 };
 
 /**

@@ -205,7 +205,7 @@ static enum err wcslib_pix2sky(void *ctx, const struct caom_spatial_wcs *w, cons
 static void test_possum_wcslib(void **state)
 {
     (void)state;
-    struct caom_compute_opts o = {wcslib_pix2sky, NULL};
+    struct caom_compute_opts o = {.pix2sky = wcslib_pix2sky, .pix2sky_ctx = NULL};
     run_possum(&o);
 }
 
@@ -234,7 +234,7 @@ static void test_builtin_matches_wcslib(void **state)
             struct caom_plane *p = o->planes[i];
             struct caom_observation *a = caom_observation_clone(o), *b = caom_observation_clone(o);
             struct err_info e1 = {0}, e2 = {0};
-            struct caom_compute_opts wo = {wcslib_pix2sky, NULL};
+            struct caom_compute_opts wo = {.pix2sky = wcslib_pix2sky, .pix2sky_ctx = NULL};
             enum err r1 = caom_plane_compute(a->planes[i], NULL, &e1);
             enum err r2 = caom_plane_compute(b->planes[i], &wo, &e2);
             if (r1 != r2)
