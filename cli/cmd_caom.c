@@ -8,6 +8,7 @@
 #include "caom_build.h"
 
 #include "caom/caom.h"
+#include "core/atomic_file.h"
 #include "core/err.h"
 #include "core/str.h"
 
@@ -45,23 +46,7 @@ static enum err caom_cli_write(const char *path, const char *data, size_t len,
         }
         return ERR_OK;
     }
-    char tmp[4096];
-    int k = snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    if (k < 0 || (size_t)k >= sizeof tmp) {
-        return err_set(ei, ERR_INVALID, "output path too long: \"%s\"", path);
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        return err_set(ei, ERR_IO, "could not create \"%s\": %s", tmp, strerror(errno));
-    }
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        return err_set(ei, ERR_IO, "could not write \"%s\": %s", path, strerror(saved));
-    }
-    return ERR_OK;
+    return atomic_file_put(path, data, len, false, ei);
 }
 
 int cli_cmd_caom(int argc, char **argv)

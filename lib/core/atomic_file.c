@@ -8,12 +8,31 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum err atomic_file_open(struct atomic_file *af, const char *path, struct err_info *ei)
 {
     af->fd = -1;
     af->tmp[0] = '\0';
+    af->direct = false;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            return err_set(ei, ERR_INVALID, "\"%s\" is a directory", path);
+        }
+        /* a device or a pipe (-o /dev/null): write into it; renaming over it would replace
+         * the device node with a regular file */
+        if (!str_copy(af->path, sizeof af->path, path)) {
+            return err_set(ei, ERR_TOO_LARGE, "path too long: \"%s\"", path);
+        }
+        af->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (af->fd < 0) {
+            return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        }
+        af->direct = true;
+        return ERR_OK;
+    }
     int n = snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof af->tmp) {
         af->tmp[0] = '\0';
@@ -40,8 +59,8 @@ enum err atomic_file_write(struct atomic_file *af, const void *data, size_t len,
             if (errno == EINTR) {
                 continue;
             }
-            return err_set(ei, ERR_IO, "could not write file \"%s\": %s", af->tmp,
-                           strerror(errno));
+            return err_set(ei, ERR_IO, "could not write file \"%s\": %s",
+                           af->direct ? af->path : af->tmp, strerror(errno));
         }
         p += w;
         len -= (size_t)w;
@@ -75,6 +94,14 @@ static void sync_dir(const char *path)
 enum err atomic_file_commit(struct atomic_file *af, bool durable, struct err_info *ei)
 {
     enum err rc = ERR_OK;
+    if (af->direct) {
+        int fd = af->fd;
+        af->fd = -1;
+        if (close(fd) != 0) {
+            rc = err_set(ei, ERR_IO, "could not close \"%s\": %s", af->path, strerror(errno));
+        }
+        return rc;
+    }
     if (durable && fsync(af->fd) != 0) {
         rc = err_set(ei, ERR_IO, "could not fsync file \"%s\": %s", af->tmp, strerror(errno));
         goto out;

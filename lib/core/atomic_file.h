@@ -1,6 +1,8 @@
 /* atomic_file.h - replace a file so that a reader sees either the old file or the whole new
  * one, never a part: the bytes go to "<path>.tmp.<pid>" in the same directory, which is renamed
- * over <path> on commit; "durable" adds fsync of the file and of its directory. libc only.
+ * over <path> on commit; "durable" adds fsync of the file and of its directory. A path that
+ * exists and is not a regular file (/dev/null, a pipe, a terminal) is written in place: it is
+ * never replaced. libc only.
  * Thread-safe for distinct paths (one struct atomic_file per writer).
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef OBSFLOW_CORE_ATOMIC_FILE_H
@@ -19,6 +21,7 @@ struct atomic_file {
     int fd;                          /* the temporary file, or -1 */
     char tmp[ATOMIC_FILE_PATH_MAX];  /* its name */
     char path[ATOMIC_FILE_PATH_MAX]; /* the name it gets on commit */
+    bool direct;                     /* writing straight into a device or pipe at path */
 };
 
 /** Create the temporary file of @p path (mode 0644). On failure nothing is left behind. */

@@ -511,9 +511,10 @@ static void test_tls_verification(void **state)
     struct httpc_request rq = {.url = u};
     struct httpc_response rs;
     struct err_info ei = {0};
-    /* an unknown CA: refused, and not retried */
+    /* an unknown CA: the handshake is refused (ERR_UNAUTHORIZED), and not retried */
     httpc_response_init(&rs);
-    assert_int_equal(httpc_do(client, &rq, &rs, &ei), ERR_HTTP);
+    assert_int_equal(httpc_do(client, &rq, &rs, &ei), ERR_UNAUTHORIZED);
+    assert_non_null(strstr(ei.msg, "TLS handshake"));
     assert_int_equal(rs.attempts, 1);
     httpc_response_free(&rs);
     /* trusted through ca_file */
