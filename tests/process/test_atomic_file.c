@@ -81,16 +81,21 @@ static void test_refused(void **state)
     long_path[ATOMIC_FILE_PATH_MAX + 15] = '\0';
     assert_int_equal(atomic_file_put(long_path, "x", 1, false, &ei), ERR_TOO_LARGE);
     free(long_path);
-    /* a directory in the way: the rename fails and the temporary file is gone */
+    /* a directory in the way: refused before anything is created */
     snprintf(path, sizeof path, "%s/sub", dir);
     char sub[1200];
     snprintf(sub, sizeof sub, "%s/inner", path);
     assert_int_equal(mkdir(path, 0755), 0);
     assert_int_equal(atomic_file_put(sub, "y", 1, false, &ei), ERR_OK);
     size_t before = count_entries();
-    assert_int_equal(atomic_file_put(path, "z", 1, false, &ei), ERR_IO);
-    assert_non_null(strstr(ei.msg, "could not rename"));
+    assert_int_equal(atomic_file_put(path, "z", 1, false, &ei), ERR_INVALID);
+    assert_non_null(strstr(ei.msg, "is a directory"));
     assert_int_equal(count_entries(), before);
+    /* a device (-o /dev/null) is written into, never replaced by a regular file */
+    struct stat st;
+    assert_int_equal(atomic_file_put("/dev/null", "x", 1, true, &ei), ERR_OK);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
 }
 
 int main(void)

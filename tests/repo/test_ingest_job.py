@@ -269,7 +269,9 @@ def run(db):
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         base = "http://127.0.0.1:%d/" % srv.server_address[1]
         try:
-            params["uris"] = [base + u[len("file:" + DATA_ROOT + "/"):] for u in params["uris"]]
+            # the path below the served root (the shared tree may be reached through a link)
+            params["uris"] = [base + os.path.relpath(os.path.realpath(u[len("file:"):]), DATA_ROOT)
+                              for u in params["uris"]]
             missing = dict(params, uris=[base + "caom2/no-such-file.fits.header"],
                            artifact_uris=None)
             st, _, jobs = d.request("POST", "/v1/jobs", [

@@ -5,13 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "core/atomic_file.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -133,36 +129,12 @@ static void test_rand_uuid(void **state)
     assert_int_equal(same, 0);
 }
 
-/* A regular file is replaced whole; a device (/dev/null) is written into, never replaced. */
-static void test_atomic_file(void **state)
-{
-    (void)state;
-    const char *tmp = getenv("OBSFLOW_TEST_TMP");
-    char path[512];
-    snprintf(path, sizeof path, "%s/atomic.txt", tmp ? tmp : "/tmp");
-    struct err_info ei;
-    assert_int_equal(atomic_file_put(path, "one", 3, true, &ei), ERR_OK);
-    assert_int_equal(atomic_file_put(path, "second", 6, false, &ei), ERR_OK);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(st.st_size, 6);
-    unlink(path);
-    assert_int_equal(stat("/dev/null", &st), 0);
-    assert_true(S_ISCHR(st.st_mode));
-    assert_int_equal(atomic_file_put("/dev/null", "x", 1, true, &ei), ERR_OK);
-    assert_int_equal(stat("/dev/null", &st), 0);
-    assert_true(S_ISCHR(st.st_mode)); /* still the device */
-    assert_int_equal(atomic_file_put(tmp ? tmp : "/tmp", "x", 1, false, &ei), ERR_INVALID);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_names_and_statuses), cmocka_unit_test(test_err_set_and_prefix),
         cmocka_unit_test(test_buf_cap),                cmocka_unit_test(test_str_numbers),
         cmocka_unit_test(test_str_misc),               cmocka_unit_test(test_clock_format),           cmocka_unit_test(test_rand_uuid),
-        cmocka_unit_test(test_atomic_file),
     };
     return cmocka_run_group_tests_name("lib.core", tests, NULL, NULL);
 }
