@@ -2,7 +2,7 @@
  * (CALDP settings: autoscale 99.5, asinh, BADPIX/GOODMIN/GOODMAX, quality 75).
  * Exit codes: 0 written, 2 usage, 28 (CALDP CREATE_PREVIEWS_ERROR) the preview failed.
  * SPDX-License-Identifier: Apache-2.0 */
-#include "process_int.h"
+#include "pipeline/pipeline.h"
 
 #include "core/str.h"
 #include "preview/preview.h"
@@ -52,14 +52,14 @@ int cli_cmd_preview(int argc, char **argv)
             if (str_to_i64(optarg, 0, PREVIEW_MAX_SIZE, &v) != ERR_OK) {
                 fprintf(stderr, "obsflow preview: invalid --size \"%s\" (0..%d)\n", optarg,
                         PREVIEW_MAX_SIZE);
-                return PROC_CMDLINE_ERROR;
+                return PIPELINE_CMDLINE_ERROR;
             }
             po.size = (int)v;
             break;
         case 'q':
             if (str_to_i64(optarg, 1, 100, &v) != ERR_OK) {
                 fprintf(stderr, "obsflow preview: invalid --quality \"%s\" (1..100)\n", optarg);
-                return PROC_CMDLINE_ERROR;
+                return PIPELINE_CMDLINE_ERROR;
             }
             po.quality = (int)v;
             break;
@@ -77,16 +77,16 @@ int cli_cmd_preview(int argc, char **argv)
             return 0;
         default:
             usage();
-            return PROC_CMDLINE_ERROR;
+            return PIPELINE_CMDLINE_ERROR;
         }
     }
     if (!out || optind != argc - 1) {
         usage();
-        return PROC_CMDLINE_ERROR;
+        return PIPELINE_CMDLINE_ERROR;
     }
     if (preview_file(argv[optind], out, &po, &res, &ei) != ERR_OK) {
         fprintf(stderr, "obsflow preview: %s\n", ei.msg);
-        return PROC_CREATE_PREVIEWS_ERROR;
+        return PIPELINE_CREATE_PREVIEWS_ERROR;
     }
     return 0;
 }

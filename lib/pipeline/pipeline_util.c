@@ -1,6 +1,7 @@
-/* process_util.c - logging, progress, metrics, files and tarballs for `obsflow process`.
+/* pipeline_util.c - logging, cancellation, metrics, files and tarballs of lib/pipeline.
  * SPDX-License-Identifier: Apache-2.0 */
-#include "process_int.h"
+#define _GNU_SOURCE /* RUSAGE_THREAD, pipe2 */
+#include "pipeline_int.h"
 
 #include "core/atomic_file.h"
 #include "core/buf.h"
@@ -15,19 +16,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define PROC_TAR_LIST_MAX ((size_t)4 << 20) /* bytes of `tar -t` output accepted */
 #define PROC_TAR_MEMBERS_MAX 4096           /* members of one input tarball */
 
-const char *proc_exit_name(int code)
+const char *pipeline_exit_name(int code)
 {
     switch (code) {
 #define PROC_X_NAME(n, v)                                                                          \
     case v:                                                                                        \
         return #n;
-        PROC_X_LIST(PROC_X_NAME)
+        PIPELINE_X_LIST(PROC_X_NAME)
 #undef PROC_X_NAME
     default:
         return "UNKNOWN";
@@ -36,10 +41,12 @@ const char *proc_exit_name(int code)
 
 /* ---- log ------------------------------------------------------------------------------- */
 
-enum err proc_log_open(struct proc_log *l, const char *path, bool echo, struct err_info *ei)
+enum err proc_log_open(struct proc_log *l, const char *path, bool echo,
+                       const struct pipeline_hooks *hooks, struct err_info *ei)
 {
-    l->fp = fopen(path, "a");
-    l->echo = echo;
+    l->fp = fopen(path, "ae");
+    l->echo = echo && hooks && hooks->log;
+    l->hooks = hooks;
     if (!l->fp) {
         return err_set(ei, ERR_IO, "could not open log file \"%s\": %s", path, strerror(errno));
     }
@@ -72,68 +79,41 @@ void proc_log(struct proc_log *l, const char *level, const char *fmt, ...)
         fprintf(l->fp, "%s - %s\n", level, msg);
     }
     if (l->echo) {
-        fprintf(stdout, "%s - %s\n", level, msg);
-        fflush(stdout);
+        char line[2100];
+        snprintf(line, sizeof line, "%s - %s", level, msg);
+        l->hooks->log(l->hooks->ud, false, line);
     }
 }
 
 void proc_log_divider(struct proc_log *l, const char *title)
 {
     char ts[40];
+    char line[256];
     clock_format_rfc3339(clock_realtime_ns(), ts, sizeof ts);
+    snprintf(line, sizeof line,
+             ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>> %.80s %s <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<", title, ts);
     if (l->fp) {
-        fprintf(l->fp, ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>> %s %s <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<\n",
-                title, ts);
+        fprintf(l->fp, "%s\n", line);
     }
     if (l->echo) {
-        fprintf(stdout, ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>> %s %s <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<\n",
-                title, ts);
-        fflush(stdout);
+        l->hooks->log(l->hooks->ud, false, line);
     }
 }
 
-/* ---- progress -------------------------------------------------------------------------- */
+/* ---- cancellation ---------------------------------------------------------------------- */
 
-void proc_progress_init(struct proc_progress *p, const char *dataset, int nsteps)
+bool proc_cancelled(const struct pipeline_hooks *h)
 {
-    const char *off = getenv("OBSFLOW_NO_PROGRESS");
-    p->tty = isatty(STDERR_FILENO) == 1 && !(off && *off && strcmp(off, "0") != 0);
-    p->step = 0;
-    p->nsteps = nsteps;
-    str_copy(p->dataset, sizeof p->dataset, dataset);
-}
-
-void proc_progress_step(struct proc_progress *p, const char *what, const char *detail)
-{
-    if (p->step < p->nsteps) {
-        p->step++;
-    }
-    if (!p->tty) {
-        return;
-    }
-    fprintf(stderr, "\r\033[K%s [%d/%d] %s%s%s", p->dataset, p->step, p->nsteps, what,
-            detail && *detail ? ": " : "", detail ? detail : "");
-    fflush(stderr);
-}
-
-void proc_progress_done(struct proc_progress *p, int code)
-{
-    if (!p->tty) {
-        return;
-    }
-    if (code == 0) {
-        fprintf(stderr, "\r\033[K%s done\n", p->dataset);
-    } else {
-        fprintf(stderr, "\r\033[K%s failed: %s[%d]\n", p->dataset, proc_exit_name(code), code);
-    }
+    return h && h->cancelled && h->cancelled(h->ud);
 }
 
 /* ---- metrics --------------------------------------------------------------------------- */
 
-void proc_usage_now(struct proc_usage *u)
+void proc_usage_now(struct proc_usage *u, bool self)
 {
     u->wall_ns = clock_mono_ns();
-    getrusage(RUSAGE_SELF, &u->ru);
+    u->self = self;
+    getrusage(self ? RUSAGE_SELF : RUSAGE_THREAD, &u->ru);
 }
 
 static double tv_sec(const struct timeval *t)
@@ -146,7 +126,7 @@ enum err proc_metrics_write(const char *path, const char *command, const struct 
 {
     struct proc_usage b;
     struct buf t;
-    proc_usage_now(&b);
+    proc_usage_now(&b, a->self);
     double wall = (double)(b.wall_ns - a->wall_ns) / 1e9;
     double user = tv_sec(&b.ru.ru_utime) - tv_sec(&a->ru.ru_utime);
     double sys = tv_sec(&b.ru.ru_stime) - tv_sec(&a->ru.ru_stime);
@@ -262,6 +242,12 @@ enum err proc_write_text(const char *path, const char *text, struct err_info *ei
 
 enum err proc_copy_file(const char *src, const char *dst, struct err_info *ei)
 {
+    return proc_copy_file_c(src, dst, NULL, ei);
+}
+
+enum err proc_copy_file_c(const char *src, const char *dst, const struct pipeline_hooks *h,
+                          struct err_info *ei)
+{
     char buf[1 << 16];
     struct atomic_file af;
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -283,6 +269,10 @@ enum err proc_copy_file(const char *src, const char *dst, struct err_info *ei)
             break;
         }
         if (r == 0) {
+            break;
+        }
+        if (proc_cancelled(h)) {
+            rc = err_set(ei, ERR_CANCELLED, "cancelled while copying \"%s\"", src);
             break;
         }
         rc = atomic_file_write(&af, buf, (size_t)r, ei);
@@ -354,38 +344,56 @@ void proc_free_names(char **names, size_t n)
 }
 
 /* Run argv (an absolute program path) in a clean environment with stdout captured into @p out
- * (may be NULL: discarded); exit status returned. */
-static enum err run_capture(char *const argv[], struct buf *out, int *status, struct err_info *ei)
+ * (may be NULL: discarded); exit status returned. posix_spawn (no fork of a large threaded
+ * process), the pipe is O_CLOEXEC so no other run's child inherits it, the child is always
+ * reaped; a cancellation seen while it runs kills it (ERR_CANCELLED). */
+static enum err run_capture(char *const argv[], struct buf *out, int *status,
+                            const struct pipeline_hooks *h, struct err_info *ei)
 {
     int pfd[2];
-    if (pipe(pfd) != 0) {
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
         return err_set(ei, ERR_IO, "could not create a pipe: %s", strerror(errno));
     }
-    pid_t pid = fork();
-    if (pid < 0) {
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0) {
         close(pfd[0]);
         close(pfd[1]);
-        return err_set(ei, ERR_IO, "could not fork: %s", strerror(errno));
+        return err_set(ei, ERR_NOMEM, "out of memory");
     }
-    if (pid == 0) {
-        dup2(pfd[1], STDOUT_FILENO);
-        int nul = open("/dev/null", O_WRONLY);
-        if (nul >= 0) {
-            dup2(nul, STDERR_FILENO);
-        }
-        close(pfd[0]);
-        close(pfd[1]);
-        /* a clean environment: the run may have exported a dataset's <ds>_cal_env.txt, and
-         * tar's listing format must not depend on the locale */
-        static char e_path[] = "PATH=/usr/bin:/bin", e_lc[] = "LC_ALL=C";
-        char *envp[] = {e_path, e_lc, NULL};
-        execve(argv[0], argv, envp);
-        _exit(127);
+    /* dup2 clears FD_CLOEXEC on the child's stdout; everything else closes on exec */
+    int fe = posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+    if (fe == 0) {
+        fe = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     }
+    /* a clean environment: tar's listing format must not depend on the locale */
+    static char e_path[] = "PATH=/usr/bin:/bin", e_lc[] = "LC_ALL=C";
+    char *envp[] = {e_path, e_lc, NULL};
+    pid_t pid = -1;
+    if (fe == 0) {
+        fe = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+    }
+    posix_spawn_file_actions_destroy(&fa);
     close(pfd[1]);
+    if (fe != 0) {
+        close(pfd[0]);
+        return err_set(ei, ERR_IO, "could not run %s: %s", argv[0], strerror(fe));
+    }
     enum err rc = ERR_OK;
+    bool killed = false;
     char chunk[8192];
     for (;;) {
+        struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+        int pr = poll(&pf, 1, 100);
+        if (pr < 0 && errno != EINTR) {
+            break;
+        }
+        if (!killed && proc_cancelled(h)) {
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+        if (pr <= 0) {
+            continue;
+        }
         ssize_t r = read(pfd[0], chunk, sizeof chunk);
         if (r < 0 && errno == EINTR) {
             continue;
@@ -402,10 +410,59 @@ static enum err run_capture(char *const argv[], struct buf *out, int *status, st
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
     }
     *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
+    if (killed) {
+        return err_set(ei, ERR_CANCELLED, "cancelled while %s ran", argv[0]);
+    }
     if (rc != ERR_OK) {
         return err_set(ei, rc, "tar listing larger than %zu bytes", PROC_TAR_LIST_MAX);
     }
     return ERR_OK;
+}
+
+enum err proc_md5_file(const char *path, char hex[33], uint64_t *size, struct err_info *ei)
+{
+    unsigned char buf[1 << 16];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return err_set(ei, ERR_IO, "could not open file \"%s\": %s", path, strerror(errno));
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    enum err rc = ERR_OK;
+    uint64_t n = 0;
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
+        rc = err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    while (rc == ERR_OK) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            rc = err_set(ei, ERR_IO, "could not read file \"%s\": %s", path, strerror(errno));
+            break;
+        }
+        if (r == 0) {
+            break;
+        }
+        n += (uint64_t)r;
+        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
+            rc = err_set(ei, ERR_INTERNAL, "MD5 of \"%s\" failed", path);
+        }
+    }
+    if (rc == ERR_OK && EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
+        rc = err_set(ei, ERR_INTERNAL, "MD5 of \"%s\" failed", path);
+    }
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+    if (rc == ERR_OK) {
+        for (unsigned int i = 0; i < mdlen && i < 16; i++) {
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        }
+        *size = n;
+    }
+    return rc;
 }
 
 static bool bad_member_name(const char *name)
@@ -418,7 +475,7 @@ static char a_tar[] = "/bin/tar", a_gzip[] = "--gzip", a_file[] = "--file",
             a_dir[] = "--directory";
 
 enum err proc_tar_create(const char *tarball, const char *dir, const char *member,
-                         struct err_info *ei)
+                         const struct pipeline_hooks *h, struct err_info *ei)
 {
     static char a_create[] = "--create", a_dashes[] = "--";
     char tb[PROC_PATH_MAX], dd[PROC_PATH_MAX], mm[PROC_PATH_MAX];
@@ -430,7 +487,7 @@ enum err proc_tar_create(const char *tarball, const char *dir, const char *membe
     str_copy(dd, sizeof dd, dir);
     str_copy(mm, sizeof mm, member);
     char *argv[] = {a_tar, a_create, a_gzip, a_file, tb, a_dir, dd, a_dashes, mm, NULL};
-    enum err rc = run_capture(argv, NULL, &status, ei);
+    enum err rc = run_capture(argv, NULL, &status, h, ei);
     if (rc == ERR_OK && status != 0) {
         rc = err_set(ei, ERR_IO, "could not create tarball \"%s\" of \"%s/%s\" (tar exit status %d)",
                      tarball, dir, member, status);
@@ -438,7 +495,8 @@ enum err proc_tar_create(const char *tarball, const char *dir, const char *membe
     return rc;
 }
 
-enum err proc_untar(const char *tarball, const char *dest, struct err_info *ei)
+enum err proc_untar(const char *tarball, const char *dest, const struct pipeline_hooks *h,
+                    struct err_info *ei)
 {
     struct buf names;
     struct buf verbose;
@@ -455,7 +513,7 @@ enum err proc_untar(const char *tarball, const char *dest, struct err_info *ei)
     static char empty[1] = "";
     char *list_argv[] = {a_tar, a_list, a_gzip, a_file, tb, NULL};
     char *vlist_argv[] = {a_tar, a_list, a_verbose, a_gzip, a_file, tb, NULL};
-    rc = run_capture(list_argv, &names, &status, ei);
+    rc = run_capture(list_argv, &names, &status, h, ei);
     if (rc != ERR_OK) {
         goto out;
     }
@@ -464,7 +522,7 @@ enum err proc_untar(const char *tarball, const char *dest, struct err_info *ei)
                      tarball);
         goto out;
     }
-    rc = run_capture(vlist_argv, &verbose, &status, ei);
+    rc = run_capture(vlist_argv, &verbose, &status, h, ei);
     if (rc != ERR_OK) {
         goto out;
     }
@@ -512,7 +570,7 @@ enum err proc_untar(const char *tarball, const char *dest, struct err_info *ei)
         }
     }
     char *x_argv[] = {a_tar, a_extract, a_gzip, a_owner, a_perm, a_file, tb, a_dir, dd, NULL};
-    rc = run_capture(x_argv, NULL, &status, ei);
+    rc = run_capture(x_argv, NULL, &status, h, ei);
     if (rc == ERR_OK && status != 0) {
         rc = err_set(ei, ERR_PARSE, "could not extract tarball \"%s\" (tar exit status %d)",
                      tarball, status);

@@ -1,9 +1,9 @@
-/* process_calib.c - stage 1 of `obsflow process` for CCD raw files: reference resolution
- * (IRAF-style "jref$file" through the environment or the config's references/hst tree, or a
+/* pipeline_calib.c - stage 1 of lib/pipeline for CCD raw files: reference resolution
+ * (IRAF-style "jref$file" through the run's variables or the config's references/hst tree, or a
  * CRDS-style catalog), then lib/calib's chain per imset (DQ init, overscan, trim, bias, gain,
  * ERR, dark, flat) and a SCI/ERR/DQ product per raw file.
  * SPDX-License-Identifier: Apache-2.0 */
-#include "process_calib.h"
+#include "pipeline_calib.h"
 
 #include "calib/calib.h"
 #include "core/str.h"
@@ -63,7 +63,7 @@ static const char *iraf_var(const char *instrument)
 }
 
 /* Resolve a reference keyword value: "N/A" or "" -> not applicable; "jref$x.fits" -> $jref/x
- * (CALDP's config exports jref/iref/oref...), else <config>/references/hst/x, else
+ * (the run's variables: CALDP's config exports jref/iref/oref...), else <config>/references/hst/x, else
  * <config>/references/hst/<instrument>/x. A bare file name (as a catalog gives) is looked up
  * the same way under the instrument's variable; a name with a "/" is a path. */
 static bool resolve_ref(const struct proc_calib_ctx *cx, const char *value, char *out, size_t cap,
@@ -87,7 +87,7 @@ static bool resolve_ref(const struct proc_calib_ctx *cx, const char *value, char
             str_copy(var, sizeof var, iraf_var(cx->instrument));
         }
         if (var[0]) {
-            const char *dir = getenv(var);
+            const char *dir = cx->lookup ? cx->lookup(cx->lookup_ud, var) : NULL;
             if (dir && *dir) {
                 snprintf(out, cap, "%s/%s", dir, name);
                 if (file_exists(out)) {
@@ -434,6 +434,10 @@ enum err proc_calibrate_raw(const struct proc_calib_ctx *cx, const char *raw_pat
     bool trimmed = false;
     for (int v = 1; v <= nimsets; v++) {
         struct calib_frame *f = &fr[v - 1];
+        if (proc_cancelled(cx->hooks)) {
+            rc = err_set(ei, ERR_CANCELLED, "cancelled while calibrating \"%s\"", raw_path);
+            goto out;
+        }
         struct calib_plan plan;
         struct calib_record rec;
         char spec[16];

@@ -1,23 +1,28 @@
-/* process_calib.h - stage 1 (CCD calibration) of `obsflow process`.
+/* pipeline_calib.h - stage 1 (CCD calibration) of lib/pipeline.
  * SPDX-License-Identifier: Apache-2.0 */
-#ifndef OBSFLOW_CLI_PROCESS_CALIB_H
-#define OBSFLOW_CLI_PROCESS_CALIB_H
+#ifndef OBSFLOW_PIPELINE_PIPELINE_CALIB_H
+#define OBSFLOW_PIPELINE_PIPELINE_CALIB_H
 
-#include "process_int.h"
+#include "pipeline_int.h"
 
 /** What stage 1 needs to know about the run. */
 struct proc_calib_ctx {
     char instrument[32];         /* "acs", "wfc3", "stis" */
     char config_dir[PROC_PATH_MAX]; /* references/ and expectations/ live here ("" = none) */
+    /* IRAF directory variables ("jref"): the value or NULL */
+    const char *(*lookup)(void *ud, const char *name);
+    void *lookup_ud;
+    const struct pipeline_hooks *hooks; /* cancellation, checked per imset; may be NULL */
 };
 
 /**
  * Calibrate one raw CCD file into a product with SCI/ERR/DQ per imset, written atomically to
- * @p out_path. References come from the header (jref$... resolved through the environment or
+ * @p out_path. References come from the header (jref$... resolved through cx->lookup or
  * <config>/references/hst[/instrument]/) or from <config>/references/<instrument>.yaml; those
  * not available are skipped with a WARNING line in @p log.
  * @param[out] xcode the CALDP exit code of a failure (BESTREFS_ERROR, STAGE1_ERROR,
  *                   CALDP_MEMORY_ERROR), PROC_SUCCESS on success
+ * @return ERR_OK; ERR_CANCELLED when cx->hooks said so between imsets; other errors
  */
 NODISCARD enum err proc_calibrate_raw(const struct proc_calib_ctx *cx, const char *raw_path,
                                       const char *out_path, struct proc_log *log, int *xcode,

@@ -1,0 +1,155 @@
+/* pipeline.h - the dataset pipeline (caldp-process semantics) as a library: fetch the raw files
+ * (file:DIR plain FITS or one tarball, astroquery:, s3://bucket/prefix), check them against
+ * the instrument's expectations, calibrate (stage 1, lib/calib), make previews and publish the
+ * CALDP output tree to file:DIR or s3://bucket/prefix, with CALDP's exit codes. Both
+ * `obsflow process` (cli/cmd_process.c) and the `dataset` job kind (workers/job_dataset.c) are
+ * thin adapters over pipeline_run.
+ *
+ * No environment reads, no stdout, no process-wide state: everything comes in through struct
+ * pipeline_config, struct pipeline_request and struct pipeline_hooks, and goes out through
+ * struct pipeline_result and the hooks. Child processes (/bin/tar for tarballs) are spawned
+ * with posix_spawn, every descriptor of the library is O_CLOEXEC, and children are reaped
+ * (killed on cancellation). Threading: reentrant; many runs at once in one process (a borrowed
+ * storage handle is shared as lib/storage allows).
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_PIPELINE_PIPELINE_H
+#define OBSFLOW_PIPELINE_PIPELINE_H
+
+#include "core/compiler.h"
+#include "core/err.h"
+#include "storage/storage.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* CALDP's exit codes (caldp/exit_codes.py), kept numerically identical. */
+#define PIPELINE_X_LIST(X)                                                                         \
+    X(SUCCESS, 0)                                                                                  \
+    X(GENERIC_ERROR, 1)                                                                            \
+    X(CMDLINE_ERROR, 2)                                                                            \
+    X(INPUT_TAR_FILE_ERROR, 21)                                                                    \
+    X(ASTROQUERY_ERROR, 22)                                                                        \
+    X(STAGE1_ERROR, 23)                                                                            \
+    X(STAGE2_ERROR, 24)                                                                            \
+    X(S3_UPLOAD_ERROR, 25)                                                                         \
+    X(S3_DOWNLOAD_ERROR, 26)                                                                       \
+    X(BESTREFS_ERROR, 27)                                                                          \
+    X(CREATE_PREVIEWS_ERROR, 28)                                                                   \
+    X(SUBPROCESS_MEMORY_ERROR, 31)                                                                 \
+    X(CALDP_MEMORY_ERROR, 32)                                                                      \
+    X(CONTAINER_MEMORY_ERROR, 33)                                                                  \
+    X(OS_MEMORY_ERROR, 34)                                                                         \
+    X(SVM_ERROR, 40)                                                                               \
+    X(MVM_ERROR, 41)
+
+enum pipeline_exit {
+#define PIPELINE_X_ENUM(n, v) PIPELINE_##n = v,
+    PIPELINE_X_LIST(PIPELINE_X_ENUM)
+#undef PIPELINE_X_ENUM
+};
+
+/** "STAGE1_ERROR" for 23; "UNKNOWN" for codes not in the list. */
+const char *pipeline_exit_name(int code);
+
+#define PIPELINE_NSTEPS      5    /* fetch, validate, calibrate, previews, publish */
+#define PIPELINE_REASON_MAX  512
+#define PIPELINE_URI_MAX     4096
+#define PIPELINE_PRODUCTS_MAX 1024 /* products reported in a result */
+
+/** One dataset to process. Strings borrowed. */
+struct pipeline_request {
+    const char *dataset; /* HST ipppssoot, SVM, MVM, or a name matched by <config>/datasets.yaml */
+    const char *input;   /* file:DIR, astroquery:, s3://bucket/prefix */
+    const char *output;  /* file:DIR, s3://bucket/prefix */
+};
+
+/** Everything the pipeline needs to know about its surroundings. Strings borrowed. */
+struct pipeline_config {
+    const char *config_dir; /* expectations/, references/, datasets.yaml ("" = none) */
+    const char *work_dir;   /* parent of the private scratch directory of a run */
+    /* inputs and outputs: a shared handle (borrowed) or, when NULL, one made for the run from
+     * the fields below */
+    struct storage *storage;
+    const char *data_roots; /* colon-separated file: roots; NULL or "" = the request's own
+                               input and output directories (what a command line names) */
+    const struct storage_s3_config *s3;  /* NULL = defaults */
+    const char *archive_url;             /* astroquery: URL template; NULL = default */
+    const char *archive_token;           /* NULL = none */
+    /* "NAME=value" strings (NULL-terminated; NULL = none) consulted for IRAF directory
+     * variables of reference names (jref$x.fits), after the dataset's <ds>_cal_env.txt */
+    const char *const *env;
+    int simulate_error;            /* 1..255: fail with this code at once (0 = off) */
+    int64_t simulate_publish_failure; /* fail the publication after N files (0 = off) */
+    bool keep_work;                /* leave the scratch directory behind (debugging) */
+    bool process_usage;            /* metrics files from RUSAGE_SELF (the caller owns the
+                                      process); else RUSAGE_THREAD */
+    bool echo;                     /* log lines also go to hooks->log */
+};
+
+/** Callbacks of a run; any may be NULL. Called on the calling thread. */
+struct pipeline_hooks {
+    /** Checked between and inside steps (per file, imset, transfer chunk); true stops the
+     * run: what was published is withdrawn, an error marker is left, result.cancelled set. */
+    bool (*cancelled)(void *ud);
+    /** A step begins (index 1..PIPELINE_NSTEPS), or advances (same index, new detail). */
+    void (*step)(void *ud, const char *step, int index, int nsteps, const char *detail);
+    /** One line of process.txt/preview.txt as written (when config.echo), or with @p alert a
+     * line for the operator's error stream. */
+    void (*log)(void *ud, bool alert, const char *line);
+    void *ud;
+};
+
+/** One published file (or, for s3:// outputs, the dataset tarball). */
+struct pipeline_product {
+    char uri[PIPELINE_URI_MAX]; /* file:/abs/path or s3://bucket/key */
+    uint64_t size;
+    char md5[33];  /* lower-case hex */
+    char type[16]; /* FITS suffix ("raw", "flt"), "preview", "thumbnail", "env", "tarball" */
+};
+
+struct pipeline_step_time {
+    const char *name; /* static */
+    int64_t ms;       /* -1 = not run */
+};
+
+/** What a run did. Free with pipeline_result_free. */
+struct pipeline_result {
+    int code;                          /* CALDP exit code, 0 = success */
+    char reason[PIPELINE_REASON_MAX];  /* one line; "" on success */
+    bool logged; /* the failure is in process.txt (EXIT line); false: it happened before the
+                    log was open (bad dataset name, unusable output) */
+    bool cancelled;
+    char dataset_dir[PIPELINE_URI_MAX]; /* data/<instrument>/<ds> as published */
+    size_t n_products;
+    struct pipeline_product *products; /* owned */
+    struct pipeline_step_time steps[PIPELINE_NSTEPS];
+    int64_t total_ms;
+};
+
+/** Run one dataset. Always fills @p res (code and reason); returns res->code. */
+int pipeline_run(const struct pipeline_config *cfg, const struct pipeline_request *req,
+                 const struct pipeline_hooks *hooks, struct pipeline_result *res);
+
+void pipeline_result_free(struct pipeline_result *res);
+
+/** {"exit_code", "exit_name", "reason"?, "cancelled"?, "dataset_dir", "products": [{"uri",
+ * "size", "md5", "type"}], "steps": [{"name", "ms"}], "total_ms"} (NULL when out of memory). */
+json_t *pipeline_result_json(const struct pipeline_result *res);
+
+/**
+ * THE validator of the `dataset` job's params, used by POST /v1/jobs and the worker alike:
+ * dataset (required; 1..63 bytes of [A-Za-z0-9._-]), input (required; file:DIR, astroquery:,
+ * s3://bucket[/prefix]), output (required; file:DIR or s3://bucket[/prefix]). file: paths
+ * must be absolute without ".." (their confinement to OBSFLOW_DATA_ROOTS is checked by the
+ * storage when the job runs). Any other key is refused. Field names are
+ * "<pfx>params.<name>". @p out may be NULL (validate only); its strings are borrowed from
+ * @p params. @return ERR_OK; ERR_INVALID naming the field.
+ */
+NODISCARD enum err pipeline_params_parse(const json_t *params, const char *pfx,
+                                         struct pipeline_request *out, struct err_info *ei);
+NODISCARD enum err pipeline_params_validate(const json_t *params, const char *pfx,
+                                            struct err_info *ei);
+
+#endif
