@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "caom2data"))
 sys.path.insert(0, HERE)
-from apitest import BIN_DIR, TMP, Daemon, check, fail, main, wait_until  # noqa: E402
+from apitest import BIN_DIR, TMP, Daemon, Database, check, fail, main, wait_until  # noqa: E402
 from run_case import Cmp  # noqa: E402
 from test_repo_push import CASES, SHARED, case_push  # noqa: E402
 
@@ -379,6 +379,56 @@ def run(db):
         finally:
             r.stop()
 
+    def p_remote_a_to_b():
+        """obsflowd A runs the ingest jobs and pushes to obsflowd B over HTTP (B's capabilities
+        URL, B's API token): B stores the observations, A's own repository does not."""
+        d.stop()
+        bdb = Database("ingest_b")
+        b = Daemon(bdb.url, name="ingest-b", workers=0, token="b-secret",
+                   env={"OBSFLOW_CAOM_COLLECTIONS": "*"})
+        a = None
+        try:
+            caps = "http://127.0.0.1:%d/caom2/capabilities" % b.port
+            a = Daemon(db.url, name="ingest-a", workers=2, env=dict(
+                env, OBSFLOW_CAOM_REPO_URL=caps, OBSFLOW_CAOM_REPO_TOKEN="b-secret"))
+            picked = cases[:4]
+            for expect in ("created", "unchanged"):
+                st, _, jobs = a.request("POST", "/v1/jobs", [
+                    {"kind": "ingest", "params": dict(c[3], collection="R-" + c[1]),
+                     "max_attempts": 1} for c in picked])
+                check(st == 202, "POST to A: %s %s" % (st, jobs))
+                done = wait_jobs(a, [j["id"] for j in jobs])
+                for c, j in zip(picked, jobs):
+                    r = done[j["id"]]
+                    check(r["state"] == "succeeded" and r["result"]["outcome"] == expect,
+                          "%s via A: %s expected, got %s" % (c[0], expect, r))
+                    path = "/caom2/observations/%s/%s" % (
+                        urllib.parse.quote("R-" + c[1], safe=""), urllib.parse.quote(c[2], safe=""))
+                    st_b, h, _ = b.request("GET", path, raw=True)
+                    check(st_b == 200 and h.get("etag") == r["result"]["acc_meta_checksum"],
+                          "%s: B holds it with the job's checksum: %s %s" % (c[0], st_b, h))
+                    st_a, _, _ = a.request("GET", path, raw=True)
+                    check(st_a == 404, "%s: A's built-in repository has it too: %s" % (c[0], st_a))
+            # a wrong token: B answers 401, a permanent failure on the first attempt
+            a.stop()
+            a = Daemon(db.url, name="ingest-a2", workers=1, env=dict(
+                env, OBSFLOW_CAOM_REPO_URL=caps, OBSFLOW_CAOM_REPO_TOKEN="wrong"))
+            j = a.submit({"kind": "ingest", "params": dict(cases[0][3], collection="R-bad"),
+                          "max_attempts": 3})
+            r = wait_jobs(a, [j["id"]], states=("failed", "succeeded"))[j["id"]]
+            check(r["state"] == "failed" and r["attempts"] == 1 and
+                  r["error"]["code"] == "repository_refused" and "invalid token" in
+                  r["error"]["message"], "wrong token for B: %s" % r)
+            print("A -> B: %d observations created then unchanged in B through its capabilities "
+                  "and token; a wrong token failed at once: %s" % (len(picked),
+                                                                   r["error"]["message"]))
+        finally:
+            if a:
+                a.stop()
+            b.stop()
+            bdb.drop()
+            d.start()
+
     part("every shared case ingested: created, stored as obsflow caom writes it", p_created)
     part("every shared case ingested again: unchanged", p_unchanged)
     part("real FITS (gzip too), identities by StorageName: as obsflow caom", p_fits_defaults)
@@ -386,6 +436,7 @@ def run(db):
     part("bad ingest params: 422 naming the field", p_bad_params)
     part("missing/refused input, unknown blueprint, bad headers: failed at once",
          p_permanent_failures)
+    part("obsflowd A pushes to obsflowd B (remote mode, token)", p_remote_a_to_b)
     part("unreachable remote repository: retried, then failed", p_remote_unreachable)
     shutil.rmtree(conf, ignore_errors=True)
     shutil.rmtree(gzdir, ignore_errors=True)
