@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,14 @@ struct workers_job {
     char code[48];  /* custom error code or "" */
 };
 
+/* A named queue of a pool with per-queue limits (cfg.nqueues > 0). */
+struct workers_queue {
+    char name[QUEUE_NAME_MAX + 1];
+    int limit; /* jobs of this queue running at once in this process, at most */
+    int held;  /* being claimed, claimed and not started, or running (guarded by mu) */
+    atomic_int busy; /* running now */
+};
+
 struct workers_done { /* a buffered completion */
     char id[QUEUE_ID_LEN + 1];
     int attempt;
@@ -64,6 +73,7 @@ struct workers_pool {
     struct workers_config cfg;
     struct workers_kind kinds[WORKERS_KINDS_MAX];
     int nkinds;
+    struct workers_queue queues[WORKERS_QUEUES_MAX]; /* cfg.nqueues of them */
 
     pthread_mutex_t mu;          /* guards local FIFO and flags below */
     pthread_cond_t cv_work;      /* workers: a job is available or stop */
@@ -145,6 +155,55 @@ static void workers_cond_init_mono(pthread_cond_t *cv)
 
 static int workers_claim_size(int n);
 
+/* Copy and check cfg.queues; with queues the pool's threads are the sum of their counts. */
+static enum err workers_queues_setup(struct workers_pool *p, struct err_info *ei)
+{
+    int sum = 0;
+    if (p->cfg.nqueues < 0 || p->cfg.nqueues > WORKERS_QUEUES_MAX ||
+        (p->cfg.nqueues > 0 && p->cfg.queues == NULL)) {
+        return err_set(ei, ERR_INVALID, "between 0 and %d named queues", WORKERS_QUEUES_MAX);
+    }
+    for (int i = 0; i < p->cfg.nqueues; i++) {
+        const struct workers_queue_limit *l = &p->cfg.queues[i];
+        if (!queue_name_valid(l->name)) {
+            return err_set(ei, ERR_INVALID, "invalid queue name \"%.64s\"", l->name);
+        }
+        if (l->threads < 1 || l->threads > WORKERS_THREADS_MAX) {
+            return err_set(ei, ERR_INVALID, "queue %s: %d workers, not 1..%d", l->name,
+                           l->threads, WORKERS_THREADS_MAX);
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(p->queues[j].name, l->name) == 0) {
+                return err_set(ei, ERR_INVALID, "queue %s named twice", l->name);
+            }
+        }
+        str_copy(p->queues[i].name, sizeof p->queues[i].name, l->name);
+        p->queues[i].limit = l->threads;
+        atomic_init(&p->queues[i].busy, 0);
+        sum += l->threads;
+    }
+    p->cfg.queues = NULL; /* copied */
+    if (p->cfg.nqueues > 0) {
+        if (sum > WORKERS_THREADS_MAX) {
+            return err_set(ei, ERR_INVALID, "the queues' workers add up to %d, more than %d", sum,
+                           WORKERS_THREADS_MAX);
+        }
+        p->cfg.threads = sum;
+    }
+    return ERR_OK;
+}
+
+/* Index of the named queue @p name, or -1. */
+static int workers_queue_index(const struct workers_pool *p, const char *name)
+{
+    for (int i = 0; i < p->cfg.nqueues; i++) {
+        if (strcmp(p->queues[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 enum err workers_pool_create(struct queue *q,
                              const struct workers_config *cfg,
                              struct workers_pool **out,
@@ -157,6 +216,11 @@ enum err workers_pool_create(struct queue *q,
     p->q = q;
     if (cfg != NULL) {
         p->cfg = *cfg;
+    }
+    enum err qe = workers_queues_setup(p, ei);
+    if (qe != ERR_OK) {
+        free(p);
+        return qe;
     }
     if (p->cfg.threads <= 0) {
         p->cfg.threads = workers_cores();
@@ -411,12 +475,25 @@ static void *workers_thread_main(void *argp)
         pthread_cond_signal(&p->cv_fetch);
         pthread_mutex_unlock(&p->mu);
 
+        int qi = p->cfg.nqueues > 0 ? workers_queue_index(p, c.queue) : -1;
+        if (qi >= 0) {
+            atomic_fetch_add(&p->queues[qi].busy, 1);
+        }
         workers_run_one(p, slot, &c);
         json_decref(c.params);
         atomic_fetch_sub(&p->busy, 1);
         pthread_mutex_lock(&p->mu);
+        if (qi >= 0) {
+            atomic_fetch_sub(&p->queues[qi].busy, 1);
+            p->queues[qi].held--;
+        }
         pthread_cond_signal(&p->cv_fetch);
         pthread_mutex_unlock(&p->mu);
+        if (qi >= 0) {
+            /* a slot of this queue is free: the fetcher may be waiting for work (queue_wait)
+             * after a claim that found the other queues empty */
+            queue_wake(p->q);
+        }
     }
     return NULL;
 }
@@ -425,6 +502,7 @@ static void *workers_thread_main(void *argp)
 
 static bool workers_flush(struct workers_pool *p,
                           int want,
+                          const struct queue_claim_limit *limits,
                           struct queue_claimed *batch,
                           int *got,
                           int64_t *warned,
@@ -491,7 +569,7 @@ static void *workers_fetch_main(void *arg)
         int n = 0;
         struct err_info ei;
         /* carry the buffered completions along with the claim: one round trip per cycle */
-        bool ok = workers_flush(p, want, batch, &n, &warned, &ei);
+        bool ok = workers_flush(p, want, NULL, batch, &n, &warned, &ei);
         if (!ok || n == 0) {
             pthread_mutex_lock(&p->mu);
             p->claim_inflight -= want;
@@ -530,6 +608,86 @@ static void *workers_fetch_main(void *arg)
     return NULL;
 }
 
+/* The fetcher of a pool with per-queue limits: asks each queue for its free slots only (its
+ * limit minus the jobs it holds), all queues in one statement, and reserves those slots while
+ * the statement runs, so two fetchers never overfill a queue. No batches ahead: a queue's job
+ * is claimed only when one of its slots is free. */
+static void *workers_fetch_queues_main(void *arg)
+{
+    struct workers_pool *p = arg;
+    int nq = p->cfg.nqueues;
+    struct queue_claimed *batch = calloc((size_t)p->cfg.threads, sizeof *batch);
+    struct queue_claim_limit limits[WORKERS_QUEUES_MAX];
+    int64_t warned = 0;
+    int backoff_ms = 50;
+    if (batch == NULL) {
+        LOG_ERROR("worker", "out of memory for the claim buffer; this process claims no jobs");
+        return NULL;
+    }
+    for (;;) {
+        atomic_store(&p->tick_fetch, clock_mono_ns());
+        pthread_mutex_lock(&p->mu);
+        int want = 0;
+        while (!p->draining) {
+            for (int i = 0; i < nq; i++) {
+                struct workers_queue *wq = &p->queues[i];
+                int free_slots = wq->limit - wq->held;
+                limits[i] = (struct queue_claim_limit){.queue = wq->name,
+                                                       .max = free_slots > 0 ? free_slots : 0};
+                wq->held += limits[i].max;
+                want += limits[i].max;
+            }
+            if (want > 0) {
+                break;
+            }
+            struct timespec dl = workers_deadline_ms(p->cfg.poll_ms);
+            pthread_cond_timedwait(&p->cv_fetch, &p->mu, &dl);
+            atomic_store(&p->tick_fetch, clock_mono_ns());
+        }
+        bool draining = p->draining;
+        pthread_mutex_unlock(&p->mu);
+        if (draining) {
+            break;
+        }
+        int n = 0;
+        struct err_info ei;
+        bool ok = workers_flush(p, want, limits, batch, &n, &warned, &ei);
+        int got[WORKERS_QUEUES_MAX] = {0};
+        for (int i = 0; ok && i < n; i++) {
+            int qi = workers_queue_index(p, batch[i].queue);
+            if (qi >= 0) {
+                got[qi]++;
+            }
+        }
+        pthread_mutex_lock(&p->mu);
+        for (int i = 0; i < nq; i++) {
+            p->queues[i].held -= limits[i].max - got[i]; /* give back what did not come */
+        }
+        for (int i = 0; ok && i < n; i++) {
+            int tail = (p->local_head + p->local_len) % p->local_cap;
+            p->local[tail] = batch[i];
+            p->local_len++;
+        }
+        if (n > 0) {
+            pthread_cond_broadcast(&p->cv_work);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!ok) {
+            (void)queue_wait(p->q, backoff_ms);
+            backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
+            continue;
+        }
+        backoff_ms = 50;
+        if (n < want) {
+            /* some queue had nothing runnable: sleep until an enqueue, a NOTIFY, a freed slot
+             * (workers wake the queue when a job ends) or the poll */
+            (void)queue_wait(p->q, p->cfg.poll_ms);
+        }
+    }
+    free(batch);
+    return NULL;
+}
+
 /* ---- completer ---------------------------------------------------------------------------- */
 
 static void workers_flush_end(struct workers_pool *p)
@@ -546,6 +704,7 @@ static void workers_flush_end(struct workers_pool *p)
  * back into the buffer (completions are idempotent) and false is returned. */
 static bool workers_flush(struct workers_pool *p,
                           int want,
+                          const struct queue_claim_limit *limits,
                           struct queue_claimed *batch,
                           int *got,
                           int64_t *warned,
@@ -579,7 +738,10 @@ static bool workers_flush(struct workers_pool *p,
     }
     err_info_clear(ei);
     int64_t t0 = clock_mono_ns();
-    enum err e = queue_complete_and_claim(p->q, cs, n, want > 0 ? want : 0, batch, got, ei);
+    enum err e = limits != NULL && want > 0
+                     ? queue_complete_and_claim_queues(p->q, cs, n, limits, p->cfg.nqueues, batch,
+                                                       got, ei)
+                     : queue_complete_and_claim(p->q, cs, n, want > 0 ? want : 0, batch, got, ei);
     int64_t dt = clock_mono_ns() - t0;
     if (want > 0) {
         atomic_fetch_add(&p->ns_claims, dt);
@@ -635,7 +797,7 @@ static bool workers_flush(struct workers_pool *p,
 static bool workers_flush_once(struct workers_pool *p, int64_t *warned)
 {
     struct err_info ei;
-    return workers_flush(p, 0, NULL, NULL, warned, &ei);
+    return workers_flush(p, 0, NULL, NULL, NULL, warned, &ei);
 }
 
 static void *workers_complete_main(void *arg)
@@ -857,13 +1019,28 @@ enum err workers_pool_start(struct workers_pool *p, struct err_info *ei)
     }
     p->maint_started = true;
     for (int i = 0; i < p->nfetchers; i++) {
-        if (pthread_create(&p->fetchers[i], NULL, workers_fetch_main, p) != 0) {
+        if (pthread_create(&p->fetchers[i], NULL,
+                           p->cfg.nqueues > 0 ? workers_fetch_queues_main : workers_fetch_main,
+                           p) != 0) {
             goto fail;
         }
         p->nfetchers_started++;
     }
-    LOG_INFO("worker", "worker pool started: %d threads, process %s", p->cfg.threads,
-             queue_process_id(p->q));
+    if (p->cfg.nqueues > 0) {
+        char list[WORKERS_QUEUES_MAX * (QUEUE_NAME_MAX + 6)];
+        size_t len = 0;
+        for (int i = 0; i < p->cfg.nqueues && len < sizeof list; i++) {
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s=%d", i > 0 ? "," : "",
+                                    p->queues[i].name, p->queues[i].limit);
+        }
+        LOG_INFO("worker",
+                 "worker pool started: %d threads for queues %s only (jobs of any other queue are "
+                 "not claimed by this process; another replica may run them), process %s",
+                 p->cfg.threads, list, queue_process_id(p->q));
+    } else {
+        LOG_INFO("worker", "worker pool started: %d threads, process %s", p->cfg.threads,
+                 queue_process_id(p->q));
+    }
     return ERR_OK;
 fail:
     (void)workers_pool_drain(p, 0);
@@ -999,6 +1176,26 @@ int workers_pool_busy(const struct workers_pool *p)
 int workers_pool_threads(const struct workers_pool *p)
 {
     return p->cfg.threads;
+}
+
+int workers_pool_queues(const struct workers_pool *p)
+{
+    return p->cfg.nqueues;
+}
+
+const char *workers_pool_queue(const struct workers_pool *p, int i, int *threads, int *busy)
+{
+    struct workers_pool *m = (struct workers_pool *)(uintptr_t)p;
+    if (i < 0 || i >= p->cfg.nqueues) {
+        return NULL;
+    }
+    if (threads != NULL) {
+        *threads = p->queues[i].limit;
+    }
+    if (busy != NULL) {
+        *busy = atomic_load(&m->queues[i].busy);
+    }
+    return p->queues[i].name;
 }
 
 bool workers_pool_alive(const struct workers_pool *p)

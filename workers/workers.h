@@ -21,6 +21,13 @@
 
 #define WORKERS_THREADS_MAX 256
 #define WORKERS_KINDS_MAX   32
+#define WORKERS_QUEUES_MAX  QUEUE_CLAIM_QUEUES_MAX /* named queues of one pool */
+
+/** One named queue and how many of its jobs this process runs at once. */
+struct workers_queue_limit {
+    char name[QUEUE_NAME_MAX + 1]; /* 1..QUEUE_NAME_MAX of [A-Za-z0-9_.-] */
+    int threads;                   /* 1..WORKERS_THREADS_MAX */
+};
 
 struct workers_pool; /* opaque */
 struct workers_job;  /* opaque: the job a handler runs, valid during the handler call */
@@ -49,6 +56,14 @@ struct workers_config {
     int flush_ms;     /* longest a completion waits to be batched (5) */
     int fetchers;     /* claim round trips in flight at once, 1..2 (2 when threads and cores
                          are >= 2, else 1) */
+    /* Per-queue concurrency (OBSFLOW_QUEUES). nqueues 0 (default): every thread runs jobs of
+     * any queue. Otherwise the pool claims jobs of these queues only, never more of a queue
+     * than its threads minus those it holds (running, claimed or being claimed), so each queue
+     * runs at most its count at once whatever the others do; @p threads is ignored and the
+     * pool has the sum of the counts (at most WORKERS_THREADS_MAX), and claims no batches
+     * ahead. Copied at create. */
+    const struct workers_queue_limit *queues;
+    int nqueues; /* 0..WORKERS_QUEUES_MAX; names distinct */
 };
 
 /**
@@ -101,6 +116,11 @@ void workers_pool_destroy(struct workers_pool *p);
 int workers_pool_busy(const struct workers_pool *p);
 /** Configured worker threads. */
 int workers_pool_threads(const struct workers_pool *p);
+/** Named queues of the pool (0 when it serves every queue). */
+int workers_pool_queues(const struct workers_pool *p);
+/** Queue @p i (0..workers_pool_queues()-1): its name (borrowed), its threads (@p threads) and
+ * how many of its jobs run now (@p busy; lock-free). */
+const char *workers_pool_queue(const struct workers_pool *p, int i, int *threads, int *busy);
 /** True while the pool's own loops are alive (for /livez): each loop ticked within 60 s
  * (a loop may legitimately wait for a database connection and a statement). */
 bool workers_pool_alive(const struct workers_pool *p);

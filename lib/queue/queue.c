@@ -128,7 +128,7 @@ enum err queue_listen(struct queue *q, struct err_info *ei)
 
 /* ---- validation --------------------------------------------------------------------------- */
 
-static bool queue_name_ok(const char *s)
+bool queue_name_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > QUEUE_NAME_MAX) {
@@ -290,13 +290,16 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
         if (v != NULL && !json_is_string(v)) {
             e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "queue"),
                               "queue must be a string");
-        } else if (v != NULL && !queue_name_ok(json_string_value(v))) {
+        } else if (v != NULL && !queue_name_valid(json_string_value(v))) {
             e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "queue"),
                               "queue name must be 1 to %d characters of A-Z a-z 0-9 _ - .",
                               QUEUE_NAME_MAX);
         } else {
+            const json_t *kind = json_object_get(row, "kind");
             json_object_set_new(row, "queue",
-                                json_string(v != NULL ? json_string_value(v) : "default"));
+                                json_string(v != NULL ? json_string_value(v)
+                                                      : queue_kind_default_queue(
+                                                            json_string_value(kind))));
         }
     }
     if (e == ERR_OK) {

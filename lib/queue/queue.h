@@ -37,8 +37,18 @@
 #define QUEUE_MAX_ATTEMPTS_DEFAULT 5
 #define QUEUE_ERR_MSG_MAX          1024 /* stored error message, truncated beyond */
 
+#define QUEUE_DEFAULT_QUEUE        "default"
+#define QUEUE_CLAIM_QUEUES_MAX     32 /* most queues one queue_complete_and_claim_queues names */
+
 /** The job kinds the queue accepts (validated at enqueue); NULL-terminated. */
 extern const char *const queue_kinds[];
+
+/** The queue a job of @p kind goes to when its spec names none: "calib" for dataset, "ingest"
+ * for ingest, QUEUE_DEFAULT_QUEUE for the others (borrowed, static). */
+const char *queue_kind_default_queue(const char *kind);
+
+/** True if @p s is a valid queue name: 1..QUEUE_NAME_MAX of [A-Za-z0-9_.-]. */
+bool queue_name_valid(const char *s);
 
 struct queue; /* opaque: this process's handle on the queue */
 
@@ -73,7 +83,7 @@ const char *queue_process_id(const struct queue *q);
  * Validate and insert jobs, all or nothing, in one transaction.
  * @param[in] specs   borrowed: one job object or an array of 1..QUEUE_BATCH_MAX of them.
  *                    Fields: "kind" (required, one of queue_kinds), "params" (object, default
- *                    {}), "queue" (default "default"), "priority" (integer 0..9, default 5),
+ *                    {}), "queue" (default queue_kind_default_queue(kind)), "priority" (integer 0..9, default 5),
  *                    "max_attempts" (integer 1..100, default 5), "run_at" (RFC 3339, default
  *                    now), "parent_id" (UUID of an existing job). Other fields are refused.
  * @param[in] idem_key Idempotency-Key or NULL. The key remembers the request (hash of the
@@ -251,6 +261,29 @@ NODISCARD enum err queue_complete_and_claim(struct queue *q,
                                             struct queue_claimed *out,
                                             int *n,
                                             struct err_info *ei);
+
+/** One queue's share of a claim: at most @p max jobs of @p queue (borrowed). */
+struct queue_claim_limit {
+    const char *queue;
+    int max; /* 0 = none of this queue now */
+};
+
+/**
+ * queue_complete_and_claim restricted to the named queues, each with its own limit, in one
+ * statement (a LATERAL per queue: FOR UPDATE SKIP LOCKED, priority/run_at/id order within each
+ * queue). Jobs of other queues are never claimed. @p limits has @p nlimits (<=
+ * QUEUE_CLAIM_QUEUES_MAX) entries; the sum of their max (<= QUEUE_CLAIM_MAX) is the room of
+ * @p out. With every max 0 it only completes. @return as queue_complete_and_claim; ERR_INVALID
+ * for a bad name or too many queues or jobs.
+ */
+NODISCARD enum err queue_complete_and_claim_queues(struct queue *q,
+                                                   const struct queue_completion *c,
+                                                   int nc,
+                                                   const struct queue_claim_limit *limits,
+                                                   int nlimits,
+                                                   struct queue_claimed *out,
+                                                   int *n,
+                                                   struct err_info *ei);
 
 /**
  * Register or refresh this process's heartbeat row (UNLOGGED table queue_processes) and report

@@ -14,6 +14,27 @@
 #include <uuid/uuid.h>
 
 const char *const queue_kinds[] = {"noop", "dataset", "ingest", "collection", NULL};
+
+/* The queue of a job whose spec names none, by kind (issue 8: calibration must not starve
+ * metadata ingest, so the two heavy kinds have queues of their own that OBSFLOW_QUEUES can
+ * size); the only place these defaults live. */
+static const struct {
+    const char *kind;
+    const char *queue;
+} queue_kind_queues[] = {
+    {"dataset", "calib"},
+    {"ingest", "ingest"},
+};
+
+const char *queue_kind_default_queue(const char *kind)
+{
+    for (size_t i = 0; kind != NULL && i < ARRAY_LEN(queue_kind_queues); i++) {
+        if (strcmp(kind, queue_kind_queues[i].kind) == 0) {
+            return queue_kind_queues[i].queue;
+        }
+    }
+    return QUEUE_DEFAULT_QUEUE;
+}
 const char *const queue_state_names[6] = {"queued",    "running", "retrying",
                                           "succeeded", "failed",  "cancelled"};
 

@@ -78,6 +78,21 @@ static const char queue_sql_complete_claim[] =
     "WITH " QUEUE_COMPLETE_CTES "," QUEUE_CLAIM_CTES QUEUE_COMPLETE_SELECT
     " UNION ALL" QUEUE_CLAIM_SELECT;
 
+/* queue_complete_and_claim_queues: the same claim per named queue, each with its own limit
+ * (one LATERAL per queue: $3 names, $4 limits); the priority/run_at/id order and SKIP LOCKED
+ * hold within each queue. The index jobs_fetch has the queue as its last key column, so rows
+ * of other queues ahead are skipped inside the index (migration 0007). */
+static const char queue_sql_complete_claim_queues[] =
+    "WITH " QUEUE_COMPLETE_CTES ","
+    " c AS (SELECT x.id FROM unnest($3::text[], $4::integer[]) AS w(queue, n)"
+    " CROSS JOIN LATERAL (SELECT id FROM jobs WHERE queue = w.queue"
+    " AND state IN ('queued', 'retrying') AND run_at <= now()"
+    " ORDER BY priority, run_at, id LIMIT w.n FOR UPDATE SKIP LOCKED) x),"
+    " cl AS (UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, started_at = now(),"
+    " locked_by = $1::uuid WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
+    " RETURNING j.id, j.kind, j.queue, j.attempts, j.max_attempts, j.params::text, j.parent_id,"
+    " j.priority, j.run_at)" QUEUE_COMPLETE_SELECT " UNION ALL" QUEUE_CLAIM_SELECT;
+
 /* Batch sizes claimed with the limit written into the statement text: with a literal limit the
  * generic plan equals the custom one, so PostgreSQL stops re-planning the statement on every
  * call (planning was about an eighth of the server's time). Other sizes use $3. */
@@ -268,11 +283,19 @@ static char *queue_completions_json(struct queue *q, const struct queue_completi
     return buf_take(&b);
 }
 
-/* Complete @p nc jobs and/or claim up to @p max in one statement. */
+/* Claim limits per queue of queue_cc, as PostgreSQL array literals (NULL: any queue). */
+struct queue_cc_by {
+    const char *names;  /* {"calib","ingest"} */
+    const char *limits; /* {2,8} */
+};
+
+/* Complete @p nc jobs and/or claim up to @p max in one statement (of the queues of @p by with
+ * their limits when it is given). */
 static enum err queue_cc(struct queue *q,
                          const struct queue_completion *c,
                          int nc,
                          int max,
+                         const struct queue_cc_by *by,
                          struct queue_claimed *out,
                          int *n,
                          struct err_info *ei)
@@ -301,8 +324,19 @@ static enum err queue_cc(struct queue *q,
         }
     }
     snprintf(lim, sizeof lim, "%d", max);
-    const char *p[] = {q->boot_id, txt != NULL ? txt : "[]", lim};
+    const char *p[] = {q->boot_id, txt != NULL ? txt : "[]", lim, NULL};
     int literal = 0;
+    if (by != NULL && max > 0) {
+        p[2] = by->names;
+        p[3] = by->limits;
+        e = queue__exec1(q, "queue_cc_queues", queue_sql_complete_claim_queues, 4, p, &r, ei);
+        free(txt);
+        txt = NULL;
+        if (e != ERR_OK) {
+            return e;
+        }
+        goto rows;
+    }
     for (size_t i = 0; max > 0 && i < ARRAY_LEN(queue_literal_limits); i++) {
         if (max >= queue_literal_limits[i]) {
             literal = queue_literal_limits[i];
@@ -330,6 +364,7 @@ static enum err queue_cc(struct queue *q,
     if (e != ERR_OK) {
         return e;
     }
+rows:
     for (int i = 0; i < db_res_rows(r); i++) {
         const char *tag = db_res_get(r, i, 0);
         if (tag != NULL && tag[0] == 'c' && got < max) {
@@ -380,13 +415,13 @@ static enum err queue_cc(struct queue *q,
 enum err
 queue_claim(struct queue *q, int max, struct queue_claimed *out, int *n, struct err_info *ei)
 {
-    return queue_cc(q, NULL, 0, max, out, n, ei);
+    return queue_cc(q, NULL, 0, max, NULL, out, n, ei);
 }
 
 enum err
 queue_complete(struct queue *q, const struct queue_completion *c, int n, struct err_info *ei)
 {
-    return queue_cc(q, c, n, 0, NULL, NULL, ei);
+    return queue_cc(q, c, n, 0, NULL, NULL, NULL, ei);
 }
 
 enum err queue_complete_and_claim(struct queue *q,
@@ -397,7 +432,50 @@ enum err queue_complete_and_claim(struct queue *q,
                                   int *n,
                                   struct err_info *ei)
 {
-    return queue_cc(q, c, nc, max, out, n, ei);
+    return queue_cc(q, c, nc, max, NULL, out, n, ei);
+}
+
+enum err queue_complete_and_claim_queues(struct queue *q,
+                                         const struct queue_completion *c,
+                                         int nc,
+                                         const struct queue_claim_limit *limits,
+                                         int nlimits,
+                                         struct queue_claimed *out,
+                                         int *n,
+                                         struct err_info *ei)
+{
+    char names[QUEUE_CLAIM_QUEUES_MAX * (QUEUE_NAME_MAX + 3) + 3];
+    char maxes[QUEUE_CLAIM_QUEUES_MAX * 12 + 3];
+    size_t ln = 0, lm = 0;
+    int total = 0;
+    if (nlimits > QUEUE_CLAIM_QUEUES_MAX) {
+        return err_set(ei, ERR_INVALID, "more than %d queues in one claim", QUEUE_CLAIM_QUEUES_MAX);
+    }
+    names[ln++] = '{';
+    maxes[lm++] = '{';
+    for (int i = 0; i < nlimits; i++) {
+        if (limits[i].max <= 0) {
+            continue;
+        }
+        if (!queue_name_valid(limits[i].queue)) {
+            return err_set(ei, ERR_INVALID, "invalid queue name in a claim");
+        }
+        /* names are [A-Za-z0-9_.-]: quoted, nothing to escape */
+        ln += (size_t)snprintf(names + ln, sizeof names - ln, "%s\"%s\"", total > 0 ? "," : "",
+                               limits[i].queue);
+        lm += (size_t)snprintf(maxes + lm, sizeof maxes - lm, "%s%d", total > 0 ? "," : "",
+                               limits[i].max);
+        total += limits[i].max;
+    }
+    names[ln++] = '}';
+    names[ln] = '\0';
+    maxes[lm++] = '}';
+    maxes[lm] = '\0';
+    if (total > QUEUE_CLAIM_MAX) {
+        return err_set(ei, ERR_INVALID, "a claim of %d jobs exceeds %d", total, QUEUE_CLAIM_MAX);
+    }
+    struct queue_cc_by by = {.names = names, .limits = maxes};
+    return queue_cc(q, c, nc, total, total > 0 ? &by : NULL, out, n, ei);
 }
 
 enum err queue_heartbeat(struct queue *q,
