@@ -4,6 +4,7 @@
 #include "handlers.h"
 
 #include "ingest/ingest.h"
+#include "pipeline/pipeline.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -136,6 +137,7 @@ static const struct {
     enum err (*validate)(const json_t *params, const char *pfx, struct err_info *ei);
 } kind_params[] = {
     {"ingest", ingest_params_validate},
+    {"dataset", pipeline_params_validate},
 };
 
 static enum err

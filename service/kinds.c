@@ -16,7 +16,8 @@ kinds_register_all(struct workers_pool *pool, const struct kinds_env *env, struc
 {
     const struct kind_row kinds[] = {
         {.kind = "ingest", .fn = workers_job_ingest, .arg = env->ingest},
-        /* dataset, collection go here */
+        {.kind = "dataset", .fn = workers_job_dataset, .arg = env->dataset},
+        /* collection goes here */
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         enum err e = workers_register(pool, kinds[i].kind, kinds[i].fn, kinds[i].arg, ei);

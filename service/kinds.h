@@ -6,12 +6,14 @@
 #define OBSFLOW_SERVICE_KINDS_H
 
 #include "core/err.h"
+#include "workers/job_dataset.h"
 #include "workers/job_ingest.h"
 #include "workers/workers.h"
 
 /** What the kinds' handlers get as their arg (borrowed; must outlive the pool). */
 struct kinds_env {
     struct job_ingest_ctx *ingest;
+    struct job_dataset_ctx *dataset;
 };
 
 /** Register every kind of the table with @p pool (before workers_pool_start).

@@ -52,6 +52,7 @@ struct daemon {
     struct repo_remote_opts remote;   /* OBSFLOW_CAOM_REPO_URL ... when set */
     char blueprint_dir[CONFIG_STR_MAX + 16];
     struct job_ingest_ctx ingest;
+    struct job_dataset_ctx dataset;
     atomic_bool store_ready; /* migrations applied: the API may use the database */
     atomic_bool draining;    /* SIGTERM received: not ready any more */
     atomic_bool workers_up;
@@ -331,7 +332,12 @@ static enum err kinds_setup(struct daemon *d, struct err_info *ei)
     if (e != ERR_OK) {
         return e;
     }
-    struct storage_config sc = {.data_roots = d->cfg.data_roots, .s3 = &s3};
+    /* astroquery: inputs of dataset jobs (the service reads the environment, lib/ never) */
+    const char *archive = getenv("OBSFLOW_ARCHIVE_URL");
+    struct storage_config sc = {.data_roots = d->cfg.data_roots,
+                                .s3 = &s3,
+                                .archive_url_template = archive && *archive ? archive : NULL,
+                                .archive_token = getenv("OBSFLOW_ARCHIVE_TOKEN")};
     if ((e = storage_create(&sc, &d->storage, ei)) != ERR_OK) {
         return e;
     }
@@ -350,7 +356,10 @@ static enum err kinds_setup(struct daemon *d, struct err_info *ei)
         d->ingest.remote = &d->remote;
         LOG_INFO("main", "ingest jobs push to %s", d->cfg.caom_repo_url);
     }
-    struct kinds_env env = {.ingest = &d->ingest};
+    d->dataset.storage = d->storage;
+    d->dataset.config_dir = d->cfg.config_dir;
+    d->dataset.work_dir = d->cfg.work_dir;
+    struct kinds_env env = {.ingest = &d->ingest, .dataset = &d->dataset};
     return kinds_register_all(d->workers, &env, ei);
 }
 

@@ -217,6 +217,9 @@ static enum err make_storage(struct run *r, struct err_info *ei)
 {
     struct storage_config cfg;
     char roots[2 * PROC_PATH_MAX + 2];
+    if (r->st) {
+        return ERR_OK; /* made before the output was created (explicit roots) */
+    }
     if (r->cfg->storage) {
         r->st = r->cfg->storage;
         return ERR_OK;
@@ -1374,6 +1377,21 @@ int pipeline_run(const struct pipeline_config *cfg, const struct pipeline_reques
     if (make_work(r, &ei) != ERR_OK) {
         code = setup_fail(r, PROC_GENERIC_ERROR, "%s", ei.msg);
         goto out;
+    }
+    /* with explicit data roots a file: output is confined before anything is created there
+     * (without them the command line's own directories are the roots) */
+    bool local_out = str_starts_with(r->output, "file:") || !strstr(r->output, "://");
+    if (local_out && (cfg->storage || (cfg->data_roots && *cfg->data_roots))) {
+        if (make_storage(r, &ei) != ERR_OK) {
+            code = setup_fail(r, PROC_GENERIC_ERROR, "%s", ei.msg);
+            goto out;
+        }
+        if (storage_local_path(r->st, r->output, true, r->stage, sizeof r->stage, &ei) !=
+            ERR_OK) {
+            code = setup_fail(r, PROC_GENERIC_ERROR, "cannot use output %s: %s", r->output,
+                              ei.msg);
+            goto out;
+        }
     }
     if (setup_output(r, &ei) != ERR_OK) {
         code = setup_fail(r,

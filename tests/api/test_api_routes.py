@@ -305,7 +305,7 @@ def large_pages(d):
     """A page of jobs over the 8 MiB response cap is cut short with a cursor, not refused: it
     answered 413 "Content Too Large" to a GET that had no body (the client cannot fix that)."""
     big = "x" * 8000
-    spec = {"kind": "dataset", "queue": "big", "run_at": "2099-01-01T00:00:00Z",
+    spec = {"kind": "collection", "queue": "big", "run_at": "2099-01-01T00:00:00Z",
             "params": {"k%d" % i: big for i in range(7)}}  # about 56 KB of params each
     ids = set()
     for _ in range(10):

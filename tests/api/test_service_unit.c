@@ -194,7 +194,8 @@ static void test_job_validation(void **state)
                               &ei),
                      ERR_OK);
     assert_int_equal(
-        validate("[{\"kind\":\"noop\"},{\"kind\":\"dataset\",\"params\":{\"x\":1}}]", &ei), ERR_OK);
+        validate("[{\"kind\":\"noop\"},{\"kind\":\"collection\",\"params\":{\"x\":1}}]", &ei),
+        ERR_OK);
     assert_int_equal(validate("{}", &ei), ERR_INVALID);
     assert_string_equal(ei.field, "kind");
     assert_int_equal(validate("{\"kind\":5}", &ei), ERR_INVALID);
@@ -229,7 +230,7 @@ static void test_job_validation(void **state)
     assert_int_equal(validate("\"noop\"", &ei), ERR_INVALID);
     assert_string_equal(ei.field, "body");
     /* params over JOB_PARAMS_MAX when serialised, although every string is under the cap */
-    json_t *big = json_pack("{s:s,s:{}}", "kind", "dataset", "params");
+    json_t *big = json_pack("{s:s,s:{}}", "kind", "collection", "params");
     char chunk[4001];
     memset(chunk, 'p', 4000);
     chunk[4000] = '\0';

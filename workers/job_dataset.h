@@ -1,0 +1,27 @@
+/* job_dataset.h - the `dataset` job kind: a thin adapter from a claimed job to lib/pipeline
+ * (caldp-process semantics, as `obsflow process` runs it). SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_WORKERS_JOB_DATASET_H
+#define OBSFLOW_WORKERS_JOB_DATASET_H
+
+#include "pipeline/pipeline.h"
+#include "storage/storage.h"
+#include "workers.h"
+
+/** What every dataset job of a process shares (the handler's arg; read-only while running). */
+struct job_dataset_ctx {
+    struct storage *storage; /* inputs and outputs (OBSFLOW_DATA_ROOTS, AWS_*, archive) */
+    const char *config_dir;  /* OBSFLOW_CONFIG_DIR: expectations/, references/, datasets.yaml */
+    const char *work_dir;    /* OBSFLOW_WORK_DIR: each run's private scratch directory */
+};
+
+/**
+ * The handler: params checked by pipeline_params_parse (as POST /v1/jobs did), pipeline_run
+ * with the job's cancellation as its cancelled hook, result {"exit_code", "exit_name",
+ * "dataset_dir", "products": [{"uri", "size", "md5", "type"}], "steps": [{"name", "ms"}],
+ * "total_ms"}. A failed dataset fails the job with code = the lower-case CALDP exit name
+ * ("stage1_error") and message "NAME[code]: reason": at once (ERR_INVALID) unless the code is
+ * one that may get better by retrying (S3 up/download, astroquery, memory).
+ */
+enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info *ei);
+
+#endif
