@@ -58,6 +58,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         return cmd_help(argc, argv);
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        return cmd_version(argc - 1, argv + 1);
+    }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name) == 0) {
             return cmds[i].fn(argc - 1, argv + 1);

@@ -99,6 +99,12 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
         return int_setting(name, v, 0, CONFIG_WORKERS_MAX, &cfg->workers, ei);
     }
     if (strcmp(name, "OBSFLOW_API_TOKEN") == 0) {
+        if (v[0] == '\0') { /* a missing Secret key must not run the API open */
+            return err_set_field(ei, ERR_INVALID, name,
+                                 "%s is set but empty: give the token, or unset it to run the API "
+                                 "without authentication",
+                                 name);
+        }
         if (!str_copy(cfg->api_token, sizeof cfg->api_token, v)) {
             return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
         }
@@ -230,7 +236,7 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
              "host=%s/var/pg dbname=obsflow user=postgres", cwd);
     for (size_t i = 0; i < ARRAY_LEN(env_names); i++) {
         const char *v = getenv(env_names[i]);
-        if (v && v[0]) {
+        if (v && (v[0] || strcmp(env_names[i], "OBSFLOW_API_TOKEN") == 0)) {
             enum err e = apply(cfg, env_names[i], v, ei);
             if (e != ERR_OK) {
                 return e;

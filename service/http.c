@@ -45,6 +45,8 @@ struct conn_state {
     int route;       /* table row, ROUTE_NOT_FOUND or ROUTE_BAD_METHOD */
     int label_route; /* row for metrics and logs (a 405's path), or -1 */
     enum err early;  /* refused before the body: answer this */
+    bool malformed;  /* the request line itself is refused (answered before routing) */
+    int too_big;     /* 414 or 431: refused by our own limits below MHD's (answered first) */
     struct err_info ei;
     char allow[ROUTER_ALLOW_MAX];
     const char *params[REQ_MAX_PATH_PARAMS];
@@ -73,9 +75,106 @@ static bool request_id_ok(const char *s)
     return true;
 }
 
+/* Strict UTF-8: no overlong forms (so no C0 80, the form a decoded NUL takes, see
+ * unescape), no surrogates, nothing above U+10FFFF, no C0 control characters. */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        size_t n;
+        unsigned lo = 0x80;
+        unsigned hi = 0xbf;
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f) {
+                return false;
+            }
+            p++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return false;
+        }
+        p++;
+        for (size_t i = 0; i < n; i++, p++) {
+            unsigned b = *p;
+            if (b < (i == 0 ? lo : 0x80) || b > (i == 0 ? hi : 0xbf)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* MHD_OPTION_UNESCAPE_CALLBACK for the path and every query key and value: percent-decoding
+ * in place as MHD's own, except that %00 becomes the overlong C0 80 instead of a NUL that
+ * would silently cut the string ("/v1/jobs%00x" read as "/v1/jobs"); utf8_ok refuses it. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int h1 = r[0] == '%' ? hexval(r[1]) : -1;
+        int h2 = h1 >= 0 ? hexval(r[2]) : -1;
+        if (h2 < 0) {
+            *w++ = *r++;
+            continue;
+        }
+        int v = h1 * 16 + h2;
+        if (v == 0) {
+            *w++ = (char)0xc0;
+            *w++ = (char)0x80;
+        } else {
+            *w++ = (char)v;
+        }
+        r += 3;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+struct hdr_size {
+    size_t bytes;
+};
+
+static enum MHD_Result
+hdr_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct hdr_size *h = cls;
+    h->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
 struct query_ctx {
     struct req *req;
     bool overflow;
+    size_t bytes;    /* of every key and value */
+    const char *bad; /* first key or value that is not UTF-8 text */
 };
 
 static enum MHD_Result
@@ -87,6 +186,10 @@ query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
         q->overflow = true;
         return MHD_NO;
     }
+    if (!q->bad && (!utf8_ok(key) || (value && !utf8_ok(value)))) {
+        q->bad = key;
+    }
+    q->bytes += strlen(key) + (value ? strlen(value) : 0) + 2;
     q->req->query[q->req->nquery].key = key;
     q->req->query[q->req->nquery].value = value ? value : "";
     q->req->nquery++;
@@ -225,44 +328,114 @@ send_problem(struct http_server *s, struct MHD_Connection *c, struct conn_state 
     return r;
 }
 
-/* 405 is not an enum err; render it by hand on top of the problem document. */
-static enum MHD_Result
-send_405(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
+/* 405, 414 and 431 are not enum errs: render them by hand, as the problem document or as
+ * torkeep's text. */
+static enum MHD_Result send_custom(struct http_server *s,
+                                   struct MHD_Connection *c,
+                                   struct conn_state *st,
+                                   int status,
+                                   const char *code,
+                                   const char *field)
 {
     struct resp resp;
     resp_init(&resp);
     if (torkeep_req(st)) {
-        resp.status = 405;
+        resp.status = status;
         resp.content_type = "text/plain; charset=utf-8";
-        if (buf_printf(&resp.body, "method %s is not allowed here; allowed: %s\n",
-                       http_method_name(st->method), st->allow) != ERR_OK) {
+        if (buf_printf(&resp.body, "%s\n", st->ei.msg) != ERR_OK) {
             buf_reset(&resp.body);
         }
-        err_set(&st->ei, ERR_INVALID, "method not allowed");
         enum MHD_Result r = send_resp(s, c, st, &resp, ERR_INVALID);
         resp_free(&resp);
         return r;
     }
+    char type[96];
+    snprintf(type, sizeof type, "https://obsflow.dev/problems/%s", code);
+    json_t *doc = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "type", type, "title",
+                            problem_title(status), "status", status, "code", code, "detail",
+                            st->ei.msg, "request_id", st->request_id);
+    if (doc && field && json_object_set_new(doc, "field", json_string(field)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     struct err_info ei;
     err_info_clear(&ei);
-    err_set(&ei, ERR_INVALID, "method %s is not allowed here; allowed: %s",
-            http_method_name(st->method), st->allow);
-    json_t *doc = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "type",
-                            "https://obsflow.dev/problems/method_not_allowed", "title",
-                            "Method Not Allowed", "status", 405, "code", "method_not_allowed",
-                            "detail", ei.msg, "request_id", st->request_id);
-    if (doc) {
-        if (resp_json(&resp, 405, doc, &ei) != ERR_OK) {
-            buf_reset(&resp.body);
-        }
-        json_decref(doc);
+    if (!doc || resp_json(&resp, status, doc, &ei) != ERR_OK) {
+        buf_reset(&resp.body);
     }
-    resp.status = 405;
+    json_decref(doc);
+    resp.status = status;
     resp.content_type = "application/problem+json";
-    st->ei = ei;
     enum MHD_Result r = send_resp(s, c, st, &resp, ERR_INVALID);
     resp_free(&resp);
     return r;
+}
+
+static enum MHD_Result
+send_405(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
+{
+    err_set(&st->ei, ERR_INVALID, "method %s is not allowed here; allowed: %s",
+            http_method_name(st->method), st->allow);
+    return send_custom(s, c, st, 405, "method_not_allowed", NULL);
+}
+
+/* The request line and headers, before routing: our own size limits (below MHD's, so that
+ * the answer is ours), and the path and every query key and value must be UTF-8 text without
+ * NUL or control characters (a 400 naming the parameter, never a database error). */
+static void check_request(struct MHD_Connection *c, struct conn_state *st, const char *url)
+{
+    struct req dummy;
+    memset(&dummy, 0, sizeof dummy);
+    struct query_ctx qc = {.req = &dummy};
+    (void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_iter, &qc);
+    struct hdr_size hs = {0};
+    (void)MHD_get_connection_values(c, MHD_HEADER_KIND, hdr_iter, &hs);
+    if (strlen(url) + qc.bytes > HTTP_URI_MAX) {
+        err_set(&st->ei, ERR_INVALID, "the request URI is longer than %u bytes", HTTP_URI_MAX);
+        st->too_big = 414;
+    } else if (hs.bytes > HTTP_HEADERS_MAX) {
+        err_set(&st->ei, ERR_INVALID, "the request headers are larger than %u bytes",
+                HTTP_HEADERS_MAX);
+        st->too_big = 431;
+    } else if (!utf8_ok(url)) {
+        st->malformed = true;
+        err_set_field(&st->ei, ERR_PARSE, "path",
+                      "the path is not UTF-8 text (or holds a NUL or control character)");
+    } else if (qc.bad) {
+        st->malformed = true;
+        if (utf8_ok(qc.bad)) {
+            err_set_field(&st->ei, ERR_PARSE, qc.bad,
+                          "query parameter \"%.64s\" is not UTF-8 text (or holds a NUL or "
+                          "control character)",
+                          qc.bad);
+        } else {
+            err_set_field(&st->ei, ERR_PARSE, "query",
+                          "a query parameter name is not UTF-8 text (or holds a NUL or control "
+                          "character)");
+        }
+    }
+}
+
+/* Is @p ct application/json or application/...+json (parameters allowed)? */
+static bool json_media_type(const char *ct)
+{
+    size_t n = strcspn(ct, "; \t");
+    if (n == 16 && strncasecmp(ct, "application/json", n) == 0) {
+        return true;
+    }
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+static bool body_pending(struct MHD_Connection *c)
+{
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        return strcmp(cl, "0") != 0;
+    }
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+           NULL;
 }
 
 /* Checks that need only the headers; sets st->early on refusal. */
@@ -288,6 +461,25 @@ static void check_headers(struct http_server *s, struct MHD_Connection *c, struc
             return;
         }
     }
+    if (body_pending(c)) {
+        /* a body is read as sent: no Content-Encoding; the JSON routes take JSON only (the
+         * torkeep routes check their XML themselves) */
+        const char *ce =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+        if (ce && strcasecmp(ce, "identity") != 0) {
+            st->early = err_set_field(&st->ei, ERR_UNSUPPORTED, "Content-Encoding",
+                                      "Content-Encoding is not supported; send the body as is");
+            return;
+        }
+        const char *ct =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!rt->torkeep && rt->body_max > 0 && (!ct || !json_media_type(ct))) {
+            st->early = err_set_field(&st->ei, ERR_UNSUPPORTED, "Content-Type",
+                                      "a request body must be sent as Content-Type: "
+                                      "application/json");
+            return;
+        }
+    }
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && rt->body_max > 0) {
@@ -305,20 +497,16 @@ static void check_headers(struct http_server *s, struct MHD_Connection *c, struc
     }
 }
 
-static bool body_pending(struct MHD_Connection *c)
-{
-    const char *cl =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        return strcmp(cl, "0") != 0;
-    }
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
-           NULL;
-}
-
 static enum MHD_Result
 dispatch_req(struct http_server *s, struct MHD_Connection *c, struct conn_state *st)
 {
+    if (st->too_big) {
+        return send_custom(s, c, st, st->too_big,
+                           st->too_big == 414 ? "uri_too_long" : "headers_too_large", NULL);
+    }
+    if (st->malformed) {
+        return send_problem(s, c, st, ERR_PARSE);
+    }
     if (st->route == ROUTE_NOT_FOUND) {
         err_set(&st->ei, ERR_NOT_FOUND, "no such route: %s %.200s", http_method_name(st->method),
                 st->path[0] ? st->path : "(path too long)");
@@ -435,6 +623,7 @@ static enum MHD_Result on_request(void *cls,
                      s->boot & 0xffffffffULL, n);
         }
         st->route = ROUTE_NOT_FOUND;
+        check_request(c, st, url);
         char moved[HTTP_PATH_MAX + 1];
         url = caom_base_rewrite(s, url, moved, sizeof moved);
         if (strlen(url) <= HTTP_PATH_MAX) {
@@ -450,8 +639,10 @@ static enum MHD_Result on_request(void *cls,
         }
         const struct route *rt = route_of(st);
         buf_init(&st->body, rt ? rt->body_max : 0);
-        check_headers(s, c, st);
-        bool refused = st->route < 0 || st->early != ERR_OK;
+        if (!st->malformed && !st->too_big) {
+            check_headers(s, c, st);
+        }
+        bool refused = st->route < 0 || st->early != ERR_OK || st->malformed || st->too_big;
         if (refused && body_pending(c)) {
             /* do not read an upload we refuse: answer now, MHD closes the connection */
             return dispatch(s, c, st);
@@ -604,6 +795,7 @@ enum err http_start(const struct http_opts *o, struct http_server **out, struct 
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
                             MHD_OPTION_END);
     /* clang-format on */
     if (!s->d) {

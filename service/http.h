@@ -17,7 +17,11 @@
 #define HTTP_CONN_PER_IP    512         /* open connections from one client address (behind a
                                            proxy all clients share one: keep it generous) */
 #define HTTP_CONN_TIMEOUT_S 30          /* idle keep-alive connections are closed after this */
-#define HTTP_CONN_MEMORY    (8u << 10)  /* MHD zeroes this per request: keep it small */
+#define HTTP_CONN_MEMORY    (16u << 10) /* MHD zeroes this per request: keep it small; a
+                                           request head that does not fit gets MHD's own
+                                           431/414 (README, "Answers that are not ours") */
+#define HTTP_URI_MAX        4096u       /* path and query bytes: longer is our 414 */
+#define HTTP_HEADERS_MAX    8192u       /* header bytes: more is our 431 */
 #define HTTP_PATH_MAX       ROUTER_PATH_MAX /* longer paths are 404 */
 #define HTTP_DISCARD_MAX    (8u << 20)  /* refused body bytes read before the connection is
                                            closed without an answer */

@@ -376,6 +376,19 @@ static void shutdown_all(struct daemon *d)
     pthread_mutex_destroy(&d->mu);
 }
 
+/* libpq's own lines (a server ending the session: "FATAL: terminating connection ...") go
+ * to our log, not to stderr as bare text */
+static void db_notice(void *ud, const char *severity, const char *message)
+{
+    (void)ud;
+    if (strcmp(severity, "NOTICE") == 0 || strcmp(severity, "INFO") == 0 ||
+        strcmp(severity, "LOG") == 0 || strcmp(severity, "DEBUG") == 0) {
+        LOG_DEBUG("db", "postgresql %s: %s", severity, message);
+    } else {
+        LOG_WARN("db", "postgresql %s: %s", severity, message);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct daemon d;
@@ -409,6 +422,7 @@ int main(int argc, char **argv)
     sigaction(SIGPIPE, &ign, NULL);
 
     int rc = 1;
+    db_notice_hook_set(db_notice, NULL);
     if (db_pool_create(d.cfg.database_url, d.cfg.db_pool_size, &d.db, &ei) != ERR_OK ||
         queue_create(d.db, NULL, &d.queue, &ei) != ERR_OK) {
         LOG_ERROR("main", "could not set up the database pool: %s", ei.msg);

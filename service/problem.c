@@ -27,10 +27,14 @@ const char *problem_title(int status)
         return "Conflict";
     case 413:
         return "Content Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
     case 422:
         return "Unprocessable Content";
+    case 431:
+        return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
     case 502:
@@ -50,7 +54,12 @@ problem_render(struct resp *resp, enum err e, const struct err_info *ei, const c
     int status = problem_status(e);
     const char *code = err_code(e);
     const char *detail = (ei && ei->msg[0]) ? ei->msg : problem_title(status);
-    if (status >= 500 && status != 503 && status != 504) {
+    /* a server-side failure's detail (database messages, socket paths) goes to the log only */
+    if (status == 503) {
+        detail = "the service or its database is not available right now; try again shortly";
+    } else if (status == 504) {
+        detail = "the database did not answer in time; try again shortly";
+    } else if (status >= 500) {
         detail = "internal error; the server log has the detail under this request_id";
     }
     json_t *doc = json_object();

@@ -133,11 +133,38 @@ static void db_msg_trim(char *dst, size_t cap, const char *src)
     }
 }
 
-/* Server notices (e.g. "already exists, skipping") are not errors: keep them off stderr. */
-static void db_notice_ignore(void *arg, const char *message)
+/* Set before the connections open (db_notice_hook_set), then only read. */
+static struct {
+    db_notice_fn fn;
+    void *ud;
+} db_notice_hook;
+
+void db_notice_hook_set(db_notice_fn fn, void *ud)
+{
+    db_notice_hook.fn = fn;
+    db_notice_hook.ud = ud;
+}
+
+/* libpq's notice receiver: never stderr; the application's hook, if any, gets one line. */
+static void db_notice_receive(void *arg, const PGresult *res)
 {
     (void)arg;
-    (void)message;
+    if (db_notice_hook.fn == NULL) {
+        return;
+    }
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev == NULL) {
+        sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    }
+    const char *prim = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    char m[ERR_INFO_MSG_MAX];
+    db_msg_trim(m, sizeof m, prim != NULL ? prim : PQresultErrorMessage(res));
+    db_notice_hook.fn(db_notice_hook.ud, sev != NULL ? sev : "NOTICE", m);
+}
+
+void db__notice_attach(struct pg_conn *pg)
+{
+    (void)PQsetNoticeReceiver(pg, db_notice_receive, NULL);
 }
 
 static enum err db_connect(const char *conninfo, PGconn **out, struct err_info *ei)
@@ -158,7 +185,7 @@ static enum err db_connect(const char *conninfo, PGconn **out, struct err_info *
         PQfinish(pg);
         return err_set(ei, ERR_UNAVAILABLE, "could not connect to the database: %s", m);
     }
-    PQsetNoticeProcessor(pg, db_notice_ignore, NULL);
+    db__notice_attach(pg);
     *out = pg;
     return ERR_OK;
 }

@@ -51,6 +51,22 @@ void db_pool_destroy(struct db_pool *pool);
 const char *db_pool_conninfo(const struct db_pool *pool);
 /** Configured size of the pool. */
 int db_pool_size(const struct db_pool *pool);
+/**
+ * What libpq reports outside a statement's result: a server NOTICE or WARNING, or the message
+ * of a server that ends an idle session ("terminating connection due to administrator
+ * command"). @p severity is PostgreSQL's ("FATAL", "WARNING", "NOTICE", ...), @p message the
+ * primary message without the severity or a trailing newline. Called on the thread that owns
+ * the connection; both strings live for the call only.
+ */
+typedef void (*db_notice_fn)(void *ud, const char *severity, const char *message);
+
+/**
+ * Send the notices of every connection lib/db opens from now on (pool and listener) to @p fn,
+ * or drop them when @p fn is NULL (the default: libpq would print them on stderr). The module
+ * logs nothing itself. Call from main before the connections open (not thread-safe).
+ */
+void db_notice_hook_set(db_notice_fn fn, void *ud);
+
 /** Connections borrowed right now (the "database pool use" gauge). */
 int db_pool_in_use(const struct db_pool *pool);
 

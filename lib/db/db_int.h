@@ -13,4 +13,8 @@ struct db__migration {
 };
 extern const struct db__migration db__migrations[];
 
+struct pg_conn;
+/** Route @p pg's notices to the hook of db_notice_hook_set (dropped when there is none). */
+void db__notice_attach(struct pg_conn *pg);
+
 #endif

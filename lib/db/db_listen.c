@@ -88,6 +88,7 @@ static void *db_listen_main(void *arg)
         const char *const vals[] = {"5", l->conninfo, "obsflow-listen", NULL};
         PGconn *pg = PQconnectdbParams(keys, vals, 1);
         if (pg != NULL && PQstatus(pg) == CONNECTION_OK) {
+            db__notice_attach(pg);
             backoff_ms = 100;
             db_listen_session(l, pg);
         }

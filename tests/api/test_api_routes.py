@@ -28,6 +28,9 @@ def expect(d, method, path, status, body=None, field=None, code=None, headers=No
     global checks
     checks += 1
     b = raw_body if raw_body is not None else body
+    if isinstance(b, (str, bytes)) and b and "Content-Type" not in (headers or {}):
+        # a body must be declared JSON (issue 9: 415 otherwise); these check what is inside
+        headers = dict(headers or {}, **{"Content-Type": "application/json"})
     st, hd, doc = d.request(method, path, b, headers=headers, auth=auth)
     check(st == status, "%s %s: status %s, expected %s: %s" % (method, path, st, status, doc))
     if status >= 400:
