@@ -52,6 +52,7 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
         workers_job_set_error_code(job, "invalid_params");
         return e;
     }
+    req.tag = workers_job_id(job);
     struct pipeline_config cfg = {
         .config_dir = ctx->config_dir,
         .work_dir = ctx->work_dir,

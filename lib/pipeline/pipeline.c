@@ -1074,7 +1074,21 @@ static void remove_marker(struct run *r, const char *pre, const char *post)
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static enum err make_work(struct run *r, struct err_info *ei)
+static bool tag_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)t[i]) && t[i] != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static enum err make_work(struct run *r, const char *tag, struct err_info *ei)
 {
     const char *base = r->cfg->work_dir;
     if (!base || !*base) {
@@ -1084,11 +1098,20 @@ static enum err make_work(struct run *r, struct err_info *ei)
     if (rc != ERR_OK) {
         return rc;
     }
-    int n = snprintf(r->work, sizeof r->work, "%s/obsflow-process-%s-XXXXXX", base, r->ds.name);
+    bool tagged = tag && tag_ok(tag);
+    int n = snprintf(r->work, sizeof r->work, "%s/obsflow-process-%s-%s", base, r->ds.name,
+                     tagged ? tag : "XXXXXX");
     if (n < 0 || (size_t)n >= sizeof r->work) {
         return err_set(ei, ERR_TOO_LARGE, "work directory path too long");
     }
-    if (!mkdtemp(r->work)) {
+    if (tagged) {
+        /* a re-run of the same job: whatever an earlier (killed) attempt left goes first */
+        proc_rmtree(r->work);
+        if (mkdir(r->work, 0700) != 0) {
+            return err_set(ei, ERR_IO, "could not create work directory \"%s\": %s", r->work,
+                           strerror(errno));
+        }
+    } else if (!mkdtemp(r->work)) {
         return err_set(ei, ERR_IO, "could not create work directory in \"%s\": %s", base,
                        strerror(errno));
     }
@@ -1374,7 +1397,7 @@ int pipeline_run(const struct pipeline_config *cfg, const struct pipeline_reques
     }
     proc_usage_now(&r->t0, cfg->process_usage);
     r->tp = r->t0;
-    if (make_work(r, &ei) != ERR_OK) {
+    if (make_work(r, req->tag, &ei) != ERR_OK) {
         code = setup_fail(r, PROC_GENERIC_ERROR, "%s", ei.msg);
         goto out;
     }

@@ -63,6 +63,9 @@ struct pipeline_request {
     const char *dataset; /* HST ipppssoot, SVM, MVM, or a name matched by <config>/datasets.yaml */
     const char *input;   /* file:DIR, astroquery:, s3://bucket/prefix */
     const char *output;  /* file:DIR, s3://bucket/prefix */
+    /* names the scratch directory (a job id: [A-Za-z0-9-]) so that a re-run after a crash
+     * replaces what the killed attempt left there; NULL = a fresh unique name */
+    const char *tag;
 };
 
 /** Everything the pipeline needs to know about its surroundings. Strings borrowed. */

@@ -11,7 +11,10 @@ same inputs (the shared HST ACS dataset j8bt05njq, config/ of the source tree):
     data roots fails the job at once with the CALDP code and reason;
  4. a dataset job whose input (astroquery:, a local archive that trickles the raw file) is
     cancelled mid-fetch ends `cancelled` within 2 s and leaves nothing that looks complete
-    (no trigger, no products, no previews; scratch removed).
+    (no trigger, no products, no previews; scratch removed);
+ 5. obsflowd killed (kill -9) while a dataset job fetches its input: a new obsflowd rescues the
+    job, runs it again and it succeeds with the same product bytes as `obsflow process`; the
+    killed attempt's scratch directory is replaced and removed.
 Prints the service time of a dataset job and the CLI time on the same dataset.
 
 SPDX-License-Identifier: Apache-2.0
@@ -77,8 +80,10 @@ def wait_end(d, jid, timeout=120):
 
 
 class Trickle(http.server.BaseHTTPRequestHandler):
-    """An archive that sends the raw file 16 KiB at a time every 100 ms (about 14 s)."""
+    """An archive that sends the raw file 16 KiB at a time every 100 ms (about 14 s), or at
+    once when `slow` is cleared."""
     stop = threading.Event()
+    slow = threading.Event()
 
     def log_message(self, *args):
         pass
@@ -101,7 +106,8 @@ class Trickle(http.server.BaseHTTPRequestHandler):
                     return
                 self.wfile.write(data[i:i + 16384])
                 self.wfile.flush()
-                time.sleep(0.1)
+                if Trickle.slow.is_set():
+                    time.sleep(0.1)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -230,6 +236,7 @@ def run(db):
     def p_cancel():
         out = os.path.join(root, "cancel")
         Trickle.stop.clear()
+        Trickle.slow.set()
         j = d.submit({"kind": "dataset", "max_attempts": 1,
                       "params": {"dataset": DS, "input": "astroquery:", "output": "file:" + out}})
         wait_until(lambda: d.job(j["id"])["state"] == "running", 30, "the job to run")
@@ -250,12 +257,42 @@ def run(db):
         check(not products_of(out), "products left: %s" % products_of(out))
         check(not os.listdir(work), "scratch left in OBSFLOW_WORK_DIR: %s" % os.listdir(work))
 
+    def p_crash():
+        out = os.path.join(root, "crash")
+        Trickle.stop.clear()
+        Trickle.slow.set()
+        j = d.submit({"kind": "dataset", "max_attempts": 3,
+                      "params": {"dataset": DS, "input": "astroquery:", "output": "file:" + out}})
+        wait_until(lambda: d.job(j["id"])["state"] == "running", 30, "the job to run")
+        time.sleep(1.0)
+        check(any(n.startswith("obsflow-process-%s-" % DS) for n in os.listdir(work)),
+              "no scratch directory of the running job in %s" % work)
+        d.kill9()
+        Trickle.stop.set()
+        time.sleep(0.2)
+        Trickle.stop.clear()
+        Trickle.slow.clear()
+        t0 = time.time()
+        d.start()
+        b = wait_end(d, j["id"], timeout=120)
+        print("kill -9 mid-dataset: rescued and re-run in %.1f s after the restart (attempts %d)"
+              % (time.time() - t0, b["attempts"]), flush=True)
+        check(b["state"] == "succeeded" and b["attempts"] >= 2, "rescued job: %s" % b)
+        check(products_of(out) == cli, "re-run products differ from obsflow process:\n  job %s"
+              "\n  cli %s" % (products_of(out), cli))
+        check(os.path.exists(os.path.join(out, "messages", "processed-%s.trigger" % DS)),
+              "no processed trigger after the re-run")
+        check(not os.path.exists(os.path.join(out, "messages", "error-%s" % DS)),
+              "error marker left after the re-run")
+        check(not os.listdir(work), "scratch left in OBSFLOW_WORK_DIR: %s" % os.listdir(work))
+
     try:
         part("dataset job: products as obsflow process (MD5), steps timed", p_same_as_cli)
         part("dataset job resubmitted: same bytes", p_again)
         part("bad dataset params: 422 naming the field; outside the roots: failed at once",
              p_bad_params)
         part("cancel mid-dataset: cancelled within 2 s, nothing that looks complete", p_cancel)
+        part("kill -9 mid-dataset: rescued, re-run, same bytes as obsflow process", p_crash)
     finally:
         Trickle.stop.set()
         d.stop()
