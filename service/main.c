@@ -368,6 +368,7 @@ static enum err kinds_setup(struct daemon *d, struct err_info *ei)
     d->dataset.storage = d->storage;
     d->dataset.config_dir = d->cfg.config_dir;
     d->dataset.work_dir = d->cfg.work_dir;
+    d->dataset.ingest = &d->ingest; /* the CAOM step pushes where ingest jobs do */
     struct kinds_env env = {.ingest = &d->ingest, .dataset = &d->dataset};
     return kinds_register_all(d->workers, &env, ei);
 }
