@@ -292,6 +292,9 @@ send_torkeep(struct http_server *s, struct MHD_Connection *c, struct conn_state 
     } else if (status >= 500) {
         w = buf_printf(&resp.body, "unexpected exception: internal error (request id %s)\n",
                        st->request_id);
+    } else if (strstr(st->ei.msg, "(sqlstate ")) { /* lib/db's text: logged only */
+        w = buf_printf(&resp.body, "invalid input: the database refused a value (request id %s)\n",
+                       st->request_id);
     } else {
         w = buf_printf(&resp.body, "%s\n", st->ei.msg[0] ? st->ei.msg : err_str(e));
     }

@@ -61,6 +61,12 @@ problem_render(struct resp *resp, enum err e, const struct err_info *ei, const c
         detail = "the database did not answer in time; try again shortly";
     } else if (status >= 500) {
         detail = "internal error; the server log has the detail under this request_id";
+    } else if (strstr(detail, "(sqlstate ")) {
+        /* lib/db's message for a value the database refused (db_fail: "<what> failed (sqlstate
+         * NNNNN): <server text>"): a handler passed it on, the request is blamed, the text is
+         * the server's */
+        detail = "the database refused a value of this request; the server log has the detail "
+                 "under this request_id";
     }
     json_t *doc = json_object();
     if (!doc) {
