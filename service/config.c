@@ -23,7 +23,9 @@ const char config_usage[] =
     "  ingest blueprints from its blueprints/), OBSFLOW_CAOM_REPO_URL (unset = ingest jobs push to\n"
     "  the built-in repository), OBSFLOW_CAOM_REPO_TOKEN, OBSFLOW_CAOM_REPO_CERT (PEM cert+key),\n"
     "  OBSFLOW_DATA_ROOTS (dirs file: inputs may read, colon-separated; unset = none),\n"
-    "  OBSFLOW_WORK_DIR (scratch of http(s)/s3 inputs; $TMPDIR or /tmp)\n";
+    "  OBSFLOW_WORK_DIR (scratch of http(s)/s3 inputs; $TMPDIR or /tmp),\n"
+    "  OBSFLOW_QUEUES (unset = every queue on OBSFLOW_WORKERS threads; NAME=COUNT,... = only\n"
+    "  these queues, each with COUNT threads of its own, e.g. calib=2,ingest=8,default=4)\n";
 
 static int cores(void)
 {
@@ -70,6 +72,81 @@ enum err config_parse_listen(const char *s, char *host, size_t cap, int *port, s
     return ERR_OK;
 }
 
+enum err config_parse_queues(const char *s, struct config_queue *out, int *n, struct err_info *ei)
+{
+    static const char name_chars[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+    const char *v = "OBSFLOW_QUEUES";
+    int sum = 0;
+    *n = 0;
+    for (const char *p = s;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        char entry[96];
+        snprintf(entry, sizeof entry, "%.*s", (int)(len < 80 ? len : 80), p);
+        if (len == 0) {
+            return err_set_field(ei, ERR_INVALID, v,
+                                 "%s entry %d is empty: expected NAME=COUNT[,NAME=COUNT...]", v,
+                                 *n + 1);
+        }
+        const char *eq = memchr(p, '=', len);
+        if (!eq) {
+            return err_set_field(ei, ERR_INVALID, v, "%s entry \"%s\": expected NAME=COUNT", v,
+                                 entry);
+        }
+        size_t nlen = (size_t)(eq - p);
+        if (nlen == 0 || nlen > CONFIG_QUEUE_NAME || strspn(p, name_chars) != nlen) {
+            return err_set_field(ei, ERR_INVALID, v,
+                                 "%s entry \"%s\": the queue name must be 1 to %d characters of "
+                                 "A-Z a-z 0-9 _ . -",
+                                 v, entry, CONFIG_QUEUE_NAME);
+        }
+        char count[32];
+        size_t clen = len - nlen - 1;
+        int64_t c = 0;
+        snprintf(count, sizeof count, "%.*s", (int)(clen < 31 ? clen : 31), eq + 1);
+        if (clen == 0 || clen > 30 || str_to_i64(count, 1, CONFIG_WORKERS_MAX, &c) != ERR_OK) {
+            return err_set_field(ei, ERR_INVALID, v,
+                                 "%s entry \"%s\": the count must be an integer from 1 to %d", v,
+                                 entry, CONFIG_WORKERS_MAX);
+        }
+        for (int i = 0; i < *n; i++) {
+            if (strlen(out[i].name) == nlen && memcmp(out[i].name, p, nlen) == 0) {
+                return err_set_field(ei, ERR_INVALID, v,
+                                     "%s entry \"%s\": queue %.*s is named twice", v, entry,
+                                     (int)nlen, p);
+            }
+        }
+        if (*n == CONFIG_QUEUES_MAX) {
+            return err_set_field(ei, ERR_INVALID, v, "%s entry \"%s\": more than %d queues", v,
+                                 entry, CONFIG_QUEUES_MAX);
+        }
+        memcpy(out[*n].name, p, nlen);
+        out[*n].name[nlen] = '\0';
+        out[*n].workers = (int)c;
+        sum += (int)c;
+        (*n)++;
+        if (!end) {
+            break;
+        }
+        p = end + 1;
+    }
+    if (sum > CONFIG_WORKERS_MAX) {
+        *n = 0;
+        return err_set_field(ei, ERR_INVALID, v,
+                             "%s: the counts add up to %d worker threads; at most %d", v, sum,
+                             CONFIG_WORKERS_MAX);
+    }
+    return ERR_OK;
+}
+
 static enum err
 int_setting(const char *name, const char *v, int64_t lo, int64_t hi, int *out, struct err_info *ei)
 {
@@ -96,7 +173,12 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
                                    ei);
     }
     if (strcmp(name, "OBSFLOW_WORKERS") == 0) {
-        return int_setting(name, v, 0, CONFIG_WORKERS_MAX, &cfg->workers, ei);
+        enum err e = int_setting(name, v, 0, CONFIG_WORKERS_MAX, &cfg->workers, ei);
+        cfg->workers_given = cfg->workers;
+        return e;
+    }
+    if (strcmp(name, "OBSFLOW_QUEUES") == 0) {
+        return config_parse_queues(v, cfg->queues, &cfg->nqueues, ei);
     }
     if (strcmp(name, "OBSFLOW_API_TOKEN") == 0) {
         if (v[0] == '\0') { /* a missing Secret key must not run the API open */
@@ -203,7 +285,7 @@ static const char *const env_names[] = {
     "OBSFLOW_SHUTDOWN_GRACE", "OBSFLOW_DB_POOL", "OBSFLOW_HTTP_THREADS", "OBSFLOW_LOG_LEVEL",
     "OBSFLOW_LOG_FORMAT",     "OBSFLOW_OPENAPI", "OBSFLOW_CAOM_COLLECTIONS", "OBSFLOW_CAOM_BASE",
     "OBSFLOW_CONFIG_DIR",     "OBSFLOW_CAOM_REPO_URL", "OBSFLOW_CAOM_REPO_TOKEN",
-    "OBSFLOW_CAOM_REPO_CERT", "OBSFLOW_DATA_ROOTS", "OBSFLOW_WORK_DIR",
+    "OBSFLOW_CAOM_REPO_CERT", "OBSFLOW_DATA_ROOTS", "OBSFLOW_WORK_DIR", "OBSFLOW_QUEUES",
 };
 
 static const struct {
@@ -223,6 +305,7 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     cfg->listen_port = 8080;
     cfg->shutdown_grace_s = 25;
     cfg->workers = -1;
+    cfg->workers_given = -1;
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->log_format = LOG_FORMAT_JSON;
     str_copy(cfg->caom_collections, sizeof cfg->caom_collections, "*");
@@ -281,6 +364,13 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     int nc = cores();
     if (cfg->workers < 0) {
         cfg->workers = nc;
+    }
+    if (cfg->nqueues > 0 && cfg->workers > 0) {
+        /* each queue gets its own threads; OBSFLOW_WORKERS=0 still means no workers */
+        cfg->workers = 0;
+        for (int i = 0; i < cfg->nqueues; i++) {
+            cfg->workers += cfg->queues[i].workers;
+        }
     }
     if (cfg->http_threads == 0) {
         cfg->http_threads = 2 * nc; /* handlers block on one short query each */

@@ -12,13 +12,27 @@
 
 #define CONFIG_STR_MAX     1024
 #define CONFIG_WORKERS_MAX 256
+#define CONFIG_QUEUES_MAX  32 /* entries of OBSFLOW_QUEUES */
+#define CONFIG_QUEUE_NAME  64 /* queue name: 1..64 of [A-Za-z0-9_.-] (QUEUE_NAME_MAX) */
+
+/** One entry of OBSFLOW_QUEUES. */
+struct config_queue {
+    char name[CONFIG_QUEUE_NAME + 1];
+    int workers; /* 1..CONFIG_WORKERS_MAX */
+};
 
 struct config {
     char database_url[CONFIG_STR_MAX]; /* OBSFLOW_DATABASE_URL / --database-url */
     char listen_host[256];             /* OBSFLOW_LISTEN host part, / --listen */
     int listen_port;                   /* 0 = any free port */
     int workers;                       /* OBSFLOW_WORKERS / --workers; default cores; 0 = no
-                                          workers (an API-only replica) */
+                                          workers (an API-only replica). With OBSFLOW_QUEUES
+                                          (and not 0): the sum of the queues' counts */
+    int workers_given;                 /* OBSFLOW_WORKERS / --workers as given; -1 = unset */
+    struct config_queue queues[CONFIG_QUEUES_MAX]; /* OBSFLOW_QUEUES "calib=2,ingest=8": each
+                                          queue's concurrent jobs in this process; only these
+                                          queues are claimed */
+    int nqueues;                       /* 0 = unset: every queue, OBSFLOW_WORKERS threads */
     char api_token[CONFIG_STR_MAX];    /* OBSFLOW_API_TOKEN; "" = open */
     int shutdown_grace_s;              /* OBSFLOW_SHUTDOWN_GRACE (25) */
     int db_pool_size;                  /* OBSFLOW_DB_POOL (3 * cores + 1) */
@@ -47,6 +61,15 @@ struct config {
  * @return ERR_OK; ERR_INVALID with a message naming the variable or flag.
  */
 NODISCARD enum err config_load(struct config *cfg, int argc, char **argv, struct err_info *ei);
+
+/**
+ * Parse OBSFLOW_QUEUES ("NAME=COUNT,..."; spaces around entries allowed) into @p out (room for
+ * CONFIG_QUEUES_MAX) and @p n. Names 1..64 of [A-Za-z0-9_.-], counts 1..256, no name twice,
+ * counts adding up to at most 256. @return ERR_OK; ERR_INVALID (field OBSFLOW_QUEUES) with a
+ * message naming the offending entry.
+ */
+NODISCARD enum err
+config_parse_queues(const char *s, struct config_queue *out, int *n, struct err_info *ei);
 
 /** Parse "host:port", "[v6]:port" or ":port" into @p host / @p port. */
 NODISCARD enum err

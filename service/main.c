@@ -138,6 +138,15 @@ static void jobs_metrics(void *ctx, struct metrics_jobs *out)
     if (d->workers) {
         out->workers = workers_pool_threads(d->workers);
         out->workers_busy = workers_pool_busy(d->workers);
+        int nq = workers_pool_queues(d->workers);
+        for (int i = 0; i < nq && out->nqueues < METRICS_QUEUES_MAX; i++) {
+            int threads = 0, busy = 0;
+            const char *name = workers_pool_queue(d->workers, i, &threads, &busy);
+            out->queues[out->nqueues].name = name;
+            out->queues[out->nqueues].workers = threads;
+            out->queues[out->nqueues].busy = busy;
+            out->nqueues++;
+        }
     } else {
         out->workers = 0;
         out->workers_busy = 0;
@@ -359,6 +368,7 @@ static enum err kinds_setup(struct daemon *d, struct err_info *ei)
     d->dataset.storage = d->storage;
     d->dataset.config_dir = d->cfg.config_dir;
     d->dataset.work_dir = d->cfg.work_dir;
+    d->dataset.ingest = &d->ingest; /* the CAOM step pushes where ingest jobs do */
     struct kinds_env env = {.ingest = &d->ingest, .dataset = &d->dataset};
     return kinds_register_all(d->workers, &env, ei);
 }
@@ -429,7 +439,21 @@ int main(int argc, char **argv)
         goto out;
     }
     if (d.cfg.workers > 0) {
-        struct workers_config wc = {.threads = d.cfg.workers};
+        static struct workers_queue_limit ql[CONFIG_QUEUES_MAX];
+        _Static_assert(CONFIG_QUEUES_MAX <= WORKERS_QUEUES_MAX, "OBSFLOW_QUEUES holds too many");
+        _Static_assert(CONFIG_QUEUE_NAME == QUEUE_NAME_MAX, "queue name lengths disagree");
+        for (int i = 0; i < d.cfg.nqueues; i++) {
+            str_copy(ql[i].name, sizeof ql[i].name, d.cfg.queues[i].name);
+            ql[i].threads = d.cfg.queues[i].workers;
+        }
+        struct workers_config wc = {
+            .threads = d.cfg.workers, .queues = ql, .nqueues = d.cfg.nqueues};
+        if (d.cfg.nqueues > 0 && d.cfg.workers_given > 0 && d.cfg.workers_given != d.cfg.workers) {
+            LOG_WARN("main",
+                     "OBSFLOW_WORKERS=%d is ignored: OBSFLOW_QUEUES gives each queue its own "
+                     "threads, %d in all",
+                     d.cfg.workers_given, d.cfg.workers);
+        }
         if (workers_pool_create(d.queue, &wc, &d.workers, &ei) != ERR_OK) {
             LOG_ERROR("main", "could not create the worker pool: %s", ei.msg);
             goto out;

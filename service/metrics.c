@@ -205,6 +205,22 @@ static enum err render_jobs(const struct metrics_jobs *j, struct buf *out)
     TRY(gauge(out, "obsflow_workers", "Worker threads.", "gauge", j->workers));
     TRY(gauge(out, "obsflow_workers_busy", "Worker threads running a job now.", "gauge",
               j->workers_busy));
+    if (j->nqueues > 0) {
+        TRY(buf_puts(out, "# HELP obsflow_queue_workers Worker threads of a queue (OBSFLOW_QUEUES): "
+                          "its jobs running at once in this process, at most.\n"
+                          "# TYPE obsflow_queue_workers gauge\n"));
+        for (int i = 0; i < j->nqueues; i++) {
+            TRY(buf_printf(out, "obsflow_queue_workers{queue=\"%s\"} %lld\n", j->queues[i].name,
+                           (long long)j->queues[i].workers));
+        }
+        TRY(buf_puts(out, "# HELP obsflow_queue_workers_busy Jobs of a queue running now in this "
+                          "process.\n"
+                          "# TYPE obsflow_queue_workers_busy gauge\n"));
+        for (int i = 0; i < j->nqueues; i++) {
+            TRY(buf_printf(out, "obsflow_queue_workers_busy{queue=\"%s\"} %lld\n",
+                           j->queues[i].name, (long long)j->queues[i].busy));
+        }
+    }
     TRY(gauge(out, "obsflow_db_pool_connections", "Connections in the database pool.", "gauge",
               j->db_pool_size));
     TRY(gauge(out, "obsflow_db_pool_in_use", "Database pool connections lent out now.", "gauge",

@@ -13,7 +13,8 @@
 
 struct metrics;
 
-#define METRICS_STATES 6 /* job states, in the order of by_state */
+#define METRICS_STATES     6  /* job states, in the order of by_state */
+#define METRICS_QUEUES_MAX 32 /* named queues of OBSFLOW_QUEUES */
 
 /** Job-side figures, filled by the backend at scrape time (any field may stay -1 = unknown). */
 struct metrics_jobs {
@@ -25,6 +26,12 @@ struct metrics_jobs {
     int64_t retried_total;
     int64_t workers;        /* worker threads */
     int64_t workers_busy;   /* threads running a job now */
+    int nqueues;            /* OBSFLOW_QUEUES: named queues below (0 = unset) */
+    struct {
+        const char *name; /* borrowed: [A-Za-z0-9_.-], no escaping needed */
+        int64_t workers;  /* threads of the queue */
+        int64_t busy;     /* its jobs running now */
+    } queues[METRICS_QUEUES_MAX];
     int64_t db_pool_size;   /* connections in the pool */
     int64_t db_pool_in_use; /* connections lent out now */
     bool ready;             /* /readyz would answer 200 */

@@ -3,6 +3,7 @@
 #ifndef OBSFLOW_WORKERS_JOB_DATASET_H
 #define OBSFLOW_WORKERS_JOB_DATASET_H
 
+#include "job_ingest.h"
 #include "pipeline/pipeline.h"
 #include "storage/storage.h"
 #include "workers.h"
@@ -12,13 +13,19 @@ struct job_dataset_ctx {
     struct storage *storage; /* inputs and outputs (OBSFLOW_DATA_ROOTS, AWS_*, archive) */
     const char *config_dir;  /* OBSFLOW_CONFIG_DIR: expectations/, references/, datasets.yaml */
     const char *work_dir;    /* OBSFLOW_WORK_DIR: each run's private scratch directory */
+    /* the CAOM step's push target, blueprints and scratch (the ingest kind's); NULL = a job
+     * naming a collection fails */
+    const struct job_ingest_ctx *ingest;
 };
 
 /**
  * The handler: params checked by pipeline_params_parse (as POST /v1/jobs did), pipeline_run
  * with the job's cancellation as its cancelled hook, result {"exit_code", "exit_name",
  * "dataset_dir", "products": [{"uri", "size", "md5", "type"}], "steps": [{"name", "ms"}],
- * "total_ms"}. A failed dataset fails the job with code = the lower-case CALDP exit name
+ * "total_ms"}. With params.collection, the FITS products then go through lib/ingest (headers
+ * -> lib/fits2caom -> repo_push): one observation <collection>/<dataset> with one plane
+ * <dataset> and an artifact per FITS product, its outcome in result.caom ({"outcome", "uri",
+ * "acc_meta_checksum", "artifacts"}; created, updated or unchanged). A failed dataset fails the job with code = the lower-case CALDP exit name
  * ("stage1_error") and message "NAME[code]: reason": at once (ERR_INVALID) unless the code is
  * one that may get better by retrying (S3 up/download, astroquery, memory).
  */

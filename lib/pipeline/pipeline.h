@@ -66,6 +66,9 @@ struct pipeline_request {
     /* names the scratch directory (a job id: [A-Za-z0-9-]) so that a re-run after a crash
      * replaces what the killed attempt left there; NULL = a fresh unique name */
     const char *tag;
+    /* CAOM collection of the observation the caller builds from the products (the dataset
+     * job's CAOM step); not used by pipeline_run; NULL = none */
+    const char *collection;
 };
 
 /** Everything the pipeline needs to know about its surroundings. Strings borrowed. */
@@ -144,7 +147,8 @@ json_t *pipeline_result_json(const struct pipeline_result *res);
 /**
  * THE validator of the `dataset` job's params, used by POST /v1/jobs and the worker alike:
  * dataset (required; 1..63 bytes of [A-Za-z0-9._-]), input (required; file:DIR, astroquery:,
- * s3://bucket[/prefix]), output (required; file:DIR or s3://bucket[/prefix]). file: paths
+ * s3://bucket[/prefix]), output (required; file:DIR or s3://bucket[/prefix]), collection
+ * (optional; 1..128 bytes of [A-Za-z0-9._-]: push a CAOM observation there). file: paths
  * must be absolute without ".." (their confinement to OBSFLOW_DATA_ROOTS is checked by the
  * storage when the job runs). Any other key is refused. Field names are
  * "<pfx>params.<name>". @p out may be NULL (validate only); its strings are borrowed from

@@ -123,10 +123,10 @@ enum err pipeline_params_parse(const json_t *params, const char *pfx,
     json_t *obj = (json_t *)(uintptr_t)params;
     json_object_foreach(obj, k, v)
     {
-        if (strcmp(k, "dataset") != 0 && strcmp(k, "input") != 0 && strcmp(k, "output") != 0) {
-            char what[128];
-            snprintf(what, sizeof what, "is not a dataset parameter (dataset, input, output)");
-            return field_err(ei, pfx, k, what);
+        if (strcmp(k, "dataset") != 0 && strcmp(k, "input") != 0 && strcmp(k, "output") != 0 &&
+            strcmp(k, "collection") != 0) {
+            return field_err(ei, pfx, k,
+                             "is not a dataset parameter (dataset, input, output, collection)");
         }
     }
     const json_t *ds = params ? json_object_get(params, "dataset") : NULL;
@@ -143,6 +143,21 @@ enum err pipeline_params_parse(const json_t *params, const char *pfx,
     if (e == ERR_OK) {
         e = uri_param(params ? json_object_get(params, "output") : NULL, pfx, "output", false,
                       &req.output, ei);
+    }
+    const json_t *coll = params ? json_object_get(params, "collection") : NULL;
+    if (e == ERR_OK && coll) {
+        req.collection = json_string_value(coll);
+        size_t n = req.collection ? strlen(req.collection) : 0;
+        bool ok = n >= 1 && n <= 128;
+        for (size_t i = 0; ok && i < n; i++) {
+            char c = req.collection[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        }
+        if (!ok) {
+            e = field_err(ei, pfx, "collection",
+                          "must be a collection name of 1..128 bytes of [A-Za-z0-9._-]");
+        }
     }
     if (e == ERR_OK && out) {
         *out = req;

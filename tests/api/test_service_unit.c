@@ -471,6 +471,65 @@ static void test_listen_parse(void **state)
     assert_int_equal(config_parse_listen("h:x", host, sizeof host, &port, &ei), ERR_INVALID);
 }
 
+static void test_queues_parse(void **state)
+{
+    (void)state;
+    struct config_queue q[CONFIG_QUEUES_MAX];
+    struct err_info ei;
+    int n = -1;
+    assert_int_equal(config_parse_queues("calib=2,ingest=8, default=4 ", q, &n, &ei), ERR_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(q[0].name, "calib");
+    assert_int_equal(q[0].workers, 2);
+    assert_string_equal(q[2].name, "default");
+    assert_int_equal(q[2].workers, 4);
+    assert_int_equal(config_parse_queues("A.b-c_9=256", q, &n, &ei), ERR_OK);
+    static const struct {
+        const char *in, *named;
+    } bad[] = {
+        {"calib=2,,ingest=1", "entry 2 is empty"},
+        {"calib=2,ingest", "entry \"ingest\": expected NAME=COUNT"},
+        {"calib=0", "entry \"calib=0\": the count must be an integer from 1 to 256"},
+        {"calib=257", "entry \"calib=257\""},
+        {"calib=2x", "entry \"calib=2x\""},
+        {"cal ib=2", "entry \"cal ib=2\": the queue name"},
+        {"=2", "entry \"=2\": the queue name"},
+        {"calib=1,ingest=3,calib=2", "entry \"calib=2\": queue calib is named twice"},
+        {"a=200,b=100", "add up to 300"},
+        {"", "entry 1 is empty"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        err_info_clear(&ei);
+        assert_int_equal(config_parse_queues(bad[i].in, q, &n, &ei), ERR_INVALID);
+        assert_string_equal(ei.field, "OBSFLOW_QUEUES");
+        if (!strstr(ei.msg, bad[i].named)) {
+            fail_msg("\"%s\": message \"%s\" lacks \"%s\"", bad[i].in, ei.msg, bad[i].named);
+        }
+    }
+    char name65[80];
+    memset(name65, 'a', 65);
+    snprintf(name65 + 65, sizeof name65 - 65, "=1");
+    assert_int_equal(config_parse_queues(name65, q, &n, &ei), ERR_INVALID);
+    /* with OBSFLOW_QUEUES the threads are the sum; --workers=0 still means no workers */
+    struct config cfg;
+    char a0[] = "obsflowd", a1[] = "--workers=3", a2[] = "--workers=0";
+    char *argv[] = {a0, a1, NULL};
+    char *api_only[] = {a0, a2, NULL};
+    setenv("OBSFLOW_QUEUES", "calib=2,ingest=3", 1);
+    assert_int_equal(config_load(&cfg, 2, argv, &ei), ERR_OK);
+    assert_int_equal(cfg.nqueues, 2);
+    assert_int_equal(cfg.workers, 5);
+    assert_int_equal(cfg.workers_given, 3);
+    assert_int_equal(config_load(&cfg, 2, api_only, &ei), ERR_OK);
+    assert_int_equal(cfg.workers, 0);
+    setenv("OBSFLOW_QUEUES", "calib=2,calib=1", 1);
+    assert_int_equal(config_load(&cfg, 1, argv, &ei), ERR_INVALID);
+    assert_non_null(strstr(ei.msg, "calib is named twice"));
+    unsetenv("OBSFLOW_QUEUES");
+    assert_int_equal(config_load(&cfg, 1, argv, &ei), ERR_OK);
+    assert_int_equal(cfg.nqueues, 0);
+}
+
 static void test_config_flags(void **state)
 {
     (void)state;
@@ -502,6 +561,13 @@ static void fake_jobs(void *ctx, struct metrics_jobs *out)
     out->claimed_total = 3;
     out->workers = 2;
     out->workers_busy = 1;
+    out->nqueues = 2;
+    out->queues[0].name = "calib";
+    out->queues[0].workers = 2;
+    out->queues[0].busy = 1;
+    out->queues[1].name = "ingest";
+    out->queues[1].workers = 8;
+    out->queues[1].busy = 0;
     out->ready = true;
 }
 
@@ -529,6 +595,11 @@ static void test_metrics_text(void **state)
     assert_non_null(strstr(t, "obsflow_jobs{state=\"queued\"} 7\n"));
     assert_non_null(strstr(t, "obsflow_jobs_claimed_total 3\n"));
     assert_non_null(strstr(t, "obsflow_ready 1\n"));
+    assert_non_null(strstr(t, "# TYPE obsflow_queue_workers gauge\n"
+                              "obsflow_queue_workers{queue=\"calib\"} 2\n"
+                              "obsflow_queue_workers{queue=\"ingest\"} 8\n"));
+    assert_non_null(strstr(t, "obsflow_queue_workers_busy{queue=\"calib\"} 1\n"
+                              "obsflow_queue_workers_busy{queue=\"ingest\"} 0\n"));
     assert_null(strstr(t, "obsflow_jobs_failed_total")); /* unknown: left out */
     buf_free(&out);
     metrics_destroy(m);
@@ -543,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_json_body_caps),   cmocka_unit_test(test_job_validation),
         cmocka_unit_test(test_small_validators), cmocka_unit_test(test_problem),
         cmocka_unit_test(test_listen_parse),     cmocka_unit_test(test_config_flags),
+        cmocka_unit_test(test_queues_parse),
         cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_resp_json_cap),    cmocka_unit_test(test_job_route_checks),
         cmocka_unit_test(test_openapi_route),

@@ -12,7 +12,10 @@ same inputs (the shared HST ACS dataset j8bt05njq, config/ of the source tree):
  4. a dataset job whose input (astroquery:, a local archive that trickles the raw file) is
     cancelled mid-fetch ends `cancelled` within 2 s and leaves nothing that looks complete
     (no trigger, no products, no previews; scratch removed);
- 5. obsflowd killed (kill -9) while a dataset job fetches its input: a new obsflowd rescues the
+ 5. with params.collection the job pushes one CAOM observation <collection>/<dataset> to the
+    built-in repository: created, with an artifact per FITS product whose contentChecksum is
+    the product's MD5; resubmitted: unchanged, same accMetaChecksum;
+ 6. obsflowd killed (kill -9) while a dataset job fetches its input: a new obsflowd rescues the
     job, runs it again and it succeeds with the same product bytes as `obsflow process`; the
     killed attempt's scratch directory is replaced and removed.
 Prints the service time of a dataset job and the CLI time on the same dataset.
@@ -28,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
@@ -257,6 +261,37 @@ def run(db):
         check(not products_of(out), "products left: %s" % products_of(out))
         check(not os.listdir(work), "scratch left in OBSFLOW_WORK_DIR: %s" % os.listdir(work))
 
+    def p_caom():
+        out = os.path.join(root, "caom")
+        params = {"dataset": DS, "input": "file:" + inp, "output": "file:" + out,
+                  "collection": "HSTDS"}
+        results = []
+        for _ in range(2):
+            j = d.submit({"kind": "dataset", "max_attempts": 1, "params": params})
+            b = wait_end(d, j["id"])
+            check(b["state"] == "succeeded", "dataset job with CAOM: %s" % b)
+            results.append(b["result"])
+        c1, c2 = results[0].get("caom"), results[1].get("caom")
+        check(c1 and c1["outcome"] == "created" and c1["uri"] == "caom:HSTDS/" + DS and
+              c1["artifacts"] == 2, "first CAOM outcome: %s" % c1)
+        check(c2 and c2["outcome"] == "unchanged" and
+              c2["acc_meta_checksum"] == c1["acc_meta_checksum"], "resubmitted: %s" % c2)
+        check(products_of(out) == cli, "products with the CAOM step differ from obsflow process")
+        st, _, body = d.request("GET", "/caom2/observations/HSTDS/" + DS, raw=True)
+        check(st == 200, "GET stored observation: %s" % st)
+        doc = ET.fromstring(body)
+        planes = doc.findall("{*}planes/{*}plane")
+        check(len(planes) == 1 and planes[0].find("{*}productID").text == DS,
+              "planes: %s" % [p.find("{*}productID").text for p in planes])
+        sums = {a.find("{*}uri").text.rsplit("/", 1)[-1]: a.find("{*}contentChecksum").text
+                for a in planes[0].findall("{*}artifacts/{*}artifact")}
+        want = {n: "md5:" + h for n, h in cli.items() if n.endswith(".fits")}
+        check(sums == want, "artifact checksums %s, products %s" % (sums, want))
+        st, _, doc = d.request("POST", "/v1/jobs", {"kind": "dataset",
+                                                    "params": dict(params, collection="a/b")})
+        check(st == 422 and doc.get("field") == "params.collection",
+              "bad collection: %s %s" % (st, doc))
+
     def p_crash():
         out = os.path.join(root, "crash")
         Trickle.stop.clear()
@@ -292,6 +327,7 @@ def run(db):
         part("bad dataset params: 422 naming the field; outside the roots: failed at once",
              p_bad_params)
         part("cancel mid-dataset: cancelled within 2 s, nothing that looks complete", p_cancel)
+        part("CAOM step: observation created, resubmitted unchanged", p_caom)
         part("kill -9 mid-dataset: rescued, re-run, same bytes as obsflow process", p_crash)
     finally:
         Trickle.stop.set()
