@@ -6,7 +6,8 @@ same inputs (the shared HST ACS dataset j8bt05njq, config/ of the source tree):
  1. a dataset job (file: input and output under OBSFLOW_DATA_ROOTS) succeeds with exit code 0,
     its result lists every product (uri, size, md5, type) and the five step timings, and the
     products are the same bytes (MD5) as `obsflow process` writes, previews included;
- 2. the same job submitted again gives the same bytes;
+ 2. the same job submitted again gives the same bytes; four at once (two worker threads, one
+    process) each give the same bytes too;
  3. bad params are refused with 422 naming the field (in a batch too); an output outside the
     data roots fails the job at once with the CALDP code and reason;
  4. a dataset job whose input (astroquery:, a local archive that trickles the raw file) is
@@ -200,6 +201,21 @@ def run(db):
               sorted((p["uri"], p["md5"]) for p in again["result"]["products"]),
               "resubmitted: result products differ")
 
+    def p_concurrent():
+        outs = [os.path.join(root, "par%d" % i) for i in range(4)]
+        st, _, jobs = d.request("POST", "/v1/jobs", [
+            {"kind": "dataset", "max_attempts": 1,
+             "params": {"dataset": DS, "input": "file:" + inp, "output": "file:" + o}}
+            for o in outs])
+        check(st == 202, "POST 4 dataset jobs: %s %s" % (st, jobs))
+        t0 = time.time()
+        for j in jobs:
+            b = wait_end(d, j["id"])
+            check(b["state"] == "succeeded", "concurrent dataset job: %s" % b)
+        print("4 dataset jobs on 2 workers: %.2f s" % (time.time() - t0), flush=True)
+        for o in outs:
+            check(products_of(o) == cli, "concurrent run %s: bytes differ" % o)
+
     def p_bad_params():
         good = {"dataset": DS, "input": "file:" + inp, "output": "file:" + root + "/x"}
 
@@ -324,6 +340,7 @@ def run(db):
     try:
         part("dataset job: products as obsflow process (MD5), steps timed", p_same_as_cli)
         part("dataset job resubmitted: same bytes", p_again)
+        part("four dataset jobs at once: same bytes", p_concurrent)
         part("bad dataset params: 422 naming the field; outside the roots: failed at once",
              p_bad_params)
         part("cancel mid-dataset: cancelled within 2 s, nothing that looks complete", p_cancel)
