@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char config_usage[] =
@@ -22,7 +23,8 @@ const char config_usage[] =
     "  OBSFLOW_CAOM_BASE (/caom2), OBSFLOW_CONFIG_DIR (config; caom2-collections.conf read from it,\n"
     "  ingest blueprints from its blueprints/), OBSFLOW_CAOM_REPO_URL (unset = ingest jobs push to\n"
     "  the built-in repository), OBSFLOW_CAOM_REPO_TOKEN, OBSFLOW_CAOM_REPO_CERT (PEM cert+key),\n"
-    "  OBSFLOW_DATA_ROOTS (dirs file: inputs may read, colon-separated; unset = none),\n"
+    "  OBSFLOW_DATA_ROOTS (dirs file: URIs may touch, colon-separated; unset = ./var/data when\n"
+    "  it exists, as `make run` makes it, else none),\n"
     "  OBSFLOW_WORK_DIR (scratch of http(s)/s3 inputs; $TMPDIR or /tmp),\n"
     "  OBSFLOW_QUEUES (unset = every queue on OBSFLOW_WORKERS threads; NAME=COUNT,... = only\n"
     "  these queues, each with COUNT threads of its own, e.g. calib=2,ingest=8,default=4)\n";
@@ -374,6 +376,14 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     }
     if (cfg->http_threads == 0) {
         cfg->http_threads = 2 * nc; /* handlers block on one short query each */
+    }
+    if (!cfg->data_roots[0]) {
+        /* the embedded default of `make run`, which creates var/data (DESIGN.md) */
+        char dr[CONFIG_STR_MAX - 16];
+        struct stat st;
+        if (getcwd(dr, sizeof dr) && stat("var/data", &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(cfg->data_roots, sizeof cfg->data_roots, "%s/var/data", dr);
+        }
     }
     if (!cfg->work_dir[0]) {
         const char *t = getenv("TMPDIR");
