@@ -94,6 +94,7 @@ struct resp {
 
 struct queue;      /* lib/queue */
 struct repo_store; /* lib/repo */
+struct profile_set; /* lib/profile */
 
 /** Read-only context of every handler, built by main before the HTTP server starts. */
 struct app {
@@ -106,6 +107,7 @@ struct app {
     struct repo_store *repo;                       /* the built-in CAOM repository */
     const char *api_token;                         /* OBSFLOW_API_TOKEN or "" */
     const char *caom_base;                         /* base path of the repository ("/caom2") */
+    const struct profile_set *profiles;            /* OBSFLOW_CONFIG_DIR/profiles (or NULL) */
 };
 /** Signature of every handler: on ERR_OK the response is in @p resp; on failure @p ei names
  * the problem and the service renders application/problem+json. */
@@ -133,6 +135,8 @@ NODISCARD enum err
 h_readyz(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
 h_openapi(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_profiles(const struct app *, const struct req *, struct resp *, struct err_info *);
 
 /* the CAOM repository (torkeep protocol; errors are text/plain with torkeep's messages) */
 NODISCARD enum err
@@ -187,10 +191,12 @@ NODISCARD enum err resp_json(struct resp *resp, int status, const json_t *v, str
  * Check the shape of a POST /v1/jobs document before it reaches the queue: a job object or a
  * non-empty array of at most JOB_BATCH_MAX; known fields only, each of the right type and range
  * (kind, params, queue, priority, max_attempts, run_at, parent_id); noop params checked too.
+ * @p profiles (may be NULL: none) are the profiles an ingest job's params.profile may name.
  * @return ERR_OK; ERR_INVALID naming the field ("[2].priority", "params.sleep_ms"); ERR_TOO_LARGE
  *         for too many jobs or oversized params.
  */
-NODISCARD enum err job_specs_validate(json_t *doc, struct err_info *ei);
+NODISCARD enum err
+job_specs_validate(json_t *doc, const struct profile_set *profiles, struct err_info *ei);
 
 /** True if @p s is an RFC 3339 date-time ("2026-11-21T21:22:28Z", offsets and fractions ok). */
 bool rfc3339_valid(const char *s);

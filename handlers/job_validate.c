@@ -132,23 +132,38 @@ static enum err noop_params(json_t *params, const char *pfx, struct err_info *ei
 
 /* The params validator of each job kind that has one: the same function the kind's worker
  * calls before running, so a job accepted here is never refused there for its params. */
+static enum err dataset_params_validate(const json_t *params,
+                                        const char *pfx,
+                                        const struct profile_set *profiles,
+                                        struct err_info *ei)
+{
+    (void)profiles;
+    return pipeline_params_validate(params, pfx, ei);
+}
+
 static const struct {
     const char *kind;
-    enum err (*validate)(const json_t *params, const char *pfx, struct err_info *ei);
+    enum err (*validate)(const json_t *params,
+                         const char *pfx,
+                         const struct profile_set *profiles,
+                         struct err_info *ei);
 } kind_params[] = {
     {"ingest", ingest_params_validate},
-    {"dataset", pipeline_params_validate},
+    {"dataset", dataset_params_validate},
 };
 
-static enum err
-kind_params_check(const char *kind, json_t *params, const char *pfx, struct err_info *ei)
+static enum err kind_params_check(const char *kind,
+                                  json_t *params,
+                                  const char *pfx,
+                                  const struct profile_set *profiles,
+                                  struct err_info *ei)
 {
     if (strcmp(kind, "noop") == 0) {
         return params ? noop_params(params, pfx, ei) : ERR_OK;
     }
     for (size_t i = 0; i < sizeof kind_params / sizeof kind_params[0]; i++) {
         if (strcmp(kind, kind_params[i].kind) == 0) {
-            return kind_params[i].validate(params, pfx, ei);
+            return kind_params[i].validate(params, pfx, profiles, ei);
         }
     }
     return ERR_OK;
@@ -161,7 +176,8 @@ static const char *job_field(char *f, size_t n, const char *pfx, const char *nam
     return f;
 }
 
-static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
+static enum err
+one_job(json_t *job, const char *pfx, const struct profile_set *profiles, struct err_info *ei)
 {
     char field[ERR_INFO_FIELD_MAX];
     if (!json_is_object(job)) {
@@ -209,7 +225,8 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
     }
     {
         enum err e = kind_params_check(json_string_value(kind),
-                                       params && !json_is_null(params) ? params : NULL, pfx, ei);
+                                       params && !json_is_null(params) ? params : NULL, pfx,
+                                       profiles, ei);
         if (e != ERR_OK) {
             return e;
         }
@@ -267,10 +284,10 @@ static enum err one_job(json_t *job, const char *pfx, struct err_info *ei)
     return ERR_OK;
 }
 
-enum err job_specs_validate(json_t *doc, struct err_info *ei)
+enum err job_specs_validate(json_t *doc, const struct profile_set *profiles, struct err_info *ei)
 {
     if (json_is_object(doc)) {
-        return one_job(doc, "", ei);
+        return one_job(doc, "", profiles, ei);
     }
     if (!json_is_array(doc)) {
         return err_set_field(ei, ERR_INVALID, "body",
@@ -287,7 +304,7 @@ enum err job_specs_validate(json_t *doc, struct err_info *ei)
     for (size_t i = 0; i < n; i++) {
         char pfx[32];
         snprintf(pfx, sizeof pfx, "[%zu].", i);
-        enum err e = one_job(json_array_get(doc, i), pfx, ei);
+        enum err e = one_job(json_array_get(doc, i), pfx, profiles, ei);
         if (e != ERR_OK) {
             return e;
         }

@@ -60,7 +60,7 @@ h_jobs_create(const struct app *app, const struct req *req, struct resp *resp, s
     if (e != ERR_OK) {
         goto out;
     }
-    e = job_specs_validate(doc, ei);
+    e = job_specs_validate(doc, app->profiles, ei);
     if (e != ERR_OK) {
         goto out;
     }

@@ -15,6 +15,7 @@
 #include "db/db.h"
 #include "queue/queue.h"
 #include "fits2caom/fits2caom.h"
+#include "profile/profile.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 #include "workers/workers.h"
@@ -51,6 +52,7 @@ struct daemon {
     struct storage *storage;          /* inputs of ingest jobs */
     struct repo_remote_opts remote;   /* OBSFLOW_CAOM_REPO_URL ... when set */
     char blueprint_dir[CONFIG_STR_MAX + 16];
+    struct profile_set *profiles; /* OBSFLOW_CONFIG_DIR/profiles, loaded before anything runs */
     struct job_ingest_ctx ingest;
     struct job_dataset_ctx dataset;
     atomic_bool store_ready; /* migrations applied: the API may use the database */
@@ -383,6 +385,7 @@ static void shutdown_all(struct daemon *d)
     queue_destroy(d->queue);
     db_pool_destroy(d->db);
     metrics_destroy(d->metrics);
+    profile_set_destroy(d->profiles);
     pthread_mutex_destroy(&d->mu);
 }
 
@@ -419,6 +422,18 @@ int main(int argc, char **argv)
         return 0;
     }
     log_configure(d.cfg.log_level, d.cfg.log_format);
+    {
+        /* an invalid profile stops the start with its "file:line: what is wrong" */
+        char pdir[CONFIG_STR_MAX + 16];
+        snprintf(d.blueprint_dir, sizeof d.blueprint_dir, "%s/blueprints", d.cfg.config_dir);
+        snprintf(pdir, sizeof pdir, "%s/profiles", d.cfg.config_dir);
+        if (profile_set_load_dir(pdir, d.blueprint_dir, &d.profiles, &ei) != ERR_OK) {
+            fprintf(stderr, "obsflowd: %s\n", ei.msg);
+            return 2;
+        }
+        d.ingest.profiles = d.profiles;
+        LOG_INFO("main", "%zu profile(s) from %s", profile_set_count(d.profiles), pdir);
+    }
 
     /* before any thread: signals only through sigtimedwait on this thread */
     sigset_t set;
@@ -490,6 +505,7 @@ int main(int argc, char **argv)
     app.repo = d.repo;
     app.api_token = d.cfg.api_token;
     app.caom_base = d.cfg.caom_base;
+    app.profiles = d.profiles;
 
     struct http_opts ho = {
         .host = d.cfg.listen_host,

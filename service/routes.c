@@ -30,6 +30,7 @@ const struct route routes[] = {
      .body_max = SMALL_BODY_MAX,
      .auth = true,
      .needs_store = true},
+    {.method = HTTP_GET, .pattern = "/v1/profiles", .fn = h_profiles},
     /* the CAOM repository (torkeep protocol); OBSFLOW_CAOM_BASE moves "/caom2" */
     {.method = HTTP_GET,
      .pattern = "/caom2/observations",

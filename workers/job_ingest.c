@@ -17,7 +17,7 @@ enum err workers_job_ingest(struct workers_job *job, void *arg, struct err_info 
     if (!p) {
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
-    enum err e = ingest_params_parse(workers_job_params(job), "", p, ei);
+    enum err e = ingest_params_parse(workers_job_params(job), "", ctx->profiles, p, ei);
     if (e != ERR_OK) {
         workers_job_set_error_code(job, "invalid_params");
         goto out;

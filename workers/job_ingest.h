@@ -15,6 +15,7 @@ struct job_ingest_ctx {
     const struct repo_remote_opts *remote; /* OBSFLOW_CAOM_REPO_URL ..., or NULL */
     const char *blueprint_dir;             /* <OBSFLOW_CONFIG_DIR>/blueprints */
     const char *work_dir;                  /* OBSFLOW_WORK_DIR: scratch of remote inputs */
+    const struct profile_set *profiles;    /* what params.profile may name (or NULL) */
 };
 
 /**

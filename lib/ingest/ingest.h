@@ -14,6 +14,7 @@
 
 #include "core/compiler.h"
 #include "core/err.h"
+#include "profile/profile.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 
@@ -30,7 +31,9 @@
 
 /** The params of one ingest job; strings borrowed from the JSON params object. */
 struct ingest_params {
-    const char *collection;     /* required */
+    const char *collection;     /* required (here or from the profile) */
+    const char *profile_name;      /* params.profile, or NULL */
+    const struct profile *profile; /* the profile it names (borrowed from the set), or NULL */
     const char *observation_id; /* NULL: blueprint, else StorageName of the first input */
     const char *product_id;     /* NULL: blueprint, else StorageName of the first input */
     const char *scheme;         /* NULL: "cadc" */
@@ -49,17 +52,22 @@ struct ingest_params {
  * http(s):// or s3:// URIs naming a file), observation_id, product_id (1..256 bytes, no
  * control characters or '/'), artifact_uris (one "scheme:..." URI per input), scheme
  * ([a-z][a-z0-9+.-]*), blueprints (relative paths under the blueprint directory: no "..",
- * no leading '/', no hidden names), compute (boolean). Any other key is refused.
+ * no leading '/', no hidden names), compute (boolean), profile (the name of one of
+ * @p profiles: it fills collection, scheme, blueprints and compute where the params leave
+ * them out; an unknown name is refused naming params.profile). Any other key is refused.
  * @return ERR_OK; ERR_INVALID naming the field.
  */
 NODISCARD enum err ingest_params_parse(const json_t *params,
                                        const char *pfx,
+                                       const struct profile_set *profiles,
                                        struct ingest_params *out,
                                        struct err_info *ei);
 
 /** ingest_params_parse without the result: the job-kind validator of POST /v1/jobs. */
-NODISCARD enum err
-ingest_params_validate(const json_t *params, const char *pfx, struct err_info *ei);
+NODISCARD enum err ingest_params_validate(const json_t *params,
+                                          const char *pfx,
+                                          const struct profile_set *profiles,
+                                          struct err_info *ei);
 
 /** Where an ingest runs. Everything borrowed. */
 struct ingest_env {

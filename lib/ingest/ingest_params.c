@@ -147,7 +147,8 @@ static enum err one_param(
 {
     char f[ERR_INFO_FIELD_MAX];
     enum err e;
-    if (json_is_null(v) && strcmp(k, "collection") != 0 && strcmp(k, "uris") != 0) {
+    if (json_is_null(v) && strcmp(k, "collection") != 0 && strcmp(k, "uris") != 0 &&
+        strcmp(k, "profile") != 0) {
         return ERR_OK; /* an optional parameter given as null: its default */
     }
     if (strcmp(k, "collection") == 0) {
@@ -179,6 +180,9 @@ static enum err one_param(
                                  p->scheme);
         }
         return ERR_OK;
+    }
+    if (strcmp(k, "profile") == 0) {
+        return str_param(v, FIELD(f, pfx, "%s", k), &p->profile_name, ei);
     }
     if (strcmp(k, "compute") == 0) {
         if (!json_is_boolean(v)) {
@@ -243,6 +247,7 @@ static enum err one_param(
 
 enum err ingest_params_parse(const json_t *params,
                              const char *pfx,
+                             const struct profile_set *profiles,
                              struct ingest_params *out,
                              struct err_info *ei)
 {
@@ -267,6 +272,26 @@ enum err ingest_params_parse(const json_t *params,
         {
             if ((e = one_param(k, v, pfx, p, ei)) != ERR_OK) {
                 goto out;
+            }
+        }
+    }
+    if (p->profile_name) {
+        /* the profile fills what the params leave out */
+        if (!(p->profile = profile_set_find(profiles, p->profile_name))) {
+            e = err_set_field(ei, ERR_INVALID, FIELD(f, pfx, "%s", "profile"),
+                              "%s: unknown profile \"%.64s\"", f, p->profile_name);
+            goto out;
+        }
+        const struct profile *pr = p->profile;
+        p->collection = p->collection ? p->collection : pr->collection;
+        p->scheme = p->scheme ? p->scheme : pr->scheme;
+        const json_t *c = json_object_get(params, "compute");
+        if ((!c || json_is_null(c)) && pr->has_compute) {
+            p->compute = pr->compute;
+        }
+        if (p->nbp == 0) {
+            for (size_t i = 0; i < pr->nbp && i < INGEST_BLUEPRINTS_MAX; i++) {
+                p->blueprints[p->nbp++] = pr->blueprints[i];
             }
         }
     }
@@ -295,7 +320,10 @@ out:
     return e;
 }
 
-enum err ingest_params_validate(const json_t *params, const char *pfx, struct err_info *ei)
+enum err ingest_params_validate(const json_t *params,
+                                const char *pfx,
+                                const struct profile_set *profiles,
+                                struct err_info *ei)
 {
-    return ingest_params_parse(params, pfx, NULL, ei);
+    return ingest_params_parse(params, pfx, profiles, NULL, ei);
 }

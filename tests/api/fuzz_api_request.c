@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *doc = NULL;
     enum err e = req_json_body(text, size, &doc, &ei);
     if (e == ERR_OK) {
-        e = job_specs_validate(doc, &ei);
+        e = job_specs_validate(doc, NULL, &ei);
         json_decref(doc);
     }
     struct resp resp;

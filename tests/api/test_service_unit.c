@@ -178,7 +178,7 @@ static enum err validate(const char *s, struct err_info *ei)
     json_t *v = json_loads(s, JSON_DECODE_ANY, &je);
     assert_non_null(v);
     err_info_clear(ei);
-    enum err e = job_specs_validate(v, ei);
+    enum err e = job_specs_validate(v, NULL, ei);
     json_decref(v);
     return e;
 }
@@ -240,7 +240,7 @@ static void test_job_validation(void **state)
         json_object_set_new(json_object_get(big, "params"), key, json_string(chunk));
     }
     err_info_clear(&ei);
-    assert_int_equal(job_specs_validate(big, &ei), ERR_TOO_LARGE);
+    assert_int_equal(job_specs_validate(big, NULL, &ei), ERR_TOO_LARGE);
     assert_string_equal(ei.field, "params");
     json_decref(big);
     /* too many jobs */
@@ -249,7 +249,7 @@ static void test_job_validation(void **state)
         json_array_append_new(arr, json_pack("{s:s}", "kind", "noop"));
     }
     err_info_clear(&ei);
-    assert_int_equal(job_specs_validate(arr, &ei), ERR_TOO_LARGE);
+    assert_int_equal(job_specs_validate(arr, NULL, &ei), ERR_TOO_LARGE);
     json_decref(arr);
 }
 

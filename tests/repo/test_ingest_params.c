@@ -34,20 +34,20 @@ static void refused(const char *params, const char *field)
     json_t *p = js(params);
     struct err_info ei;
     err_info_clear(&ei);
-    assert_int_equal(ingest_params_validate(p, "", &ei), ERR_INVALID);
+    assert_int_equal(ingest_params_validate(p, "", NULL, &ei), ERR_INVALID);
     if (strcmp(ei.field, field) != 0) {
         fail_msg("%s: field \"%s\" (%s), expected \"%s\"", params, ei.field, ei.msg, field);
     }
     json_t *job = json_pack("{s:s, s:O}", "kind", "ingest", "params", p);
     err_info_clear(&ei);
-    assert_int_equal(job_specs_validate(job, &ei), ERR_INVALID);
+    assert_int_equal(job_specs_validate(job, NULL, &ei), ERR_INVALID);
     assert_string_equal(ei.field, field);
     /* in a batch the field carries the job's index */
     json_t *batch = json_pack("[{s:s}, O]", "kind", "noop", job);
     char want[ERR_INFO_FIELD_MAX];
     snprintf(want, sizeof want, "[1].%s", field);
     err_info_clear(&ei);
-    assert_int_equal(job_specs_validate(batch, &ei), ERR_INVALID);
+    assert_int_equal(job_specs_validate(batch, NULL, &ei), ERR_INVALID);
     assert_string_equal(ei.field, want);
     json_decref(batch);
     json_decref(job);
@@ -59,11 +59,11 @@ static void accepted(const char *params)
     json_t *p = js(params);
     struct err_info ei;
     err_info_clear(&ei);
-    if (ingest_params_validate(p, "", &ei) != ERR_OK) {
+    if (ingest_params_validate(p, "", NULL, &ei) != ERR_OK) {
         fail_msg("%s refused: %s: %s", params, ei.field, ei.msg);
     }
     json_t *job = json_pack("{s:s, s:O}", "kind", "ingest", "params", p);
-    assert_int_equal(job_specs_validate(job, &ei), ERR_OK);
+    assert_int_equal(job_specs_validate(job, NULL, &ei), ERR_OK);
     json_decref(job);
     json_decref(p);
 }
@@ -79,7 +79,7 @@ static void parse_fills(void **state)
     struct ingest_params *ip = malloc(sizeof *ip);
     assert_non_null(ip);
     struct err_info ei;
-    assert_int_equal(ingest_params_parse(p, "", ip, &ei), ERR_OK);
+    assert_int_equal(ingest_params_parse(p, "", NULL, ip, &ei), ERR_OK);
     assert_string_equal(ip->collection, "OMM");
     assert_int_equal(ip->n, 3);
     assert_string_equal(ip->uris[1], "https://h/x/b.fits?x=1");
@@ -94,7 +94,7 @@ static void parse_fills(void **state)
     /* defaults: optional params absent or null */
     p = js("{\"collection\": \"C\", \"uris\": [\"file:/d/a.fits\"], \"artifact_uris\": null, "
            "\"scheme\": null}");
-    assert_int_equal(ingest_params_parse(p, "", ip, &ei), ERR_OK);
+    assert_int_equal(ingest_params_parse(p, "", NULL, ip, &ei), ERR_OK);
     assert_null(ip->artifact_uris[0]);
     assert_null(ip->scheme);
     assert_null(ip->observation_id);
@@ -152,7 +152,7 @@ static void refusals_name_the_field(void **state)
             "params.collection");
     struct err_info ei;
     json_t *arr = js("[1]");
-    assert_int_equal(ingest_params_validate(arr, "", &ei), ERR_INVALID);
+    assert_int_equal(ingest_params_validate(arr, "", NULL, &ei), ERR_INVALID);
     assert_string_equal(ei.field, "params");
     json_decref(arr);
     accepted("{\"collection\": \"C\", \"uris\": [\"file:/a.fits\"]}");
@@ -172,9 +172,9 @@ static void uri_count_cap(void **state)
     }
     json_object_set_new(p, "uris", uris);
     struct err_info ei;
-    assert_int_equal(ingest_params_validate(p, "", &ei), ERR_OK);
+    assert_int_equal(ingest_params_validate(p, "", NULL, &ei), ERR_OK);
     json_array_append_new(uris, json_string("file:/d/one-too-many.fits"));
-    assert_int_equal(ingest_params_validate(p, "[2].", &ei), ERR_INVALID);
+    assert_int_equal(ingest_params_validate(p, "[2].", NULL, &ei), ERR_INVALID);
     assert_string_equal(ei.field, "[2].params.uris");
     json_decref(p);
 }

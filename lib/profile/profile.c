@@ -1,0 +1,432 @@
+/* profile.c - collection profiles (see profile.h). SPDX-License-Identifier: Apache-2.0 */
+#include "profile/profile.h"
+
+#include "expect/expect.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct profile_set {
+    size_t n;
+    struct profile *p;
+    json_t **docs;  /* one parsed document per profile: its strings are borrowed */
+    char **files;
+};
+
+/* The line (1-based) of top-level key @p key in @p text, or 1 when not found. */
+static int key_line(const char *text, size_t len, const char *key)
+{
+    size_t kl = strlen(key);
+    int line = 1;
+    for (size_t i = 0; i < len; line++) {
+        if (len - i > kl && strncmp(text + i, key, kl) == 0 &&
+            (text[i + kl] == ':' || text[i + kl] == ' ')) {
+            return line;
+        }
+        const char *nl = memchr(text + i, '\n', len - i);
+        if (!nl) {
+            break;
+        }
+        i = (size_t)(nl - text) + 1;
+    }
+    return 1;
+}
+
+struct src {
+    const char *name, *text;
+    size_t len;
+};
+
+#define FAIL(S, KEY, ...)                                                                    \
+    do {                                                                                     \
+        char m_[ERR_INFO_MSG_MAX];                                                           \
+        snprintf(m_, sizeof m_, __VA_ARGS__);                                                \
+        return err_set(ei, ERR_INVALID, "%s:%d: %s", (S)->name,                               \
+                       key_line((S)->text, (S)->len, (KEY)), m_);                             \
+    } while (0)
+
+static bool name_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static enum err
+blueprint_ok(const struct src *s, const char *bp_dir, const char *bp, struct err_info *ei)
+{
+    if (!bp[0] || bp[0] == '/' || strstr(bp, "..") || bp[0] == '.' || strstr(bp, "/.")) {
+        FAIL(s, "blueprints", "blueprints: \"%.64s\" is not a relative blueprint path", bp);
+    }
+    char path[4096];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s", bp_dir ? bp_dir : ".", bp) >= (int)sizeof path ||
+        stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        FAIL(s, "blueprints", "blueprints: %.200s does not exist", path);
+    }
+    return ERR_OK;
+}
+
+static enum err one_key(const struct src *s, const char *k, const json_t *v, const char *bp_dir,
+                        struct profile *p, struct err_info *ei)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } strs[] = {
+        {"name", offsetof(struct profile, name)},
+        {"collection", offsetof(struct profile, collection)},
+        {"scheme", offsetof(struct profile, scheme)},
+        {"queue", offsetof(struct profile, queue)},
+        {"instrument", offsetof(struct profile, instrument)},
+        {"dataset_rule", offsetof(struct profile, dataset_rule)},
+        {"output", offsetof(struct profile, output)},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        if (strcmp(k, strs[i].key) == 0) {
+            if (!json_is_string(v) || json_string_length(v) == 0) {
+                FAIL(s, k, "%s must be a non-empty string", k);
+            }
+            *(const char **)(void *)((char *)p + strs[i].off) = json_string_value(v);
+            return ERR_OK;
+        }
+    }
+    if (strcmp(k, "compute") == 0) {
+        if (!json_is_boolean(v)) {
+            FAIL(s, k, "compute must be true or false");
+        }
+        p->has_compute = true;
+        p->compute = json_is_true(v);
+        return ERR_OK;
+    }
+    if (strcmp(k, "blueprints") == 0) {
+        if (!json_is_array(v) || json_array_size(v) == 0 ||
+            json_array_size(v) > PROFILE_BLUEPRINTS_MAX) {
+            FAIL(s, k, "blueprints must be a list of 1 to %d file names", PROFILE_BLUEPRINTS_MAX);
+        }
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            const json_t *b = json_array_get(v, i);
+            if (!json_is_string(b)) {
+                FAIL(s, k, "blueprints[%zu] must be a string", i);
+            }
+            enum err e = blueprint_ok(s, bp_dir, json_string_value(b), ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+            p->blueprints[p->nbp++] = json_string_value(b);
+        }
+        return ERR_OK;
+    }
+    FAIL(s, k, "unknown key \"%.64s\"", k);
+}
+
+static enum err parse_one(const struct src *s, const char *bp_dir, json_t **doc_out,
+                          struct profile *p, struct err_info *ei)
+{
+    json_t *doc = NULL;
+    enum err e = expect_yaml_parse(s->text, s->len, &doc, ei);
+    if (e != ERR_OK) {
+        /* the wrapper says "line N column M: ..." */
+        char m[ERR_INFO_MSG_MAX];
+        unsigned long line = 0;
+        snprintf(m, sizeof m, "%s", ei->msg);
+        if (sscanf(m, "line %lu", &line) == 1) {
+            const char *rest = strchr(m, ':');
+            return err_set(ei, e, "%s:%lu%s", s->name, line, rest ? rest : ": invalid YAML");
+        }
+        return err_set(ei, e, "%s:1: %s", s->name, m);
+    }
+    memset(p, 0, sizeof *p);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return err_set(ei, ERR_INVALID, "%s:1: a profile must be a YAML mapping", s->name);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(doc, k, v)
+    {
+        if ((e = one_key(s, k, v, bp_dir, p, ei)) != ERR_OK) {
+            json_decref(doc);
+            return e;
+        }
+    }
+    e = ERR_INVALID;
+    if (!p->name) {
+        err_set(ei, e, "%s:1: missing required key \"name\"", s->name);
+    } else if (!name_ok(p->name, PROFILE_NAME_MAX)) {
+        err_set(ei, e, "%s:%d: name \"%.64s\" is not a profile name (1 to %d of [A-Za-z0-9._-])",
+                s->name, key_line(s->text, s->len, "name"), p->name, PROFILE_NAME_MAX);
+    } else if (!p->collection) {
+        err_set(ei, e, "%s:1: missing required key \"collection\"", s->name);
+    } else if (!name_ok(p->collection, 128)) {
+        err_set(ei, e, "%s:%d: collection \"%.64s\" is not a collection name ([A-Za-z0-9._-])",
+                s->name, key_line(s->text, s->len, "collection"), p->collection);
+    } else if (p->output && !strstr(p->output, "{dataset}")) {
+        err_set(ei, e, "%s:%d: output must hold {dataset}", s->name,
+                key_line(s->text, s->len, "output"));
+    } else {
+        e = ERR_OK;
+        if (p->dataset_rule) {
+            regex_t re;
+            if (regcomp(&re, p->dataset_rule, REG_EXTENDED | REG_NOSUB) != 0) {
+                e = err_set(ei, ERR_INVALID, "%s:%d: dataset_rule is not a valid regex",
+                            s->name, key_line(s->text, s->len, "dataset_rule"));
+            } else {
+                regfree(&re);
+            }
+        }
+    }
+    if (e != ERR_OK) {
+        json_decref(doc);
+        return e;
+    }
+    *doc_out = doc;
+    return ERR_OK;
+}
+
+static enum err set_add(struct profile_set *s, const struct src *src, const char *bp_dir,
+                        struct err_info *ei)
+{
+    struct profile p;
+    json_t *doc = NULL;
+    enum err e = parse_one(src, bp_dir, &doc, &p, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->p[i].name, p.name) == 0) {
+            e = err_set(ei, ERR_INVALID, "%s:%d: duplicate profile name \"%s\" (also in %s)",
+                        src->name, key_line(src->text, src->len, "name"), p.name, s->p[i].file);
+            json_decref(doc);
+            return e;
+        }
+    }
+    struct profile *np = realloc(s->p, (s->n + 1) * sizeof *np);
+    if (np) {
+        s->p = np;
+    }
+    json_t **nd = realloc(s->docs, (s->n + 1) * sizeof *nd);
+    if (nd) {
+        s->docs = nd;
+    }
+    char **nf = realloc(s->files, (s->n + 1) * sizeof *nf);
+    if (nf) {
+        s->files = nf;
+    }
+    char *file = strdup(src->name);
+    if (!np || !nd || !nf || !file) {
+        free(file);
+        json_decref(doc);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    p.file = file;
+    s->p[s->n] = p;
+    s->docs[s->n] = doc;
+    s->files[s->n] = file;
+    s->n++;
+    return ERR_OK;
+}
+
+enum err profile_set_parse(const char *yaml, size_t len, const char *name,
+                           const char *blueprint_dir, struct profile_set **out,
+                           struct err_info *ei)
+{
+    *out = NULL;
+    struct profile_set *s = calloc(1, sizeof *s);
+    if (!s) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    struct src src = {.name = name ? name : "profile", .text = yaml, .len = len};
+    enum err e = set_add(s, &src, blueprint_dir, ei);
+    if (e != ERR_OK) {
+        profile_set_destroy(s);
+        return e;
+    }
+    *out = s;
+    return ERR_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool yaml_name(const char *n)
+{
+    size_t l = strlen(n);
+    return n[0] != '.' && ((l > 5 && strcmp(n + l - 5, ".yaml") == 0) ||
+                           (l > 4 && strcmp(n + l - 4, ".yml") == 0));
+}
+
+static enum err read_file(const char *path, char **text, size_t *len, struct err_info *ei)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return err_set(ei, ERR_IO, "%s:1: cannot open: %s", path, strerror(errno));
+    }
+    char *buf = malloc(EXPECT_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, EXPECT_FILE_MAX + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad || n > EXPECT_FILE_MAX) {
+        free(buf);
+        return err_set(ei, bad ? ERR_IO : ERR_TOO_LARGE, "%s:1: %s", path,
+                       bad ? "read error" : "file too large");
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return ERR_OK;
+}
+
+enum err profile_set_load_dir(const char *dir, const char *blueprint_dir,
+                              struct profile_set **out, struct err_info *ei)
+{
+    *out = NULL;
+    struct profile_set *s = calloc(1, sizeof *s);
+    if (!s) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) {
+            *out = s;
+            return ERR_OK;
+        }
+        enum err e = err_set(ei, ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+        free(s);
+        return e;
+    }
+    char *names[PROFILE_FILES_MAX];
+    size_t nn = 0;
+    enum err e = ERR_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!yaml_name(de->d_name)) {
+            continue;
+        }
+        if (nn == PROFILE_FILES_MAX) {
+            e = err_set(ei, ERR_TOO_LARGE, "%s: more than %d profiles", dir, PROFILE_FILES_MAX);
+            break;
+        }
+        if (!(names[nn] = strdup(de->d_name))) {
+            e = err_set(ei, ERR_NOMEM, "out of memory");
+            break;
+        }
+        nn++;
+    }
+    closedir(d);
+    qsort(names, nn, sizeof names[0], cmp_names);
+    for (size_t i = 0; i < nn && e == ERR_OK; i++) {
+        char path[4096];
+        char *text = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if ((e = read_file(path, &text, &len, ei)) == ERR_OK) {
+            struct src src = {.name = path, .text = text, .len = len};
+            e = set_add(s, &src, blueprint_dir, ei);
+            free(text);
+        }
+    }
+    for (size_t i = 0; i < nn; i++) {
+        free(names[i]);
+    }
+    if (e != ERR_OK) {
+        profile_set_destroy(s);
+        return e;
+    }
+    *out = s;
+    return ERR_OK;
+}
+
+void profile_set_destroy(struct profile_set *s)
+{
+    if (!s) {
+        return;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        json_decref(s->docs[i]);
+        free(s->files[i]);
+    }
+    free(s->p);
+    free(s->docs);
+    free(s->files);
+    free(s);
+}
+
+size_t profile_set_count(const struct profile_set *s)
+{
+    return s ? s->n : 0;
+}
+
+const struct profile *profile_set_at(const struct profile_set *s, size_t i)
+{
+    return s && i < s->n ? &s->p[i] : NULL;
+}
+
+const struct profile *profile_set_find(const struct profile_set *s, const char *name)
+{
+    for (size_t i = 0; s && name && i < s->n; i++) {
+        if (strcmp(s->p[i].name, name) == 0) {
+            return &s->p[i];
+        }
+    }
+    return NULL;
+}
+
+static int set_str(json_t *o, const char *k, const char *v)
+{
+    return v ? json_object_set_new(o, k, json_string(v)) : 0;
+}
+
+json_t *profile_set_json(const struct profile_set *s)
+{
+    json_t *arr = json_array();
+    json_t *root = json_pack("{s:o}", "profiles", arr);
+    if (!root) {
+        return NULL;
+    }
+    for (size_t i = 0; i < profile_set_count(s); i++) {
+        const struct profile *p = &s->p[i];
+        json_t *o = json_object();
+        json_t *bps = json_array();
+        if (!o || !bps || json_array_append_new(arr, o) != 0) {
+            json_decref(bps);
+            json_decref(root);
+            return NULL;
+        }
+        for (size_t j = 0; j < p->nbp; j++) {
+            json_array_append_new(bps, json_string(p->blueprints[j]));
+        }
+        int rc = set_str(o, "name", p->name) | set_str(o, "collection", p->collection) |
+                 set_str(o, "scheme", p->scheme) | json_object_set_new(o, "blueprints", bps) |
+                 set_str(o, "queue", p->queue) | set_str(o, "instrument", p->instrument) |
+                 set_str(o, "dataset_rule", p->dataset_rule) | set_str(o, "output", p->output);
+        if (p->has_compute) {
+            rc |= json_object_set_new(o, "compute", json_boolean(p->compute));
+        }
+        if (rc != 0) {
+            json_decref(root);
+            return NULL;
+        }
+    }
+    return root;
+}

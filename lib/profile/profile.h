@@ -1,0 +1,74 @@
+/* profile.h - collection profiles: one YAML file per profile under
+ * OBSFLOW_CONFIG_DIR/profiles/NAME.yaml, e.g.
+ *   name: wallaby
+ *   collection: WALLABY
+ *   scheme: cadc
+ *   blueprints: [wallaby.blueprint]   # under OBSFLOW_CONFIG_DIR/blueprints/
+ *   compute: false
+ *   queue: ingest
+ * plus, for dataset profiles, instrument, dataset_rule (a POSIX extended regex for dataset
+ * names) and output (an output URI template holding {dataset}).
+ * Required: name, collection. Unknown keys, wrong types, a missing blueprint file, a bad regex
+ * and duplicate names are refused with "file:line: what is wrong" (the line of the key; line 1
+ * for a missing key). A loaded set is read-only and may be shared between threads.
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_PROFILE_PROFILE_H
+#define OBSFLOW_PROFILE_PROFILE_H
+
+#include "core/compiler.h"
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PROFILE_FILES_MAX      256 /* most profile files in a directory */
+#define PROFILE_BLUEPRINTS_MAX 64  /* blueprints of one profile */
+#define PROFILE_NAME_MAX       64  /* bytes of a profile name ([A-Za-z0-9._-]) */
+
+struct profile {
+    const char *name;       /* required */
+    const char *collection; /* required */
+    const char *scheme;     /* NULL: not set */
+    bool has_compute;
+    bool compute;
+    const char *queue;        /* NULL: not set */
+    const char *instrument;   /* NULL: not set */
+    const char *dataset_rule; /* NULL: not set */
+    const char *output;       /* NULL: not set */
+    size_t nbp;
+    const char *blueprints[PROFILE_BLUEPRINTS_MAX];
+    const char *file; /* where it came from */
+};
+
+struct profile_set;
+
+/**
+ * Load every *.yaml / *.yml of @p dir. A missing @p dir is an empty set.
+ * @param blueprint_dir where blueprint names are looked up (each must be a regular file there)
+ * @return ERR_OK; ERR_INVALID / ERR_PARSE with "file:line: what is wrong" in ei->msg.
+ */
+NODISCARD enum err profile_set_load_dir(const char *dir,
+                                        const char *blueprint_dir,
+                                        struct profile_set **out,
+                                        struct err_info *ei);
+
+/** Parse one profile from YAML text (for tests and the fuzzer); @p name names it in messages.
+ *  The result is a set of one. */
+NODISCARD enum err profile_set_parse(const char *yaml,
+                                     size_t len,
+                                     const char *name,
+                                     const char *blueprint_dir,
+                                     struct profile_set **out,
+                                     struct err_info *ei);
+
+void profile_set_destroy(struct profile_set *s);
+size_t profile_set_count(const struct profile_set *s);
+/** The @p i-th profile in name order (borrowed), or NULL. */
+const struct profile *profile_set_at(const struct profile_set *s, size_t i);
+/** The profile called @p name, or NULL; @p s may be NULL. */
+const struct profile *profile_set_find(const struct profile_set *s, const char *name);
+/** {"profiles":[{name, collection, ...}, ...]} (new reference; NULL when out of memory). */
+json_t *profile_set_json(const struct profile_set *s);
+
+#endif

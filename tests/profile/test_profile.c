@@ -1,0 +1,244 @@
+/* test_profile.c - lib/profile: a good profile loads; unknown keys, wrong types, missing
+ * required keys, a missing blueprint file, bad YAML and duplicate names are refused with
+ * "file:line: what is wrong"; a missing directory is no profiles; params.profile fills an
+ * ingest job's params, and an unknown one is refused naming params.profile (in
+ * job_specs_validate too). SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "handlers.h"
+#include "ingest/ingest.h"
+#include "profile/profile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char root[1024], bpdir[1100], pdir[1100];
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void rm(const char *dir, const char *name)
+{
+    char path[2300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *t = getenv("OBSFLOW_TEST_TMP");
+    snprintf(root, sizeof root, "%s/profile.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(root)) {
+        return -1;
+    }
+    snprintf(bpdir, sizeof bpdir, "%s/blueprints", root);
+    snprintf(pdir, sizeof pdir, "%s/profiles", root);
+    if (mkdir(bpdir, 0700) != 0 || mkdir(pdir, 0700) != 0) {
+        return -1;
+    }
+    put(bpdir, "w.blueprint", "Plane.dataProductType = cube\n");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char GOOD[] = "# a comment\n"
+                           "name: wallaby\n"
+                           "collection: WALLABY\n"
+                           "scheme: cadc\n"
+                           "blueprints: [w.blueprint]\n"
+                           "compute: false\n"
+                           "queue: ingest\n";
+
+static void test_good_and_missing_dir(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    struct profile_set *s = NULL;
+    put(pdir, "wallaby.yaml", GOOD);
+    put(pdir, "hst.yml",
+        "name: acs\ncollection: HST\ninstrument: acs\ndataset_rule: '^j[a-z0-9]{8}$'\n"
+        "output: 'file:/out/{dataset}/'\n");
+    put(pdir, "notes.txt", "not a profile");
+    assert_int_equal(profile_set_load_dir(pdir, bpdir, &s, &ei), ERR_OK);
+    assert_int_equal(profile_set_count(s), 2);
+    const struct profile *p = profile_set_find(s, "wallaby");
+    assert_non_null(p);
+    assert_string_equal(p->collection, "WALLABY");
+    assert_string_equal(p->scheme, "cadc");
+    assert_int_equal(p->nbp, 1);
+    assert_string_equal(p->blueprints[0], "w.blueprint");
+    assert_true(p->has_compute);
+    assert_false(p->compute);
+    assert_string_equal(p->queue, "ingest");
+    assert_null(profile_set_find(s, "nope"));
+    assert_string_equal(profile_set_find(s, "acs")->instrument, "acs");
+    json_t *j = profile_set_json(s);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "profiles")), 2);
+    json_decref(j);
+    profile_set_destroy(s);
+    rm(pdir, "hst.yml");
+    rm(pdir, "wallaby.yaml");
+    rm(pdir, "notes.txt");
+
+    char missing[1200];
+    snprintf(missing, sizeof missing, "%s/none", root);
+    assert_int_equal(profile_set_load_dir(missing, bpdir, &s, &ei), ERR_OK);
+    assert_int_equal(profile_set_count(s), 0);
+    profile_set_destroy(s);
+}
+
+/* @p text as profiles/bad.yaml fails the load with a message ending in @p tail, prefixed by
+ * the file's path and ":<line>: ". */
+static void refused(const char *text, int line, const char *tail)
+{
+    struct err_info ei;
+    struct profile_set *s = NULL;
+    char want[2400];
+    put(pdir, "bad.yaml", text);
+    assert_int_not_equal(profile_set_load_dir(pdir, bpdir, &s, &ei), ERR_OK);
+    assert_null(s);
+    snprintf(want, sizeof want, "%s/bad.yaml:%d: %s", pdir, line, tail);
+    if (strcmp(ei.msg, want) != 0) {
+        fail_msg("got \"%s\", expected \"%s\"", ei.msg, want);
+    }
+    rm(pdir, "bad.yaml");
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    refused("name: a\ncollection: C\ncolour: red\n", 3, "unknown key \"colour\"");
+    refused("name: a\ncollection: C\ncompute: 'no'\n", 3, "compute must be true or false");
+    refused("name: a\n\ncollection: 12\n", 3, "collection must be a non-empty string");
+    refused("name: a\nblueprints: w.blueprint\ncollection: C\n", 2,
+            "blueprints must be a list of 1 to 64 file names");
+    refused("name: a\ncollection: C\nqueue: [x]\n", 3, "queue must be a non-empty string");
+}
+
+static void test_missing_and_blueprints(void **state)
+{
+    (void)state;
+    refused("collection: C\n", 1, "missing required key \"name\"");
+    refused("name: a\nscheme: cadc\n", 1, "missing required key \"collection\"");
+    char tail[1400];
+    snprintf(tail, sizeof tail, "blueprints: %s/nope.blueprint does not exist", bpdir);
+    refused("name: a\ncollection: C\nblueprints: [w.blueprint, nope.blueprint]\n", 3, tail);
+    refused("name: a\ncollection: C\nblueprints: [../w.blueprint]\n", 3,
+            "blueprints: \"../w.blueprint\" is not a relative blueprint path");
+    refused("name: a b\ncollection: C\n", 1,
+            "name \"a b\" is not a profile name (1 to 64 of [A-Za-z0-9._-])");
+    refused("name: a\ncollection: C\ndataset_rule: '(['\n", 3, "dataset_rule is not a valid regex");
+    refused("name: a\ncollection: C\noutput: 'file:/out/'\n", 3, "output must hold {dataset}");
+    refused("- a\n- b\n", 1, "a profile must be a YAML mapping");
+}
+
+static void test_yaml_and_duplicates(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    struct profile_set *s = NULL;
+    put(pdir, "bad.yaml", "name: a\ncollection: [unclosed\n");
+    assert_int_not_equal(profile_set_load_dir(pdir, bpdir, &s, &ei), ERR_OK);
+    char want[1300];
+    snprintf(want, sizeof want, "%s/bad.yaml:", pdir);
+    assert_non_null(strstr(ei.msg, want));
+    assert_null(strstr(ei.msg, ": line "));
+    rm(pdir, "bad.yaml");
+
+    put(pdir, "a.yaml", GOOD);
+    put(pdir, "b.yaml", "collection: OTHER\nname: wallaby\n");
+    assert_int_equal(profile_set_load_dir(pdir, bpdir, &s, &ei), ERR_INVALID);
+    snprintf(want, sizeof want, "%s/b.yaml:2: duplicate profile name \"wallaby\" (also in %s/a.yaml)",
+             pdir, pdir);
+    assert_string_equal(ei.msg, want);
+    rm(pdir, "a.yaml");
+    rm(pdir, "b.yaml");
+}
+
+static void test_ingest_params_profile(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    struct profile_set *s = NULL;
+    assert_int_equal(profile_set_parse(GOOD, strlen(GOOD), "g.yaml", bpdir, &s, &ei), ERR_OK);
+    struct ingest_params *ip = malloc(sizeof *ip);
+    assert_non_null(ip);
+
+    /* the profile fills what the params leave out */
+    json_t *p = json_pack("{s:s, s:[s]}", "profile", "wallaby", "uris", "file:/d/x.fits");
+    assert_int_equal(ingest_params_parse(p, "", s, ip, &ei), ERR_OK);
+    assert_string_equal(ip->collection, "WALLABY");
+    assert_string_equal(ip->scheme, "cadc");
+    assert_int_equal(ip->nbp, 1);
+    assert_string_equal(ip->blueprints[0], "w.blueprint");
+    assert_false(ip->compute);
+    json_decref(p);
+
+    /* what the params give wins */
+    p = json_pack("{s:s, s:s, s:b, s:[s], s:[s]}", "profile", "wallaby", "collection", "MINE",
+                  "compute", 1, "blueprints", "other.blueprint", "uris", "file:/d/x.fits");
+    assert_int_equal(ingest_params_parse(p, "", s, ip, &ei), ERR_OK);
+    assert_string_equal(ip->collection, "MINE");
+    assert_true(ip->compute);
+    assert_string_equal(ip->blueprints[0], "other.blueprint");
+    json_decref(p);
+
+    /* an unknown profile: 422 naming params.profile, in job_specs_validate too */
+    p = json_pack("{s:s, s:[s]}", "profile", "nope", "uris", "file:/d/x.fits");
+    assert_int_equal(ingest_params_validate(p, "", s, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params.profile");
+    assert_int_equal(ingest_params_validate(p, "", NULL, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params.profile");
+    json_t *job = json_pack("[{s:s, s:O}]", "kind", "ingest", "params", p);
+    assert_int_equal(job_specs_validate(job, s, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "[0].params.profile");
+    json_decref(job);
+    json_decref(p);
+    p = json_pack("{s:i, s:[s]}", "profile", 3, "uris", "file:/d/x.fits");
+    assert_int_equal(ingest_params_validate(p, "", s, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params.profile");
+    json_decref(p);
+
+    /* no profile and no collection: still params.collection */
+    p = json_pack("{s:[s]}", "uris", "file:/d/x.fits");
+    assert_int_equal(ingest_params_validate(p, "", s, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "params.collection");
+    json_decref(p);
+    free(ip);
+    profile_set_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_and_missing_dir),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_missing_and_blueprints),
+        cmocka_unit_test(test_yaml_and_duplicates),
+        cmocka_unit_test(test_ingest_params_profile),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
