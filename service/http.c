@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,14 +24,34 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #define REQUEST_ID_MAX 64
 
+/* One open connection (MHD_OPTION_NOTIFY_CONNECTION): its client address, for the
+ * per-client limit, and its header deadline, for the watchdog that cuts slow headers. */
+struct conn_rec {
+    struct conn_rec *prev, *next;
+    MHD_socket fd;
+    unsigned char addr[16]; /* IPv4 or IPv6 address bytes */
+    size_t addr_len;
+    int64_t deadline_ns; /* headers complete by then, or the connection is cut; 0 = in request */
+    bool cut;
+};
+
 struct http_server {
     struct http_opts o;
+    pthread_mutex_t mu; /* conns, nconns, log limiter */
+    struct conn_rec *conns;
+    size_t nconns;
+    pthread_t watchdog;
+    bool watchdog_on;
+    atomic_bool stopping;
+    int64_t mhd_log_next_ns; /* MHD's own messages: at most one line per HTTP_LOG_EVERY_S */
+    uint64_t mhd_log_dropped;
     struct MHD_Daemon *d;
     int fd; /* listening socket until MHD_start_daemon takes it over, then -1 */
     char bound[300];
@@ -597,6 +618,8 @@ caom_base_rewrite(const struct http_server *s, const char *url, char *out, size_
     return url;
 }
 
+static void conn_deadline(struct http_server *s, struct MHD_Connection *c, int64_t deadline_ns);
+
 static enum MHD_Result on_request(void *cls,
                                   struct MHD_Connection *c,
                                   const char *url,
@@ -615,6 +638,7 @@ static enum MHD_Result on_request(void *cls,
             return MHD_NO;
         }
         *con_cls = st;
+        conn_deadline(s, c, 0);
         st->start_ns = clock_mono_ns();
         st->method = router_method(method);
         const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
@@ -683,9 +707,13 @@ static void on_completed(void *cls,
                          void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    struct http_server *s = cls;
+    /* kept alive: the next request's headers are due within the idle timeout plus the
+     * header time */
+    conn_deadline(s, c,
+                  clock_mono_ns() +
+                      (int64_t)(HTTP_CONN_TIMEOUT_S + HTTP_HEADER_TIMEOUT_S) * 1000000000LL);
     struct conn_state *st = *con_cls;
     if (st) {
         buf_free(&st->body);
@@ -696,14 +724,166 @@ static void on_completed(void *cls,
 
 static VPRINTF_LIKE(2) void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct http_server *s = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
     }
-    LOG_WARN("http", "libmicrohttpd: %s", msg);
+    if (strstr(msg, "connection limit")) {
+        metrics_conn_refused(s->o.metrics, METRICS_REFUSED_TOTAL);
+    }
+    /* under a flood MHD writes a line per refused connection: counted in /metrics, and at
+     * most one line per HTTP_LOG_EVERY_S reaches the log, with the number left out */
+    int64_t now = clock_mono_ns();
+    uint64_t dropped = 0;
+    bool write = false;
+    pthread_mutex_lock(&s->mu);
+    if (now >= s->mhd_log_next_ns) {
+        write = true;
+        dropped = s->mhd_log_dropped;
+        s->mhd_log_dropped = 0;
+        s->mhd_log_next_ns = now + (int64_t)HTTP_LOG_EVERY_S * 1000000000LL;
+    } else {
+        s->mhd_log_dropped++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (write) {
+        LOG_WARN("http", "libmicrohttpd: %s (%llu similar messages left out before this one)", msg,
+                 (unsigned long long)dropped);
+    }
+}
+
+/* ---- connection limits -------------------------------------------------------------------- */
+
+static size_t addr_bytes(const struct sockaddr *sa, unsigned char out[16])
+{
+    if (sa && sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa && sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+/* MHD_start_daemon's accept policy: refuse a client address that already holds
+ * HTTP_CONN_PER_CLIENT connections (counted, not logged). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    struct http_server *s = cls;
+    unsigned char a[16];
+    size_t n = addr_bytes(addr, a);
+    if (n == 0) {
+        return MHD_YES;
+    }
+    size_t same = 0;
+    pthread_mutex_lock(&s->mu);
+    for (const struct conn_rec *r = s->conns; r; r = r->next) {
+        if (r->addr_len == n && memcmp(r->addr, a, n) == 0) {
+            same++;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (same >= HTTP_CONN_PER_CLIENT) {
+        metrics_conn_refused(s->o.metrics, METRICS_REFUSED_PER_CLIENT);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void on_connection(void *cls,
+                          struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn_rec *r = calloc(1, sizeof *r);
+        if (!r) {
+            return; /* not tracked: MHD's idle timeout still applies */
+        }
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        r->fd = fi ? fi->connect_fd : MHD_INVALID_SOCKET;
+        r->addr_len = ai ? addr_bytes(ai->client_addr, r->addr) : 0;
+        r->deadline_ns = clock_mono_ns() + (int64_t)HTTP_HEADER_TIMEOUT_S * 1000000000LL;
+        pthread_mutex_lock(&s->mu);
+        r->next = s->conns;
+        if (s->conns) {
+            s->conns->prev = r;
+        }
+        s->conns = r;
+        s->nconns++;
+        pthread_mutex_unlock(&s->mu);
+        *socket_context = r;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct conn_rec *r = *socket_context;
+        if (!r) {
+            return;
+        }
+        /* unlinked before MHD closes the socket: the watchdog never touches a closed fd */
+        pthread_mutex_lock(&s->mu);
+        if (r->prev) {
+            r->prev->next = r->next;
+        } else {
+            s->conns = r->next;
+        }
+        if (r->next) {
+            r->next->prev = r->prev;
+        }
+        s->nconns--;
+        pthread_mutex_unlock(&s->mu);
+        free(r);
+        *socket_context = NULL;
+    }
+}
+
+/* Set the header deadline of @p c's connection: 0 while a request is in progress. */
+static void conn_deadline(struct http_server *s, struct MHD_Connection *c, int64_t deadline_ns)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_rec *r = ci ? ci->socket_context : NULL;
+    if (r) {
+        pthread_mutex_lock(&s->mu);
+        r->deadline_ns = deadline_ns;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* Cuts every connection whose request headers are not complete by its deadline (a connection
+ * idle or trickling before its first request, or idle past the keep-alive timeout plus the
+ * header time before its next): shutdown() makes MHD see the end of the stream and close it. */
+static void *watchdog_main(void *arg)
+{
+    struct http_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        int64_t now = clock_mono_ns();
+        uint64_t cut = 0;
+        pthread_mutex_lock(&s->mu);
+        for (struct conn_rec *r = s->conns; r; r = r->next) {
+            if (!r->cut && r->deadline_ns != 0 && now > r->deadline_ns &&
+                r->fd != MHD_INVALID_SOCKET) {
+                (void)shutdown(r->fd, SHUT_RDWR);
+                r->cut = true;
+                cut++;
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        for (uint64_t i = 0; i < cut; i++) {
+            metrics_conn_refused(s->o.metrics, METRICS_REFUSED_SLOW_HEADERS);
+        }
+    }
+    return NULL;
 }
 
 /* ---- socket ------------------------------------------------------------------------------- */
@@ -779,22 +959,27 @@ enum err http_start(const struct http_opts *o, struct http_server **out, struct 
     }
     s->o = *o;
     s->fd = -1;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return err_set(ei, ERR_INTERNAL, "could not create a mutex");
+    }
     s->boot = (unsigned long long)clock_realtime_ns() ^ ((unsigned long long)getpid() << 20);
     enum err e = listen_socket(s, ei);
     if (e != ERR_OK) {
+        pthread_mutex_destroy(&s->mu);
         free(s);
         return e;
     }
     unsigned int flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     /* clang-format off */
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+    s->d = MHD_start_daemon(flags, 0, on_accept, s, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_LISTEN_SOCKET, s->fd,
                             MHD_OPTION_THREAD_POOL_SIZE,
                             (unsigned int)(o->threads > 0 ? o->threads : 1),
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_PER_IP,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -805,9 +990,17 @@ enum err http_start(const struct http_opts *o, struct http_server **out, struct 
         /* not closed here: whether a failed MHD_start_daemon has already closed a socket given
          * by MHD_OPTION_LISTEN_SOCKET differs between MHD versions, and closing a descriptor
          * twice may close one another thread has opened since; the process exits after this */
+        pthread_mutex_destroy(&s->mu);
         free(s);
         return err_set(ei, ERR_INTERNAL, "could not start the HTTP server");
     }
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
+        MHD_stop_daemon(s->d);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return err_set(ei, ERR_INTERNAL, "could not start the connection watchdog");
+    }
+    s->watchdog_on = true;
     /* the daemon owns the listening socket now and MHD_stop_daemon closes it (closing it
      * again in http_stop could close a descriptor another thread had opened meanwhile) */
     s->fd = -1;
@@ -838,8 +1031,13 @@ void http_stop(struct http_server *s)
     if (!s) {
         return;
     }
+    if (s->watchdog_on) {
+        atomic_store(&s->stopping, true);
+        pthread_join(s->watchdog, NULL);
+    }
     if (s->d) {
         MHD_stop_daemon(s->d);
     }
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -14,9 +14,15 @@
 #include <stdbool.h>
 
 #define HTTP_CONN_LIMIT     1000        /* open connections */
-#define HTTP_CONN_PER_IP    512         /* open connections from one client address (behind a
-                                           proxy all clients share one: keep it generous) */
+#define HTTP_CONN_PER_CLIENT 64         /* open connections from one client address: far below
+                                           the total, so that a few addresses cannot take every
+                                           slot; more are refused (counted in /metrics) */
 #define HTTP_CONN_TIMEOUT_S 30          /* idle keep-alive connections are closed after this */
+#define HTTP_HEADER_TIMEOUT_S 5         /* a connection's request headers must be complete
+                                           within this of its opening (or of the end of its
+                                           previous request plus HTTP_CONN_TIMEOUT_S): an idle
+                                           or trickling client is cut */
+#define HTTP_LOG_EVERY_S    10          /* libmicrohttpd's own messages: one line per this */
 #define HTTP_CONN_MEMORY    (16u << 10) /* MHD zeroes this per request: keep it small; a
                                            request head that does not fit gets MHD's own
                                            431/414 (README, "Answers that are not ours") */

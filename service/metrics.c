@@ -27,7 +27,18 @@ struct metrics {
     size_t nroutes;            /* table rows; row nroutes is "unmatched" */
     const char *const *labels; /* borrowed route templates */
     struct series *s;          /* [(nroutes+1) * HTTP_METHOD__COUNT * NSTATUS] */
+    atomic_uint_fast64_t refused[METRICS_REFUSED__COUNT];
 };
+
+static const char *const refused_names[METRICS_REFUSED__COUNT] = {"per_client", "total",
+                                                                  "slow_headers"};
+
+void metrics_conn_refused(struct metrics *m, enum metrics_refused reason)
+{
+    if (m && (unsigned)reason < METRICS_REFUSED__COUNT) {
+        atomic_fetch_add_explicit(&m->refused[reason], 1, memory_order_relaxed);
+    }
+}
 
 static const char *const state_names[METRICS_STATES] = {"queued",    "running", "retrying",
                                            "succeeded", "failed",  "cancelled"};
@@ -156,6 +167,15 @@ static enum err render_http(const struct metrics *m, struct buf *out)
         TRY(buf_printf(out, "obsflow_http_request_duration_seconds_sum{%s} %.9f\n", lbl, sum));
         TRY(buf_printf(out, "obsflow_http_request_duration_seconds_count{%s} %llu\n", lbl,
                        (unsigned long long)cum));
+    }
+    TRY(buf_puts(out, "# HELP obsflow_http_connections_refused_total Connections refused or cut "
+                      "before a request: per_client (the address holds its limit), total (the "
+                      "server is full), slow_headers (headers not complete in time).\n"
+                      "# TYPE obsflow_http_connections_refused_total counter\n"));
+    for (size_t i = 0; i < METRICS_REFUSED__COUNT; i++) {
+        TRY(buf_printf(
+            out, "obsflow_http_connections_refused_total{reason=\"%s\"} %llu\n", refused_names[i],
+            (unsigned long long)atomic_load_explicit(&m->refused[i], memory_order_relaxed)));
     }
     return ERR_OK;
 }

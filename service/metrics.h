@@ -51,6 +51,18 @@ void metrics_destroy(struct metrics *m);
 void metrics_http_observe(
     struct metrics *m, int route, enum http_method method, int status, int64_t duration_ns);
 
+/** Why a connection was refused or cut before its request
+ * (obsflow_http_connections_refused_total). */
+enum metrics_refused {
+    METRICS_REFUSED_PER_CLIENT,   /* its address holds the per-client limit already */
+    METRICS_REFUSED_TOTAL,        /* the server holds its connection limit */
+    METRICS_REFUSED_SLOW_HEADERS, /* its request headers were not complete in time */
+    METRICS_REFUSED__COUNT
+};
+
+/** Count one refused or cut connection. */
+void metrics_conn_refused(struct metrics *m, enum metrics_refused reason);
+
 /** Render everything into @p out (text format 0.0.4). @p jobs may be NULL. */
 NODISCARD enum err
 metrics_render(struct metrics *m, metrics_jobs_fn jobs, void *jobs_ctx, struct buf *out);
