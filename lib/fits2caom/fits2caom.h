@@ -2,7 +2,7 @@
  * the metadata engine of fits2caom2/caom2pipe in C. One plane per observation; one artifact
  * per input file; one part per HDU (named by its index); one chunk per HDU with an image data
  * array. Identities come from the caller, else from blueprint rules, else from the file name
- * the way caom2pipe's StorageName does (README.md "CAOM metadata").
+ * the way caom2pipe's StorageName does (docs/caom.md "CAOM metadata").
  * Threading: reentrant; the blueprint and header files are only read.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef OBSFLOW_FITS2CAOM_FITS2CAOM_H

@@ -5,7 +5,7 @@
   parameter, a body without Content-Type: application/json or with Content-Encoding: gzip are
   answered by obsflowd itself: one problem+json answer (torkeep's text on /caom2) whose body
   is exactly Content-Length bytes. What libmicrohttpd 0.9.75 still answers itself (a request
-  head over its memory limit, Content-Length: -1, HTTP/2.0, broken chunked encoding; README
+  head over its memory limit, Content-Length: -1, HTTP/2.0, broken chunked encoding; docs/service.md
   "Answers that are not ours") is pinned by status so that a change shows up here;
 - OBSFLOW_API_TOKEN="" refuses to start; obsflow --version works;
 - a database outage (a private cluster under OBSFLOW_TEST_TMP, stopped with tools/pg_down.sh):
@@ -139,7 +139,7 @@ def malformed(d):
          what="90 headers")
     ours(p, req("GET", "/caom2/observations", ["X-Big: " + "a" * 9000]), 431, torkeep=True,
          what="/caom2 9 KB header")
-    # item 4: what libmicrohttpd 0.9.75 answers itself before obsflowd sees the request (README
+    # item 4: what libmicrohttpd 0.9.75 answers itself before obsflowd sees the request (docs/service.md
     # "Answers that are not ours"): pinned by status; if one becomes ours, tighten it above
     for what, data, status in (
             ("30 KB URI", req("GET", "/v1/jobs?queue=" + "a" * 30000), 414),

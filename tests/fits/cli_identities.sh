@@ -1,6 +1,6 @@
 #!/bin/bash
 # cli_identities.sh - obsflow caom without identity options uses caom2pipe's StorageName rule
-# (README "CAOM metadata"), -o writes a document that validates against CAOM-2.4.xsd, --json
+# (docs/caom.md "CAOM metadata"), -o writes a document that validates against CAOM-2.4.xsd, --json
 # renders the same observation, --compute adds plane metadata, and a real FITS file (cfitsio
 # path, multi-extension) maps to one part per HDU.
 set -u
