@@ -64,3 +64,25 @@ char *caom_test_slurp(const char *rel, size_t *len)
     *len = (size_t)n;
     return buf;
 }
+
+const char *const caom_test_docs[] = {
+    "caom2tools/SampleDerived-CAOM-2.4.xml",
+    "caom2tools/SampleSimple-CAOM-2.3.xml",
+    "caom2tools/lotss/P124+62/P124+62.xml",
+    "caom2tools/dao/dao_c122_2016_007777/dao_c122_2016_007777.xml",
+    "caom2tools/cgps/myOBS/cgps.xml",
+    "possum2caom2/casda/PSM_pilot1_1368MHz_18asec_2031-5249_11073_i_v1.expected.xml",
+    "possum2caom2/possum/PSM_pilot1_944MHz_18asec_2226-5552_11268_p3d_v1_coeff0.expected.xml",
+    "neossat2caom2/2015347015200.expected.xml",
+    "omm2caom2/C071112_0001_CAL.expected.xml",
+    "omm2caom2/C101116_QSO2251+158_I_SCIRED.expected.xml",
+    "omm2caom2/C170318_0121_SCI.expected.xml",
+    "cgps2caom2/MC2_FCRAO/MC2_FCRAO.xml",
+    "vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml",
+    "wallaby2caom2/dr2/SoFiA_J124915+043926_mom0.expected.xml",
+    "wallaby2caom2/dr2/SoFiA_J124915+043926_cube.expected.xml",
+    "wallaby2caom2/dr1/WALLABY_J103250-301601_Hydra_TR1_spec.expected.xml",
+    "dao2caom2/dao_c122_2016_012652.expected.xml",
+    "dao2caom2/dao_c182_2017_009814.expected.xml",
+};
+const size_t caom_test_ndocs = sizeof caom_test_docs / sizeof caom_test_docs[0];

@@ -15,6 +15,11 @@ int caom_test_setup(void);
 /** The shared directory (borrowed, valid after caom_test_setup). */
 const char *caom_test_shared(void);
 
+/** Every shared CAOM observation document (paths below testdata/caom2), for tests that walk
+ * them all. */
+extern const char *const caom_test_docs[];
+extern const size_t caom_test_ndocs;
+
 /** "<shared>/testdata/caom2/<rel>" into @p out (@p cap bytes). */
 void caom_test_path(char *out, size_t cap, const char *rel);
 

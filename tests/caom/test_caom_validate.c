@@ -22,26 +22,6 @@
 
 static char g_xsd[1100];
 
-static const char *const k_docs[] = {
-    "caom2tools/SampleDerived-CAOM-2.4.xml",
-    "caom2tools/SampleSimple-CAOM-2.3.xml",
-    "caom2tools/lotss/P124+62/P124+62.xml",
-    "caom2tools/dao/dao_c122_2016_007777/dao_c122_2016_007777.xml",
-    "caom2tools/cgps/myOBS/cgps.xml",
-    "possum2caom2/casda/PSM_pilot1_1368MHz_18asec_2031-5249_11073_i_v1.expected.xml",
-    "possum2caom2/possum/PSM_pilot1_944MHz_18asec_2226-5552_11268_p3d_v1_coeff0.expected.xml",
-    "neossat2caom2/2015347015200.expected.xml",
-    "omm2caom2/C071112_0001_CAL.expected.xml",
-    "omm2caom2/C101116_QSO2251+158_I_SCIRED.expected.xml",
-    "omm2caom2/C170318_0121_SCI.expected.xml",
-    "cgps2caom2/MC2_FCRAO/MC2_FCRAO.xml",
-    "vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml",
-    "wallaby2caom2/dr2/SoFiA_J124915+043926_mom0.expected.xml",
-    "wallaby2caom2/dr2/SoFiA_J124915+043926_cube.expected.xml",
-    "wallaby2caom2/dr1/WALLABY_J103250-301601_Hydra_TR1_spec.expected.xml",
-    "dao2caom2/dao_c122_2016_012652.expected.xml",
-    "dao2caom2/dao_c182_2017_009814.expected.xml",
-};
 
 /* A document the reader takes but the XSD refuses: collection after observationID (line 3). */
 static const char k_out_of_order[] =
@@ -76,13 +56,13 @@ static void test_builtin_schema(void **state)
     char *raw = caom_test_slurp("caom2tools/SampleDerived-CAOM-2.4.xml", &len);
     assert_int_equal(caom_schema_validate(builtin, raw, len, &ei), ERR_OK);
     free(raw);
-    for (size_t i = 0; i < ARRAY_LEN(k_docs); i++) {
-        struct caom_observation *o = caom_test_load(k_docs[i]);
+    for (size_t i = 0; i < caom_test_ndocs; i++) {
+        struct caom_observation *o = caom_test_load(caom_test_docs[i]);
         char *xml = NULL;
         assert_int_equal(caom_xml_write(o, &xml, &len, &ei), ERR_OK);
         enum err rc = caom_schema_validate(builtin, xml, len, &ei);
         if (rc)
-            fprintf(stderr, "%s: %s\n", k_docs[i], ei.msg);
+            fprintf(stderr, "%s: %s\n", caom_test_docs[i], ei.msg);
         assert_int_equal(rc, ERR_OK);
         free(xml);
         caom_observation_free(o);
@@ -166,22 +146,22 @@ static void test_shared_documents_pass(void **state)
         {"caom2tools/lotss/P124+62/P124+62.xml", "plane[0].artifact[0].part[0].chunk[0].naxis",
          "invalid axes: missing axis 4 (naxis 4)"},
     };
-    for (size_t i = 0; i < ARRAY_LEN(k_docs); i++) {
-        struct caom_observation *o = caom_test_load(k_docs[i]);
+    for (size_t i = 0; i < caom_test_ndocs; i++) {
+        struct caom_observation *o = caom_test_load(caom_test_docs[i]);
         struct err_info ei = {0};
         enum err rc = caom_observation_validate(o, &ei);
         if (rc)
-            fprintf(stderr, "%s: %s\n", k_docs[i], ei.msg);
+            fprintf(stderr, "%s: %s\n", caom_test_docs[i], ei.msg);
         assert_int_equal(rc, ERR_OK);
         const char *field = NULL, *want = NULL;
         for (size_t k = 0; k < ARRAY_LEN(wcs_refused); k++)
-            if (strcmp(wcs_refused[k].doc, k_docs[i]) == 0) {
+            if (strcmp(wcs_refused[k].doc, caom_test_docs[i]) == 0) {
                 field = wcs_refused[k].field;
                 want = wcs_refused[k].want;
             }
         rc = caom_observation_validate_wcs(o, &ei);
         if (rc != (want ? ERR_WCS : ERR_OK))
-            fprintf(stderr, "%s: wcs: %s\n", k_docs[i], ei.msg);
+            fprintf(stderr, "%s: wcs: %s\n", caom_test_docs[i], ei.msg);
         if (want) {
             assert_int_equal(rc, ERR_WCS);
             assert_string_equal(ei.field, field);

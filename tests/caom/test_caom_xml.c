@@ -18,26 +18,6 @@
 
 static char g_xsd[1100];
 
-static const char *const k_docs[] = {
-    "caom2tools/SampleDerived-CAOM-2.4.xml",
-    "caom2tools/SampleSimple-CAOM-2.3.xml",
-    "caom2tools/lotss/P124+62/P124+62.xml",
-    "caom2tools/dao/dao_c122_2016_007777/dao_c122_2016_007777.xml",
-    "caom2tools/cgps/myOBS/cgps.xml",
-    "possum2caom2/casda/PSM_pilot1_1368MHz_18asec_2031-5249_11073_i_v1.expected.xml",
-    "possum2caom2/possum/PSM_pilot1_944MHz_18asec_2226-5552_11268_p3d_v1_coeff0.expected.xml",
-    "neossat2caom2/2015347015200.expected.xml",
-    "omm2caom2/C071112_0001_CAL.expected.xml",
-    "omm2caom2/C101116_QSO2251+158_I_SCIRED.expected.xml",
-    "omm2caom2/C170318_0121_SCI.expected.xml",
-    "cgps2caom2/MC2_FCRAO/MC2_FCRAO.xml",
-    "vlass2caom2/VLASS1.1.T01t01.J000228-363000.expected.xml",
-    "wallaby2caom2/dr2/SoFiA_J124915+043926_mom0.expected.xml",
-    "wallaby2caom2/dr2/SoFiA_J124915+043926_cube.expected.xml",
-    "wallaby2caom2/dr1/WALLABY_J103250-301601_Hydra_TR1_spec.expected.xml",
-    "dao2caom2/dao_c122_2016_012652.expected.xml",
-    "dao2caom2/dao_c182_2017_009814.expected.xml",
-};
 
 static void md5_hex(const void *p, size_t n, char out[33])
 {
@@ -200,26 +180,26 @@ static void test_round_trip_all(void **state)
     if (rc)
         fprintf(stderr, "%s\n", ei.msg);
     assert_int_equal(rc, ERR_OK);
-    for (size_t i = 0; i < ARRAY_LEN(k_docs); i++) {
-        struct caom_observation *o = caom_test_load(k_docs[i]), *o2 = NULL;
+    for (size_t i = 0; i < caom_test_ndocs; i++) {
+        struct caom_observation *o = caom_test_load(caom_test_docs[i]), *o2 = NULL;
         char *xml = NULL, *xml2 = NULL;
         size_t len = 0, len2 = 0;
         rc = caom_xml_write(o, &xml, &len, &ei);
         if (rc)
-            fprintf(stderr, "%s: write: %s\n", k_docs[i], ei.msg);
+            fprintf(stderr, "%s: write: %s\n", caom_test_docs[i], ei.msg);
         assert_int_equal(rc, ERR_OK);
         rc = caom_schema_validate(schema, xml, len, &ei);
         if (rc)
-            fprintf(stderr, "%s: validate: %s\n", k_docs[i], ei.msg);
+            fprintf(stderr, "%s: validate: %s\n", caom_test_docs[i], ei.msg);
         assert_int_equal(rc, ERR_OK);
-        rc = caom_xml_read(xml, len, k_docs[i], &o2, &ei);
+        rc = caom_xml_read(xml, len, caom_test_docs[i], &o2, &ei);
         if (rc)
-            fprintf(stderr, "%s: reread: %s\n", k_docs[i], ei.msg);
+            fprintf(stderr, "%s: reread: %s\n", caom_test_docs[i], ei.msg);
         assert_int_equal(rc, ERR_OK);
         char where[256] = "";
         bool eq = caom_observation_equal(o, o2, true, where, sizeof where);
         if (!eq)
-            fprintf(stderr, "%s: differs at %s\n", k_docs[i], where);
+            fprintf(stderr, "%s: differs at %s\n", caom_test_docs[i], where);
         assert_true(eq);
         /* checksum attributes survive the trip */
         assert_string_equal(o->e.acc_meta_checksum, o2->e.acc_meta_checksum);
