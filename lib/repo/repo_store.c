@@ -292,6 +292,11 @@ static enum err ents_add(struct wctx *w,
     return ERR_OK;
 }
 
+static int uuid_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
 static enum err ents_collect(struct wctx *w, struct err_info *ei)
 {
     size_t cap = 0;
@@ -322,18 +327,24 @@ static enum err ents_collect(struct wctx *w, struct err_info *ei)
             }
         }
     }
-    /* the same UUID twice in one document would make two rows one */
-    for (size_t i = 0; i < w->nents; i++) {
-        if (memcmp(w->ents[i].e->id, o->e.id, 16) == 0) {
-            goto dup;
-        }
+    /* the same UUID twice in one document would make two rows one: sort a copy of every id
+     * (the observation's too) and compare neighbours, whatever the document's size */
+    uint8_t(*ids)[16] = malloc((w->nents + 1) * sizeof *ids);
+    if (!ids) {
+        goto nomem;
     }
-    for (size_t i = 0; i + 1 < w->nents && w->nents < 4096; i++) {
-        for (size_t k = i + 1; k < w->nents; k++) {
-            if (memcmp(w->ents[i].e->id, w->ents[k].e->id, 16) == 0) {
-                goto dup;
-            }
-        }
+    memcpy(ids[0], o->e.id, 16);
+    for (size_t i = 0; i < w->nents; i++) {
+        memcpy(ids[i + 1], w->ents[i].e->id, 16);
+    }
+    qsort(ids, w->nents + 1, sizeof *ids, uuid_cmp);
+    bool twice = false;
+    for (size_t i = 1; i <= w->nents && !twice; i++) {
+        twice = memcmp(ids[i - 1], ids[i], 16) == 0;
+    }
+    free(ids);
+    if (twice) {
+        goto dup;
     }
     return ERR_OK;
 dup:
@@ -345,7 +356,7 @@ nomem:
 
 static int stored_cmp(const void *a, const void *b)
 {
-    return memcmp(((const struct stored *)a)->id, ((const struct stored *)b)->id, 16);
+    return uuid_cmp(((const struct stored *)a)->id, ((const struct stored *)b)->id);
 }
 
 static const struct stored *stored_find(const struct wctx *w, const uint8_t id[16])
