@@ -1,0 +1,19 @@
+/* fuzz_refstore_fits.c - lib/refstore's FITS completeness walker on arbitrary bytes: it must
+ * answer ERR_OK or ERR_FITS without reading out of bounds or overflowing a size.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "refstore/refstore_int.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct err_info ei;
+    enum err e = refstore__fits_check_mem(data, size, &ei);
+    if (e != ERR_OK && e != ERR_FITS && e != ERR_NOMEM) {
+        abort();
+    }
+    return 0;
+}
