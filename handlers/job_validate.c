@@ -132,15 +132,6 @@ static enum err noop_params(json_t *params, const char *pfx, struct err_info *ei
 
 /* The params validator of each job kind that has one: the same function the kind's worker
  * calls before running, so a job accepted here is never refused there for its params. */
-static enum err dataset_params_validate(const json_t *params,
-                                        const char *pfx,
-                                        const struct profile_set *profiles,
-                                        struct err_info *ei)
-{
-    (void)profiles;
-    return pipeline_params_validate(params, pfx, ei);
-}
-
 static const struct {
     const char *kind;
     enum err (*validate)(const json_t *params,
@@ -149,7 +140,7 @@ static const struct {
                          struct err_info *ei);
 } kind_params[] = {
     {"ingest", ingest_params_validate},
-    {"dataset", dataset_params_validate},
+    {"dataset", pipeline_params_validate},
 };
 
 static enum err kind_params_check(const char *kind,

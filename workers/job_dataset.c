@@ -2,91 +2,156 @@
 #include "job_dataset.h"
 
 #include "core/log.h"
+#include "fits2caom/fits2caom.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+struct caom_run;
+
+/* What the pipeline's hooks get: the job, and the CAOM state of the products hook. */
+struct dataset_hooks_ud {
+    struct workers_job *job;
+    struct caom_run *cr;
+};
+
 static bool job_cancelled(void *ud)
 {
-    return workers_job_cancelled(ud);
+    return workers_job_cancelled(((struct dataset_hooks_ud *)ud)->job);
 }
 
 static void job_step(void *ud, const char *step, int index, int nsteps, const char *detail)
 {
-    LOG_DEBUG("dataset", "job %s step %d/%d %s%s%s", workers_job_id(ud), index, nsteps, step,
+    LOG_DEBUG("dataset", "job %s step %d/%d %s%s%s",
+              workers_job_id(((struct dataset_hooks_ud *)ud)->job), index, nsteps, step,
               detail && *detail ? ": " : "", detail ? detail : "");
 }
 
 static void job_log(void *ud, bool alert, const char *line)
 {
     if (alert) {
-        LOG_WARN("dataset", "job %s: %s", workers_job_id(ud), line);
+        LOG_WARN("dataset", "job %s: %s", workers_job_id(((struct dataset_hooks_ud *)ud)->job),
+                 line);
     }
 }
 
-/* The CAOM step: the FITS products of a successful run -> one observation <collection>/<ds>
- * (plane <ds>, an artifact per product) through lib/ingest; its outcome goes into @p out. */
-static enum err caom_step(struct workers_job *job, const struct job_dataset_ctx *ctx,
-                          const struct pipeline_request *req, const struct pipeline_result *res,
-                          json_t *out, struct err_info *ei)
-{
-    if (!ctx->ingest) {
-        workers_job_set_error_code(job, "caom_unavailable");
-        return err_set(ei, ERR_INVALID, "this obsflowd has no CAOM repository for datasets");
-    }
-    struct ingest_params *p = calloc(1, sizeof *p);
+/* The CAOM step of one dataset job: the observation built from the finished products before
+ * they are published (products hook), pushed once they are. */
+struct caom_run {
+    struct workers_job *job;
+    const struct job_dataset_ctx *ctx;
+    const struct pipeline_request *req;
+    struct caom_observation *obs; /* built, not yet pushed */
     struct ingest_result ir;
-    struct repo_target *target = NULL;
-    if (!p) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
+};
+
+static void compute_warn(void *ud, const char *msg)
+{
+    LOG_WARN("dataset", "job %s: CAOM compute: %s", workers_job_id(ud), msg);
+}
+
+/* The plane a file belongs to: its StorageName product ID, previews with the FITS file they
+ * show ("x_flt_thumb.jpg" and "x_flt.jpg" -> "x_flt"). */
+static void plane_of(const char *file_id, bool preview, char *out, size_t cap)
+{
+    size_t n = strlen(file_id);
+    if (preview && n > 4 && strcmp(file_id + n - 4, ".jpg") == 0) {
+        n -= 4;
     }
-    memset(&ir, 0, sizeof ir);
-    p->collection = req->collection;
-    p->observation_id = req->dataset;
-    p->product_id = req->dataset;
-    for (size_t i = 0; i < res->n_products && p->n < INGEST_URIS_MAX; i++) {
-        const char *u = res->products[i].uri;
-        size_t n = strlen(u);
-        if (n > 5 && strcmp(u + n - 5, ".fits") == 0 && strncmp(u, "file:", 5) == 0) {
-            p->uris[p->n++] = u;
+    if (preview && n > 6 && strncmp(file_id + n - 6, "_thumb", 6) == 0) {
+        n -= 6;
+    }
+    snprintf(out, cap, "%.*s", (int)n, file_id);
+}
+
+/* products hook: one plane per FITS product (raw inputs calibrationLevel 1, what the run made
+ * 2), each with its artifact; previews and thumbnails as artifacts of the plane they show. */
+static enum err caom_build(void *ud, const struct pipeline_product *files, size_t n,
+                           struct err_info *ei)
+{
+    struct caom_run *cr = ((struct dataset_hooks_ud *)ud)->cr;
+    const struct job_ingest_ctx *ic = cr->ctx->ingest;
+    const struct profile *pr = cr->req->profile;
+    const char *scheme = pr && pr->scheme ? pr->scheme : NULL;
+    struct ingest_file *f = calloc(n ? n : 1, sizeof *f);
+    struct f2c_names *nm = calloc(n ? n : 1, sizeof *nm);
+    char(*pid)[F2C_NAME_MAX] = calloc(n ? n : 1, sizeof *pid);
+    size_t k = 0;
+    enum err e = ERR_OK;
+    if (!f || !nm || !pid) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n && e == ERR_OK; i++) {
+        const char *path = files[i].uri + 5; /* "file:" */
+        bool preview = strcmp(files[i].type, "preview") == 0 ||
+                       strcmp(files[i].type, "thumbnail") == 0;
+        e = f2c_storage_name(path, cr->req->collection, scheme, &nm[k], ei);
+        if (e != ERR_OK) {
+            break;
+        }
+        plane_of(nm[k].file_id, preview, pid[k], sizeof pid[k]);
+        f[k] = (struct ingest_file){
+            .path = path,
+            .artifact_uri = nm[k].artifact_uri,
+            .product_id = pid[k],
+            .content_type = preview ? "image/jpeg" : NULL,
+            .product_type = preview ? files[i].type : NULL,
+            .size = files[i].size,
+            .md5 = files[i].md5,
+            .calibration_level = preview ? -1 : files[i].input ? 1 : 2,
+        };
+        k++;
+    }
+    if (e == ERR_OK) {
+        struct ingest_build b = {
+            .collection = cr->req->collection,
+            .observation_id = cr->req->dataset,
+            .scheme = scheme,
+            .blueprint_dir = ic->blueprint_dir,
+            .blueprints = pr ? pr->blueprints : NULL,
+            .nbp = pr ? pr->nbp : 0,
+            .compute = pr && pr->has_compute && pr->compute,
+            .warn = compute_warn,
+            .warn_ctx = cr->job,
+            .files = f,
+            .n = k,
+        };
+        e = ingest_build_planes(&b, &cr->obs, &cr->ir, ei);
+        if (e != ERR_OK) {
+            err_prefix(ei, "CAOM: ");
         }
     }
-    enum err e = ERR_OK;
-    if (p->n == 0) {
-        workers_job_set_error_code(job, "bad_input");
-        e = err_set(ei, ERR_INVALID, "dataset %s published no FITS product for CAOM",
-                    req->dataset);
-        goto done;
-    }
-    e = ctx->ingest->remote ? repo_target_remote(ctx->ingest->remote, &target, ei)
-                            : repo_target_local(ctx->ingest->store, &target, ei);
-    if (e != ERR_OK) {
-        goto done;
-    }
-    struct ingest_env env = {
-        .storage = ctx->ingest->storage,
-        .target = target,
-        .blueprint_dir = ctx->ingest->blueprint_dir,
-        .work_dir = ctx->ingest->work_dir,
-        .tag = workers_job_id(job),
-        .cancelled = job_cancelled,
-        .cancel_ctx = job,
-    };
-    e = ingest_run(&env, p, &ir, ei);
+out:
+    free(f);
+    free(nm);
+    free(pid);
+    return e;
+}
+
+/* After publication: push the observation built before it; its outcome goes into @p out. */
+static enum err caom_push(struct caom_run *cr, json_t *out, struct err_info *ei)
+{
+    const struct job_ingest_ctx *ic = cr->ctx->ingest;
+    struct repo_target *target = NULL;
+    enum err e = ic->remote ? repo_target_remote(ic->remote, &target, ei)
+                            : repo_target_local(ic->store, &target, ei);
     if (e == ERR_OK) {
-        json_t *c = ingest_result_json(&ir);
+        struct ingest_env env = {.target = target};
+        e = ingest_push(&env, cr->obs, &cr->ir, ei);
+    }
+    if (e == ERR_OK) {
+        json_t *c = ingest_result_json(&cr->ir);
         if (!c || json_object_set_new(out, "caom", c) != 0) {
             e = err_set(ei, ERR_NOMEM, "out of memory");
         }
-    } else if (e != ERR_CANCELLED && ir.code[0]) {
-        workers_job_set_error_code(job, ir.code);
-        err_prefix(ei, "CAOM step: ");
+    } else if (cr->ir.code[0]) {
+        workers_job_set_error_code(cr->job, cr->ir.code);
+        err_prefix(ei, "CAOM push: ");
     }
-done:
     repo_target_free(target);
-    free(p);
     return e;
 }
 
@@ -110,40 +175,67 @@ static bool transient(int code)
 enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info *ei)
 {
     const struct job_dataset_ctx *ctx = arg;
-    struct pipeline_request req;
+    struct pipeline_request *req = calloc(1, sizeof *req);
     struct pipeline_result res;
-    enum err e = pipeline_params_parse(workers_job_params(job), "", &req, ei);
+    struct caom_run cr = {.job = job, .ctx = ctx};
+    enum err e;
+    if (!req) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    e = pipeline_params_parse(workers_job_params(job), "",
+                              ctx->ingest ? ctx->ingest->profiles : NULL, req, ei);
     if (e != ERR_OK) {
         workers_job_set_error_code(job, "invalid_params");
-        return e;
+        goto out;
     }
-    req.tag = workers_job_id(job);
+    if (req->collection && !ctx->ingest) {
+        workers_job_set_error_code(job, "caom_unavailable");
+        e = err_set(ei, ERR_INVALID, "this obsflowd has no CAOM repository for datasets");
+        goto out;
+    }
+    req->tag = workers_job_id(job);
+    cr.req = req;
     struct pipeline_config cfg = {
         .config_dir = ctx->config_dir,
         .work_dir = ctx->work_dir,
         .storage = ctx->storage,
     };
     struct pipeline_hooks hooks = {
-        .cancelled = job_cancelled, .step = job_step, .log = job_log, .ud = job};
-    int code = pipeline_run(&cfg, &req, &hooks, &res);
+        .cancelled = job_cancelled,
+        .step = job_step,
+        .log = job_log,
+        .products = req->collection ? caom_build : NULL,
+        .ud = job,
+    };
+    /* the products hook needs the CAOM state; the others the job: both ride on ud */
+    struct dataset_hooks_ud hu = {.job = job, .cr = &cr};
+    hooks.ud = &hu;
+    int code = pipeline_run(&cfg, req, &hooks, &res);
     if (code == PIPELINE_SUCCESS) {
         json_t *r = pipeline_result_json(&res);
-        if (!r) {
-            pipeline_result_free(&res);
-            return err_set(ei, ERR_NOMEM, "out of memory");
-        }
-        e = req.collection ? caom_step(job, ctx, &req, &res, r, ei) : ERR_OK;
         pipeline_result_free(&res);
+        if (!r) {
+            e = err_set(ei, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        e = cr.obs ? caom_push(&cr, r, ei) : ERR_OK;
         if (e != ERR_OK) {
             json_decref(r);
-            return e;
+            goto out;
         }
         workers_job_set_result(job, r);
-        return ERR_OK;
+        goto out;
     }
     pipeline_result_free(&res);
     if (res.cancelled) {
-        return err_set(ei, ERR_CANCELLED, "dataset %s cancelled", req.dataset);
+        e = err_set(ei, ERR_CANCELLED, "dataset %s cancelled", req->dataset);
+        goto out;
+    }
+    if (cr.ir.code[0]) {
+        /* the CAOM build failed before publication: its class, not GENERIC_ERROR */
+        workers_job_set_error_code(job, cr.ir.code);
+        e = err_set(ei, ERR_INVALID, "%s", res.reason);
+        goto out;
     }
     char lc[64];
     const char *name = pipeline_exit_name(code);
@@ -153,6 +245,9 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
     }
     lc[i] = '\0';
     workers_job_set_error_code(job, lc);
-    return err_set(ei, transient(code) ? ERR_IO : ERR_INVALID, "%s[%d]: %s", name, code,
-                   res.reason);
+    e = err_set(ei, transient(code) ? ERR_IO : ERR_INVALID, "%s[%d]: %s", name, code, res.reason);
+out:
+    caom_observation_free(cr.obs);
+    free(req);
+    return e;
 }

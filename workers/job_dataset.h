@@ -22,10 +22,13 @@ struct job_dataset_ctx {
  * The handler: params checked by pipeline_params_parse (as POST /v1/jobs did), pipeline_run
  * with the job's cancellation as its cancelled hook, result {"exit_code", "exit_name",
  * "dataset_dir", "products": [{"uri", "size", "md5", "type"}], "steps": [{"name", "ms"}],
- * "total_ms"}. With params.collection, the FITS products then go through lib/ingest (headers
- * -> lib/fits2caom -> repo_push): one observation <collection>/<dataset> with one plane
- * <dataset> and an artifact per FITS product, its outcome in result.caom ({"outcome", "uri",
- * "acc_meta_checksum", "artifacts"}; created, updated or unchanged). A failed dataset fails the job with code = the lower-case CALDP exit name
+ * "total_ms"}. With a collection (params.collection or the profile's), the finished products
+ * go through lib/ingest before they are published (ingest_build_planes: one plane per FITS
+ * product, raw inputs calibrationLevel 1 and products 2, previews and thumbnails attached to
+ * the plane they show, built with the profile's blueprints) and the observation is pushed
+ * after publication, its outcome in result.caom ({"outcome", "uri", "acc_meta_checksum",
+ * "artifacts"}; created, updated or unchanged). A failed dataset fails the job with code =
+ * the lower-case CALDP exit name
  * ("stage1_error") and message "NAME[code]: reason": at once (ERR_INVALID) unless the code is
  * one that may get better by retrying (S3 up/download, astroquery, memory).
  */

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define INGEST_URIS_MAX       1000 /* inputs of one job */
 #define INGEST_BLUEPRINTS_MAX 64   /* blueprint files of one job */
@@ -103,6 +104,59 @@ NODISCARD enum err ingest_run(const struct ingest_env *env,
                               const struct ingest_params *p,
                               struct ingest_result *res,
                               struct err_info *ei);
+
+/** One file of ingest_build_planes. Strings borrowed. */
+struct ingest_file {
+    const char *path;         /* local file */
+    const char *artifact_uri; /* its artifact URI */
+    const char *product_id;   /* the plane it belongs to */
+    /* NULL: a FITS file whose headers are read through the blueprints (content length and
+     * MD5 from the file); else the MIME type of a file attached as it is (a preview) to the
+     * plane of a FITS file, with product_type, size and md5 (32 hex, or NULL) below */
+    const char *content_type;
+    const char *product_type; /* non-FITS files: "preview", "thumbnail" (NULL: auxiliary) */
+    uint64_t size;
+    const char *md5;
+    int calibration_level; /* of the plane (first FITS file of the plane decides); -1 = as
+                              the blueprints say */
+};
+
+/** An observation of several planes from local files. Everything borrowed. */
+struct ingest_build {
+    const char *collection;     /* required */
+    const char *observation_id; /* required */
+    const char *scheme;         /* NULL: "cadc" */
+    const char *blueprint_dir;
+    const char *const *blueprints; /* names under blueprint_dir */
+    size_t nbp;
+    bool compute;
+    caom_compute_warn_fn warn; /* with compute: quantities left out are reported here */
+    void *warn_ctx;
+    const struct ingest_file *files;
+    size_t n; /* 1..INGEST_URIS_MAX */
+};
+
+/**
+ * Build one observation: one plane per distinct product_id of the FITS files (each built by
+ * lib/fits2caom from its files and the blueprints), then the other files attached to their
+ * planes. res->artifacts counts the artifacts; on failure res->code holds the class.
+ * @return ERR_OK; ERR_INVALID for what another attempt would meet again (blueprint, headers,
+ *         a file attached to no plane); ERR_IO, ERR_NOMEM.
+ */
+NODISCARD enum err ingest_build_planes(const struct ingest_build *b,
+                                       struct caom_observation **out,
+                                       struct ingest_result *res,
+                                       struct err_info *ei);
+
+/**
+ * Push @p obs to env->target (only target is used). Errors the repository will give again
+ * (4xx, invalid document) become ERR_INVALID with res->code "repository_refused"; others
+ * (network, 5xx, unavailable) are kept, with "repository_unavailable".
+ */
+NODISCARD enum err ingest_push(const struct ingest_env *env,
+                               const struct caom_observation *obs,
+                               struct ingest_result *res,
+                               struct err_info *ei);
 
 /** The result object of a successful ingest: {"outcome", "uri", "acc_meta_checksum",
  * "artifacts"} (new reference, NULL when out of memory). */

@@ -3,6 +3,7 @@
  * permanent (ERR_INVALID + code) or transient (kept, to be retried).
  * SPDX-License-Identifier: Apache-2.0 */
 #include "ingest.h"
+#include "ingest_int.h"
 
 #include "core/str.h"
 #include "fits2caom/fits2caom.h"
@@ -58,38 +59,12 @@ static enum err transient(struct run *r, enum err e, const char *code)
 
 static enum err resolve_blueprints(struct run *r, struct err_info *ei)
 {
-    const struct ingest_params *p = r->p;
-    if (p->nbp == 0) {
-        return ERR_OK;
-    }
-    char root[PATH_MAX];
-    if (!r->env->blueprint_dir || !realpath(r->env->blueprint_dir, root)) {
-        err_set(ei, ERR_NOT_FOUND, "blueprint directory \"%s\" is not readable: %s",
-                r->env->blueprint_dir ? r->env->blueprint_dir : "(none)", strerror(errno));
+    enum err e = ingest__blueprints_resolve(r->env->blueprint_dir, r->p->blueprints, r->p->nbp,
+                                            r->bps, ei);
+    if (e != ERR_OK && e != ERR_NOMEM) {
         return permanent(r, "blueprint", ei);
     }
-    size_t rl = strlen(root);
-    for (size_t i = 0; i < p->nbp; i++) {
-        char want[INGEST_PATH_MAX];
-        char real[PATH_MAX];
-        int n = snprintf(want, sizeof want, "%s/%s", r->env->blueprint_dir, p->blueprints[i]);
-        if (n < 0 || (size_t)n >= sizeof want || !realpath(want, real)) {
-            err_set(ei, ERR_NOT_FOUND, "blueprint \"%s\" not found under %s", p->blueprints[i],
-                    r->env->blueprint_dir);
-            snprintf(ei->field, sizeof ei->field, "params.blueprints[%zu]", i);
-            return permanent(r, "blueprint", ei);
-        }
-        if (strncmp(real, root, rl) != 0 || real[rl] != '/') {
-            err_set(ei, ERR_FORBIDDEN, "blueprint \"%s\" resolves outside %s", p->blueprints[i],
-                    r->env->blueprint_dir);
-            snprintf(ei->field, sizeof ei->field, "params.blueprints[%zu]", i);
-            return permanent(r, "blueprint", ei);
-        }
-        if (!(r->bps[i] = str_dup(real))) {
-            return err_set(ei, ERR_NOMEM, "out of memory");
-        }
-    }
-    return ERR_OK;
+    return e;
 }
 
 /* The last path component of @p uri (query and fragment dropped). */
@@ -206,27 +181,6 @@ static enum err fetch_inputs(struct run *r, struct err_info *ei)
     return ERR_OK;
 }
 
-static bool repo_permanent(enum err e)
-{
-    switch (e) {
-    case ERR_PARSE:
-    case ERR_INVALID:
-    case ERR_XML:
-    case ERR_WCS:
-    case ERR_CHECKSUM:
-    case ERR_UNAUTHORIZED:
-    case ERR_FORBIDDEN:
-    case ERR_NOT_FOUND:
-    case ERR_CONFLICT:
-    case ERR_PRECONDITION:
-    case ERR_TOO_LARGE:
-    case ERR_UNSUPPORTED:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static enum err build_and_push(struct run *r, struct err_info *ei)
 {
     const struct ingest_params *p = r->p;
@@ -291,15 +245,9 @@ static enum err build_and_push(struct run *r, struct err_info *ei)
         caom_observation_free(obs);
         return err_set(ei, ERR_CANCELLED, "ingest stopped: cancellation requested");
     }
-    e = repo_push(r->env->target, obs, &r->res->push, ei);
+    e = ingest_push(r->env, obs, r->res, ei);
     caom_observation_free(obs);
-    if (e == ERR_OK) {
-        return ERR_OK;
-    }
-    if (repo_permanent(e)) {
-        return permanent(r, "repository_refused", ei);
-    }
-    return transient(r, e, "repository_unavailable");
+    return e;
 }
 
 static void cleanup(struct run *r)

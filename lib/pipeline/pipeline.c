@@ -784,6 +784,69 @@ static int step_calibrate(struct run *r)
     return PROC_SUCCESS;
 }
 
+/* ---- the caller's look at the finished products (before publication) ---------------------- */
+
+static void product_type(const char *path, char *out, size_t cap);
+
+/* Add the files of @p dir ending in @p suffix to @p list (at most PIPELINE_PRODUCTS_MAX). */
+static enum err local_files(const struct run *r, const char *dir, const char *suffix,
+                            struct pipeline_product *list, size_t *n, struct err_info *ei)
+{
+    char *names[PROC_FILES_MAX];
+    size_t k = 0;
+    enum err rc = proc_list_dir(dir, "", suffix, names, PROC_FILES_MAX, &k, ei);
+    if (rc == ERR_NOT_FOUND) {
+        err_info_clear(ei);
+        return ERR_OK; /* no previews */
+    }
+    for (size_t i = 0; rc == ERR_OK && i < k; i++) {
+        char path[PROC_PATH_MAX];
+        if (*n >= PIPELINE_PRODUCTS_MAX) {
+            rc = err_set(ei, ERR_TOO_LARGE, "more than %d products", PIPELINE_PRODUCTS_MAX);
+            break;
+        }
+        struct pipeline_product *pp = &list[*n];
+        rc = proc_join(path, sizeof path, dir, names[i], ei);
+        if (rc == ERR_OK) {
+            rc = proc_md5_file(path, pp->md5, &pp->size, ei);
+        }
+        if (rc == ERR_OK) {
+            snprintf(pp->uri, sizeof pp->uri, "file:%s", path);
+            product_type(path, pp->type, sizeof pp->type);
+            for (size_t j = 0; j < r->n_inputs && !pp->input; j++) {
+                pp->input = strcmp(r->inputs[j], names[i]) == 0;
+            }
+            (*n)++;
+        }
+    }
+    proc_free_names(names, k);
+    return rc;
+}
+
+static int step_products(struct run *r)
+{
+    struct err_info ei;
+    size_t n = 0;
+    err_info_clear(&ei);
+    struct pipeline_product *list = calloc(PIPELINE_PRODUCTS_MAX, sizeof *list);
+    if (!list) {
+        err_set(&ei, ERR_NOMEM, "out of memory");
+        return fail(r, PROC_GENERIC_ERROR, &ei, NULL);
+    }
+    enum err rc = local_files(r, r->out_dir, ".fits", list, &n, &ei);
+    if (rc == ERR_OK) {
+        rc = local_files(r, r->prev_work, ".jpg", list, &n, &ei);
+    }
+    if (rc == ERR_OK) {
+        rc = r->hooks->products(r->hooks->ud, list, n, &ei);
+    }
+    free(list);
+    if (rc != ERR_OK) {
+        return fail(r, PROC_GENERIC_ERROR, &ei, NULL);
+    }
+    return PROC_SUCCESS;
+}
+
 /* ---- step 4: previews ------------------------------------------------------------------- */
 
 static bool wants_preview(const struct run *r, const char *name)
@@ -1225,6 +1288,9 @@ static int run_process(struct run *r)
         proc_usage_now(&r->tp, r->cfg->process_usage);
         previews_ran = true;
         pcode = step_previews(r);
+    }
+    if (code == PROC_SUCCESS && r->hooks && r->hooks->products) {
+        code = cancel_now(r) ? cancel_fail(r) : step_products(r);
     }
     if (code == PROC_SUCCESS) {
         code = cancel_now(r) ? cancel_fail(r) : step_publish(r, &products, &previews);

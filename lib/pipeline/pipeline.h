@@ -17,6 +17,7 @@
 
 #include "core/compiler.h"
 #include "core/err.h"
+#include "profile/profile.h"
 #include "storage/storage.h"
 
 #include <jansson.h>
@@ -69,6 +70,12 @@ struct pipeline_request {
     /* CAOM collection of the observation the caller builds from the products (the dataset
      * job's CAOM step); not used by pipeline_run; NULL = none */
     const char *collection;
+    /* the dataset profile the job named (borrowed from the service's set), or NULL: its
+     * blueprints, scheme and compute shape the CAOM step; not used by pipeline_run */
+    const struct profile *profile;
+    /* pipeline_params_parse: the output URI (given, or the profile's template expanded);
+     * output points here */
+    char output_buf[PIPELINE_URI_MAX];
 };
 
 /** Everything the pipeline needs to know about its surroundings. Strings borrowed. */
@@ -94,6 +101,8 @@ struct pipeline_config {
     bool echo;                     /* log lines also go to hooks->log */
 };
 
+struct pipeline_product;
+
 /** Callbacks of a run; any may be NULL. Called on the calling thread. */
 struct pipeline_hooks {
     /** Checked between and inside steps (per file, imset, transfer chunk); true stops the
@@ -104,6 +113,13 @@ struct pipeline_hooks {
     /** One line of process.txt/preview.txt as written (when config.echo), or with @p alert a
      * line for the operator's error stream. */
     void (*log)(void *ud, bool alert, const char *line);
+    /** The products are complete in the run's scratch directory and nothing is published
+     * yet: @p n files (uri "file:/local/path", type, size, MD5: FITS products first, then
+     * previews), valid during the call. The dataset job builds its CAOM observation here.
+     * An error fails the run with GENERIC_ERROR and its message as the reason (nothing is
+     * published); ERR_CANCELLED stops the run as a cancellation. */
+    enum err (*products)(void *ud, const struct pipeline_product *files, size_t n,
+                         struct err_info *ei);
     void *ud;
 };
 
@@ -113,6 +129,7 @@ struct pipeline_product {
     uint64_t size;
     char md5[33];  /* lower-case hex */
     char type[16]; /* FITS suffix ("raw", "flt"), "preview", "thumbnail", "env", "tarball" */
+    bool input;    /* products hook: a raw input kept among the products (else made by the run) */
 };
 
 struct pipeline_step_time {
@@ -147,16 +164,21 @@ json_t *pipeline_result_json(const struct pipeline_result *res);
 /**
  * THE validator of the `dataset` job's params, used by POST /v1/jobs and the worker alike:
  * dataset (required; 1..63 bytes of [A-Za-z0-9._-]), input (required; file:DIR, astroquery:,
- * s3://bucket[/prefix]), output (required; file:DIR or s3://bucket[/prefix]), collection
- * (optional; 1..128 bytes of [A-Za-z0-9._-]: push a CAOM observation there). file: paths
+ * s3://bucket[/prefix]), output (file:DIR or s3://bucket[/prefix]; required unless the
+ * profile has an output template), collection (optional; 1..128 bytes of [A-Za-z0-9._-]:
+ * build a CAOM observation and push it there; default: the profile's), profile (optional:
+ * the name of one of @p profiles; the dataset must match its dataset_rule). file: paths
  * must be absolute without ".." (their confinement to OBSFLOW_DATA_ROOTS is checked by the
  * storage when the job runs). Any other key is refused. Field names are
  * "<pfx>params.<name>". @p out may be NULL (validate only); its strings are borrowed from
- * @p params. @return ERR_OK; ERR_INVALID naming the field.
+ * @p params and @p profiles, except output (in out->output_buf).
+ * @return ERR_OK; ERR_INVALID naming the field.
  */
 NODISCARD enum err pipeline_params_parse(const json_t *params, const char *pfx,
+                                         const struct profile_set *profiles,
                                          struct pipeline_request *out, struct err_info *ei);
 NODISCARD enum err pipeline_params_validate(const json_t *params, const char *pfx,
+                                            const struct profile_set *profiles,
                                             struct err_info *ei);
 
 #endif

@@ -6,6 +6,7 @@
 #include "core/str.h"
 #include "dataset/dataset.h"
 
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,10 +106,51 @@ static enum err uri_param(const json_t *v, const char *pfx, const char *name, bo
     return ERR_OK;
 }
 
-enum err pipeline_params_parse(const json_t *params, const char *pfx,
-                               struct pipeline_request *out, struct err_info *ei)
+static bool collection_ok(const char *c)
 {
-    struct pipeline_request req = {0};
+    size_t n = c ? strlen(c) : 0;
+    bool ok = n >= 1 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = c[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '.' || ch == '_' || ch == '-';
+    }
+    return ok;
+}
+
+/* The profile's output template with every "{dataset}" replaced; false when too long. */
+static bool expand_output(const char *tmpl, const char *ds, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = tmpl; *p;) {
+        const char *piece = p;
+        size_t len = 1;
+        if (strncmp(p, "{dataset}", 9) == 0) {
+            piece = ds;
+            len = strlen(ds);
+            p += 9;
+        } else {
+            p++;
+        }
+        if (o + len >= cap) {
+            return false;
+        }
+        memcpy(out + o, piece, len);
+        o += len;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+static const char *const dataset_keys[] = {"dataset", "input", "output", "collection", "profile",
+                                           NULL};
+
+enum err pipeline_params_parse(const json_t *params, const char *pfx,
+                               const struct profile_set *profiles, struct pipeline_request *out,
+                               struct err_info *ei)
+{
+    struct pipeline_request req;
+    memset(&req, 0, sizeof req);
     if (!pfx) {
         pfx = "";
     }
@@ -123,10 +165,14 @@ enum err pipeline_params_parse(const json_t *params, const char *pfx,
     json_t *obj = (json_t *)(uintptr_t)params;
     json_object_foreach(obj, k, v)
     {
-        if (strcmp(k, "dataset") != 0 && strcmp(k, "input") != 0 && strcmp(k, "output") != 0 &&
-            strcmp(k, "collection") != 0) {
+        bool known = false;
+        for (size_t i = 0; dataset_keys[i] && !known; i++) {
+            known = strcmp(k, dataset_keys[i]) == 0;
+        }
+        if (!known) {
             return field_err(ei, pfx, k,
-                             "is not a dataset parameter (dataset, input, output, collection)");
+                             "is not a dataset parameter (dataset, input, output, collection, "
+                             "profile)");
         }
     }
     const json_t *ds = params ? json_object_get(params, "dataset") : NULL;
@@ -138,34 +184,71 @@ enum err pipeline_params_parse(const json_t *params, const char *pfx,
         return field_err(ei, pfx, "dataset",
                          "must be a dataset name of 1..63 bytes of [A-Za-z0-9._-]");
     }
+    const json_t *pv = params ? json_object_get(params, "profile") : NULL;
+    if (pv) {
+        const char *name = json_string_value(pv);
+        if (!name) {
+            return field_err(ei, pfx, "profile", "must be a string");
+        }
+        req.profile = profile_set_find(profiles, name);
+        if (!req.profile) {
+            char what[PROFILE_NAME_MAX + 64];
+            snprintf(what, sizeof what, "names no profile of this service (\"%.*s\")",
+                     PROFILE_NAME_MAX, name);
+            return field_err(ei, pfx, "profile", what);
+        }
+        if (req.profile->dataset_rule) {
+            regex_t re;
+            int rc = regcomp(&re, req.profile->dataset_rule, REG_EXTENDED | REG_NOSUB);
+            bool match = rc == 0 && regexec(&re, req.dataset, 0, NULL, 0) == 0;
+            if (rc == 0) {
+                regfree(&re);
+            }
+            if (!match) {
+                char what[512];
+                snprintf(what, sizeof what, "\"%s\" does not match profile %s's dataset_rule %.300s",
+                         req.dataset, req.profile->name, req.profile->dataset_rule);
+                return field_err(ei, pfx, "dataset", what);
+            }
+        }
+    }
     enum err e = uri_param(params ? json_object_get(params, "input") : NULL, pfx, "input", true,
                            &req.input, ei);
-    if (e == ERR_OK) {
-        e = uri_param(params ? json_object_get(params, "output") : NULL, pfx, "output", false,
-                      &req.output, ei);
+    const json_t *ov = params ? json_object_get(params, "output") : NULL;
+    if (e == ERR_OK && !ov && req.profile && req.profile->output) {
+        if (!expand_output(req.profile->output, req.dataset, req.output_buf,
+                           sizeof req.output_buf)) {
+            return field_err(ei, pfx, "output", "from the profile's template is too long");
+        }
+        json_t *tmp = json_string(req.output_buf);
+        e = tmp ? uri_param(tmp, pfx, "output", false, &req.output, ei)
+                : err_set(ei, ERR_NOMEM, "out of memory");
+        json_decref(tmp);
+    } else if (e == ERR_OK) {
+        e = uri_param(ov, pfx, "output", false, &req.output, ei);
+        if (e == ERR_OK) {
+            str_copy(req.output_buf, sizeof req.output_buf, req.output);
+        }
     }
     const json_t *coll = params ? json_object_get(params, "collection") : NULL;
     if (e == ERR_OK && coll) {
         req.collection = json_string_value(coll);
-        size_t n = req.collection ? strlen(req.collection) : 0;
-        bool ok = n >= 1 && n <= 128;
-        for (size_t i = 0; ok && i < n; i++) {
-            char c = req.collection[i];
-            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        }
-        if (!ok) {
+        if (!collection_ok(req.collection)) {
             e = field_err(ei, pfx, "collection",
                           "must be a collection name of 1..128 bytes of [A-Za-z0-9._-]");
         }
+    } else if (e == ERR_OK && req.profile) {
+        req.collection = req.profile->collection;
     }
     if (e == ERR_OK && out) {
         *out = req;
+        out->output = out->output_buf; /* owned by the request from here on */
     }
     return e;
 }
 
-enum err pipeline_params_validate(const json_t *params, const char *pfx, struct err_info *ei)
+enum err pipeline_params_validate(const json_t *params, const char *pfx,
+                                  const struct profile_set *profiles, struct err_info *ei)
 {
-    return pipeline_params_parse(params, pfx, NULL, ei);
+    return pipeline_params_parse(params, pfx, profiles, NULL, ei);
 }

@@ -95,6 +95,7 @@ static enum err one_key(const struct src *s, const char *k, const json_t *v, con
         {"instrument", offsetof(struct profile, instrument)},
         {"dataset_rule", offsetof(struct profile, dataset_rule)},
         {"output", offsetof(struct profile, output)},
+        {"missing_reference", offsetof(struct profile, missing_reference)},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(k, strs[i].key) == 0) {
@@ -175,6 +176,10 @@ static enum err parse_one(const struct src *s, const char *bp_dir, json_t **doc_
     } else if (!name_ok(p->collection, 128)) {
         err_set(ei, e, "%s:%d: collection \"%.64s\" is not a collection name ([A-Za-z0-9._-])",
                 s->name, key_line(s->text, s->len, "collection"), p->collection);
+    } else if (p->missing_reference && strcmp(p->missing_reference, "fail") != 0 &&
+               strcmp(p->missing_reference, "skip") != 0) {
+        err_set(ei, e, "%s:%d: missing_reference must be fail or skip, not \"%.32s\"", s->name,
+                key_line(s->text, s->len, "missing_reference"), p->missing_reference);
     } else if (p->output && !strstr(p->output, "{dataset}")) {
         err_set(ei, e, "%s:%d: output must hold {dataset}", s->name,
                 key_line(s->text, s->len, "output"));
@@ -419,7 +424,8 @@ json_t *profile_set_json(const struct profile_set *s)
         int rc = set_str(o, "name", p->name) | set_str(o, "collection", p->collection) |
                  set_str(o, "scheme", p->scheme) | json_object_set_new(o, "blueprints", bps) |
                  set_str(o, "queue", p->queue) | set_str(o, "instrument", p->instrument) |
-                 set_str(o, "dataset_rule", p->dataset_rule) | set_str(o, "output", p->output);
+                 set_str(o, "dataset_rule", p->dataset_rule) | set_str(o, "output", p->output) |
+                 set_str(o, "missing_reference", p->missing_reference);
         if (p->has_compute) {
             rc |= json_object_set_new(o, "compute", json_boolean(p->compute));
         }

@@ -6,8 +6,9 @@
  *   blueprints: [wallaby.blueprint]   # under OBSFLOW_CONFIG_DIR/blueprints/
  *   compute: false
  *   queue: ingest
- * plus, for dataset profiles, instrument, dataset_rule (a POSIX extended regex for dataset
- * names) and output (an output URI template holding {dataset}).
+ * plus, for dataset profiles, instrument, dataset_rule (a POSIX extended regex the dataset
+ * name must match), output (an output URI template holding {dataset}: the job's output when
+ * it gives none) and missing_reference (fail | skip).
  * Required: name, collection. Unknown keys, wrong types, a missing blueprint file, a bad regex
  * and duplicate names are refused with "file:line: what is wrong" (the line of the key; line 1
  * for a missing key). A loaded set is read-only and may be shared between threads.
@@ -36,6 +37,9 @@ struct profile {
     const char *instrument;   /* NULL: not set */
     const char *dataset_rule; /* NULL: not set */
     const char *output;       /* NULL: not set */
+    /* dataset profiles: "fail" (a reference the dataset needs and cannot find fails it) or
+     * "skip" (calibrate without it, with a warning); NULL: not set (= fail) */
+    const char *missing_reference;
     size_t nbp;
     const char *blueprints[PROFILE_BLUEPRINTS_MAX];
     const char *file; /* where it came from */

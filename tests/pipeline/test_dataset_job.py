@@ -14,8 +14,10 @@ same inputs (the shared HST ACS dataset j8bt05njq, config/ of the source tree):
     cancelled mid-fetch ends `cancelled` within 2 s and leaves nothing that looks complete
     (no trigger, no products, no previews; scratch removed);
  5. with params.collection the job pushes one CAOM observation <collection>/<dataset> to the
-    built-in repository: created, with an artifact per FITS product whose contentChecksum is
-    the product's MD5; resubmitted: unchanged, same accMetaChecksum;
+    built-in repository: created, one plane per FITS product (raw: calibrationLevel 1, flt: 2),
+    the previews as preview/thumbnail artifacts of the flt plane, every artifact's
+    contentChecksum and contentLength those of the published file; resubmitted: unchanged,
+    same accMetaChecksum;
  6. obsflowd killed (kill -9) while a dataset job fetches its input: a new obsflowd rescues the
     job, runs it again and it succeeds with the same product bytes as `obsflow process`; the
     killed attempt's scratch directory is replaced and removed.
@@ -288,21 +290,38 @@ def run(db):
             check(b["state"] == "succeeded", "dataset job with CAOM: %s" % b)
             results.append(b["result"])
         c1, c2 = results[0].get("caom"), results[1].get("caom")
+        # planes j8bt05njq_raw and j8bt05njq_flt, each with its FITS file, preview and thumbnail
         check(c1 and c1["outcome"] == "created" and c1["uri"] == "caom:HSTDS/" + DS and
-              c1["artifacts"] == 2, "first CAOM outcome: %s" % c1)
+              c1["artifacts"] == 6, "first CAOM outcome: %s" % c1)
         check(c2 and c2["outcome"] == "unchanged" and
               c2["acc_meta_checksum"] == c1["acc_meta_checksum"], "resubmitted: %s" % c2)
         check(products_of(out) == cli, "products with the CAOM step differ from obsflow process")
         st, _, body = d.request("GET", "/caom2/observations/HSTDS/" + DS, raw=True)
         check(st == 200, "GET stored observation: %s" % st)
         doc = ET.fromstring(body)
-        planes = doc.findall("{*}planes/{*}plane")
-        check(len(planes) == 1 and planes[0].find("{*}productID").text == DS,
-              "planes: %s" % [p.find("{*}productID").text for p in planes])
-        sums = {a.find("{*}uri").text.rsplit("/", 1)[-1]: a.find("{*}contentChecksum").text
-                for a in planes[0].findall("{*}artifacts/{*}artifact")}
-        want = {n: "md5:" + h for n, h in cli.items() if n.endswith(".fits")}
-        check(sums == want, "artifact checksums %s, products %s" % (sums, want))
+        planes = {p.find("{*}productID").text: p for p in doc.findall("{*}planes/{*}plane")}
+        check(sorted(planes) == [DS + "_flt", DS + "_raw"], "planes: %s" % sorted(planes))
+        levels = {k: p.find("{*}calibrationLevel").text for k, p in planes.items()}
+        check(levels == {DS + "_raw": "1", DS + "_flt": "2"}, "calibration levels %s" % levels)
+        sums, types = {}, {}
+        for p in planes.values():
+            for a in p.findall("{*}artifacts/{*}artifact"):
+                name = a.find("{*}uri").text.rsplit("/", 1)[-1]
+                sums[name] = (a.find("{*}contentChecksum").text,
+                              int(a.find("{*}contentLength").text))
+                types[name] = (a.find("{*}productType").text, a.find("{*}contentType").text)
+        want = {n.rsplit("/", 1)[-1]: ("md5:" + h,
+                                       os.path.getsize(os.path.join(out, "data", "acs", DS, n)))
+                for n, h in cli.items() if n.endswith(".fits") or n.endswith(".jpg")}
+        check(sums == want, "artifact checksums/lengths %s, products %s" % (sums, want))
+        check(types[DS + "_flt_thumb.jpg"] == ("thumbnail", "image/jpeg") and
+              types[DS + "_flt.jpg"] == ("preview", "image/jpeg") and
+              types[DS + "_flt.fits"][0] == "science", "artifact types %s" % types)
+        for k in (DS + "_raw", DS + "_flt"):
+            arts = sorted(a.find("{*}uri").text.rsplit("/", 1)[-1] for a in
+                          planes[k].findall("{*}artifacts/{*}artifact"))
+            check(arts == [k + ".fits", k + ".jpg", k + "_thumb.jpg"],
+                  "plane %s artifacts %s" % (k, arts))
         st, _, doc = d.request("POST", "/v1/jobs", {"kind": "dataset",
                                                     "params": dict(params, collection="a/b")})
         check(st == 422 and doc.get("field") == "params.collection",

@@ -79,7 +79,7 @@ static void test_good_and_missing_dir(void **state)
     put(pdir, "wallaby.yaml", GOOD);
     put(pdir, "hst.yml",
         "name: acs\ncollection: HST\ninstrument: acs\ndataset_rule: '^j[a-z0-9]{8}$'\n"
-        "output: 'file:/out/{dataset}/'\n");
+        "output: 'file:/out/{dataset}/'\nmissing_reference: skip\n");
     put(pdir, "notes.txt", "not a profile");
     assert_int_equal(profile_set_load_dir(pdir, bpdir, &s, &ei), ERR_OK);
     assert_int_equal(profile_set_count(s), 2);
@@ -94,6 +94,8 @@ static void test_good_and_missing_dir(void **state)
     assert_string_equal(p->queue, "ingest");
     assert_null(profile_set_find(s, "nope"));
     assert_string_equal(profile_set_find(s, "acs")->instrument, "acs");
+    assert_string_equal(profile_set_find(s, "acs")->missing_reference, "skip");
+    assert_null(p->missing_reference);
     json_t *j = profile_set_json(s);
     assert_non_null(j);
     assert_int_equal(json_array_size(json_object_get(j, "profiles")), 2);
@@ -152,6 +154,8 @@ static void test_missing_and_blueprints(void **state)
             "name \"a b\" is not a profile name (1 to 64 of [A-Za-z0-9._-])");
     refused("name: a\ncollection: C\ndataset_rule: '(['\n", 3, "dataset_rule is not a valid regex");
     refused("name: a\ncollection: C\noutput: 'file:/out/'\n", 3, "output must hold {dataset}");
+    refused("name: a\ncollection: C\nmissing_reference: maybe\n", 3,
+            "missing_reference must be fail or skip, not \"maybe\"");
     refused("- a\n- b\n", 1, "a profile must be a YAML mapping");
 }
 

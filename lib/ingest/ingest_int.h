@@ -1,0 +1,16 @@
+/* ingest_int.h - what the files of lib/ingest share. SPDX-License-Identifier: Apache-2.0 */
+#ifndef OBSFLOW_INGEST_INGEST_INT_H
+#define OBSFLOW_INGEST_INGEST_INT_H
+
+#include "ingest.h"
+
+/**
+ * Resolve blueprint names under @p dir into real paths (owned, in @p out[0..n-1]); a name that
+ * is missing or resolves outside @p dir is refused with ei->field "params.blueprints[i]".
+ * On failure the paths resolved so far are freed and @p out cleared.
+ * @return ERR_OK; ERR_NOT_FOUND, ERR_FORBIDDEN, ERR_NOMEM.
+ */
+NODISCARD enum err ingest__blueprints_resolve(const char *dir, const char *const *names, size_t n,
+                                              char **out, struct err_info *ei);
+
+#endif
