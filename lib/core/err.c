@@ -115,3 +115,15 @@ void err_prefix(struct err_info *ei, const char *fmt, ...)
     memcpy(old, ei->msg, sizeof old);
     snprintf(ei->msg, sizeof ei->msg, "%s%s", pre, old);
 }
+
+const char *err_errno_str(int errnum, char *buf, size_t cap)
+{
+    if (!buf || cap == 0) {
+        return "";
+    }
+    /* the XSI strerror_r (the build defines _POSIX_C_SOURCE, not _GNU_SOURCE): 0 on success */
+    if (strerror_r(errnum, buf, cap) != 0 || !buf[0]) {
+        (void)snprintf(buf, cap, "errno %d", errnum);
+    }
+    return buf;
+}

@@ -80,4 +80,15 @@ enum err err_set_field(struct err_info *ei, enum err code, const char *field, co
 /** Prefix the existing message in @p ei with formatted context ("file x.fits: "). */
 void err_prefix(struct err_info *ei, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+#define ERR_ERRNO_STR_MAX 128
+
+/** The text of errno value @p errnum ("No such file or directory") in @p buf of @p cap bytes,
+ *  through strerror_r ("errno N" when unknown); returns @p buf. Thread-safe: this, not strerror
+ *  (banned, style.md 6.6), is how errno reaches a message. */
+const char *err_errno_str(int errnum, char *buf, size_t cap);
+
+/** err_errno_str into a buffer that lives until the end of the enclosing block, for use as an
+ *  argument: `err_set(ei, ERR_IO, "could not open \"%s\": %s", path, ERR_ERRNO(errno))`. */
+#define ERR_ERRNO(errnum) err_errno_str((errnum), (char[ERR_ERRNO_STR_MAX]){0}, ERR_ERRNO_STR_MAX)
+
 #endif
