@@ -46,7 +46,7 @@ static enum err caom_cli_write(const char *path, const char *data, size_t len,
         }
         return ERR_OK;
     }
-    return atomic_file_put(path, data, len, false, ei);
+    return atomic_file_put(path, data, len, true, ei);
 }
 
 int cli_cmd_caom(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "router.h"
 
+#include "core/atomic_file.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -195,17 +196,16 @@ static void jobs_metrics(void *ctx, struct metrics_jobs *out)
 /* Write "host:port\n" to @p path atomically (tests poll for it). */
 static enum err write_port_file(const char *path, const char *bound, struct err_info *ei)
 {
-    char tmp[CONFIG_STR_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        return err_set(ei, ERR_IO, "could not write port file \"%s\": %s", tmp, strerror(errno));
+    char line[CONFIG_STR_MAX + 2];
+    int n = snprintf(line, sizeof line, "%s\n", bound);
+    if (n < 0 || (size_t)n >= sizeof line) {
+        return err_set(ei, ERR_TOO_LARGE, "port file line too long");
     }
-    fprintf(f, "%s\n", bound);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        return err_set(ei, ERR_IO, "could not write port file \"%s\": %s", path, strerror(errno));
+    enum err e = atomic_file_put(path, line, (size_t)n, false, ei);
+    if (e != ERR_OK) {
+        err_prefix(ei, "could not write port file: ");
     }
-    return ERR_OK;
+    return e;
 }
 
 /* Wait up to @p ms for SIGTERM/SIGINT; returns the signal or 0 on timeout. */

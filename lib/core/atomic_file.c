@@ -1,52 +1,98 @@
-/* atomic_file.c - temporary file + rename (see atomic_file.h).
+/* atomic_file.c - unique temporary file + rename (see atomic_file.h).
  * SPDX-License-Identifier: Apache-2.0 */
 #include "core/atomic_file.h"
 
+#include "core/rand.h"
 #include "core/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum err atomic_file_open(struct atomic_file *af, const char *path, struct err_info *ei)
+/* Collisions of 64 random bits are not expected; a name taken by a planted file or link is
+ * skipped, and this many taken names in a row mean something else is wrong. */
+#define ATOMIC_FILE_TRIES 16
+/* The file name part of the temporary keeps at most this much of the target's name, so that
+ * ".<name>.part.<16 hex>" stays within NAME_MAX (255). */
+#define ATOMIC_FILE_BASE_KEEP 200
+
+static void reset(struct atomic_file *af)
 {
     af->fd = -1;
     af->tmp[0] = '\0';
+    af->path[0] = '\0';
     af->direct = false;
+}
+
+static enum err open_impl(struct atomic_file *af, const char *path, bool devices,
+                          struct err_info *ei)
+{
+    reset(af);
+    if (!path || !path[0]) {
+        return err_set(ei, ERR_INVALID, "empty output file name");
+    }
+    if (!str_copy(af->path, sizeof af->path, path)) {
+        af->path[0] = '\0';
+        return err_set(ei, ERR_TOO_LARGE, "path too long: \"%.200s...\"", path);
+    }
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dirlen = (size_t)(base - path);
+    if (!base[0]) {
+        return err_set(ei, ERR_INVALID, "\"%s\" names a directory", path);
+    }
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) {
             return err_set(ei, ERR_INVALID, "\"%s\" is a directory", path);
         }
-        /* a device or a pipe (-o /dev/null): write into it; renaming over it would replace
-         * the device node with a regular file */
-        if (!str_copy(af->path, sizeof af->path, path)) {
-            return err_set(ei, ERR_TOO_LARGE, "path too long: \"%s\"", path);
+        if (devices) {
+            /* a device or a pipe (-o /dev/null): write into it; renaming over it would
+             * replace the device node with a regular file */
+            af->fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (af->fd < 0) {
+                return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, ERR_ERRNO(errno));
+            }
+            af->direct = true;
+            return ERR_OK;
         }
-        af->fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (af->fd < 0) {
-            return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+    }
+    size_t baselen = strlen(base);
+    int keep = (int)(baselen > ATOMIC_FILE_BASE_KEEP ? ATOMIC_FILE_BASE_KEEP : baselen);
+    for (int i = 0; i < ATOMIC_FILE_TRIES; i++) {
+        int n = snprintf(af->tmp, sizeof af->tmp, "%.*s.%.*s.part.%016" PRIx64, (int)dirlen, path,
+                         keep, base, rand_u64());
+        if (n < 0 || (size_t)n >= sizeof af->tmp) {
+            af->tmp[0] = '\0';
+            return err_set(ei, ERR_TOO_LARGE, "path too long: \"%.200s...\"", path);
         }
-        af->direct = true;
-        return ERR_OK;
+        /* O_EXCL: a new file or nothing; an existing name, a symlink included, is EEXIST */
+        af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (af->fd >= 0) {
+            return ERR_OK;
+        }
+        if (errno != EEXIST) {
+            break;
+        }
     }
-    int n = snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof af->tmp) {
-        af->tmp[0] = '\0';
-        return err_set(ei, ERR_TOO_LARGE, "path too long: \"%s\"", path);
-    }
-    str_copy(af->path, sizeof af->path, path);
-    af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (af->fd < 0) {
-        enum err rc =
-            err_set(ei, ERR_IO, "could not create file \"%s\": %s", af->tmp, strerror(errno));
-        af->tmp[0] = '\0';
-        return rc;
-    }
-    return ERR_OK;
+    enum err rc = err_set(ei, ERR_IO, "could not create a temporary file beside \"%s\": %s", path,
+                          ERR_ERRNO(errno));
+    af->tmp[0] = '\0';
+    return rc;
+}
+
+enum err atomic_file_open(struct atomic_file *af, const char *path, struct err_info *ei)
+{
+    return open_impl(af, path, true, ei);
+}
+
+enum err atomic_file_open_replace(struct atomic_file *af, const char *path, struct err_info *ei)
+{
+    return open_impl(af, path, false, ei);
 }
 
 enum err atomic_file_write(struct atomic_file *af, const void *data, size_t len,
@@ -59,8 +105,8 @@ enum err atomic_file_write(struct atomic_file *af, const void *data, size_t len,
             if (errno == EINTR) {
                 continue;
             }
-            return err_set(ei, ERR_IO, "could not write file \"%s\": %s",
-                           af->direct ? af->path : af->tmp, strerror(errno));
+            return err_set(ei, ERR_IO, "could not write file \"%s\": %s", af->path,
+                           ERR_ERRNO(errno));
         }
         p += w;
         len -= (size_t)w;
@@ -68,15 +114,16 @@ enum err atomic_file_write(struct atomic_file *af, const void *data, size_t len,
     return ERR_OK;
 }
 
-/* fsync the directory holding @p path, so the rename survives a crash (best effort). */
+/* fsync the directory holding @p path, so the rename survives a crash (best effort: the file
+ * itself is already durable). */
 static void sync_dir(const char *path)
 {
     char dir[ATOMIC_FILE_PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (!slash) {
-        str_copy(dir, sizeof dir, ".");
+        (void)str_copy(dir, sizeof dir, ".");
     } else if (slash == path) {
-        str_copy(dir, sizeof dir, "/");
+        (void)str_copy(dir, sizeof dir, "/");
     } else {
         size_t n = (size_t)(slash - path);
         memcpy(dir, path, n);
@@ -85,36 +132,39 @@ static void sync_dir(const char *path)
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         if (fsync(dfd) != 0) {
-            /* best effort: the file itself is already durable */
+            /* best effort, see above */
         }
-        close(dfd);
+        (void)close(dfd);
     }
 }
 
 enum err atomic_file_commit(struct atomic_file *af, bool durable, struct err_info *ei)
 {
     enum err rc = ERR_OK;
+    if (af->fd < 0) {
+        return err_set(ei, ERR_INTERNAL, "file \"%s\" is not open for writing", af->path);
+    }
     if (af->direct) {
         int fd = af->fd;
         af->fd = -1;
         if (close(fd) != 0) {
-            rc = err_set(ei, ERR_IO, "could not close \"%s\": %s", af->path, strerror(errno));
+            rc = err_set(ei, ERR_IO, "could not close \"%s\": %s", af->path, ERR_ERRNO(errno));
         }
         return rc;
     }
     if (durable && fsync(af->fd) != 0) {
-        rc = err_set(ei, ERR_IO, "could not fsync file \"%s\": %s", af->tmp, strerror(errno));
+        rc = err_set(ei, ERR_IO, "could not fsync file \"%s\": %s", af->path, ERR_ERRNO(errno));
         goto out;
     }
     int fd = af->fd;
     af->fd = -1;
     if (close(fd) != 0) {
-        rc = err_set(ei, ERR_IO, "could not close file \"%s\": %s", af->tmp, strerror(errno));
+        rc = err_set(ei, ERR_IO, "could not close file \"%s\": %s", af->path, ERR_ERRNO(errno));
         goto out;
     }
     if (rename(af->tmp, af->path) != 0) {
-        rc = err_set(ei, ERR_IO, "could not rename \"%s\" to \"%s\": %s", af->tmp, af->path,
-                     strerror(errno));
+        rc = err_set(ei, ERR_IO, "could not rename a temporary file to \"%s\": %s", af->path,
+                     ERR_ERRNO(errno));
         goto out;
     }
     af->tmp[0] = '\0';
@@ -129,11 +179,11 @@ out:
 void atomic_file_abort(struct atomic_file *af)
 {
     if (af->fd >= 0) {
-        close(af->fd);
+        (void)close(af->fd);
         af->fd = -1;
     }
     if (af->tmp[0]) {
-        unlink(af->tmp);
+        (void)unlink(af->tmp);
         af->tmp[0] = '\0';
     }
 }

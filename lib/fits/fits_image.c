@@ -8,6 +8,7 @@
 
 #include "fits/fits_image.h"
 
+#include "core/atomic_file.h"
 #include "core/str.h"
 
 #include <errno.h>
@@ -970,13 +971,63 @@ enum err fitsimg_table_read_str(struct fitsimg *f, const char *name, int64_t row
 struct fitsimg_writer {
     fitsfile *fp;
     char *path;
-    char *tmp;
+    struct atomic_file af; /* the temporary file cfitsio writes, renamed over path on commit */
     bool checksum;
     bool nosync;
     bool committed;
     int nhdus;
     int cur;
 };
+
+/* The primary header every written file starts with (no data, EXTEND = T), as cfitsio writes it,
+ * into @p fd: cfitsio then opens the file the O_EXCL temporary already is, instead of creating
+ * one by name (which would follow a symlink planted at that name). */
+static enum err write_primary(int fd, const char *path, struct err_info *ei)
+{
+    size_t size = 2880;
+    void *mem = calloc(1, size); /* cfitsio reads the block it is about to write */
+    if (!mem) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    enum err e = ERR_OK;
+    fitsfile *m = NULL;
+    int status = 0;
+    LONGLONG head = 0, data = 0, end = 0;
+    if (fits_create_memfile(&m, &mem, &size, 2880, realloc, &status) ||
+        fits_create_img(m, BYTE_IMG, 0, NULL, &status) ||
+        fits_update_key_log(m, "EXTEND", 1, "file may contain extensions", &status) ||
+        fits_flush_file(m, &status) || fits_get_hduaddrll(m, &head, &data, &end, &status)) {
+        e = fits_fail(ei, status, path, 0, "could not write the primary header");
+        goto out;
+    }
+    if (end <= 0 || (size_t)end > size) {
+        e = err_set(ei, ERR_INTERNAL, "file \"%s\": primary header of %lld bytes", path,
+                    (long long)end);
+        goto out;
+    }
+    const char *p = mem;
+    size_t left = (size_t)end;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            e = err_set(ei, ERR_IO, "could not write \"%s\": %s", path, ERR_ERRNO(errno));
+            goto out;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+out:
+    if (m) {
+        int st = 0;
+        fits_close_file(m, &st);
+        fits_clear_errmsg();
+    }
+    free(mem);
+    return e;
+}
 
 enum err fitsimg_writer_create(const char *path, struct fitsimg_writer **out, struct err_info *ei)
 {
@@ -988,38 +1039,25 @@ enum err fitsimg_writer_create(const char *path, struct fitsimg_writer **out, st
     if (!w) {
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
+    w->af.fd = -1;
     w->path = str_dup(path);
-    size_t len = strlen(path);
-    w->tmp = malloc(len + 32);
-    if (!w->path || !w->tmp) {
+    if (!w->path) {
         fitsimg_writer_destroy(w);
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
-    /* the temporary lives beside the target so that rename() is atomic */
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    snprintf(w->tmp, len + 32, "%.*s.%s.tmp-XXXXXX", (int)dirlen, path, path + dirlen);
-    int fd = mkstemp(w->tmp);
-    if (fd < 0) {
-        enum err e = err_set(ei, ERR_IO, "could not create a temporary file for \"%s\": %s", path,
-                             strerror(errno));
-        free(w->tmp);
-        w->tmp = NULL;
+    /* the temporary lives beside the target so that rename() is atomic (core/atomic_file) */
+    enum err e = atomic_file_open_replace(&w->af, path, ei);
+    if (e == ERR_OK) {
+        e = write_primary(w->af.fd, path, ei);
+    }
+    if (e != ERR_OK) {
         fitsimg_writer_destroy(w);
         return e;
     }
-    close(fd);
-    unlink(w->tmp); /* cfitsio refuses to create over an existing file */
     int status = 0;
-    if (fits_create_diskfile(&w->fp, w->tmp, &status)) {
-        enum err e = fits_fail(ei, status, path, -1, "could not create");
+    if (fits_open_diskfile(&w->fp, w->af.tmp, READWRITE, &status)) {
+        e = fits_fail(ei, status, path, -1, "could not create");
         w->fp = NULL;
-        fitsimg_writer_destroy(w);
-        return e;
-    }
-    if (fits_create_img(w->fp, BYTE_IMG, 0, NULL, &status) ||
-        fits_update_key_log(w->fp, "EXTEND", 1, "file may contain extensions", &status)) {
-        enum err e = fits_fail(ei, status, path, 0, "could not write the primary header");
         fitsimg_writer_destroy(w);
         return e;
     }
@@ -1244,17 +1282,6 @@ enum err fitsimg_writer_history(struct fitsimg_writer *w, const char *text, stru
     return ERR_OK;
 }
 
-static int fsync_path(const char *path, bool dir)
-{
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) {
-        return -1;
-    }
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 enum err fitsimg_writer_commit(struct fitsimg_writer *w, struct err_info *ei)
 {
     if (w->committed || !w->fp) {
@@ -1275,28 +1302,12 @@ enum err fitsimg_writer_commit(struct fitsimg_writer *w, struct err_info *ei)
     if (fits_close_file(fp, &status)) {
         return fits_fail(ei, status, w->path, -1, "could not finish writing");
     }
-    if (!w->nosync && fsync_path(w->tmp, false) != 0) {
-        return err_set(ei, ERR_IO, "could not sync \"%s\": %s", w->tmp, strerror(errno));
-    }
-    if (rename(w->tmp, w->path) != 0) {
-        return err_set(ei, ERR_IO, "could not rename \"%s\" to \"%s\": %s", w->tmp, w->path,
-                       strerror(errno));
+    /* the fsync of the temporary's descriptor flushes what cfitsio wrote through its own */
+    enum err e = atomic_file_commit(&w->af, !w->nosync, ei);
+    if (e != ERR_OK) {
+        return e;
     }
     w->committed = true;
-    if (w->nosync) {
-        return ERR_OK;
-    }
-    /* make the rename durable; failure to sync the directory is not fatal for the data */
-    const char *slash = strrchr(w->path, '/');
-    if (slash && slash != w->path) {
-        char *dir = str_ndup(w->path, (size_t)(slash - w->path));
-        if (dir) {
-            (void)fsync_path(dir, true);
-            free(dir);
-        }
-    } else {
-        (void)fsync_path(slash ? "/" : ".", true);
-    }
     return ERR_OK;
 }
 
@@ -1310,10 +1321,7 @@ void fitsimg_writer_destroy(struct fitsimg_writer *w)
         fits_close_file(w->fp, &status);
         fits_clear_errmsg();
     }
-    if (!w->committed && w->tmp) {
-        unlink(w->tmp);
-    }
-    free(w->tmp);
+    atomic_file_abort(&w->af); /* no-op after the commit */
     free(w->path);
     free(w);
 }

@@ -7,6 +7,7 @@
 #include "httpc/httpc.h"
 #include "httpc/httpc_int.h"
 
+#include "core/atomic_file.h"
 #include "core/clock.h"
 #include "core/str.h"
 
@@ -570,35 +571,6 @@ static enum err open_body_file(const struct httpc_request *req, int *fd_out, uin
     return ERR_OK;
 }
 
-/* Temporary file beside @p path: "<dir>/.<base>.part.XXXXXX". */
-static enum err temp_beside(const char *path, char **tmp_out, int *fd_out, struct err_info *ei)
-{
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = slash ? slash + 1 : path;
-    if (!base[0]) {
-        return err_set(ei, ERR_INVALID, "output path \"%s\" names a directory", path);
-    }
-    size_t need = dirlen + 1 + strlen(base) + sizeof(".part.XXXXXX");
-    char *tmp = malloc(need);
-    if (!tmp) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    memcpy(tmp, path, dirlen);
-    (void)snprintf(tmp + dirlen, need - dirlen, ".%s.part.XXXXXX", base);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        enum err e = err_set(ei, ERR_IO, "could not create a temporary file beside \"%s\": %s",
-                             path, strerror(errno));
-        free(tmp);
-        return e;
-    }
-    (void)fchmod(fd, 0644);
-    *tmp_out = tmp;
-    *fd_out = fd;
-    return ERR_OK;
-}
-
 /* Set option @p opt on easy handle `h` unless an earlier one failed (`rc`): the first failing
  * option's code is kept. Used by setup_method and setup_easy only. */
 #define SET(opt, val)                                                                              \
@@ -857,7 +829,9 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
 {
     enum err e = ERR_OK;
     struct curl_slist *headers = NULL;
-    char *tmp_path = NULL;
+    struct atomic_file out_af; /* req->out_file's temporary */
+    out_af.fd = -1;
+    out_af.tmp[0] = '\0';
     char *sigv4_param = NULL;
     struct xfer x;
     char url_msg[512];
@@ -918,10 +892,11 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
         goto out;
     }
     if (req->out_file) {
-        e = temp_beside(req->out_file, &tmp_path, &x.out_fd, ei);
+        e = atomic_file_open_replace(&out_af, req->out_file, ei);
         if (e != ERR_OK) {
             goto out;
         }
+        x.out_fd = out_af.fd;
     }
     x.max_body = req->max_body ? req->max_body
                                : (req->out_file ? HTTPC_DEFAULT_MAX_FILE_BODY
@@ -1016,23 +991,11 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
             }
         }
         if (x.out_fd >= 0) {
-            if (fsync(x.out_fd) != 0) {
-                e = err_set(ei, ERR_IO, "could not flush \"%s\": %s", tmp_path, strerror(errno));
+            x.out_fd = -1; /* closed by the commit, or by the abort below */
+            e = atomic_file_commit(&out_af, true, ei);
+            if (e != ERR_OK) {
                 goto out;
             }
-            int fd = x.out_fd;
-            x.out_fd = -1;
-            if (close(fd) != 0) {
-                e = err_set(ei, ERR_IO, "could not close \"%s\": %s", tmp_path, strerror(errno));
-                goto out;
-            }
-            if (rename(tmp_path, req->out_file) != 0) {
-                e = err_set(ei, ERR_IO, "could not rename \"%s\" to \"%s\": %s", tmp_path,
-                            req->out_file, strerror(errno));
-                goto out;
-            }
-            free(tmp_path);
-            tmp_path = NULL;
         }
     }
     if (req->fail_on_status) {
@@ -1040,13 +1003,7 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
     }
 out:
     httpc__sum_abort(&x.sum);
-    if (x.out_fd >= 0) {
-        (void)close(x.out_fd); /* a temporary we unlink next: its close status does not matter */
-    }
-    if (tmp_path) {
-        (void)unlink(tmp_path);
-        free(tmp_path);
-    }
+    atomic_file_abort(&out_af); /* no-op after the commit */
     if (x.up_fd >= 0) {
         (void)close(x.up_fd);
     }

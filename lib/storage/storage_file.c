@@ -6,6 +6,7 @@
 #include "storage/storage.h"
 #include "storage/storage_int.h"
 
+#include "core/atomic_file.h"
 #include "core/path.h"
 #include "core/str.h"
 
@@ -233,59 +234,22 @@ static enum err make_parents(struct storage *st, const char *path, struct err_in
     return ERR_OK;
 }
 
-static bool write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return false;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* Copy @p src_fd (or @p data) into a temporary beside @p dest and rename it into place. */
+/* Copy @p src_fd (or @p data) into a temporary beside @p dest and rename it into place
+ * (core/atomic_file: a unique O_EXCL temporary, fsync of the file and of the directory). */
 static enum err atomic_write(const char *dest, int src_fd, const void *data, size_t len,
                              uint64_t max, enum storage_sum sum, const char *expect,
                              const struct storage_xfer_opts *opts, struct storage_stat *sst,
                              struct err_info *ei)
 {
-    enum err e = ERR_OK;
-    char *tmp = NULL;
-    int fd = -1;
+    struct atomic_file af;
     unsigned char *chunk = NULL;
-    const char *slash = strrchr(dest, '/');
-    size_t dirlen = slash ? (size_t)(slash - dest) + 1 : 0;
-    const char *base = slash ? slash + 1 : dest;
-    size_t need = dirlen + strlen(base) + sizeof("/.part.XXXXXX") + 1;
     enum httpc_sum alg = storage__sum_for(sum, expect);
     char hex[HTTPC_SUM_HEX_MAX] = "";
 
-    if (!base[0]) {
-        return err_set(ei, ERR_INVALID, "destination \"%s\" names a directory", dest);
+    enum err e = atomic_file_open_replace(&af, dest, ei);
+    if (e != ERR_OK) {
+        return e;
     }
-    tmp = malloc(need);
-    if (!tmp) {
-        e = err_set(ei, ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    memcpy(tmp, dest, dirlen);
-    (void)snprintf(tmp + dirlen, need - dirlen, ".%s.part.XXXXXX", base);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        e = err_set(ei, ERR_IO, "could not create a temporary file beside \"%s\": %s", dest,
-                    strerror(errno));
-        free(tmp); /* nothing was created: do not unlink the template name */
-        tmp = NULL;
-        goto out;
-    }
-    (void)fchmod(fd, 0644);
     uint64_t total = 0;
     uint64_t src_size = 0;
     struct stat ssb;
@@ -305,7 +269,7 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
                     continue;
                 }
                 e = err_set(ei, ERR_IO, "could not read the source of \"%s\": %s", dest,
-                            strerror(errno));
+                            ERR_ERRNO(errno));
                 goto out;
             }
             if (n == 0) {
@@ -317,8 +281,8 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
                             dest, (unsigned long long)max);
                 goto out;
             }
-            if (!write_all(fd, chunk, (size_t)n)) {
-                e = err_set(ei, ERR_IO, "could not write \"%s\": %s", tmp, strerror(errno));
+            e = atomic_file_write(&af, chunk, (size_t)n, ei);
+            if (e != ERR_OK) {
                 goto out;
             }
             if (opts->progress && !opts->progress(opts->progress_ud, total, src_size)) {
@@ -333,8 +297,8 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
                         dest, (unsigned long long)max);
             goto out;
         }
-        if (!write_all(fd, data, len)) {
-            e = err_set(ei, ERR_IO, "could not write \"%s\": %s", tmp, strerror(errno));
+        e = atomic_file_write(&af, data, len, ei);
+        if (e != ERR_OK) {
             goto out;
         }
         if (opts->progress && !opts->progress(opts->progress_ud, total, total)) {
@@ -342,12 +306,8 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
             goto out;
         }
     }
-    if (fsync(fd) != 0) {
-        e = err_set(ei, ERR_IO, "could not flush \"%s\": %s", tmp, strerror(errno));
-        goto out;
-    }
     if (alg != HTTPC_SUM_NONE) {
-        e = httpc_sum_file(alg, tmp, 0, 0, hex, ei);
+        e = httpc_sum_file(alg, af.tmp, 0, 0, hex, ei);
         if (e != ERR_OK) {
             goto out;
         }
@@ -357,30 +317,15 @@ static enum err atomic_write(const char *dest, int src_fd, const void *data, siz
             goto out;
         }
     }
-    if (close(fd) != 0) {
-        fd = -1;
-        e = err_set(ei, ERR_IO, "could not close \"%s\": %s", tmp, strerror(errno));
+    e = atomic_file_commit(&af, true, ei);
+    if (e != ERR_OK) {
         goto out;
     }
-    fd = -1;
-    if (rename(tmp, dest) != 0) {
-        e = err_set(ei, ERR_IO, "could not rename \"%s\" to \"%s\": %s", tmp, dest,
-                    strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
     sst->size = total;
     (void)str_copy(sst->sum_hex, sizeof sst->sum_hex, hex);
 out:
     free(chunk);
-    if (fd >= 0) {
-        (void)close(fd);
-    }
-    if (tmp) {
-        (void)unlink(tmp);
-        free(tmp);
-    }
+    atomic_file_abort(&af);
     return e;
 }
 
