@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fitsio.h>
+#include <zlib.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,8 +31,8 @@ struct fitsimg {
     fitsfile *fp;
     char *path;
     int nhdus;
-    bool gzipped;       /* decompressed by cfitsio in memory: no file-size check */
-    long long filesize; /* bytes on disk */
+    bool gzipped;       /* decompressed by cfitsio in memory: no direct reads */
+    long long filesize; /* bytes on disk, or decompressed bytes of a gzipped file */
     struct fitsimg_info info;
     bool has_blank;     /* integer image with BLANK (or compressed: always check) */
     int fd;             /* our own descriptor for direct reads, or -1 */
@@ -116,6 +117,57 @@ static bool file_is_gzip(const char *path)
     return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 }
 
+/* The decompressed size of the gzipped file @p path, counted by streaming it through zlib (the
+ * gzip trailer's size is modulo 4 GiB and says what the writer wants), refused above @p max
+ * with ERR_TOO_LARGE: the data extent of every image is checked against this size, as it is
+ * against the size on disk of a plain file. */
+static enum err gz_size(const char *path, int64_t max, long long *out, struct err_info *ei)
+{
+    enum err e = ERR_OK;
+    unsigned char *chunk = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return err_set(ei, ERR_IO, "could not open file \"%s\": %s", path, ERR_ERRNO(errno));
+    }
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        (void)close(fd);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    const unsigned chunk_len = 256u * 1024u;
+    chunk = malloc(chunk_len);
+    if (!chunk) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int64_t total = 0;
+    for (;;) {
+        int n = gzread(gz, chunk, chunk_len);
+        if (n < 0) {
+            int zerr = 0;
+            const char *msg = gzerror(gz, &zerr);
+            e = err_set(ei, ERR_FITS, "file \"%s\": gzip data is corrupt: %s", path,
+                        msg ? msg : "unknown error");
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        total += n;
+        if (total > max) {
+            e = err_set(ei, ERR_TOO_LARGE,
+                        "file \"%s\": decompresses to more than %lld bytes (FITSIMG_GZ_MAX_BYTES)",
+                        path, (long long)max);
+            goto out;
+        }
+    }
+    *out = (long long)total;
+out:
+    free(chunk);
+    (void)gzclose_r(gz); /* closes fd */
+    return e;
+}
+
 void *fitsimg_alloc_big(size_t bytes)
 {
     const size_t huge = (size_t)2 << 20;
@@ -164,6 +216,13 @@ enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *e
     }
     f->filesize = (long long)st.st_size;
     f->gzipped = file_is_gzip(path);
+    if (f->gzipped) {
+        enum err e = gz_size(path, FITSIMG_GZ_MAX_BYTES, &f->filesize, ei);
+        if (e != ERR_OK) {
+            fitsimg_close(f);
+            return e;
+        }
+    }
     f->fd = f->gzipped ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     int status = 0;
     if (fits_open_diskfile(&f->fp, path, READONLY, &status)) {
@@ -346,18 +405,24 @@ enum err fitsimg_select(struct fitsimg *f, int index, struct err_info *ei)
         f->has_blank = bitpix > 0;
     } else {
         f->has_blank = bitpix > 0 && fitsimg_has_key(f, "BLANK");
+        /* the data must be in the file (decompressed, for gzip) before anything is sized
+         * from NAXISn: a header alone must not make a reader allocate gigabytes */
+        LONGLONG head = 0, dstart = 0, dend = 0;
+        if (fits_get_hduaddrll(f->fp, &head, &dstart, &dend, &status)) {
+            return fits_fail(ei, status, f->path, index, "could not locate data");
+        }
+        /* at most 2^20 * 2^20 * 2^20 pixels of 8 bytes: fits in 64 unsigned bits */
+        uint64_t need = (uint64_t)dstart +
+                        (uint64_t)in->nx * (uint64_t)in->ny * (uint64_t)planes *
+                            (uint64_t)(abs(bitpix) / 8);
+        if (need > (uint64_t)f->filesize) {
+            return err_set(ei, ERR_FITS,
+                           "file \"%s\", hdu %d: truncated: image data needs %llu bytes but "
+                           "the file has %lld%s",
+                           f->path, index, (unsigned long long)need, f->filesize,
+                           f->gzipped ? " (decompressed)" : "");
+        }
         if (!f->gzipped) {
-            LONGLONG head = 0, dstart = 0, dend = 0;
-            if (fits_get_hduaddrll(f->fp, &head, &dstart, &dend, &status)) {
-                return fits_fail(ei, status, f->path, index, "could not locate data");
-            }
-            long long need = (long long)dstart + (long long)(in->nx * in->ny) * (abs(bitpix) / 8);
-            if (need > f->filesize) {
-                return err_set(ei, ERR_FITS,
-                               "file \"%s\", hdu %d: truncated: image data needs %lld bytes but "
-                               "the file has %lld",
-                               f->path, index, need, f->filesize);
-            }
             /* plain images are read directly: one copy, one byte swap (cfitsio copies twice) */
             double bscale = 1, bzero = 0;
             if (!key_dbl_opt(f->fp, "BSCALE", &bscale)) {

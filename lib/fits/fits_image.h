@@ -23,6 +23,10 @@
 
 /** Largest image (pixels) that fitsimg_read_all() allocates. */
 #define FITSIMG_MAX_PIXELS ((int64_t)1 << 28)
+/** Largest gzip-compressed FITS file accepted, in decompressed bytes: cfitsio decompresses such
+ *  a file whole into memory, so a larger one (or a gzip bomb) is refused by fitsimg_open with
+ *  ERR_TOO_LARGE after a streaming count, before cfitsio allocates anything. */
+#define FITSIMG_GZ_MAX_BYTES ((int64_t)1 << 31)
 /** Largest axis length accepted. */
 #define FITSIMG_MAX_AXIS ((int64_t)1 << 20)
 /** Longest string keyword value returned (FITS allows 68 characters per card, CONTINUE more). */

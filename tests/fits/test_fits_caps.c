@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "fits/fits.h"
+#include "fits/fits_image.h"
+
+#include <zlib.h>
 
 /* the file-wide card cap: many HDUs of allowed size still stop at FHDR_MAX_FILE_CARDS, with a
  * message naming the file and the HDU */
@@ -46,10 +49,52 @@ static void test_file_card_cap(void **state)
     free(t);
 }
 
+/* A gzip bomb: 2 GiB + 1 MiB of zeros in a file of about 2 MiB (one 1 MiB member, repeated).
+ * cfitsio would decompress it whole into memory; fitsimg_open counts the stream first and
+ * refuses it above FITSIMG_GZ_MAX_BYTES with ERR_TOO_LARGE naming the cap. */
+static void test_gz_cap(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("OBSFLOW_TEST_TMP");
+    char one[1100], path[1100];
+    snprintf(one, sizeof one, "%s/one.gz", tmp && *tmp ? tmp : "/tmp");
+    snprintf(path, sizeof path, "%s/bomb.fits.gz", tmp && *tmp ? tmp : "/tmp");
+    const size_t mib = (size_t)1 << 20;
+    char *zeros = calloc(1, mib);
+    assert_non_null(zeros);
+    memcpy(zeros, "SIMPLE  =                    T", 30); /* looks like FITS at the start */
+    gzFile gz = gzopen(one, "wb9");
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, zeros, (unsigned)mib), (int)mib);
+    assert_int_equal(gzclose(gz), Z_OK);
+    FILE *fp = fopen(one, "rb");
+    assert_non_null(fp);
+    size_t n = fread(zeros, 1, mib, fp); /* the compressed member, a few KiB */
+    fclose(fp);
+    assert_true(n > 0 && n < mib);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    size_t members = (size_t)(FITSIMG_GZ_MAX_BYTES / (int64_t)mib) + 1;
+    for (size_t i = 0; i < members; i++) {
+        assert_int_equal(fwrite(zeros, 1, n, fp), n);
+    }
+    assert_int_equal(fclose(fp), 0);
+    free(zeros);
+    struct fitsimg *f = NULL;
+    struct err_info ei = {0};
+    assert_int_equal(fitsimg_open(path, &f, &ei), ERR_TOO_LARGE);
+    assert_null(f);
+    assert_non_null(strstr(ei.msg, "bomb.fits.gz"));
+    assert_non_null(strstr(ei.msg, "FITSIMG_GZ_MAX_BYTES"));
+    remove(path);
+    remove(one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_card_cap),
+        cmocka_unit_test(test_gz_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
