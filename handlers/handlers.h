@@ -28,17 +28,9 @@
 #define SMALL_BODY_MAX      4096u      /* cancel / retry bodies */
 #define JSON_MAX_DEPTH      16         /* nesting of any request body */
 #define JSON_MAX_STRING     8192       /* bytes of any JSON string (keys included) */
-#define JOB_BATCH_MAX       1000       /* jobs in one POST */
-#define JOB_KIND_MAX        32         /* bytes of a kind name */
-#define JOB_QUEUE_MAX       64         /* bytes of a queue name */
-#define JOB_PARAMS_MAX      65536      /* bytes of one job's params, serialised */
-#define JOB_ATTEMPTS_MAX    100
-#define NOOP_SLEEP_MAX_MS   3600000
-#define JOB_LIST_LIMIT_MAX  500 /* page size cap of GET /v1/jobs */
-#define JOB_LIST_LIMIT_DEF  50
-#define JOB_CURSOR_MAX      128 /* bytes of a GET /v1/jobs cursor */
-#define IDEMPOTENCY_KEY_MAX 255
-#define UUID_STR_LEN        36
+#define JOB_CURSOR_MAX      128        /* bytes of a GET /v1/jobs cursor */
+/* the limits of job specs (batch, kind, queue, params, attempts, page size, Idempotency-Key)
+ * are lib/queue's (QUEUE_*_MAX in queue/queue.h), defined once */
 
 enum http_method {
     HTTP_GET = 0,
@@ -188,18 +180,13 @@ NODISCARD enum err req_json_body(const char *body, size_t len, json_t **out, str
 NODISCARD enum err resp_json(struct resp *resp, int status, const json_t *v, struct err_info *ei);
 
 /**
- * Check the shape of a POST /v1/jobs document before it reaches the queue: a job object or a
- * non-empty array of at most JOB_BATCH_MAX; known fields only, each of the right type and range
- * (kind, params, queue, priority, max_attempts, run_at, parent_id); noop params checked too.
- * @p profiles (may be NULL: none) are the profiles an ingest job's params.profile may name.
- * @return ERR_OK; ERR_INVALID naming the field ("[2].priority", "params.sleep_ms"); ERR_TOO_LARGE
- *         for too many jobs or oversized params.
+ * Check the shape of a POST /v1/jobs document as a whole before it reaches the queue: a job
+ * object or a non-empty array of at most QUEUE_BATCH_MAX of them. Each job is checked by
+ * queue_enqueue (fields, ranges, RFC 3339 times, the deployment's kinds, each kind's params),
+ * naming the field ("kind", "[2].priority", "params.sleep_ms").
+ * @return ERR_OK; ERR_INVALID (field "body"); ERR_TOO_LARGE for too many jobs.
  */
-NODISCARD enum err
-job_specs_validate(json_t *doc, const struct profile_set *profiles, struct err_info *ei);
-
-/** True if @p s is an RFC 3339 date-time ("2026-11-21T21:22:28Z", offsets and fractions ok). */
-bool rfc3339_valid(const char *s);
+NODISCARD enum err job_specs_validate(const json_t *doc, struct err_info *ei);
 
 /** Init / free a response (service side). */
 void resp_init(struct resp *resp);

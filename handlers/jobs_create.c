@@ -27,7 +27,7 @@ static bool json_media_type(const char *ct)
 static bool idem_key_ok(const char *k)
 {
     size_t n = strlen(k);
-    if (n == 0 || n > IDEMPOTENCY_KEY_MAX) {
+    if (n == 0 || n > QUEUE_IDEM_KEY_MAX) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -53,14 +53,14 @@ h_jobs_create(const struct app *app, const struct req *req, struct resp *resp, s
     if (req->idempotency_key && !idem_key_ok(req->idempotency_key)) {
         e = err_set_field(ei, ERR_PARSE, "Idempotency-Key",
                           "invalid Idempotency-Key: 1 to %d printable ASCII characters",
-                          IDEMPOTENCY_KEY_MAX);
+                          QUEUE_IDEM_KEY_MAX);
         goto out;
     }
     e = req_json_body(req->body, req->body_len, &doc, ei);
     if (e != ERR_OK) {
         goto out;
     }
-    e = job_specs_validate(doc, app->profiles, ei);
+    e = job_specs_validate(doc, ei);
     if (e != ERR_OK) {
         goto out;
     }

@@ -90,16 +90,16 @@ h_jobs_list(const struct app *app, const struct req *req, struct resp *resp, str
     }
     if (limit) {
         int64_t n = 0;
-        if (str_to_i64(limit, 1, JOB_LIST_LIMIT_MAX, &n) != ERR_OK) {
+        if (str_to_i64(limit, 1, QUEUE_LIST_MAX, &n) != ERR_OK) {
             return err_set_field(ei, ERR_INVALID, "limit",
                                  "limit must be an integer from 1 to %d, not \"%.32s\"",
-                                 JOB_LIST_LIMIT_MAX, limit);
+                                 QUEUE_LIST_MAX, limit);
         }
         f.limit = (int)n;
     }
-    e = name_filter(f.kind, "kind", JOB_KIND_MAX, ei);
+    e = name_filter(f.kind, "kind", QUEUE_KIND_MAX, ei);
     if (e == ERR_OK) {
-        e = name_filter(f.queue, "queue", JOB_QUEUE_MAX, ei);
+        e = name_filter(f.queue, "queue", QUEUE_NAME_MAX, ei);
     }
     if (e != ERR_OK) {
         return e;

@@ -1,26 +1,65 @@
-/* kinds.c - job kind table of obsflowd. noop is registered by workers_pool_create itself; the
- * other kinds' owners add their handler here as {"kind", handler, arg}.
+/* kinds.c - the one table of the job kinds obsflowd runs (see kinds.h).
  * SPDX-License-Identifier: Apache-2.0 */
 #include "kinds.h"
 
+#include "ingest/ingest.h"
+#include "pipeline/pipeline.h"
+
 #include <stddef.h>
 
-struct kind_row {
-    const char *kind;
-    workers_handler_fn fn;
-    void *arg;
+/* The validators as the queue calls them; the workers call the same functions
+ * (ingest_params_parse, pipeline_params_parse, workers_noop_params) before running. */
+static enum err
+dataset_params(const json_t *params, const char *pfx, const void *ctx, struct err_info *ei)
+{
+    return pipeline_params_validate(params, pfx, ctx, ei);
+}
+
+static enum err
+ingest_params(const json_t *params, const char *pfx, const void *ctx, struct err_info *ei)
+{
+    return ingest_params_validate(params, pfx, ctx, ei);
+}
+
+enum kind_arg { ARG_NONE, ARG_INGEST, ARG_DATASET };
+
+static const struct {
+    const char *name;
+    const char *queue;      /* default queue (OBSFLOW_QUEUES sizes them) */
+    queue_params_fn params; /* the params validator, at submit time and in the worker */
+    workers_handler_fn run; /* the worker's handler */
+    enum kind_arg arg;      /* which part of struct kinds_env the handler gets */
+} kinds[] = {
+    {"noop", QUEUE_DEFAULT_QUEUE, workers_noop_params, workers_job_noop, ARG_NONE},
+    /* calibration and metadata ingest on queues of their own, so the heavy one cannot starve
+     * the light one (issue 8) */
+    {"dataset", "calib", dataset_params, workers_job_dataset, ARG_DATASET},
+    {"ingest", "ingest", ingest_params, workers_job_ingest, ARG_INGEST},
+    /* collection goes here */
 };
+
+_Static_assert(sizeof kinds / sizeof kinds[0] <= KINDS_MAX, "KINDS_MAX is too small");
+
+int kinds_queue_table(const struct profile_set *profiles, struct queue_kind out[KINDS_MAX])
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        out[n++] = (struct queue_kind){.name = kinds[i].name,
+                                       .queue = kinds[i].queue,
+                                       .params = kinds[i].params,
+                                       .ctx = profiles};
+    }
+    return n;
+}
 
 enum err
 kinds_register_all(struct workers_pool *pool, const struct kinds_env *env, struct err_info *ei)
 {
-    const struct kind_row kinds[] = {
-        {.kind = "ingest", .fn = workers_job_ingest, .arg = env->ingest},
-        {.kind = "dataset", .fn = workers_job_dataset, .arg = env->dataset},
-        /* collection goes here */
-    };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        enum err e = workers_register(pool, kinds[i].kind, kinds[i].fn, kinds[i].arg, ei);
+        void *arg = kinds[i].arg == ARG_INGEST    ? (void *)env->ingest
+                    : kinds[i].arg == ARG_DATASET ? (void *)env->dataset
+                                                  : NULL;
+        enum err e = workers_register(pool, kinds[i].name, kinds[i].run, arg, ei);
         if (e != ERR_OK) {
             return e;
         }

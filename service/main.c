@@ -448,8 +448,11 @@ int main(int argc, char **argv)
 
     int rc = 1;
     db_notice_hook_set(db_notice, NULL);
+    /* the kinds this obsflowd runs (service/kinds.c): POST /v1/jobs refuses any other */
+    static struct queue_kind qkinds[KINDS_MAX];
+    struct queue_config qc = {.kinds = qkinds, .nkinds = kinds_queue_table(d.profiles, qkinds)};
     if (db_pool_create(d.cfg.database_url, d.cfg.db_pool_size, &d.db, &ei) != ERR_OK ||
-        queue_create(d.db, NULL, &d.queue, &ei) != ERR_OK) {
+        queue_create(d.db, &qc, &d.queue, &ei) != ERR_OK) {
         LOG_ERROR("main", "could not set up the database pool: %s", ei.msg);
         goto out;
     }

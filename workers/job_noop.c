@@ -5,30 +5,79 @@
 
 #include "core/clock.h"
 
-#define NOOP_SLEEP_MAX_MS 3600000
-#define NOOP_SLICE_MS     50
+#include <stdio.h>
+#include <string.h>
+
+#define NOOP_SLICE_MS 50
+
+static enum err noop_int(const json_t *v,
+                         const char *pfx,
+                         const char *name,
+                         json_int_t hi,
+                         json_int_t *out,
+                         struct err_info *ei)
+{
+    if (v == NULL) {
+        return ERR_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > hi) {
+        char field[ERR_INFO_FIELD_MAX];
+        snprintf(field, sizeof field, "%sparams.%s", pfx, name);
+        return err_set_field(ei, ERR_INVALID, field, "%s must be an integer between 0 and %lld",
+                             name, (long long)hi);
+    }
+    *out = json_integer_value(v);
+    return ERR_OK;
+}
+
+/* The one reading of noop's params: the validator and the handler both come here. */
+static enum err noop_parse(const json_t *params,
+                           const char *pfx,
+                           json_int_t *sleep_ms,
+                           json_int_t *fail_times,
+                           struct err_info *ei)
+{
+    const char *k;
+    const json_t *v;
+    *sleep_ms = 0;
+    *fail_times = 0;
+    if (params == NULL) {
+        return ERR_OK;
+    }
+    json_object_foreach((json_t *)(uintptr_t)params, k, v)
+    {
+        enum err e;
+        if (strcmp(k, "sleep_ms") == 0) {
+            e = noop_int(v, pfx, k, WORKERS_NOOP_SLEEP_MAX_MS, sleep_ms, ei);
+        } else if (strcmp(k, "fail_times") == 0) {
+            e = noop_int(v, pfx, k, QUEUE_ATTEMPTS_MAX, fail_times, ei);
+        } else {
+            char field[ERR_INFO_FIELD_MAX];
+            snprintf(field, sizeof field, "%sparams.%.64s", pfx, k);
+            e = err_set_field(ei, ERR_INVALID, field, "unrecognized noop parameter \"%.64s\"", k);
+        }
+        if (e != ERR_OK) {
+            return e;
+        }
+    }
+    return ERR_OK;
+}
+
+enum err
+workers_noop_params(const json_t *params, const char *pfx, const void *ctx, struct err_info *ei)
+{
+    (void)ctx;
+    json_int_t sleep_ms, fail_times;
+    return noop_parse(params, pfx, &sleep_ms, &fail_times, ei);
+}
 
 enum err workers_job_noop(struct workers_job *job, void *arg, struct err_info *ei)
 {
     (void)arg;
-    const json_t *params = workers_job_params(job);
-    const json_t *v = json_object_get(params, "sleep_ms");
     json_int_t sleep_ms = 0, fail_times = 0;
-    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                      json_integer_value(v) > NOOP_SLEEP_MAX_MS)) {
-        return err_set_field(ei, ERR_INVALID, "params.sleep_ms",
-                             "sleep_ms must be an integer between 0 and %d", NOOP_SLEEP_MAX_MS);
-    }
-    if (v != NULL) {
-        sleep_ms = json_integer_value(v);
-    }
-    v = json_object_get(params, "fail_times");
-    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0)) {
-        return err_set_field(ei, ERR_INVALID, "params.fail_times",
-                             "fail_times must be a non-negative integer");
-    }
-    if (v != NULL) {
-        fail_times = json_integer_value(v);
+    enum err e = noop_parse(workers_job_params(job), "", &sleep_ms, &fail_times, ei);
+    if (e != ERR_OK) {
+        return e;
     }
     int64_t until = clock_mono_ns() + (int64_t)sleep_ms * 1000000;
     for (;;) {

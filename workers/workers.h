@@ -19,9 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define WORKERS_THREADS_MAX 256
-#define WORKERS_KINDS_MAX   32
-#define WORKERS_QUEUES_MAX  QUEUE_CLAIM_QUEUES_MAX /* named queues of one pool */
+#define WORKERS_THREADS_MAX       256
+#define WORKERS_KINDS_MAX         32
+#define WORKERS_QUEUES_MAX        QUEUE_CLAIM_QUEUES_MAX /* named queues of one pool */
+#define WORKERS_NOOP_SLEEP_MAX_MS 3600000                /* noop's params.sleep_ms */
 
 /** One named queue and how many of its jobs this process runs at once. */
 struct workers_queue_limit {
@@ -148,6 +149,13 @@ void workers_job_set_result(struct workers_job *job, json_t *result);
 /** Stable lower-case code stored with a failure (copied; default: err_code() of the returned
  * error), e.g. "noop_failure". */
 void workers_job_set_error_code(struct workers_job *job, const char *code);
+
+/** The noop kind's params validator (queue_params_fn; @p ctx unused): sleep_ms
+ * 0..WORKERS_NOOP_SLEEP_MAX_MS, fail_times 0..QUEUE_ATTEMPTS_MAX, nothing else; @p params may
+ * be NULL. The handler runs it first; the queue runs it at submit time (service/kinds.c).
+ * @return ERR_OK; ERR_INVALID naming "<pfx>params.<name>". */
+NODISCARD enum err
+workers_noop_params(const json_t *params, const char *pfx, const void *ctx, struct err_info *ei);
 
 /** The noop handler (registered by workers_pool_create; exported for tests). */
 enum err workers_job_noop(struct workers_job *job, void *arg, struct err_info *ei);

@@ -17,6 +17,8 @@
 
 /* ---- handle ------------------------------------------------------------------------------- */
 
+static enum err queue_kinds_check(const struct queue_kind *kinds, int n, struct err_info *ei);
+
 enum err queue_create(struct db_pool *pool,
                       const struct queue_config *cfg,
                       struct queue **out,
@@ -32,6 +34,15 @@ enum err queue_create(struct db_pool *pool,
     q->pool = pool;
     if (cfg != NULL) {
         q->cfg = *cfg;
+    }
+    enum err ke = queue_kinds_check(q->cfg.kinds, q->cfg.nkinds, ei);
+    if (ke != ERR_OK) {
+        free(q);
+        return ke;
+    }
+    if (q->cfg.nkinds == 0) {
+        q->cfg.kinds = &queue_kind_noop;
+        q->cfg.nkinds = 1;
     }
     if (q->cfg.lease_s <= 0) {
         q->cfg.lease_s = 15;
@@ -143,66 +154,52 @@ bool queue_name_valid(const char *s)
     return true;
 }
 
-static bool queue_digits(const char *s, int n)
+static bool queue_kind_name_ok(const char *s)
 {
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) {
+    size_t n = strnlen(s, QUEUE_KIND_MAX + 1);
+    if (n == 0 || n > QUEUE_KIND_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
             return false;
         }
     }
     return true;
 }
 
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
-static bool queue_rfc3339_ok(const char *s)
+static enum err queue_kinds_check(const struct queue_kind *kinds, int n, struct err_info *ei)
 {
-    size_t n = strlen(s);
-    if (n < 20 || n > 40) {
-        return false;
+    if (n < 0 || n > QUEUE_KINDS_MAX || (n > 0 && kinds == NULL)) {
+        return err_set(ei, ERR_INVALID, "a queue runs 1 to %d job kinds", QUEUE_KINDS_MAX);
     }
-    if (!queue_digits(s, 4) || s[4] != '-' || !queue_digits(s + 5, 2) || s[7] != '-' ||
-        !queue_digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !queue_digits(s + 11, 2) ||
-        s[13] != ':' || !queue_digits(s + 14, 2) || s[16] != ':' || !queue_digits(s + 17, 2)) {
-        return false;
-    }
-    int mon = (s[5] - '0') * 10 + (s[6] - '0');
-    int day = (s[8] - '0') * 10 + (s[9] - '0');
-    int hh = (s[11] - '0') * 10 + (s[12] - '0');
-    int mi = (s[14] - '0') * 10 + (s[15] - '0');
-    int ss = (s[17] - '0') * 10 + (s[18] - '0');
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mi > 59 || ss > 60) {
-        return false;
-    }
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        int k = 0;
-        while (isdigit((unsigned char)*p)) {
-            p++;
-            k++;
+    for (int i = 0; i < n; i++) {
+        if (kinds[i].name == NULL || !queue_kind_name_ok(kinds[i].name)) {
+            return err_set(ei, ERR_INVALID, "job kind %d: a name of 1 to %d of [a-z0-9_-]", i,
+                           QUEUE_KIND_MAX);
         }
-        if (k == 0 || k > 9) {
-            return false;
+        if (kinds[i].queue != NULL && !queue_name_valid(kinds[i].queue)) {
+            return err_set(ei, ERR_INVALID, "job kind %s: invalid default queue", kinds[i].name);
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(kinds[i].name, kinds[j].name) == 0) {
+                return err_set(ei, ERR_INVALID, "job kind %s is named twice", kinds[i].name);
+            }
         }
     }
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
-        return true;
-    }
-    if ((*p == '+' || *p == '-') && queue_digits(p + 1, 2) && p[3] == ':' &&
-        queue_digits(p + 4, 2) && p[6] == '\0') {
-        return true;
-    }
-    return false;
+    return ERR_OK;
 }
 
-static bool queue_kind_ok(const char *k)
+static const struct queue_kind *
+queue_kind_find(const struct queue_kind *kinds, int n, const char *name)
 {
-    for (int i = 0; queue_kinds[i] != NULL; i++) {
-        if (strcmp(queue_kinds[i], k) == 0) {
-            return true;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(kinds[i].name, name) == 0) {
+            return &kinds[i];
         }
     }
-    return false;
+    return NULL;
 }
 
 /* The field name "<pfx><name>" of an error, formatted only when there is one. */
@@ -214,9 +211,14 @@ static const char *queue_field(char *f, size_t n, const char *pfx, const char *n
 
 /* Validate one spec; append its normalized row {id, kind, ...} to @p rows.
  * @p pfx is "" for a single object or "[i]." inside an array. */
-static enum err
-queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_info *ei)
+static enum err queue_spec_check(const struct queue_kind *kinds,
+                                 int nkinds,
+                                 const json_t *spec,
+                                 const char *pfx,
+                                 json_t *rows,
+                                 struct err_info *ei)
 {
+    const struct queue_kind *kind = NULL;
     char f[64];
     const char *key;
     json_t *v;
@@ -255,9 +257,10 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     } else if (!json_is_string(v)) {
         e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "kind"),
                           "kind must be a string");
-    } else if (!queue_kind_ok(json_string_value(v))) {
+    } else if ((kind = queue_kind_find(kinds, nkinds, json_string_value(v))) == NULL) {
         e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "kind"),
-                          "unrecognized job kind \"%.40s\"", json_string_value(v));
+                          "no worker of this deployment runs job kind \"%.40s\"",
+                          json_string_value(v));
     } else {
         json_object_set(row, "kind", v);
     }
@@ -284,6 +287,10 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
                 json_object_set(row, "params", v);
             }
         }
+        if (e == ERR_OK && kind->params != NULL) {
+            /* the kind's own validator, the one its worker runs before starting */
+            e = kind->params(v != NULL && json_is_object(v) ? v : NULL, pfx, kind->ctx, ei);
+        }
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "queue");
@@ -295,11 +302,8 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
                               "queue name must be 1 to %d characters of A-Z a-z 0-9 _ - .",
                               QUEUE_NAME_MAX);
         } else {
-            const json_t *kind = json_object_get(row, "kind");
-            json_object_set_new(row, "queue",
-                                json_string(v != NULL ? json_string_value(v)
-                                                      : queue_kind_default_queue(
-                                                            json_string_value(kind))));
+            const char *dq = kind->queue != NULL ? kind->queue : QUEUE_DEFAULT_QUEUE;
+            json_object_set_new(row, "queue", json_string(v != NULL ? json_string_value(v) : dq));
         }
     }
     if (e == ERR_OK) {
@@ -333,13 +337,17 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "run_at");
+        int64_t at_us = 0;
         if (v != NULL && !json_is_null(v) &&
-            (!json_is_string(v) || !queue_rfc3339_ok(json_string_value(v)))) {
+            (!json_is_string(v) || !queue_rfc3339_parse(json_string_value(v), &at_us))) {
             e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "run_at"),
                               "run_at must be an RFC 3339 date-time such as "
                               "\"2026-11-21T21:00:00Z\"");
         } else if (v != NULL && json_is_string(v)) {
-            json_object_set(row, "run_at", v);
+            /* the UTC instant: PostgreSQL would refuse offsets RFC 3339 allows (+18:00) */
+            char utc[32];
+            queue_rfc3339_format(at_us, utc, sizeof utc);
+            json_object_set_new(row, "run_at", json_string(utc));
         }
     }
     if (e == ERR_OK) {
@@ -361,7 +369,11 @@ queue_spec_check(const json_t *spec, const char *pfx, json_t *rows, struct err_i
     return e;
 }
 
-enum err queue__specs_check(const json_t *specs, json_t **rows_out, struct err_info *ei)
+enum err queue__specs_check(const struct queue_kind *kinds,
+                            int nkinds,
+                            const json_t *specs,
+                            json_t **rows_out,
+                            struct err_info *ei)
 {
     enum err e = ERR_OK;
     if (specs == NULL || (!json_is_object(specs) && !json_is_array(specs))) {
@@ -380,12 +392,12 @@ enum err queue__specs_check(const json_t *specs, json_t **rows_out, struct err_i
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
     if (json_is_object(specs)) {
-        e = queue_spec_check(specs, "", rows, ei);
+        e = queue_spec_check(kinds, nkinds, specs, "", rows, ei);
     } else {
         for (size_t i = 0; e == ERR_OK && i < json_array_size(specs); i++) {
             char pfx[24];
             snprintf(pfx, sizeof pfx, "[%zu].", i);
-            e = queue_spec_check(json_array_get(specs, i), pfx, rows, ei);
+            e = queue_spec_check(kinds, nkinds, json_array_get(specs, i), pfx, rows, ei);
         }
     }
     if (e != ERR_OK) {
@@ -394,6 +406,20 @@ enum err queue__specs_check(const json_t *specs, json_t **rows_out, struct err_i
     }
     *rows_out = rows;
     return ERR_OK;
+}
+
+enum err queue_specs_validate(const struct queue_kind *kinds,
+                              int nkinds,
+                              const json_t *specs,
+                              struct err_info *ei)
+{
+    json_t *rows = NULL;
+    enum err e = queue_kinds_check(kinds, nkinds, ei);
+    if (e == ERR_OK) {
+        e = queue__specs_check(kinds, nkinds, specs, &rows, ei);
+    }
+    json_decref(rows);
+    return e;
 }
 
 /* ---- enqueue ------------------------------------------------------------------------------ */
@@ -626,7 +652,7 @@ static enum err queue_enqueue_run(struct queue *q,
     buf_init(&rows_txt, (size_t)QUEUE_BATCH_MAX * (QUEUE_PARAMS_MAX + 1024));
 
     /* the body first (shape, count, each spec), then the key */
-    e = queue__specs_check(specs, &rows, ei);
+    e = queue__specs_check(q->cfg.kinds, q->cfg.nkinds, specs, &rows, ei);
     if (e != ERR_OK) {
         goto out;
     }

@@ -39,13 +39,30 @@
 
 #define QUEUE_DEFAULT_QUEUE        "default"
 #define QUEUE_CLAIM_QUEUES_MAX     32 /* most queues one queue_complete_and_claim_queues names */
+#define QUEUE_KINDS_MAX            32 /* job kinds of one deployment */
+#define QUEUE_RFC3339_MAX          40 /* bytes of an RFC 3339 date-time the queue reads */
+#define QUEUE_RFC3339_FRAC_MAX     9  /* digits of its fraction of a second (rounded to us) */
 
-/** The job kinds the queue accepts (validated at enqueue); NULL-terminated. */
-extern const char *const queue_kinds[];
+/**
+ * A job params validator: ERR_OK, or ERR_INVALID naming the field "<pfx>params.<name>".
+ * @p params is the spec's params object, or NULL when the spec has none. @p ctx is the kind's.
+ */
+typedef enum err (*queue_params_fn)(const json_t *params,
+                                    const char *pfx,
+                                    const void *ctx,
+                                    struct err_info *ei);
 
-/** The queue a job of @p kind goes to when its spec names none: "calib" for dataset, "ingest"
- * for ingest, QUEUE_DEFAULT_QUEUE for the others (borrowed, static). */
-const char *queue_kind_default_queue(const char *kind);
+/** One job kind a deployment runs, as the queue sees it (its row in service/kinds.c, which
+ * also names the worker's handler). */
+struct queue_kind {
+    const char *name;       /* 1..QUEUE_KIND_MAX of [a-z0-9_-] */
+    const char *queue;      /* queue of its jobs whose spec names none (NULL: "default") */
+    queue_params_fn params; /* the params validator the worker runs too (NULL: any object) */
+    const void *ctx;        /* argument of params (borrowed) */
+};
+
+/** The kinds a queue created without any accepts: noop alone, params unchecked. */
+extern const struct queue_kind queue_kind_noop;
 
 /** True if @p s is a valid queue name: 1..QUEUE_NAME_MAX of [A-Za-z0-9_.-]. */
 bool queue_name_valid(const char *s);
@@ -60,6 +77,11 @@ struct queue_config {
     int backoff_cap_ms;       /* ... capped at this (600000 = 10 min) */
     int retention_s;          /* succeeded/cancelled jobs are pruned after this (86400) */
     int retention_failed_s;   /* failed jobs are pruned after this (604800) */
+    /* The job kinds of the deployment (borrowed; must outlive the queue): enqueue refuses any
+     * other kind (ERR_INVALID, field "kind"), checks each job's params with its kind's
+     * validator and puts a job naming no queue on its kind's. nkinds 0: queue_kind_noop. */
+    const struct queue_kind *kinds;
+    int nkinds; /* 0..QUEUE_KINDS_MAX, names distinct */
 };
 
 /**
@@ -67,6 +89,7 @@ struct queue_config {
  * is a new process). Does not touch the database (PostgreSQL may be down at start).
  * @param[in] pool borrowed; must outlive the queue. @param[in] cfg borrowed, may be NULL.
  * @param[out] out owned (queue_destroy).
+ * @return ERR_OK; ERR_INVALID for a bad kinds table (name, count, duplicate); ERR_NOMEM.
  */
 NODISCARD enum err queue_create(struct db_pool *pool,
                                 const struct queue_config *cfg,
@@ -82,10 +105,11 @@ const char *queue_process_id(const struct queue *q);
 /**
  * Validate and insert jobs, all or nothing, in one transaction.
  * @param[in] specs   borrowed: one job object or an array of 1..QUEUE_BATCH_MAX of them.
- *                    Fields: "kind" (required, one of queue_kinds), "params" (object, default
- *                    {}), "queue" (default queue_kind_default_queue(kind)), "priority" (integer 0..9, default 5),
- *                    "max_attempts" (integer 1..100, default 5), "run_at" (RFC 3339, default
- *                    now), "parent_id" (UUID of an existing job). Other fields are refused.
+ *                    Fields: "kind" (required, one of the queue's kinds), "params" (object,
+ *                    default {}; checked by the kind's validator), "queue" (default: the
+ *                    kind's), "priority" (integer 0..9, default 5), "max_attempts" (integer
+ *                    1..100, default 5), "run_at" (RFC 3339 as queue_rfc3339_parse reads it,
+ *                    stored as the UTC instant; default now), "parent_id" (UUID of an existing job). Other fields are refused.
  * @param[in] idem_key Idempotency-Key or NULL. The key remembers the request (hash of the
  *                    canonical JSON of @p specs) and the jobs it created, for the retention
  *                    period of finished jobs.
@@ -122,6 +146,16 @@ NODISCARD enum err queue_enqueue_text(struct queue *q,
                                       size_t *njobs,
                                       bool *replayed,
                                       struct err_info *ei);
+
+/**
+ * The checks queue_enqueue makes on @p specs before any statement, against @p nkinds @p kinds
+ * (a deployment's table), without a queue or a database: for tests and tools.
+ * @return as queue_enqueue's refusals (ERR_INVALID/ERR_PARSE/ERR_TOO_LARGE naming the field).
+ */
+NODISCARD enum err queue_specs_validate(const struct queue_kind *kinds,
+                                        int nkinds,
+                                        const json_t *specs,
+                                        struct err_info *ei);
 
 /**
  * Fetch one job.
@@ -348,6 +382,23 @@ NODISCARD enum err queue_listen(struct queue *q, struct err_info *ei);
 /** Retry delay in ms after attempt @p attempt (1-based) failed: base*2^(attempt-1), capped,
  * then scaled by a jitter factor in [0.75, 1.25] taken from @p rnd01 in [0, 1). */
 int64_t queue_backoff_ms(int attempt, int base_ms, int cap_ms, double rnd01);
+
+/**
+ * Read an RFC 3339 date-time (section 5.6) into microseconds since the epoch: the one reader of
+ * job times (POST /v1/jobs and lib/queue). "YYYY-MM-DD" then "T", "t" or one space (RFC 3339's
+ * note allows a space for readability, and PostgreSQL reads it) then "HH:MM:SS", an optional
+ * fraction of 1..QUEUE_RFC3339_FRAC_MAX digits (rounded to the microsecond, as PostgreSQL
+ * does), then "Z", "z" or a numeric offset "+HH:MM"/"-HH:MM" of 00:00..23:59 (RFC 3339's
+ * range; PostgreSQL refuses offsets past 15:59, so the queue hands it the UTC instant, never
+ * the offset). The day must exist in its month (leap years counted); second 60 (a leap
+ * second) is read as the first second of the next minute, as PostgreSQL does. The instant must
+ * fall in the years 0001..9999 UTC. At most QUEUE_RFC3339_MAX bytes.
+ * @param[out] epoch_us may be NULL (validate only). @return true when @p s is such a time.
+ */
+bool queue_rfc3339_parse(const char *s, int64_t *epoch_us);
+
+/** Format @p epoch_us as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC) into @p out (>= 28 bytes). */
+void queue_rfc3339_format(int64_t epoch_us, char *out, size_t cap);
 
 /** True if @p s is a UUID in canonical 8-4-4-4-12 hex form (any case). */
 bool queue_is_uuid(const char *s);

@@ -67,9 +67,14 @@ int64_t queue__i64(const struct db_res *res, int row, int col);
 /** New time-ordered UUID (version 7 layout), strictly increasing within the process. */
 void queue__uuid7(char out[QUEUE_ID_LEN + 1]);
 
-/** Validate enqueue specs (an object or an array of them) into normalized rows with fresh ids
- * (owned JSON array in @p rows_out). Pure: no database. Errors as queue_enqueue documents. */
-NODISCARD enum err queue__specs_check(const json_t *specs, json_t **rows_out, struct err_info *ei);
+/** Validate enqueue specs (an object or an array of them) against the @p nkinds @p kinds into
+ * normalized rows with fresh ids (owned JSON array in @p rows_out). Pure: no database. Errors
+ * as queue_enqueue documents. */
+NODISCARD enum err queue__specs_check(const struct queue_kind *kinds,
+                                      int nkinds,
+                                      const json_t *specs,
+                                      json_t **rows_out,
+                                      struct err_info *ei);
 
 /** Whether the JSON text @p json (jansson's output) holds an escaped NUL (\u0000), which jsonb
  * refuses. Escapes are read in pairs, so an escaped backslash before "u0000" is not one. */

@@ -13,28 +13,10 @@
 #include <sys/types.h>
 #include <uuid/uuid.h>
 
-const char *const queue_kinds[] = {"noop", "dataset", "ingest", "collection", NULL};
+/* A queue created without a kinds table runs the diagnostic kind only (every worker pool has
+ * it); obsflowd passes its table (service/kinds.c), the one place kinds are listed. */
+const struct queue_kind queue_kind_noop = {.name = "noop", .queue = QUEUE_DEFAULT_QUEUE};
 
-/* The queue of a job whose spec names none, by kind (issue 8: calibration must not starve
- * metadata ingest, so the two heavy kinds have queues of their own that OBSFLOW_QUEUES can
- * size); the only place these defaults live. */
-static const struct {
-    const char *kind;
-    const char *queue;
-} queue_kind_queues[] = {
-    {"dataset", "calib"},
-    {"ingest", "ingest"},
-};
-
-const char *queue_kind_default_queue(const char *kind)
-{
-    for (size_t i = 0; kind != NULL && i < ARRAY_LEN(queue_kind_queues); i++) {
-        if (strcmp(kind, queue_kind_queues[i].kind) == 0) {
-            return queue_kind_queues[i].queue;
-        }
-    }
-    return QUEUE_DEFAULT_QUEUE;
-}
 const char *const queue_state_names[6] = {"queued",    "running", "retrying",
                                           "succeeded", "failed",  "cancelled"};
 
@@ -94,6 +76,131 @@ bool queue_is_uuid(const char *s)
         }
     }
     return true;
+}
+
+/* ---- RFC 3339 ------------------------------------------------------------------------------ */
+
+static bool queue_digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int queue_num2(const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+static bool queue_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t queue_days(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+#define QUEUE_US_PER_DAY 86400000000LL
+
+bool queue_rfc3339_parse(const char *s, int64_t *epoch_us)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (s == NULL || strnlen(s, QUEUE_RFC3339_MAX + 1) > QUEUE_RFC3339_MAX) {
+        return false;
+    }
+    /* YYYY-MM-DD(T|t| )HH:MM:SS: 19 bytes, each position checked before it is read */
+    if (!queue_digits(s, 4) || s[4] != '-' || !queue_digits(s + 5, 2) || s[7] != '-' ||
+        !queue_digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        !queue_digits(s + 11, 2) || s[13] != ':' || !queue_digits(s + 14, 2) || s[16] != ':' ||
+        !queue_digits(s + 17, 2)) {
+        return false;
+    }
+    int year = queue_num2(s) * 100 + queue_num2(s + 2);
+    int mon = queue_num2(s + 5), day = queue_num2(s + 8);
+    int hh = queue_num2(s + 11), mi = queue_num2(s + 14), ss = queue_num2(s + 17);
+    if (mon < 1 || mon > 12 || day < 1 ||
+        day > mdays[mon - 1] + (mon == 2 && queue_leap(year) ? 1 : 0) || hh > 23 || mi > 59 ||
+        ss > 60) {
+        return false;
+    }
+    const char *p = s + 19;
+    int64_t frac_us = 0;
+    if (*p == '.') {
+        p++;
+        int k = 0;
+        int64_t scale = 100000;
+        bool round_up = false;
+        for (; *p >= '0' && *p <= '9'; p++, k++) {
+            if (k < 6) {
+                frac_us += (*p - '0') * scale;
+                scale /= 10;
+            } else if (k == 6) {
+                round_up = *p >= '5';
+            }
+        }
+        if (k == 0 || k > QUEUE_RFC3339_FRAC_MAX) {
+            return false;
+        }
+        frac_us += round_up ? 1 : 0;
+    }
+    int64_t off_s = 0;
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        off_s = 0;
+    } else if ((*p == '+' || *p == '-') && queue_digits(p + 1, 2) && p[3] == ':' &&
+               queue_digits(p + 4, 2) && p[6] == '\0') {
+        int oh = queue_num2(p + 1), om = queue_num2(p + 4);
+        if (oh > 23 || om > 59) {
+            return false;
+        }
+        off_s = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
+    } else {
+        return false;
+    }
+    /* local time minus the offset is UTC */
+    int64_t us = queue_days(year, mon, day) * QUEUE_US_PER_DAY +
+                 ((int64_t)hh * 3600 + mi * 60 + ss - off_s) * 1000000 + frac_us;
+    if (us < queue_days(1, 1, 1) * QUEUE_US_PER_DAY ||
+        us >= queue_days(10000, 1, 1) * QUEUE_US_PER_DAY) {
+        return false;
+    }
+    if (epoch_us != NULL) {
+        *epoch_us = us;
+    }
+    return true;
+}
+
+void queue_rfc3339_format(int64_t epoch_us, char *out, size_t cap)
+{
+    int64_t days = epoch_us / QUEUE_US_PER_DAY;
+    int64_t rem = epoch_us % QUEUE_US_PER_DAY;
+    if (rem < 0) {
+        rem += QUEUE_US_PER_DAY;
+        days--;
+    }
+    /* civil_from_days */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int64_t y = yoe + era * 400 + (m <= 2);
+    int64_t sec = rem / 1000000;
+    snprintf(out, cap, "%04lld-%02d-%02dT%02d:%02d:%02d.%06lldZ", (long long)y, m, d,
+             (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60), (long long)(rem % 1000000));
 }
 
 static const char queue_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

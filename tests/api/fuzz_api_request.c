@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "handlers.h"
 #include "problem.h"
+#include "queue/queue.h"
 #include "router.h"
 
 #include <stdint.h>
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *doc = NULL;
     enum err e = req_json_body(text, size, &doc, &ei);
     if (e == ERR_OK) {
-        e = job_specs_validate(doc, NULL, &ei);
+        e = job_specs_validate(doc, &ei);
         json_decref(doc);
     }
     struct resp resp;
@@ -51,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)uuid_valid(params[0]);
         }
     }
-    (void)rfc3339_valid(text);
+    (void)queue_rfc3339_parse(text, NULL);
     free(text);
     return 0;
 }

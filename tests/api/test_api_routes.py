@@ -104,6 +104,15 @@ def happy(d):
     check(st == 200 and [j["id"] for j in page["items"]] == [child["id"]], "parent filter: %s" % page)
     check(d.job(first)["children"]["total"] == 1, "children count: %s" % d.job(first))
 
+    # run_at: RFC 3339 offsets up to 23:59 (PostgreSQL alone refuses past 15:59) and a space
+    # for the T are read by the one reader and stored as the UTC instant
+    for given, utc in (("2099-01-01T00:00:00+18:00", "2098-12-31T06:00:00.000000Z"),
+                       ("2099-01-01 00:00:00.5-23:59", "2099-01-01T23:59:00.500000Z")):
+        j = d.submit({"kind": "noop", "run_at": given})
+        check(j["run_at"] == utc, "run_at %s is %s, expected %s" % (given, j["run_at"], utc))
+        check(d.job(j["id"])["run_at"] == utc, "stored run_at of %s: %s" % (given, d.job(j["id"])))
+        d.request("POST", "/v1/jobs/%s/cancel" % j["id"])
+
     # cancel a queued job (run_at in the future), cancel again, retry it
     later = d.submit({"kind": "noop", "run_at": "2099-01-01T00:00:00Z"})
     st, _, j = d.request("POST", "/v1/jobs/%s/cancel" % later["id"])
@@ -163,7 +172,23 @@ def bad_input(d, first):
     expect(d, "POST", J, 422, {"kind": "noop", "run_at": "soon"}, field="run_at")
     expect(d, "POST", J, 422, {"kind": "noop", "queue": "has space"}, field="queue")
     expect(d, "POST", J, 422, {"kind": "noop", "colour": "red"}, field="colour")
-    expect(d, "POST", J, 422, {"kind": "no_such_kind"}, field="kind")
+    expect(d, "POST", J, 422, {"kind": "no_such_kind"}, field="kind", code="invalid")
+    # only the kinds this obsflowd runs (noop, dataset, ingest): collection has no worker yet
+    _, _, doc = expect(d, "POST", J, 422, {"kind": "collection"}, field="kind", code="invalid")
+    check("collection" in doc.get("detail", ""), "the refused kind is named: %s" % doc)
+    expect(d, "POST", J, 422, [{"kind": "noop"}, {"kind": "sleep"}], field="[1].kind",
+           code="invalid")
+    # each kind's params at submit time, with the validator its worker runs
+    expect(d, "POST", J, 422, {"kind": "noop", "params": {"sleeep": 1}}, field="params.sleeep")
+    expect(d, "POST", J, 422, [{"kind": "noop"}, {"kind": "noop", "params": {"fail_times": 101}}],
+           field="[1].params.fail_times")
+    expect(d, "POST", J, 422, {"kind": "dataset", "params": {}}, field="params.dataset")
+    expect(d, "POST", J, 422, [{"kind": "noop"}, {"kind": "ingest", "params": {"uris": []}}],
+           field="[1].params.uris")
+    # RFC 3339 as the one reader reads it: a day that does not exist, a 24:00 offset
+    expect(d, "POST", J, 422, {"kind": "noop", "run_at": "2026-02-30T00:00:00Z"}, field="run_at")
+    expect(d, "POST", J, 422, {"kind": "noop", "run_at": "2026-01-01T00:00:00+24:00"},
+           field="run_at")
     expect(d, "POST", J, 422, {"kind": "noop", "parent_id": "nope"}, field="parent_id")
     expect(d, "POST", J, 422, [{"kind": "noop"}, {"kind": "noop", "priority": -1}], field="[1].priority")
     expect(d, "POST", J, 422, [], field="body")
@@ -307,9 +332,11 @@ def metrics_and_logs(d):
 def large_pages(d):
     """A page of jobs over the 8 MiB response cap is cut short with a cursor, not refused: it
     answered 413 "Content Too Large" to a GET that had no body (the client cannot fix that)."""
-    big = "x" * 8000
-    spec = {"kind": "collection", "queue": "big", "run_at": "2099-01-01T00:00:00Z",
-            "params": {"k%d" % i: big for i in range(7)}}  # about 56 KB of params each
+    # an ingest job that never runs (run_at far ahead) with about 56 KB of params: 250 inputs
+    big = "x" * 200
+    spec = {"kind": "ingest", "queue": "big", "run_at": "2099-01-01T00:00:00Z",
+            "params": {"collection": "BIG",
+                       "uris": ["file:/big/%s/%03d.fits" % (big, i) for i in range(250)]}}
     ids = set()
     for _ in range(10):
         st, _, jobs = d.request("POST", "/v1/jobs", [spec] * 15)

@@ -2,14 +2,14 @@
  * required keys, a missing blueprint file, bad YAML and duplicate names are refused with
  * "file:line: what is wrong"; a missing directory is no profiles; params.profile fills an
  * ingest job's params, and an unknown one is refused naming params.profile (in
- * job_specs_validate too). SPDX-License-Identifier: Apache-2.0 */
+ * the submit path (kinds table + queue rules) too). SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "handlers.h"
+#include "kinds.h"
 #include "ingest/ingest.h"
 #include "profile/profile.h"
 
@@ -18,6 +18,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* What POST /v1/jobs runs on each job: the queue's rules over obsflowd's kinds table. */
+static enum err
+specs_validate(const json_t *doc, const struct profile_set *profiles, struct err_info *ei)
+{
+    struct queue_kind k[KINDS_MAX];
+    int n = kinds_queue_table(profiles, k);
+    return queue_specs_validate(k, n, doc, ei);
+}
 
 static char root[1024], bpdir[1100], pdir[1100];
 
@@ -210,14 +219,14 @@ static void test_ingest_params_profile(void **state)
     assert_string_equal(ip->blueprints[0], "other.blueprint");
     json_decref(p);
 
-    /* an unknown profile: 422 naming params.profile, in job_specs_validate too */
+    /* an unknown profile: 422 naming params.profile, in the submit path (kinds table + queue rules) too */
     p = json_pack("{s:s, s:[s]}", "profile", "nope", "uris", "file:/d/x.fits");
     assert_int_equal(ingest_params_validate(p, "", s, &ei), ERR_INVALID);
     assert_string_equal(ei.field, "params.profile");
     assert_int_equal(ingest_params_validate(p, "", NULL, &ei), ERR_INVALID);
     assert_string_equal(ei.field, "params.profile");
     json_t *job = json_pack("[{s:s, s:O}]", "kind", "ingest", "params", p);
-    assert_int_equal(job_specs_validate(job, s, &ei), ERR_INVALID);
+    assert_int_equal(specs_validate(job, s, &ei), ERR_INVALID);
     assert_string_equal(ei.field, "[0].params.profile");
     json_decref(job);
     json_decref(p);

@@ -1,6 +1,13 @@
 /* qtest.c - see qtest.h. SPDX-License-Identifier: Apache-2.0 */
 #include "qtest.h"
 
+const struct queue_kind qt_kinds[QT_NKINDS] = {
+    {.name = "noop"},
+    {.name = "dataset", .queue = "calib"},
+    {.name = "ingest", .queue = "ingest"},
+    {.name = "collection"},
+};
+
 #include "core/str.h"
 
 #include <setjmp.h>

@@ -4,6 +4,7 @@
 #define OBSFLOW_TESTS_QUEUE_QTEST_H
 
 #include "db/db.h"
+#include "queue/queue.h"
 
 #include <stdbool.h>
 
@@ -15,6 +16,12 @@ struct qt_db {
     char conninfo[QT_CONNINFO_MAX];
     struct db_pool *pool;
 };
+
+/** The kinds the queue tests' queues run (queue_config.kinds): noop, dataset (queue calib),
+ * ingest (queue ingest) and collection, params unchecked (the kinds' own validators are tested
+ * through obsflowd). */
+#define QT_NKINDS 4
+extern const struct queue_kind qt_kinds[QT_NKINDS];
 
 /** Skip (exit 77) when no private cluster is configured (PGHOST unset). */
 void qt_require_pg(void);

@@ -28,7 +28,11 @@ static int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct err_info ei;
-    struct queue_config cfg = {.process_name = "test", .backoff_base_ms = 1, .backoff_cap_ms = 5};
+    struct queue_config cfg = {.kinds = qt_kinds,
+                               .nkinds = QT_NKINDS,
+                               .process_name = "test",
+                               .backoff_base_ms = 1,
+                               .backoff_cap_ms = 5};
     qt_db_create(&f->db, true);
     if (queue_create(f->db.pool, &cfg, &f->q, &ei) != ERR_OK) {
         fail_msg("queue_create: %s", ei.msg);
@@ -515,7 +519,8 @@ static void test_rescue_dead_not_live(void **state)
     struct fx *f = *state;
     struct err_info ei;
     struct queue *dead = NULL, *live = NULL;
-    struct queue_config cfg = {.process_name = "pod-a", .lease_s = 30};
+    struct queue_config cfg = {
+        .kinds = qt_kinds, .nkinds = QT_NKINDS, .process_name = "pod-a", .lease_s = 30};
     assert_int_equal(queue_create(f->db.pool, &cfg, &dead, &ei), ERR_OK);
     cfg.process_name = "pod-a"; /* same name, new incarnation: must be a different process */
     assert_int_equal(queue_create(f->db.pool, &cfg, &live, &ei), ERR_OK);
@@ -890,7 +895,10 @@ static void test_notify_wakes_other_process(void **state)
     struct fx *f = *state;
     struct err_info ei;
     struct queue *other = NULL;
-    assert_int_equal(queue_create(f->db.pool, NULL, &other, &ei), ERR_OK);
+    assert_int_equal(queue_create(f->db.pool,
+                                  &(struct queue_config){.kinds = qt_kinds, .nkinds = QT_NKINDS},
+                                  &other, &ei),
+                     ERR_OK);
     assert_int_equal(queue_listen(other, &ei), ERR_OK);
     /* the listener signals once when it (re)connects: consume that, then wait for the NOTIFY */
     int64_t until = clock_mono_ns() + 20000000000LL;

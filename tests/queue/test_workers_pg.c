@@ -29,7 +29,11 @@ static int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct err_info ei;
-    struct queue_config qc = {.process_name = "wtest", .backoff_base_ms = 1, .backoff_cap_ms = 10};
+    struct queue_config qc = {.kinds = qt_kinds,
+                              .nkinds = QT_NKINDS,
+                              .process_name = "wtest",
+                              .backoff_base_ms = 1,
+                              .backoff_cap_ms = 10};
     struct workers_config wc = {.threads = 4, .poll_ms = 100, .heartbeat_ms = 100};
     qt_db_create(&f->db, true);
     if (queue_create(f->db.pool, &qc, &f->q, &ei) != ERR_OK ||

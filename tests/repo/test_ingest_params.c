@@ -1,10 +1,10 @@
 /* test_ingest_params.c - the ingest job's params validator (lib/ingest), the one function that
- * POST /v1/jobs and the worker both call: every refusal names its field, and job_specs_validate
- * gives the same answer for a job of kind ingest; plus ingest_run's refusals before any push
- * (missing input, input outside the data roots, blueprint escaping its directory).
- * SPDX-License-Identifier: Apache-2.0 */
-#include "handlers.h"
+ * POST /v1/jobs and the worker both call: every refusal names its field, and the submit path
+ * (obsflowd's kinds table + the queue's rules) gives the same answer for a job of kind ingest; plus
+ * ingest_run's refusals before any push (missing input, input outside the data roots, blueprint
+ * escaping its directory). SPDX-License-Identifier: Apache-2.0 */
 #include "ingest/ingest.h"
+#include "kinds.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,15 @@
 
 #include <cmocka.h>
 
+/* What POST /v1/jobs runs on each job: the queue's rules over obsflowd's kinds table. */
+static enum err
+specs_validate(const json_t *doc, const struct profile_set *profiles, struct err_info *ei)
+{
+    struct queue_kind k[KINDS_MAX];
+    int n = kinds_queue_table(profiles, k);
+    return queue_specs_validate(k, n, doc, ei);
+}
+
 static json_t *js(const char *text)
 {
     json_error_t je;
@@ -28,7 +37,8 @@ static json_t *js(const char *text)
     return v;
 }
 
-/* Refused by ingest_params_validate and by job_specs_validate, both naming @p field. */
+/* Refused by ingest_params_validate and by the submit path (kinds table + queue rules), both naming
+ * @p field. */
 static void refused(const char *params, const char *field)
 {
     json_t *p = js(params);
@@ -40,14 +50,14 @@ static void refused(const char *params, const char *field)
     }
     json_t *job = json_pack("{s:s, s:O}", "kind", "ingest", "params", p);
     err_info_clear(&ei);
-    assert_int_equal(job_specs_validate(job, NULL, &ei), ERR_INVALID);
+    assert_int_equal(specs_validate(job, NULL, &ei), ERR_INVALID);
     assert_string_equal(ei.field, field);
     /* in a batch the field carries the job's index */
     json_t *batch = json_pack("[{s:s}, O]", "kind", "noop", job);
     char want[ERR_INFO_FIELD_MAX];
     snprintf(want, sizeof want, "[1].%s", field);
     err_info_clear(&ei);
-    assert_int_equal(job_specs_validate(batch, NULL, &ei), ERR_INVALID);
+    assert_int_equal(specs_validate(batch, NULL, &ei), ERR_INVALID);
     assert_string_equal(ei.field, want);
     json_decref(batch);
     json_decref(job);
@@ -63,7 +73,7 @@ static void accepted(const char *params)
         fail_msg("%s refused: %s: %s", params, ei.field, ei.msg);
     }
     json_t *job = json_pack("{s:s, s:O}", "kind", "ingest", "params", p);
-    assert_int_equal(job_specs_validate(job, NULL, &ei), ERR_OK);
+    assert_int_equal(specs_validate(job, NULL, &ei), ERR_OK);
     json_decref(job);
     json_decref(p);
 }
