@@ -22,11 +22,16 @@ static bool job_cancelled(void *ud)
     return workers_job_cancelled(((struct dataset_hooks_ud *)ud)->job);
 }
 
+static bool caom_named(const struct caom_run *cr);
+
 static void job_step(void *ud, const char *step, int index, int nsteps, const char *detail)
 {
     LOG_DEBUG("dataset", "job %s step %d/%d %s%s%s",
               workers_job_id(((struct dataset_hooks_ud *)ud)->job), index, nsteps, step,
               detail && *detail ? ": " : "", detail ? detail : "");
+    /* the job's progress (and a step event); the CAOM push follows when there is a collection */
+    const struct dataset_hooks_ud *hu = ud;
+    workers_job_progress(hu->job, step, index, nsteps + (caom_named(hu->cr) ? 1 : 0), detail);
 }
 
 static void job_log(void *ud, bool alert, const char *line)
@@ -46,6 +51,12 @@ struct caom_run {
     struct caom_observation *obs; /* built, not yet pushed */
     struct ingest_result ir;
 };
+
+/* Whether the job pushes a CAOM observation after publishing (one more step). */
+static bool caom_named(const struct caom_run *cr)
+{
+    return cr != NULL && cr->req != NULL && cr->req->collection != NULL;
+}
 
 static void compute_warn(void *ud, const char *msg)
 {
@@ -134,6 +145,8 @@ out:
 /* After publication: push the observation built before it; its outcome goes into @p out. */
 static enum err caom_push(struct caom_run *cr, json_t *out, struct err_info *ei)
 {
+    workers_job_progress(cr->job, "caom", PIPELINE_NSTEPS + 1, PIPELINE_NSTEPS + 1,
+                         cr->req->collection);
     const struct job_ingest_ctx *ic = cr->ctx->ingest;
     struct repo_target *target = NULL;
     enum err e = ic->remote ? repo_target_remote(ic->remote, &target, ei)

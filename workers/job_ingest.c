@@ -1,6 +1,7 @@
 /* job_ingest.c - the ingest job kind over lib/ingest. SPDX-License-Identifier: Apache-2.0 */
 #include "job_ingest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static bool job_cancelled(void *ctx)
@@ -36,6 +37,12 @@ enum err workers_job_ingest(struct workers_job *job, void *arg, struct err_info 
         .cancelled = job_cancelled,
         .cancel_ctx = job,
     };
+    {
+        char detail[INGEST_ID_MAX + 64];
+        snprintf(detail, sizeof detail, "%zu input(s) into %s", p->n,
+                 p->collection != NULL ? p->collection : "?");
+        workers_job_progress(job, "ingest", 1, 1, detail); /* lib/ingest reports no steps */
+    }
     e = ingest_run(&env, p, &res, ei);
     if (e == ERR_OK) {
         json_t *r = ingest_result_json(&res);

@@ -1,5 +1,6 @@
 /* job_noop.c - the diagnostic job kind: sleeps sleep_ms (checking for cancellation every 50 ms)
- * and fails its first fail_times attempts. Used by tests, benchmarks and smoke tests.
+ * and fails its first fail_times attempts; a sleep of a second or more reports its progress as
+ * one step "sleep". Used by tests, benchmarks and smoke tests.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "workers.h"
 
@@ -8,7 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NOOP_SLICE_MS 50
+#define NOOP_SLICE_MS        50
+#define NOOP_PROGRESS_MIN_MS 1000 /* a sleep this long reports its progress */
 
 static enum err noop_int(const json_t *v,
                          const char *pfx,
@@ -87,6 +89,13 @@ enum err workers_job_noop(struct workers_job *job, void *arg, struct err_info *e
         int64_t left_ms = (until - clock_mono_ns()) / 1000000;
         if (left_ms <= 0) {
             break;
+        }
+        if (sleep_ms >= NOOP_PROGRESS_MIN_MS) {
+            /* one step, its detail advancing (written every 250 ms at most) */
+            char detail[64];
+            snprintf(detail, sizeof detail, "%lld of %lld ms", (long long)(sleep_ms - left_ms),
+                     (long long)sleep_ms);
+            workers_job_progress(job, "sleep", 1, 1, detail);
         }
         clock_sleep_ms(left_ms < NOOP_SLICE_MS ? left_ms : NOOP_SLICE_MS);
     }

@@ -49,6 +49,12 @@ struct workers_job {
     struct workers_slot *slot;
     json_t *result; /* owned */
     char code[48];  /* custom error code or "" */
+    /* progress (workers_job_progress; the handler's thread only) */
+    char step[QUEUE_STEP_MAX + 1]; /* the step running, "" before the first */
+    int step_index;
+    int64_t step_t0_ns;    /* when it began */
+    int64_t last_write_ns; /* last progress write, 0 = none */
+    bool progress_failed;  /* a write failed already (logged once per job) */
 };
 
 /* A named queue of a pool with per-queue limits (cfg.nqueues > 0). */
@@ -403,6 +409,10 @@ workers_run_one(struct workers_pool *p, struct workers_slot *slot, struct queue_
         str_copy(job.code, sizeof job.code, "unsupported");
     } else {
         e = fn(&job, arg, &ei);
+    }
+    if (job.step[0] != '\0') {
+        /* the last step's duration, as a last step event; the progress keeps the last step */
+        workers_job_progress(&job, NULL, 0, 0, NULL);
     }
     int64_t dt = clock_mono_ns() - t0;
     int64_t avg = atomic_load(&p->avg_run_ns);
@@ -1261,4 +1271,39 @@ void workers_job_set_result(struct workers_job *job, json_t *result)
 void workers_job_set_error_code(struct workers_job *job, const char *code)
 {
     str_copy(job->code, sizeof job->code, code != NULL ? code : "");
+}
+
+void workers_job_progress(struct workers_job *job,
+                          const char *step,
+                          int index,
+                          int nsteps,
+                          const char *detail)
+{
+    int64_t now = clock_mono_ns();
+    bool begins = step != NULL ? strncmp(step, job->step, QUEUE_STEP_MAX) != 0 ||
+                                     index != job->step_index
+                               : job->step[0] != '\0';
+    if (!begins && (step == NULL || now - job->last_write_ns <
+                                        (int64_t)WORKERS_PROGRESS_MIN_MS * 1000000)) {
+        return;
+    }
+    struct queue_progress p = {
+        .step = step, .index = index, .nsteps = nsteps, .detail = detail, .event = begins};
+    if (begins && job->step[0] != '\0') {
+        p.prev_step = job->step;
+        p.prev_ms = (now - job->step_t0_ns) / 1000000;
+    }
+    struct err_info ei;
+    err_info_clear(&ei);
+    if (queue_progress(job->pool->q, job->c.id, job->c.attempt, &p, &ei) != ERR_OK &&
+        !job->progress_failed) {
+        job->progress_failed = true;
+        LOG_WARN("worker", "job %s: progress not recorded: %s", job->c.id, ei.msg);
+    }
+    if (begins) {
+        str_copy(job->step, sizeof job->step, step != NULL ? step : "");
+        job->step_index = index;
+        job->step_t0_ns = now;
+    }
+    job->last_write_ns = now;
 }

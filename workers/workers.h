@@ -22,7 +22,8 @@
 #define WORKERS_THREADS_MAX       256
 #define WORKERS_KINDS_MAX         32
 #define WORKERS_QUEUES_MAX        QUEUE_CLAIM_QUEUES_MAX /* named queues of one pool */
-#define WORKERS_NOOP_SLEEP_MAX_MS 3600000                /* noop's params.sleep_ms */
+#define WORKERS_NOOP_SLEEP_MAX_MS 3600000
+#define WORKERS_PROGRESS_MIN_MS   250 /* least time between two progress writes of one step */                /* noop's params.sleep_ms */
 
 /** One named queue and how many of its jobs this process runs at once. */
 struct workers_queue_limit {
@@ -149,6 +150,22 @@ void workers_job_set_result(struct workers_job *job, json_t *result);
 /** Stable lower-case code stored with a failure (copied; default: err_code() of the returned
  * error), e.g. "noop_failure". */
 void workers_job_set_error_code(struct workers_job *job, const char *code);
+
+/**
+ * Report where the job is: a step begins (a new @p step name or @p index), or the current one
+ * advances (same step, new @p detail). Shown as the job's "progress" by GET /v1/jobs/{id} and
+ * the lists; a step that begins also writes a job event naming it and the measured duration of
+ * the step before it. Writes at most every WORKERS_PROGRESS_MIN_MS per job unless the step
+ * changes (an advance in between is dropped); after the handler returns the pool writes a last
+ * event with the duration of the last step, and the progress stays as the last step reported.
+ * Advisory: a failed write is logged, never fails the job. Call from the handler's thread only.
+ * @param index 1-based (0: unknown); @param nsteps total (0: unknown); @param detail may be NULL.
+ */
+void workers_job_progress(struct workers_job *job,
+                          const char *step,
+                          int index,
+                          int nsteps,
+                          const char *detail);
 
 /** The noop kind's params validator (queue_params_fn; @p ctx unused): sleep_ms
  * 0..WORKERS_NOOP_SLEEP_MAX_MS, fail_times 0..QUEUE_ATTEMPTS_MAX, nothing else; @p params may

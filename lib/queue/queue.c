@@ -248,7 +248,7 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
     enum err e = ERR_OK;
     char id[QUEUE_ID_LEN + 1];
     queue__uuid7(id);
-    json_object_set_new(row, "id", json_string(id));
+    bool built = queue__set(row, "id", json_string(id));
 
     v = json_object_get(spec, "kind");
     if (v == NULL) {
@@ -262,7 +262,7 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
                           "no worker of this deployment runs job kind \"%.40s\"",
                           json_string_value(v));
     } else {
-        json_object_set(row, "kind", v);
+        built = built && queue__set(row, "kind", json_incref(v));
     }
     if (e == ERR_OK) {
         v = json_object_get(spec, "params");
@@ -284,7 +284,7 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
                 e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "params"),
                                   "params must not contain NUL characters");
             } else {
-                json_object_set(row, "params", v);
+                built = built && queue__set(row, "params", json_incref(v));
             }
         }
         if (e == ERR_OK && kind->params != NULL) {
@@ -303,7 +303,8 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
                               QUEUE_NAME_MAX);
         } else {
             const char *dq = kind->queue != NULL ? kind->queue : QUEUE_DEFAULT_QUEUE;
-            json_object_set_new(row, "queue", json_string(v != NULL ? json_string_value(v) : dq));
+            built = built &&
+                    queue__set(row, "queue", json_string(v != NULL ? json_string_value(v) : dq));
         }
     }
     if (e == ERR_OK) {
@@ -315,9 +316,9 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
             e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "priority"),
                               "priority must be between 0 and 9");
         } else {
-            json_object_set_new(
-                row, "priority",
-                json_integer(v != NULL ? json_integer_value(v) : QUEUE_PRIORITY_DEFAULT));
+            built = built && queue__set(row, "priority",
+                                        json_integer(v != NULL ? json_integer_value(v)
+                                                               : QUEUE_PRIORITY_DEFAULT));
         }
     }
     if (e == ERR_OK) {
@@ -330,9 +331,9 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
             e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "max_attempts"),
                               "max_attempts must be between 1 and %d", QUEUE_ATTEMPTS_MAX);
         } else {
-            json_object_set_new(
-                row, "max_attempts",
-                json_integer(v != NULL ? json_integer_value(v) : QUEUE_MAX_ATTEMPTS_DEFAULT));
+            built = built && queue__set(row, "max_attempts",
+                                        json_integer(v != NULL ? json_integer_value(v)
+                                                               : QUEUE_MAX_ATTEMPTS_DEFAULT));
         }
     }
     if (e == ERR_OK) {
@@ -347,7 +348,7 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
             /* the UTC instant: PostgreSQL would refuse offsets RFC 3339 allows (+18:00) */
             char utc[32];
             queue_rfc3339_format(at_us, utc, sizeof utc);
-            json_object_set_new(row, "run_at", json_string(utc));
+            built = built && queue__set(row, "run_at", json_string(utc));
         }
     }
     if (e == ERR_OK) {
@@ -357,8 +358,11 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
             e = err_set_field(ei, ERR_INVALID, queue_field(f, sizeof f, pfx, "parent_id"),
                               "parent_id must be a job UUID");
         } else if (v != NULL && json_is_string(v)) {
-            json_object_set(row, "parent_id", v);
+            built = built && queue__set(row, "parent_id", json_incref(v));
         }
+    }
+    if (e == ERR_OK && !built) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
     }
     if (e == ERR_OK && json_array_append_new(rows, row) != 0) {
         return err_set(ei, ERR_NOMEM, "out of memory");
@@ -433,14 +437,15 @@ static json_t *queue_new_job(const json_t *row, const struct db_res *res, int i)
     json_t *params = json_object_get(row, "params");
     json_t *parent = json_object_get(row, "parent_id");
     return json_pack(
-        "{s:s, s:O, s:s, s:O, s:O, s:o, s:i, s:O, s:s, s:s, s:n, s:n, s:n, s:n,"
+        "{s:s, s:O, s:s, s:O, s:O, s:o, s:i, s:O, s:s, s:s, s:n, s:n, s:n, s:n, s:n,"
         " s:O, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
         "id", db_res_get(res, i, 0), "kind", json_object_get(row, "kind"), "state", "queued",
         "queue", json_object_get(row, "queue"), "priority", json_object_get(row, "priority"),
         "params", params != NULL ? json_incref(params) : json_object(), "attempts", 0,
         "max_attempts", json_object_get(row, "max_attempts"), "run_at",
         run_at != NULL ? run_at : created, "created_at", created, "started_at", "finished_at",
-        "error", "result", "parent_id", parent != NULL ? parent : json_null(), "children", "total",
+        "error", "result", "progress", "parent_id", parent != NULL ? parent : json_null(),
+        "children", "total",
         0, "queued", 0, "running", 0, "retrying", 0, "succeeded", 0, "failed", 0, "cancelled", 0);
 }
 
@@ -808,7 +813,7 @@ queue_new_job_text(struct buf *b, const json_t *row, const struct db_res *res, i
     }
     if (e == ERR_OK) {
         e = buf_puts(b, ",\"started_at\":null,\"finished_at\":null,\"error\":null,"
-                        "\"result\":null,\"parent_id\":");
+                        "\"result\":null,\"progress\":null,\"parent_id\":");
     }
     if (e == ERR_OK && parent != NULL && json_is_string(parent)) {
         e = queue_text_str(b, json_string_value(parent));
@@ -1006,15 +1011,19 @@ queue_list(struct queue *q, const struct queue_filter *f, json_t **out, struct e
         db_res_free(r);
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
-    json_object_set_new(page, "items", items);
+    bool built = queue__set(page, "items", items);
     if (more) {
         char cur[32];
         queue_cursor_encode(db_res_get(r, n - 1, 0), cur, sizeof cur);
-        json_object_set_new(page, "next_cursor", json_string(cur));
+        built = built && queue__set(page, "next_cursor", json_string(cur));
     } else {
-        json_object_set_new(page, "next_cursor", json_null());
+        built = built && queue__set(page, "next_cursor", json_null());
     }
     db_res_free(r);
+    if (!built) {
+        json_decref(page);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
     *out = page;
     return ERR_OK;
 }
@@ -1033,14 +1042,15 @@ enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_
     e = queue__exec1(q, "queue_events",
                      "WITH e AS (SELECT * FROM job_events WHERE job_id = $1::uuid"
                      " ORDER BY seq DESC LIMIT 1000),"
-                     " x AS (SELECT at, state::text AS state, attempt, message, seq * 2 AS ord"
+                     " x AS (SELECT at, state::text AS state, attempt, message, seq * 2 AS ord,"
+                     " step::text AS step"
                      " FROM e UNION ALL SELECT started_at, 'running', attempt, 'started',"
-                     " seq * 2 - 1 FROM e WHERE started_at IS NOT NULL"
+                     " seq * 2 - 1, NULL FROM e WHERE started_at IS NOT NULL"
                      " UNION ALL SELECT j.started_at, 'running', j.attempts, 'started',"
-                     " 9223372036854775807 FROM jobs j WHERE j.id = $1::uuid"
+                     " 9223372036854775807, NULL FROM jobs j WHERE j.id = $1::uuid"
                      " AND j.state = 'running')"
                      " SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid), x.ord, " QUEUE_TS(
-                         "x.at") ", x.state, x.attempt, x.message FROM (SELECT 1) one"
+                         "x.at") ", x.state, x.attempt, x.message, x.step FROM (SELECT 1) one"
                                  " LEFT JOIN x ON true ORDER BY x.at, x.ord",
                      1, p, &r, ei);
     if (e != ERR_OK) {
@@ -1057,11 +1067,18 @@ enum err queue_events(struct queue *q, const char *id, json_t **out, struct err_
             continue; /* the job exists but has no events */
         }
         const char *msg = db_res_get(r, i, 5);
+        const char *step = db_res_get(r, i, 6);
         json_t *ev =
             json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq", (json_int_t)json_array_size(items) + 1,
                       "at", db_res_get(r, i, 2), "state", db_res_get(r, i, 3), "attempt",
                       (json_int_t)queue__i64(r, i, 4), "message",
                       msg != NULL ? json_string(msg) : json_null());
+        /* a step event: the step that starts and the one that ended with its duration */
+        if (ev != NULL && step != NULL &&
+            !queue__set(ev, "step", json_loads(step, JSON_DECODE_ANY, NULL))) {
+            json_decref(ev);
+            ev = NULL;
+        }
         if (ev == NULL || json_array_append_new(items, ev) != 0) {
             json_decref(items);
             items = NULL;

@@ -4,6 +4,7 @@
  * retention pruning. Jobs are returned as jansson objects in the API shape (DESIGN.md):
  *   {"id","kind","state","queue","priority","params","attempts","max_attempts","run_at",
  *    "created_at","started_at","finished_at","error":{"code","message"}|null,"result",
+ *    "progress":{"step","index","nsteps","detail","attempt","updated_at"}|null,
  *    "parent_id","children":{"total","queued","running","retrying","succeeded","failed",
  *    "cancelled"}}  (+ "cancel_requested": true while a running job is being cancelled).
  * Timestamps are RFC 3339 UTC strings ("2026-11-21T21:22:28.123456Z") or null.
@@ -358,6 +359,46 @@ NODISCARD enum err queue_requeue_orphans(struct queue *q,
                                          int min_age_s,
                                          int *requeued,
                                          struct err_info *ei);
+
+#define QUEUE_STEP_MAX   64  /* bytes of a progress step name kept */
+#define QUEUE_DETAIL_MAX 256 /* bytes of a progress detail kept */
+
+/** Where a running job is (queue_progress). Strings borrowed; longer ones are cut (UTF-8 safe). */
+struct queue_progress {
+    const char *step;   /* the step running now (NULL: the steps are over) */
+    int index;          /* its 1-based index, 0 when unknown */
+    int nsteps;         /* how many steps in all, 0 when unknown */
+    const char *detail; /* what it does now (file, imset, chunk), or NULL */
+    /* a step event too (a new step began, or the steps are over): the step that ended, with
+     * its duration as the worker measured it */
+    bool event;
+    const char *prev_step; /* NULL: none ended (the first step) */
+    int64_t prev_ms;
+};
+
+/**
+ * Record the progress of this process's running attempt @p attempt of job @p id: jobs.progress
+ * = {"step","index","nsteps","detail","attempt","updated_at"} (shown by queue_get/queue_list);
+ * with @p p->event, also a job event (state running, message "step 3/8: calibrate", member
+ * "step": {"name","index","nsteps","previous":{"name","duration_ms"}}). Nothing changes when
+ * the job is no longer running this attempt here. One statement; the caller throttles.
+ * @return ERR_OK; ERR_UNAVAILABLE/ERR_TIMEOUT/ERR_DB (progress is advisory: callers log them).
+ */
+NODISCARD enum err queue_progress(struct queue *q,
+                                  const char *id,
+                                  int attempt,
+                                  const struct queue_progress *p,
+                                  struct err_info *ei);
+
+/** The progress object and, with @p p->event, the step event's message and "step" member as
+ * queue_progress writes them (@p event_step, @p message may be NULL when not wanted).
+ * @return false when out of memory (nothing returned). Pure; for queue_progress and tests. */
+bool queue_progress_json(const struct queue_progress *p,
+                         int attempt,
+                         json_t **progress,
+                         json_t **event_step,
+                         char *message,
+                         size_t message_cap);
 
 /** Remove this process's heartbeat row at clean shutdown (after releasing its jobs). */
 NODISCARD enum err queue_unregister(struct queue *q, struct err_info *ei);

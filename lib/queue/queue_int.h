@@ -33,8 +33,8 @@ struct queue {
     "j.max_attempts, " QUEUE_TS("j.run_at") ", " QUEUE_TS("j.created_at") ", " QUEUE_TS(           \
         "j.started_at") ", " QUEUE_TS("j.finished_at") ", j.error_code, j.error_message, "         \
                                                        "j.result::text, j.parent_id, "             \
-                                                       "j.cancel_requested"
-#define QUEUE_JOB_NCOLS 17
+                                                       "j.cancel_requested, j.progress::text"
+#define QUEUE_JOB_NCOLS 18
 #define QUEUE_CHILDREN_COLS                                                                        \
     ", ch.total, ch.queued, ch.running, ch.retrying, ch.succeeded, ch.failed, ch.cancelled"
 #define QUEUE_CHILDREN_JOIN                                                                        \
@@ -50,6 +50,11 @@ struct queue {
 /** Decode row @p row of @p res (QUEUE_JOB_COLS, then optionally QUEUE_CHILDREN_COLS when
  * @p with_children) into a new job object; NULL on allocation failure. */
 json_t *queue__job_from_row(const struct db_res *res, int row, bool with_children);
+
+/** Set member @p k of @p o to @p v (stolen, also on failure). @return false when @p v is NULL
+ * (its allocation failed) or the set fails: builders collect these and answer NULL / ERR_NOMEM
+ * rather than a half-built object. */
+bool queue__set(json_t *o, const char *k, json_t *v);
 
 /** Run one statement in autocommit on a pooled connection, retrying 40001/40P01 and a lost
  * connection a few times. */

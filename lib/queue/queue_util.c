@@ -350,53 +350,77 @@ static json_t *queue_str_or_null(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
+bool queue__set(json_t *o, const char *k, json_t *v)
+{
+    return v != NULL && json_object_set_new(o, k, v) == 0;
+}
+
+/* A JSON column as a value: NULL (SQL) -> null; text that does not load -> NULL (out of memory:
+ * the text comes from jsonb, which only PostgreSQL writes). */
+static json_t *queue_json_col(const struct db_res *res, int row, int col)
+{
+    const char *t = db_res_get(res, row, col);
+    return t != NULL ? json_loads(t, JSON_DECODE_ANY, NULL) : json_null();
+}
+
 json_t *queue__job_from_row(const struct db_res *res, int row, bool with_children)
 {
     json_t *j = json_object();
     if (j == NULL) {
         return NULL;
     }
-    const char *params = db_res_get(res, row, 5);
-    const char *result = db_res_get(res, row, 14);
-    json_t *pv = params != NULL ? json_loads(params, JSON_DECODE_ANY, NULL) : NULL;
-    json_t *rv = result != NULL ? json_loads(result, JSON_DECODE_ANY, NULL) : NULL;
-    json_object_set_new(j, "id", queue_str_or_null(db_res_get(res, row, 0)));
-    json_object_set_new(j, "kind", queue_str_or_null(db_res_get(res, row, 1)));
-    json_object_set_new(j, "state", queue_str_or_null(db_res_get(res, row, 2)));
-    json_object_set_new(j, "queue", queue_str_or_null(db_res_get(res, row, 3)));
-    json_object_set_new(j, "priority", json_integer(queue__i64(res, row, 4)));
-    json_object_set_new(j, "params", pv != NULL ? pv : json_object());
-    json_object_set_new(j, "attempts", json_integer(queue__i64(res, row, 6)));
-    json_object_set_new(j, "max_attempts", json_integer(queue__i64(res, row, 7)));
-    json_object_set_new(j, "run_at", queue_str_or_null(db_res_get(res, row, 8)));
-    json_object_set_new(j, "created_at", queue_str_or_null(db_res_get(res, row, 9)));
-    json_object_set_new(j, "started_at", queue_str_or_null(db_res_get(res, row, 10)));
-    json_object_set_new(j, "finished_at", queue_str_or_null(db_res_get(res, row, 11)));
+    json_t *pv = queue_json_col(res, row, 5);
+    bool ok = queue__set(j, "id", queue_str_or_null(db_res_get(res, row, 0)));
+    ok = ok && queue__set(j, "kind", queue_str_or_null(db_res_get(res, row, 1)));
+    ok = ok && queue__set(j, "state", queue_str_or_null(db_res_get(res, row, 2)));
+    ok = ok && queue__set(j, "queue", queue_str_or_null(db_res_get(res, row, 3)));
+    ok = ok && queue__set(j, "priority", json_integer(queue__i64(res, row, 4)));
+    if (pv != NULL && json_is_null(pv)) {
+        json_decref(pv);
+        pv = json_object();
+    }
+    if (ok) {
+        ok = queue__set(j, "params", pv); /* stolen, also on failure */
+    } else {
+        json_decref(pv);
+    }
+    ok = ok && queue__set(j, "attempts", json_integer(queue__i64(res, row, 6)));
+    ok = ok && queue__set(j, "max_attempts", json_integer(queue__i64(res, row, 7)));
+    ok = ok && queue__set(j, "run_at", queue_str_or_null(db_res_get(res, row, 8)));
+    ok = ok && queue__set(j, "created_at", queue_str_or_null(db_res_get(res, row, 9)));
+    ok = ok && queue__set(j, "started_at", queue_str_or_null(db_res_get(res, row, 10)));
+    ok = ok && queue__set(j, "finished_at", queue_str_or_null(db_res_get(res, row, 11)));
     const char *code = db_res_get(res, row, 12);
     if (code != NULL) {
         const char *msg = db_res_get(res, row, 13);
-        json_object_set_new(
-            j, "error", json_pack("{s:s, s:s}", "code", code, "message", msg != NULL ? msg : ""));
+        ok = ok &&
+             queue__set(j, "error",
+                        json_pack("{s:s, s:s}", "code", code, "message", msg != NULL ? msg : ""));
     } else {
-        json_object_set_new(j, "error", json_null());
+        ok = ok && queue__set(j, "error", json_null());
     }
-    json_object_set_new(j, "result", rv != NULL ? rv : json_null());
-    json_object_set_new(j, "parent_id", queue_str_or_null(db_res_get(res, row, 15)));
+    ok = ok && queue__set(j, "result", queue_json_col(res, row, 14));
+    ok = ok && queue__set(j, "progress", queue_json_col(res, row, 17));
+    ok = ok && queue__set(j, "parent_id", queue_str_or_null(db_res_get(res, row, 15)));
     const char *cr = db_res_get(res, row, 16);
     if (cr != NULL && cr[0] == 't') {
-        json_object_set_new(j, "cancel_requested", json_true());
+        ok = ok && queue__set(j, "cancel_requested", json_true());
     }
-    json_t *ch = json_object();
+    json_t *ch = ok ? json_object() : NULL;
     if (ch != NULL) {
         static const char *const names[] = {"total",     "queued", "running",  "retrying",
                                             "succeeded", "failed", "cancelled"};
-        for (int i = 0; i < 7; i++) {
-            json_object_set_new(
+        for (int i = 0; ok && i < 7; i++) {
+            ok = queue__set(
                 ch, names[i],
                 json_integer(with_children ? queue__i64(res, row, QUEUE_JOB_NCOLS + i) : 0));
         }
     }
-    json_object_set_new(j, "children", ch != NULL ? ch : json_null());
+    ok = ok && queue__set(j, "children", ch);
+    if (!ok) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
 }
 

@@ -657,3 +657,125 @@ enum err queue_unregister(struct queue *q, struct err_info *ei)
     return queue__exec1(q, "queue_unregister", "DELETE FROM queue_processes WHERE id = $1", 1, p,
                         NULL, ei);
 }
+
+/* ---- progress ----------------------------------------------------------------------------- */
+
+/* @p s cut to fewer than @p cap bytes at a UTF-8 character boundary, into @p out. */
+static const char *queue_cut(char *out, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap);
+    if (n < cap) {
+        return s;
+    }
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) {
+        n--; /* s[n] continues a character: cut before the character's first byte */
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return out;
+}
+
+bool queue_progress_json(const struct queue_progress *p,
+                         int attempt,
+                         json_t **progress,
+                         json_t **event_step,
+                         char *message,
+                         size_t message_cap)
+{
+    char step[QUEUE_STEP_MAX + 1], prev[QUEUE_STEP_MAX + 1], detail[QUEUE_DETAIL_MAX + 1];
+    const char *st = p->step != NULL ? queue_cut(step, sizeof step, p->step) : NULL;
+    json_t *pr = json_object();
+    bool ok = pr != NULL;
+    ok = ok && queue__set(pr, "step", st != NULL ? json_string(st) : json_null());
+    ok = ok && queue__set(pr, "index", json_integer(p->index));
+    ok = ok && queue__set(pr, "nsteps", json_integer(p->nsteps));
+    ok = ok && queue__set(pr, "detail",
+                          p->detail != NULL && p->detail[0] != '\0'
+                              ? json_string(queue_cut(detail, sizeof detail, p->detail))
+                              : json_null());
+    ok = ok && queue__set(pr, "attempt", json_integer(attempt));
+    json_t *ev = NULL;
+    if (ok && p->event && event_step != NULL) {
+        ev = json_object();
+        ok = ev != NULL;
+        ok = ok && queue__set(ev, "name", st != NULL ? json_string(st) : json_null());
+        ok = ok && queue__set(ev, "index", json_integer(p->index));
+        ok = ok && queue__set(ev, "nsteps", json_integer(p->nsteps));
+        if (ok && p->prev_step != NULL) {
+            ok = queue__set(ev, "previous",
+                            json_pack("{s:s, s:I}", "name",
+                                      queue_cut(prev, sizeof prev, p->prev_step), "duration_ms",
+                                      (json_int_t)p->prev_ms));
+        }
+    }
+    if (!ok) {
+        json_decref(pr);
+        json_decref(ev);
+        return false;
+    }
+    if (message != NULL && message_cap > 0) {
+        if (st == NULL) {
+            snprintf(message, message_cap, "steps done");
+        } else if (p->nsteps > 0) {
+            snprintf(message, message_cap, "step %d/%d: %s", p->index, p->nsteps, st);
+        } else {
+            snprintf(message, message_cap, "step: %s", st);
+        }
+    }
+    *progress = pr;
+    if (event_step != NULL) {
+        *event_step = ev;
+    }
+    return true;
+}
+
+/* $1 job, $2 attempt, $3 this process, $4 the progress object (NULL: unchanged), $5 the step
+ * event's message and $6 its "step" member (both NULL: no event). Only the attempt this process
+ * runs changes. */
+static const char queue_sql_progress[] =
+    "WITH u AS (UPDATE jobs SET progress = CASE WHEN $4::jsonb IS NULL THEN progress"
+    " ELSE $4::jsonb || jsonb_build_object('updated_at', " QUEUE_TS(
+        "now()") ") END"
+                 " WHERE id = $1::uuid AND state = 'running' AND attempts = $2::int"
+                 " AND locked_by = $3::uuid RETURNING id)"
+                 " INSERT INTO job_events (job_id, state, attempt, message, step)"
+                 " SELECT id, 'running', $2::int, $5, $6::jsonb FROM u WHERE $6::text IS NOT NULL";
+
+enum err queue_progress(struct queue *q,
+                        const char *id,
+                        int attempt,
+                        const struct queue_progress *p,
+                        struct err_info *ei)
+{
+    json_t *pr = NULL, *ev = NULL;
+    char msg[QUEUE_STEP_MAX + 32];
+    char att[16];
+    char *pr_txt = NULL, *ev_txt = NULL;
+    enum err e = ERR_OK;
+    if (!queue_is_uuid(id) || p == NULL) {
+        return err_set(ei, ERR_INVALID, "queue_progress: bad job id");
+    }
+    if (!queue_progress_json(p, attempt, &pr, &ev, msg, sizeof msg)) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    pr_txt = json_dumps(pr, JSON_COMPACT);
+    ev_txt = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
+    if (pr_txt == NULL || (ev != NULL && ev_txt == NULL)) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(att, sizeof att, "%d", attempt);
+    /* the steps are over (step NULL): the progress stays as the last step reported */
+    const char *params[] = {
+        id, att, q->boot_id, p->step != NULL ? pr_txt : NULL, ev_txt != NULL ? msg : NULL, ev_txt};
+    struct db_res *r = NULL;
+    e = queue__exec1(q, "queue_progress", queue_sql_progress, 6, params, &r, ei);
+    db_res_free(r);
+out:
+    free(pr_txt);
+    free(ev_txt);
+    json_decref(pr);
+    json_decref(ev);
+    return e;
+}
