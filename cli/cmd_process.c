@@ -2,12 +2,15 @@
  * adapter of lib/pipeline (caldp-process semantics). It turns argv and the environment into a
  * pipeline_config (OBSFLOW_CONFIG_DIR, OBSFLOW_WORK_DIR/TMPDIR, OBSFLOW_DATA_ROOTS, AWS_*,
  * OBSFLOW_ARCHIVE_URL/TOKEN, OBSFLOW_SIMULATE_ERROR, OBSFLOW_SIMULATE_PUBLISH_FAILURE,
- * OBSFLOW_KEEP_WORK, the IRAF directory variables jref/iref/...), prints the log lines on
+ * OBSFLOW_KEEP_WORK, the IRAF directory variables jref/iref/..., the reference store
+ * OBSFLOW_REFERENCE_URI / OBSFLOW_REFERENCE_CACHE / OBSFLOW_REFERENCE_CACHE_MAX and
+ * OBSFLOW_MISSING_REFERENCE=fail|skip), prints the log lines on
  * stdout (unless --quiet), a progress line on stderr when it is a terminal
  * (OBSFLOW_NO_PROGRESS=1 turns it off), and exits with the CALDP exit code.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "core/str.h"
 #include "pipeline/pipeline.h"
+#include "refstore/refstore.h"
 #include "storage/storage.h"
 
 #include <stdio.h>
@@ -35,7 +38,11 @@ static void usage(void)
             "           or file:DIR / DIR holding expectations/ and references/\n"
             "exit codes: 0 success, 1 generic, 2 command line, 21 input/tar, 22 astroquery,\n"
             "  23 stage 1 (validation, calibration), 25 S3 upload, 26 S3 download,\n"
-            "  27 best references, 32 out of memory, 40/41 SVM/MVM (not implemented)\n");
+            "  27 best references, 32 out of memory, 40/41 SVM/MVM (not implemented)\n"
+            "references not found locally come from OBSFLOW_REFERENCE_URI (file:DIR, http(s)://,\n"
+            "  s3://bucket/prefix in the CRDS layout) through the cache OBSFLOW_REFERENCE_CACHE\n"
+            "  (<work dir>/reference-cache) of at most OBSFLOW_REFERENCE_CACHE_MAX (10GiB); a\n"
+            "  needed reference that is nowhere fails with 27 unless OBSFLOW_MISSING_REFERENCE=skip\n");
 }
 
 /* Terminal progress: one line on stderr rewritten in place, only when stderr is a terminal. */
@@ -79,6 +86,37 @@ static const char *config_dir_of(const char *c)
         return c + 5;
     }
     return c;
+}
+
+/* The reference store of OBSFLOW_REFERENCE_URI (NULL when unset); errors are printed. */
+static enum err open_refstore(const char *work_dir, const struct storage_s3_config *s3,
+                              struct refstore **out)
+{
+    const char *uri = getenv("OBSFLOW_REFERENCE_URI");
+    const char *cache = getenv("OBSFLOW_REFERENCE_CACHE");
+    const char *max = getenv("OBSFLOW_REFERENCE_CACHE_MAX");
+    char dflt[4096];
+    struct err_info ei;
+    err_info_clear(&ei);
+    *out = NULL;
+    if (!uri || !*uri) {
+        return ERR_OK;
+    }
+    struct refstore_config rc = {.uri = uri, .s3 = s3};
+    if (max && *max && refstore_size_parse(max, &rc.max_bytes, &ei) != ERR_OK) {
+        fprintf(stderr, "obsflow process: OBSFLOW_REFERENCE_CACHE_MAX: %s\n", ei.msg);
+        return ERR_INVALID;
+    }
+    if (!cache || !*cache) {
+        snprintf(dflt, sizeof dflt, "%s/%s", work_dir, REFSTORE_CACHE_SUBDIR);
+        cache = dflt;
+    }
+    rc.cache_dir = cache;
+    enum err e = refstore_create(&rc, out, &ei);
+    if (e != ERR_OK) {
+        fprintf(stderr, "obsflow process: OBSFLOW_REFERENCE_URI=%s: %s\n", uri, ei.msg);
+    }
+    return e;
 }
 
 static int64_t env_int(const char *name, int64_t lo, int64_t hi)
@@ -143,6 +181,17 @@ int cli_cmd_process(int argc, char **argv)
     cfg.keep_work = getenv("OBSFLOW_KEEP_WORK") != NULL;
     cfg.process_usage = true;
     cfg.echo = !quiet;
+    const char *policy = getenv("OBSFLOW_MISSING_REFERENCE");
+    if (policy && *policy &&
+        pipeline_missing_ref_parse(policy, &cfg.missing_reference, &ei) != ERR_OK) {
+        fprintf(stderr, "obsflow process: OBSFLOW_MISSING_REFERENCE: %s\n", ei.msg);
+        return PIPELINE_CMDLINE_ERROR;
+    }
+    struct refstore *refs = NULL;
+    if (open_refstore(cfg.work_dir, &s3, &refs) != ERR_OK) {
+        return PIPELINE_CMDLINE_ERROR;
+    }
+    cfg.refstore = refs;
 
     const char *off = getenv("OBSFLOW_NO_PROGRESS");
     struct progress prog = {
@@ -166,5 +215,6 @@ int cli_cmd_process(int argc, char **argv)
         fprintf(stderr, "obsflow process: %s\n", res.reason);
     }
     pipeline_result_free(&res);
+    refstore_destroy(refs);
     return code;
 }

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include "core/str.h"
+#include "refstore/refstore.h"
+#include "storage/storage.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +28,9 @@ const char config_usage[] =
     "  OBSFLOW_DATA_ROOTS (dirs file: URIs may touch, colon-separated; unset = ./var/data when\n"
     "  it exists, as `make run` makes it, else none),\n"
     "  OBSFLOW_WORK_DIR (scratch of http(s)/s3 inputs; $TMPDIR or /tmp),\n"
+  "  OBSFLOW_REFERENCE_URI (reference store of dataset jobs in the CRDS layout: file:DIR,\n"
+  "  http(s)://..., s3://bucket/prefix; unset = local references only), OBSFLOW_REFERENCE_CACHE\n"
+  "  (its local cache; <work dir>/reference-cache), OBSFLOW_REFERENCE_CACHE_MAX (10GiB),\n"
     "  OBSFLOW_QUEUES (unset = every queue on OBSFLOW_WORKERS threads; NAME=COUNT,... = only\n"
     "  these queues, each with COUNT threads of its own, e.g. calib=2,ingest=8,default=4)\n";
 
@@ -246,6 +251,33 @@ static enum err apply(struct config *cfg, const char *name, const char *v, struc
         memcpy(cfg->caom_base, v, n + 1);
         return ERR_OK;
     }
+    if (strcmp(name, "OBSFLOW_REFERENCE_URI") == 0) {
+        struct storage_uri *u = malloc(sizeof *u);
+        enum err e = u ? storage_uri_parse(v, u, ei) : ERR_NOMEM;
+        bool ok = e == ERR_OK && u->scheme != STORAGE_ASTROQUERY &&
+                  (u->scheme != STORAGE_FILE || u->path[0] == '/');
+        free(u);
+        if (!ok || !str_copy(cfg->reference_uri, sizeof cfg->reference_uri, v)) {
+            return err_set_field(ei, ERR_INVALID, name,
+                                 "%s=\"%.200s\" is not file:/absolute/dir, http(s)://... or "
+                                 "s3://bucket[/prefix]",
+                                 name, v);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_REFERENCE_CACHE") == 0) {
+        if (!str_copy(cfg->reference_cache, sizeof cfg->reference_cache, v)) {
+            return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
+        }
+        return ERR_OK;
+    }
+    if (strcmp(name, "OBSFLOW_REFERENCE_CACHE_MAX") == 0) {
+        struct err_info sei;
+        if (refstore_size_parse(v, &cfg->reference_cache_max, &sei) != ERR_OK) {
+            return err_set_field(ei, ERR_INVALID, name, "%s: %s", name, sei.msg);
+        }
+        return ERR_OK;
+    }
     if (strcmp(name, "OBSFLOW_CONFIG_DIR") == 0) {
         if (!str_copy(cfg->config_dir, sizeof cfg->config_dir, v)) {
             return err_set_field(ei, ERR_INVALID, name, "%s is too long", name);
@@ -288,6 +320,7 @@ static const char *const env_names[] = {
     "OBSFLOW_LOG_FORMAT",     "OBSFLOW_OPENAPI", "OBSFLOW_CAOM_COLLECTIONS", "OBSFLOW_CAOM_BASE",
     "OBSFLOW_CONFIG_DIR",     "OBSFLOW_CAOM_REPO_URL", "OBSFLOW_CAOM_REPO_TOKEN",
     "OBSFLOW_CAOM_REPO_CERT", "OBSFLOW_DATA_ROOTS", "OBSFLOW_WORK_DIR", "OBSFLOW_QUEUES",
+    "OBSFLOW_REFERENCE_URI",  "OBSFLOW_REFERENCE_CACHE", "OBSFLOW_REFERENCE_CACHE_MAX",
 };
 
 static const struct {
@@ -388,6 +421,14 @@ enum err config_load(struct config *cfg, int argc, char **argv, struct err_info 
     if (!cfg->work_dir[0]) {
         const char *t = getenv("TMPDIR");
         (void)str_copy(cfg->work_dir, sizeof cfg->work_dir, t && t[0] ? t : "/tmp");
+    }
+    if (!cfg->reference_cache[0] &&
+        (size_t)snprintf(cfg->reference_cache, sizeof cfg->reference_cache, "%s/%s",
+                         cfg->work_dir, REFSTORE_CACHE_SUBDIR) >= sizeof cfg->reference_cache) {
+        return err_set_field(ei, ERR_INVALID, "OBSFLOW_WORK_DIR", "OBSFLOW_WORK_DIR is too long");
+    }
+    if (cfg->reference_cache_max == 0) {
+        cfg->reference_cache_max = REFSTORE_DEFAULT_MAX;
     }
     if (cfg->db_pool_size == 0) {
         cfg->db_pool_size = 3 * nc + 1; /* sized to cores: HTTP threads plus the pool's loops */

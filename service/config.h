@@ -50,6 +50,12 @@ struct config {
     char caom_repo_cert[CONFIG_STR_MAX];   /* OBSFLOW_CAOM_REPO_CERT: client cert+key PEM */
     char data_roots[CONFIG_STR_MAX];       /* OBSFLOW_DATA_ROOTS: dirs file: inputs may read
                                               (colon-separated; "" = file: refused) */
+    char reference_uri[CONFIG_STR_MAX];    /* OBSFLOW_REFERENCE_URI: the reference store of
+                                              dataset jobs (file:, http(s)://, s3://; "" =
+                                              none: only local references) */
+    char reference_cache[CONFIG_STR_MAX];  /* OBSFLOW_REFERENCE_CACHE ("" = <work dir>/
+                                              reference-cache) */
+    uint64_t reference_cache_max;          /* OBSFLOW_REFERENCE_CACHE_MAX (10 GiB) */
     char work_dir[CONFIG_STR_MAX];         /* OBSFLOW_WORK_DIR: scratch of remote inputs
                                               ("" = the system temporary directory) */
     bool show_help;

@@ -17,6 +17,7 @@
 #include "queue/queue.h"
 #include "fits2caom/fits2caom.h"
 #include "profile/profile.h"
+#include "refstore/refstore.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 #include "workers/workers.h"
@@ -51,6 +52,7 @@ struct daemon {
     struct repo_collections *caom_cols;
     struct repo_store *repo;
     struct storage *storage;          /* inputs of ingest jobs */
+    struct refstore *refstore;        /* OBSFLOW_REFERENCE_URI, shared by dataset jobs; NULL */
     struct repo_remote_opts remote;   /* OBSFLOW_CAOM_REPO_URL ... when set */
     char blueprint_dir[CONFIG_STR_MAX + 16];
     struct profile_set *profiles; /* OBSFLOW_CONFIG_DIR/profiles, loaded before anything runs */
@@ -367,6 +369,21 @@ static enum err kinds_setup(struct daemon *d, struct err_info *ei)
         d->ingest.remote = &d->remote;
         LOG_INFO("main", "ingest jobs push to %s", d->cfg.caom_repo_url);
     }
+    if (d->cfg.reference_uri[0]) {
+        /* one reference store and cache for every dataset job of this process */
+        struct refstore_config rc = {.uri = d->cfg.reference_uri,
+                                     .cache_dir = d->cfg.reference_cache,
+                                     .max_bytes = d->cfg.reference_cache_max,
+                                     .s3 = &s3};
+        if ((e = refstore_create(&rc, &d->refstore, ei)) != ERR_OK) {
+            err_prefix(ei, "OBSFLOW_REFERENCE_URI=%s: ", d->cfg.reference_uri);
+            return e;
+        }
+        LOG_INFO("main", "references from %s through the cache %s (at most %llu bytes)",
+                 d->cfg.reference_uri, refstore_cache_dir(d->refstore),
+                 (unsigned long long)d->cfg.reference_cache_max);
+    }
+    d->dataset.refstore = d->refstore;
     d->dataset.storage = d->storage;
     d->dataset.config_dir = d->cfg.config_dir;
     d->dataset.work_dir = d->cfg.work_dir;
@@ -379,6 +396,7 @@ static void shutdown_all(struct daemon *d)
 {
     http_stop(d->http);
     workers_pool_destroy(d->workers);
+    refstore_destroy(d->refstore);
     storage_destroy(d->storage);
     repo_store_free(d->repo);
     repo_collections_free(d->caom_cols);

@@ -212,6 +212,8 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
         .config_dir = ctx->config_dir,
         .work_dir = ctx->work_dir,
         .storage = ctx->storage,
+        .refstore = ctx->refstore,
+        .missing_reference = ctx->missing_reference,
     };
     struct pipeline_hooks hooks = {
         .cancelled = job_cancelled,

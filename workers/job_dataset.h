@@ -13,6 +13,11 @@ struct job_dataset_ctx {
     struct storage *storage; /* inputs and outputs (OBSFLOW_DATA_ROOTS, AWS_*, archive) */
     const char *config_dir;  /* OBSFLOW_CONFIG_DIR: expectations/, references/, datasets.yaml */
     const char *work_dir;    /* OBSFLOW_WORK_DIR: each run's private scratch directory */
+    /* OBSFLOW_REFERENCE_URI's store, shared by every dataset job of the process (borrowed;
+     * NULL = local references only) */
+    struct refstore *refstore;
+    /* a needed reference nowhere to be found: fail (BESTREFS_ERROR, the default) or skip */
+    enum pipeline_missing_ref missing_reference;
     /* the CAOM step's push target, blueprints and scratch (the ingest kind's); NULL = a job
      * naming a collection fails */
     const struct job_ingest_ctx *ingest;

@@ -344,6 +344,9 @@ NODISCARD enum err calib_refcat_load(const char *path, struct calib_refcat **out
                                      struct err_info *ei);
 void calib_refcat_destroy(struct calib_refcat *c);
 
+/** The digest the catalog's optional `checksums:` map gives for reference @p file
+ *  ("sha1:<hex>" or "sha256:<hex>", lower case; borrowed), or NULL. */
+const char *calib_refcat_checksum(const struct calib_refcat *c, const char *file);
 /** Instrument the catalog is for (upper case). */
 const char *calib_refcat_instrument(const struct calib_refcat *c);
 /** Number of reference types and the name of type @p i (lower case). */

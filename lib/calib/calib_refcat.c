@@ -15,6 +15,9 @@
  *         - match: [WFC, "*", N/A]
  *           file: xyz_bia.fits                  # a rule without dates
  *     flshfile: N/A                             # the type never applies
+ *   checksums:                                  # optional: digest per file name, checked
+ *     m4r1753rj_bia.fits: sha1:<40 hex>         # when a reference store fetches it (CRDS
+ *                                               # rmaps carry sha1sum; sha256:<64 hex> too)
  * SPDX-License-Identifier: Apache-2.0 */
 #include "calib/calib.h"
 
@@ -57,12 +60,19 @@ struct rc_type {
     size_t nrules;
 };
 
+struct rc_sum {
+    char file[RC_FILE_MAX];
+    char sum[72]; /* "sha1:<hex>" or "sha256:<hex>", lower case */
+};
+
 struct calib_refcat {
     char instrument[64];
     char name[256];
     struct rc_type *types;
     size_t ntypes;
     size_t total_rules, total_dates;
+    struct rc_sum *sums;
+    size_t nsums;
 };
 
 /* ------------------------------------------------------------------------------------------- */
@@ -315,6 +325,7 @@ void calib_refcat_destroy(struct calib_refcat *c)
         free(t->rules);
     }
     free(c->types);
+    free(c->sums);
     free(c);
 }
 
@@ -371,6 +382,62 @@ static enum err copy_file(struct loader *L, const yaml_node_t *n, char *dst)
     }
     if (is_na(s)) {
         str_copy(dst, RC_FILE_MAX, "N/A");
+    }
+    return ERR_OK;
+}
+
+/* checksums: {file: "sha1:<40 hex>" | "sha256:<64 hex>" | bare hex} */
+static enum err load_sums(struct loader *L, yaml_node_t *m)
+{
+    if (m->type != YAML_MAPPING_NODE) {
+        return bad(L, m, "checksums must map reference file names to sha1 or sha256 digests");
+    }
+    size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    if (n > CALIB_REFCAT_MAX_RULES) {
+        return bad(L, m, "too many checksums");
+    }
+    L->c->sums = calloc(n ? n : 1, sizeof(*L->c->sums));
+    if (!L->c->sums) {
+        return err_set(L->ei, ERR_NOMEM, "out of memory");
+    }
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(L->doc, p->value);
+        struct rc_sum *s = &L->c->sums[L->c->nsums];
+        enum err e = copy_file(L, kn, s->file);
+        if (e != ERR_OK) {
+            return e;
+        }
+        const char *v = scalar(vn);
+        const char *hex = v;
+        size_t want = 0;
+        if (v && strncasecmp(v, "sha1:", 5) == 0) {
+            hex = v + 5;
+            want = 40;
+        } else if (v && strncasecmp(v, "sha256:", 7) == 0) {
+            hex = v + 7;
+            want = 64;
+        }
+        size_t len = hex ? strlen(hex) : 0;
+        bool ok = hex && (want ? len == want : (len == 40 || len == 64));
+        for (size_t i = 0; ok && i < len; i++) {
+            ok = isxdigit((unsigned char)hex[i]) != 0;
+        }
+        if (!ok) {
+            return bad(L, vn ? vn : kn, "a checksum is sha1:<40 hex digits> or "
+                                        "sha256:<64 hex digits>");
+        }
+        for (size_t i = 0; i < L->c->nsums; i++) {
+            if (strcmp(L->c->sums[i].file, s->file) == 0) {
+                return bad(L, kn, "checksum listed twice for one file");
+            }
+        }
+        int k = snprintf(s->sum, sizeof(s->sum), "%s:", len == 40 ? "sha1" : "sha256");
+        for (size_t i = 0; i < len; i++) {
+            s->sum[(size_t)k + i] = (char)tolower((unsigned char)hex[i]);
+        }
+        s->sum[(size_t)k + len] = '\0';
+        L->c->nsums++;
     }
     return ERR_OK;
 }
@@ -616,6 +683,13 @@ enum err calib_refcat_parse(const char *text, size_t len, const char *name,
             goto out;
         }
     }
+    yaml_node_t *sums = map_get(&L, root, "checksums");
+    if (sums) {
+        e = load_sums(&L, sums);
+        if (e != ERR_OK) {
+            goto out;
+        }
+    }
 out:
     if (have_doc) {
         yaml_document_delete(&doc);
@@ -653,6 +727,16 @@ enum err calib_refcat_load(const char *path, struct calib_refcat **out, struct e
     }
     free(buf);
     return e;
+}
+
+const char *calib_refcat_checksum(const struct calib_refcat *c, const char *file)
+{
+    for (size_t i = 0; c && file && i < c->nsums; i++) {
+        if (strcmp(c->sums[i].file, file) == 0) {
+            return c->sums[i].sum;
+        }
+    }
+    return NULL;
 }
 
 const char *calib_refcat_instrument(const struct calib_refcat *c)

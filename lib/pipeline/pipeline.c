@@ -739,6 +739,8 @@ static int step_calibrate(struct run *r)
     cx.lookup = run_lookup;
     cx.lookup_ud = r;
     cx.hooks = r->hooks;
+    cx.refstore = r->cfg->refstore;
+    cx.missing = r->cfg->missing_reference;
     step_event(r, 3, NULL);
     proc_log_divider(&r->plog, "stage 1");
     for (size_t i = 0; i < r->n_inputs; i++) {

@@ -18,6 +18,7 @@
 #include "core/compiler.h"
 #include "core/err.h"
 #include "profile/profile.h"
+#include "refstore/refstore.h"
 #include "storage/storage.h"
 
 #include <jansson.h>
@@ -78,6 +79,21 @@ struct pipeline_request {
     char output_buf[PIPELINE_URI_MAX];
 };
 
+/** What stage 1 does when a reference the dataset needs (its calibration switch is PERFORM and
+ * the header or catalog names a file, not N/A) is nowhere to be found: fail the dataset with
+ * BESTREFS_ERROR (27) naming the keyword and the file (CALDP's behaviour, the default), or
+ * skip that step with a WARNING line (an explicit profile choice, `missing_reference: skip`). */
+enum pipeline_missing_ref {
+    PIPELINE_MISSING_REF_FAIL = 0,
+    PIPELINE_MISSING_REF_SKIP,
+};
+
+/** "fail" or "skip" (case-insensitive) -> @p out. @return ERR_OK; ERR_INVALID otherwise. */
+NODISCARD enum err pipeline_missing_ref_parse(const char *s, enum pipeline_missing_ref *out,
+                                              struct err_info *ei);
+/** "fail" / "skip". */
+const char *pipeline_missing_ref_name(enum pipeline_missing_ref m);
+
 /** Everything the pipeline needs to know about its surroundings. Strings borrowed. */
 struct pipeline_config {
     const char *config_dir; /* expectations/, references/, datasets.yaml ("" = none) */
@@ -93,6 +109,10 @@ struct pipeline_config {
     /* "NAME=value" strings (NULL-terminated; NULL = none) consulted for IRAF directory
      * variables of reference names (jref$x.fits), after the dataset's <ds>_cal_env.txt */
     const char *const *env;
+    /* references not found locally (IRAF variables, <config>/references/hst) are fetched from
+     * this store (borrowed, shared by the runs of a process; NULL = none) */
+    struct refstore *refstore;
+    enum pipeline_missing_ref missing_reference; /* default (0): fail */
     int simulate_error;            /* 1..255: fail with this code at once (0 = off) */
     int64_t simulate_publish_failure; /* fail the publication after N files (0 = off) */
     bool keep_work;                /* leave the scratch directory behind (debugging) */

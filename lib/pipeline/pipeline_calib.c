@@ -1,6 +1,7 @@
 /* pipeline_calib.c - stage 1 of lib/pipeline for CCD raw files: reference resolution
  * (IRAF-style "jref$file" through the run's variables or the config's references/hst tree, or a
- * CRDS-style catalog), then lib/calib's chain per imset (DQ init, overscan, trim, bias, gain,
+ * CRDS-style catalog; what is not local comes from the reference store; a needed reference that
+ * is nowhere fails with BESTREFS_ERROR unless the policy skips it), then lib/calib's chain per imset (DQ init, overscan, trim, bias, gain,
  * ERR, dark, flat) and a SCI/ERR/DQ product per raw file.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "pipeline_calib.h"
@@ -153,7 +154,16 @@ static const char *hdr_get(const char *key, void *arg)
 struct refs {
     char bpix[PROC_PATH_MAX], bias[PROC_PATH_MAX], dark[PROC_PATH_MAX], flat[PROC_PATH_MAX];
     bool have_bpix, have_bias, have_dark, have_flat;
+    struct refstore_pin *pins[4]; /* those fetched through the reference store, held in use */
 };
+
+static void refs_release(struct refs *r)
+{
+    for (size_t i = 0; i < 4; i++) {
+        refstore_unpin(r->pins[i]);
+        r->pins[i] = NULL;
+    }
+}
 
 struct ref_kw {
     const char *keyword;  /* header keyword */
@@ -168,13 +178,48 @@ static const struct ref_kw ref_kws[] = {
     {"PFLTFILE", "pfltfile", "FLATCORR"},
 };
 
+/* The file name of a reference value: "jref$x.fits" -> "x.fits", "/a/b/x.fits" -> "x.fits". */
+static const char *ref_base(const char *value)
+{
+    const char *d = strrchr(value, '$');
+    const char *b = d ? d + 1 : value;
+    const char *s = strrchr(b, '/');
+    return s ? s + 1 : b;
+}
+
+/* A reference not found locally: ask the reference store (with the catalog's digest). */
+static bool fetch_ref(const struct proc_calib_ctx *cx, const struct calib_refcat *cat,
+                      const char *value, char *path, struct refstore_pin **pin, char *why,
+                      size_t cap)
+{
+    if (!cx->refstore) {
+        snprintf(why, cap, "not found locally and no reference store is configured");
+        return false;
+    }
+    const char *name = ref_base(value);
+    struct err_info rei;
+    err_info_clear(&rei);
+    enum err e = refstore_get(cx->refstore, cx->instrument, name,
+                              cat ? calib_refcat_checksum(cat, name) : NULL, pin, &rei);
+    if (e != ERR_OK) {
+        snprintf(why, cap, "%s", rei.msg);
+        return false;
+    }
+    str_copy(path, PROC_PATH_MAX, refstore_pin_path(*pin));
+    return true;
+}
+
 /* Bestrefs: a catalog (when the config has one for the instrument) overrides the header's
- * *FILE keywords as CRDS bestrefs does; then each reference is resolved to a local file. */
+ * *FILE keywords as CRDS bestrefs does; then each reference is resolved to a local file, or
+ * fetched through the reference store. A needed reference that is nowhere fails the file
+ * (BESTREFS_ERROR) unless the policy is to skip it. */
 static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, struct refs *r,
                           struct proc_log *log, int *xcode, struct err_info *ei)
 {
     char catpath[PROC_PATH_MAX];
     char values[4][PROC_PATH_MAX];
+    char missing[PROC_REASON_MAX] = "", first_why[ERR_INFO_MSG_MAX] = "";
+    size_t nmissing = 0;
     struct calib_refcat *cat = NULL;
     enum err rc = ERR_OK;
     memset(r, 0, sizeof *r);
@@ -217,13 +262,46 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
     bool *have[4] = {&r->have_bpix, &r->have_bias, &r->have_dark, &r->have_flat};
     for (size_t i = 0; i < 4; i++) {
         bool na;
+        char why[ERR_INFO_MSG_MAX];
         *have[i] = resolve_ref(cx, values[i], paths[i], PROC_PATH_MAX, &na);
-        if (!*have[i] && !na) {
-            proc_log(log, "WARNING", "reference %s \"%s\" is not available: %s skipped",
-                     ref_kws[i].keyword, values[i], ref_kws[i].sw);
-        } else if (*have[i]) {
-            proc_log(log, "INFO", "reference %s = %s", ref_kws[i].keyword, paths[i]);
+        if (na) {
+            continue;
         }
+        if (*have[i]) {
+            proc_log(log, "INFO", "reference %s = %s", ref_kws[i].keyword, paths[i]);
+            continue;
+        }
+        *have[i] = fetch_ref(cx, cat, values[i], paths[i], &r->pins[i], why, sizeof why);
+        if (*have[i]) {
+            proc_log(log, "INFO", "reference %s = %s (from %s)", ref_kws[i].keyword, paths[i],
+                     refstore_uri(cx->refstore));
+            continue;
+        }
+        /* the switch says whether the step, hence the reference, is needed (no switch: it is) */
+        char sw[72];
+        key_str(raw, ref_kws[i].sw, sw, sizeof sw);
+        bool needed = !sw[0] || strcasecmp(sw, "PERFORM") == 0;
+        if (!needed || cx->missing == PIPELINE_MISSING_REF_SKIP) {
+            proc_log(log, "WARNING", "reference %s \"%s\" is not available (%s): %s skipped%s",
+                     ref_kws[i].keyword, values[i], why, ref_kws[i].sw,
+                     needed ? " (missing references are skipped by configuration)" : "");
+            continue;
+        }
+        proc_log(log, "ERROR", "reference %s \"%s\" is needed (%s=%s) and not available: %s",
+                 ref_kws[i].keyword, values[i], ref_kws[i].sw, sw[0] ? sw : "absent", why);
+        size_t len = strlen(missing);
+        snprintf(missing + len, sizeof missing - len, "%s%s %s", nmissing ? ", " : "",
+                 ref_kws[i].keyword, values[i]);
+        if (!nmissing) {
+            str_copy(first_why, sizeof first_why, why);
+        }
+        nmissing++;
+    }
+    if (nmissing) {
+        *xcode = PROC_BESTREFS_ERROR;
+        rc = err_set(ei, ERR_NOT_FOUND, "missing reference%s %s (%s)", nmissing > 1 ? "s" : "",
+                     missing, first_why);
+        refs_release(r);
     }
 out:
     calib_refcat_destroy(cat);
@@ -385,6 +463,7 @@ enum err proc_calibrate_raw(const struct proc_calib_ctx *cx, const char *raw_pat
     memset(&bias, 0, sizeof bias);
     memset(&dark, 0, sizeof dark);
     memset(&flat, 0, sizeof flat);
+    memset(&refs, 0, sizeof refs);
     *xcode = PROC_STAGE1_ERROR;
 
     rc = fitsimg_open(raw_path, &raw, ei);
@@ -591,6 +670,7 @@ out:
     calib_frame_free(&dark);
     calib_frame_free(&flat);
     free(bpix);
+    refs_release(&refs);
     fitsimg_writer_destroy(w);
     fitsimg_close(raw);
     return rc;

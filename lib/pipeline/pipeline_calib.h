@@ -13,13 +13,18 @@ struct proc_calib_ctx {
     const char *(*lookup)(void *ud, const char *name);
     void *lookup_ud;
     const struct pipeline_hooks *hooks; /* cancellation, checked per imset; may be NULL */
+    struct refstore *refstore;          /* references not found locally; NULL = none */
+    enum pipeline_missing_ref missing;  /* a needed reference nowhere to be found */
 };
 
 /**
  * Calibrate one raw CCD file into a product with SCI/ERR/DQ per imset, written atomically to
  * @p out_path. References come from the header (jref$... resolved through cx->lookup or
- * <config>/references/hst[/instrument]/) or from <config>/references/<instrument>.yaml; those
- * not available are skipped with a WARNING line in @p log.
+ * <config>/references/hst[/instrument]/, else fetched through cx->refstore with the catalog's
+ * checksum) or from <config>/references/<instrument>.yaml. A reference the file needs (its
+ * switch PERFORM, its value not N/A) that is nowhere to be found fails with BESTREFS_ERROR
+ * naming every missing keyword and file, unless cx->missing is SKIP: then that step is skipped
+ * with a WARNING line in @p log (as are references whose switch is not PERFORM).
  * @param[out] xcode the CALDP exit code of a failure (BESTREFS_ERROR, STAGE1_ERROR,
  *                   CALDP_MEMORY_ERROR), PROC_SUCCESS on success
  * @return ERR_OK; ERR_CANCELLED when cx->hooks said so between imsets; other errors

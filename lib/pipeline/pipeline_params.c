@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define PARAM_URI_MAX 4096
 
@@ -251,4 +252,24 @@ enum err pipeline_params_validate(const json_t *params, const char *pfx,
                                   const struct profile_set *profiles, struct err_info *ei)
 {
     return pipeline_params_parse(params, pfx, profiles, NULL, ei);
+}
+
+enum err pipeline_missing_ref_parse(const char *s, enum pipeline_missing_ref *out,
+                                    struct err_info *ei)
+{
+    if (s && strcasecmp(s, "fail") == 0) {
+        *out = PIPELINE_MISSING_REF_FAIL;
+        return ERR_OK;
+    }
+    if (s && strcasecmp(s, "skip") == 0) {
+        *out = PIPELINE_MISSING_REF_SKIP;
+        return ERR_OK;
+    }
+    return err_set(ei, ERR_INVALID, "missing reference policy \"%.40s\" is neither fail nor skip",
+                   s ? s : "");
+}
+
+const char *pipeline_missing_ref_name(enum pipeline_missing_ref m)
+{
+    return m == PIPELINE_MISSING_REF_SKIP ? "skip" : "fail";
 }

@@ -823,3 +823,40 @@ void refstore_unpin(struct refstore_pin *p)
     pthread_mutex_unlock(&rs->mu);
     free(p);
 }
+
+enum err refstore_size_parse(const char *s, uint64_t *out, struct err_info *ei)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    if (!s) {
+        s = "";
+    }
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        if (v > (UINT64_C(1) << 60)) {
+            break;
+        }
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"", 0},     {"b", 0},      {"k", 10},     {"kib", 10}, {"m", 20},
+                 {"mib", 20}, {"g", 30},     {"gib", 30},   {"t", 40},   {"tib", 40}};
+    bool ok = i > 0 && i <= 19;
+    unsigned shift = 0;
+    bool unit = false;
+    for (size_t u = 0; ok && u < sizeof units / sizeof units[0]; u++) {
+        if (strcasecmp(s + i, units[u].suffix) == 0) {
+            shift = units[u].shift;
+            unit = true;
+            break;
+        }
+    }
+    if (!ok || !unit || v == 0 || v > (UINT64_C(1) << (60 - shift))) {
+        return err_set(ei, ERR_INVALID,
+                       "cache size \"%.40s\" is not a size such as 10GiB, 500M or 1048576 (1 byte "
+                       "to 1 EiB)", s);
+    }
+    *out = v << shift;
+    return ERR_OK;
+}

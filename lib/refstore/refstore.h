@@ -33,6 +33,7 @@
 #define REFSTORE_FILES_MAX    100000 /* files the cache indexes */
 #define REFSTORE_DEFAULT_MAX  ((uint64_t)10 << 30) /* default cap: 10 GiB */
 #define REFSTORE_SUM_MAX      72 /* "sha256:" + 64 hex + NUL fits */
+#define REFSTORE_CACHE_SUBDIR "reference-cache" /* default cache: <work dir>/reference-cache */
 
 /** How a store is set up. Strings borrowed and copied by refstore_create. */
 struct refstore_config {
@@ -115,6 +116,13 @@ void refstore_stats_get(struct refstore *rs, struct refstore_stats *out);
 /** The source URI (borrowed, as configured) and the cache directory (absolute). */
 const char *refstore_uri(const struct refstore *rs);
 const char *refstore_cache_dir(const struct refstore *rs);
+
+/**
+ * Parse a cache size: decimal bytes with an optional binary suffix K, M, G or T (also KiB,
+ * MiB, GiB, TiB; case-insensitive), e.g. "10GiB", "500M", "1048576". 1 byte .. 2^60.
+ * @return ERR_OK; ERR_INVALID naming the text
+ */
+NODISCARD enum err refstore_size_parse(const char *s, uint64_t *out, struct err_info *ei);
 
 /**
  * Check that the file at @p path is a complete FITS file: every HDU's header ends with END and

@@ -592,6 +592,14 @@ static void test_refcat_parse_errors(void **state)
         "instrument: x\ntypes:\n  t: N/A\n  T: N/A\n",
         "instrument: x\ntypes:\n  t:\n    parkeys: [A]\n    rules:\n"
         "      - {match: {B: 1}, file: f.fits}\n",
+        "instrument: x\ntypes: {t: N/A}\nchecksums: [a]\n",
+        "instrument: x\ntypes: {t: N/A}\nchecksums: {f.fits: sha1:abc}\n",
+        "instrument: x\ntypes: {t: N/A}\nchecksums: {f.fits: md5:0123456789abcdef0123456789abcdef}\n",
+        "instrument: x\ntypes: {t: N/A}\nchecksums: {../f.fits: "
+        "0123456789012345678901234567890123456789}\n",
+        "instrument: x\ntypes: {t: N/A}\nchecksums: {f.fits: "
+        "0123456789012345678901234567890123456789, f.fits: "
+        "0123456789012345678901234567890123456789}\n",
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         struct calib_refcat *c = NULL;
@@ -608,6 +616,17 @@ static void test_refcat_parse_errors(void **state)
     const char *t = "instrument: x\ntypes:\n  t:\n    parkeys: [A]\n    rules:\n      - {match: [1]}\n";
     assert_int_equal(calib_refcat_parse(t, strlen(t), "bad.yaml", &c, &ei), ERR_PARSE);
     assert_non_null(strstr(ei.msg, "line 6"));
+    /* checksums: sha1 (what CRDS catalogs carry) or sha256, bare or prefixed, lower-cased */
+    const char *ok = "instrument: x\ntypes: {t: N/A}\nchecksums:\n"
+                     "  a.fits: SHA1:0123456789ABCDEF0123456789ABCDEF01234567\n"
+                     "  b.fits: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+    assert_int_equal(calib_refcat_parse(ok, strlen(ok), "ok.yaml", &c, &ei), ERR_OK);
+    assert_string_equal(calib_refcat_checksum(c, "a.fits"),
+                        "sha1:0123456789abcdef0123456789abcdef01234567");
+    assert_string_equal(calib_refcat_checksum(c, "b.fits"),
+                        "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_null(calib_refcat_checksum(c, "c.fits"));
+    calib_refcat_destroy(c);
 }
 
 /* calib_combine_files (row-wise fast path for <= 8 frames, per-pixel path above) against the

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_dataset_job.py - the `dataset` job kind through the real API (POST /v1/jobs) of one
 obsflowd on a fresh database of the ctest PostgreSQL fixture, against `obsflow process` on the
-same inputs (the shared HST ACS dataset j8bt05njq, config/ of the source tree):
+same inputs (the shared HST ACS dataset j8bt05njq, config/ of the source tree, the references
+from a small reference store made by tests/support/make_refs.py, OBSFLOW_REFERENCE_URI):
 
  1. a dataset job (file: input and output under OBSFLOW_DATA_ROOTS) succeeds with exit code 0,
     its result lists every product (uri, size, md5, type) and the five step timings, and the
@@ -38,7 +39,9 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from apitest import BIN_DIR, SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
+import make_refs  # noqa: E402
 
 OBSFLOW = os.path.join(BIN_DIR, "obsflow")
 SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
@@ -127,16 +130,19 @@ def run(db):
     for p in (inp, work, cliwork):
         os.makedirs(p)
     shutil.copyfile(RAW, os.path.join(inp, DS + "_raw.fits"))
+    make_refs.make(os.path.join(root, "crds"))
+    refs = {"OBSFLOW_REFERENCE_URI": "file:" + os.path.join(root, "crds"),
+            "OBSFLOW_REFERENCE_CACHE": os.path.join(root, "refcache")}
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     env = {"OBSFLOW_CONFIG_DIR": CONF, "OBSFLOW_DATA_ROOTS": root, "OBSFLOW_WORK_DIR": work,
            "OBSFLOW_CAOM_COLLECTIONS": "*",
-           "OBSFLOW_ARCHIVE_URL": "http://127.0.0.1:%d/{name}" % srv.server_address[1]}
+           "OBSFLOW_ARCHIVE_URL": "http://127.0.0.1:%d/{name}" % srv.server_address[1], **refs}
     d = Daemon(db.url, name="dataset", workers=2, env=env)
     cli = {}
 
     def process_cli(out):
-        e = dict(os.environ, OBSFLOW_WORK_DIR=cliwork, OBSFLOW_NO_PROGRESS="1")
+        e = dict(os.environ, OBSFLOW_WORK_DIR=cliwork, OBSFLOW_NO_PROGRESS="1", **refs)
         e.pop("OBSFLOW_DATA_ROOTS", None)
         t0 = time.time()
         p = subprocess.run([OBSFLOW, "process", "--quiet", DS, "file:" + inp, "file:" + out,

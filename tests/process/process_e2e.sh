@@ -3,7 +3,9 @@
 # ../shared/testdata/fits: the CALDP output tree, markers, products (SCI/ERR/DQ) and previews;
 # then failure cases, each with a stable exit code, exactly one "EXIT - NAME[code]: reason" line
 # in process.txt, an error marker, and nothing that looks complete. Oracles: astropy/numpy/PIL
-# from Debian's python3.
+# from Debian's python3. References come from a small reference store made by
+# tests/support/make_refs.py (OBSFLOW_REFERENCE_URI=file:...): without one, a needed reference
+# fails the dataset with BESTREFS_ERROR (27) naming it, unless OBSFLOW_MISSING_REFERENCE=skip.
 set -uo pipefail
 OBS=$OBSFLOW_BIN_DIR/obsflow
 D=$OBSFLOW_SHARED/testdata/fits
@@ -11,9 +13,12 @@ T=$OBSFLOW_TEST_TMP
 CONF=file:$OBSFLOW_SOURCE_DIR/config
 PY=/usr/bin/python3
 export OBSFLOW_WORK_DIR=$T/work OBSFLOW_NO_PROGRESS=1
-unset OBSFLOW_DATA_ROOTS jref
+unset OBSFLOW_DATA_ROOTS jref OBSFLOW_MISSING_REFERENCE OBSFLOW_REFERENCE_CACHE_MAX
 rm -rf "$T"/*
 mkdir -p "$T/work"
+# the reference store every run below uses unless it says otherwise (bias 5 e-, dark 0, flat 1)
+$PY "$OBSFLOW_SOURCE_DIR/tests/support/make_refs.py" "$T/crds" --bias 5 || { echo "FAIL: make_refs"; exit 1; }
+export OBSFLOW_REFERENCE_URI=file:$T/crds OBSFLOW_REFERENCE_CACHE=$T/refcache
 fails=0
 die() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
@@ -88,21 +93,24 @@ sci, err, dq = h["SCI"].data, h["ERR"].data, h["DQ"].data
 assert sci.shape == err.shape == dq.shape == (1024, 1024), sci.shape
 assert h["SCI"].header["BUNIT"].upper().startswith("ELECTRON")
 p = h[0].header
-assert p["BLEVCORR"] == "COMPLETE" and p["DQICORR"] == "COMPLETE", (p["BLEVCORR"], p["DQICORR"])
-# oracle: leading 19 overscan columns (per-row median, straight-line fit), trim [20:1043,1:1024], gain 2
+for k in ("DQICORR", "BLEVCORR", "BIASCORR", "DARKCORR", "FLATCORR"):
+    assert p[k] == "COMPLETE", (k, p[k])
+assert p["BIASFILE"] == "m4r1753rj_bia.fits", p["BIASFILE"]
+# oracle: leading 19 overscan columns (per-row median, straight-line fit), trim [20:1043,1:1024],
+# gain 2, the store's bias (5 e-; its dark is 0 and its flat 1)
 raw = fits.open(raw_path)["SCI"].data.astype(np.float64)
 lev = np.median(raw[:, :19], axis=1)
 rows = np.arange(raw.shape[0])
 fit = np.polyval(np.polyfit(rows, lev, 1), rows)
-want = (raw - fit[:, None])[0:1024, 19:1043] * 2.0
+want = (raw - fit[:, None])[0:1024, 19:1043] * 2.0 - 5.0
 good = dq == 0
 rel = np.abs(sci[good] - want[good]) / np.maximum(np.abs(want[good]), 50.0)
 assert np.percentile(rel, 99) < 1e-3, np.percentile(rel, 99)
 # A-to-D saturated raw pixels carry DQ 2048
 sat = raw[0:1024, 19:1043] >= 65535
 assert sat.sum() > 0 and np.all(dq[sat] & 2048), (sat.sum(), (dq[sat] & 2048).sum())
-# ERR: sqrt(max(S,0) + rn^2) with rn 4.7 e-
-e_want = np.sqrt(np.maximum(sci, 0) + 4.7 ** 2)
+# ERR: sqrt(max(S,0) + rn^2) with rn 4.7 e-, S the signal before the bias is subtracted
+e_want = np.sqrt(np.maximum(sci + 5.0, 0) + 4.7 ** 2)
 assert np.allclose(err[good], e_want[good], rtol=1e-4), "err"
 for name, size in [("j8bt05njq_flt.jpg", (1024, 1024)), ("j8bt05njq_flt_thumb.jpg", (128, 128)),
                    ("j8bt05njq_raw.jpg", (1062, 1044)), ("j8bt05njq_raw_thumb.jpg", (128, 126))]:
@@ -110,11 +118,57 @@ for name, size in [("j8bt05njq_flt.jpg", (1024, 1024)), ("j8bt05njq_flt_thumb.jp
     assert im.format == "JPEG" and im.size == size, (name, im.size)
 PY
 
-# re-running is idempotent and clears an earlier error marker
+# the four references came from the store through the cache
+RC=$T/refcache/references/hst
+for f in m8r09169j_bpx.fits m4r1753rj_bia.fits n3o1059ij_drk.fits n3o1633mj_pfl.fits; do
+  [ -f "$RC/$f" ] || die "ok: $f not in the reference cache"
+  grep -q "^INFO - reference [A-Z]* = $RC/$f (from file:$T/crds)$" "$DS/logs/process.txt" || die "ok: $f not used from the store"
+done
+[ "$(ls "$RC" | wc -l)" -eq 4 ] || die "ok: reference cache holds $(ls "$RC")"
+inodes=$(stat -c %i "$RC"/* | tr '\n' ' ')
+
+# re-running is idempotent and clears an earlier error marker; the cache answers (no download:
+# the cached files are the same inodes)
 echo "stale" >"$O/messages/error-j8bt05njq"
 run rerun 0 j8bt05njq "file:$T/in" "file:$T/out" "$CONF"
 [ ! -e "$O/messages/error-j8bt05njq" ] || die "rerun: stale error marker kept"
 [ -f "$O/messages/processed-j8bt05njq.trigger" ] || die "rerun: no trigger"
+[ "$(stat -c %i "$RC"/* | tr '\n' ' ')" = "$inodes" ] || die "rerun: references downloaded again"
+
+# ---- 1b. references: none anywhere -> 27 naming each; skip only when configured -------------
+mkdir -p "$T/nr" "$T/nr_skip"
+OBSFLOW_REFERENCE_URI= run norefs 27 j8bt05njq "file:$T/in" "file:$T/nr" "$CONF"
+check_failed norefs "$T/nr" j8bt05njq acs 27 BESTREFS_ERROR "missing references BPIXTAB m8r09169j_bpx.fits, BIASFILE m4r1753rj_bia.fits, DARKFILE n3o1059ij_drk.fits, PFLTFILE n3o1633mj_pfl.fits"
+grep -q "^ERROR - reference BIASFILE \"m4r1753rj_bia.fits\" is needed (BIASCORR=PERFORM)" "$T/nr/data/acs/j8bt05njq/logs/process.txt" || die "norefs: no ERROR line"
+OBSFLOW_REFERENCE_URI= OBSFLOW_MISSING_REFERENCE=skip run norefs_skip 0 j8bt05njq "file:$T/in" "file:$T/nr_skip" "$CONF"
+for k in BPIXTAB BIASFILE DARKFILE PFLTFILE; do
+  grep -q "^WARNING - reference $k .*skipped (missing references are skipped by configuration)" "$T/nr_skip/data/acs/j8bt05njq/logs/process.txt" || die "norefs_skip: no WARNING for $k"
+done
+# a store without the flat: 27 naming only PFLTFILE and why
+mkdir -p "$T/nf"
+$PY "$OBSFLOW_SOURCE_DIR/tests/support/make_refs.py" "$T/crds_noflat" --omit n3o1633mj_pfl.fits
+OBSFLOW_REFERENCE_URI=file:$T/crds_noflat OBSFLOW_REFERENCE_CACHE=$T/refcache2 run noflat 27 j8bt05njq "file:$T/in" "file:$T/nf" "$CONF"
+check_failed noflat "$T/nf" j8bt05njq acs 27 BESTREFS_ERROR "missing reference PFLTFILE n3o1633mj_pfl.fits (reference n3o1633mj_pfl.fits is not in the reference store file:$T/crds_noflat)"
+# a step whose switch is not PERFORM does not need its reference
+mkdir -p "$T/omit_in" "$T/omit_out"
+$PY - "$D/j8bt05njq_raw.fits" "$T/omit_in/j8bt05njq_raw.fits" <<'PY'
+import sys
+from astropy.io import fits
+h = fits.open(sys.argv[1])
+h[0].header["FLATCORR"] = "OMIT"
+h.writeto(sys.argv[2])
+PY
+OBSFLOW_REFERENCE_URI=file:$T/crds_noflat OBSFLOW_REFERENCE_CACHE=$T/refcache2 run omit 0 j8bt05njq "file:$T/omit_in" "file:$T/omit_out" "$CONF"
+grep -q "^WARNING - reference PFLTFILE .*: FLATCORR skipped$" "$T/omit_out/data/acs/j8bt05njq/logs/process.txt" || die "omit: no WARNING"
+# bad settings: 2, nothing written
+mkdir -p "$T/bs"
+OBSFLOW_MISSING_REFERENCE=maybe run badpolicy 2 j8bt05njq "file:$T/in" "file:$T/bs" "$CONF"
+grep -q "OBSFLOW_MISSING_REFERENCE: .*maybe" "$T/badpolicy.err" || die "badpolicy: $(cat "$T/badpolicy.err")"
+OBSFLOW_REFERENCE_CACHE_MAX=lots run badmax 2 j8bt05njq "file:$T/in" "file:$T/bs" "$CONF"
+grep -q "OBSFLOW_REFERENCE_CACHE_MAX: .*lots" "$T/badmax.err" || die "badmax: $(cat "$T/badmax.err")"
+OBSFLOW_REFERENCE_URI=ftp://x/y run baduri 2 j8bt05njq "file:$T/in" "file:$T/bs" "$CONF"
+grep -q "OBSFLOW_REFERENCE_URI=ftp://x/y" "$T/baduri.err" || die "baduri: $(cat "$T/baduri.err")"
+[ -z "$(ls -A "$T/bs")" ] || die "bad settings: output written"
 
 # ---- 2. success: one tarball in file:DIR ---------------------------------------------------
 mkdir -p "$T/tin" "$T/tout"
@@ -364,7 +418,8 @@ b = open(sys.argv[2], "rb").read()  # constant arrays are BITPIX 16 in real raw 
 open(sys.argv[2], "wb").write(b.replace(b"BITPIX  =                    8",
                                         b"BITPIX  =                   16"))
 PY
-  (ulimit -v 150000; exec "$OBS" process --quiet j8bt05njq "file:$T/m_in" "file:$T/m_out" \
+  (ulimit -v 150000; export OBSFLOW_REFERENCE_URI= OBSFLOW_MISSING_REFERENCE=skip
+   exec "$OBS" process --quiet j8bt05njq "file:$T/m_in" "file:$T/m_out" \
     "file:$T/m_conf") >"$T/nomem.out" 2>"$T/nomem.err"
   rc=$?
   [ $rc -eq 32 ] || die "nomem: exit $rc, want 32: $(cat "$T/nomem.err")"

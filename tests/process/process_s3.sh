@@ -4,7 +4,8 @@
 # output (the dataset directory as one <ds>.tar.gz, the four log and metrics files beside it,
 # the trigger naming the tarball); a failed re-run withdraws the earlier tarball; a missing
 # input tarball gives S3_DOWNLOAD_ERROR (26) and an error marker in the bucket. Everything is
-# read back with python3-botocore.
+# read back with python3-botocore. The references come from a reference store in the same
+# bucket (s3://bucket/crds in the CRDS layout, tests/support/make_refs.py).
 set -uo pipefail
 OBS=$OBSFLOW_BIN_DIR/obsflow
 D=$OBSFLOW_SHARED/testdata/fits
@@ -26,6 +27,11 @@ fails=0
 die() { echo "FAIL: $*"; fails=$((fails + 1)); }
 B=proc-$$-$RANDOM
 $S3U "$EP" mb "$B" || { echo "cannot create bucket"; exit 1; }
+python3 "$OBSFLOW_SOURCE_DIR/tests/support/make_refs.py" "$T/crds" || { echo "make_refs"; exit 1; }
+for f in "$T"/crds/references/hst/*; do
+  $S3U "$EP" put "$B" "crds/references/hst/${f##*/}" "$f" || die "put ${f##*/}"
+done
+export OBSFLOW_REFERENCE_URI=s3://$B/crds OBSFLOW_REFERENCE_CACHE=$T/refcache
 tar -C "$D" -czf "$T/j8bt09jcq.tar.gz" j8bt09jcq_raw.fits
 $S3U "$EP" put "$B" inputs/j8bt09jcq.tar.gz "$T/j8bt09jcq.tar.gz"
 
@@ -33,6 +39,9 @@ $S3U "$EP" put "$B" inputs/j8bt09jcq.tar.gz "$T/j8bt09jcq.tar.gz"
   "file:$OBSFLOW_SOURCE_DIR/config" >"$T/ok.out" 2>"$T/ok.err"
 rc=$?
 [ $rc -eq 0 ] || die "s3 run: exit $rc: $(cat "$T/ok.err")"
+for f in m8r09169j_bpx.fits m4r1753rj_bia.fits n3o1059ij_drk.fits n3o1633nj_pfl.fits; do
+  [ -f "$T/refcache/references/hst/$f" ] || die "s3 run: $f not fetched from s3://$B/crds"
+done
 $S3U "$EP" ls "$B" outputs/ >"$T/keys"
 for k in messages/datasets-processed/j8bt09jcq messages/dataset-synced/j8bt09jcq \
          messages/processed-j8bt09jcq.trigger data/acs/j8bt09jcq/j8bt09jcq.tar.gz \

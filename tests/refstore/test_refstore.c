@@ -531,6 +531,27 @@ static void test_fits_walker(void **state)
     assert_int_equal(refstore__fits_check_mem(buf, n, &ei), ERR_FITS);
 }
 
+static void test_size_parse(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    struct err_info ei = {0};
+    assert_int_equal(refstore_size_parse("1048576", &v, &ei), ERR_OK);
+    assert_int_equal(v, 1048576);
+    assert_int_equal(refstore_size_parse("10GiB", &v, &ei), ERR_OK);
+    assert_int_equal(v, (uint64_t)10 << 30);
+    assert_int_equal(refstore_size_parse("500m", &v, &ei), ERR_OK);
+    assert_int_equal(v, (uint64_t)500 << 20);
+    assert_int_equal(refstore_size_parse("2T", &v, &ei), ERR_OK);
+    assert_int_equal(v, (uint64_t)2 << 40);
+    static const char *const bad[] = {"", "0", "-1", "10 GiB", "10GB", "1.5G", "G",
+                                      "99999999999999999999", "2000000000T", "12x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(refstore_size_parse(bad[i], &v, &ei), ERR_INVALID);
+    }
+    assert_non_null(strstr(ei.msg, "12x"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +564,7 @@ int main(void)
         cmocka_unit_test_setup(test_restart, setup),
         cmocka_unit_test_setup(test_create_errors, setup),
         cmocka_unit_test(test_fits_walker),
+        cmocka_unit_test(test_size_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
