@@ -215,6 +215,14 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
         .refstore = ctx->refstore,
         .missing_reference = ctx->missing_reference,
     };
+    /* the profile's missing_reference (checked when the profiles were loaded) wins */
+    if (req->profile && req->profile->missing_reference &&
+        pipeline_missing_ref_parse(req->profile->missing_reference, &cfg.missing_reference,
+                                   ei) != ERR_OK) {
+        workers_job_set_error_code(job, "invalid_params");
+        e = ERR_INVALID;
+        goto out;
+    }
     struct pipeline_hooks hooks = {
         .cancelled = job_cancelled,
         .step = job_step,
