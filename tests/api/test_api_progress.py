@@ -7,7 +7,8 @@ through the real obsflowd on a fresh database of the ctest PostgreSQL fixture:
     the detail advancing; when it ends the progress stays (where it stopped) and its events hold
     a step event for "sleep" and a last one ("steps done") carrying the step's measured
     duration; a job that reports no step has "progress": null and no step event;
- 2. a dataset job (the shared HST ACS dataset j8bt05njq) records each pipeline step as an event
+ 2. a dataset job (the shared HST ACS dataset j8bt05njq, references from a small store made by
+    tests/support/make_refs.py) records each pipeline step as an event
     in order (fetch, validate, calibrate, previews, publish; index i of 5), each naming the step
     before it with its duration, and keeps "publish" 5/5 as its progress.
 
@@ -17,8 +18,11 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from apitest import SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
+import make_refs  # noqa: E402
 
 SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
 RAW = os.path.join(SHARED, "testdata", "fits", "j8bt05njq_raw.fits")
@@ -126,8 +130,11 @@ def run(db):
     os.makedirs(os.path.join(root, "in"))
     os.makedirs(os.path.join(root, "work"))
     shutil.copyfile(RAW, os.path.join(root, "in", DS + "_raw.fits"))
+    make_refs.make(os.path.join(root, "crds"))  # the references j8bt05njq needs, made small
     env = {"OBSFLOW_CONFIG_DIR": CONF, "OBSFLOW_DATA_ROOTS": root,
-           "OBSFLOW_WORK_DIR": os.path.join(root, "work")}
+           "OBSFLOW_WORK_DIR": os.path.join(root, "work"),
+           "OBSFLOW_REFERENCE_URI": "file:" + os.path.join(root, "crds"),
+           "OBSFLOW_REFERENCE_CACHE": os.path.join(root, "refcache")}
     d = Daemon(db.url, name="progress-ds", workers=1, env=env)
     try:
         dataset_progress(d, root)
