@@ -156,6 +156,21 @@ static void jobs_metrics(void *ctx, struct metrics_jobs *out)
         out->workers = 0;
         out->workers_busy = 0;
     }
+    if (d->refstore) {
+        struct refstore_stats rs;
+        refstore_stats_get(d->refstore, &rs);
+        out->has_refstore = true;
+        out->ref_hits = (int64_t)rs.hits;
+        out->ref_misses = (int64_t)rs.misses;
+        out->ref_waits = (int64_t)rs.waits;
+        out->ref_downloads = (int64_t)rs.fetches;
+        out->ref_download_failures = (int64_t)rs.fetch_failures;
+        out->ref_evictions = (int64_t)rs.evictions;
+        out->ref_files = (int64_t)rs.files;
+        out->ref_bytes = (int64_t)rs.bytes;
+        out->ref_max_bytes = (int64_t)rs.max_bytes;
+        out->ref_pinned = (int64_t)rs.pinned;
+    }
     out->db_pool_size = db_pool_size(d->db);
     out->db_pool_in_use = db_pool_in_use(d->db);
     if (!atomic_load(&d->store_ready)) {

@@ -241,6 +241,38 @@ static enum err render_jobs(const struct metrics_jobs *j, struct buf *out)
                            j->queues[i].name, (long long)j->queues[i].busy));
         }
     }
+    if (j->has_refstore) {
+        TRY(buf_printf(out,
+                       "# HELP obsflow_reference_requests_total References asked of the "
+                       "reference cache by dataset jobs: answered from the cache (hit), starting "
+                       "a download (miss), waiting for another job's download (wait).\n"
+                       "# TYPE obsflow_reference_requests_total counter\n"
+                       "obsflow_reference_requests_total{result=\"hit\"} %lld\n"
+                       "obsflow_reference_requests_total{result=\"miss\"} %lld\n"
+                       "obsflow_reference_requests_total{result=\"wait\"} %lld\n",
+                       (long long)j->ref_hits, (long long)j->ref_misses,
+                       (long long)j->ref_waits));
+        TRY(gauge(out, "obsflow_reference_downloads_total",
+                  "References downloaded from the reference store and placed in the cache.",
+                  "counter", j->ref_downloads));
+        TRY(gauge(out, "obsflow_reference_download_failures_total",
+                  "Reference downloads that failed (not found, digest, incomplete FITS, "
+                  "transfer).",
+                  "counter", j->ref_download_failures));
+        TRY(gauge(out, "obsflow_reference_cache_evictions_total",
+                  "Files evicted from the reference cache to keep its cap.", "counter",
+                  j->ref_evictions));
+        TRY(gauge(out, "obsflow_reference_cache_files", "Files in the reference cache.", "gauge",
+                  j->ref_files));
+        TRY(gauge(out, "obsflow_reference_cache_bytes", "Bytes in the reference cache.", "gauge",
+                  j->ref_bytes));
+        TRY(gauge(out, "obsflow_reference_cache_max_bytes",
+                  "Cap of the reference cache (OBSFLOW_REFERENCE_CACHE_MAX).", "gauge",
+                  j->ref_max_bytes));
+        TRY(gauge(out, "obsflow_reference_cache_pinned",
+                  "References in use by running dataset jobs (never evicted).", "gauge",
+                  j->ref_pinned));
+    }
     TRY(gauge(out, "obsflow_db_pool_connections", "Connections in the database pool.", "gauge",
               j->db_pool_size));
     TRY(gauge(out, "obsflow_db_pool_in_use", "Database pool connections lent out now.", "gauge",

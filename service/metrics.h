@@ -32,6 +32,12 @@ struct metrics_jobs {
         int64_t workers;  /* threads of the queue */
         int64_t busy;     /* its jobs running now */
     } queues[METRICS_QUEUES_MAX];
+    /* the reference store of dataset jobs (OBSFLOW_REFERENCE_URI); has_refstore false: none */
+    bool has_refstore;
+    int64_t ref_hits, ref_misses, ref_waits;    /* requests answered by the cache, that started
+                                                   a download, that waited for one */
+    int64_t ref_downloads, ref_download_failures, ref_evictions;
+    int64_t ref_files, ref_bytes, ref_max_bytes, ref_pinned; /* the cache now */
     int64_t db_pool_size;   /* connections in the pool */
     int64_t db_pool_in_use; /* connections lent out now */
     bool ready;             /* /readyz would answer 200 */

@@ -7,9 +7,10 @@ the GETs of every file.
  1. four dataset jobs for j8bt05njq at once (four worker threads of one obsflowd) all succeed;
     each of the four references the dataset needs was downloaded once (one GET per file), the
     cache OBSFLOW_REFERENCE_CACHE holds them with the bytes of the store, and the products say
-    the steps were done with them (BIASCORR = COMPLETE, BIASFILE named);
+    the steps were done with them (BIASCORR = COMPLETE, BIASFILE named); /metrics agrees: 4
+    downloads, 16 requests of which 4 misses, the rest hits or waits on another job's download;
  2. a fifth job, and a sixth after obsflowd is restarted, download nothing (the cache survives
-    restarts);
+    restarts: /metrics counts 4 hits, 0 misses after the restart);
  3. a dataset whose flat is not in the store (j8bt09jcq) fails at once: error code
     bestrefs_error, the message names PFLTFILE and the file;
  4. bad settings refuse to start: OBSFLOW_REFERENCE_CACHE_MAX=lots (exit 2 naming it), a
@@ -93,6 +94,22 @@ def primary_cards(path):
                     out[k] = v
 
 
+def metrics(d):
+    """{name or name{labels}: value} of the obsflow_reference_* samples of /metrics, after
+    promtool accepted the exposition."""
+    st, _, body = d.request("GET", "/metrics", raw=True)
+    check(st == 200, "/metrics answered %s" % st)
+    p = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+    check(p.returncode == 0, "promtool check metrics failed:\n%s%s"
+          % (p.stdout.decode(), p.stderr.decode()))
+    out = {}
+    for line in body.decode().splitlines():
+        if line.startswith("obsflow_reference_"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = int(float(v))
+    return out
+
+
 def wait_end(d, jid, timeout=120):
     return wait_until(lambda: (lambda b: b if b["state"] in ("succeeded", "failed", "cancelled")
                                else None)(d.job(jid)), timeout, "job %s to end" % jid,
@@ -137,6 +154,16 @@ def run(db):
         counts = {n: gets_of(n) for n in NEEDED}
         print("GETs per reference after 4 concurrent jobs: %s" % counts)
         check(all(c == 1 for c in counts.values()), "one download per file: %s" % counts)
+        m = metrics(d)
+        print("metrics after 4 concurrent jobs: %s" % m)
+
+        def req(result):
+            return m.get('obsflow_reference_requests_total{result="%s"}' % result, -1)
+        check(m.get("obsflow_reference_downloads_total") == 4 and req("miss") == 4 and
+              req("hit") + req("miss") + req("wait") == 16 and
+              m.get("obsflow_reference_cache_files") == 4 and
+              m.get("obsflow_reference_cache_pinned") == 0 and
+              m.get("obsflow_reference_cache_max_bytes") == 64 << 20, "metrics: %s" % m)
         hst = os.path.join(cache, "references", "hst")
         check(sorted(os.listdir(hst)) == sorted(NEEDED), "cache holds %s" % os.listdir(hst))
         for n in NEEDED:
@@ -158,6 +185,11 @@ def run(db):
         counts = {n: gets_of(n) for n in NEEDED}
         print("GETs per reference after 6 jobs and a restart: %s" % counts)
         check(all(c == 1 for c in counts.values()), "downloaded again: %s" % counts)
+        m = metrics(d)
+        print("metrics after a restart and one job: %s" % m)
+        check(m.get("obsflow_reference_downloads_total") == 0 and req("hit") == 4 and
+              req("miss") == 0 and m.get("obsflow_reference_cache_files") == 4,
+              "metrics after restart: %s" % m)
         # 3. a missing reference
         b = wait_end(d, job("j8bt09jcq", "out6")["id"])
         err = b.get("error") or {}
@@ -166,6 +198,8 @@ def run(db):
               "PFLTFILE n3o1633nj_pfl.fits" in err.get("message", "") and
               "BESTREFS_ERROR[27]" in err.get("message", ""), "missing reference: %s" % b)
         check("n3o1633nj_pfl.fits" not in os.listdir(hst), "a missing file was cached")
+        m = metrics(d)
+        check(m.get("obsflow_reference_download_failures_total") == 1, "metrics: %s" % m)
         print("missing reference: %s" % err.get("message"))
     finally:
         d.stop()
