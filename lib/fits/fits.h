@@ -146,4 +146,32 @@ bool fhdr_hdu_has_data(const struct fhdr_hdu *h);
  *  @p len may be less than 80 (blank-padded). Used by the parsers and the fuzz target. */
 NODISCARD enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out);
 
+/* ---- structure walk (fits_walk.c) ---------------------------------------------------- */
+
+#define FITS_BLOCK            2880
+#define FITS_WALK_HDUS_MAX    1000 /* HDUs walked in one file */
+#define FITS_WALK_HBLOCKS_MAX 1000 /* header blocks of one HDU (2.8 MB of cards) */
+
+/** Read @p len bytes at @p off into @p buf: the bytes read (short only at the end of the
+ * file), or -1 on an error. */
+typedef long (*fits_read_fn)(void *ud, uint64_t off, void *buf, size_t len);
+
+/** One HDU met by fits_walk: @p hdu (0-based), its header as read (@p len bytes, whole
+ * 2880-byte blocks, the END card in the last), where its data start and their unpadded
+ * size. Return ERR_OK to go on; any other value stops the walk and is returned. */
+typedef enum err (*fits_hdu_fn)(void *ud, int hdu, const unsigned char *hdr, size_t len,
+                                uint64_t data_off, uint64_t data_bytes, struct err_info *ei);
+
+/**
+ * Walk the HDUs of a FITS file of @p size bytes through @p rd, reading the header blocks only
+ * (data are skipped by their size): the file must start with SIMPLE, each further HDU with
+ * XTENSION (or blank padding blocks), and hold every header with END and every HDU's padded
+ * data. @p on_hdu (may be NULL) sees each header. @p what names the file in messages.
+ * @return ERR_OK; ERR_FITS naming the HDU and what is wrong (truncation, no END, a bad
+ *         BITPIX/NAXIS, overflowing sizes, more than the caps); ERR_IO (read error);
+ *         ERR_NOMEM; or what @p on_hdu returned.
+ */
+NODISCARD enum err fits_walk(fits_read_fn rd, void *ud, uint64_t size, fits_hdu_fn on_hdu,
+                             void *hdu_ud, const char *what, struct err_info *ei);
+
 #endif
