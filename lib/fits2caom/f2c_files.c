@@ -42,6 +42,8 @@ enum err f2c_build_files(const struct f2c_opts *opts,
         in[i].headers = hdrs[i];
         in[i].path = files->paths[i];
         in[i].artifact_uri = files->artifact_uris ? files->artifact_uris[i] : NULL;
+        in[i].content_length = files->content_lengths ? files->content_lengths[i] : 0;
+        in[i].content_checksum = files->content_checksums ? files->content_checksums[i] : NULL;
     }
     if ((e = f2c_build(bp, opts, in, n, &obs, ei)) != ERR_OK) {
         goto out;

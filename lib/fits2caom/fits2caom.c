@@ -666,9 +666,15 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             (e = f2c__str(&a->content_type, "application/fits", ei)) != ERR_OK) {
             goto out;
         }
-        if (opts->content_metadata && in[f].path &&
-            (!a->content_checksum || !a->content_length.set) &&
-            (e = content_md5(in[f].path, a, ei)) != ERR_OK) {
+        if (opts->content_metadata && in[f].content_length > 0) {
+            a->content_length = caom_l(in[f].content_length);
+            if (in[f].content_checksum && !a->content_checksum &&
+                (e = f2c__str(&a->content_checksum, in[f].content_checksum, ei)) != ERR_OK) {
+                goto out;
+            }
+        } else if (opts->content_metadata && in[f].path &&
+                   (!a->content_checksum || !a->content_length.set) &&
+                   (e = content_md5(in[f].path, a, ei)) != ERR_OK) {
             goto out;
         }
         for (size_t h = 0; h < fhdr_file_hdu_count(hf); h++) {

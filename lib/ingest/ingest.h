@@ -85,15 +85,20 @@ struct ingest_env {
 struct ingest_result {
     struct repo_push_result push; /* outcome, caom:C/ID, stored accMetaChecksum */
     size_t artifacts;             /* artifacts of the built observation */
+    uint64_t range_requests;      /* ranged GETs of header-only fetches */
+    uint64_t bytes_read;          /* bytes transferred from remote inputs */
     char code[INGEST_CODE_MAX];   /* on failure: a stable lower-case code (input_not_found,
                                      input_refused, input_unavailable, bad_input, blueprint,
                                      repository_refused, repository_unavailable) */
 };
 
 /**
- * Fetch the headers of every input (file: read in place; http(s)/s3 downloaded whole into a
- * scratch directory under work_dir, removed before returning), build (content length and MD5
- * from each whole file), compute when asked, push.
+ * Fetch the headers of every input (file: read in place; http(s)/s3 plain FITS files by
+ * ranged reads of their header blocks only, written as header text into a scratch directory
+ * under work_dir, content length from the answers and MD5 from a single-part S3 ETag (none
+ * otherwise); compressed remote files, or a server that ignores ranges, downloaded whole),
+ * build (content length and MD5 of local and whole files from the file), compute when asked,
+ * push. Scratch files are removed before returning.
  * @return ERR_OK; ERR_CANCELLED when env->cancelled said so between steps; ERR_INVALID for
  *         what will not get better by retrying (missing or refused input, unparseable
  *         headers, blueprint error, a 4xx answer of the repository; the original error and
@@ -159,7 +164,7 @@ NODISCARD enum err ingest_push(const struct ingest_env *env,
                                struct err_info *ei);
 
 /** The result object of a successful ingest: {"outcome", "uri", "acc_meta_checksum",
- * "artifacts"} (new reference, NULL when out of memory). */
+ * "artifacts", "bytes_read", "range_requests"} (new reference, NULL when out of memory). */
 json_t *ingest_result_json(const struct ingest_result *res);
 
 #endif

@@ -27,6 +27,8 @@ struct run {
     char *paths[INGEST_URIS_MAX];  /* local file of each input (owned) */
     bool fetched[INGEST_URIS_MAX]; /* paths[i] is a scratch download */
     bool made[INGEST_URIS_MAX];    /* <scratch>/<i> was created */
+    int64_t clen[INGEST_URIS_MAX]; /* > 0: content length of a header-only fetch */
+    char *csum[INGEST_URIS_MAX];   /* its checksum URI, or NULL */
     char *bps[INGEST_BLUEPRINTS_MAX];
     struct storage_uri su; /* scratch for parsing one URI */
 };
@@ -140,8 +142,40 @@ static enum err remote_input(struct run *r, size_t i, struct err_info *ei)
         return transient(r, ERR_IO, "input_unavailable");
     }
     r->made[i] = true;
+    enum err e;
+    if (ingest__ranged_ok(r->p->uris[i])) {
+        /* headers only, by ranges; a server that ignores ranges gets a whole download */
+        struct ingest_fetch f;
+        char hdr[INGEST_PATH_MAX];
+        snprintf(hdr, sizeof hdr, "%s.header", dest);
+        e = ingest__fetch_headers(env, r->p->uris[i], hdr, &f, ei);
+        r->res->range_requests += f.requests;
+        r->res->bytes_read += f.bytes;
+        if (e == ERR_OK) {
+            r->clen[i] = (int64_t)f.size;
+            if ((f.checksum[0] && !(r->csum[i] = str_dup(f.checksum))) ||
+                !(r->paths[i] = str_dup(hdr))) {
+                (void)unlink(hdr);
+                return err_set(ei, ERR_NOMEM, "out of memory");
+            }
+            r->fetched[i] = true;
+            return ERR_OK;
+        }
+        if (e == ERR_FITS) {
+            return permanent(r, "bad_input", ei);
+        }
+        if (e != ERR_TOO_LARGE) {
+            goto classify;
+        }
+        err_info_clear(ei);
+    }
     struct storage_xfer_opts xo = {.progress = progress_cb, .progress_ud = (void *)(uintptr_t)env};
-    enum err e = storage_get_file(env->storage, r->p->uris[i], dest, &xo, NULL, ei);
+    struct storage_stat whole;
+    e = storage_get_file(env->storage, r->p->uris[i], dest, &xo, &whole, ei);
+    if (e == ERR_OK) {
+        r->res->bytes_read += whole.size;
+    }
+classify:
     if (e == ERR_CANCELLED) {
         return e;
     }
@@ -219,6 +253,8 @@ static enum err build_and_push(struct run *r, struct err_info *ei)
             .paths = (const char *const *)r->paths,
             .n = p->n,
             .artifact_uris = aup,
+            .content_lengths = r->clen,
+            .content_checksums = (const char *const *)r->csum,
             .compute = p->compute,
         };
         e = f2c_build_files(&opts, &files, &obs, ei);
@@ -262,6 +298,7 @@ static void cleanup(struct run *r)
             (void)rmdir(dir);
         }
         free(r->paths[i]);
+        free(r->csum[i]);
     }
     if (r->scratch[0]) {
         (void)rmdir(r->scratch);
@@ -304,7 +341,9 @@ enum err ingest_run(const struct ingest_env *env,
 
 json_t *ingest_result_json(const struct ingest_result *res)
 {
-    return json_pack("{s:s, s:s, s:s, s:I}", "outcome", repo_outcome_name(res->push.outcome), "uri",
-                     res->push.uri, "acc_meta_checksum", res->push.acc_meta_checksum, "artifacts",
-                     (json_int_t)res->artifacts);
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "outcome",
+                     repo_outcome_name(res->push.outcome), "uri", res->push.uri,
+                     "acc_meta_checksum", res->push.acc_meta_checksum, "artifacts",
+                     (json_int_t)res->artifacts, "bytes_read", (json_int_t)res->bytes_read,
+                     "range_requests", (json_int_t)res->range_requests);
 }

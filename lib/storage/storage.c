@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static enum err copy_field(char *dst, size_t cap, const char *src, const char *name,
                            struct err_info *ei)
@@ -371,6 +373,88 @@ enum err storage_get_mem(struct storage *st, const char *uri, size_t max, struct
                          struct err_info *ei)
 {
     return get_any(st, uri, NULL, out, max, opts, stat, ei);
+}
+
+/* file: bytes [off, off + len) of a confined file, with its size. */
+static enum err file_range(struct storage *st, const char *uri, uint64_t off, size_t len,
+                           struct buf *mem, struct storage_stat *stat, struct err_info *ei)
+{
+    char path[STORAGE_PATH_MAX];
+    enum err e = storage_local_path(st, uri, false, path, sizeof path, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        e = err_set(ei, fd < 0 && errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
+                    "cannot read \"%s\"", uri);
+        goto out;
+    }
+    stat->size = (uint64_t)sb.st_size;
+    stat->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    uint64_t end = off >= stat->size ? off : (stat->size - off < len ? stat->size : off + len);
+    char chunk[65536];
+    for (uint64_t at = off; at < end && e == ERR_OK;) {
+        size_t want = end - at < sizeof chunk ? (size_t)(end - at) : sizeof chunk;
+        ssize_t r = pread(fd, chunk, want, (off_t)at);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            e = err_set(ei, ERR_IO, "read error in \"%s\" at byte %llu", uri,
+                        (unsigned long long)at);
+            break;
+        }
+        e = buf_append(mem, chunk, (size_t)r);
+        at += (uint64_t)r;
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return e;
+}
+
+enum err storage_get_range(struct storage *st, const char *uri, uint64_t off, size_t len,
+                           struct buf *out, struct storage_stat *stat, struct err_info *ei)
+{
+    struct storage_stat local;
+    memset(&local, 0, sizeof local);
+    if (len == 0 || off > UINT64_MAX - len) {
+        return err_set(ei, ERR_INVALID, "empty or overflowing byte range");
+    }
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(uri, &u, ei);
+    if (e == ERR_OK) {
+        switch (u->scheme) {
+        case STORAGE_FILE:
+            e = file_range(st, uri, off, len, out, &local, ei);
+            break;
+        case STORAGE_S3:
+            e = storage__s3_get_range(st, u, off, len, out, &local, ei);
+            break;
+        case STORAGE_HTTP:
+        case STORAGE_HTTPS:
+            e = storage__http_get_range(st, u->url, NULL, off, len, out, &local, ei);
+            break;
+        case STORAGE_ASTROQUERY: {
+            char url[STORAGE_URI_MAX];
+            e = storage_archive_url(st, u->name, url, sizeof url, ei);
+            if (e == ERR_OK) {
+                e = storage__http_get_range(st, url,
+                                            st->archive_token[0] ? st->archive_token : NULL,
+                                            off, len, out, &local, ei);
+            }
+            break;
+        }
+        }
+    }
+    free(u);
+    if (e == ERR_OK && stat) {
+        *stat = local;
+    }
+    return e;
 }
 
 static enum err put_any(struct storage *st, const char *uri, const char *src, const void *data,

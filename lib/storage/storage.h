@@ -189,6 +189,19 @@ NODISCARD enum err storage_get_mem(struct storage *st, const char *uri, size_t m
                                    struct storage_stat *stat, struct err_info *ei);
 
 /**
+ * Bytes [@p off, @p off + @p len) of @p uri appended to @p out (fewer at the end of the object;
+ * none past it): file: read in place (confined like every read); http(s), astroquery: and s3:
+ * one GET with a Range header (a 206 must carry the matching Content-Range; a server that
+ * ignores ranges and answers 200 is accepted when the whole object is at most off + len
+ * bytes, else ERR_TOO_LARGE). No digest is checked: a range is not the object.
+ * @param[out] stat may be NULL: size = the whole object's size, etag and mtime when known
+ * @return ERR_OK; ERR_INVALID (empty range, bad URI); the errors of storage_get_mem.
+ */
+NODISCARD enum err storage_get_range(struct storage *st, const char *uri, uint64_t off,
+                                     size_t len, struct buf *out, struct storage_stat *stat,
+                                     struct err_info *ei);
+
+/**
  * Upload local file @p src_path to @p uri (file: or s3:; http(s) and astroquery are read-only:
  * ERR_UNSUPPORTED). file: creates missing parent directories inside the root and renames a
  * temporary into place; s3: single PUT up to the multipart threshold, else a multipart upload

@@ -6,6 +6,8 @@
 
 #include "core/str.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 void storage__stat_from_headers(const struct httpc_response *rs, struct storage_stat *stat)
@@ -22,6 +24,98 @@ void storage__stat_from_headers(const struct httpc_response *rs, struct storage_
     const char *lm = httpc_response_header(rs, "Last-Modified");
     int64_t t = lm ? httpc_parse_date(lm) : -1;
     stat->mtime_ns = t > 0 ? t * 1000000000LL : 0;
+}
+
+enum err storage__range_finish(const struct httpc_response *rs, uint64_t off, size_t len,
+                               struct buf *mem, struct storage_stat *stat, const char *what,
+                               struct err_info *ei)
+{
+    const char *data = rs->body.data ? rs->body.data : "";
+    size_t n = rs->body.len;
+    uint64_t total = n;
+    if (rs->status == 206) {
+        /* Content-Range: bytes FIRST-LAST/TOTAL */
+        const char *cr = httpc_response_header(rs, "Content-Range");
+        int64_t first = -1, last = -1, all = -1;
+        char num[3][24];
+        size_t a = 0, b = 0;
+        if (cr && strncmp(cr, "bytes ", 6) == 0) {
+            a = strcspn(cr + 6, "-");
+            b = cr[6 + a] ? strcspn(cr + 7 + a, "/") : 0;
+        }
+        if (cr && a > 0 && a < sizeof num[0] && b > 0 && b < sizeof num[1] &&
+            cr[7 + a + b] == '/' && strlen(cr + 8 + a + b) < sizeof num[2]) {
+            memcpy(num[0], cr + 6, a);
+            num[0][a] = '\0';
+            memcpy(num[1], cr + 7 + a, b);
+            num[1][b] = '\0';
+            str_copy(num[2], sizeof num[2], cr + 8 + a + b);
+            if (str_to_i64(num[0], 0, INT64_MAX, &first) != ERR_OK ||
+                str_to_i64(num[1], 0, INT64_MAX, &last) != ERR_OK ||
+                str_to_i64(num[2], 1, INT64_MAX, &all) != ERR_OK) {
+                first = -1;
+            }
+        }
+        if (first < 0 || (uint64_t)first != off || last < first ||
+            (uint64_t)(last - first) + 1 != n || all <= last) {
+            return err_set(ei, ERR_HTTP, "%s: a 206 answer without a Content-Range matching "
+                                         "bytes %llu-%llu", what, (unsigned long long)off,
+                           (unsigned long long)(off + len - 1));
+        }
+        total = all;
+    } else {
+        /* a server that ignores Range sends the whole object (it fit in len + off bytes) */
+        if (off >= n) {
+            data += n;
+            n = 0;
+        } else {
+            data += off;
+            n -= (size_t)off;
+        }
+        if (n > len) {
+            n = len;
+        }
+    }
+    enum err e = buf_append(mem, data, n);
+    if (e != ERR_OK) {
+        return err_set(ei, e, "%s: no room in memory for %zu bytes", what, n);
+    }
+    storage__stat_from_headers(rs, stat);
+    stat->size = total;
+    return ERR_OK;
+}
+
+enum err storage__http_get_range(struct storage *st, const char *url, const char *token,
+                                 uint64_t off, size_t len, struct buf *mem,
+                                 struct storage_stat *stat, struct err_info *ei)
+{
+    struct httpc *c = NULL;
+    struct httpc_response rs;
+    char range[64];
+    const char *hdrs[2] = {range, NULL};
+    httpc_response_init(&rs);
+    snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)off,
+             (unsigned long long)(off + len - 1));
+    enum err e = storage__client(st, &c, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    struct httpc_request rq = {
+        .method = HTTPC_GET,
+        .url = url,
+        .headers = hdrs,
+        .bearer_token = token,
+        .max_body = off + len, /* a 200 with the whole object is taken when it is that small */
+        .fail_on_status = true,
+    };
+    e = httpc_do(c, &rq, &rs, ei);
+    if (e == ERR_OK) {
+        e = storage__range_finish(&rs, off, len, mem, stat, url, ei);
+    }
+out:
+    httpc_response_free(&rs);
+    httpc_destroy(c);
+    return e;
 }
 
 void storage__etag_copy(char *dst, size_t cap, const char *src)

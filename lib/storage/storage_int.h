@@ -70,6 +70,18 @@ NODISCARD enum err storage__http_head(struct storage *st, const char *url, const
                                       struct storage_stat *stat, struct err_info *ei);
 /** Fill @p stat's size/etag/mtime from response headers. */
 void storage__stat_from_headers(const struct httpc_response *rs, struct storage_stat *stat);
+/* One ranged GET: "Range: bytes=off-(off+len-1)"; a 206 is checked against Content-Range and
+ * gives the object's size, a 200 (range ignored) is cut to the asked bytes. */
+NODISCARD enum err storage__http_get_range(struct storage *st, const char *url, const char *token,
+                                           uint64_t off, size_t len, struct buf *mem,
+                                           struct storage_stat *stat, struct err_info *ei);
+NODISCARD enum err storage__s3_get_range(struct storage *st, const struct storage_uri *u,
+                                         uint64_t off, size_t len, struct buf *mem,
+                                         struct storage_stat *stat, struct err_info *ei);
+/* The answer of a ranged GET into @p mem and @p stat (size = the whole object's). */
+NODISCARD enum err storage__range_finish(const struct httpc_response *rs, uint64_t off,
+                                         size_t len, struct buf *mem, struct storage_stat *stat,
+                                         const char *what, struct err_info *ei);
 /** Create a per-call HTTP client with the handle's options. */
 NODISCARD enum err storage__client(struct storage *st, struct httpc **out, struct err_info *ei);
 /** Map a storage digest choice to httpc's. */

@@ -39,6 +39,7 @@ struct s3_req {
     const char *out_file;
     uint64_t max_body;
     const char *content_type;
+    const char *range;      /* "bytes=a-b" or NULL */
     enum httpc_sum sum;
     const char *expect_sum;
     bool etag_check;
@@ -110,7 +111,9 @@ static enum err s3_do(struct storage *st, struct httpc *c, const struct s3_req *
     struct buf url;
     buf_init(&url, S3__URL_MAX);
     char ct[300];
-    const char *hdrs[2] = {NULL, NULL};
+    char rg[64];
+    const char *hdrs[3] = {NULL, NULL, NULL};
+    size_t nh = 0;
     char what[STORAGE_URI_MAX + 16];
     uri_text(r->bucket, r->key, what, sizeof what);
 
@@ -127,7 +130,11 @@ static enum err s3_do(struct storage *st, struct httpc *c, const struct s3_req *
             }
         }
         (void)snprintf(ct, sizeof ct, "Content-Type: %.200s", r->content_type);
-        hdrs[0] = ct;
+        hdrs[nh++] = ct;
+    }
+    if (r->range) {
+        (void)snprintf(rg, sizeof rg, "Range: %.40s", r->range);
+        hdrs[nh++] = rg;
     }
     struct httpc_sigv4 sv = {
         .access_key_id = st->s3.access_key_id,
@@ -172,6 +179,37 @@ static enum err s3_do(struct storage *st, struct httpc *c, const struct s3_req *
     }
 out:
     buf_free(&url);
+    return e;
+}
+
+enum err storage__s3_get_range(struct storage *st, const struct storage_uri *u, uint64_t off,
+                               size_t len, struct buf *mem, struct storage_stat *sst,
+                               struct err_info *ei)
+{
+    struct httpc *c = NULL;
+    struct httpc_response rs;
+    char range[64];
+    char what[STORAGE_URI_MAX + 16];
+    httpc_response_init(&rs);
+    if (!u->key[0] || u->key[strlen(u->key) - 1] == '/') {
+        return err_set(ei, ERR_INVALID, "s3://%s/%s names a prefix, not an object", u->bucket,
+                       u->key);
+    }
+    uri_text(u->bucket, u->key, what, sizeof what);
+    snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off,
+             (unsigned long long)(off + len - 1));
+    enum err e = storage__client(st, &c, ei);
+    if (e == ERR_OK) {
+        /* no ETag check: the digest of a range is not the object's */
+        struct s3_req r = {.method = HTTPC_GET, .bucket = u->bucket, .key = u->key,
+                           .max_body = off + len, .range = range};
+        e = s3_do(st, c, &r, &rs, ei);
+    }
+    if (e == ERR_OK) {
+        e = storage__range_finish(&rs, off, len, mem, sst, what, ei);
+    }
+    httpc_response_free(&rs);
+    httpc_destroy(c);
     return e;
 }
 

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     if (fhdr_file_parse_text("fuzz.fits.header", (const char *)data, size, &f, &ei) == ERR_OK &&
         bp_new(&bp, &ei) == ERR_OK) {
-        struct f2c_input in = {f, NULL, NULL};
+        struct f2c_input in = {.headers = f};
         struct f2c_opts opts = {.collection = "FUZZ"};
         if (f2c_build(bp, &opts, &in, 1, &o, &ei) == ERR_OK &&
             caom_xml_write(o, &xml, &len, &ei) == ERR_OK) {
