@@ -86,7 +86,9 @@ struct workers_pool {
     pthread_cond_t cv_fetch;     /* fetcher: a worker became free */
     struct queue_claimed *local; /* FIFO ring of claimed, not yet started jobs */
     int local_cap, local_head, local_len;
-    bool started, draining, stopping;
+    /* written under mu; atomic because workers_pool_alive (HTTP threads), workers_register
+     * and the fetchers' checks read them without it */
+    atomic_bool started, draining, stopping;
 
     pthread_mutex_t dmu;    /* guards the completion buffer */
     pthread_cond_t cv_done; /* completer: something to write; workers: room */
@@ -415,8 +417,11 @@ workers_run_one(struct workers_pool *p, struct workers_slot *slot, struct queue_
         workers_job_progress(&job, NULL, 0, 0, NULL);
     }
     int64_t dt = clock_mono_ns() - t0;
+    /* moving average over every worker thread: a compare-and-swap loop, so that two threads
+     * finishing at once both count (a load then a store lost one of them) */
     int64_t avg = atomic_load(&p->avg_run_ns);
-    atomic_store(&p->avg_run_ns, avg + (dt - avg) / 8);
+    while (!atomic_compare_exchange_weak(&p->avg_run_ns, &avg, avg + (dt - avg) / 8)) {
+    }
 
     /* wait for room first, then hand the outcome over while the slot still shows the job, so
      * that the job is always visible in the slot or in the buffer (queue_requeue_orphans) */

@@ -70,6 +70,9 @@ def run(db):
     d = Daemon(db.url, name="queues", workers=16,
                env={"OBSFLOW_QUEUES": "calib=1,ingest=3"})
     try:
+        # /readyz may answer before the pool's start line is written (seen under TSan)
+        wait_until(lambda: "calib=1,ingest=3 only" in d.log_text(), 30,
+                   "the start log to say which queues are served")
         log = d.log_text()
         check("calib=1,ingest=3 only" in log and "another replica may run them" in log,
               "the start log does not say which queues are served")
