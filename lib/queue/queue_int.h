@@ -47,6 +47,13 @@ struct queue {
     " count(*) FILTER (WHERE c.state = 'cancelled') AS cancelled"                                  \
     " FROM jobs c WHERE c.parent_id = j.id) ch ON true"
 
+#define QUEUE_JOB_VALUES (QUEUE_JOB_NCOLS + 7) /* with QUEUE_CHILDREN_COLS */
+
+/** The job object of one row's column values @p v (text as PostgreSQL sends it, NULL for SQL
+ * NULL; the children's counts only read when @p with_children); NULL on allocation failure,
+ * never a job missing a member. */
+json_t *queue__job_from_values(const char *const v[QUEUE_JOB_VALUES], bool with_children);
+
 /** Decode row @p row of @p res (QUEUE_JOB_COLS, then optionally QUEUE_CHILDREN_COLS when
  * @p with_children) into a new job object; NULL on allocation failure. */
 json_t *queue__job_from_row(const struct db_res *res, int row, bool with_children);

@@ -357,24 +357,30 @@ bool queue__set(json_t *o, const char *k, json_t *v)
 
 /* A JSON column as a value: NULL (SQL) -> null; text that does not load -> NULL (out of memory:
  * the text comes from jsonb, which only PostgreSQL writes). */
-static json_t *queue_json_col(const struct db_res *res, int row, int col)
+static json_t *queue_json_col(const char *t)
 {
-    const char *t = db_res_get(res, row, col);
     return t != NULL ? json_loads(t, JSON_DECODE_ANY, NULL) : json_null();
 }
 
-json_t *queue__job_from_row(const struct db_res *res, int row, bool with_children)
+/* An integer column (0 on NULL or junk). */
+static json_int_t queue_int_col(const char *s)
+{
+    int64_t v = 0;
+    return s != NULL && str_to_i64(s, INT64_MIN, INT64_MAX, &v) == ERR_OK ? (json_int_t)v : 0;
+}
+
+json_t *queue__job_from_values(const char *const v[QUEUE_JOB_VALUES], bool with_children)
 {
     json_t *j = json_object();
     if (j == NULL) {
         return NULL;
     }
-    json_t *pv = queue_json_col(res, row, 5);
-    bool ok = queue__set(j, "id", queue_str_or_null(db_res_get(res, row, 0)));
-    ok = ok && queue__set(j, "kind", queue_str_or_null(db_res_get(res, row, 1)));
-    ok = ok && queue__set(j, "state", queue_str_or_null(db_res_get(res, row, 2)));
-    ok = ok && queue__set(j, "queue", queue_str_or_null(db_res_get(res, row, 3)));
-    ok = ok && queue__set(j, "priority", json_integer(queue__i64(res, row, 4)));
+    json_t *pv = queue_json_col(v[5]);
+    bool ok = queue__set(j, "id", queue_str_or_null(v[0]));
+    ok = ok && queue__set(j, "kind", queue_str_or_null(v[1]));
+    ok = ok && queue__set(j, "state", queue_str_or_null(v[2]));
+    ok = ok && queue__set(j, "queue", queue_str_or_null(v[3]));
+    ok = ok && queue__set(j, "priority", json_integer(queue_int_col(v[4])));
     if (pv != NULL && json_is_null(pv)) {
         json_decref(pv);
         pv = json_object();
@@ -384,26 +390,23 @@ json_t *queue__job_from_row(const struct db_res *res, int row, bool with_childre
     } else {
         json_decref(pv);
     }
-    ok = ok && queue__set(j, "attempts", json_integer(queue__i64(res, row, 6)));
-    ok = ok && queue__set(j, "max_attempts", json_integer(queue__i64(res, row, 7)));
-    ok = ok && queue__set(j, "run_at", queue_str_or_null(db_res_get(res, row, 8)));
-    ok = ok && queue__set(j, "created_at", queue_str_or_null(db_res_get(res, row, 9)));
-    ok = ok && queue__set(j, "started_at", queue_str_or_null(db_res_get(res, row, 10)));
-    ok = ok && queue__set(j, "finished_at", queue_str_or_null(db_res_get(res, row, 11)));
-    const char *code = db_res_get(res, row, 12);
-    if (code != NULL) {
-        const char *msg = db_res_get(res, row, 13);
-        ok = ok &&
-             queue__set(j, "error",
-                        json_pack("{s:s, s:s}", "code", code, "message", msg != NULL ? msg : ""));
+    ok = ok && queue__set(j, "attempts", json_integer(queue_int_col(v[6])));
+    ok = ok && queue__set(j, "max_attempts", json_integer(queue_int_col(v[7])));
+    ok = ok && queue__set(j, "run_at", queue_str_or_null(v[8]));
+    ok = ok && queue__set(j, "created_at", queue_str_or_null(v[9]));
+    ok = ok && queue__set(j, "started_at", queue_str_or_null(v[10]));
+    ok = ok && queue__set(j, "finished_at", queue_str_or_null(v[11]));
+    if (v[12] != NULL) {
+        ok = ok && queue__set(j, "error",
+                              json_pack("{s:s, s:s}", "code", v[12], "message",
+                                        v[13] != NULL ? v[13] : ""));
     } else {
         ok = ok && queue__set(j, "error", json_null());
     }
-    ok = ok && queue__set(j, "result", queue_json_col(res, row, 14));
-    ok = ok && queue__set(j, "progress", queue_json_col(res, row, 17));
-    ok = ok && queue__set(j, "parent_id", queue_str_or_null(db_res_get(res, row, 15)));
-    const char *cr = db_res_get(res, row, 16);
-    if (cr != NULL && cr[0] == 't') {
+    ok = ok && queue__set(j, "result", queue_json_col(v[14]));
+    ok = ok && queue__set(j, "progress", queue_json_col(v[17]));
+    ok = ok && queue__set(j, "parent_id", queue_str_or_null(v[15]));
+    if (v[16] != NULL && v[16][0] == 't') {
         ok = ok && queue__set(j, "cancel_requested", json_true());
     }
     json_t *ch = ok ? json_object() : NULL;
@@ -411,17 +414,32 @@ json_t *queue__job_from_row(const struct db_res *res, int row, bool with_childre
         static const char *const names[] = {"total",     "queued", "running",  "retrying",
                                             "succeeded", "failed", "cancelled"};
         for (int i = 0; ok && i < 7; i++) {
-            ok = queue__set(
-                ch, names[i],
-                json_integer(with_children ? queue__i64(res, row, QUEUE_JOB_NCOLS + i) : 0));
+            ok =
+                queue__set(ch, names[i],
+                           json_integer(with_children ? queue_int_col(v[QUEUE_JOB_NCOLS + i]) : 0));
         }
+        if (ok) {
+            ok = queue__set(j, "children", ch); /* stolen, also on failure */
+        } else {
+            json_decref(ch);
+        }
+    } else {
+        ok = false;
     }
-    ok = ok && queue__set(j, "children", ch);
     if (!ok) {
         json_decref(j);
         return NULL;
     }
     return j;
+}
+
+json_t *queue__job_from_row(const struct db_res *res, int row, bool with_children)
+{
+    const char *v[QUEUE_JOB_VALUES];
+    for (int i = 0; i < QUEUE_JOB_VALUES; i++) {
+        v[i] = i < QUEUE_JOB_NCOLS || with_children ? db_res_get(res, row, i) : NULL;
+    }
+    return queue__job_from_values(v, with_children);
 }
 
 enum err queue__exec1(struct queue *q,

@@ -3,17 +3,18 @@
  * jansson is pointed at the wrapped malloc (json_set_alloc_funcs), so the n-th allocation of
  * the operation fails, for every n until it runs through. Each run must answer NULL / false /
  * ERR_NOMEM or the complete document (equal to the one built without failures), never a
- * half-built job, and (under ASan/valgrind) leak nothing. The database rows are libpq results
- * built in memory (PQmakeEmptyPGresult), as lib/db hands them over.
+ * half-built job, and (under ASan/valgrind) leak nothing. A job row is given as its column
+ * values, as queue__job_from_row reads them from lib/db.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka needs stdarg.h, stddef.h and setjmp.h first */
 #include <cmocka.h>
 
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #include "support/alloc_fail.h"
 
 #define RUNS_MAX 100000L /* bound on injection points per operation */
-#define NCOLS    (QUEUE_JOB_NCOLS + 7)
+#define NCOLS    QUEUE_JOB_VALUES
 
 /* jansson's allocations through the wrapped malloc (this file is linked with --wrap) */
 static void *json_malloc(size_t n)
@@ -34,29 +35,6 @@ static void *json_malloc(size_t n)
 static void json_free(void *p)
 {
     free(p);
-}
-
-/* A one-row result of QUEUE_JOB_COLS + QUEUE_CHILDREN_COLS (NULL values are SQL NULLs). */
-static struct db_res *job_row(const char *const vals[NCOLS])
-{
-    PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    assert_non_null(r);
-    static char col[] = "c";
-    PGresAttDesc att[NCOLS];
-    memset(att, 0, sizeof att);
-    for (int i = 0; i < NCOLS; i++) {
-        att[i].name = col;
-        att[i].typid = 25; /* text */
-        att[i].typlen = -1;
-        att[i].atttypmod = -1;
-    }
-    assert_int_equal(PQsetResultAttrs(r, NCOLS, att), 1);
-    for (int i = 0; i < NCOLS; i++) {
-        char *v = vals[i] != NULL ? strdup(vals[i]) : NULL; /* PQsetvalue copies it */
-        assert_int_equal(PQsetvalue(r, 0, i, v, v != NULL ? (int)strlen(v) : -1), 1);
-        free(v);
-    }
-    return (struct db_res *)(void *)r;
 }
 
 static const char *const full[NCOLS] = {
@@ -77,7 +55,8 @@ static const char *const full[NCOLS] = {
     "{\"exit_code\": 0, \"steps\": [{\"name\": \"fetch\", \"ms\": 12}]}",
     "0192e0c4-7a1b-7c3d-8e4f-000000000001",
     "t",
-    "{\"step\": \"calibrate\", \"index\": 3, \"nsteps\": 5, \"detail\": \"imset 2\", \"attempt\": 2,"
+    "{\"step\": \"calibrate\", \"index\": 3, \"nsteps\": 5, \"detail\": \"imset 2\", \"attempt\": "
+    "2,"
     " \"updated_at\": \"2026-11-21T21:22:30.000000Z\"}",
     "4",
     "1",
@@ -122,19 +101,16 @@ static bool same_members(const json_t *a, const json_t *b)
 static void test_job_from_row(void **state)
 {
     (void)state;
-    struct db_res *res = job_row(full);
-    json_t *want = queue__job_from_row(res, 0, true);
+    json_t *want = queue__job_from_values(full, true);
     assert_non_null(want);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(want, "progress"), "step")),
-                        "calibrate");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(want, "children"),
-                                                        "total")),
-                     4);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(want, "progress"), "step")), "calibrate");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(want, "children"), "total")), 4);
     long n;
     for (n = 0; n < RUNS_MAX; n++) {
         alloc_fail_nth(n);
-        json_t *got = queue__job_from_row(res, 0, true);
+        json_t *got = queue__job_from_values(full, true);
         bool fired = alloc_fail_refused() > 0;
         alloc_fail_nth(-1);
         if (!fired) {
@@ -155,9 +131,8 @@ static void test_job_from_row(void **state)
         json_decref(got);
     }
     assert_true(n > 10 && n < RUNS_MAX);
-    fprintf(stderr, "queue__job_from_row: %ld injection points\n", n);
+    fprintf(stderr, "queue__job_from_values: %ld injection points\n", n);
     json_decref(want);
-    db_res_free(res);
 }
 
 static void test_progress_json(void **state)
@@ -175,8 +150,7 @@ static void test_progress_json(void **state)
     assert_true(queue_progress_json(&p, 2, &wp, &we, wm, sizeof wm));
     assert_string_equal(wm, "step 3/5: calibrate");
     assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(we, "previous"), "duration_ms")),
-        1234);
+        json_integer_value(json_object_get(json_object_get(we, "previous"), "duration_ms")), 1234);
     long n;
     for (n = 0; n < RUNS_MAX; n++) {
         json_t *gp = NULL, *ge = NULL;
@@ -243,9 +217,8 @@ static void test_specs_check(void **state)
             assert_int_equal(json_array_size(rows), 2);
             json_t *r1 = json_array_get(rows, 1);
             /* every member of a row is there (ids are fresh each time, so no equality) */
-            static const char *const members[] = {"id",           "kind",   "params",
-                                                  "queue",        "priority", "max_attempts",
-                                                  "run_at",       "parent_id"};
+            static const char *const members[] = {
+                "id", "kind", "params", "queue", "priority", "max_attempts", "run_at", "parent_id"};
             for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
                 assert_non_null(json_object_get(r1, members[i]));
             }
