@@ -268,7 +268,8 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
     }
     lc[i] = '\0';
     workers_job_set_error_code(job, lc);
-    e = err_set(ei, transient(code) ? ERR_IO : ERR_INVALID, "%s[%d]: %s", name, code, res.reason);
+    e = err_set(ei, transient(code) || res.retryable ? ERR_IO : ERR_INVALID, "%s[%d]: %s", name,
+                code, res.reason);
 out:
     caom_observation_free(cr.obs);
     free(req);

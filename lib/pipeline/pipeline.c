@@ -135,6 +135,7 @@ static int fail(struct run *r, int code, const struct err_info *ei, const char *
     }
     snprintf(r->reason, sizeof r->reason, "%s%s%s", what ? what : "", what && ei ? ": " : "",
              ei ? ei->msg : "");
+    r->res->retryable = ei && (ei->code == ERR_UNAVAILABLE || ei->code == ERR_TIMEOUT);
     /* CALDP: a MemoryError is always CALDP_MEMORY_ERROR, so the orchestrator can retry the
      * job with more memory whatever the block that ran out */
     if (ei && ei->code == ERR_NOMEM && code != PROC_SUCCESS) {

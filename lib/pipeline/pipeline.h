@@ -164,6 +164,9 @@ struct pipeline_result {
     bool logged; /* the failure is in process.txt (EXIT line); false: it happened before the
                     log was open (bad dataset name, unusable output) */
     bool cancelled;
+    /* the failure came from a dependency that may recover (the reference store unavailable,
+     * timing out or answering 5xx): worth another attempt, whatever the code says */
+    bool retryable;
     char dataset_dir[PIPELINE_URI_MAX]; /* data/<instrument>/<ds> as published */
     size_t n_products;
     struct pipeline_product *products; /* owned */

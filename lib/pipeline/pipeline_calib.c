@@ -190,8 +190,9 @@ static const char *ref_base(const char *value)
 /* A reference not found locally: ask the reference store (with the catalog's digest). */
 static bool fetch_ref(const struct proc_calib_ctx *cx, const struct calib_refcat *cat,
                       const char *value, char *path, struct refstore_pin **pin, char *why,
-                      size_t cap)
+                      size_t cap, enum err *why_code)
 {
+    *why_code = ERR_NOT_FOUND;
     if (!cx->refstore) {
         snprintf(why, cap, "not found locally and no reference store is configured");
         return false;
@@ -203,6 +204,10 @@ static bool fetch_ref(const struct proc_calib_ctx *cx, const struct calib_refcat
                               cat ? calib_refcat_checksum(cat, name) : NULL, pin, &rei);
     if (e != ERR_OK) {
         snprintf(why, cap, "%s", rei.msg);
+        /* the store unreachable, timing out or failing (5xx): another attempt may do */
+        bool down = e == ERR_UNAVAILABLE || e == ERR_TIMEOUT || e == ERR_HTTP ||
+                    e == ERR_STORAGE;
+        *why_code = down ? ERR_UNAVAILABLE : ERR_NOT_FOUND;
         return false;
     }
     str_copy(path, PROC_PATH_MAX, refstore_pin_path(*pin));
@@ -220,6 +225,7 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
     char values[4][PROC_PATH_MAX];
     char missing[PROC_REASON_MAX] = "", first_why[ERR_INFO_MSG_MAX] = "";
     size_t nmissing = 0;
+    enum err miss_code = ERR_NOT_FOUND; /* ERR_UNAVAILABLE when the store was down for one */
     struct calib_refcat *cat = NULL;
     enum err rc = ERR_OK;
     memset(r, 0, sizeof *r);
@@ -271,7 +277,9 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
             proc_log(log, "INFO", "reference %s = %s", ref_kws[i].keyword, paths[i]);
             continue;
         }
-        *have[i] = fetch_ref(cx, cat, values[i], paths[i], &r->pins[i], why, sizeof why);
+        enum err why_code;
+        *have[i] = fetch_ref(cx, cat, values[i], paths[i], &r->pins[i], why, sizeof why,
+                             &why_code);
         if (*have[i]) {
             proc_log(log, "INFO", "reference %s = %s (from %s)", ref_kws[i].keyword, paths[i],
                      refstore_uri(cx->refstore));
@@ -295,11 +303,14 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
         if (!nmissing) {
             str_copy(first_why, sizeof first_why, why);
         }
+        if (why_code == ERR_UNAVAILABLE) {
+            miss_code = ERR_UNAVAILABLE;
+        }
         nmissing++;
     }
     if (nmissing) {
         *xcode = PROC_BESTREFS_ERROR;
-        rc = err_set(ei, ERR_NOT_FOUND, "missing reference%s %s (%s)", nmissing > 1 ? "s" : "",
+        rc = err_set(ei, miss_code, "missing reference%s %s (%s)", nmissing > 1 ? "s" : "",
                      missing, first_why);
         refs_release(r);
     }

@@ -24,7 +24,9 @@ struct proc_calib_ctx {
  * checksum) or from <config>/references/<instrument>.yaml. A reference the file needs (its
  * switch PERFORM, its value not N/A) that is nowhere to be found fails with BESTREFS_ERROR
  * naming every missing keyword and file, unless cx->missing is SKIP: then that step is skipped
- * with a WARNING line in @p log (as are references whose switch is not PERFORM).
+ * with a WARNING line in @p log (as are references whose switch is not PERFORM). The error is
+ * ERR_UNAVAILABLE when the store could not be reached for one of them (worth a retry), else
+ * ERR_NOT_FOUND.
  * @param[out] xcode the CALDP exit code of a failure (BESTREFS_ERROR, STAGE1_ERROR,
  *                   CALDP_MEMORY_ERROR), PROC_SUCCESS on success
  * @return ERR_OK; ERR_CANCELLED when cx->hooks said so between imsets; other errors

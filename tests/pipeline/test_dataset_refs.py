@@ -11,8 +11,10 @@ the GETs of every file.
     downloads, 16 requests of which 4 misses, the rest hits or waits on another job's download;
  2. a fifth job, and a sixth after obsflowd is restarted, download nothing (the cache survives
     restarts: /metrics counts 4 hits, 0 misses after the restart);
- 3. a dataset whose flat is not in the store (j8bt09jcq) fails at once: error code
-    bestrefs_error, the message names PFLTFILE and the file;
+ 3. a dataset whose flat is not in the store (j8bt09jcq) fails at once (attempt 1 of 5): error
+    code bestrefs_error, the message names PFLTFILE and the file; with the flat added but the
+    store answering 503, the same dataset fails its attempt retryably (retrying, not failed)
+    and succeeds on attempt 2 once the store is back;
  4. bad settings refuse to start: OBSFLOW_REFERENCE_CACHE_MAX=lots (exit 2 naming it), a
     file: store that does not exist (the line names OBSFLOW_REFERENCE_URI).
 Prints the GET counts (the one-download proof).
@@ -44,10 +46,11 @@ NEEDED = ["m8r09169j_bpx.fits", "m4r1753rj_bia.fits", "n3o1059ij_drk.fits",
 
 class Store(http.server.BaseHTTPRequestHandler):
     """GET /references/hst/<name> from `root`, counted; each answer waits 0.3 s so that jobs
-    asking at about the same time overlap."""
+    asking at about the same time overlap; 503 to everything while `down` is set."""
     root = None
     gets = collections.Counter()
     lock = threading.Lock()
+    down = threading.Event()
 
     def log_message(self, *args):
         pass
@@ -58,6 +61,11 @@ class Store(http.server.BaseHTTPRequestHandler):
         time.sleep(0.3)
         rel = self.path.lstrip("/")
         p = os.path.join(Store.root, rel)
+        if Store.down.is_set():
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if ".." in rel or not os.path.isfile(p):
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -198,9 +206,25 @@ def run(db):
               "PFLTFILE n3o1633nj_pfl.fits" in err.get("message", "") and
               "BESTREFS_ERROR[27]" in err.get("message", ""), "missing reference: %s" % b)
         check("n3o1633nj_pfl.fits" not in os.listdir(hst), "a missing file was cached")
+        print("missing reference: %s" % err.get("message"))
         m = metrics(d)
         check(m.get("obsflow_reference_download_failures_total") == 1, "metrics: %s" % m)
-        print("missing reference: %s" % err.get("message"))
+        # the store down: a retryable failure, then success when it is back
+        make_refs.make(crds)  # now with the flat
+        Store.down.set()
+        jid = d.submit({"kind": "dataset", "max_attempts": 3, "params": {
+            "dataset": "j8bt09jcq", "input": "file:" + inp,
+            "output": "file:" + os.path.join(root, "out7")}})["id"]
+        b = wait_until(lambda: (lambda b: b if b["state"] in ("retrying", "failed", "succeeded")
+                                else None)(d.job(jid)), 120, "the first attempt to end")
+        err = b.get("error") or {}
+        check(b["state"] == "retrying" and err.get("code") == "bestrefs_error" and
+              "n3o1633nj_pfl.fits" in err.get("message", ""), "store down: %s" % b)
+        print("store down: %s" % err.get("message"))
+        Store.down.clear()
+        b = wait_end(d, jid)
+        check(b["state"] == "succeeded" and b["attempts"] == 2, "store back: %s" % b)
+        check("n3o1633nj_pfl.fits" in os.listdir(hst), "the flat was not cached")
     finally:
         d.stop()
         srv.shutdown()
