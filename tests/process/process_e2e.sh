@@ -149,6 +149,21 @@ mkdir -p "$T/nf"
 $PY "$OBSFLOW_SOURCE_DIR/tests/support/make_refs.py" "$T/crds_noflat" --omit n3o1633mj_pfl.fits
 OBSFLOW_REFERENCE_URI=file:$T/crds_noflat OBSFLOW_REFERENCE_CACHE=$T/refcache2 run noflat 27 j8bt05njq "file:$T/in" "file:$T/nf" "$CONF"
 check_failed noflat "$T/nf" j8bt05njq acs 27 BESTREFS_ERROR "missing reference PFLTFILE n3o1633mj_pfl.fits (reference n3o1633mj_pfl.fits is not in the reference store file:$T/crds_noflat)"
+# the catalog's checksums: a right sha1 (as CRDS catalogs carry) passes; a wrong one refuses the
+# file (27 naming the digests) and leaves it out of the cache
+mkdir -p "$T/ck_ok/references" "$T/ck_bad/references" "$T/ck_o1" "$T/ck_o2"
+cp -r "$OBSFLOW_SOURCE_DIR/config/expectations" "$T/ck_ok/"
+cp -r "$OBSFLOW_SOURCE_DIR/config/expectations" "$T/ck_bad/"
+BIA_SHA1=$(sha1sum "$T/crds/references/hst/m4r1753rj_bia.fits" | cut -c1-40)
+{ cat "$OBSFLOW_SOURCE_DIR/config/references/acs.yaml"; echo "checksums:"
+  echo "  m4r1753rj_bia.fits: sha1:$BIA_SHA1"; } >"$T/ck_ok/references/acs.yaml"
+{ cat "$OBSFLOW_SOURCE_DIR/config/references/acs.yaml"; echo "checksums:"
+  echo "  m4r1753rj_bia.fits: sha1:0123456789abcdef0123456789abcdef01234567"; } >"$T/ck_bad/references/acs.yaml"
+OBSFLOW_REFERENCE_CACHE=$T/refcache3 run cksum_bad 27 j8bt05njq "file:$T/in" "file:$T/ck_o2" "file:$T/ck_bad"
+check_failed cksum_bad "$T/ck_o2" j8bt05njq acs 27 BESTREFS_ERROR "BIASFILE m4r1753rj_bia.fits (reference m4r1753rj_bia.fits from file:$T/crds: sha1 $BIA_SHA1, the catalog says 0123456789abcdef0123456789abcdef01234567)"
+[ ! -e "$T/refcache3/references/hst/m4r1753rj_bia.fits" ] || die "cksum_bad: refused file cached"
+OBSFLOW_REFERENCE_CACHE=$T/refcache3 run cksum_ok 0 j8bt05njq "file:$T/in" "file:$T/ck_o1" "file:$T/ck_ok"
+[ -f "$T/refcache3/references/hst/m4r1753rj_bia.fits" ] || die "cksum_ok: not cached"
 # a step whose switch is not PERFORM does not need its reference
 mkdir -p "$T/omit_in" "$T/omit_out"
 $PY - "$D/j8bt05njq_raw.fits" "$T/omit_in/j8bt05njq_raw.fits" <<'PY'
