@@ -6,7 +6,10 @@
  * processes' jobs, requeues claims lost with a connection and prunes old jobs. No transaction
  * is open while a handler runs.
  * Database use: at most 4 pooled connections at once (2 fetchers, 1 completer, 1 maintenance),
- * whatever the number of worker threads; size the pool for these plus the HTTP threads.
+ * whatever the number of worker threads, plus a worker thread's for about a millisecond while it
+ * records its job's progress (workers_job_progress: at most every 250 ms per job unless the step
+ * changes, and only when a connection is free within 100 ms); size the pool for these plus the
+ * HTTP threads.
  * Thread-safe as documented per function. SPDX-License-Identifier: Apache-2.0 */
 #ifndef OBSFLOW_WORKERS_WORKERS_H
 #define OBSFLOW_WORKERS_WORKERS_H

@@ -1154,7 +1154,7 @@ static enum err queue_act_txn(struct db_conn *c, void *arg, struct err_info *ei)
                     "WITH u AS (UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(),"
                     " started_at = NULL, finished_at = NULL, error_code = NULL,"
                     " error_message = NULL, result = NULL, cancel_requested = false,"
-                    " locked_by = NULL WHERE id = $1 RETURNING id)"
+                    " locked_by = NULL, progress = NULL WHERE id = $1 RETURNING id)"
                     " INSERT INTO job_events (job_id, state, attempt, message)"
                     " SELECT id, 'queued', 0, 'retried by request' FROM u",
                     1, p, NULL, ei);

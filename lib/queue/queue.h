@@ -202,7 +202,8 @@ NODISCARD enum err queue_events(struct queue *q, const char *id, json_t **out, s
 NODISCARD enum err queue_cancel(struct queue *q, const char *id, json_t **out, struct err_info *ei);
 
 /**
- * Retry a failed or cancelled job: back to `queued` now, attempts reset to 0, error cleared.
+ * Retry a failed or cancelled job: back to `queued` now, attempts reset to 0, error and
+ * progress cleared.
  * @return ERR_OK; ERR_PARSE; ERR_NOT_FOUND; ERR_CONFLICT for any other state (-> 409).
  */
 NODISCARD enum err queue_retry(struct queue *q, const char *id, json_t **out, struct err_info *ei);
@@ -362,6 +363,7 @@ NODISCARD enum err queue_requeue_orphans(struct queue *q,
 
 #define QUEUE_STEP_MAX   64  /* bytes of a progress step name kept */
 #define QUEUE_DETAIL_MAX 256 /* bytes of a progress detail kept */
+#define QUEUE_PROGRESS_ACQUIRE_MS 100 /* longest queue_progress waits for a pooled connection */
 
 /** Where a running job is (queue_progress). Strings borrowed; longer ones are cut (UTF-8 safe). */
 struct queue_progress {
@@ -381,7 +383,9 @@ struct queue_progress {
  * = {"step","index","nsteps","detail","attempt","updated_at"} (shown by queue_get/queue_list);
  * with @p p->event, also a job event (state running, message "step 3/8: calibrate", member
  * "step": {"name","index","nsteps","previous":{"name","duration_ms"}}). Nothing changes when
- * the job is no longer running this attempt here. One statement; the caller throttles.
+ * the job is no longer running this attempt here. One statement, not retried, on a pooled
+ * connection waited for at most QUEUE_PROGRESS_ACQUIRE_MS (a busy pool drops the report rather
+ * than hold the job up); the caller throttles.
  * @return ERR_OK; ERR_UNAVAILABLE/ERR_TIMEOUT/ERR_DB (progress is advisory: callers log them).
  */
 NODISCARD enum err queue_progress(struct queue *q,

@@ -6,11 +6,14 @@ through the real obsflowd on a fresh database of the ctest PostgreSQL fixture:
     list items show "progress" {"step","index","nsteps","detail","attempt","updated_at"} with
     the detail advancing; when it ends the progress stays (where it stopped) and its events hold
     a step event for "sleep" and a last one ("steps done") carrying the step's measured
-    duration; a job that reports no step has "progress": null and no step event;
+    duration; a failed job keeps the step it stopped in and a retry clears it; a job that
+    reports no step has "progress": null and no step event;
  2. a dataset job (the shared HST ACS dataset j8bt05njq, references from a small store made by
     tests/support/make_refs.py) records each pipeline step as an event
     in order (fetch, validate, calibrate, previews, publish; index i of 5), each naming the step
-    before it with its duration, and keeps "publish" 5/5 as its progress.
+    before it with its duration, and keeps "publish" 5/5 as its progress;
+ 3. an ingest job (a shared STIS raw file) reports its one step "ingest" with its inputs and
+    collection, and its duration in the last step event.
 
 SPDX-License-Identifier: Apache-2.0
 """
@@ -26,6 +29,7 @@ import make_refs  # noqa: E402
 
 SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
 RAW = os.path.join(SHARED, "testdata", "fits", "j8bt05njq_raw.fits")
+STIS = os.path.join(SHARED, "testdata", "fits", "o4sp040b0_raw.fits")
 CONF = os.path.realpath(os.path.join(SRC_DIR, "config"))
 DS = "j8bt05njq"
 STEPS = ["fetch", "validate", "calibrate", "previews", "publish"]
@@ -85,6 +89,14 @@ def noop_progress(d):
     check(last["name"] is None and last["previous"]["name"] == "sleep" and
           last["previous"]["duration_ms"] >= 2000,
           "the last step event carries the sleep's duration: %s" % last)
+    # a failed job keeps the step it stopped in; a retry starts without progress
+    f = d.submit({"kind": "noop", "max_attempts": 1, "params": {"sleep_ms": 1000, "fail_times": 1}})
+    b = ended(d, f["id"])
+    check(b["state"] == "failed" and b["progress"] and b["progress"]["step"] == "sleep",
+          "a failed job shows where it stopped: %s" % b)
+    st, _, r = d.request("POST", "/v1/jobs/%s/retry" % f["id"])
+    check(st == 200 and r["progress"] is None, "a retried job has no progress: %s %s" % (st, r))
+    ended(d, f["id"])
     # a job that reports nothing
     q = d.submit({"kind": "noop"})
     check(q["progress"] is None, "a new job has progress null: %s" % q)
@@ -118,6 +130,20 @@ def dataset_progress(d, root):
           "the dataset's progress stays at its last step: %s" % p)
 
 
+def ingest_progress(d, root):
+    j = d.submit({"kind": "ingest", "max_attempts": 1,
+                  "params": {"collection": "PROGRESS",
+                             "uris": ["file:" + os.path.join(root, "in", "o4sp040b0_raw.fits")]}})
+    b = ended(d, j["id"])
+    check(b["state"] == "succeeded", "ingest job: %s" % b)
+    p = b["progress"]
+    check(p["step"] == "ingest" and p["index"] == 1 and p["nsteps"] == 1 and
+          p["detail"] == "1 input(s) into PROGRESS", "ingest progress: %s" % p)
+    ev = step_events(d, j["id"])
+    check([e["message"] for e in ev] == ["step 1/1: ingest", "steps done"] and
+          ev[1]["step"]["previous"]["name"] == "ingest", "ingest step events: %s" % ev)
+
+
 def run(db):
     d = Daemon(db.url, name="progress", workers=2)
     noop_progress(d)
@@ -130,15 +156,19 @@ def run(db):
     os.makedirs(os.path.join(root, "in"))
     os.makedirs(os.path.join(root, "work"))
     shutil.copyfile(RAW, os.path.join(root, "in", DS + "_raw.fits"))
+    shutil.copyfile(STIS, os.path.join(root, "in", "o4sp040b0_raw.fits"))
     make_refs.make(os.path.join(root, "crds"))  # the references j8bt05njq needs, made small
     env = {"OBSFLOW_CONFIG_DIR": CONF, "OBSFLOW_DATA_ROOTS": root,
            "OBSFLOW_WORK_DIR": os.path.join(root, "work"),
            "OBSFLOW_REFERENCE_URI": "file:" + os.path.join(root, "crds"),
-           "OBSFLOW_REFERENCE_CACHE": os.path.join(root, "refcache")}
+           "OBSFLOW_REFERENCE_CACHE": os.path.join(root, "refcache"),
+           "OBSFLOW_CAOM_COLLECTIONS": "*"}
     d = Daemon(db.url, name="progress-ds", workers=1, env=env)
     try:
         dataset_progress(d, root)
         print("ok: dataset steps", flush=True)
+        ingest_progress(d, root)
+        print("ok: ingest step", flush=True)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
