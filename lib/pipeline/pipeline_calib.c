@@ -187,7 +187,18 @@ static const char *ref_base(const char *value)
     return s ? s + 1 : b;
 }
 
-/* A reference not found locally: ask the reference store (with the catalog's digest). */
+struct cancel_ud {
+    const struct pipeline_hooks *hooks;
+};
+
+static bool run_cancelled(void *ud)
+{
+    const struct cancel_ud *c = ud;
+    return proc_cancelled(c->hooks);
+}
+
+/* A reference not found locally: ask the reference store (with the catalog's digest); a
+ * cancellation of the run stops the download or the wait for it. */
 static bool fetch_ref(const struct proc_calib_ctx *cx, const struct calib_refcat *cat,
                       const char *value, char *path, struct refstore_pin **pin, char *why,
                       size_t cap, enum err *why_code)
@@ -199,9 +210,16 @@ static bool fetch_ref(const struct proc_calib_ctx *cx, const struct calib_refcat
     }
     const char *name = ref_base(value);
     struct err_info rei;
+    struct cancel_ud cu = {.hooks = cx->hooks};
+    struct refstore_cancel cancel = {.fn = run_cancelled, .ud = &cu};
     err_info_clear(&rei);
     enum err e = refstore_get(cx->refstore, cx->instrument, name,
-                              cat ? calib_refcat_checksum(cat, name) : NULL, pin, &rei);
+                              cat ? calib_refcat_checksum(cat, name) : NULL, &cancel, pin, &rei);
+    if (e == ERR_CANCELLED) {
+        snprintf(why, cap, "%s", rei.msg);
+        *why_code = ERR_CANCELLED;
+        return false;
+    }
     if (e != ERR_OK) {
         snprintf(why, cap, "%s", rei.msg);
         /* the store unreachable, timing out or failing (5xx): another attempt may do */
@@ -280,6 +298,11 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
         enum err why_code;
         *have[i] = fetch_ref(cx, cat, values[i], paths[i], &r->pins[i], why, sizeof why,
                              &why_code);
+        if (!*have[i] && why_code == ERR_CANCELLED) {
+            rc = err_set(ei, ERR_CANCELLED, "%s", why);
+            refs_release(r);
+            goto out;
+        }
         if (*have[i]) {
             proc_log(log, "INFO", "reference %s = %s (from %s)", ref_kws[i].keyword, paths[i],
                      refstore_uri(cx->refstore));

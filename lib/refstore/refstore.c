@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OBS_MAX 32
@@ -563,14 +564,30 @@ static enum err source_uri(const struct refstore *rs, const char *sub, const cha
     return ERR_OK;
 }
 
+static bool cancelled(const struct refstore_cancel *c)
+{
+    return c && c->fn && c->fn(c->ud);
+}
+
+/* storage's progress callback: false stops the transfer */
+static bool go_on(void *ud, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    return !cancelled(ud);
+}
+
 /* Download @p name into the cache (temporary, checks, rename). On success the digests and
  * size are filled in. Runs without the lock. */
 static enum err fetch(struct refstore *rs, const char *instrument, const char *name,
-                      enum sum_kind kind, const char *want, struct entry *out,
-                      struct err_info *ei)
+                      enum sum_kind kind, const char *want, const struct refstore_cancel *cancel,
+                      struct entry *out, struct err_info *ei)
 {
     char tmp[REFSTORE_PATH_MAX], dst[REFSTORE_PATH_MAX], uri[STORAGE_URI_MAX];
     struct storage_stat sst;
+    struct refstore_cancel cc = {.fn = cancel ? cancel->fn : NULL,
+                                 .ud = cancel ? cancel->ud : NULL};
+    struct storage_xfer_opts xo = {.progress = cc.fn ? go_on : NULL, .progress_ud = &cc};
     enum err e;
     bool placed = false;
     snprintf(tmp, sizeof tmp, "%s/%s.%016llx", rs->tmpdir, name, (unsigned long long)rand_u64());
@@ -580,13 +597,13 @@ static enum err fetch(struct refstore *rs, const char *instrument, const char *n
     }
     e = source_uri(rs, NULL, name, uri, sizeof uri, ei);
     if (e == ERR_OK) {
-        e = storage_get_file(rs->st, uri, tmp, NULL, &sst, ei);
+        e = storage_get_file(rs->st, uri, tmp, &xo, &sst, ei);
     }
     if (e == ERR_NOT_FOUND && instrument && *instrument) {
         struct err_info flat = *ei;
         e = source_uri(rs, instrument, name, uri, sizeof uri, ei);
         if (e == ERR_OK) {
-            e = storage_get_file(rs->st, uri, tmp, NULL, &sst, ei);
+            e = storage_get_file(rs->st, uri, tmp, &xo, &sst, ei);
         }
         if (e == ERR_NOT_FOUND) {
             *ei = flat;
@@ -595,6 +612,10 @@ static enum err fetch(struct refstore *rs, const char *instrument, const char *n
     if (e == ERR_NOT_FOUND) {
         e = err_set(ei, ERR_NOT_FOUND, "reference %s is not in the reference store %s", name,
                     rs->uri);
+        goto out;
+    }
+    if (e == ERR_CANCELLED) {
+        e = err_set(ei, ERR_CANCELLED, "download of reference %s cancelled", name);
         goto out;
     }
     if (e != ERR_OK) {
@@ -643,7 +664,8 @@ static void flight_release_locked(struct flight *f)
 }
 
 enum err refstore_get(struct refstore *rs, const char *instrument, const char *name,
-                      const char *sum, struct refstore_pin **out, struct err_info *ei)
+                      const char *sum, const struct refstore_cancel *cancel,
+                      struct refstore_pin **out, struct err_info *ei)
 {
     enum sum_kind kind = SUM_NONE;
     char want[65] = "";
@@ -727,14 +749,31 @@ enum err refstore_get(struct refstore *rs, const char *instrument, const char *n
             f->refs++;
             rs->stats.waits++;
             waited = true;
-            while (!f->done) {
-                pthread_cond_wait(&rs->cv, &rs->mu);
+            bool gave_up = false;
+            while (!f->done && !(gave_up = cancelled(cancel))) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 100 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                (void)pthread_cond_timedwait(&rs->cv, &rs->mu, &ts);
             }
-            e = f->rc;
+            e = gave_up ? ERR_CANCELLED : f->rc;
             if (e != ERR_OK && ei) {
                 *ei = f->ei;
             }
             flight_release_locked(f);
+            if (gave_up) {
+                pthread_mutex_unlock(&rs->mu);
+                free(pin);
+                return err_set(ei, ERR_CANCELLED, "cancelled while waiting for reference %s",
+                               name);
+            }
+            if (e == ERR_CANCELLED) {
+                continue; /* its fetcher was cancelled, not this caller: fetch it here */
+            }
             if (e != ERR_OK) {
                 pthread_mutex_unlock(&rs->mu);
                 free(pin);
@@ -743,6 +782,11 @@ enum err refstore_get(struct refstore *rs, const char *instrument, const char *n
             continue; /* normally ready now (unless evicted meanwhile: then fetched again) */
         }
         break;
+    }
+    if (cancelled(cancel)) {
+        pthread_mutex_unlock(&rs->mu);
+        free(pin);
+        return err_set(ei, ERR_CANCELLED, "cancelled before fetching reference %s", name);
     }
     /* a miss: this thread fetches, others wait on its flight */
     if (rs->nentries >= REFSTORE_FILES_MAX) {
@@ -769,7 +813,7 @@ enum err refstore_get(struct refstore *rs, const char *instrument, const char *n
 
     struct err_info fei;
     err_info_clear(&fei);
-    e = fetch(rs, instrument, name, kind, want, en, &fei);
+    e = fetch(rs, instrument, name, kind, want, cancel, en, &fei);
 
     pthread_mutex_lock(&rs->mu);
     en->flight = NULL;

@@ -72,6 +72,13 @@ void refstore_destroy(struct refstore *rs);
 /** A reference file held in the cache for a caller: it is not evicted while pinned. */
 struct refstore_pin;
 
+/** Cancellation of a request: fn(ud) returns true when the caller wants to stop. It may be
+ *  called with the store's lock held: it must be quick and must not call the store. */
+struct refstore_cancel {
+    bool (*fn)(void *ud);
+    void *ud;
+};
+
 /**
  * The local path of reference @p name, fetched into the cache first when it is not there.
  * Tries <source>/references/<obs>/<name>, then (only when that is missing and @p instrument
@@ -80,16 +87,21 @@ struct refstore_pin;
  * @param sum         expected digest, "sha1:HEX", "sha256:HEX" or bare hex (40 digits sha1, 64
  *                    sha256), or NULL; a fetched file that differs is refused and not cached;
  *                    a cached copy that differs is dropped and fetched again
+ * @param cancel      may be NULL; checked every 100 ms while waiting for another thread's
+ *                    download (a cancelled waiter returns, the download goes on for the
+ *                    others) and per transferred chunk of this thread's own download (which
+ *                    then stops and caches nothing; the threads that waited on it fetch the
+ *                    file themselves)
  * @param[out] out    pinned handle (owned; refstore_unpin); written only on success
- * @return ERR_OK; ERR_INVALID (bad name or digest); ERR_NOT_FOUND (no such reference in the
+ * @return ERR_OK; ERR_CANCELLED; ERR_INVALID (bad name or digest); ERR_NOT_FOUND (no such reference in the
  *         source); ERR_CHECKSUM (digest differs); ERR_FITS (not a complete FITS file);
  *         ERR_TOO_LARGE (larger than the whole cache); the transfer errors of storage_get_file
  *         (ERR_UNAVAILABLE, ERR_TIMEOUT, ERR_HTTP, ERR_STORAGE, ERR_FORBIDDEN, ...); ERR_IO
  *         (the cache); ERR_NOMEM. Threads waiting on one fetch get its outcome.
  */
 NODISCARD enum err refstore_get(struct refstore *rs, const char *instrument, const char *name,
-                                const char *sum, struct refstore_pin **out,
-                                struct err_info *ei);
+                                const char *sum, const struct refstore_cancel *cancel,
+                                struct refstore_pin **out, struct err_info *ei);
 
 /** Path of the pinned file (borrowed; valid until refstore_unpin). */
 const char *refstore_pin_path(const struct refstore_pin *p);

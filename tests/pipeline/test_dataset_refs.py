@@ -12,7 +12,9 @@ the GETs of every file.
  2. a fifth job, and a sixth after obsflowd is restarted, download nothing (the cache survives
     restarts: /metrics counts 4 hits, 0 misses after the restart);
  3. a dataset whose flat is not in the store (j8bt09jcq) fails at once (attempt 1 of 5): error
-    code bestrefs_error, the message names PFLTFILE and the file; with the flat added but the
+    code bestrefs_error, the message names PFLTFILE and the file; with the flat added and the
+    store stalling on it, a cancel of the job waiting for that download ends it `cancelled`
+    within 2 s (the download is abandoned, nothing cached); with the
     store answering 503, the same dataset fails its attempt retryably (retrying, not failed)
     and succeeds on attempt 2 once the store is back;
  4. bad settings refuse to start: OBSFLOW_REFERENCE_CACHE_MAX=lots (exit 2 naming it), a
@@ -46,11 +48,13 @@ NEEDED = ["m8r09169j_bpx.fits", "m4r1753rj_bia.fits", "n3o1059ij_drk.fits",
 
 class Store(http.server.BaseHTTPRequestHandler):
     """GET /references/hst/<name> from `root`, counted; each answer waits 0.3 s so that jobs
-    asking at about the same time overlap; 503 to everything while `down` is set."""
+    asking at about the same time overlap; 503 to everything while `down` is set; while
+    `stall` is set, a request holds its answer until it is cleared (at most 30 s)."""
     root = None
     gets = collections.Counter()
     lock = threading.Lock()
     down = threading.Event()
+    stall = threading.Event()
 
     def log_message(self, *args):
         pass
@@ -59,6 +63,10 @@ class Store(http.server.BaseHTTPRequestHandler):
         with Store.lock:
             Store.gets[self.path] += 1
         time.sleep(0.3)
+        for _ in range(300):
+            if not Store.stall.is_set():
+                break
+            time.sleep(0.1)
         rel = self.path.lstrip("/")
         p = os.path.join(Store.root, rel)
         if Store.down.is_set():
@@ -73,10 +81,13 @@ class Store(http.server.BaseHTTPRequestHandler):
             return
         with open(p, "rb") as f:
             data = f.read()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a cancelled job)
 
 
 def md5(path):
@@ -209,8 +220,27 @@ def run(db):
         print("missing reference: %s" % err.get("message"))
         m = metrics(d)
         check(m.get("obsflow_reference_download_failures_total") == 1, "metrics: %s" % m)
+        # the flat added, the store stalling on it: a cancel stops the job waiting for it
+        make_refs.make(crds)
+        Store.stall.set()
+        jid = d.submit({"kind": "dataset", "params": {
+            "dataset": "j8bt09jcq", "input": "file:" + inp,
+            "output": "file:" + os.path.join(root, "out8")}})["id"]
+        wait_until(lambda: gets_of("n3o1633nj_pfl.fits") >= 1, 60, "the flat to be asked for")
+        t0 = time.time()
+        st, _, b = d.request("POST", "/v1/jobs/%s/cancel" % jid)
+        check(st in (200, 202), "cancel: %s %s" % (st, b))
+        b = wait_end(d, jid, timeout=25)
+        took = time.time() - t0
+        Store.stall.clear()
+        print("cancel while downloading a reference: cancelled %.2f s after the request" % took)
+        check(b["state"] == "cancelled", "cancelled job: %s" % b)
+        check(took <= 2.0, "cancel took %.2f s (> 2 s)" % took)
+        check("n3o1633nj_pfl.fits" not in os.listdir(hst), "an abandoned download was cached")
+        check(not os.path.exists(os.path.join(root, "out8", "messages",
+                                              "processed-j8bt09jcq.trigger")),
+              "a cancelled dataset looks complete")
         # the store down: a retryable failure, then success when it is back
-        make_refs.make(crds)  # now with the flat
         Store.down.set()
         jid = d.submit({"kind": "dataset", "max_attempts": 3, "params": {
             "dataset": "j8bt09jcq", "input": "file:" + inp,

@@ -4,7 +4,9 @@
  * others are waiting on it); a digest mismatch or an incomplete FITS file is refused and
  * leaves nothing in the cache; eviction keeps the cap, takes the least recently used file and
  * never a pinned one; a new store on the same directory finds the files (no download) and
- * clears interrupted temporaries; the FITS walker's verdicts.
+ * clears interrupted temporaries; a cancelled fetcher stops its download (a caller waiting on
+ * it then fetches the file itself) and a cancelled waiter returns while the download goes on;
+ * the FITS walker's verdicts.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,8 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,11 +174,11 @@ static void test_miss_then_hit(void **state)
     struct refstore *rs = open_store(0);
     struct refstore_pin *p = NULL, *q = NULL;
     struct err_info ei = {0};
-    assert_int_equal(refstore_get(rs, "acs", "a_bia.fits", NULL, &p, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, "acs", "a_bia.fits", NULL, NULL, &p, &ei), ERR_OK);
     char want[1200];
     snprintf(want, sizeof want, "%s/references/hst/a_bia.fits", cache);
     assert_string_equal(refstore_pin_path(p), want);
-    assert_int_equal(refstore_get(rs, "acs", "a_bia.fits", NULL, &q, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, "acs", "a_bia.fits", NULL, NULL, &q, &ei), ERR_OK);
     struct refstore_stats s;
     refstore_stats_get(rs, &s);
     assert_int_equal(s.misses, 1);
@@ -186,21 +190,21 @@ static void test_miss_then_hit(void **state)
     refstore_unpin(p);
     refstore_unpin(q);
     /* the instrument directory of the CRDS "instrument" layout */
-    assert_int_equal(refstore_get(rs, "acs", "b_drk.fits", NULL, &p, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, "acs", "b_drk.fits", NULL, NULL, &p, &ei), ERR_OK);
     refstore_unpin(p);
     assert_true(cached("b_drk.fits"));
     /* absent: ERR_NOT_FOUND naming the file, nothing cached, a later request asks again */
-    assert_int_equal(refstore_get(rs, "acs", "nope_bia.fits", NULL, &p, &ei), ERR_NOT_FOUND);
+    assert_int_equal(refstore_get(rs, "acs", "nope_bia.fits", NULL, NULL, &p, &ei), ERR_NOT_FOUND);
     assert_non_null(strstr(ei.msg, "nope_bia.fits"));
-    assert_int_equal(refstore_get(rs, "acs", "nope_bia.fits", NULL, &p, &ei), ERR_NOT_FOUND);
+    assert_int_equal(refstore_get(rs, "acs", "nope_bia.fits", NULL, NULL, &p, &ei), ERR_NOT_FOUND);
     refstore_stats_get(rs, &s);
     assert_int_equal(s.fetch_failures, 2);
     assert_int_equal(s.files, 2);
     assert_false(cached("nope_bia.fits"));
     /* names that could leave the cache are refused */
-    assert_int_equal(refstore_get(rs, NULL, "../x.fits", NULL, &p, &ei), ERR_INVALID);
-    assert_int_equal(refstore_get(rs, NULL, ".hidden", NULL, &p, &ei), ERR_INVALID);
-    assert_int_equal(refstore_get(rs, "a/b", "a_bia.fits", NULL, &p, &ei), ERR_INVALID);
+    assert_int_equal(refstore_get(rs, NULL, "../x.fits", NULL, NULL, &p, &ei), ERR_INVALID);
+    assert_int_equal(refstore_get(rs, NULL, ".hidden", NULL, NULL, &p, &ei), ERR_INVALID);
+    assert_int_equal(refstore_get(rs, "a/b", "a_bia.fits", NULL, NULL, &p, &ei), ERR_INVALID);
     refstore_destroy(rs);
 }
 
@@ -215,7 +219,7 @@ static void *ask(void *arg)
     struct asker *a = arg;
     struct refstore_pin *p = NULL;
     struct err_info ei = {0};
-    a->rc = refstore_get(a->rs, "acs", "big_flt.fits", NULL, &p, &ei);
+    a->rc = refstore_get(a->rs, "acs", "big_flt.fits", NULL, NULL, &p, &ei);
     if (a->rc == ERR_OK) {
         snprintf(a->path, sizeof a->path, "%s", refstore_pin_path(p));
         refstore_unpin(p);
@@ -259,7 +263,7 @@ static void *ask_missing(void *arg)
     struct asker *a = arg;
     struct refstore_pin *p = NULL;
     struct err_info ei = {0};
-    a->rc = refstore_get(a->rs, NULL, "gone_flt.fits", NULL, &p, &ei);
+    a->rc = refstore_get(a->rs, NULL, "gone_flt.fits", NULL, NULL, &p, &ei);
     snprintf(a->path, sizeof a->path, "%s", ei.msg);
     return NULL;
 }
@@ -289,6 +293,137 @@ static void test_single_flight_failure(void **state)
     refstore_destroy(rs);
 }
 
+/* ---- cancellation ------------------------------------------------------------------------ */
+
+static atomic_int flag_a, flag_b, b_done; /* cancel flags of two callers; B has returned */
+
+static bool cancel_a(void *ud)
+{
+    (void)ud;
+    return atomic_load(&flag_a) != 0;
+}
+
+static bool cancel_b(void *ud)
+{
+    (void)ud;
+    return atomic_load(&flag_b) != 0;
+}
+
+/* the hook of the cancellation tests: `mode` says what happens during the first download */
+static int cancel_mode;
+static atomic_int cancel_calls;
+
+static void cancel_hook(void *ud, const char *name)
+{
+    struct refstore *rs = *(struct refstore **)ud;
+    (void)name;
+    int call = atomic_fetch_add(&cancel_calls, 1);
+    if (call > 0) {
+        return; /* later downloads run freely */
+    }
+    for (int i = 0; i < 20000; i++) { /* until the other caller waits on this download */
+        struct refstore_stats s;
+        refstore_stats_get(rs, &s);
+        if (s.waits >= 1) {
+            break;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (cancel_mode == 1) {
+        atomic_store(&flag_a, 1); /* the fetcher (A) is cancelled mid-download */
+    } else {
+        atomic_store(&flag_b, 1); /* the waiter (B) is cancelled; A's download waits for B */
+        for (int i = 0; i < 20000 && !atomic_load(&b_done); i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+struct caller {
+    struct refstore *rs;
+    const struct refstore_cancel *cancel;
+    enum err rc;
+    atomic_int *done;
+};
+
+static void *call_get(void *arg)
+{
+    struct caller *c = arg;
+    struct refstore_pin *p = NULL;
+    struct err_info ei = {0};
+    c->rc = refstore_get(c->rs, NULL, "cx_drk.fits", NULL, c->cancel, &p, &ei);
+    refstore_unpin(c->rc == ERR_OK ? p : NULL);
+    if (c->done) {
+        atomic_store(c->done, 1);
+    }
+    return NULL;
+}
+
+static void run_cancel_case(int mode, enum err *ra, enum err *rb, int *calls)
+{
+    static struct refstore *rs;
+    struct refstore_config cfg = {.uri = srcuri, .cache_dir = cache, .fetch_hook = cancel_hook,
+                                  .fetch_hook_ud = &rs};
+    struct err_info ei = {0};
+    atomic_store(&flag_a, 0);
+    atomic_store(&flag_b, 0);
+    atomic_store(&b_done, 0);
+    atomic_store(&cancel_calls, 0);
+    cancel_mode = mode;
+    put_ref(NULL, "cx_drk.fits", 20 * 2880, 4, 0);
+    assert_int_equal(refstore_create(&cfg, &rs, &ei), ERR_OK);
+    struct refstore_cancel ca = {.fn = cancel_a}, cb = {.fn = cancel_b};
+    struct caller a = {.rs = rs, .cancel = &ca}, b = {.rs = rs, .cancel = &cb, .done = &b_done};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, call_get, &a), 0);
+    for (int i = 0; i < 20000 && atomic_load(&cancel_calls) == 0; i++) { /* A fetches first */
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(pthread_create(&tb, NULL, call_get, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    *ra = a.rc;
+    *rb = b.rc;
+    *calls = atomic_load(&cancel_calls);
+    struct refstore_stats s;
+    refstore_stats_get(rs, &s);
+    assert_int_equal(s.pinned, 0);
+    refstore_destroy(rs);
+}
+
+/* The fetching caller is cancelled mid-download: it gets ERR_CANCELLED and nothing is cached
+ * by its download; the caller waiting on it is not cancelled, so it fetches the file itself. */
+static void test_cancel_fetcher(void **state)
+{
+    (void)state;
+    enum err ra, rb;
+    int calls;
+    run_cancel_case(1, &ra, &rb, &calls);
+    assert_int_equal(ra, ERR_CANCELLED);
+    assert_int_equal(rb, ERR_OK);
+    assert_int_equal(calls, 2);
+    assert_true(cached("cx_drk.fits"));
+    char tmpd[1200];
+    snprintf(tmpd, sizeof tmpd, "%s/.tmp", cache);
+    assert_int_equal(count_dir(tmpd), 0);
+}
+
+/* A waiting caller that is cancelled returns at once; the download goes on for the fetcher. */
+static void test_cancel_waiter(void **state)
+{
+    (void)state;
+    enum err ra, rb;
+    int calls;
+    run_cancel_case(2, &ra, &rb, &calls);
+    assert_int_equal(rb, ERR_CANCELLED);
+    assert_int_equal(ra, ERR_OK);
+    assert_int_equal(calls, 1);
+    assert_true(cached("cx_drk.fits"));
+}
+
 static void test_checksum(void **state)
 {
     (void)state;
@@ -306,30 +441,30 @@ static void test_checksum(void **state)
     char bad[80];
     snprintf(bad, sizeof bad, "sha256:%064d", 0);
     /* wrong digest: refused, not cached, no temporary left */
-    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", bad, &pin, &ei), ERR_CHECKSUM);
+    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", bad, NULL, &pin, &ei), ERR_CHECKSUM);
     assert_non_null(strstr(ei.msg, sha256));
     assert_false(cached("c_pfl.fits"));
     char tmpd[1200];
     snprintf(tmpd, sizeof tmpd, "%s/.tmp", cache);
     assert_int_equal(count_dir(tmpd), 0);
     /* right digests (sha1 as CRDS catalogs carry it, bare or prefixed; sha256) */
-    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", sha1, &pin, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", sha1, NULL, &pin, &ei), ERR_OK);
     refstore_unpin(pin);
     char s2[80];
     snprintf(s2, sizeof s2, "SHA256:%s", sha256);
-    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", s2, &pin, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", s2, NULL, &pin, &ei), ERR_OK);
     refstore_unpin(pin);
     assert_int_equal(hk.calls, 2);
     /* malformed digests */
-    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", "sha1:xyz", &pin, &ei), ERR_INVALID);
-    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", "abc", &pin, &ei), ERR_INVALID);
+    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", "sha1:xyz", NULL, &pin, &ei), ERR_INVALID);
+    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", "abc", NULL, &pin, &ei), ERR_INVALID);
     /* a cached copy that differs from the catalog is fetched again (here the source changed) */
     put_ref(NULL, "c_pfl.fits", 100, 10, 0);
     f = popen(cmd, "r");
     assert_non_null(f);
     assert_int_equal(fscanf(f, "%40s %64s", sha1, sha256), 2);
     pclose(f);
-    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", sha1, &pin, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, "c_pfl.fits", sha1, NULL, &pin, &ei), ERR_OK);
     refstore_unpin(pin);
     assert_int_equal(hk.calls, 3);
     refstore_destroy(rs);
@@ -342,7 +477,7 @@ static void test_incomplete_fits(void **state)
     struct refstore *rs = open_store(0);
     struct refstore_pin *pin = NULL;
     struct err_info ei = {0};
-    assert_int_equal(refstore_get(rs, NULL, "t_drk.fits", NULL, &pin, &ei), ERR_FITS);
+    assert_int_equal(refstore_get(rs, NULL, "t_drk.fits", NULL, NULL, &pin, &ei), ERR_FITS);
     assert_non_null(strstr(ei.msg, "truncated"));
     assert_false(cached("t_drk.fits"));
     /* not FITS at all */
@@ -354,7 +489,7 @@ static void test_incomplete_fits(void **state)
         fputc('x', f);
     }
     fclose(f);
-    assert_int_equal(refstore_get(rs, NULL, "n_drk.fits", NULL, &pin, &ei), ERR_FITS);
+    assert_int_equal(refstore_get(rs, NULL, "n_drk.fits", NULL, NULL, &pin, &ei), ERR_FITS);
     assert_false(cached("n_drk.fits"));
     refstore_destroy(rs);
 }
@@ -363,7 +498,7 @@ static void get_unpin(struct refstore *rs, const char *name)
 {
     struct refstore_pin *p = NULL;
     struct err_info ei = {0};
-    assert_int_equal(refstore_get(rs, NULL, name, NULL, &p, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, name, NULL, NULL, &p, &ei), ERR_OK);
     refstore_unpin(p);
 }
 
@@ -390,7 +525,7 @@ static void test_eviction_and_pins(void **state)
     /* a pinned file is never evicted, even as the oldest */
     struct refstore_pin *p3 = NULL;
     struct err_info ei = {0};
-    assert_int_equal(refstore_get(rs, NULL, "e3.fits", NULL, &p3, &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, "e3.fits", NULL, NULL, &p3, &ei), ERR_OK);
     get_unpin(rs, "e1.fits");
     get_unpin(rs, "e4.fits"); /* e3 is now the least recently used, but pinned */
     get_unpin(rs, "e5.fits");
@@ -401,9 +536,9 @@ static void test_eviction_and_pins(void **state)
     assert_false(cached("e1.fits")); /* the unpinned ones went instead */
     /* pins may hold the cache over its cap; unpinning brings it back */
     struct refstore_pin *pp[3];
-    assert_int_equal(refstore_get(rs, NULL, "e5.fits", NULL, &pp[0], &ei), ERR_OK);
-    assert_int_equal(refstore_get(rs, NULL, "e6.fits", NULL, &pp[1], &ei), ERR_OK);
-    assert_int_equal(refstore_get(rs, NULL, "e1.fits", NULL, &pp[2], &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, "e5.fits", NULL, NULL, &pp[0], &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, "e6.fits", NULL, NULL, &pp[1], &ei), ERR_OK);
+    assert_int_equal(refstore_get(rs, NULL, "e1.fits", NULL, NULL, &pp[2], &ei), ERR_OK);
     refstore_stats_get(rs, &s);
     assert_int_equal(s.files, 4); /* e3, e5, e6, e1 all pinned */
     assert_int_equal(s.bytes, 4 * one);
@@ -423,7 +558,7 @@ static void test_eviction_and_pins(void **state)
     /* a file larger than the whole cache */
     put_ref(NULL, "huge.fits", 10 * 2880, 1, 0);
     struct refstore_pin *ph = NULL;
-    assert_int_equal(refstore_get(rs, NULL, "huge.fits", NULL, &ph, &ei), ERR_TOO_LARGE);
+    assert_int_equal(refstore_get(rs, NULL, "huge.fits", NULL, NULL, &ph, &ei), ERR_TOO_LARGE);
     assert_false(cached("huge.fits"));
     refstore_destroy(rs);
 }
@@ -558,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup(test_miss_then_hit, setup),
         cmocka_unit_test_setup(test_single_flight, setup),
         cmocka_unit_test_setup(test_single_flight_failure, setup),
+        cmocka_unit_test_setup(test_cancel_fetcher, setup),
+        cmocka_unit_test_setup(test_cancel_waiter, setup),
         cmocka_unit_test_setup(test_checksum, setup),
         cmocka_unit_test_setup(test_incomplete_fits, setup),
         cmocka_unit_test_setup(test_eviction_and_pins, setup),
