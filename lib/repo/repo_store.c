@@ -238,7 +238,7 @@ struct ent {
     struct caom_entity *e;
     const uint8_t *parent; /* UUID of the owner */
     int level;             /* 1 plane .. 4 chunk */
-    const char *name;      /* natural key (chunks: their index, in idx) */
+    const char *name;      /* natural key (chunks: "", their index is in idx) */
     char idx[16];
 };
 
@@ -320,9 +320,10 @@ static enum err ents_collect(struct wctx *w, struct err_info *ei)
                     if (ents_add(w, &cap, &pt->chunks[m]->e, pt->e.id, 4, NULL) != ERR_OK) {
                         goto nomem;
                     }
+                    /* the name is its index, kept in the entry itself: taken from there
+                     * when used (a pointer to it would dangle once the array grows) */
                     struct ent *x = &w->ents[w->nents - 1];
                     snprintf(x->idx, sizeof x->idx, "%zu", m);
-                    x->name = x->idx;
                 }
             }
         }
@@ -469,7 +470,8 @@ static enum err ents_json(const struct wctx *w, char **out, struct err_info *ei)
         char parent[37];
         caom_uuid_format(x->e->id, id);
         caom_uuid_format(x->parent, parent);
-        json_t *row = json_pack("[s,s,i,s,s,s,I,I]", id, parent, x->level, x->name,
+        json_t *row = json_pack("[s,s,i,s,s,s,I,I]", id, parent, x->level,
+                                x->level == 4 ? x->idx : x->name,
                                 x->e->meta_checksum, x->e->acc_meta_checksum,
                                 (json_int_t)x->e->last_modified.ms,
                                 (json_int_t)x->e->max_last_modified.ms);
