@@ -41,6 +41,7 @@ struct krule {
     regex_t re;
     bool has_min, has_max;
     double min, max;
+    bool same_as_input; /* value equal to the input's keyword of the same HDU */
 };
 
 struct hrule {
@@ -53,6 +54,9 @@ struct hrule {
     int naxis[EXPECT_NAXIS_MAX];
     size_t nk;
     struct krule *k;
+    bool versions_input;      /* one HDU per EXTVER the input has under this name */
+    char shape_as[72];        /* NAXISn equal to those of this EXTNAME, same EXTVER ("" = none) */
+    bool shape_within_input;  /* NAXISn at most the input's (NPIXn of a constant array) */
 };
 
 struct expect {
@@ -144,8 +148,8 @@ static enum err int_list(const json_t *v, int *out, size_t cap, size_t *n, const
 static enum err compile_krule(const char *kname, const json_t *spec, struct krule *k,
                               const char *hpath, struct err_info *ei)
 {
-    static const char *const allowed[] = {"type", "enum", "pattern", "minimum", "maximum",
-                                          "required", "description"};
+    static const char *const allowed[] = {"type",     "enum",     "pattern",      "minimum",
+                                          "maximum",  "required", "same_as_input", "description"};
     char field[ERR_INFO_FIELD_MAX];
     const char *bad = NULL;
     snprintf(field, sizeof field, "%s.keywords.%s", hpath, kname);
@@ -244,6 +248,14 @@ static enum err compile_krule(const char *kname, const json_t *spec, struct krul
             return err_set(ei, ERR_NOMEM, "out of memory");
         }
     }
+    const json_t *sai = json_object_get(spec, "same_as_input");
+    if (sai) {
+        if (!json_is_boolean(sai)) {
+            return err_set_field(ei, ERR_INVALID, field, "%s.same_as_input must be true or false",
+                                 field);
+        }
+        k->same_as_input = json_is_true(sai);
+    }
     const json_t *mn = json_object_get(spec, "minimum");
     const json_t *mx = json_object_get(spec, "maximum");
     if ((mn && !json_is_number(mn)) || (mx && !json_is_number(mx))) {
@@ -262,8 +274,10 @@ static enum err compile_krule(const char *kname, const json_t *spec, struct krul
 
 static enum err compile_hrule(const json_t *spec, size_t idx, struct hrule *h, struct err_info *ei)
 {
-    static const char *const allowed[] = {"name", "ver", "required", "bitpix", "naxis",
-                                          "keywords", "description"};
+    static const char *const allowed[] = {"name",     "ver",      "required",
+                                          "bitpix",   "naxis",    "keywords",
+                                          "versions", "shape_as", "shape_within_input",
+                                          "description"};
     char field[64];
     const char *bad = NULL;
     enum err rc;
@@ -301,6 +315,34 @@ static enum err compile_hrule(const json_t *spec, size_t idx, struct hrule *h, s
                                  field);
         }
         h->required = json_is_true(req);
+    }
+    const json_t *vers = json_object_get(spec, "versions");
+    if (vers) {
+        if (!json_is_string(vers) || strcmp(json_string_value(vers), "input") != 0 || ver) {
+            return err_set_field(ei, ERR_INVALID, field,
+                                 "%s.versions must be \"input\" (and then no ver)", field);
+        }
+        if (strcasecmp(h->name, "PRIMARY") == 0) {
+            return err_set_field(ei, ERR_INVALID, field, "%s: PRIMARY has no versions", field);
+        }
+        h->versions_input = true;
+    }
+    const json_t *sa = json_object_get(spec, "shape_as");
+    if (sa) {
+        if (!json_is_string(sa) || json_string_length(sa) == 0 ||
+            json_string_length(sa) >= sizeof h->shape_as) {
+            return err_set_field(ei, ERR_INVALID, field, "%s.shape_as must be an EXTNAME",
+                                 field);
+        }
+        str_copy(h->shape_as, sizeof h->shape_as, json_string_value(sa));
+    }
+    const json_t *swi = json_object_get(spec, "shape_within_input");
+    if (swi) {
+        if (!json_is_boolean(swi)) {
+            return err_set_field(ei, ERR_INVALID, field,
+                                 "%s.shape_within_input must be true or false", field);
+        }
+        h->shape_within_input = json_is_true(swi);
     }
     rc = int_list(json_object_get(spec, "bitpix"), h->bitpix, EXPECT_BITPIX_MAX, &h->n_bitpix,
                   "bitpix", ei);
@@ -768,21 +810,33 @@ static void violate(struct report *r, const char *path, const char *rule, const 
     }
 }
 
-static const struct hdu *find_hdu(const struct expect_header *h, const struct hrule *hr)
+static const struct hdu *find_hdu_nv(const struct expect_header *h, const char *name, int ver)
 {
-    for (size_t i = 0; i < h->n; i++) {
+    for (size_t i = 0; h && i < h->n; i++) {
         const struct hdu *u = &h->h[i];
-        if (strcasecmp(hr->name, "PRIMARY") == 0) {
+        if (strcasecmp(name, "PRIMARY") == 0) {
             if (u->index == 0) {
                 return u;
             }
             continue;
         }
-        if (strcasecmp(u->extname, hr->name) == 0 && u->extver == hr->ver) {
+        if (strcasecmp(u->extname, name) == 0 && u->extver == ver) {
             return u;
         }
     }
     return NULL;
+}
+
+/* Number of HDUs named @p name (their highest EXTVER). */
+static int count_versions(const struct expect_header *h, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; h && i < h->n; i++) {
+        if (strcasecmp(h->h[i].extname, name) == 0 && h->h[i].extver > n) {
+            n = h->h[i].extver;
+        }
+    }
+    return n;
 }
 
 static const struct card *find_card(const struct hdu *u, const char *key)
@@ -855,8 +909,35 @@ static bool enum_ok(const struct krule *k, const struct card *c, struct buf *exp
     return ok;
 }
 
+static void int_list_text(char *out, size_t cap, const int *v, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && o < cap; i++) {
+        int w = snprintf(out + o, cap - o, "%s%d", i ? " or " : "", v[i]);
+        if (w < 0) {
+            break;
+        }
+        o += (size_t)w;
+    }
+}
+
+static bool same_value(const struct card *a, const struct card *b)
+{
+    bool na = a->type == EXPECT_V_INT || a->type == EXPECT_V_REAL;
+    bool nb = b->type == EXPECT_V_INT || b->type == EXPECT_V_REAL;
+    if (na && nb) {
+        return card_number(a) == card_number(b);
+    }
+    if (a->type != b->type) {
+        return false;
+    }
+    return a->type == EXPECT_V_STRING ? strcasecmp(a->value, b->value) == 0
+                                      : strcmp(a->value, b->value) == 0;
+}
+
 static void check_keyword(struct report *r, const char *hpath, const struct hdu *u,
-                          const struct krule *k)
+                          const struct hdu *in, const struct krule *k)
 {
     char path[160];
     snprintf(path, sizeof path, "%s.%s", hpath, k->name);
@@ -897,14 +978,46 @@ static void check_keyword(struct report *r, const char *hpath, const struct hdu 
             violate(r, path, "maximum", e, c->raw);
         }
     }
+    const struct card *ic = k->same_as_input && in ? find_card(in, k->name) : NULL;
+    if (ic && !same_value(ic, c)) {
+        char e[EXPECT_VALUE_MAX + 16];
+        snprintf(e, sizeof e, "%s (the input's)", ic->raw);
+        violate(r, path, "same_as_input", e, c->raw);
+    }
 }
 
-static void int_list_text(char *out, size_t cap, const int *v, size_t n)
+/* Shape of an HDU: NAXISn, or NPIXn of an HST constant array (NAXIS = 0 with NPIXn).
+ * Returns the number of axes (0: none known). */
+static int hdu_shape(const struct hdu *u, int64_t *ax, int cap)
+{
+    int n = 0;
+    const char *kw = u->naxis > 0 ? "NAXIS" : "NPIX";
+    for (int i = 1; i <= cap; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%s%d", kw, i);
+        const struct card *c = find_card(u, key);
+        int64_t v;
+        if (!c || c->type != EXPECT_V_INT || str_to_i64(c->value, 0, INT64_MAX, &v) != ERR_OK) {
+            break;
+        }
+        ax[n++] = v;
+        if (u->naxis > 0 && n == u->naxis) {
+            break;
+        }
+    }
+    return n;
+}
+
+static void shape_text(char *out, size_t cap, const int64_t *ax, int n)
 {
     size_t o = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < n && o < cap; i++) {
-        int w = snprintf(out + o, cap - o, "%s%d", i ? " or " : "", v[i]);
+    if (n == 0) {
+        snprintf(out, cap, "none");
+        return;
+    }
+    for (int i = 0; i < n && o < cap; i++) {
+        int w = snprintf(out + o, cap - o, "%s%lld", i ? "x" : "", (long long)ax[i]);
         if (w < 0) {
             break;
         }
@@ -912,8 +1025,99 @@ static void int_list_text(char *out, size_t cap, const int *v, size_t n)
     }
 }
 
+#define EXPECT_SHAPE_AXES 8
+
+/* shape_as and shape_within_input of one HDU. */
+static void check_shape(struct report *r, const struct hrule *hr, const char *hpath,
+                        const struct hdu *u, int ver, const struct expect_header *h,
+                        const struct hdu *in)
+{
+    int64_t a[EXPECT_SHAPE_AXES], b[EXPECT_SHAPE_AXES];
+    char path[128], exp[160], found[96], t[96];
+    int na = hdu_shape(u, a, EXPECT_SHAPE_AXES);
+    snprintf(path, sizeof path, "%s.shape", hpath);
+    shape_text(found, sizeof found, a, na);
+    const struct hdu *o = hr->shape_as[0] ? find_hdu_nv(h, hr->shape_as, ver) : NULL;
+    if (o) {
+        int nb = hdu_shape(o, b, EXPECT_SHAPE_AXES);
+        bool same = na == nb;
+        for (int i = 0; same && i < na; i++) {
+            same = a[i] == b[i];
+        }
+        if (!same) {
+            shape_text(t, sizeof t, b, nb);
+            snprintf(exp, sizeof exp, "%s (as %s,%d)", t, hr->shape_as, ver);
+            violate(r, path, "shape_as", exp, found);
+        }
+    }
+    if (hr->shape_within_input && in) {
+        int nb = hdu_shape(in, b, EXPECT_SHAPE_AXES);
+        bool ok = nb == 0 || na == nb;
+        for (int i = 0; ok && i < na && i < nb; i++) {
+            ok = a[i] >= 1 && a[i] <= b[i];
+        }
+        if (!ok) {
+            shape_text(t, sizeof t, b, nb);
+            snprintf(exp, sizeof exp, "within %s (the input's)", t);
+            violate(r, path, "shape_within_input", exp, found);
+        }
+    }
+}
+
+/* Every rule of @p hr for one HDU (EXTVER @p ver). */
+static void check_hdu(struct report *r, const struct hrule *hr, int ver,
+                      const struct expect_header *h, const struct expect_header *input)
+{
+    char hpath[96];
+    if (strcasecmp(hr->name, "PRIMARY") == 0) {
+        snprintf(hpath, sizeof hpath, "PRIMARY");
+    } else {
+        snprintf(hpath, sizeof hpath, "%s,%d", hr->name, ver);
+    }
+    const struct hdu *u = find_hdu_nv(h, hr->name, ver);
+    if (!u) {
+        if (hr->required) {
+            violate(r, hpath, "required_hdu", "present", "absent");
+        }
+        return;
+    }
+    const struct hdu *in = find_hdu_nv(input, hr->name, ver);
+    char exp[64], found[32], path[128];
+    bool ok = hr->n_bitpix == 0;
+    for (size_t k = 0; k < hr->n_bitpix; k++) {
+        ok = ok || hr->bitpix[k] == u->bitpix;
+    }
+    if (!ok) {
+        int_list_text(exp, sizeof exp, hr->bitpix, hr->n_bitpix);
+        snprintf(found, sizeof found, "%d", u->bitpix);
+        snprintf(path, sizeof path, "%s.BITPIX", hpath);
+        violate(r, path, "bitpix", exp, found);
+    }
+    ok = hr->n_naxis == 0;
+    for (size_t k = 0; k < hr->n_naxis; k++) {
+        ok = ok || hr->naxis[k] == u->naxis;
+    }
+    if (!ok) {
+        int_list_text(exp, sizeof exp, hr->naxis, hr->n_naxis);
+        snprintf(found, sizeof found, "%d", u->naxis);
+        snprintf(path, sizeof path, "%s.NAXIS", hpath);
+        violate(r, path, "naxis", exp, found);
+    }
+    check_shape(r, hr, hpath, u, ver, h, in);
+    for (size_t k = 0; k < hr->nk; k++) {
+        check_keyword(r, hpath, u, in, &hr->k[k]);
+    }
+}
+
 enum err expect_validate(const struct expect *e, const struct expect_header *h, const char *file,
-                      json_t **report, struct err_info *ei)
+                         json_t **report, struct err_info *ei)
+{
+    return expect_validate_input(e, h, NULL, file, report, ei);
+}
+
+enum err expect_validate_input(const struct expect *e, const struct expect_header *h,
+                               const struct expect_header *input, const char *file,
+                               json_t **report, struct err_info *ei)
 {
     struct report r;
     r.violations = json_array();
@@ -926,42 +1130,13 @@ enum err expect_validate(const struct expect *e, const struct expect_header *h, 
     }
     for (size_t i = 0; i < e->nh; i++) {
         const struct hrule *hr = &e->h[i];
-        char hpath[96];
-        if (strcasecmp(hr->name, "PRIMARY") == 0) {
-            snprintf(hpath, sizeof hpath, "PRIMARY");
-        } else {
-            snprintf(hpath, sizeof hpath, "%s,%d", hr->name, hr->ver);
+        int nver = 1;
+        if (hr->versions_input) {
+            nver = count_versions(input ? input : h, hr->name);
+            nver = nver < 1 ? 1 : nver > EXPECT_HDUS_MAX ? EXPECT_HDUS_MAX : nver;
         }
-        const struct hdu *u = find_hdu(h, hr);
-        if (!u) {
-            if (hr->required) {
-                violate(&r, hpath, "required_hdu", "present", "absent");
-            }
-            continue;
-        }
-        char exp[64], found[32], path[128];
-        bool ok = hr->n_bitpix == 0;
-        for (size_t k = 0; k < hr->n_bitpix; k++) {
-            ok = ok || hr->bitpix[k] == u->bitpix;
-        }
-        if (!ok) {
-            int_list_text(exp, sizeof exp, hr->bitpix, hr->n_bitpix);
-            snprintf(found, sizeof found, "%d", u->bitpix);
-            snprintf(path, sizeof path, "%s.BITPIX", hpath);
-            violate(&r, path, "bitpix", exp, found);
-        }
-        ok = hr->n_naxis == 0;
-        for (size_t k = 0; k < hr->n_naxis; k++) {
-            ok = ok || hr->naxis[k] == u->naxis;
-        }
-        if (!ok) {
-            int_list_text(exp, sizeof exp, hr->naxis, hr->n_naxis);
-            snprintf(found, sizeof found, "%d", u->naxis);
-            snprintf(path, sizeof path, "%s.NAXIS", hpath);
-            violate(&r, path, "naxis", exp, found);
-        }
-        for (size_t k = 0; k < hr->nk; k++) {
-            check_keyword(&r, hpath, u, &hr->k[k]);
+        for (int v = hr->versions_input ? 1 : hr->ver; nver > 0; v++, nver--) {
+            check_hdu(&r, hr, v, h, input);
         }
     }
     if (r.n == 0 || r.nomem) {

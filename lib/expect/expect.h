@@ -5,7 +5,8 @@
  *   {"error":"validation_failed","file":F,"expectation":"acs/raw",
  *    "violations":[{"path":"PRIMARY.CCDGAIN","rule":"type","expected":"number","found":"'abc'"}]}
  * Expectation files are YAML (config/expectations/<instrument>_<kind>.yaml, format in
- * config/expectations/README.md). The checker knows nothing of FITS libraries: callers describe
+ * config/expectations/README.md); products (kind "flt") are checked the same way after
+ * calibration, with rules relating them to the raw they were made from. The checker knows nothing of FITS libraries: callers describe
  * the file with an expect_header (HDUs and their 80-column cards), or let
  * expect_header_from_fits() read one through lib/fits.
  * Thread-safe: a loaded expect_set is read-only and may be shared; headers are per caller.
@@ -123,6 +124,18 @@ NODISCARD enum err expect_card_parse(const char *card, size_t len, char key[72],
  *         @p ei ("N violations of acs/raw: PRIMARY.CCDGAIN type, ...").
  */
 NODISCARD enum err expect_validate(const struct expect *e, const struct expect_header *h,
-                                const char *file, json_t **report, struct err_info *ei);
+                                   const char *file, json_t **report, struct err_info *ei);
+
+/**
+ * Check a product @p h made from @p input (its raw; NULL = none) against @p e, as
+ * expect_validate does, with the rules that compare the two: `versions: input` (one HDU per
+ * EXTVER the input has under that EXTNAME; without an input, those the product has),
+ * `shape_within_input` (each axis at most the input HDU's NAXISn, or NPIXn of a constant
+ * array) and keyword `same_as_input` (the value of the input HDU's keyword, when it has one).
+ * Rules comparing with an absent input or input HDU are not checked.
+ */
+NODISCARD enum err expect_validate_input(const struct expect *e, const struct expect_header *h,
+                                         const struct expect_header *input, const char *file,
+                                         json_t **report, struct err_info *ei);
 
 #endif

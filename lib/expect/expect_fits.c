@@ -1,9 +1,11 @@
-/* expect_fits.c - describe a FITS file as an expect_header (every HDU, every card) through
- * lib/fits, so intake can check it against an expectation.
+/* expect_fits.c - describe a FITS file as an expect_header (every HDU, every card, and NAXISn
+ * of its image) through lib/fits, so intake can check it against an expectation.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "expect/expect.h"
 
 #include "fits/fits_image.h"
+
+#include <stdio.h>
 
 struct add_ctx {
     struct expect_header *h;
@@ -45,6 +47,16 @@ enum err expect_header_from_fits(const char *path, struct expect_header **out, s
             bitpix = info.bitpix;
         }
         rc = expect_header_add_hdu(h, i, info.extname, info.extver, (int)bitpix, info.naxis, ei);
+        if (rc != ERR_OK) {
+            goto out;
+        }
+        /* lib/fits passes on no structural card: the axes the shape rules compare */
+        int64_t axes[3] = {info.nx, info.ny, info.nplanes};
+        for (int k = 0; k < info.naxis && k < 3 && rc == ERR_OK; k++) {
+            char card[81];
+            snprintf(card, sizeof card, "NAXIS%d  = %20lld", k + 1, (long long)axes[k]);
+            rc = expect_header_add_card(h, card, ei);
+        }
         if (rc != ERR_OK) {
             goto out;
         }

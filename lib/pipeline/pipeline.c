@@ -850,6 +850,21 @@ static int step_products(struct run *r)
     return PROC_SUCCESS;
 }
 
+/* Products validated before anything is made from them or published (pipeline_products.c). */
+static int check_products(struct run *r)
+{
+    struct err_info ei;
+    int xcode = PROC_SUCCESS;
+    struct proc_products_ctx cx = {r->config_dir, r->ds.instrument, r->in_dir, r->out_dir,
+                                   r->logs_dir,   &r->plog,          r->hooks};
+    err_info_clear(&ei);
+    step_event(r, 3, "checking products");
+    if (proc_check_products(&cx, &xcode, &ei) != ERR_OK) {
+        return fail(r, xcode, &ei, "products do not meet their expectations");
+    }
+    return PROC_SUCCESS;
+}
+
 /* ---- step 4: previews ------------------------------------------------------------------- */
 
 static bool wants_preview(const struct run *r, const char *name)
@@ -1278,6 +1293,9 @@ static int run_process(struct run *r)
     }
     if (code == PROC_SUCCESS) {
         code = cancel_now(r) ? cancel_fail(r) : step_calibrate(r);
+    }
+    if (code == PROC_SUCCESS) {
+        code = cancel_now(r) ? cancel_fail(r) : check_products(r);
     }
     if (code == PROC_SUCCESS &&
         (strcmp(r->ds.instrument, "acs") == 0 || strcmp(r->ds.instrument, "wfc3") == 0)) {

@@ -94,6 +94,32 @@ NODISCARD enum err proc_tar_create(const char *tarball, const char *dir, const c
 /* tar runs as a child (posix_spawn, clean environment, CLOEXEC pipe, reaped); a cancellation
  * seen while it runs kills it and fails with ERR_CANCELLED. */
 
+/* ---- products (pipeline_products.c) -------------------------------------------------- */
+
+/** Where a run's products are and how to report on them. */
+struct proc_products_ctx {
+    const char *config_dir;             /* expectations/ lives here ("" = none) */
+    const char *instrument;             /* "acs" */
+    const char *in_dir;                 /* the inputs (raws) */
+    const char *out_dir;                /* the products before publication */
+    const char *logs_dir;               /* validation.json goes here */
+    struct proc_log *log;               /* process.txt */
+    const struct pipeline_hooks *hooks; /* cancellation, per product; may be NULL */
+};
+
+/**
+ * Check every product calibration made (each file of out_dir that is not a copy of an input,
+ * <root>_<suffix>.fits) against the expectation <instrument>/<suffix> and the raw it came
+ * from (<root>_raw.fits). Every violation is logged (ERROR line each) and reported in
+ * logs/validation.json; the message counts them and names as many as fit.
+ * @param[out] xcode PROC_SUCCESS, PROC_STAGE1_ERROR (violations, unreadable product),
+ *                   PROC_GENERIC_ERROR (expectations not loadable), PROC_CALDP_MEMORY_ERROR
+ * @return ERR_OK (no violation; products without an expectation are logged as not validated);
+ *         ERR_INVALID (violations); ERR_CANCELLED; other errors
+ */
+NODISCARD enum err proc_check_products(const struct proc_products_ctx *cx, int *xcode,
+                                       struct err_info *ei);
+
 /** MD5 (lower-case hex) and size of a file. */
 NODISCARD enum err proc_md5_file(const char *path, char hex[33], uint64_t *size,
                                  struct err_info *ei);

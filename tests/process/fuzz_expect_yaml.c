@@ -1,5 +1,6 @@
 /* fuzz_expect_yaml.c - libFuzzer target: YAML expectation parsing and compiling, then a check
- * of a small fixed header against whatever compiled, plus the dataset name rules.
+ * of a small fixed header against whatever compiled (alone, and as a product of itself),
+ * plus the dataset name rules.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "dataset/dataset.h"
 #include "expect/expect.h"
@@ -23,6 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 expect_header_add_card(h, "CCDGAIN =                    2", NULL) == ERR_OK &&
                 expect_header_add_hdu(h, 1, "SCI", 1, 16, 2, NULL) == ERR_OK) {
                 if (expect_validate(e, h, "f", &rep, &ei) == ERR_INVALID) {
+                    json_decref(rep);
+                }
+                /* the same header as the product of itself: the rules relating the two */
+                rep = NULL;
+                if (expect_header_add_card(h, "NAXIS1  =                   10", NULL) == ERR_OK &&
+                    expect_header_add_hdu(h, 2, "ERR", 1, -32, 0, NULL) == ERR_OK &&
+                    expect_header_add_card(h, "NPIX1   =                   12", NULL) == ERR_OK &&
+                    expect_validate_input(e, h, h, "f", &rep, &ei) == ERR_INVALID) {
                     json_decref(rep);
                 }
             }

@@ -1,7 +1,10 @@
 /* test_expect.c - input expectations: real HST raw files pass their instrument's rules; a real
  * file with broken keywords and a renamed HDU reports every violation in one report (or, out of
  * memory, fails whole); bad
- * expectation files and cards are refused with the field named.
+ * expectation files and cards are refused with the field named. Product expectations
+ * (acs_flt.yaml and the rules relating a product to its raw: versions: input, shape_as,
+ * shape_within_input, same_as_input): a product as stage 1 writes it passes against the real
+ * raw; a broken one reports every violation together; imsets follow the raw's.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -298,6 +301,208 @@ static void test_card_parse(void **state)
     assert_string_equal(ei.field, "BAD");
 }
 
+/* ---- product expectations ---------------------------------------------------------------- */
+
+struct phdu {
+    const char *extname; /* "" = primary */
+    int extver, bitpix, naxis;
+    const char *cards[24];
+};
+
+/* A header from a list of HDUs (index = position). */
+static struct expect_header *make_header(const struct phdu *hs, size_t n)
+{
+    struct expect_header *h = NULL;
+    struct err_info ei;
+    assert_int_equal(expect_header_create(&h, &ei), ERR_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(expect_header_add_hdu(h, (int)i, hs[i].extname, hs[i].extver,
+                                               hs[i].bitpix, hs[i].naxis, &ei),
+                         ERR_OK);
+        for (size_t k = 0; k < 24 && hs[i].cards[k]; k++) {
+            assert_int_equal(expect_header_add_card(h, hs[i].cards[k], &ei), ERR_OK);
+        }
+    }
+    return h;
+}
+
+#define P_PRIMARY(rootname, dqicorr, calver)                                                    \
+    {"", 1, 8, 0,                                                                               \
+     {"TELESCOP= 'HST     '", "INSTRUME= 'ACS     '", "ROOTNAME= '" rootname "'",               \
+      "DETECTOR= 'HRC     '", "FILETYPE= 'SCI     '", "FILENAME= 'j8bt05njq_flt.fits'",         \
+      "EXPTIME =                 60.0", "DQICORR = '" dqicorr "'", "BLEVCORR= 'COMPLETE'",      \
+      "BIASCORR= 'SKIPPED '", "DARKCORR= 'SKIPPED '", "FLATCORR= 'COMPLETE'", calver, NULL}}
+#define P_SCI(ver, bitpix, n1, n2)                                                              \
+    {"SCI", ver, bitpix, 2,                                                                     \
+     {"NAXIS1  = " n1, "NAXIS2  = " n2, "BUNIT   = 'ELECTRONS'", "NGOODPIX=              1048196", \
+      "GOODMIN =                 -1.5", "GOODMAX =               6000.0",                       \
+      "DATAMIN =                 -9.0", "DATAMAX =              65000.0", NULL}}
+#define P_ERR(ver, n1, n2)                                                                      \
+    {"ERR", ver, -32, 2, {"NAXIS1  = " n1, "NAXIS2  = " n2, "BUNIT   = 'ELECTRONS'", NULL}}
+#define P_DQ(ver, n1, n2) {"DQ", ver, 16, 2, {"NAXIS1  = " n1, "NAXIS2  = " n2, NULL}}
+
+static json_t *check_product(const struct expect_header *h, const struct expect_header *raw,
+                             enum err want)
+{
+    struct err_info ei;
+    json_t *rep = NULL;
+    const struct expect *e = expect_set_find(set, "acs", "flt");
+    assert_non_null(e);
+    assert_string_equal(expect_id(e), "acs/flt");
+    err_info_clear(&ei);
+    enum err rc = expect_validate_input(e, h, raw, "j8bt05njq_flt.fits", &rep, &ei);
+    if (rc != want) {
+        char *s = rep ? json_dumps(rep, JSON_INDENT(1)) : NULL;
+        fail_msg("got %s want %s: %s %s", err_str(rc), err_str(want), ei.msg, s ? s : "");
+    }
+    return rep;
+}
+
+static struct expect_header *real_raw(void)
+{
+    char p[1100];
+    struct expect_header *h = NULL;
+    struct err_info ei;
+    snprintf(p, sizeof p, "%s/j8bt05njq_raw.fits", fitsdir);
+    if (expect_header_from_fits(p, &h, &ei) != ERR_OK) {
+        fail_msg("%s: %s", p, ei.msg);
+    }
+    return h;
+}
+
+/* the product stage 1 writes for the HRC raw j8bt05njq (1062x1044 -> 1024x1024) passes */
+static void test_product_passes(void **state)
+{
+    (void)state;
+    const struct phdu good[] = {
+        P_PRIMARY("j8bt05njq", "COMPLETE", "CAL_VER = 'obsflow 0.1.0'"),
+        P_SCI(1, -32, "1024", "1024"), P_ERR(1, "1024", "1024"), P_DQ(1, "1024", "1024")};
+    struct expect_header *raw = real_raw();
+    struct expect_header *h = make_header(good, 4);
+    assert_null(check_product(h, raw, ERR_OK));
+    assert_null(check_product(h, NULL, ERR_OK)); /* the rules relating to the raw skipped */
+    expect_header_destroy(h);
+    expect_header_destroy(raw);
+}
+
+static bool has_violation(const json_t *rep, const char *path, const char *rule,
+                          const char *expected, const char *found)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(rep, "violations"), i, v) {
+        if (strcmp(json_string_value(json_object_get(v, "path")), path) == 0 &&
+            strcmp(json_string_value(json_object_get(v, "rule")), rule) == 0 &&
+            (!expected ||
+             strcmp(json_string_value(json_object_get(v, "expected")), expected) == 0) &&
+            (!found || strcmp(json_string_value(json_object_get(v, "found")), found) == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* every broken rule of a product at once: switch, software version, identity carried from
+ * the raw, types, shapes (against the raw and within the imset), a missing HDU */
+static void test_product_reports_all(void **state)
+{
+    (void)state;
+    const struct phdu bad[] = {
+        P_PRIMARY("j8bt05nxx", "PERFORM ", "HISTORY no CAL_VER"),
+        P_SCI(1, 16, "2048", "1024"), P_ERR(1, "1024", "512")};
+    struct expect_header *raw = real_raw();
+    struct expect_header *h = make_header(bad, 3);
+    json_t *rep = check_product(h, raw, ERR_INVALID);
+    assert_string_equal(json_string_value(json_object_get(rep, "expectation")), "acs/flt");
+    assert_true(has_violation(rep, "PRIMARY.ROOTNAME", "same_as_input",
+                              "'j8bt05njq' (the input's)", "'j8bt05nxx'"));
+    assert_true(has_violation(rep, "PRIMARY.DQICORR", "enum", "one of 'COMPLETE'", "'PERFORM'"));
+    assert_true(has_violation(rep, "PRIMARY.CAL_VER", "required", "string", "absent"));
+    assert_true(has_violation(rep, "SCI,1.BITPIX", "bitpix", "-32", "16"));
+    assert_true(has_violation(rep, "SCI,1.shape", "shape_within_input",
+                              "within 1062x1044 (the input's)", "2048x1024"));
+    assert_true(has_violation(rep, "ERR,1.shape", "shape_as", "2048x1024 (as SCI,1)",
+                              "1024x512"));
+    assert_true(has_violation(rep, "DQ,1", "required_hdu", "present", "absent"));
+    assert_int_equal(json_integer_value(json_object_get(rep, "count")), 7);
+    assert_int_equal(json_array_size(json_object_get(rep, "violations")), 7);
+    json_decref(rep);
+    expect_header_destroy(h);
+    expect_header_destroy(raw);
+}
+
+/* versions: input - as many imsets as the raw has, each checked */
+static void test_product_imsets_follow_raw(void **state)
+{
+    (void)state;
+    const struct phdu raw2[] = {
+        {"", 1, 16, 0, {"ROOTNAME= 'j8bt05njq'", "DETECTOR= 'HRC     '", NULL}},
+        {"SCI", 1, 16, 2, {"NAXIS1  =                 1062", "NAXIS2  =                 1044", NULL}},
+        {"ERR", 1, 16, 0, {"NPIX1   =                 1062", "NPIX2   =                 1044", NULL}},
+        {"DQ", 1, 16, 0, {"NPIX1   =                 1062", "NPIX2   =                 1044", NULL}},
+        {"SCI", 2, 16, 2, {"NAXIS1  =                 1062", "NAXIS2  =                 1044", NULL}},
+        {"ERR", 2, 16, 0, {"NPIX1   =                 1062", "NPIX2   =                 1044", NULL}},
+        {"DQ", 2, 16, 0, {"NPIX1   =                 1062", "NPIX2   =                 1044", NULL}},
+    };
+    const struct phdu one[] = {
+        P_PRIMARY("j8bt05njq", "COMPLETE", "CAL_VER = 'obsflow 0.1.0'"),
+        P_SCI(1, -32, "1024", "1024"), P_ERR(1, "1024", "1024"), P_DQ(1, "1024", "1024")};
+    const struct phdu two[] = {
+        P_PRIMARY("j8bt05njq", "COMPLETE", "CAL_VER = 'obsflow 0.1.0'"),
+        P_SCI(1, -32, "1024", "1024"), P_ERR(1, "1024", "1024"), P_DQ(1, "1024", "1024"),
+        P_SCI(2, -32, "1024", "1024"), P_ERR(2, "1100", "1024"), P_DQ(2, "1024", "1024")};
+    struct expect_header *raw = make_header(raw2, 7);
+    struct expect_header *h1 = make_header(one, 4);
+    struct expect_header *h2 = make_header(two, 7);
+    json_t *rep = check_product(h1, raw, ERR_INVALID);
+    assert_int_equal(json_array_size(json_object_get(rep, "violations")), 3);
+    assert_true(has_violation(rep, "SCI,2", "required_hdu", "present", "absent"));
+    assert_true(has_violation(rep, "ERR,2", "required_hdu", "present", "absent"));
+    assert_true(has_violation(rep, "DQ,2", "required_hdu", "present", "absent"));
+    json_decref(rep);
+    /* the second imset is checked too: its ERR is neither its SCI's shape nor within the raw */
+    rep = check_product(h2, raw, ERR_INVALID);
+    assert_int_equal(json_array_size(json_object_get(rep, "violations")), 1);
+    assert_true(has_violation(rep, "ERR,2.shape", "shape_as", "1024x1024 (as SCI,2)",
+                              "1100x1024"));
+    json_decref(rep);
+    /* without the raw, the product's own imsets are the ones checked */
+    assert_null(check_product(h1, NULL, ERR_OK));
+    expect_header_destroy(h1);
+    expect_header_destroy(h2);
+    expect_header_destroy(raw);
+}
+
+static void test_bad_product_expectations(void **state)
+{
+    (void)state;
+    struct expect *e = NULL;
+    struct err_info ei;
+    const char *cases[][2] = {
+        {"instrument: acs\nkind: flt\nhdus:\n  - name: SCI\n    versions: 2\n", "hdus[0]"},
+        {"instrument: acs\nkind: flt\nhdus:\n  - name: SCI\n    ver: 1\n    versions: input\n",
+         "hdus[0]"},
+        {"instrument: acs\nkind: flt\nhdus:\n  - name: PRIMARY\n    versions: input\n", "hdus[0]"},
+        {"instrument: acs\nkind: flt\nhdus:\n  - name: ERR\n    shape_as: 5\n", "hdus[0]"},
+        {"instrument: acs\nkind: flt\nhdus:\n  - name: ERR\n    shape_within_input: yes\n",
+         "hdus[0]"},
+        {"instrument: acs\nkind: flt\nhdus:\n  - name: PRIMARY\n    keywords:\n      X: "
+         "{same_as_input: 1}\n",
+         "hdus[0].keywords.X"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err_info_clear(&ei);
+        assert_int_equal(expect_parse(cases[i][0], strlen(cases[i][0]), "p.yaml", &e, &ei),
+                         ERR_INVALID);
+        assert_string_equal(ei.field, cases[i][1]);
+    }
+    const char *ok = "instrument: acs\nkind: flt\nhdus:\n  - name: SCI\n    versions: input\n"
+                     "    shape_within_input: true\n  - name: DQ\n    versions: input\n"
+                     "    shape_as: SCI\n";
+    assert_int_equal(expect_parse(ok, strlen(ok), "p.yaml", &e, &ei), ERR_OK);
+    expect_destroy(e);
+}
+
 int main(void)
 {
     const char *sh = getenv("OBSFLOW_SHARED");
@@ -315,6 +520,9 @@ int main(void)
         cmocka_unit_test(test_validate_out_of_memory),
         cmocka_unit_test(test_wrong_instrument),    cmocka_unit_test(test_bad_expectations),
         cmocka_unit_test(test_yaml_types),          cmocka_unit_test(test_card_parse),
+        cmocka_unit_test(test_product_passes),      cmocka_unit_test(test_product_reports_all),
+        cmocka_unit_test(test_product_imsets_follow_raw),
+        cmocka_unit_test(test_bad_product_expectations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
