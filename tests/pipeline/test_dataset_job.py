@@ -542,14 +542,18 @@ def run(db):
         j = d.submit({"kind": "dataset", "max_attempts": 3, "params": params})
         log = wait_calibrating(out, BIG, j["id"])
         d.kill9()
-        n, text = imsets_done(log)
-        scratch = os.path.join(work, "obsflow-process-%s-%s" % (BIG, j["id"]), "outputs")
-        left = sorted(os.listdir(scratch))
+        try:
+            n, text = imsets_done(log)
+            scratch = os.path.join(work, "obsflow-process-%s-%s" % (BIG, j["id"]), "outputs")
+            left = sorted(os.listdir(scratch))
+        finally:
+            t0 = time.time()
+            d.start()
+        # the product is being written (its temporary beside it), not yet there
         check(0 < n < BIG_IMSETS and "meets acs/flt" not in text and
-              BIG + "_flt.fits" not in left and any(".tmp-" in x for x in left),
+              BIG + "_flt.fits" not in left and
+              any(x.startswith("." + BIG + "_flt.fits.") for x in left),
               "not killed mid-calibration: %d imsets done, scratch %s" % (n, left))
-        t0 = time.time()
-        d.start()
         b = wait_end(d, j["id"], timeout=180)
         print("kill -9 mid-calibration (after imset %d of %d, product half written): rescued "
               "and re-run in %.1f s after the restart (attempts %d)"
@@ -570,8 +574,9 @@ def run(db):
         ids = caom_ids(doc)
         sums = {a.find("{*}uri").text.rsplit("/", 1)[-1]: a.find("{*}contentChecksum").text
                 for a in ET.fromstring(doc).iter() if a.tag.endswith("}artifact")}
-        check(sums == {k: "md5:" + h for k, h in cli_big.items() if k.endswith(".fits")},
-              "artifact checksums %s" % sums)
+        check(sums == {k.rsplit("/", 1)[-1]: "md5:" + h for k, h in cli_big.items()
+                       if k.endswith(".fits") or k.endswith(".jpg")},
+              "artifact checksums %s, products %s" % (sums, cli_big))
         # a clean run of the same job: the same observation, nothing to change
         j2 = d.submit({"kind": "dataset", "max_attempts": 1, "params": params})
         b2 = wait_end(d, j2["id"], timeout=180)
