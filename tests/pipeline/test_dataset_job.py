@@ -640,15 +640,18 @@ def run(db):
         check(products_of(out) == cli, "products after the retries differ from obsflow process")
         ev = events_of(j["id"])
         states = [e["state"] for e in ev]
-        check(states.count("retrying") == 2 and states.count("running") == 3,
-              "events: %s" % states)
+        # running events also mark each step of an attempt (with its attempt number)
+        check(states.count("retrying") == 2 and
+              sorted({e["attempt"] for e in ev if e["state"] == "running"}) == [1, 2, 3],
+              "events: %s" % [(e["state"], e["attempt"]) for e in ev])
         retry_msgs = [e.get("message") or "" for e in ev if e["state"] == "retrying"]
         check(all("ASTROQUERY_ERROR[22]" in m for m in retry_msgs), "retry reasons: %s"
               % retry_msgs)
         gaps = []
         for i, e in enumerate(ev):
             if e["state"] == "retrying":
-                nxt = next(x for x in ev[i + 1:] if x["state"] == "running")
+                nxt = next(x for x in ev[i + 1:] if x["state"] == "running" and
+                           x["attempt"] == e["attempt"] + 1)
                 gaps.append(iso_s(nxt["at"]) - iso_s(e["at"]))
         print("transient archive failures (8: 500s and cut transfers, 4 per attempt through "
               "lib/httpc's own retries): succeeded on attempt 3 (%d requests); queue backoff "
