@@ -21,11 +21,20 @@ ingest_params(const json_t *params, const char *pfx, const void *ctx, struct err
     return ingest_params_validate(params, pfx, ctx, ei);
 }
 
+/* The queue of the profile a dataset or ingest job names (validated before this is asked). */
+static const char *profile_queue(const json_t *params, const void *ctx)
+{
+    const char *name = json_string_value(json_object_get(params, "profile"));
+    const struct profile *p = name ? profile_set_find(ctx, name) : NULL;
+    return p ? p->queue : NULL;
+}
+
 enum kind_arg { ARG_NONE, ARG_INGEST, ARG_DATASET };
 
 static const struct {
     const char *name;
-    const char *queue;      /* default queue (OBSFLOW_QUEUES sizes them) */
+    const char *queue;      /* default queue (OBSFLOW_QUEUES sizes them); a job naming a
+                               profile with a queue goes there instead */
     queue_params_fn params; /* the params validator, at submit time and in the worker */
     workers_handler_fn run; /* the worker's handler */
     enum kind_arg arg;      /* which part of struct kinds_env the handler gets */
@@ -47,7 +56,9 @@ int kinds_queue_table(const struct profile_set *profiles, struct queue_kind out[
         out[n++] = (struct queue_kind){.name = kinds[i].name,
                                        .queue = kinds[i].queue,
                                        .params = kinds[i].params,
-                                       .ctx = profiles};
+                                       .ctx = profiles,
+                                       .queue_of = kinds[i].arg == ARG_NONE ? NULL
+                                                                            : profile_queue};
     }
     return n;
 }

@@ -302,7 +302,13 @@ static enum err queue_spec_check(const struct queue_kind *kinds,
                               "queue name must be 1 to %d characters of A-Z a-z 0-9 _ - .",
                               QUEUE_NAME_MAX);
         } else {
-            const char *dq = kind->queue != NULL ? kind->queue : QUEUE_DEFAULT_QUEUE;
+            const json_t *pv = json_object_get(spec, "params");
+            const char *asked = kind->queue_of != NULL && json_is_object(pv)
+                                    ? kind->queue_of(pv, kind->ctx)
+                                    : NULL;
+            const char *dq = asked != NULL && queue_name_valid(asked) ? asked
+                             : kind->queue != NULL                    ? kind->queue
+                                                                      : QUEUE_DEFAULT_QUEUE;
             built = built &&
                     queue__set(row, "queue", json_string(v != NULL ? json_string_value(v) : dq));
         }

@@ -59,7 +59,10 @@ struct queue_kind {
     const char *name;       /* 1..QUEUE_KIND_MAX of [a-z0-9_-] */
     const char *queue;      /* queue of its jobs whose spec names none (NULL: "default") */
     queue_params_fn params; /* the params validator the worker runs too (NULL: any object) */
-    const void *ctx;        /* argument of params (borrowed) */
+    const void *ctx;        /* argument of params and queue_of (borrowed) */
+    /* the queue valid params ask for when the spec names none (a profile's queue), or NULL
+     * for @c queue; NULL function: always @c queue */
+    const char *(*queue_of)(const json_t *params, const void *ctx);
 };
 
 /** The kinds a queue created without any accepts: noop alone, params unchecked. */

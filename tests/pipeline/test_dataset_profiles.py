@@ -9,7 +9,8 @@ the ctest PostgreSQL fixture:
     proposal 9019), one plane per product (j8bt05njq_raw level 1, j8bt05njq_flt level 2) whose
     artifacts carry the published files' lengths and MD5s, previews and thumbnails included;
     resubmitted: unchanged;
- 2. the Kast frame kastb_b27_science with profile kast: KAST/kastb_b27_science, one plane;
+ 2. the Kast frame kastb_b27_science with profile kast: on the profile's queue (a queue the
+    job names wins), KAST/kastb_b27_science, one plane;
  3. an unknown profile and a dataset outside the profile's dataset_rule are refused with 422
     naming params.profile and params.dataset; GET /v1/profiles lists hst and kast.
 
@@ -70,8 +71,10 @@ def run(db):
     # template under this test's root; the Kast naming rule as `obsflow process` takes it
     with open(os.path.join(conf, "profiles", "hst.yaml"), "a") as f:
         f.write("missing_reference: skip\noutput: 'file:%s/{dataset}'\n" % out)
-    with open(os.path.join(conf, "profiles", "kast.yaml"), "a") as f:
-        f.write("missing_reference: skip\noutput: 'file:%s/{dataset}'\n" % out)
+    with open(os.path.join(conf, "profiles", "kast.yaml")) as f:
+        kast = f.read().replace("queue: calib", "queue: kast-calib")
+    with open(os.path.join(conf, "profiles", "kast.yaml"), "w") as f:
+        f.write(kast + "missing_reference: skip\noutput: 'file:%s/{dataset}'\n" % out)
     with open(os.path.join(conf, "datasets.yaml"), "w") as f:
         f.write("collections:\n  - name: kast\n"
                 "    pattern: '(?<instrument>kast[br])_(?<frame>b[0-9]+)_science'\n")
@@ -138,8 +141,14 @@ def run(db):
         j = d.submit({"kind": "dataset", "max_attempts": 1,
                       "params": {"dataset": "kastb_b27_science", "input": "file:" + inp,
                                  "profile": "kast"}})
+        check(j["queue"] == "kast-calib", "a job naming the kast profile is on the profile's "
+              "queue, not %s" % j["queue"])
         b = wait_end(d, j["id"])
         check(b["state"] == "succeeded", "kast dataset job: %s" % b)
+        j = d.submit({"kind": "dataset", "queue": "mine", "run_at": "2100-01-01T00:00:00Z",
+                      "params": {"dataset": "kastb_b27_science", "input": "file:" + inp,
+                                 "profile": "kast"}})
+        check(j["queue"] == "mine", "a queue the job names wins over its profile's")
         doc, planes = planes_of(d, "KAST", "kastb_b27_science")
         check(sorted(planes) == ["kastb_b27_science"] and
               planes["kastb_b27_science"].find("{*}calibrationLevel").text == "1" and
