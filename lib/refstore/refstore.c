@@ -732,6 +732,18 @@ enum err refstore_get(struct refstore *rs, const char *instrument, const char *n
                 free(pin);
                 return e;
             }
+            /* touched, so that the LRU order survives restarts; a file removed behind the
+             * store's back (someone cleaned the cache) is forgotten and fetched again */
+            if (utimensat(AT_FDCWD, pin->path, NULL, 0) != 0 && errno == ENOENT) {
+                if (en->pins > 0) {
+                    pthread_mutex_unlock(&rs->mu);
+                    free(pin);
+                    return err_set(ei, ERR_IO, "cached reference %s was removed while in use",
+                                   name);
+                }
+                drop_locked(rs, en);
+                continue;
+            }
             en->pins++;
             en->tick = ++rs->tick;
             rs->stats.pinned++;
@@ -740,7 +752,6 @@ enum err refstore_get(struct refstore *rs, const char *instrument, const char *n
             }
             pthread_mutex_unlock(&rs->mu);
             pin->e = en;
-            (void)utimensat(AT_FDCWD, pin->path, NULL, 0); /* LRU order survives restarts */
             *out = pin;
             return ERR_OK;
         }

@@ -193,6 +193,14 @@ static void test_miss_then_hit(void **state)
     assert_int_equal(refstore_get(rs, "acs", "b_drk.fits", NULL, NULL, &p, &ei), ERR_OK);
     refstore_unpin(p);
     assert_true(cached("b_drk.fits"));
+    /* a cached file removed behind the store's back is fetched again */
+    char gone[1200];
+    snprintf(gone, sizeof gone, "%s/references/hst/b_drk.fits", cache);
+    assert_int_equal(unlink(gone), 0);
+    assert_int_equal(refstore_get(rs, "acs", "b_drk.fits", NULL, NULL, &p, &ei), ERR_OK);
+    refstore_unpin(p);
+    assert_true(cached("b_drk.fits"));
+    assert_int_equal(hk.calls, 3);
     /* absent: ERR_NOT_FOUND naming the file, nothing cached, a later request asks again */
     assert_int_equal(refstore_get(rs, "acs", "nope_bia.fits", NULL, NULL, &p, &ei), ERR_NOT_FOUND);
     assert_non_null(strstr(ei.msg, "nope_bia.fits"));
