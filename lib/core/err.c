@@ -65,6 +65,39 @@ void err_info_clear(struct err_info *ei)
     ei->msg[0] = '\0';
 }
 
+/* Control bytes (C0, DEL) in @p s become "\xNN", in place within @p cap: messages echo names
+ * and paths from input (a dataset name with an escape sequence), and they reach terminals,
+ * logs and clients. Cut at a whole escape when the text no longer fits. */
+static void escape_controls(char *s, size_t cap)
+{
+    size_t i = 0;
+    while (s[i] && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] != 0x7f) {
+        i++;
+    }
+    if (!s[i]) {
+        return;
+    }
+    char in[ERR_INFO_MSG_MAX];
+    (void)snprintf(in, sizeof in, "%s", s + i);
+    size_t o = i;
+    for (const char *p = in; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != 0x7f) {
+            if (o + 1 >= cap) {
+                break;
+            }
+            s[o++] = (char)c;
+        } else {
+            if (o + 4 >= cap) {
+                break;
+            }
+            (void)snprintf(s + o, 5, "\\x%02x", c);
+            o += 4;
+        }
+    }
+    s[o] = '\0';
+}
+
 static VPRINTF_LIKE(4) void vset(struct err_info *ei, enum err code, const char *field,
                                  const char *fmt, va_list ap)
 {
@@ -75,6 +108,8 @@ static VPRINTF_LIKE(4) void vset(struct err_info *ei, enum err code, const char 
         ei->field[0] = '\0';
     }
     vsnprintf(ei->msg, sizeof ei->msg, fmt, ap);
+    escape_controls(ei->field, sizeof ei->field);
+    escape_controls(ei->msg, sizeof ei->msg);
 }
 
 enum err err_set(struct err_info *ei, enum err code, const char *fmt, ...)
@@ -114,6 +149,7 @@ void err_prefix(struct err_info *ei, const char *fmt, ...)
     va_end(ap);
     memcpy(old, ei->msg, sizeof old);
     snprintf(ei->msg, sizeof ei->msg, "%s%s", pre, old);
+    escape_controls(ei->msg, sizeof ei->msg);
 }
 
 const char *err_errno_str(int errnum, char *buf, size_t cap)

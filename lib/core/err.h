@@ -69,7 +69,9 @@ void err_info_clear(struct err_info *ei);
 
 /**
  * Record @p code with a formatted message in @p ei (may be NULL) and return @p code,
- * so callers can write `return err_set(ei, ERR_INVALID, "...")`. Truncates silently.
+ * so callers can write `return err_set(ei, ERR_INVALID, "...")`. Truncates silently. Control
+ * bytes in the result (from echoed input: names, paths) are written as "\xNN", here and in
+ * err_set_field's field and err_prefix's result.
  */
 enum err err_set(struct err_info *ei, enum err code, const char *fmt, ...) PRINTF_LIKE(3, 4);
 

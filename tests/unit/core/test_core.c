@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -46,6 +47,33 @@ static void test_err_set_and_prefix(void **state)
     err_prefix(&ei, "job %d: ", 3);
     assert_string_equal(ei.msg, "job 3: must be 0..9");
     assert_int_equal(err_set(NULL, ERR_IO, "x"), ERR_IO);
+}
+
+/* echoed input cannot put control bytes into a message (a dataset name with a terminal escape
+ * sequence); the errno text comes from strerror_r */
+static void test_err_escapes_controls(void **state)
+{
+    (void)state;
+    struct err_info ei;
+    err_info_clear(&ei);
+    (void)err_set_field(&ei, ERR_INVALID, "na\tme", "invalid dataset name \"%s\"",
+                        "ab\033[31mc\001\x7f");
+    assert_string_equal(ei.msg, "invalid dataset name \"ab\\x1b[31mc\\x01\\x7f\"");
+    assert_string_equal(ei.field, "na\\x09me");
+    err_prefix(&ei, "line\n%d: ", 3);
+    assert_string_equal(ei.msg, "line\\x0a3: invalid dataset name \"ab\\x1b[31mc\\x01\\x7f\"");
+    /* a message full of control bytes is cut at a whole escape, and stays terminated */
+    char many[ERR_INFO_MSG_MAX];
+    memset(many, 1, sizeof many - 1);
+    many[sizeof many - 1] = '\0';
+    (void)err_set(&ei, ERR_INVALID, "%s", many);
+    assert_true(strlen(ei.msg) < sizeof ei.msg);
+    assert_int_equal(strlen(ei.msg) % 4, 0);
+    assert_non_null(strstr(ei.msg, "\\x01"));
+    assert_string_equal(ERR_ERRNO(ENOENT), "No such file or directory");
+    char small[8];
+    assert_ptr_equal(err_errno_str(ENOENT, small, sizeof small), small);
+    assert_true(strlen(small) < sizeof small);
 }
 
 static void test_buf_cap(void **state)
@@ -133,6 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_names_and_statuses), cmocka_unit_test(test_err_set_and_prefix),
+        cmocka_unit_test(test_err_escapes_controls),
         cmocka_unit_test(test_buf_cap),                cmocka_unit_test(test_str_numbers),
         cmocka_unit_test(test_str_misc),               cmocka_unit_test(test_clock_format),           cmocka_unit_test(test_rand_uuid),
     };
