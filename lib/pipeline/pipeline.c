@@ -128,6 +128,25 @@ static bool xfer_progress(void *ud, uint64_t done, uint64_t total)
     return !cancel_now(ud);
 }
 
+/* Inputs are fetched into the work copy r->in_dir; a reason naming one of those files names it
+ * where the user put it instead ("file:/data/in/x_raw.fits", "s3://b/in/x_raw.fits"). */
+static void reason_user_paths(struct run *r)
+{
+    size_t n = strlen(r->in_dir);
+    char *hit = n ? strstr(r->reason, r->in_dir) : NULL;
+    if (!hit || hit[n] != '/' || !r->input || str_starts_with(r->input, "astroquery:")) {
+        return;
+    }
+    size_t in_len = strlen(r->input);
+    while (in_len > 1 && r->input[in_len - 1] == '/') {
+        in_len--;
+    }
+    char out[sizeof r->reason];
+    snprintf(out, sizeof out, "%.*s%.*s%s", (int)(hit - r->reason), r->reason, (int)in_len,
+             r->input, hit + n);
+    memcpy(r->reason, out, sizeof out);
+}
+
 static int fail(struct run *r, int code, const struct err_info *ei, const char *what)
 {
     if (ei && ei->code == ERR_CANCELLED) {
@@ -136,6 +155,7 @@ static int fail(struct run *r, int code, const struct err_info *ei, const char *
     snprintf(r->reason, sizeof r->reason, "%s%s%s", what ? what : "", what && ei ? ": " : "",
              ei ? ei->msg : "");
     r->res->retryable = ei && (ei->code == ERR_UNAVAILABLE || ei->code == ERR_TIMEOUT);
+    reason_user_paths(r);
     /* CALDP: a MemoryError is always CALDP_MEMORY_ERROR, so the orchestrator can retry the
      * job with more memory whatever the block that ran out */
     if (ei && ei->code == ERR_NOMEM && code != PROC_SUCCESS) {
