@@ -168,6 +168,45 @@ out:
     return e;
 }
 
+/* @p n bytes at @p off of the file (decompressed, for gzip) into @p buf; false if not there. */
+static bool read_at(const struct fitsimg *f, long long off, void *buf, unsigned n)
+{
+    if (!f->gzipped) {
+        return f->fd >= 0 && pread(f->fd, buf, n, (off_t)off) == (ssize_t)n;
+    }
+    gzFile gz = gzopen(f->path, "rb");
+    if (!gz) {
+        return false;
+    }
+    bool ok = gzseek(gz, (z_off_t)off, SEEK_SET) == (z_off_t)off && gzread(gz, buf, n) == (int)n;
+    (void)gzclose_r(gz);
+    return ok;
+}
+
+/* cfitsio counts the complete HDUs only: a file cut inside an extension header looks like a
+ * shorter file, and its missing HDUs were then reported one by one. Bytes after the last HDU
+ * that start an extension header are reported as the truncation they are (other bytes there,
+ * FITS "special records", are allowed). */
+static enum err check_cut_header(struct fitsimg *f, struct err_info *ei)
+{
+    int status = 0;
+    int hdutype = 0;
+    LONGLONG head = 0, data = 0, end = 0;
+    if (fits_movabs_hdu(f->fp, f->nhdus, &hdutype, &status) ||
+        fits_get_hduaddrll(f->fp, &head, &data, &end, &status)) {
+        fits_clear_errmsg();
+        return ERR_OK; /* selecting that HDU reports it */
+    }
+    char magic[8];
+    if ((long long)end >= f->filesize || !read_at(f, (long long)end, magic, sizeof magic) ||
+        memcmp(magic, "XTENSION", sizeof magic) != 0) {
+        return ERR_OK;
+    }
+    return err_set(ei, ERR_FITS,
+                   "file \"%s\", hdu %d: truncated: its header is cut off after %lld bytes",
+                   f->path, f->nhdus, f->filesize - (long long)end);
+}
+
 void *fitsimg_alloc_big(size_t bytes)
 {
     const size_t huge = (size_t)2 << 20;
@@ -236,7 +275,12 @@ enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *e
         fitsimg_close(f);
         return e;
     }
-    enum err e = fitsimg_select(f, 0, ei);
+    enum err e = check_cut_header(f, ei);
+    if (e != ERR_OK) {
+        fitsimg_close(f);
+        return e;
+    }
+    e = fitsimg_select(f, 0, ei);
     if (e != ERR_OK) {
         fitsimg_close(f);
         return e;
