@@ -15,7 +15,7 @@
 /* Exit codes of the client commands (also in `obsflow <cmd> --help`). */
 #define CLIENT_EXIT_OK          0 /* done; wait: every job succeeded */
 #define CLIENT_EXIT_FAILED      1 /* wait: a job ended failed; other local failures */
-#define CLIENT_EXIT_USAGE       2 /* bad command line or input file */
+#define CLIENT_EXIT_USAGE       2 /* bad command line, input file or OBSFLOW_URL */
 #define CLIENT_EXIT_UNREACHABLE 3 /* obsflowd could not be reached */
 #define CLIENT_EXIT_NOT_FOUND   4 /* no such job (404) */
 #define CLIENT_EXIT_REFUSED     5 /* request refused (400, 409, 413, 415, 422) */
@@ -28,14 +28,16 @@
 #define CLIENT_INPUT_MAX (1u << 20)  /* submit input: the server's body cap */
 
 #define CLIENT_EXIT_CODES_HELP                                                                     \
-    "exit codes: 0 ok, 1 job failed, 2 usage, 3 unreachable, 4 not found, 5 refused,\n"            \
-    "            6 server error, 7 job cancelled, 8 timeout, 9 unauthorized\n"                     \
+    "exit codes: 0 ok, 1 job failed, 2 usage or OBSFLOW_URL, 3 unreachable, 4 not found,\n"        \
+    "            5 refused, 6 server error, 7 job cancelled, 8 timeout, 9 unauthorized\n"          \
     "environment: OBSFLOW_URL (http://127.0.0.1:8080), OBSFLOW_API_TOKEN\n"
 
 struct client;
 
-/** Create a client for OBSFLOW_URL. On failure prints the reason and returns NULL. */
-struct client *client_new(const char *cmd);
+/** Create a client for OBSFLOW_URL. On failure prints the reason, stores the exit code in
+ *  @p exit_code (CLIENT_EXIT_USAGE for an invalid OBSFLOW_URL, a configuration error like a bad
+ *  option, not a failed job) and returns NULL. */
+struct client *client_new(const char *cmd, int *exit_code);
 
 /** Free; NULL is a no-op. */
 void client_free(struct client *c);

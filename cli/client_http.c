@@ -49,8 +49,9 @@ int client_exit_for(enum err e)
     }
 }
 
-struct client *client_new(const char *cmd)
+struct client *client_new(const char *cmd, int *exit_code)
 {
+    *exit_code = CLIENT_EXIT_FAILED;
     struct err_info ei;
     err_info_clear(&ei);
     struct client *c = calloc(1, sizeof *c);
@@ -69,6 +70,7 @@ struct client *client_new(const char *cmd)
                 "obsflow %s: invalid OBSFLOW_URL \"%.200s\": expected http(s)://host:port\n", cmd,
                 url);
         free(c);
+        *exit_code = CLIENT_EXIT_USAGE;
         return NULL;
     }
     size_t n = strlen(c->base);

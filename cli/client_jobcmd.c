@@ -36,9 +36,10 @@ int client_jobcmd(int argc,
         fprintf(stderr, "obsflow %s: a job id is required\n%s", cmd, usage);
         return CLIENT_EXIT_USAGE;
     }
-    struct client *c = client_new(cmd);
+    int new_rc = CLIENT_EXIT_FAILED;
+    struct client *c = client_new(cmd, &new_rc);
     if (!c) {
-        return CLIENT_EXIT_FAILED;
+        return new_rc;
     }
     int worst = CLIENT_EXIT_OK;
     for (int i = 1; i < argc; i++) {

@@ -66,9 +66,10 @@ int cli_cmd_jobs(int argc, char **argv)
             return CLIENT_EXIT_USAGE;
         }
     }
-    struct client *c = client_new("jobs");
+    int new_rc = CLIENT_EXIT_FAILED;
+    struct client *c = client_new("jobs", &new_rc);
     if (!c) {
-        return CLIENT_EXIT_FAILED;
+        return new_rc;
     }
     int rc = CLIENT_EXIT_OK;
     char *cursor = NULL;

@@ -100,10 +100,11 @@ int cli_cmd_submit(int argc, char **argv)
         return CLIENT_EXIT_USAGE;
     }
     json_decref(check);
-    struct client *c = client_new("submit");
+    int new_rc = CLIENT_EXIT_FAILED;
+    struct client *c = client_new("submit", &new_rc);
     if (!c) {
         buf_free(&in);
-        return CLIENT_EXIT_FAILED;
+        return new_rc;
     }
     char header[SUBMIT_KEY_MAX + 32];
     if (key) {

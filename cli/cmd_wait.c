@@ -69,9 +69,10 @@ int cli_cmd_wait(int argc, char **argv)
         fprintf(stderr, "obsflow wait: a job id is required\n%s", usage);
         return CLIENT_EXIT_USAGE;
     }
-    struct client *c = client_new("wait");
+    int new_rc = CLIENT_EXIT_FAILED;
+    struct client *c = client_new("wait", &new_rc);
     if (!c) {
-        return CLIENT_EXIT_FAILED;
+        return new_rc;
     }
     bool tty = isatty(STDERR_FILENO) == 1;
     int64_t start = clock_mono_ns();
