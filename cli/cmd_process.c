@@ -1,12 +1,13 @@
 /* cmd_process.c - `obsflow process <dataset> [input] [output] [config]`: the command-line
  * adapter of lib/pipeline (caldp-process semantics). It turns argv and the environment into a
  * pipeline_config (OBSFLOW_CONFIG_DIR, OBSFLOW_WORK_DIR/TMPDIR, OBSFLOW_DATA_ROOTS, AWS_*,
- * OBSFLOW_ARCHIVE_URL/TOKEN, OBSFLOW_SIMULATE_ERROR, OBSFLOW_SIMULATE_PUBLISH_FAILURE,
- * OBSFLOW_KEEP_WORK, the IRAF directory variables jref/iref/..., the reference store
+ * OBSFLOW_ARCHIVE_URL/TOKEN, OBSFLOW_KEEP_WORK, the IRAF directory variables jref/iref/..., the reference store
  * OBSFLOW_REFERENCE_URI / OBSFLOW_REFERENCE_CACHE / OBSFLOW_REFERENCE_CACHE_MAX and
  * OBSFLOW_MISSING_REFERENCE=fail|skip), prints the log lines on
  * stdout (unless --quiet), a progress line on stderr when it is a terminal
- * (OBSFLOW_NO_PROGRESS=1 turns it off), and exits with the CALDP exit code.
+ * (OBSFLOW_NO_PROGRESS=1 turns it off), and exits with the CALDP exit code. The tests' fault
+ * switches OBSFLOW_SIMULATE_ERROR and OBSFLOW_SIMULATE_PUBLISH_FAILURE are compiled in only with
+ * OBSFLOW_TEST_HOOKS (builds with tests, BUILD_TESTING); the deployed binary never reads them.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "core/str.h"
 #include "pipeline/pipeline.h"
@@ -119,6 +120,7 @@ static enum err open_refstore(const char *work_dir, const struct storage_s3_conf
     return e;
 }
 
+#ifdef OBSFLOW_TEST_HOOKS
 static int64_t env_int(const char *name, int64_t lo, int64_t hi)
 {
     const char *v = getenv(name);
@@ -128,6 +130,7 @@ static int64_t env_int(const char *name, int64_t lo, int64_t hi)
     }
     return 0;
 }
+#endif
 
 int cli_cmd_process(int argc, char **argv)
 {
@@ -176,8 +179,10 @@ int cli_cmd_process(int argc, char **argv)
     cfg.archive_url = getenv("OBSFLOW_ARCHIVE_URL");
     cfg.archive_token = getenv("OBSFLOW_ARCHIVE_TOKEN");
     cfg.env = (const char *const *)environ; /* jref, iref, oref ... */
+#ifdef OBSFLOW_TEST_HOOKS
     cfg.simulate_error = (int)env_int("OBSFLOW_SIMULATE_ERROR", 1, 255);
     cfg.simulate_publish_failure = env_int("OBSFLOW_SIMULATE_PUBLISH_FAILURE", 1, 512);
+#endif
     cfg.keep_work = getenv("OBSFLOW_KEEP_WORK") != NULL;
     cfg.process_usage = true;
     cfg.echo = !quiet;
