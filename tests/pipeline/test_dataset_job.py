@@ -46,6 +46,7 @@ SPDX-License-Identifier: Apache-2.0
 """
 import datetime
 import hashlib
+import json
 import http.server
 import os
 import shutil
@@ -758,6 +759,34 @@ def run(db):
         finally:
             r.stop()
             odb.drop()
+        # more violations than the reason holds: all counted, all in process.txt and
+        # validation.json, the reason names the first ones and says where the rest are
+        many = ["MISSKEY%d" % i for i in range(20)]
+        with open(fy, "w") as f:
+            f.write(y.replace("      CAL_VER:", "".join("      %s: {type: string}\n" % k
+                                                     for k in many) + "      CAL_VER:", 1))
+        out = os.path.join(root, "manyprod")
+        e = dict(os.environ, OBSFLOW_WORK_DIR=cliwork, OBSFLOW_NO_PROGRESS="1", **refs)
+        e.pop("OBSFLOW_DATA_ROOTS", None)
+        p = subprocess.run([OBSFLOW, "process", "--quiet", DS, "file:" + inp, "file:" + out,
+                            "file:" + conf], capture_output=True, text=True, timeout=120, env=e)
+        logs = os.path.join(out, "data", "acs", DS, "logs")
+        with open(os.path.join(logs, "process.txt")) as f:
+            text = f.read()
+        exit_line = [ln for ln in text.splitlines() if ln.startswith("EXIT - ")]
+        errs = [ln for ln in text.splitlines() if ln.startswith("ERROR - product ")]
+        with open(os.path.join(logs, "validation.json")) as f:
+            rep = json.load(f)
+        check(p.returncode == 23 and len(exit_line) == 1 and
+              "23 violations in 1 of 1 product (" in exit_line[0] and
+              " named here, all in logs/validation.json): " in exit_line[0] and
+              len(exit_line[0]) < 600, "many violations: exit %d, %s" % (p.returncode, exit_line))
+        check(len(errs) == 23 and all(any(k + " " in ln for ln in errs) for k in many),
+              "process.txt ERROR lines: %d" % len(errs))
+        check(len(rep) == 1 and rep[0]["count"] == 23 and len(rep[0]["violations"]) == 23,
+              "validation.json: %s" % rep)
+        nothing_complete(out, DS, "many violations")
+        print("23 violations: %s" % exit_line[0], flush=True)
 
     try:
         part("dataset job: products as obsflow process (MD5), steps timed", p_same_as_cli)
