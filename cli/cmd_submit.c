@@ -25,7 +25,7 @@ static int read_input(const char *path, struct buf *b)
 {
     FILE *f = (!path || strcmp(path, "-") == 0) ? stdin : fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "obsflow submit: could not open \"%s\": %s\n", path, strerror(errno));
+        fprintf(stderr, "obsflow submit: could not open \"%s\": %s\n", path, ERR_ERRNO(errno));
         return CLIENT_EXIT_USAGE;
     }
     char chunk[8192];

@@ -946,7 +946,7 @@ static enum err listen_socket(struct http_server *s, struct err_info *ei)
     freeaddrinfo(res);
     if (e != ERR_OK) {
         return err_set_field(ei, ERR_IO, "OBSFLOW_LISTEN", "could not listen on %s:%d: %s",
-                             s->o.host, s->o.port, strerror(saved));
+                             s->o.host, s->o.port, ERR_ERRNO(saved));
     }
     return ERR_OK;
 }

@@ -340,7 +340,7 @@ static enum err caom_setup(struct daemon *d, struct err_info *ei)
         }
         LOG_INFO("main", "CAOM repository collections read from %s", path);
     } else if (errno != ENOENT) {
-        return err_set(ei, ERR_IO, "could not read %s: %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not read %s: %s", path, ERR_ERRNO(errno));
     }
     e = repo_store_create(d->db, d->caom_cols, &d->repo, ei);
     if (e == ERR_OK) {

@@ -915,7 +915,7 @@ enum err bp_load_file(struct bp *b, const char *path, struct err_info *ei)
     size_t n = 0;
     enum err e;
     if (!fp) {
-        return err_set(ei, ERR_IO, "could not open blueprint \"%s\": %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open blueprint \"%s\": %s", path, ERR_ERRNO(errno));
     }
     data = malloc(BP_MAX_FILE + 1);
     if (!data) {

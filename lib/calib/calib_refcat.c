@@ -709,7 +709,7 @@ enum err calib_refcat_load(const char *path, struct calib_refcat **out, struct e
     FILE *fh = fopen(path, "rb");
     if (!fh) {
         return err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-                       "could not open reference catalog \"%s\": %s", path, strerror(errno));
+                       "could not open reference catalog \"%s\": %s", path, ERR_ERRNO(errno));
     }
     char *buf = malloc(CALIB_REFCAT_MAX_BYTES + 1);
     if (!buf) {

@@ -1930,7 +1930,7 @@ enum err caom_xml_read_file(const char *path, struct caom_observation **out, str
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, ERR_ERRNO(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     enum err rc = ERR_OK;
@@ -2027,7 +2027,7 @@ enum err caom_schema_load(const char *xsd_path, struct caom_schema **out, struct
     caom__xml_quiet();
     FILE *f = fopen(xsd_path, "rb");
     if (!f)
-        return err_set(ei, ERR_IO, "could not open schema \"%s\": %s", xsd_path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open schema \"%s\": %s", xsd_path, ERR_ERRNO(errno));
     fclose(f);
     return schema_parse(xmlSchemaNewParserCtxt(xsd_path), xsd_path, out, ei);
 }

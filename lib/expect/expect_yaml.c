@@ -220,7 +220,7 @@ enum err expect_yaml_load(const char *path, json_t **out, struct err_info *ei)
     enum err rc;
     if (!fp) {
         return err_set(ei, ERR_NOT_FOUND, "could not open file \"%s\": %s", path,
-                       strerror(errno));
+                       ERR_ERRNO(errno));
     }
     buf = malloc(EXPECT_FILE_MAX + 1);
     if (!buf) {

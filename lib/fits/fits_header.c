@@ -566,7 +566,7 @@ static enum err read_whole(const char *path, char **data, size_t *len, struct er
     size_t cap = 0;
     enum err e = ERR_OK;
     if (!fp) {
-        return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, ERR_ERRNO(errno));
     }
     for (;;) {
         if (n == cap) {
@@ -619,7 +619,7 @@ enum err fhdr_file_open(const char *path, struct fhdr_file **out, struct err_inf
         FILE *fp = fopen(path, "rb");
         unsigned char head[81] = {0};
         if (!fp) {
-            return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+            return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, ERR_ERRNO(errno));
         }
         size_t r = fread(head, 1, 80, fp);
         fclose(fp);

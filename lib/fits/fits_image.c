@@ -238,7 +238,7 @@ enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *e
     struct stat st;
     if (stat(path, &st) != 0) {
         return err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-                       "could not open file \"%s\": %s", path, strerror(errno));
+                       "could not open file \"%s\": %s", path, ERR_ERRNO(errno));
     }
     if (!S_ISREG(st.st_mode)) {
         return err_set(ei, ERR_INVALID, "file \"%s\" is not a regular file", path);
@@ -704,7 +704,7 @@ static enum err read_direct(struct fitsimg *f, int64_t row0, int64_t n, int ctyp
     return ERR_OK;
 fail:
     return err_set(ei, ERR_FITS, "file \"%s\", hdu %d: could not read pixels: %s", f->path,
-                   f->info.hdu, errno ? strerror(errno) : "unexpected end of file");
+                   f->info.hdu, errno ? ERR_ERRNO(errno) : "unexpected end of file");
 }
 
 static enum err read_rows_typed(struct fitsimg *f, int64_t row0, int64_t nrows, int ctype,

@@ -470,7 +470,7 @@ static enum err content_md5(const char *path, struct caom_artifact *a, struct er
     enum err e = ERR_OK;
     EVP_MD_CTX *ctx = NULL;
     if (!fp) {
-        return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open \"%s\": %s", path, ERR_ERRNO(errno));
     }
     ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {

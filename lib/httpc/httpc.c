@@ -547,7 +547,7 @@ static enum err open_body_file(const struct httpc_request *req, int *fd_out, uin
     int fd = open(req->body_file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return err_set(ei, ERR_IO, "could not open file \"%s\": %s", req->body_file,
-                       strerror(errno));
+                       ERR_ERRNO(errno));
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -720,11 +720,11 @@ static enum err curl_err(CURLcode rc, const struct xfer *x, const char *url, con
     }
     if (x->out_io_error) {
         return err_set(ei, ERR_IO, "could not write the body of %s: %s", url,
-                       strerror(x->out_errno));
+                       ERR_ERRNO(x->out_errno));
     }
     if (x->up_io_error) {
         return err_set(ei, ERR_IO, "could not read the upload body for %s: %s", url,
-                       strerror(x->up_errno));
+                       ERR_ERRNO(x->up_errno));
     }
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -929,7 +929,7 @@ enum err httpc_do(struct httpc *c, const struct httpc_request *req, struct httpc
         httpc__sum_abort(&x.sum);
         if (x.out_fd >= 0 && (ftruncate(x.out_fd, 0) != 0 || lseek(x.out_fd, 0, SEEK_SET) != 0)) {
             e = err_set(ei, ERR_IO, "could not reset temporary file for \"%s\": %s",
-                        req->out_file, strerror(errno));
+                        req->out_file, ERR_ERRNO(errno));
             goto out;
         }
         e = httpc__sum_begin(&x.sum, req->sum, ei);

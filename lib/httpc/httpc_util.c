@@ -142,7 +142,7 @@ enum err httpc_sum_file(enum httpc_sum alg, const char *path, uint64_t offset, u
     }
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        e = err_set(ei, ERR_IO, "could not open file \"%s\": %s", path, strerror(errno));
+        e = err_set(ei, ERR_IO, "could not open file \"%s\": %s", path, ERR_ERRNO(errno));
         goto out;
     }
     chunk = malloc(HTTPC__SUM_CHUNK);
@@ -172,7 +172,7 @@ enum err httpc_sum_file(enum httpc_sum alg, const char *path, uint64_t offset, u
             if (errno == EINTR) {
                 continue;
             }
-            e = err_set(ei, ERR_IO, "could not read file \"%s\": %s", path, strerror(errno));
+            e = err_set(ei, ERR_IO, "could not read file \"%s\": %s", path, ERR_ERRNO(errno));
             goto out;
         }
         if (n == 0) {

@@ -24,7 +24,7 @@ enum err ingest__blueprints_resolve(const char *dir, const char *const *names, s
     }
     if (!dir || !realpath(dir, root)) {
         return err_set(ei, ERR_NOT_FOUND, "blueprint directory \"%s\" is not readable: %s",
-                       dir ? dir : "(none)", strerror(errno));
+                       dir ? dir : "(none)", ERR_ERRNO(errno));
     }
     size_t rl = strlen(root);
     for (; i < n; i++) {

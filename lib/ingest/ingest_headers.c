@@ -161,7 +161,7 @@ enum err ingest__fetch_headers(const struct ingest_env *env, const char *uri, co
     }
     fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        e = err_set(ei, ERR_IO, "cannot create %s: %s", dest, strerror(errno));
+        e = err_set(ei, ERR_IO, "cannot create %s: %s", dest, ERR_ERRNO(errno));
         goto out;
     }
     for (size_t done = 0; done < r.text.len;) {
@@ -170,13 +170,13 @@ enum err ingest__fetch_headers(const struct ingest_env *env, const char *uri, co
             continue;
         }
         if (w <= 0) {
-            e = err_set(ei, ERR_IO, "cannot write %s: %s", dest, strerror(errno));
+            e = err_set(ei, ERR_IO, "cannot write %s: %s", dest, ERR_ERRNO(errno));
             break;
         }
         done += (size_t)w;
     }
     if (close(fd) != 0 && e == ERR_OK) {
-        e = err_set(ei, ERR_IO, "cannot write %s: %s", dest, strerror(errno));
+        e = err_set(ei, ERR_IO, "cannot write %s: %s", dest, ERR_ERRNO(errno));
     }
     if (e != ERR_OK) {
         (void)unlink(dest);

@@ -127,7 +127,7 @@ static enum err remote_input(struct run *r, size_t i, struct err_info *ei)
                          env->tag ? env->tag : "job");
         if (n < 0 || (size_t)n >= sizeof r->scratch || !mkdtemp(r->scratch)) {
             err_set(ei, ERR_IO, "could not create a scratch directory under %s: %s", env->work_dir,
-                    strerror(errno));
+                    ERR_ERRNO(errno));
             r->scratch[0] = '\0';
             return transient(r, ERR_IO, "input_unavailable");
         }
@@ -138,7 +138,7 @@ static enum err remote_input(struct run *r, size_t i, struct err_info *ei)
     snprintf(dir, sizeof dir, "%s/%zu", r->scratch, i);
     int n = snprintf(dest, sizeof dest, "%s/%s", dir, file_name(r->p->uris[i], name, sizeof name));
     if (n < 0 || (size_t)n >= sizeof dest || (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
-        err_set(ei, ERR_IO, "could not create %s: %s", dir, strerror(errno));
+        err_set(ei, ERR_IO, "could not create %s: %s", dir, ERR_ERRNO(errno));
         return transient(r, ERR_IO, "input_unavailable");
     }
     r->made[i] = true;

@@ -646,7 +646,7 @@ static void apply_cal_env(struct run *r)
         } else if (ok && cal_env_set(r, line, eq + 1) != ERR_OK) {
             proc_log(&r->plog, "WARNING", "file \"%s\" line %d: cannot set %s: %s", p, lineno,
                      line, r->n_cal_env >= PROC_CAL_ENV_MAX ? "too many variables"
-                                                            : strerror(ENOMEM));
+                                                            : ERR_ERRNO(ENOMEM));
         } else if (ok) {
             proc_log(&r->plog, "INFO", "cal_env: %s=%s", line, eq + 1);
         }
@@ -1210,11 +1210,11 @@ static enum err make_work(struct run *r, const char *tag, struct err_info *ei)
         proc_rmtree(r->work);
         if (mkdir(r->work, 0700) != 0) {
             return err_set(ei, ERR_IO, "could not create work directory \"%s\": %s", r->work,
-                           strerror(errno));
+                           ERR_ERRNO(errno));
         }
     } else if (!mkdtemp(r->work)) {
         return err_set(ei, ERR_IO, "could not create work directory in \"%s\": %s", base,
-                       strerror(errno));
+                       ERR_ERRNO(errno));
     }
     rc = proc_join(r->in_dir, sizeof r->in_dir, r->work, "inputs", ei);
     if (rc == ERR_OK) {

@@ -48,7 +48,7 @@ enum err proc_log_open(struct proc_log *l, const char *path, bool echo,
     l->echo = echo && hooks && hooks->log;
     l->hooks = hooks;
     if (!l->fp) {
-        return err_set(ei, ERR_IO, "could not open log file \"%s\": %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open log file \"%s\": %s", path, ERR_ERRNO(errno));
     }
     setvbuf(l->fp, NULL, _IOLBF, 0);
     return ERR_OK;
@@ -197,13 +197,13 @@ enum err proc_mkdirs(const char *path, struct err_info *ei)
             *p = '\0';
             if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
                 return err_set(ei, ERR_IO, "could not create directory \"%s\": %s", tmp,
-                               strerror(errno));
+                               ERR_ERRNO(errno));
             }
             *p = '/';
         }
     }
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-        return err_set(ei, ERR_IO, "could not create directory \"%s\": %s", tmp, strerror(errno));
+        return err_set(ei, ERR_IO, "could not create directory \"%s\": %s", tmp, ERR_ERRNO(errno));
     }
     return ERR_OK;
 }
@@ -252,7 +252,7 @@ enum err proc_copy_file_c(const char *src, const char *dst, const struct pipelin
     struct atomic_file af;
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
-        return err_set(ei, ERR_IO, "could not open file \"%s\": %s", src, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open file \"%s\": %s", src, ERR_ERRNO(errno));
     }
     enum err rc = atomic_file_open(&af, dst, ei);
     if (rc != ERR_OK) {
@@ -265,7 +265,7 @@ enum err proc_copy_file_c(const char *src, const char *dst, const struct pipelin
             if (errno == EINTR) {
                 continue;
             }
-            rc = err_set(ei, ERR_IO, "could not read file \"%s\": %s", src, strerror(errno));
+            rc = err_set(ei, ERR_IO, "could not read file \"%s\": %s", src, ERR_ERRNO(errno));
             break;
         }
         if (r == 0) {
@@ -300,7 +300,7 @@ enum err proc_list_dir(const char *dir, const char *prefix, const char *suffix, 
     *n = 0;
     if (!d) {
         return err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-                       "could not open directory \"%s\": %s", dir, strerror(errno));
+                       "could not open directory \"%s\": %s", dir, ERR_ERRNO(errno));
     }
     struct dirent *de;
     enum err rc = ERR_OK;
@@ -352,7 +352,7 @@ static enum err run_capture(char *const argv[], struct buf *out, int *status,
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) {
-        return err_set(ei, ERR_IO, "could not create a pipe: %s", strerror(errno));
+        return err_set(ei, ERR_IO, "could not create a pipe: %s", ERR_ERRNO(errno));
     }
     posix_spawn_file_actions_t fa;
     if (posix_spawn_file_actions_init(&fa) != 0) {
@@ -376,7 +376,7 @@ static enum err run_capture(char *const argv[], struct buf *out, int *status,
     close(pfd[1]);
     if (fe != 0) {
         close(pfd[0]);
-        return err_set(ei, ERR_IO, "could not run %s: %s", argv[0], strerror(fe));
+        return err_set(ei, ERR_IO, "could not run %s: %s", argv[0], ERR_ERRNO(fe));
     }
     enum err rc = ERR_OK;
     bool killed = false;
@@ -426,7 +426,7 @@ enum err proc_md5_file(const char *path, char hex[33], uint64_t *size, struct er
     unsigned int mdlen = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return err_set(ei, ERR_IO, "could not open file \"%s\": %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not open file \"%s\": %s", path, ERR_ERRNO(errno));
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     enum err rc = ERR_OK;
@@ -440,7 +440,7 @@ enum err proc_md5_file(const char *path, char hex[33], uint64_t *size, struct er
             continue;
         }
         if (r < 0) {
-            rc = err_set(ei, ERR_IO, "could not read file \"%s\": %s", path, strerror(errno));
+            rc = err_set(ei, ERR_IO, "could not read file \"%s\": %s", path, ERR_ERRNO(errno));
             break;
         }
         if (r == 0) {

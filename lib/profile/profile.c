@@ -281,7 +281,7 @@ static enum err read_file(const char *path, char **text, size_t *len, struct err
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        return err_set(ei, ERR_IO, "%s:1: cannot open: %s", path, strerror(errno));
+        return err_set(ei, ERR_IO, "%s:1: cannot open: %s", path, ERR_ERRNO(errno));
     }
     char *buf = malloc(EXPECT_FILE_MAX + 1);
     if (!buf) {
@@ -316,7 +316,7 @@ enum err profile_set_load_dir(const char *dir, const char *blueprint_dir,
             *out = s;
             return ERR_OK;
         }
-        enum err e = err_set(ei, ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+        enum err e = err_set(ei, ERR_IO, "%s: cannot open directory: %s", dir, ERR_ERRNO(errno));
         free(s);
         return e;
     }

@@ -111,7 +111,7 @@ static enum err add_roots(struct storage *st, const char *list, struct err_info 
             if (!realpath(raw, real) || stat(real, &sb) != 0) {
                 return err_set_field(ei, ERR_INVALID, "data_roots",
                                      "data root \"%s\" does not exist: %s", raw,
-                                     strerror(errno));
+                                     ERR_ERRNO(errno));
             }
             if (!S_ISDIR(sb.st_mode)) {
                 return err_set_field(ei, ERR_INVALID, "data_roots",

@@ -61,7 +61,7 @@ static enum err absolutize(const char *path, char *out, size_t cap, struct err_i
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof cwd)) {
             return err_set(ei, ERR_IO, "could not get the current directory: %s",
-                           strerror(errno));
+                           ERR_ERRNO(errno));
         }
         int n = snprintf(joined, sizeof joined, "%s/%s", cwd, path);
         if (n < 0 || (size_t)n >= sizeof joined) {
@@ -131,10 +131,10 @@ enum err storage__confine(struct storage *st, const char *path, bool for_write, 
     if (errno != ENOENT) {
         if (errno == ENOTDIR || errno == ELOOP || errno == EACCES) {
             return err_set(ei, errno == EACCES ? ERR_FORBIDDEN : ERR_INVALID,
-                           "cannot resolve path \"%.300s\": %s", path, strerror(errno));
+                           "cannot resolve path \"%.300s\": %s", path, ERR_ERRNO(errno));
         }
         return err_set(ei, ERR_IO, "could not resolve path \"%.300s\": %s", path,
-                       strerror(errno));
+                       ERR_ERRNO(errno));
     }
     if (!for_write) {
         /* say "outside" rather than "not found" for paths that could never be read */
@@ -164,7 +164,7 @@ enum err storage__confine(struct storage *st, const char *path, bool for_write, 
         }
         if (errno != ENOENT) {
             return err_set(ei, ERR_INVALID, "cannot resolve path \"%.300s\": %s", path,
-                           strerror(errno));
+                           ERR_ERRNO(errno));
         }
         if (slash == anc) {
             return outside(path, ei);
@@ -208,12 +208,12 @@ static enum err make_parents(struct storage *st, const char *path, struct err_in
             *p = '\0';
             if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
                 return err_set(ei, ERR_IO, "could not create directory \"%s\": %s", dir,
-                               strerror(errno));
+                               ERR_ERRNO(errno));
             }
             char real[PATH_MAX];
             if (!realpath(dir, real)) {
                 return err_set(ei, ERR_IO, "could not resolve directory \"%s\": %s", dir,
-                               strerror(errno));
+                               ERR_ERRNO(errno));
             }
             /* levels above the root are outside it by construction; check once inside */
             bool is_prefix_of_root = false;
@@ -339,7 +339,7 @@ static enum err open_confined(struct storage *st, const struct storage_uri *u, i
     int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         return err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-                       "could not open file \"%s\": %s", u->path, strerror(errno));
+                       "could not open file \"%s\": %s", u->path, ERR_ERRNO(errno));
     }
     if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
         close(fd);
@@ -386,7 +386,7 @@ enum err storage__file_get(struct storage *st, const struct storage_uri *u, cons
         }
         if (n <= 0) {
             e = err_set(ei, ERR_IO, "could not read file \"%s\": %s", u->path,
-                        n < 0 ? strerror(errno) : "file shrank while reading");
+                        n < 0 ? ERR_ERRNO(errno) : "file shrank while reading");
             goto out;
         }
         got += (size_t)n;
@@ -435,7 +435,7 @@ enum err storage__file_put(struct storage *st, const struct storage_uri *u, cons
     if (src) {
         fd = open(src, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            return err_set(ei, ERR_IO, "could not open file \"%s\": %s", src, strerror(errno));
+            return err_set(ei, ERR_IO, "could not open file \"%s\": %s", src, ERR_ERRNO(errno));
         }
     }
     e = atomic_write(dest, fd, data, len, UINT64_MAX, opts->sum, NULL, opts, sst, ei);
@@ -460,7 +460,7 @@ enum err storage__file_head(struct storage *st, const struct storage_uri *u,
     struct stat sb;
     if (stat(real, &sb) != 0) {
         return err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-                       "could not stat file \"%s\": %s", u->path, strerror(errno));
+                       "could not stat file \"%s\": %s", u->path, ERR_ERRNO(errno));
     }
     if (!S_ISREG(sb.st_mode)) {
         return err_set(ei, ERR_INVALID, "\"%s\" is not a regular file", u->path);
@@ -513,7 +513,7 @@ enum err storage__file_delete(struct storage *st, const struct storage_uri *u,
         return err_set(ei, ERR_CONFLICT, "cannot delete \"%s\": it is a directory", u->path);
     }
     if (unlink(dest) != 0 && errno != ENOENT) {
-        return err_set(ei, ERR_IO, "could not delete \"%s\": %s", u->path, strerror(errno));
+        return err_set(ei, ERR_IO, "could not delete \"%s\": %s", u->path, ERR_ERRNO(errno));
     }
     return ERR_OK;
 }
@@ -600,7 +600,7 @@ static enum err walk(const char *base, const char *rel, const char *prefix, int 
     DIR *d = opendir(dir);
     if (!d) {
         return err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-                       "could not open directory \"%s\": %s", dir, strerror(errno));
+                       "could not open directory \"%s\": %s", dir, ERR_ERRNO(errno));
     }
     enum err e = ERR_OK;
     struct dirent *de;

@@ -534,7 +534,7 @@ enum err storage__s3_put(struct storage *st, const struct storage_uri *u, const 
     if (src) {
         struct stat sb;
         if (stat(src, &sb) != 0) {
-            return err_set(ei, ERR_IO, "could not stat file \"%s\": %s", src, strerror(errno));
+            return err_set(ei, ERR_IO, "could not stat file \"%s\": %s", src, ERR_ERRNO(errno));
         }
         if (!S_ISREG(sb.st_mode)) {
             return err_set(ei, ERR_INVALID, "\"%s\" is not a regular file", src);
