@@ -105,6 +105,11 @@ enum err workers_job_noop(struct workers_job *job, void *arg, struct err_info *e
         return err_set(ei, ERR_INTERNAL, "noop failure %d of %lld (as asked by fail_times)",
                        attempt, (long long)fail_times);
     }
-    workers_job_set_result(job, json_pack("{s:I, s:i}", "slept_ms", sleep_ms, "attempt", attempt));
+    json_t *result = json_pack("{s:I, s:i}", "slept_ms", sleep_ms, "attempt", attempt);
+    if (result == NULL) {
+        /* not a success without its result: the attempt is retried */
+        return err_set(ei, ERR_NOMEM, "out of memory for the noop result");
+    }
+    workers_job_set_result(job, result);
     return ERR_OK;
 }
