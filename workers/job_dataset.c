@@ -215,6 +215,11 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
         .refstore = ctx->refstore,
         .missing_reference = ctx->missing_reference,
     };
+    if (req->profile) {
+        cfg.reference_catalog = req->profile->reference_catalog;
+        cfg.expectations = req->profile->expectations;
+        cfg.no_previews = req->profile->has_previews && !req->profile->previews;
+    }
     /* the profile's missing_reference (checked when the profiles were loaded) wins */
     if (req->profile && req->profile->missing_reference &&
         pipeline_missing_ref_parse(req->profile->missing_reference, &cfg.missing_reference,

@@ -692,15 +692,31 @@ static int step_validate(struct run *r)
     if (proc_join(dir, sizeof dir, r->config_dir, "expectations", &ei) != ERR_OK) {
         return fail(r, PROC_GENERIC_ERROR, &ei, NULL);
     }
-    if (access(dir, F_OK) != 0) {
+    struct expect *own = NULL; /* the profile's expectations file */
+    if (r->cfg->expectations) {
+        char path[PROC_PATH_MAX];
+        json_t *doc = NULL;
+        enum err rc = proc_join(path, sizeof path, dir, r->cfg->expectations, &ei);
+        if (rc == ERR_OK) {
+            rc = expect_yaml_load(path, &doc, &ei);
+        }
+        if (rc == ERR_OK) {
+            rc = expect_compile(doc, r->cfg->expectations, &own, &ei);
+        }
+        json_decref(doc);
+        if (rc != ERR_OK) {
+            return fail(r, PROC_GENERIC_ERROR, &ei, "cannot load the profile's expectations");
+        }
+    } else if (access(dir, F_OK) != 0) {
         proc_log(&r->plog, "WARNING", "no expectations directory %s: inputs not validated", dir);
     } else if (expect_set_load_dir(dir, &set, &ei) != ERR_OK) {
         return fail(r, PROC_GENERIC_ERROR, &ei, "cannot load expectations");
     }
-    const struct expect *e = set ? expect_set_find(set, r->ds.instrument, "raw") : NULL;
+    const struct expect *e = own ? own : set ? expect_set_find(set, r->ds.instrument, "raw") : NULL;
     json_t *reports = json_array();
     if (!reports) {
         expect_set_destroy(set);
+        expect_destroy(own);
         err_set(&ei, ERR_NOMEM, "out of memory");
         return fail(r, PROC_CALDP_MEMORY_ERROR, &ei, NULL);
     }
@@ -717,7 +733,8 @@ static int step_validate(struct run *r)
         if (rc != ERR_OK) {
             code = fail(r, rc == ERR_NOMEM ? PROC_CALDP_MEMORY_ERROR : PROC_STAGE1_ERROR, &ei,
                         "corrupt or unreadable FITS input");
-        } else if (e && str_ends_with(r->inputs[i], "_raw.fits")) {
+        } else if (e && (own || str_ends_with(r->inputs[i], "_raw.fits"))) {
+            /* a profile's expectations apply to every input; the set's raw entries to raw files */
             rc = expect_validate(e, h, r->inputs[i], &rep, &ei);
             if (rc == ERR_INVALID && rep) {
                 code = fail(r, PROC_STAGE1_ERROR, &ei, "input does not meet expectations");
@@ -745,6 +762,7 @@ static int step_validate(struct run *r)
     }
     json_decref(reports);
     expect_set_destroy(set);
+    expect_destroy(own);
     return code;
 }
 
@@ -761,6 +779,9 @@ static int step_calibrate(struct run *r)
     cx.lookup_ud = r;
     cx.hooks = r->hooks;
     cx.refstore = r->cfg->refstore;
+    if (r->cfg->reference_catalog) {
+        str_copy(cx.refcat, sizeof cx.refcat, r->cfg->reference_catalog);
+    }
     cx.missing = r->cfg->missing_reference;
     step_event(r, 3, NULL);
     proc_log_divider(&r->plog, "stage 1");
@@ -926,6 +947,10 @@ static int step_previews(struct run *r)
     int failures = 0;
     step_event(r, 4, NULL);
     proc_log_divider(&r->vlog, "previews");
+    if (r->cfg->no_previews) {
+        proc_log(&r->vlog, "INFO", "previews: off in this dataset's profile");
+        return PROC_SUCCESS;
+    }
     err_info_clear(&ei);
     if (proc_list_dir(r->out_dir, "", ".fits", names, PROC_FILES_MAX, &n, &ei) != ERR_OK) {
         proc_log(&r->vlog, "ERROR", "%s", ei.msg);

@@ -113,6 +113,13 @@ struct pipeline_config {
      * this store (borrowed, shared by the runs of a process; NULL = none) */
     struct refstore *refstore;
     enum pipeline_missing_ref missing_reference; /* default (0): fail */
+    /* a dataset profile's choices (NULL/false = the defaults): the reference catalog (a file
+     * name under <config_dir>/references/ instead of <instrument>.yaml), the intake
+     * expectations (a file name under <config_dir>/expectations/ instead of the set's
+     * <instrument> raw entry), and no previews */
+    const char *reference_catalog;
+    const char *expectations;
+    bool no_previews;
     int simulate_error;            /* 1..255: fail with this code at once (0 = off) */
     int64_t simulate_publish_failure; /* fail the publication after N files (0 = off) */
     bool keep_work;                /* leave the scratch directory behind (debugging) */

@@ -250,7 +250,16 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
     for (size_t i = 0; i < 4; i++) {
         key_str(raw, ref_kws[i].keyword, values[i], sizeof values[i]);
     }
-    snprintf(catpath, sizeof catpath, "%s/references/%s.yaml", cx->config_dir, cx->instrument);
+    if (cx->refcat[0]) {
+        snprintf(catpath, sizeof catpath, "%s/references/%s", cx->config_dir, cx->refcat);
+        if (!file_exists(catpath)) {
+            *xcode = PROC_BESTREFS_ERROR;
+            return err_set(ei, ERR_NOT_FOUND, "reference catalog %s not found", catpath);
+        }
+    } else {
+        snprintf(catpath, sizeof catpath, "%s/references/%s.yaml", cx->config_dir,
+                 cx->instrument);
+    }
     if (cx->config_dir[0] && file_exists(catpath)) {
         rc = calib_refcat_load(catpath, &cat, ei);
         if (rc != ERR_OK) {

@@ -9,6 +9,8 @@
 struct proc_calib_ctx {
     char instrument[32];         /* "acs", "wfc3", "stis" */
     char config_dir[PROC_PATH_MAX]; /* references/ and expectations/ live here ("" = none) */
+    char refcat[PROC_PATH_MAX];     /* the reference catalog's file name under references/
+                                       ("" = <instrument>.yaml) */
     /* IRAF directory variables ("jref"): the value or NULL */
     const char *(*lookup)(void *ud, const char *name);
     void *lookup_ud;

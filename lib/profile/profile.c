@@ -81,6 +81,23 @@ blueprint_ok(const struct src *s, const char *bp_dir, const char *bp, struct err
     return ERR_OK;
 }
 
+/* @p name: a plain file name of <bp_dir>/../<sub>/ that exists. */
+static enum err config_file_ok(const struct src *s, const char *key, const char *bp_dir,
+                               const char *sub, const char *name, struct err_info *ei)
+{
+    if (strchr(name, '/') || name[0] == '.') {
+        FAIL(s, key, "%s: \"%.64s\" is not a file name of %s/", key, name, sub);
+    }
+    char path[4096];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/../%s/%s", bp_dir ? bp_dir : ".", sub, name) >=
+            (int)sizeof path ||
+        stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        FAIL(s, key, "%s: %.200s does not exist", key, path);
+    }
+    return ERR_OK;
+}
+
 static enum err one_key(const struct src *s, const char *k, const json_t *v, const char *bp_dir,
                         struct profile *p, struct err_info *ei)
 {
@@ -96,6 +113,8 @@ static enum err one_key(const struct src *s, const char *k, const json_t *v, con
         {"dataset_rule", offsetof(struct profile, dataset_rule)},
         {"output", offsetof(struct profile, output)},
         {"missing_reference", offsetof(struct profile, missing_reference)},
+        {"reference_catalog", offsetof(struct profile, reference_catalog)},
+        {"expectations", offsetof(struct profile, expectations)},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(k, strs[i].key) == 0) {
@@ -103,8 +122,22 @@ static enum err one_key(const struct src *s, const char *k, const json_t *v, con
                 FAIL(s, k, "%s must be a non-empty string", k);
             }
             *(const char **)(void *)((char *)p + strs[i].off) = json_string_value(v);
+            if (strcmp(k, "reference_catalog") == 0 || strcmp(k, "expectations") == 0) {
+                /* a file of <config>/references/ or <config>/expectations/ (beside blueprints/) */
+                return config_file_ok(s, k, bp_dir,
+                                      k[0] == 'r' ? "references" : "expectations",
+                                      json_string_value(v), ei);
+            }
             return ERR_OK;
         }
+    }
+    if (strcmp(k, "previews") == 0) {
+        if (!json_is_boolean(v)) {
+            FAIL(s, k, "previews must be true or false");
+        }
+        p->has_previews = true;
+        p->previews = json_is_true(v);
+        return ERR_OK;
     }
     if (strcmp(k, "compute") == 0) {
         if (!json_is_boolean(v)) {
@@ -425,7 +458,12 @@ json_t *profile_set_json(const struct profile_set *s)
                  set_str(o, "scheme", p->scheme) | json_object_set_new(o, "blueprints", bps) |
                  set_str(o, "queue", p->queue) | set_str(o, "instrument", p->instrument) |
                  set_str(o, "dataset_rule", p->dataset_rule) | set_str(o, "output", p->output) |
-                 set_str(o, "missing_reference", p->missing_reference);
+                 set_str(o, "missing_reference", p->missing_reference) |
+                 set_str(o, "reference_catalog", p->reference_catalog) |
+                 set_str(o, "expectations", p->expectations);
+        if (p->has_previews) {
+            rc |= json_object_set_new(o, "previews", json_boolean(p->previews));
+        }
         if (p->has_compute) {
             rc |= json_object_set_new(o, "compute", json_boolean(p->compute));
         }

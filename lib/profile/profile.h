@@ -8,7 +8,9 @@
  *   queue: ingest
  * plus, for dataset profiles, instrument, dataset_rule (a POSIX extended regex the dataset
  * name must match), output (an output URI template holding {dataset}: the job's output when
- * it gives none) and missing_reference (fail | skip).
+ * it gives none), missing_reference (fail | skip), reference_catalog and expectations (file
+ * names under <config>/references/ and <config>/expectations/, <config> being the blueprint
+ * directory's parent; they must exist) and previews (true | false).
  * Required: name, collection. Unknown keys, wrong types, a missing blueprint file, a bad regex
  * and duplicate names are refused with "file:line: what is wrong" (the line of the key; line 1
  * for a missing key). A loaded set is read-only and may be shared between threads.
@@ -40,6 +42,10 @@ struct profile {
     /* dataset profiles: "fail" (a reference the dataset needs and cannot find fails it) or
      * "skip" (calibrate without it, with a warning); NULL: not set (= fail) */
     const char *missing_reference;
+    const char *reference_catalog; /* a file of <config>/references/ (NULL: <instrument>.yaml) */
+    const char *expectations;      /* a file of <config>/expectations/ (NULL: by instrument) */
+    bool has_previews;
+    bool previews;                 /* false: no previews for the profile's datasets */
     size_t nbp;
     const char *blueprints[PROFILE_BLUEPRINTS_MAX];
     const char *file; /* where it came from */

@@ -11,6 +11,8 @@ the ctest PostgreSQL fixture:
     resubmitted: unchanged;
  2. the Kast frame kastb_b27_science with profile kast: on the profile's queue (a queue the
     job names wins), KAST/kastb_b27_science, one plane;
+ 2b. a profile with previews: false publishes no previews (one artifact); a profile naming its
+    own expectations file fails a frame that does not meet it, naming every violation;
  3. an unknown profile and a dataset outside the profile's dataset_rule are refused with 422
     naming params.profile and params.dataset; GET /v1/profiles lists hst and kast.
 
@@ -75,6 +77,17 @@ def run(db):
         kast = f.read().replace("queue: calib", "queue: kast-calib")
     with open(os.path.join(conf, "profiles", "kast.yaml"), "w") as f:
         f.write(kast + "missing_reference: skip\noutput: 'file:%s/{dataset}'\n" % out)
+    # kast without previews; kaststrict with intake expectations the frame does not meet
+    with open(os.path.join(conf, "profiles", "kastnp.yaml"), "w") as f:
+        f.write("name: kastnp\ncollection: KASTNP\nblueprints: [kast.blueprint]\n"
+                "dataset_rule: '^kast[br]_'\npreviews: false\noutput: 'file:%s/np/{dataset}'\n"
+                % out)
+    with open(os.path.join(conf, "expectations", "kast_strict.yaml"), "w") as f:
+        f.write("instrument: kast\nkind: raw\nhdus:\n  - name: PRIMARY\n    keywords:\n"
+                "      NOSUCHKEY: {type: string}\n      OBJECT: {type: string, enum: [M31]}\n")
+    with open(os.path.join(conf, "profiles", "kaststrict.yaml"), "w") as f:
+        f.write("name: kaststrict\ncollection: KASTS\nexpectations: kast_strict.yaml\n"
+                "output: 'file:%s/strict/{dataset}'\n" % out)
     with open(os.path.join(conf, "datasets.yaml"), "w") as f:
         f.write("collections:\n  - name: kast\n"
                 "    pattern: '(?<instrument>kast[br])_(?<frame>b[0-9]+)_science'\n")
@@ -157,6 +170,26 @@ def run(db):
               "kast observation: %s" % ET.tostring(doc)[:600])
         check(len(artifacts_of(planes["kastb_b27_science"])) == 3, "kast artifacts")
         print("ok: kast profile: KAST/kastb_b27_science", flush=True)
+
+        # profile choices: no previews; the profile's own intake expectations
+        j = d.submit({"kind": "dataset", "max_attempts": 1,
+                      "params": {"dataset": "kastb_b27_science", "input": "file:" + inp,
+                                 "profile": "kastnp"}})
+        b = wait_end(d, j["id"])
+        check(b["state"] == "succeeded" and
+              [p["type"] for p in b["result"]["products"]] == ["science"],
+              "previews: false: %s" % b.get("result"))
+        _, planes = planes_of(d, "KASTNP", "kastb_b27_science")
+        check(len(artifacts_of(planes["kastb_b27_science"])) == 1, "kastnp artifacts")
+        j = d.submit({"kind": "dataset", "max_attempts": 3,
+                      "params": {"dataset": "kastb_b27_science", "input": "file:" + inp,
+                                 "profile": "kaststrict"}})
+        b = wait_end(d, j["id"])
+        msg = (b.get("error") or {}).get("message", "")
+        check(b["state"] == "failed" and b["attempts"] == 1 and "NOSUCHKEY" in msg and
+              "OBJECT" in msg, "the profile's expectations: %s" % b)
+        print("ok: profile previews: false -> no previews; the profile's expectations file "
+              "checks the inputs", flush=True)
 
         # 3. refusals
         st, _, e = d.request("POST", "/v1/jobs", {"kind": "dataset", "params": {

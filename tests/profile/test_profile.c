@@ -165,6 +165,12 @@ static void test_missing_and_blueprints(void **state)
     refused("name: a\ncollection: C\noutput: 'file:/out/'\n", 3, "output must hold {dataset}");
     refused("name: a\ncollection: C\nmissing_reference: maybe\n", 3,
             "missing_reference must be fail or skip, not \"maybe\"");
+    refused("name: a\ncollection: C\npreviews: 'no'\n", 3, "previews must be true or false");
+    refused("name: a\ncollection: C\nexpectations: ../x.yaml\n", 3,
+            "expectations: \"../x.yaml\" is not a file name of expectations/");
+    snprintf(tail, sizeof tail, "reference_catalog: %s/../references/none.yaml does not exist",
+             bpdir);
+    refused("name: a\ncollection: C\nreference_catalog: none.yaml\n", 3, tail);
     refused("- a\n- b\n", 1, "a profile must be a YAML mapping");
 }
 
