@@ -171,10 +171,9 @@ static enum err caom_push(struct caom_run *cr, json_t *out, struct err_info *ei)
 /* CALDP codes worth another attempt: transfers and memory. */
 static bool transient(int code)
 {
+    /* transfers (archive, S3, reference store) are retried when the pipeline says the error
+     * was the network's or the server's (result.retryable), not a missing or refused file */
     switch (code) {
-    case PIPELINE_ASTROQUERY_ERROR:
-    case PIPELINE_S3_UPLOAD_ERROR:
-    case PIPELINE_S3_DOWNLOAD_ERROR:
     case PIPELINE_SUBPROCESS_MEMORY_ERROR:
     case PIPELINE_CALDP_MEMORY_ERROR:
     case PIPELINE_CONTAINER_MEMORY_ERROR:

@@ -34,8 +34,8 @@ struct job_dataset_ctx {
  * after publication, its outcome in result.caom ({"outcome", "uri", "acc_meta_checksum",
  * "artifacts"}; created, updated or unchanged). A failed dataset fails the job with code =
  * the lower-case CALDP exit name
- * ("stage1_error") and message "NAME[code]: reason": at once (ERR_INVALID) unless the code is
- * one that may get better by retrying (S3 up/download, astroquery, memory).
+ * ("stage1_error") and message "NAME[code]: reason": at once (ERR_INVALID) unless it may get
+ * better by retrying (pipeline_result.retryable: network, 5xx, I/O; or a memory code).
  */
 enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info *ei);
 

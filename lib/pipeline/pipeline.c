@@ -154,7 +154,12 @@ static int fail(struct run *r, int code, const struct err_info *ei, const char *
     }
     snprintf(r->reason, sizeof r->reason, "%s%s%s", what ? what : "", what && ei ? ": " : "",
              ei ? ei->msg : "");
-    r->res->retryable = ei && (ei->code == ERR_UNAVAILABLE || ei->code == ERR_TIMEOUT);
+    /* what another attempt may not meet: the network's and the servers' failures (refused
+     * connections, timeouts, resets, 5xx, S3 errors) and local I/O; never a missing, refused
+     * or invalid file */
+    r->res->retryable = ei && (ei->code == ERR_UNAVAILABLE || ei->code == ERR_TIMEOUT ||
+                               ei->code == ERR_HTTP || ei->code == ERR_STORAGE ||
+                               ei->code == ERR_IO);
     reason_user_paths(r);
     /* CALDP: a MemoryError is always CALDP_MEMORY_ERROR, so the orchestrator can retry the
      * job with more memory whatever the block that ran out */

@@ -171,8 +171,9 @@ struct pipeline_result {
     bool logged; /* the failure is in process.txt (EXIT line); false: it happened before the
                     log was open (bad dataset name, unusable output) */
     bool cancelled;
-    /* the failure came from a dependency that may recover (the reference store unavailable,
-     * timing out or answering 5xx): worth another attempt, whatever the code says */
+    /* the failure came from something that may recover (a server or store unreachable,
+     * timing out, resetting or answering 5xx; local I/O): worth another attempt, whatever the
+     * code says; false for missing, refused or invalid files */
     bool retryable;
     char dataset_dir[PIPELINE_URI_MAX]; /* data/<instrument>/<ds> as published */
     size_t n_products;

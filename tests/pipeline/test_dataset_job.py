@@ -672,6 +672,16 @@ def run(db):
         print("permanent (corrupt raw): failed on attempt 1: %s" % b["error"]["message"],
               flush=True)
         nothing_complete(out, DS, "corrupt raw")
+        # a dataset the archive does not have (404 for every file): permanent as well
+        j = d.submit({"kind": "dataset", "max_attempts": 3,
+                      "params": {"dataset": "j8bt09jcq", "input": "astroquery:",
+                                 "output": "file:" + out}})
+        b = wait_end(d, j["id"])
+        check(b["state"] == "failed" and b["attempts"] == 1 and
+              b["error"]["code"] == "astroquery_error" and
+              "has no raw files" in b["error"]["message"], "archive 404: %s" % b)
+        print("permanent (not in the archive): failed on attempt 1: %s" % b["error"]["message"],
+              flush=True)
 
     def other_daemon(name, extra):
         """A second obsflowd on its own database (its jobs are its own)."""
@@ -803,7 +813,7 @@ def run(db):
              p_cancel_calibrating)
         part("transient archive failures: retried with backoff, then succeeded",
              p_transient_retried)
-        part("corrupt raw: failed at once with STAGE1_ERROR[23]", p_permanent_input)
+        part("corrupt raw and a dataset the archive lacks: failed at once", p_permanent_input)
         part("remote repository 503: retried then failed; 403: failed at once", p_repository)
         part("products failing their expectations: not published, every violation named",
              p_products_invalid)
