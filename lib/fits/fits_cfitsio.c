@@ -7,6 +7,7 @@
 #include "core/str.h"
 
 #include <fitsio.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,11 +265,32 @@ out:
     return e;
 }
 
+static void cfitsio_init(void)
+{
+    fitsfile *fp = NULL;
+    int status = 0;
+    size_t size = 2880;
+    void *mem = calloc(1, size);
+    if (mem && fits_create_memfile(&fp, &mem, &size, 0, realloc, &status) == 0) {
+        status = 0;
+        fits_close_file(fp, &status);
+    }
+    fits_clear_errmsg();
+    free(mem);
+}
+
+void fits__cfitsio_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    (void)pthread_once(&once, cfitsio_init);
+}
+
 enum err fhdr__open_cfitsio(const char *path, const char *name, struct fhdr_file **out,
                             struct err_info *ei)
 {
     fitsfile *fp = NULL;
     int status = 0;
+    fits__cfitsio_init();
     /* diskfile: no extended-filename syntax, so '+' and '[' in names are literal */
     if (fits_open_diskfile(&fp, path, READONLY, &status)) {
         return fits_fail(ei, status, name, -1, "open FITS file");
@@ -289,6 +311,7 @@ enum err fhdr_file_parse_fits(const char *name, const void *data, size_t len,
     if (len < 2880) {
         return err_set(ei, ERR_FITS, "\"%s\" is not a FITS file: shorter than one block", name);
     }
+    fits__cfitsio_init();
     if (fits_open_memfile(&fp, name, READONLY, &mem, &size, 0, NULL, &status)) {
         return fits_fail(ei, status, name, -1, "open FITS data");
     }
@@ -306,6 +329,7 @@ enum err fhdr_cfitsio_scan(const void *data, size_t len, size_t *ncards, struct 
     size_t size = len;
     size_t total = 0;
     enum err e = ERR_OK;
+    fits__cfitsio_init();
     if (fits_open_memfile(&fp, "mem", READONLY, &mem, &size, 0, NULL, &status)) {
         return fits_fail(ei, status, "mem", -1, "open FITS data");
     }

@@ -7,6 +7,7 @@
 #endif
 
 #include "fits/fits_image.h"
+#include "fits/fits_int.h"
 
 #include "core/atomic_file.h"
 #include "core/str.h"
@@ -264,6 +265,7 @@ enum err fitsimg_open(const char *path, struct fitsimg **out, struct err_info *e
     }
     f->fd = f->gzipped ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     int status = 0;
+    fits__cfitsio_init();
     if (fits_open_diskfile(&f->fp, path, READONLY, &status)) {
         enum err e = fits_fail(ei, status, path, -1, "could not open");
         f->fp = NULL;
@@ -1102,6 +1104,7 @@ static enum err write_primary(int fd, const char *path, struct err_info *ei)
     fitsfile *m = NULL;
     int status = 0;
     LONGLONG head = 0, data = 0, end = 0;
+    fits__cfitsio_init();
     if (fits_create_memfile(&m, &mem, &size, 2880, realloc, &status) ||
         fits_create_img(m, BYTE_IMG, 0, NULL, &status) ||
         fits_update_key_log(m, "EXTEND", 1, "file may contain extensions", &status) ||

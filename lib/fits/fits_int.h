@@ -14,6 +14,12 @@ struct fhdr_file {
     size_t ncards;            /* cards in all HDUs (cap FHDR_MAX_FILE_CARDS) */
 };
 
+/* Initialise cfitsio once, before any fits_open_* / fits_create_* of this module: cfitsio
+ * initialises its global lock and driver table lazily on first use, which is a data race when
+ * the first uses happen in two threads at once (found by ThreadSanitizer: two ingest workers
+ * opening their first files). A pthread_once around one throw-away memory file. */
+void fits__cfitsio_init(void);
+
 /* first card allocation of an HDU read from text, at most (grows by doubling after) */
 #define FHDR_FIRST_CARDS 1024
 
