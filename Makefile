@@ -2,7 +2,7 @@
 #   make run    install what is missing, build, start the private PostgreSQL under var/,
 #               run obsflowd in the foreground on 127.0.0.1:8080 with the embedded defaults
 #   make test   install, build plain and ASan+UBSan, run every test in both, valgrind the units,
-#   make test-tsan  build-tsan: the service, queue and worker tests under ThreadSanitizer
+#               then the service, queue and worker tests under ThreadSanitizer (build-tsan)
 #   make bench  build and print the benchmark figures (README, Performance)
 #   make fuzz   build the libFuzzer targets with clang into build-fuzz (fuzz-run: run each)
 SHELL := /bin/bash
@@ -20,9 +20,10 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS := halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
 # The concurrent code under TSan (about 2 minutes): the service's units and the API drivers that
 # drive the HTTP threads and the worker pool through the daemon (api_flood is left out: its
-# 100 ms answers are a timing budget for an optimised build), the queue and the worker pool
-# against PostgreSQL, the atomic-file writers.
-TSAN_TESTS := ^(test_service_unit|test_queue_unit|test_queue_pg|test_workers_pg|test_workers_queues_pg|test_pg_restart|test_atomic_file|api_routes|api_queues|api_hardening|api_cli|api_crash|api_pg_restart)$$
+# 100 ms answers are a timing budget for an optimised build; dataset_job takes 3 minutes under
+# TSan, dataset_queues runs the same pipeline 2 at a time beside 20 ingests), the queue and the
+# worker pool against PostgreSQL, the atomic-file writers.
+TSAN_TESTS := ^(test_service_unit|test_queue_unit|test_queue_pg|test_workers_pg|test_workers_queues_pg|test_pg_restart|test_atomic_file|api_routes|api_queues|api_hardening|api_cli|api_crash|api_shutdown|api_progress|api_pg_restart|ingest_job|dataset_queues)$$
 TSAN_TARGETS := obsflowd obsflow test_service_unit test_queue_unit test_queue_pg test_workers_pg \
   test_workers_queues_pg test_pg_restart test_atomic_file
 # TSan's shadow memory needs a narrow mmap layout: kernels with vm.mmap_rnd_bits above 28 make
@@ -58,8 +59,8 @@ db: build
 run: db
 	exec $(BUILD)/obsflowd
 
-test: build build-asan
-	$(MAKE) --no-print-directory test-plain test-asan test-valgrind
+test: build build-asan build-tsan
+	$(MAKE) --no-print-directory test-plain test-asan test-valgrind test-tsan
 
 test-plain:
 	cd $(BUILD) && $(CTEST)
