@@ -1,6 +1,7 @@
 /* expect.c - compiled expectations, header model, card parser and the checker.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "expect/expect.h"
+#include "fits/fits.h"
 
 #include "core/buf.h"
 #include "core/re_check.h"
@@ -643,92 +644,51 @@ enum err expect_header_add_hdu(struct expect_header *h, int index, const char *e
 enum err expect_card_parse(const char *card, size_t len, char key[72], char *value, size_t cap,
                            enum expect_vtype *type, struct err_info *ei)
 {
-    size_t klen = 0;
+    /* the one FITS card parser is lib/fits's; this maps its kinds onto the validator's */
+    struct fhdr_card c;
     if (len > 80) {
         len = 80;
     }
-    /* keyword: columns 1-8, or up to '=' (long keywords are not FITS standard) */
-    while (klen < len && klen < 8 && card[klen] != ' ' && card[klen] != '=') {
-        klen++;
+    if (fhdr_card_parse(card, len, &c) != ERR_OK) {
+        if (len >= 10 && card[8] == '=' && card[9] == ' ') {
+            char k[9];
+            size_t kl = 8;
+            memcpy(k, card, 8);
+            while (kl > 0 && k[kl - 1] == ' ') {
+                kl--;
+            }
+            k[kl] = '\0';
+            return err_set_field(ei, ERR_PARSE, k, "card \"%s\" is not a valid FITS card "
+                                                   "(unterminated string, bad value or bytes)",
+                                 k);
+        }
+        return ERR_NOT_FOUND; /* no value indicator: nothing to check */
     }
-    if (klen == 0 || len < 10 || card[8] != '=' || card[9] != ' ') {
-        return ERR_NOT_FOUND;
-    }
-    memcpy(key, card, klen);
-    key[klen] = '\0';
-    size_t i = 10;
-    while (i < len && card[i] == ' ') {
-        i++;
-    }
-    if (i >= len || card[i] == '/') {
-        value[0] = '\0';
+    switch (c.type) {
+    case FHDR_NONE:
+        return ERR_NOT_FOUND; /* commentary */
+    case FHDR_UNDEF:
+    case FHDR_COMPLEX:
         *type = EXPECT_V_NONE;
-        return ERR_OK;
-    }
-    size_t o = 0;
-    if (card[i] == '\'') {
-        i++;
-        for (;;) {
-            if (i >= len) {
-                return err_set_field(ei, ERR_PARSE, key, "unterminated string in card \"%s\"",
-                                     key);
-            }
-            if (card[i] == '\'') {
-                if (i + 1 < len && card[i + 1] == '\'') {
-                    i += 2;
-                    if (o + 1 < cap) {
-                        value[o++] = '\'';
-                    }
-                    continue;
-                }
-                break;
-            }
-            if (o + 1 < cap) {
-                value[o++] = card[i];
-            }
-            i++;
-        }
-        while (o > 0 && value[o - 1] == ' ') {
-            o--;
-        }
-        value[o] = '\0';
-        *type = EXPECT_V_STRING;
-        return ERR_OK;
-    }
-    while (i < len && card[i] != '/') {
-        if (o + 1 < cap) {
-            value[o++] = card[i];
-        }
-        i++;
-    }
-    while (o > 0 && value[o - 1] == ' ') {
-        o--;
-    }
-    value[o] = '\0';
-    if (strcmp(value, "T") == 0 || strcmp(value, "F") == 0) {
+        break;
+    case FHDR_LOGICAL:
         *type = EXPECT_V_BOOL;
-        return ERR_OK;
+        break;
+    case FHDR_INT: {
+        int64_t iv;
+        *type = str_to_i64(c.value, INT64_MIN, INT64_MAX, &iv) == ERR_OK ? EXPECT_V_INT
+                                                                          : EXPECT_V_REAL;
+        break;
     }
-    int64_t iv;
-    if (str_to_i64(value, INT64_MIN, INT64_MAX, &iv) == ERR_OK) {
-        *type = EXPECT_V_INT;
-        return ERR_OK;
-    }
-    /* FITS allows a D exponent */
-    char tmp[128];
-    str_copy(tmp, sizeof tmp, value);
-    for (char *p = tmp; *p; p++) {
-        if (*p == 'D' || *p == 'd') {
-            *p = 'E';
-        }
-    }
-    double dv;
-    if (strlen(value) < sizeof tmp && str_to_double(tmp, &dv) == ERR_OK) {
+    case FHDR_FLOAT:
         *type = EXPECT_V_REAL;
-        return ERR_OK;
+        break;
+    case FHDR_STRING:
+        *type = EXPECT_V_STRING;
+        break;
     }
-    /* complex numbers "(1.0, 2.0)" and other forms: kept as text, typed as none */
-    *type = EXPECT_V_NONE;
+    str_copy(key, 72, c.key);
+    str_copy(value, cap, c.type == FHDR_UNDEF ? "" : fhdr_card_value(&c));
     return ERR_OK;
 }
 

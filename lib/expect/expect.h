@@ -108,10 +108,13 @@ NODISCARD enum err expect_header_from_fits(const char *path, struct expect_heade
 enum expect_vtype { EXPECT_V_STRING, EXPECT_V_INT, EXPECT_V_REAL, EXPECT_V_BOOL, EXPECT_V_NONE };
 
 /**
- * Parse the value of a card: keyword (trimmed, upper case as written), value text (strings
- * unquoted with '' folded and trailing blanks removed), and kind.
- * @return ERR_OK; ERR_NOT_FOUND when the card has no value indicator; ERR_PARSE for an
- *         unterminated string or a value that is none of the FITS kinds.
+ * Parse the value of a card with lib/fits's card parser (fhdr_card_parse, the one FITS card
+ * parser) and map its kinds: keyword (HIERARCH names included), value text (strings unquoted
+ * with '' folded and trailing blanks removed), and kind (complex and empty values are
+ * EXPECT_V_NONE).
+ * @return ERR_OK; ERR_NOT_FOUND for commentary cards and cards without a value indicator;
+ *         ERR_PARSE (field = the keyword) for a valued card that is not FITS (unterminated
+ *         string, control bytes, bad keyword characters).
  */
 NODISCARD enum err expect_card_parse(const char *card, size_t len, char key[72], char *value,
                                      size_t cap, enum expect_vtype *type, struct err_info *ei);

@@ -272,7 +272,7 @@ static void test_card_parse(void **state)
     char key[72], val[128];
     enum expect_vtype t;
     struct err_info ei;
-    assert_int_equal(expect_card_parse("OBJECT  = 'O''Brien  '   / c", 29, key, val, sizeof val,
+    assert_int_equal(expect_card_parse("OBJECT  = 'O''Brien  '   / c", 28, key, val, sizeof val,
                                        &t, NULL),
                      ERR_OK);
     assert_string_equal(key, "OBJECT");
@@ -299,6 +299,14 @@ static void test_card_parse(void **state)
     assert_int_equal(expect_card_parse("BAD     = 'never ends", 21, key, val, sizeof val, &t, &ei),
                      ERR_PARSE);
     assert_string_equal(ei.field, "BAD");
+    /* lib/fits's rules now: a control byte in a card is not FITS; HIERARCH keywords are read */
+    assert_int_equal(expect_card_parse("OBJECT  = 'a\tb'", 16, key, val, sizeof val, &t, &ei),
+                     ERR_PARSE);
+    assert_int_equal(expect_card_parse("HIERARCH ESO DET GAIN = 1.5", 27, key, val, sizeof val,
+                                       &t, NULL),
+                     ERR_OK);
+    assert_string_equal(key, "ESO DET GAIN");
+    assert_int_equal(t, EXPECT_V_REAL);
 }
 
 /* ---- product expectations ---------------------------------------------------------------- */
