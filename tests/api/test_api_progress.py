@@ -12,8 +12,8 @@ through the real obsflowd on a fresh database of the ctest PostgreSQL fixture:
     tests/support/make_refs.py) records each pipeline step as an event
     in order (fetch, validate, calibrate, previews, publish; index i of 5), each naming the step
     before it with its duration, and keeps "publish" 5/5 as its progress;
- 3. an ingest job (a shared STIS raw file) reports its one step "ingest" with its inputs and
-    collection, and its duration in the last step event.
+ 3. an ingest job (a shared STIS raw file) reports no steps (one short step; the writes cost a
+    third of the ingest throughput), so its progress stays null and it has no step events.
 
 SPDX-License-Identifier: Apache-2.0
 """
@@ -136,12 +136,10 @@ def ingest_progress(d, root):
                              "uris": ["file:" + os.path.join(root, "in", "o4sp040b0_raw.fits")]}})
     b = ended(d, j["id"])
     check(b["state"] == "succeeded", "ingest job: %s" % b)
-    p = b["progress"]
-    check(p["step"] == "ingest" and p["index"] == 1 and p["nsteps"] == 1 and
-          p["detail"] == "1 input(s) into PROGRESS", "ingest progress: %s" % p)
+    # an ingest is one short step: it reports none (its cost was a third of the throughput)
+    check(b["progress"] is None, "ingest progress: %s" % b["progress"])
     ev = step_events(d, j["id"])
-    check([e["message"] for e in ev] == ["step 1/1: ingest", "steps done"] and
-          ev[1]["step"]["previous"]["name"] == "ingest", "ingest step events: %s" % ev)
+    check(ev == [], "ingest step events: %s" % ev)
 
 
 def run(db):
