@@ -342,13 +342,9 @@ static enum err caom_setup(struct daemon *d, struct err_info *ei)
     } else if (errno != ENOENT) {
         return err_set(ei, ERR_IO, "could not read %s: %s", path, ERR_ERRNO(errno));
     }
-    e = repo_store_create(d->db, d->caom_cols, &d->repo, ei);
-    if (e == ERR_OK) {
-        /* compute collections project with wcslib, as the clients' --compute does */
-        struct caom_compute_opts copts = {.pix2sky = f2c_pix2sky, .pix2sky_ctx = NULL};
-        repo_store_set_compute(d->repo, &copts);
-    }
-    return e;
+    /* compute collections project with wcslib (lib/caom's caom_wcs_pix2sky), as the
+     * clients' --compute does */
+    return repo_store_create(d->db, d->caom_cols, &d->repo, ei);
 }
 
 /* The ingest kind's shared context: input storage (data roots, AWS_* credentials), the push

@@ -805,9 +805,14 @@ typedef enum err (*caom_pix2sky_fn)(void *ctx, const struct caom_spatial_wcs *wc
  * plane, the quantity and why). */
 typedef void (*caom_compute_warn_fn)(void *ctx, const char *msg);
 
+/** The projection of every computation: the chunk's spatial WCS (with RADESYS and EQUINOX)
+ * through wcslib (lib/wcs, wcsx_pix2sky). A caom_pix2sky_fn; @p ctx is unused. */
+NODISCARD enum err caom_wcs_pix2sky(void *ctx, const struct caom_spatial_wcs *wcs,
+                                    const double *pix, double *world, size_t n,
+                                    struct err_info *ei);
+
 struct caom_compute_opts {
-    caom_pix2sky_fn pix2sky;  /* NULL: the built-in projections (TAN SIN ARC STG ZEA CAR
-                                 CEA MER AIT HPX and linear) */
+    caom_pix2sky_fn pix2sky;  /* NULL: caom_wcs_pix2sky (wcslib); a hook only for tests */
     void *pix2sky_ctx;        /* passed to pix2sky */
     caom_compute_warn_fn warn; /* NULL: a quantity that cannot be computed fails the call (as
                                   a repository refuses the document); set: that quantity is

@@ -1,10 +1,11 @@
 /* caom_compute.c - plane computed metadata (position, energy, time, polarization) from the
  * chunk WCS, following the server's caom2-compute rules (caom2.md 3.4).
- * Footprints of CoordFunction2D chunks come from a pix2sky hook (wcslib through lib/wcs) or
- * from the built-in projections below (TAN SIN ARC STG ZEA CAR CEA MER AIT HPX, linear).
+ * Footprints of CoordFunction2D chunks come from wcslib through lib/wcs (caom_wcs_pix2sky),
+ * the one projection code of obsflow.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "caom/caom.h"
 #include "caom/caom_int.h"
+#include "wcs/wcs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -147,164 +148,7 @@ static bool use_chunk(const char *pt, const struct caom_artifact *a, const struc
                         for (const struct caom_chunk *c = part->chunks[k_]; c; c = NULL)          \
                             if (use_chunk((pt), a, part, c))
 
-/* ---- built-in celestial projections ----------------------------------------------------- */
-
-enum proj {
-    PRJ_NONE, PRJ_LINEAR, PRJ_TAN, PRJ_SIN, PRJ_ARC, PRJ_STG, PRJ_ZEA,
-    PRJ_CAR, PRJ_CEA, PRJ_MER, PRJ_AIT, PRJ_HPX
-};
-
-static enum proj proj_of(const char *ctype)
-{
-    static const struct {
-        const char *code;
-        enum proj p;
-    } t[] = {
-        {"TAN", PRJ_TAN}, {"SIN", PRJ_SIN}, {"ARC", PRJ_ARC}, {"STG", PRJ_STG},
-        {"ZEA", PRJ_ZEA}, {"CAR", PRJ_CAR}, {"CEA", PRJ_CEA}, {"MER", PRJ_MER},
-        {"AIT", PRJ_AIT}, {"HPX", PRJ_HPX},
-    };
-    if (!ctype)
-        return PRJ_NONE;
-    size_t n = strlen(ctype);
-    if (n <= 4 || !strchr(ctype, '-'))
-        return PRJ_LINEAR;
-    if (n < 8)
-        return PRJ_NONE;
-    for (size_t i = 0; i < ARRAY_LEN(t); i++)
-        if (strncmp(ctype + 5, t[i].code, 3) == 0)
-            return t[i].p;
-    return PRJ_NONE;
-}
-
-static bool zenithal(enum proj p)
-{
-    return p == PRJ_TAN || p == PRJ_SIN || p == PRJ_ARC || p == PRJ_STG || p == PRJ_ZEA;
-}
-
-/* Projection plane (x, y degrees) to native spherical (phi, theta degrees). */
-static bool deproject(enum proj p, double x, double y, double *phi, double *theta)
-{
-    double r = hypot(x, y);
-    switch (p) {
-    case PRJ_TAN:
-    case PRJ_SIN:
-    case PRJ_ARC:
-    case PRJ_STG:
-    case PRJ_ZEA:
-        *phi = r == 0.0 ? 0.0 : atan2(x, -y) * R2D;
-        if (p == PRJ_TAN) {
-            *theta = atan2(R2D, r) * R2D;
-        } else if (p == PRJ_SIN) {
-            double s = r * D2R;
-            if (s > 1.0 + 1e-13)
-                return false;
-            *theta = acos(fmin(s, 1.0)) * R2D;
-        } else if (p == PRJ_ARC) {
-            *theta = 90.0 - r;
-        } else if (p == PRJ_STG) {
-            *theta = 90.0 - 2.0 * atan(r * D2R / 2.0) * R2D;
-        } else {
-            double s = r * D2R / 2.0;
-            if (s > 1.0 + 1e-13)
-                return false;
-            *theta = 90.0 - 2.0 * asin(fmin(s, 1.0)) * R2D;
-        }
-        return true;
-    case PRJ_CAR:
-        *phi = x;
-        *theta = y;
-        return fabs(y) <= 90.0;
-    case PRJ_CEA: {
-        double s = y * D2R;
-        if (fabs(s) > 1.0)
-            return false;
-        *phi = x;
-        *theta = asin(s) * R2D;
-        return true;
-    }
-    case PRJ_MER:
-        *phi = x;
-        *theta = 2.0 * atan(exp(y * D2R)) * R2D - 90.0;
-        return true;
-    case PRJ_AIT: {
-        double a = M_PI * x / 720.0, b = M_PI * y / 360.0;
-        double z2 = 1.0 - a * a - b * b;
-        if (z2 < 0.5)
-            return false;
-        double z = sqrt(z2);
-        *phi = 2.0 * atan2(M_PI * z * x / 360.0, 2.0 * z2 - 1.0) * R2D;
-        double s = M_PI * y * z / 180.0;
-        if (fabs(s) > 1.0)
-            return false;
-        *theta = asin(s) * R2D;
-        return true;
-    }
-    case PRJ_HPX: {
-        /* H = 4, K = 3 (Calabretta & Roukema 2007) */
-        const double hh = 4.0, kk = 3.0;
-        double yx = 90.0 * (kk - 1.0) / hh;
-        if (fabs(y) <= yx) {
-            *phi = x;
-            *theta = asin(y * hh / (90.0 * kk)) * R2D;
-            return true;
-        }
-        double sigma = (kk + 1.0) / 2.0 - fabs(y) * hh / 180.0;
-        if (sigma < 0.0)
-            return false;
-        double s = 1.0 - sigma * sigma / kk;
-        if (fabs(s) > 1.0)
-            return false;
-        *theta = (y < 0 ? -1.0 : 1.0) * asin(s) * R2D;
-        double xc = -180.0 + (2.0 * floor((x + 180.0) * hh / 360.0) + 1.0) * 180.0 / hh;
-        *phi = sigma == 0.0 ? xc : xc + (x - xc) / sigma;
-        return true;
-    }
-    default:
-        return false;
-    }
-}
-
-/* Native (phi, theta) to celestial (lon, lat) for reference value (a0, d0), native reference
- * point (phi0, theta0) and the default LONPOLE/LATPOLE. */
-static void native_to_celestial(double phi, double theta, double a0, double d0, double phi0,
-                                double theta0, double *lon, double *lat)
-{
-    double phip = d0 >= theta0 ? 0.0 : 180.0;
-    if (theta0 == 90.0)
-        phip = 180.0;
-    double ap, dp;
-    if (theta0 == 90.0) {
-        ap = a0;
-        dp = d0;
-    } else {
-        double u = atan2(sin(theta0 * D2R), cos(theta0 * D2R) * cos((phip - phi0) * D2R)) * R2D;
-        double den = sqrt(1.0 - pow(cos(theta0 * D2R) * sin((phip - phi0) * D2R), 2));
-        double v = acos(fmax(-1.0, fmin(1.0, sin(d0 * D2R) / den))) * R2D;
-        double c1 = u + v, c2 = u - v;
-        bool ok1 = c1 >= -90.0 - 1e-9 && c1 <= 90.0 + 1e-9;
-        bool ok2 = c2 >= -90.0 - 1e-9 && c2 <= 90.0 + 1e-9;
-        if (ok1 && ok2)
-            dp = fabs(c1 - 90.0) <= fabs(c2 - 90.0) ? c1 : c2; /* LATPOLE default +90 */
-        else
-            dp = ok1 ? c1 : c2;
-        dp = fmax(-90.0, fmin(90.0, dp));
-        if (fabs(fabs(dp) - 90.0) < 1e-12) {
-            ap = dp > 0 ? a0 - phi0 + phip + 180.0 : a0 + phi0 - phip;
-        } else {
-            double y = sin((phip - phi0) * D2R) * cos(theta0 * D2R) * cos(dp * D2R);
-            double x = sin(theta0 * D2R) - sin(dp * D2R) * sin(d0 * D2R);
-            ap = a0 - atan2(y, x) * R2D;
-        }
-    }
-    double st = sin(theta * D2R), ct = cos(theta * D2R);
-    double sdp = sin(dp * D2R), cdp = cos(dp * D2R);
-    double dphi = (phi - phip) * D2R;
-    double x = st * cdp - ct * sdp * cos(dphi);
-    double y = -ct * sin(dphi);
-    *lon = ap + atan2(y, x) * R2D;
-    *lat = asin(fmax(-1.0, fmin(1.0, st * sdp + ct * cdp * cos(dphi)))) * R2D;
-}
+/* ---- celestial WCS through wcslib (lib/wcs), the one projection code ------------------ */
 
 static double norm_lon(double l)
 {
@@ -314,35 +158,41 @@ static double norm_lon(double l)
     return l;
 }
 
-static enum err builtin_pix2sky(const struct caom_spatial_wcs *w, const double *pix, double *world,
-                                size_t n, struct err_info *ei)
+static void wcs_str(char *dst, const char *src)
 {
+    snprintf(dst, WCSX_STR_MAX, "%s", src ? src : "");
+}
+
+enum err caom_wcs_pix2sky(void *ctx, const struct caom_spatial_wcs *w, const double *pix,
+                          double *world, size_t n, struct err_info *ei)
+{
+    struct wcsx_position p;
+    (void)ctx;
+    memset(&p, 0, sizeof p);
+    if (!w || !w->axis.function || !w->axis.axis1.ctype || !w->axis.axis2.ctype)
+        return err_set(ei, ERR_WCS, "spatial WCS has no function to project");
     const struct caom_coord_function2d *f = w->axis.function;
-    enum proj p1 = proj_of(w->axis.axis1.ctype), p2 = proj_of(w->axis.axis2.ctype);
-    if (p1 == PRJ_NONE || p1 != p2)
-        return err_set(ei, ERR_WCS, "unsupported celestial projection %s/%s",
-                       w->axis.axis1.ctype ? w->axis.axis1.ctype : "",
-                       w->axis.axis2.ctype ? w->axis.axis2.ctype : "");
-    double cd11 = f->cd11.set ? f->cd11.v : 0, cd12 = f->cd12.set ? f->cd12.v : 0;
-    double cd21 = f->cd21.set ? f->cd21.v : 0, cd22 = f->cd22.set ? f->cd22.v : 0;
-    double a0 = f->ref_coord.coord1.val, d0 = f->ref_coord.coord2.val;
-    for (size_t i = 0; i < n; i++) {
-        double dx = pix[2 * i] - f->ref_coord.coord1.pix, dy = pix[2 * i + 1] - f->ref_coord.coord2.pix;
-        double x = cd11 * dx + cd12 * dy, y = cd21 * dx + cd22 * dy;
-        if (p1 == PRJ_LINEAR) {
-            world[2 * i] = a0 + x;
-            world[2 * i + 1] = d0 + y;
-            continue;
-        }
-        double phi, theta;
-        if (!deproject(p1, x, y, &phi, &theta))
-            return err_set(ei, ERR_WCS, "pixel (%g, %g) is outside the %s projection", pix[2 * i],
-                           pix[2 * i + 1], w->axis.axis1.ctype);
-        double th0 = zenithal(p1) ? 90.0 : 0.0;
-        native_to_celestial(phi, theta, a0, d0, 0.0, th0, &world[2 * i], &world[2 * i + 1]);
-        world[2 * i] = norm_lon(world[2 * i]);
+    wcs_str(p.ctype1, w->axis.axis1.ctype);
+    wcs_str(p.cunit1, w->axis.axis1.cunit);
+    wcs_str(p.ctype2, w->axis.axis2.ctype);
+    wcs_str(p.cunit2, w->axis.axis2.cunit);
+    p.has_function = true;
+    p.naxis1 = (long)f->dimension.naxis1;
+    p.naxis2 = (long)f->dimension.naxis2;
+    p.crpix1 = f->ref_coord.coord1.pix;
+    p.crval1 = f->ref_coord.coord1.val;
+    p.crpix2 = f->ref_coord.coord2.pix;
+    p.crval2 = f->ref_coord.coord2.val;
+    p.cd11 = f->cd11.set ? f->cd11.v : 0.0;
+    p.cd12 = f->cd12.set ? f->cd12.v : 0.0;
+    p.cd21 = f->cd21.set ? f->cd21.v : 0.0;
+    p.cd22 = f->cd22.set ? f->cd22.v : 0.0;
+    wcs_str(p.coordsys, w->coordsys);
+    if (w->equinox.set) {
+        p.equinox.set = true;
+        p.equinox.v = w->equinox.v;
     }
-    return ERR_OK;
+    return wcsx_pix2sky(&p, pix, world, n, ei);
 }
 
 /* Galactic (l, b) to equatorial J2000 (ra, dec), IAU 1958 pole and origin in FK5. */
@@ -578,7 +428,7 @@ static enum err chunk_footprint(const struct caom_spatial_wcs *w, const struct c
         double n1 = (double)f->dimension.naxis1, n2 = (double)f->dimension.naxis2;
         double pix[8] = {0.5, 0.5, n1 + 0.5, 0.5, n1 + 0.5, n2 + 0.5, 0.5, n2 + 0.5};
         enum err rc = o && o->pix2sky ? o->pix2sky(o->pix2sky_ctx, w, pix, ll, 4, ei)
-                                      : builtin_pix2sky(w, pix, ll, 4, ei);
+                                      : caom_wcs_pix2sky(NULL, w, pix, ll, 4, ei);
         if (rc)
             return rc;
         *n = 4;

@@ -49,9 +49,7 @@ enum err f2c_build_files(const struct f2c_opts *opts,
         goto out;
     }
     if (files->compute) {
-        struct caom_compute_opts copts = {.pix2sky = f2c_pix2sky,
-                                          .pix2sky_ctx = NULL,
-                                          .warn = files->warn,
+        struct caom_compute_opts copts = {.warn = files->warn,
                                           .warn_ctx = files->warn_ctx};
         if ((e = caom_observation_compute(obs, &copts, ei)) != ERR_OK) {
             goto out;

@@ -741,27 +741,3 @@ out:
     return e;
 }
 
-enum err f2c_pix2sky(void *ctx, const struct caom_spatial_wcs *wcs, const double *pix,
-                     double *world, size_t n, struct err_info *ei)
-{
-    struct wcsx_position p;
-    (void)ctx;
-    memset(&p, 0, sizeof p);
-    if (!wcs || !wcs->axis.function || !wcs->axis.axis1.ctype || !wcs->axis.axis2.ctype) {
-        return err_set(ei, ERR_WCS, "spatial WCS has no function to project");
-    }
-    const struct caom_coord_function2d *f = wcs->axis.function;
-    str_copy(p.ctype1, sizeof p.ctype1, wcs->axis.axis1.ctype);
-    str_copy(p.ctype2, sizeof p.ctype2, wcs->axis.axis2.ctype);
-    p.naxis1 = (long)f->dimension.naxis1;
-    p.naxis2 = (long)f->dimension.naxis2;
-    p.crpix1 = f->ref_coord.coord1.pix;
-    p.crval1 = f->ref_coord.coord1.val;
-    p.crpix2 = f->ref_coord.coord2.pix;
-    p.crval2 = f->ref_coord.coord2.val;
-    p.cd11 = f->cd11.set ? f->cd11.v : 0.0;
-    p.cd12 = f->cd12.set ? f->cd12.v : 0.0;
-    p.cd21 = f->cd21.set ? f->cd21.v : 0.0;
-    p.cd22 = f->cd22.set ? f->cd22.v : 0.0;
-    return wcsx_pix2sky(&p, pix, world, n, ei);
-}

@@ -91,8 +91,4 @@ struct f2c_files {
 NODISCARD enum err f2c_build_files(const struct f2c_opts *opts, const struct f2c_files *files,
                                    struct caom_observation **out, struct err_info *ei);
 
-/** A caom_pix2sky_fn backed by wcslib (lib/wcs), for caom_observation_compute. */
-NODISCARD enum err f2c_pix2sky(void *ctx, const struct caom_spatial_wcs *wcs,
-                               const double *pix, double *world, size_t n, struct err_info *ei);
-
 #endif

@@ -122,9 +122,8 @@ NODISCARD enum err repo_store_create(struct db_pool *pool,
 void repo_store_free(struct repo_store *s);
 
 /** How plane metadata of compute collections is computed (borrowed, copied); default: lib/caom's
- * built-in projections. Give the projection the clients use (f2c_pix2sky, wcslib) so that a
- * client that computes before pushing builds the same values the store does. Call before the
- * store is shared between threads. */
+ * (wcslib through caom_wcs_pix2sky, as every client of obsflow computes). For tests. Call
+ * before the store is shared between threads. */
 void repo_store_set_compute(struct repo_store *s, const struct caom_compute_opts *opts);
 
 /** The collections the store serves (borrowed). */
