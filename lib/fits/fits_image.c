@@ -60,11 +60,13 @@ static enum err fits_fail(struct err_info *ei, int status, const char *path, int
             *p = (char)(*p - 'A' + 'a');
         }
     }
+    /* cfitsio out of memory (its memory files grow with our realloc) is ERR_NOMEM */
+    enum err code = status == MEMORY_ALLOCATION ? ERR_NOMEM : ERR_FITS;
     if (hdu >= 0) {
-        return err_set(ei, ERR_FITS, "file \"%s\", hdu %d: %s: %s (cfitsio %d%s%s)", path, hdu,
-                       what, text, status, detail[0] ? ": " : "", detail);
+        return err_set(ei, code, "file \"%s\", hdu %d: %s: %s (cfitsio %d%s%s)", path, hdu, what,
+                       text, status, detail[0] ? ": " : "", detail);
     }
-    return err_set(ei, ERR_FITS, "file \"%s\": %s: %s (cfitsio %d%s%s)", path, what, text, status,
+    return err_set(ei, code, "file \"%s\": %s: %s (cfitsio %d%s%s)", path, what, text, status,
                    detail[0] ? ": " : "", detail);
 }
 
