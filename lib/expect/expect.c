@@ -21,11 +21,13 @@
 #define EXPECT_NAXIS_MAX  8  /* most NAXIS values listed */
 #define EXPECT_VALUE_MAX  1024
 
-/* best-effort append to a capped text buffer: truncation is acceptable for summaries */
-#define BUF_TRY(call)                                                                              \
+/* append to a capped text buffer: truncation is acceptable for summaries, running out of memory
+ * is not (it sets *nomem: the report would be incomplete) */
+#define BUF_TRY(nomem, call)                                                                       \
     do {                                                                                           \
-        enum err e_ = (call);                                                                      \
-        (void)e_;                                                                                  \
+        if ((call) == ERR_NOMEM) {                                                                 \
+            *(nomem) = true;                                                                       \
+        }                                                                                          \
     } while (0)
 
 enum ktype { KT_ANY = 0, KT_STRING, KT_NUMBER, KT_INTEGER, KT_BOOLEAN };
@@ -764,9 +766,10 @@ static void violate(struct report *r, const char *path, const char *rule, const 
         r->nomem = true;
     }
     if (r->n <= 8) {
-        BUF_TRY(buf_printf(&r->summary, "%s%s (%s)", r->n > 1 ? ", " : "", path, rule));
+        BUF_TRY(&r->nomem,
+                buf_printf(&r->summary, "%s%s (%s)", r->n > 1 ? ", " : "", path, rule));
     } else if (r->n == 9) {
-        BUF_TRY(buf_puts(&r->summary, ", ..."));
+        BUF_TRY(&r->nomem, buf_puts(&r->summary, ", ..."));
     }
 }
 
@@ -842,24 +845,26 @@ static double card_number(const struct card *c)
     return d;
 }
 
-static bool enum_ok(const struct krule *k, const struct card *c, struct buf *expected)
+static bool enum_ok(const struct krule *k, const struct card *c, struct buf *expected,
+                    bool *nomem)
 {
     size_t i;
     json_t *x;
     bool ok = false;
     json_array_foreach(k->enums, i, x) {
         if (json_is_string(x)) {
-            BUF_TRY(buf_printf(expected, "%s'%s'", i ? ", " : "", json_string_value(x)));
+            BUF_TRY(nomem, buf_printf(expected, "%s'%s'", i ? ", " : "", json_string_value(x)));
             if (c->type == EXPECT_V_STRING && strcasecmp(c->value, json_string_value(x)) == 0) {
                 ok = true;
             }
         } else if (json_is_boolean(x)) {
-            BUF_TRY(buf_printf(expected, "%s%s", i ? ", " : "", json_is_true(x) ? "T" : "F"));
+            BUF_TRY(nomem,
+                    buf_printf(expected, "%s%s", i ? ", " : "", json_is_true(x) ? "T" : "F"));
             if (c->type == EXPECT_V_BOOL && (c->value[0] == 'T') == json_is_true(x)) {
                 ok = true;
             }
         } else {
-            BUF_TRY(buf_printf(expected, "%s%.17g", i ? ", " : "", json_number_value(x)));
+            BUF_TRY(nomem, buf_printf(expected, "%s%.17g", i ? ", " : "", json_number_value(x)));
             if ((c->type == EXPECT_V_INT || c->type == EXPECT_V_REAL) &&
                 card_number(c) == json_number_value(x)) {
                 ok = true;
@@ -916,7 +921,7 @@ static void check_keyword(struct report *r, const char *hpath, const struct hdu 
     if (k->enums) {
         struct buf exp;
         buf_init(&exp, 4096);
-        if (!enum_ok(k, c, &exp)) {
+        if (!enum_ok(k, c, &exp, &r->nomem)) {
             char e[4200];
             snprintf(e, sizeof e, "one of %s", buf_cstr(&exp));
             violate(r, path, "enum", e, c->raw);
