@@ -1,7 +1,8 @@
 /* test_calib_alloc_fail.c - allocation-failure injection over lib/calib (issue 9 item 7):
  * malloc, calloc and realloc are wrapped at link time (tests/support/alloc_fail.c), so the n-th
  * allocation of lib/calib, lib/fits and lib/core fails, for every n until the operation runs
- * through. Each run of the chain (calib_run), the combiner (calib_combine_files) and the
+ * through. Each run of the chain (calib_run, and calib_run_file streaming it from files), the
+ * combiner (calib_combine_files) and the
  * reference catalog (calib_refcat_parse, calib_refcat_select) must end in ERR_NOMEM or in the
  * complete result (equal, bit for bit, to the one computed without failures), never in a crash,
  * another error, a product file or a temporary left behind, or (under ASan/valgrind) a leak.
@@ -182,6 +183,126 @@ static void test_chain_ccdproc(void **state)
 {
     (void)state;
     torture_chain(CALIB_MODE_CCDPROC);
+}
+
+/* The same chain streamed from files (calib_run_file: one-row bands), the frame and its
+ * references written by calib_frame_write. */
+static char run_in[2300], run_bias[2300], run_dark[2300], run_flat[2300];
+
+static int count_files(void);
+
+static void write_frame(const struct calib_frame *f, const char *path)
+{
+    struct calib_record rec;
+    struct calib_write_opts wo = {.no_sync = true};
+    struct err_info ei;
+    memset(&rec, 0, sizeof rec);
+    if (f->has_exptime) {
+        calib_record_num(&rec, "EXPTIME", f->exptime, "exposure time");
+        calib_record_num(&rec, "DARKTIME", f->darktime, "dark time");
+    }
+    if (calib_frame_write(f, path, NULL, &rec, &wo, &ei) != ERR_OK) {
+        fail_msg("%s", ei.msg);
+    }
+}
+
+static void read_run_product(const char *path, double *sci, double *err, double *dq)
+{
+    struct err_info ei;
+    struct fitsimg *f = NULL;
+    if (fitsimg_open(path, &f, &ei) != ERR_OK) {
+        fail_msg("%s", ei.msg);
+    }
+    assert_int_equal(fitsimg_select_name(f, "SCI", 1, &ei), ERR_OK);
+    assert_int_equal(fitsimg_read_rows(f, 0, NY, sci, &ei), ERR_OK);
+    assert_int_equal(fitsimg_select_name(f, "ERR", 1, &ei), ERR_OK);
+    assert_int_equal(fitsimg_read_rows(f, 0, NY, err, &ei), ERR_OK);
+    assert_int_equal(fitsimg_select_name(f, "DQ", 1, &ei), ERR_OK);
+    assert_int_equal(fitsimg_read_rows(f, 0, NY, dq, &ei), ERR_OK);
+    fitsimg_close(f);
+}
+
+static void torture_run_file(enum calib_mode mode)
+{
+    struct refs r;
+    struct calib_frame f;
+    struct calib_plan p;
+    struct err_info ei;
+    refs_new(&r);
+    frame_new(&f, 1000.0, 7.0, 100.0);
+    snprintf(run_in, sizeof run_in, "%s/run_in.fits", tmpdir);
+    snprintf(run_bias, sizeof run_bias, "%s/run_bias.fits", tmpdir);
+    snprintf(run_dark, sizeof run_dark, "%s/run_dark.fits", tmpdir);
+    snprintf(run_flat, sizeof run_flat, "%s/run_flat.fits", tmpdir);
+    write_frame(&f, run_in);
+    write_frame(&r.bias, run_bias);
+    write_frame(&r.dark, run_dark);
+    write_frame(&r.flat, run_flat);
+    calib_frame_free(&f);
+    plan_new(&p, &r, mode);
+    p.bias = p.dark = p.flat = NULL;
+    struct calib_ref_paths refs = {.bias = run_bias, .dark = run_dark, .flat = run_flat};
+    struct calib_write_opts wo = {.no_sync = true, .checksum = true};
+    char out[2400];
+    snprintf(out, sizeof out, "%s/run_out.fits", tmpdir);
+    unlink(out);
+    int before = count_files();
+    struct calib_record wrec, rec;
+    memset(&wrec, 0, sizeof wrec);
+    enum err e = calib_run_file(run_in, NULL, &p, &refs, out, &wo, 1, &wrec, &ei);
+    if (e != ERR_OK) {
+        fail_msg("calib_run_file: %s", ei.msg);
+    }
+    static double wsci[8 * NY], werr[8 * NY], wdq[8 * NY], sci[8 * NY], err[8 * NY], dq[8 * NY];
+    read_run_product(out, wsci, werr, wdq);
+    assert_int_equal(unlink(out), 0);
+    long n;
+    int nomem = 0;
+    for (n = 0; n < RUNS_MAX; n++) {
+        memset(&rec, 0, sizeof rec);
+        err_info_clear(&ei);
+        alloc_fail_nth(n);
+        e = calib_run_file(run_in, NULL, &p, &refs, out, &wo, 1, &rec, &ei);
+        bool fired = alloc_fail_refused() > 0;
+        alloc_fail_nth(-1);
+        if (e == ERR_NOMEM) {
+            assert_true(fired);
+            nomem++;
+            if (count_files() != before) {
+                fail_msg("allocation %ld failed, a file was left behind", n);
+            }
+        } else {
+            if (e != ERR_OK) {
+                fail_msg("allocation %ld failed: %s (%s)", n, err_str(e), ei.msg);
+            }
+            read_run_product(out, sci, err, dq);
+            assert_memory_equal(sci, wsci, sizeof sci);
+            assert_memory_equal(err, werr, sizeof err);
+            assert_memory_equal(dq, wdq, sizeof dq);
+            assert_memory_equal(&rec, &wrec, sizeof rec);
+            assert_int_equal(unlink(out), 0);
+        }
+        if (!fired) {
+            break;
+        }
+    }
+    assert_true(n > 0 && n < RUNS_MAX);
+    assert_true(nomem > 0);
+    fprintf(stderr, "calib_run_file (mode %d): %ld injection points, %d ERR_NOMEM\n", (int)mode,
+            n, nomem);
+    refs_free(&r);
+}
+
+static void test_run_file_default(void **state)
+{
+    (void)state;
+    torture_run_file(CALIB_MODE_DEFAULT);
+}
+
+static void test_run_file_ccdproc(void **state)
+{
+    (void)state;
+    torture_run_file(CALIB_MODE_CCDPROC);
 }
 
 /* ---- the combiner ------------------------------------------------------------------------- */
@@ -520,6 +641,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_default),      cmocka_unit_test(test_chain_ccdproc),
+        cmocka_unit_test(test_run_file_default),   cmocka_unit_test(test_run_file_ccdproc),
         cmocka_unit_test(test_combine_median),     cmocka_unit_test(test_combine_sigma_clip),
         cmocka_unit_test(test_refcat_parse),       cmocka_unit_test(test_refcat_select),
     };
