@@ -1,12 +1,13 @@
 /* test_calib_alloc_fail.c - allocation-failure injection over lib/calib (issue 9 item 7):
  * malloc, calloc and realloc are wrapped at link time (tests/support/alloc_fail.c), so the n-th
  * allocation of lib/calib, lib/fits and lib/core fails, for every n until the operation runs
- * through. Each run of the chain (calib_run, and calib_run_file streaming it from files), the
- * combiner (calib_combine_files) and the
- * reference catalog (calib_refcat_parse, calib_refcat_select) must end in ERR_NOMEM or in the
- * complete result (equal, bit for bit, to the one computed without failures), never in a crash,
- * another error, a product file or a temporary left behind, or (under ASan/valgrind) a leak.
- * libyaml and cfitsio are shared libraries and keep their own allocations.
+ * through. Each run of the chain (calib_run, and calib_run_file streaming it from files), of
+ * calib_frame_read and calib_bpix_read (HST ACS files of ../shared/testdata), of the combiner
+ * (calib_combine_files) and of the reference catalog (calib_refcat_parse, calib_refcat_select)
+ * must end in ERR_NOMEM or in the complete result (equal, bit for bit, to the one computed
+ * without failures), never in a crash, another error, a product file or a temporary left
+ * behind, or (under ASan/valgrind) a leak. libyaml and cfitsio are shared libraries and keep
+ * their own allocations.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -303,6 +304,103 @@ static void test_run_file_ccdproc(void **state)
 {
     (void)state;
     torture_run_file(CALIB_MODE_CCDPROC);
+}
+
+/* Reading: an HST ACS raw frame (SCI, ERR and DQ of imset 1) and a bad-pixel table. */
+static char shared[2048];
+
+static void test_frame_read(void **state)
+{
+    (void)state;
+    char path[2300];
+    snprintf(path, sizeof path, "%s/testdata/fits/j8bt05njq_raw.fits", shared);
+    struct calib_frame want, f;
+    struct err_info ei;
+    if (calib_frame_read(path, NULL, &want, &ei) != ERR_OK) {
+        fail_msg("%s", ei.msg);
+    }
+    assert_true(want.has_exptime);
+    long n;
+    int nomem = 0;
+    for (n = 0; n < RUNS_MAX; n++) {
+        memset(&f, 0, sizeof f);
+        err_info_clear(&ei);
+        alloc_fail_nth(n);
+        enum err e = calib_frame_read(path, NULL, &f, &ei);
+        bool fired = alloc_fail_refused() > 0;
+        alloc_fail_nth(-1);
+        if (e == ERR_NOMEM) {
+            assert_true(fired);
+            assert_null(f.sci);
+            assert_null(f.err);
+            assert_null(f.dq);
+            nomem++;
+        } else {
+            if (e != ERR_OK) {
+                fail_msg("allocation %ld failed: %s (%s)", n, err_str(e), ei.msg);
+            }
+            assert_same_frame(&f, &want);
+            assert_true(same_double(f.exptime, want.exptime));
+            calib_frame_free(&f);
+        }
+        if (!fired) {
+            break;
+        }
+    }
+    assert_true(n > 0 && n < RUNS_MAX);
+    assert_true(nomem > 0);
+    fprintf(stderr, "calib_frame_read: %ld injection points, %d ERR_NOMEM\n", n, nomem);
+    calib_frame_free(&want);
+}
+
+static void test_bpix_read(void **state)
+{
+    (void)state;
+    char path[2300];
+    snprintf(path, sizeof path, "%s/testdata/fits/j4d1435jj_bpx.fits", shared);
+    struct calib_bpix *want = NULL, *got;
+    size_t nwant = 0, ngot;
+    struct err_info ei;
+    if (calib_bpix_read(path, NULL, 0.0, 0.0, 0.0, &want, &nwant, &ei) != ERR_OK) {
+        fail_msg("%s", ei.msg);
+    }
+    assert_true(nwant > 0);
+    long n;
+    int nomem = 0;
+    for (n = 0; n < RUNS_MAX; n++) {
+        got = NULL;
+        ngot = 0;
+        err_info_clear(&ei);
+        alloc_fail_nth(n);
+        enum err e = calib_bpix_read(path, NULL, 0.0, 0.0, 0.0, &got, &ngot, &ei);
+        bool fired = alloc_fail_refused() > 0;
+        alloc_fail_nth(-1);
+        if (e == ERR_NOMEM) {
+            assert_true(fired);
+            assert_null(got);
+            nomem++;
+        } else {
+            if (e != ERR_OK) {
+                fail_msg("allocation %ld failed: %s (%s)", n, err_str(e), ei.msg);
+            }
+            assert_int_equal(ngot, nwant);
+            for (size_t i = 0; i < ngot; i++) {
+                assert_int_equal(got[i].x, want[i].x);
+                assert_int_equal(got[i].y, want[i].y);
+                assert_int_equal(got[i].length, want[i].length);
+                assert_int_equal(got[i].axis, want[i].axis);
+                assert_int_equal(got[i].value, want[i].value);
+            }
+            free(got);
+        }
+        if (!fired) {
+            break;
+        }
+    }
+    assert_true(n > 0 && n < RUNS_MAX);
+    assert_true(nomem > 0);
+    fprintf(stderr, "calib_bpix_read: %ld injection points, %zu rows\n", n, nwant);
+    free(want);
 }
 
 /* ---- the combiner ------------------------------------------------------------------------- */
@@ -629,10 +727,12 @@ int main(void)
 {
     const char *tmp = getenv("OBSFLOW_TEST_TMP");
     const char *src = getenv("OBSFLOW_SOURCE_DIR");
-    if (!tmp || !src) {
-        fprintf(stderr, "OBSFLOW_TEST_TMP and OBSFLOW_SOURCE_DIR must be set\n");
+    const char *sh = getenv("OBSFLOW_SHARED");
+    if (!tmp || !src || !sh) {
+        fprintf(stderr, "OBSFLOW_TEST_TMP, OBSFLOW_SOURCE_DIR and OBSFLOW_SHARED must be set\n");
         return 1;
     }
+    snprintf(shared, sizeof shared, "%s", sh);
     snprintf(tmpdir, sizeof tmpdir, "%s/alloc_fail", tmp);
     snprintf(srcdir, sizeof srcdir, "%s", src);
     if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST) {
@@ -642,6 +742,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_default),      cmocka_unit_test(test_chain_ccdproc),
         cmocka_unit_test(test_run_file_default),   cmocka_unit_test(test_run_file_ccdproc),
+        cmocka_unit_test(test_frame_read),         cmocka_unit_test(test_bpix_read),
         cmocka_unit_test(test_combine_median),     cmocka_unit_test(test_combine_sigma_clip),
         cmocka_unit_test(test_refcat_parse),       cmocka_unit_test(test_refcat_select),
     };
