@@ -71,7 +71,8 @@ struct workers_done { /* a buffered completion */
     enum queue_outcome outcome;
     json_t *result; /* owned */
     char code[48];
-    char *msg; /* owned */
+    char msg[ERR_INFO_MSG_MAX]; /* the failure's message ("" = none): held in place, so no
+                                   allocation can lose it */
 };
 
 struct workers_pool {
@@ -366,7 +367,7 @@ static void workers_done_push(struct workers_pool *p,
     d->outcome = outcome;
     d->result = result_stolen;
     str_copy(d->code, sizeof d->code, code != NULL ? code : "");
-    d->msg = msg != NULL ? str_dup(msg) : NULL;
+    str_copy(d->msg, sizeof d->msg, msg != NULL ? msg : "");
     if (p->done_len == 0) {
         p->done_oldest_ns = clock_mono_ns();
     }
@@ -749,7 +750,7 @@ static bool workers_flush(struct workers_pool *p,
                                           .outcome = d->outcome,
                                           .result = d->result,
                                           .error_code = d->code[0] != '\0' ? d->code : NULL,
-                                          .error_message = d->msg};
+                                          .error_message = d->msg[0] != '\0' ? d->msg : NULL};
     }
     err_info_clear(ei);
     int64_t t0 = clock_mono_ns();
@@ -790,7 +791,6 @@ static bool workers_flush(struct workers_pool *p,
         for (int i = back; i < n; i++) {
             /* out of memory: this job stays running under our lease; rescue brings it back */
             json_decref(mine[i].result);
-            free(mine[i].msg);
         }
         pthread_mutex_unlock(&p->dmu);
         workers_flush_end(p);
@@ -804,7 +804,6 @@ static bool workers_flush(struct workers_pool *p,
     workers_flush_end(p);
     for (int i = 0; i < n; i++) {
         json_decref(mine[i].result);
-        free(mine[i].msg);
     }
     return true;
 }
@@ -1164,7 +1163,6 @@ void workers_pool_destroy(struct workers_pool *p)
     (void)workers_pool_drain(p, 0);
     for (int i = 0; i < p->done_len; i++) {
         json_decref(p->done[i].result);
-        free(p->done[i].msg);
     }
     for (int i = 0; i < p->cfg.threads; i++) {
         pthread_mutex_destroy(&p->slots[i].mu);
