@@ -15,6 +15,7 @@ rule 'fitsio\.h|longnam\.h' '^lib/fits/' 'fitsio.h'
 rule 'curl/' '^lib/httpc/' 'curl/curl.h'
 rule 'wcslib|wcs\.h"|wcshdr\.h' '^lib/wcs/' 'wcslib'
 rule 'libxml/' '^lib/caom/' 'libxml2'
+rule 'yaml\.h>' '^lib/yaml/yaml\.c$' 'yaml.h (libyaml)'
 rule 'libs3\.h' '^$' 'libs3 (not used)'
 up=$(git ls-files 'lib/*.c' 'lib/*.h' | xargs -r grep -lE '^#include *"(service|handlers|workers)/' 2>/dev/null)
 if [ -n "$up" ]; then echo "layering: lib/ includes service/handlers/workers:"; echo "$up" | sed 's/^/  /'; fail=1; fi

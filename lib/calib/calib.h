@@ -334,9 +334,11 @@ struct calib_refcat;
 #define CALIB_REFCAT_MAX_PARKEYS 12
 #define CALIB_REFCAT_MAX_RULES   4096
 #define CALIB_REFCAT_MAX_DATES   4096
+#define CALIB_REFCAT_MAX_DEPTH   16      /* YAML nesting (a catalog needs 6) */
+#define CALIB_REFCAT_MAX_NODES   1000000 /* YAML nodes (parser events) in one catalog */
 
 /** Parse a catalog from YAML text; @p name is used in messages (file name). Errors name the
- *  line. */
+ *  line. One YAML document; aliases and anchored scalars are refused. */
 NODISCARD enum err calib_refcat_parse(const char *text, size_t len, const char *name,
                                       struct calib_refcat **out, struct err_info *ei);
 /** Read and parse a catalog file. */

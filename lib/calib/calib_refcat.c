@@ -22,6 +22,7 @@
 #include "calib/calib.h"
 
 #include "core/str.h"
+#include "yaml/yaml.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -33,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yaml.h>
 
 #define RC_FILE_MAX 256
 #define RC_VALUE_MAX 256
@@ -330,32 +330,30 @@ void calib_refcat_destroy(struct calib_refcat *c)
 }
 
 struct loader {
-    yaml_document_t *doc;
     struct calib_refcat *c;
     struct err_info *ei;
 };
 
-static enum err bad(struct loader *L, const yaml_node_t *n, const char *what)
+typedef struct yamlx_node ynode;
+
+static enum err bad(struct loader *L, const ynode *n, const char *what)
 {
     return err_set(L->ei, ERR_PARSE, "reference catalog \"%s\", line %lu: %s", L->c->name,
-                   n ? (unsigned long)n->start_mark.line + 1 : 0UL, what);
+                   (unsigned long)yamlx_node_line(n), what);
 }
 
-static const char *scalar(const yaml_node_t *n)
+static const char *scalar(const ynode *n)
 {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    return yamlx_scalar(n);
 }
 
-static yaml_node_t *map_get(struct loader *L, yaml_node_t *map, const char *key)
+/* The value of the first key equal to @p key ignoring case (NULL if none, or not a mapping). */
+static const ynode *map_get(const ynode *map, const char *key)
 {
-    if (!map || map->type != YAML_MAPPING_NODE) {
-        return NULL;
-    }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const char *k = scalar(yaml_document_get_node(L->doc, p->key));
+    for (size_t i = 0; i < yamlx_node_size(map); i++) {
+        const char *k = scalar(yamlx_map_key(map, i));
         if (k && strcasecmp(k, key) == 0) {
-            return yaml_document_get_node(L->doc, p->value);
+            return yamlx_map_value(map, i);
         }
     }
     return NULL;
@@ -368,7 +366,7 @@ static bool is_na(const char *s)
     return strcmp(c, "N/A") == 0;
 }
 
-static enum err copy_file(struct loader *L, const yaml_node_t *n, char *dst)
+static enum err copy_file(struct loader *L, const ynode *n, char *dst)
 {
     const char *s = scalar(n);
     if (!s || !*s) {
@@ -387,12 +385,12 @@ static enum err copy_file(struct loader *L, const yaml_node_t *n, char *dst)
 }
 
 /* checksums: {file: "sha1:<40 hex>" | "sha256:<64 hex>" | bare hex} */
-static enum err load_sums(struct loader *L, yaml_node_t *m)
+static enum err load_sums(struct loader *L, const ynode *m)
 {
-    if (m->type != YAML_MAPPING_NODE) {
+    if (yamlx_node_kind(m) != YAMLX_MAPPING) {
         return bad(L, m, "checksums must map reference file names to sha1 or sha256 digests");
     }
-    size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    size_t n = yamlx_node_size(m);
     if (n > CALIB_REFCAT_MAX_RULES) {
         return bad(L, m, "too many checksums");
     }
@@ -400,9 +398,9 @@ static enum err load_sums(struct loader *L, yaml_node_t *m)
     if (!L->c->sums) {
         return err_set(L->ei, ERR_NOMEM, "out of memory");
     }
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(L->doc, p->value);
+    for (size_t pi = 0; pi < n; pi++) {
+        const ynode *kn = yamlx_map_key(m, pi);
+        const ynode *vn = yamlx_map_value(m, pi);
         struct rc_sum *s = &L->c->sums[L->c->nsums];
         enum err e = copy_file(L, kn, s->file);
         if (e != ERR_OK) {
@@ -442,29 +440,29 @@ static enum err load_sums(struct loader *L, yaml_node_t *m)
     return ERR_OK;
 }
 
-static enum err load_rule(struct loader *L, struct rc_type *t, yaml_node_t *rn,
+static enum err load_rule(struct loader *L, struct rc_type *t, const ynode *rn,
                           struct rc_rule *r)
 {
     memset(r, 0, sizeof(*r));
-    r->line = (int)rn->start_mark.line + 1;
-    if (rn->type != YAML_MAPPING_NODE) {
+    r->line = (int)yamlx_node_line(rn);
+    if (yamlx_node_kind(rn) != YAMLX_MAPPING) {
         return bad(L, rn, "a rule must be a mapping with match and file or useafter");
     }
-    yaml_node_t *m = map_get(L, rn, "match");
+    const ynode *m = map_get(rn, "match");
     if (!m) {
         return bad(L, rn, "rule without match");
     }
     for (size_t k = 0; k < t->nparkeys; k++) {
         const char *v = NULL;
-        yaml_node_t *vn = NULL;
-        if (m->type == YAML_SEQUENCE_NODE) {
-            size_t cnt = (size_t)(m->data.sequence.items.top - m->data.sequence.items.start);
+        const ynode *vn = NULL;
+        if (yamlx_node_kind(m) == YAMLX_SEQUENCE) {
+            size_t cnt = yamlx_node_size(m);
             if (cnt != t->nparkeys) {
                 return bad(L, m, "match tuple length differs from parkeys");
             }
-            vn = yaml_document_get_node(L->doc, m->data.sequence.items.start[k]);
-        } else if (m->type == YAML_MAPPING_NODE) {
-            vn = map_get(L, m, t->parkeys[k]);
+            vn = yamlx_seq_item(m, k);
+        } else if (yamlx_node_kind(m) == YAMLX_MAPPING) {
+            vn = map_get(m, t->parkeys[k]);
             if (!vn) {
                 return bad(L, m, "match mapping lacks a parkey (write N/A to match anything)");
             }
@@ -480,24 +478,24 @@ static enum err load_rule(struct loader *L, struct rc_type *t, yaml_node_t *rn,
             return err_set(L->ei, ERR_NOMEM, "out of memory");
         }
     }
-    if (m->type == YAML_MAPPING_NODE) {
-        size_t cnt = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    if (yamlx_node_kind(m) == YAMLX_MAPPING) {
+        size_t cnt = yamlx_node_size(m);
         if (cnt != t->nparkeys) {
             return bad(L, m, "match mapping names a keyword that is not a parkey");
         }
     }
-    yaml_node_t *f = map_get(L, rn, "file");
-    yaml_node_t *u = map_get(L, rn, "useafter");
+    const ynode *f = map_get(rn, "file");
+    const ynode *u = map_get(rn, "useafter");
     if ((f != NULL) == (u != NULL)) {
         return bad(L, rn, "a rule needs exactly one of file or useafter");
     }
     if (f) {
         return copy_file(L, f, r->file);
     }
-    if (u->type != YAML_MAPPING_NODE) {
+    if (yamlx_node_kind(u) != YAMLX_MAPPING) {
         return bad(L, u, "useafter must map dates to file names");
     }
-    size_t cnt = (size_t)(u->data.mapping.pairs.top - u->data.mapping.pairs.start);
+    size_t cnt = yamlx_node_size(u);
     if (cnt == 0) {
         return bad(L, u, "useafter is empty");
     }
@@ -509,15 +507,15 @@ static enum err load_rule(struct loader *L, struct rc_type *t, yaml_node_t *rn,
     if (!r->dates) {
         return err_set(L->ei, ERR_NOMEM, "out of memory");
     }
-    for (yaml_node_pair_t *p = u->data.mapping.pairs.start; p < u->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(L->doc, p->key);
+    for (size_t i = 0; i < cnt; i++) {
+        const ynode *kn = yamlx_map_key(u, i);
         const char *ks = scalar(kn);
         struct err_info tmp;
         struct rc_date *d = &r->dates[r->ndates];
         if (!ks || calib_refcat_date(ks, NULL, d->when, &tmp) != ERR_OK) {
             return bad(L, kn, "useafter date is not YYYY-MM-DD HH:MM:SS (or Mon DD YYYY HH:MM:SS)");
         }
-        enum err e = copy_file(L, yaml_document_get_node(L->doc, p->value), d->file);
+        enum err e = copy_file(L, yamlx_map_value(u, i), d->file);
         if (e != ERR_OK) {
             return e;
         }
@@ -531,7 +529,7 @@ static int cmp_date(const void *a, const void *b)
     return strcmp(((const struct rc_date *)a)->when, ((const struct rc_date *)b)->when);
 }
 
-static enum err load_type(struct loader *L, const char *name, yaml_node_t *tn, struct rc_type *t)
+static enum err load_type(struct loader *L, const char *name, const ynode *tn, struct rc_type *t)
 {
     if (!str_copy(t->name, sizeof(t->name), name) || !*name) {
         return bad(L, tn, "reference type name empty or too long");
@@ -539,27 +537,26 @@ static enum err load_type(struct loader *L, const char *name, yaml_node_t *tn, s
     for (char *p = t->name; *p; p++) {
         *p = (char)tolower((unsigned char)*p);
     }
-    if (tn->type == YAML_SCALAR_NODE) {
+    if (yamlx_node_kind(tn) == YAMLX_SCALAR) {
         if (!is_na(scalar(tn))) {
             return bad(L, tn, "a reference type is N/A or a mapping with parkeys and rules");
         }
         t->na = true;
         return ERR_OK;
     }
-    if (tn->type != YAML_MAPPING_NODE) {
+    if (yamlx_node_kind(tn) != YAMLX_MAPPING) {
         return bad(L, tn, "a reference type must be a mapping with parkeys and rules");
     }
-    yaml_node_t *pk = map_get(L, tn, "parkeys");
-    yaml_node_t *rules = map_get(L, tn, "rules");
-    if (!pk || pk->type != YAML_SEQUENCE_NODE) {
+    const ynode *pk = map_get(tn, "parkeys");
+    const ynode *rules = map_get(tn, "rules");
+    if (!pk || yamlx_node_kind(pk) != YAMLX_SEQUENCE) {
         return bad(L, pk ? pk : tn, "parkeys must be a list of header keywords");
     }
-    if (!rules || rules->type != YAML_SEQUENCE_NODE) {
+    if (!rules || yamlx_node_kind(rules) != YAMLX_SEQUENCE) {
         return bad(L, rules ? rules : tn, "rules must be a list");
     }
-    for (yaml_node_item_t *it = pk->data.sequence.items.start; it < pk->data.sequence.items.top;
-         it++) {
-        yaml_node_t *kn = yaml_document_get_node(L->doc, *it);
+    for (size_t i = 0; i < yamlx_node_size(pk); i++) {
+        const ynode *kn = yamlx_seq_item(pk, i);
         const char *k = scalar(kn);
         if (!k || !*k || strlen(k) > 70) {
             return bad(L, kn ? kn : pk, "parkey must be a header keyword");
@@ -577,7 +574,7 @@ static enum err load_type(struct loader *L, const char *name, yaml_node_t *tn, s
         t->parkeys[t->nparkeys++] = dup;
     }
     t->parkeys[t->nparkeys] = NULL;
-    size_t cnt = (size_t)(rules->data.sequence.items.top - rules->data.sequence.items.start);
+    size_t cnt = yamlx_node_size(rules);
     if (L->c->total_rules + cnt > CALIB_REFCAT_MAX_RULES) {
         return bad(L, rules, "too many rules");
     }
@@ -586,9 +583,8 @@ static enum err load_type(struct loader *L, const char *name, yaml_node_t *tn, s
     if (!t->rules) {
         return err_set(L->ei, ERR_NOMEM, "out of memory");
     }
-    for (yaml_node_item_t *it = rules->data.sequence.items.start;
-         it < rules->data.sequence.items.top; it++) {
-        yaml_node_t *rn = yaml_document_get_node(L->doc, *it);
+    for (size_t i = 0; i < cnt; i++) {
+        const ynode *rn = yamlx_seq_item(rules, i);
         if (!rn) {
             return bad(L, rules, "bad rule");
         }
@@ -618,29 +614,23 @@ enum err calib_refcat_parse(const char *text, size_t len, const char *name,
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
     str_copy(c->name, sizeof(c->name), name ? name : "(memory)");
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    bool have_doc = false;
-    enum err e = ERR_OK;
-    if (!yaml_parser_initialize(&parser)) {
-        free(c);
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        e = err_set(ei, ERR_PARSE, "reference catalog \"%s\", line %lu: %s", c->name,
-                    (unsigned long)parser.problem_mark.line + 1,
-                    parser.problem ? parser.problem : "invalid yaml");
+    static const struct yamlx_limits lim = {.max_bytes = CALIB_REFCAT_MAX_BYTES,
+                                            .max_depth = CALIB_REFCAT_MAX_DEPTH,
+                                            .max_nodes = CALIB_REFCAT_MAX_NODES};
+    struct yamlx_doc *doc = NULL;
+    struct loader L = {.c = c, .ei = ei};
+    enum err e = yamlx_doc_parse(text, len, &lim, &doc, ei);
+    if (e != ERR_OK) {
+        /* "line L column C: problem" from lib/yaml */
+        err_prefix(ei, "reference catalog \"%s\", ", c->name);
         goto out;
     }
-    have_doc = true;
-    struct loader L = {.doc = &doc, .c = c, .ei = ei};
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root || root->type != YAML_MAPPING_NODE) {
+    const ynode *root = yamlx_doc_root(doc);
+    if (!root || yamlx_node_kind(root) != YAMLX_MAPPING) {
         e = bad(&L, root, "the catalog must be a mapping with instrument and types");
         goto out;
     }
-    const char *inst = scalar(map_get(&L, root, "instrument"));
+    const char *inst = scalar(map_get(root, "instrument"));
     if (!inst || !*inst || !str_copy(c->instrument, sizeof(c->instrument), inst)) {
         e = bad(&L, root, "instrument must be a short string");
         goto out;
@@ -648,12 +638,12 @@ enum err calib_refcat_parse(const char *text, size_t len, const char *name,
     for (char *p = c->instrument; *p; p++) {
         *p = (char)toupper((unsigned char)*p);
     }
-    yaml_node_t *types = map_get(&L, root, "types");
-    if (!types || types->type != YAML_MAPPING_NODE) {
+    const ynode *types = map_get(root, "types");
+    if (!types || yamlx_node_kind(types) != YAMLX_MAPPING) {
         e = bad(&L, types ? types : root, "types must map reference types to rules");
         goto out;
     }
-    size_t nt = (size_t)(types->data.mapping.pairs.top - types->data.mapping.pairs.start);
+    size_t nt = yamlx_node_size(types);
     if (nt > CALIB_REFCAT_MAX_TYPES) {
         e = bad(&L, types, "too many reference types");
         goto out;
@@ -663,9 +653,8 @@ enum err calib_refcat_parse(const char *text, size_t len, const char *name,
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (yaml_node_pair_t *p = types->data.mapping.pairs.start; p < types->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
+    for (size_t ti = 0; ti < nt; ti++) {
+        const ynode *kn = yamlx_map_key(types, ti);
         const char *tname = scalar(kn);
         if (!tname) {
             e = bad(&L, kn, "reference type names are strings");
@@ -678,12 +667,12 @@ enum err calib_refcat_parse(const char *text, size_t len, const char *name,
             }
         }
         struct rc_type *t = &c->types[c->ntypes++];
-        e = load_type(&L, tname, yaml_document_get_node(&doc, p->value), t);
+        e = load_type(&L, tname, yamlx_map_value(types, ti), t);
         if (e != ERR_OK) {
             goto out;
         }
     }
-    yaml_node_t *sums = map_get(&L, root, "checksums");
+    const ynode *sums = map_get(root, "checksums");
     if (sums) {
         e = load_sums(&L, sums);
         if (e != ERR_OK) {
@@ -691,10 +680,7 @@ enum err calib_refcat_parse(const char *text, size_t len, const char *name,
         }
     }
 out:
-    if (have_doc) {
-        yaml_document_delete(&doc);
-    }
-    yaml_parser_delete(&parser);
+    yamlx_doc_destroy(doc);
     if (e != ERR_OK) {
         calib_refcat_destroy(c);
         return e;

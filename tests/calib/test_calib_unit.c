@@ -629,6 +629,61 @@ static void test_refcat_parse_errors(void **state)
     calib_refcat_destroy(c);
 }
 
+/* Errors name the line of the offending node (as read through lib/yaml); a second document,
+ * aliases and syntax errors are refused naming the catalog. */
+static void test_refcat_error_lines(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"instrument: [x\n", "line 2 column 1: did not find expected ',' or ']'"},
+        {"", "line 0: the catalog must be a mapping with instrument and types"},
+        {"instrument: x\ntypes: 3\n", "line 2: types must map reference types to rules"},
+        {"instrument: x\ntypes:\n  t:\n    parkeys: [A]\n    rules:\n      - match: [1]\n"
+         "        useafter:\n          'not a date': f.fits\n",
+         "line 8: useafter date is not"},
+        {"instrument: x\ntypes:\n  t:\n    parkeys: [A]\n    rules:\n"
+         "      - match: {A: 1, B: 2}\n        file: f.fits\n",
+         "line 6: match mapping names a keyword that is not a parkey"},
+        {"instrument: x\ntypes:\n  t:\n    parkeys: [A, [B]]\n    rules: []\n",
+         "line 4: parkey must be a header keyword"},
+        {"instrument: x\ntypes:\n  t:\n    parkeys: [A]\n    rules:\n      - match: [1]\n"
+         "        useafter: {}\n",
+         "line 7: useafter is empty"},
+        {"instrument: x\ntypes:\n  t: N/A\n  T: N/A\n", "line 4: reference type listed twice"},
+        {"instrument: x\ntypes:\n  [t]: N/A\n", "line 3: reference type names are strings"},
+        {"instrument: x\ntypes: {t: N/A}\nchecksums:\n  f.fits: sha1:abc\n",
+         "line 4: a checksum is sha1:<40 hex digits> or sha256:<64 hex digits>"},
+        {"instrument: x\ntypes: {t: N/A}\nchecksums:\n"
+         "  f.fits: 0123456789012345678901234567890123456789\n"
+         "  f.fits: 0123456789012345678901234567890123456789\n",
+         "line 5: checksum listed twice for one file"},
+        {"instrument: x\ntypes:\n  t:\n    parkeys: [A]\n    rules:\n      - match: [1]\n"
+         "        file: ''\n",
+         "line 7: a reference file name must be a non-empty string"},
+        {"instrument: x\ntypes: {t: N/A}\n---\nfoo: bar\n", "more than one YAML document"},
+        {"instrument: x\ntypes: &t\n  t: *t\n", "line 3: YAML aliases are not supported"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct calib_refcat *c = NULL;
+        struct err_info ei;
+        enum err e = calib_refcat_parse(cases[i][0], strlen(cases[i][0]), "bad.yaml", &c, &ei);
+        static const char prefix[] = "reference catalog \"bad.yaml\", ";
+        if (e != ERR_PARSE || strncmp(ei.msg, prefix, sizeof(prefix) - 1) != 0 ||
+            !strstr(ei.msg, cases[i][1])) {
+            fail_msg("case %zu: %s \"%s\", want \"%s\"", i, err_str(e), ei.msg, cases[i][1]);
+        }
+        assert_null(c);
+    }
+    /* match values keep their text: 2.0 is not the number 2 */
+    const char *ok = "instrument: x\ntypes:\n  t:\n    parkeys: [G]\n    rules:\n"
+                     "      - match: [2.0]\n        file: f.fits\n";
+    struct calib_refcat *c = NULL;
+    struct err_info ei;
+    assert_int_equal(calib_refcat_parse(ok, strlen(ok), "ok.yaml", &c, &ei), ERR_OK);
+    assert_int_equal(calib_refcat_ntypes(c), 1);
+    calib_refcat_destroy(c);
+}
+
 /* calib_combine_files (row-wise fast path for <= 8 frames, per-pixel path above) against the
  * per-pixel kernel, bit for bit, over methods, modes, clipping, scaling, NaN and DQ inputs. */
 static void test_combine_files_matches_kernel(void **state)
@@ -760,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_select_acs),
         cmocka_unit_test(test_select_ties_and_weights),
         cmocka_unit_test(test_refcat_parse_errors),
+        cmocka_unit_test(test_refcat_error_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
