@@ -352,8 +352,9 @@ enum err yamlx_node_to_json(const struct yamlx_node *n, json_t **out, struct err
             if (rc == ERR_OK) {
                 rc = yamlx_node_to_json(n->kids[i + 1], &v, ei);
             }
+            /* keys are valid UTF-8 (libyaml checks its input): a failure is memory */
             if (rc == ERR_OK && json_object_set_new(c, key, v) != 0) {
-                rc = err_set(ei, ERR_PARSE, "line %zu: invalid mapping key", k->line);
+                rc = err_set(ei, ERR_NOMEM, "out of memory");
             }
             free(key);
         }
