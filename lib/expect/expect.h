@@ -32,7 +32,8 @@
 /**
  * Parse YAML text into a JSON value (mappings -> objects in document order, sequences ->
  * arrays; plain scalars that read as integers, reals, true/false or null become those types,
- * quoted scalars stay strings). Anchors, aliases and tags other than the core ones are refused.
+ * quoted scalars stay strings). Aliases and anchored scalars are refused; tags are ignored.
+ * Read through lib/yaml (yamlx_json_parse) under the caps above.
  * @param[out] out new reference (owned, json_decref) on success
  * @return ERR_OK; ERR_PARSE naming line and column; ERR_TOO_LARGE past the caps above.
  */
