@@ -4,6 +4,7 @@
 #include "collection/collection.h"
 
 #include "core/str.h"
+#include "yaml/yaml.h"
 
 #include <fnmatch.h>
 #include <pcre2.h>
@@ -432,5 +433,73 @@ enum err coll_def_match(const struct coll_def *d, const char *path, struct coll_
         }
     }
     pcre2_match_data_free(md);
+    return e;
+}
+
+/* The node a field path ("job.kind", "include[2]") names in a YAML mapping, or the closest
+ * ancestor that exists. */
+static const struct yamlx_node *node_at(const struct yamlx_node *n, const char *field)
+{
+    const char *p = field;
+    while (n && *p) {
+        char key[64];
+        size_t k = strcspn(p, ".[");
+        if (k == 0 || k >= sizeof key) {
+            break;
+        }
+        memcpy(key, p, k);
+        key[k] = '\0';
+        const struct yamlx_node *next = NULL;
+        for (size_t i = 0; i < yamlx_node_size(n) && !next; i++) {
+            const char *kt = yamlx_scalar(yamlx_map_key(n, i));
+            if (kt && strcmp(kt, key) == 0) {
+                next = yamlx_map_value(n, i);
+            }
+        }
+        if (!next) {
+            break;
+        }
+        n = next;
+        p += k;
+        if (*p == '[') {
+            size_t idx = (size_t)strtoul(p + 1, NULL, 10);
+            const struct yamlx_node *item = yamlx_seq_item(n, idx);
+            if (item) {
+                n = item;
+            }
+            p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
+        }
+        if (*p == '.') {
+            p++;
+        }
+    }
+    return n;
+}
+
+enum err coll_def_parse_yaml(const char *name, const char *file, const char *text, size_t len,
+                             const struct coll_env *env, struct coll_def **out,
+                             struct err_info *ei)
+{
+    static const struct yamlx_limits lim = {
+        .max_bytes = COLL_YAML_MAX, .max_depth = 8, .max_nodes = 4096};
+    struct yamlx_doc *doc = NULL;
+    json_t *j = NULL;
+    *out = NULL;
+    enum err e = yamlx_doc_parse(text, len, &lim, &doc, ei);
+    if (e == ERR_OK) {
+        e = yamlx_node_to_json(yamlx_doc_root(doc), &j, ei);
+    }
+    if (e == ERR_OK) {
+        e = coll_def_parse(name, j, env, out, ei);
+        if (e == ERR_INVALID) {
+            const struct yamlx_node *at = node_at(yamlx_doc_root(doc), ei->field);
+            size_t line = at ? yamlx_node_line(at) : 1;
+            err_prefix(ei, "%s:%zu: ", file, line);
+        }
+    } else {
+        err_prefix(ei, "%s: ", file);
+    }
+    json_decref(j);
+    yamlx_doc_destroy(doc);
     return e;
 }

@@ -30,6 +30,7 @@
 #define COLL_REJECT_MAX   32   /* reject texts */
 #define COLL_RULE_MAX     2048 /* bytes of the rule */
 #define COLL_ID_MAX       256  /* bytes of a matched obs_id / product_id / dataset */
+#define COLL_YAML_MAX     (64 * 1024) /* bytes of a YAML definition */
 #define COLL_SCHEDULE_MIN_S 1        /* shortest schedule period */
 #define COLL_SCHEDULE_MAX_S 2678400  /* longest: 31 days */
 
@@ -55,6 +56,14 @@ struct coll_env {
  */
 NODISCARD enum err coll_def_parse(const char *name, const json_t *doc, const struct coll_env *env,
                                   struct coll_def **out, struct err_info *ei);
+/**
+ * coll_def_parse of a YAML definition (lib/yaml; one document, at most COLL_YAML_MAX bytes).
+ * Errors say where: "<file>:<line>: <what is wrong>" with the line of the offending key or
+ * value (the field stays in ei->field); YAML syntax errors as lib/yaml gives them.
+ */
+NODISCARD enum err coll_def_parse_yaml(const char *name, const char *file, const char *text,
+                                       size_t len, const struct coll_env *env,
+                                       struct coll_def **out, struct err_info *ei);
 void coll_def_destroy(struct coll_def *d);
 
 const char *coll_def_name(const struct coll_def *d);

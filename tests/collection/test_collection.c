@@ -213,6 +213,55 @@ static void test_long_group(void **state)
     coll_def_destroy(d);
 }
 
+static void test_yaml(void **state)
+{
+    (void)state;
+    struct profile_set *ps = omm_profiles();
+    struct coll_env env = {.profiles = ps, .kind_known = kinds};
+    const char *good = "# OMM raw files\n"
+                       "source: file:/data/omm/raw\n"
+                       "include: ['*.fits', '*.fits.gz']\n"
+                       "recursive: true\n"
+                       "rule: '^(?<obs_id>C\\d{6}_[^_]+(_[A-Z])?)_(?<product_id>SCIRED|SCI|CAL)"
+                       "\\.fits(\\.gz)?$'\n"
+                       "job: {kind: ingest, profile: omm, queue: ingest}\n"
+                       "schedule: every 15m\n";
+    struct coll_def *d = NULL;
+    struct err_info ei;
+    err_info_clear(&ei);
+    if (coll_def_parse_yaml("omm", "omm.yaml", good, strlen(good), &env, &d, &ei) != ERR_OK) {
+        fail_msg("%s", ei.msg);
+    }
+    match(d, "C170318_0121_SCIRED.fits", "C170318_0121", "SCIRED", NULL);
+    assert_int_equal(coll_def_schedule_s(d), 900);
+    coll_def_destroy(d);
+    /* errors say file:line of the offending key or value */
+    const char *bad = "source: file:/data/omm/raw\n"
+                      "rule: '^(?<obs_id>.+)$'\n"
+                      "job:\n"
+                      "  kind: ingest\n"
+                      "  profile: nope\n";
+    assert_int_equal(coll_def_parse_yaml("omm", "omm.yaml", bad, strlen(bad), &env, &d, &ei),
+                     ERR_INVALID);
+    assert_string_equal(ei.field, "job.profile");
+    assert_non_null(strstr(ei.msg, "omm.yaml:5: job.profile"));
+    const char *bad2 = "source: file:/data/omm/raw\n"
+                       "include:\n"
+                       "  - '*.fits'\n"
+                       "  - 7\n"
+                       "rule: '^(?<obs_id>.+)$'\n"
+                       "job: {kind: ingest}\n";
+    assert_int_equal(coll_def_parse_yaml("omm", "omm.yaml", bad2, strlen(bad2), &env, &d, &ei),
+                     ERR_INVALID);
+    assert_non_null(strstr(ei.msg, "omm.yaml:4: include[1]"));
+    const char *broken = "source: [unclosed\n";
+    assert_int_equal(coll_def_parse_yaml("omm", "omm.yaml", broken, strlen(broken), &env, &d,
+                                         &ei),
+                     ERR_PARSE);
+    assert_non_null(strstr(ei.msg, "omm.yaml: "));
+    profile_set_destroy(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_dataset_rule),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_long_group),
+        cmocka_unit_test(test_yaml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
