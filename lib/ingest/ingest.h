@@ -115,11 +115,13 @@ struct ingest_file {
     const char *path;         /* local file */
     const char *artifact_uri; /* its artifact URI */
     const char *product_id;   /* the plane it belongs to */
-    /* NULL: a FITS file whose headers are read through the blueprints (content length and
-     * MD5 from the file); else the MIME type of a file attached as it is (a preview) to the
-     * plane of a FITS file, with product_type, size and md5 (32 hex, or NULL) below */
+    /* NULL: a FITS file whose headers are read through the blueprints; else the MIME type of
+     * a file attached as it is (a preview) to the plane of a FITS file, with product_type */
     const char *content_type;
     const char *product_type; /* non-FITS files: "preview", "thumbnail" (NULL: auxiliary) */
+    /* the file's size and MD5 (32 hex) when the caller measured them (the pipeline did):
+     * taken as the artifact's contentLength and contentChecksum; size 0 or md5 NULL: a FITS
+     * file is measured, a preview gets no checksum */
     uint64_t size;
     const char *md5;
     int calibration_level; /* of the plane (first FITS file of the plane decides); -1 = as

@@ -104,9 +104,10 @@ static enum err take_planes(struct caom_observation *to, struct caom_observation
         from->planes[i] = NULL;
         enum err e = caom_observation_add_plane(to, pl);
         if (e != ERR_OK) {
+            err_set(ei, e, "observation %s: cannot add plane %s", to->observation_id,
+                    pl->product_id);
             caom_plane_free(pl);
-            return err_set(ei, e, "observation %s: cannot add plane %s", to->observation_id,
-                           pl->product_id);
+            return e;
         }
     }
     return ERR_OK;
@@ -152,16 +153,27 @@ static enum err build_group(const struct ingest_build *b, char *const *bps, cons
 {
     const char **paths = calloc(b->n, sizeof *paths);
     const char **uris = calloc(b->n, sizeof *uris);
+    int64_t *lens = calloc(b->n, sizeof *lens);
+    const char **sump = calloc(b->n, sizeof *sump);
+    char(*sums)[4 + 32 + 1] = calloc(b->n, sizeof *sums);
     size_t n = 0;
     enum err e = ERR_OK;
-    if (!paths || !uris) {
+    if (!paths || !uris || !lens || !sump || !sums) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < b->n; i++) {
-        if (!b->files[i].content_type && strcmp(b->files[i].product_id, pid) == 0) {
-            paths[n] = b->files[i].path;
-            uris[n++] = b->files[i].artifact_uri;
+        const struct ingest_file *f = &b->files[i];
+        if (!f->content_type && strcmp(f->product_id, pid) == 0) {
+            paths[n] = f->path;
+            uris[n] = f->artifact_uri;
+            /* a size and MD5 the caller measured are taken, not measured again */
+            if (f->size > 0 && f->md5 && strlen(f->md5) == 32) {
+                lens[n] = (int64_t)f->size;
+                snprintf(sums[n], sizeof sums[n], "md5:%s", f->md5);
+                sump[n] = sums[n];
+            }
+            n++;
         }
     }
     struct f2c_opts opts = {
@@ -177,6 +189,8 @@ static enum err build_group(const struct ingest_build *b, char *const *bps, cons
         .paths = paths,
         .n = n,
         .artifact_uris = uris,
+        .content_lengths = lens,
+        .content_checksums = sump,
         .compute = b->compute,
         .warn = b->warn,
         .warn_ctx = b->warn_ctx,
@@ -185,6 +199,9 @@ static enum err build_group(const struct ingest_build *b, char *const *bps, cons
 out:
     free(paths);
     free(uris);
+    free(lens);
+    free(sump);
+    free(sums);
     return e;
 }
 

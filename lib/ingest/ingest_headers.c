@@ -9,16 +9,14 @@
 #include "ingest.h"
 #include "ingest_int.h"
 
+#include "core/atomic_file.h"
 #include "core/buf.h"
 #include "core/str.h"
 #include "fits/fits.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Bytes asked per ranged read: 8 blocks at a new header (most HST and CADC headers fit), doubled
  * while a long header continues, up to 1 MiB. */
@@ -135,7 +133,6 @@ enum err ingest__fetch_headers(const struct ingest_env *env, const char *uri, co
 {
     struct ranged r = {.env = env, .uri = uri, .stats = out, .ei = ei};
     enum err e;
-    int fd = -1;
     buf_init(&r.win, WINDOW_MAX + FITS_BLOCK);
     buf_init(&r.text, (size_t)FHDR_MAX_TEXT_BYTES);
     memset(out, 0, sizeof *out);
@@ -159,28 +156,7 @@ enum err ingest__fetch_headers(const struct ingest_env *env, const char *uri, co
             *p = (*p >= 'A' && *p <= 'F') ? (char)(*p - 'A' + 'a') : *p;
         }
     }
-    fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        e = err_set(ei, ERR_IO, "cannot create %s: %s", dest, ERR_ERRNO(errno));
-        goto out;
-    }
-    for (size_t done = 0; done < r.text.len;) {
-        ssize_t w = write(fd, r.text.data + done, r.text.len - done);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            e = err_set(ei, ERR_IO, "cannot write %s: %s", dest, ERR_ERRNO(errno));
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (close(fd) != 0 && e == ERR_OK) {
-        e = err_set(ei, ERR_IO, "cannot write %s: %s", dest, ERR_ERRNO(errno));
-    }
-    if (e != ERR_OK) {
-        (void)unlink(dest);
-    }
+    e = atomic_file_put(dest, r.text.data, r.text.len, false, ei);
 out:
     buf_free(&r.win);
     buf_free(&r.text);

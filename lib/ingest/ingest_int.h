@@ -27,10 +27,10 @@ bool ingest__ranged_ok(const char *uri);
 
 /**
  * Read only the headers of the remote FITS file @p uri (ranged reads through env->storage,
- * cancellation checked before each) and write them as header text to @p dest (created, must
- * not exist). @return ERR_OK; ERR_FITS (not FITS, truncated: the object's structure is
- * checked against its size); ERR_TOO_LARGE (a server that ignores ranges); the storage's
- * errors; ERR_CANCELLED.
+ * cancellation checked before each) and write them as header text to @p dest (through the
+ * atomic-file primitive). @return ERR_OK; ERR_FITS (not FITS, truncated: the object's
+ * structure is checked against its size); ERR_TOO_LARGE (a server that ignores ranges);
+ * the storage's errors; ERR_CANCELLED.
  */
 NODISCARD enum err ingest__fetch_headers(const struct ingest_env *env, const char *uri,
                                          const char *dest, struct ingest_fetch *out,
