@@ -1,6 +1,7 @@
 /* ingest.h - the `ingest` job kind (CADC's metadata-only case): the headers of 1..1000 input
- * files (file:, http(s)://, s3://) plus blueprints -> one CAOM observation (lib/fits2caom),
- * pushed to a repository (lib/repo: created, updated, unchanged or replaced).
+ * files (file:, http(s)://, s3://) plus blueprints -> one CAOM observation of one plane, or of
+ * one plane per distinct product ID when params.product_ids names the plane of each input
+ * (lib/fits2caom), pushed to a repository (lib/repo: created, updated, unchanged or replaced).
  *
  * ingest_params_parse is THE validator of the job's params: POST /v1/jobs calls it (through
  * ingest_params_validate) so a bad job is refused with 422 naming the field, and the worker
@@ -37,6 +38,9 @@ struct ingest_params {
     const struct profile *profile; /* the profile it names (borrowed from the set), or NULL */
     const char *observation_id; /* NULL: blueprint, else StorageName of the first input */
     const char *product_id;     /* NULL: blueprint, else StorageName of the first input */
+    /* all NULL, or one per input (then product_id is NULL): one plane per distinct ID, its
+     * inputs in their order, the planes in the order their IDs first appear */
+    const char *product_ids[INGEST_URIS_MAX];
     const char *scheme;         /* NULL: "cadc" */
     bool compute;               /* caom_observation_compute before the push */
     size_t n;                   /* inputs, 1..INGEST_URIS_MAX */
@@ -51,7 +55,8 @@ struct ingest_params {
  * only). Field names in errors are "<pfx>params.<name>" ("params.uris[2]").
  * Keys: collection (required, [A-Za-z0-9._-], 1..128 bytes), uris (array of 1..1000 file:,
  * http(s):// or s3:// URIs naming a file), observation_id, product_id (1..256 bytes, no
- * control characters or '/'), artifact_uris (one "scheme:..." URI per input), scheme
+ * control characters or '/'), product_ids (one such ID per input, "params.product_ids[i]";
+ * not with product_id), artifact_uris (one "scheme:..." URI per input), scheme
  * ([a-z][a-z0-9+.-]*), blueprints (relative paths under the blueprint directory: no "..",
  * no leading '/', no hidden names), compute (boolean), profile (the name of one of
  * @p profiles: it fills collection, scheme, blueprints and compute where the params leave
@@ -97,8 +102,10 @@ struct ingest_result {
  * ranged reads of their header blocks only, written as header text into a scratch directory
  * under work_dir, content length from the answers and MD5 from a single-part S3 ETag (none
  * otherwise); compressed remote files, or a server that ignores ranges, downloaded whole),
- * build (content length and MD5 of local and whole files from the file), compute when asked,
- * push. Scratch files are removed before returning.
+ * build through ingest_build_planes (content length and MD5 of local and whole files from the
+ * file): one plane of every input, or with p->product_ids one plane per distinct product ID,
+ * all in one observation (p->observation_id, else as the first plane's build decides),
+ * compute when asked, push once. Scratch files are removed before returning.
  * @return ERR_OK; ERR_CANCELLED when env->cancelled said so between steps; ERR_INVALID for
  *         what will not get better by retrying (missing or refused input, unparseable
  *         headers, blueprint error, a 4xx answer of the repository; the original error and
@@ -114,7 +121,9 @@ NODISCARD enum err ingest_run(const struct ingest_env *env,
 struct ingest_file {
     const char *path;         /* local file */
     const char *artifact_uri; /* its artifact URI */
-    const char *product_id;   /* the plane it belongs to */
+    const char *product_id;   /* the plane it belongs to; NULL: one plane of the FITS files
+                                 without one, its ID as the blueprints say, else StorageName
+                                 of its first file */
     /* NULL: a FITS file whose headers are read through the blueprints; else the MIME type of
      * a file attached as it is (a preview) to the plane of a FITS file, with product_type */
     const char *content_type;
@@ -124,6 +133,9 @@ struct ingest_file {
      * file is measured, a preview gets no checksum */
     uint64_t size;
     const char *md5;
+    /* path holds only the file's headers (a ranged fetch): size is the whole object's, md5
+     * its MD5 or NULL when the source gave none; nothing is measured from path */
+    bool header_only;
     int calibration_level; /* of the plane (first FITS file of the plane decides); -1 = as
                               the blueprints say */
 };
@@ -131,7 +143,8 @@ struct ingest_file {
 /** An observation of several planes from local files. Everything borrowed. */
 struct ingest_build {
     const char *collection;     /* required */
-    const char *observation_id; /* required */
+    const char *observation_id; /* NULL: as the build of the first plane decides (blueprint,
+                                   else StorageName of its first file), for every plane */
     const char *scheme;         /* NULL: "cadc" */
     const char *blueprint_dir;
     const char *const *blueprints; /* names under blueprint_dir */
@@ -144,9 +157,11 @@ struct ingest_build {
 };
 
 /**
- * Build one observation: one plane per distinct product_id of the FITS files (each built by
- * lib/fits2caom from its files and the blueprints), then the other files attached to their
- * planes. res->artifacts counts the artifacts; on failure res->code holds the class.
+ * Build one observation: one plane per distinct product_id of the FITS files, in the order the
+ * IDs first appear (each built by lib/fits2caom from its files, in their order, and the
+ * blueprints), then the other files attached to their planes. The one grouping of lib/ingest:
+ * ingest_run builds through it too. res->artifacts counts the artifacts; on failure res->code
+ * holds the class.
  * @return ERR_OK; ERR_INVALID for what another attempt would meet again (blueprint, headers,
  *         a file attached to no plane); ERR_IO, ERR_NOMEM.
  */

@@ -113,14 +113,21 @@ static enum err take_planes(struct caom_observation *to, struct caom_observation
     return ERR_OK;
 }
 
+/* Whether two files belong to one plane (NULL product IDs: the one plane left unnamed). */
+static bool same_plane(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* A non-FITS file (preview, thumbnail) as an artifact of the plane it belongs to. */
 static enum err add_other(struct caom_observation *obs, const struct ingest_file *f,
                           struct err_info *ei)
 {
-    struct caom_plane *pl = caom_observation_find_plane(obs, f->product_id);
+    struct caom_plane *pl =
+        f->product_id ? caom_observation_find_plane(obs, f->product_id) : NULL;
     if (!pl) {
         return err_set(ei, ERR_INVALID, "%s: no plane \"%s\" to attach it to", f->artifact_uri,
-                       f->product_id);
+                       f->product_id ? f->product_id : "(unnamed)");
     }
     struct caom_artifact *a =
         caom_artifact_new(f->artifact_uri, f->product_type ? f->product_type : "auxiliary",
@@ -147,9 +154,10 @@ static enum err add_other(struct caom_observation *obs, const struct ingest_file
     return ERR_OK;
 }
 
-/* Build the plane of the FITS files of @p files whose product_id is @p pid. */
-static enum err build_group(const struct ingest_build *b, char *const *bps, const char *pid,
-                            struct caom_observation **out, struct err_info *ei)
+/* Build the plane of the FITS files of @p files whose product_id is @p pid, in observation
+ * @p oid (NULL: as f2c decides). */
+static enum err build_group(const struct ingest_build *b, char *const *bps, const char *oid,
+                            const char *pid, struct caom_observation **out, struct err_info *ei)
 {
     const char **paths = calloc(b->n, sizeof *paths);
     const char **uris = calloc(b->n, sizeof *uris);
@@ -164,12 +172,16 @@ static enum err build_group(const struct ingest_build *b, char *const *bps, cons
     }
     for (size_t i = 0; i < b->n; i++) {
         const struct ingest_file *f = &b->files[i];
-        if (!f->content_type && strcmp(f->product_id, pid) == 0) {
+        if (!f->content_type && same_plane(f->product_id, pid)) {
+            bool md5 = f->md5 && strlen(f->md5) == 32;
             paths[n] = f->path;
             uris[n] = f->artifact_uri;
-            /* a size and MD5 the caller measured are taken, not measured again */
-            if (f->size > 0 && f->md5 && strlen(f->md5) == 32) {
+            /* a size and MD5 the caller measured are taken, not measured again; a header-only
+             * file has its size and whatever MD5 the source gave, and nothing to measure */
+            if (f->header_only || (f->size > 0 && md5)) {
                 lens[n] = (int64_t)f->size;
+            }
+            if (lens[n] > 0 && md5) {
                 snprintf(sums[n], sizeof sums[n], "md5:%s", f->md5);
                 sump[n] = sums[n];
             }
@@ -178,7 +190,7 @@ static enum err build_group(const struct ingest_build *b, char *const *bps, cons
     }
     struct f2c_opts opts = {
         .collection = b->collection,
-        .observation_id = b->observation_id,
+        .observation_id = oid,
         .product_id = pid,
         .scheme = b->scheme,
         .content_metadata = true,
@@ -205,33 +217,30 @@ out:
     return e;
 }
 
-enum err ingest_build_planes(const struct ingest_build *b, struct caom_observation **out,
-                             struct ingest_result *res, struct err_info *ei)
+enum err ingest__build_planes(const struct ingest_build *b, char *const *bps,
+                              struct caom_observation **out, struct ingest_result *res,
+                              struct err_info *ei)
 {
-    char *bps[INGEST_BLUEPRINTS_MAX] = {0};
     struct caom_observation *obs = NULL;
     enum err e = ERR_OK;
     *out = NULL;
     if (b->n == 0 || b->n > INGEST_URIS_MAX || b->nbp > INGEST_BLUEPRINTS_MAX) {
         return err_set(ei, ERR_INVALID, "ingest: %zu files, %zu blueprints", b->n, b->nbp);
     }
-    e = ingest__blueprints_resolve(b->blueprint_dir, b->blueprints, b->nbp, bps, ei);
-    if (e != ERR_OK) {
-        str_copy(res->code, sizeof res->code, "blueprint");
-        goto out;
-    }
-    /* one f2c build per plane, in the order the planes first appear among the FITS files */
+    /* one f2c build per plane, in the order the planes first appear among the FITS files;
+     * the first decides the observation ID the others are built in */
     for (size_t i = 0; i < b->n && e == ERR_OK; i++) {
         const struct ingest_file *f = &b->files[i];
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++) {
-            seen = !b->files[j].content_type && strcmp(b->files[j].product_id, f->product_id) == 0;
+            seen = !b->files[j].content_type && same_plane(b->files[j].product_id, f->product_id);
         }
         if (f->content_type || seen) {
             continue;
         }
         struct caom_observation *one = NULL;
-        e = build_group(b, bps, f->product_id, &one, ei);
+        e = build_group(b, bps, obs ? obs->observation_id : b->observation_id, f->product_id,
+                        &one, ei);
         if (e == ERR_OK && one->n_planes == 1 && f->calibration_level >= 0) {
             one->planes[0]->calibration_level = caom_i(f->calibration_level);
         }
@@ -258,10 +267,6 @@ enum err ingest_build_planes(const struct ingest_build *b, struct caom_observati
         ei->code = ERR_INVALID; /* permanent: the same files and blueprints fail again */
         e = ERR_INVALID;
     }
-out:
-    for (size_t i = 0; i < b->nbp; i++) {
-        free(bps[i]);
-    }
     if (e != ERR_OK) {
         caom_observation_free(obs);
         return e;
@@ -273,4 +278,24 @@ out:
     res->artifacts = arts;
     *out = obs;
     return ERR_OK;
+}
+
+enum err ingest_build_planes(const struct ingest_build *b, struct caom_observation **out,
+                             struct ingest_result *res, struct err_info *ei)
+{
+    char *bps[INGEST_BLUEPRINTS_MAX] = {0};
+    *out = NULL;
+    if (b->nbp > INGEST_BLUEPRINTS_MAX) {
+        return err_set(ei, ERR_INVALID, "ingest: %zu blueprints", b->nbp);
+    }
+    enum err e = ingest__blueprints_resolve(b->blueprint_dir, b->blueprints, b->nbp, bps, ei);
+    if (e != ERR_OK) {
+        str_copy(res->code, sizeof res->code, "blueprint");
+        return e;
+    }
+    e = ingest__build_planes(b, bps, out, res, ei);
+    for (size_t i = 0; i < b->nbp; i++) {
+        free(bps[i]);
+    }
+    return e;
 }

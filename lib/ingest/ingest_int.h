@@ -13,6 +13,14 @@
 NODISCARD enum err ingest__blueprints_resolve(const char *dir, const char *const *names, size_t n,
                                               char **out, struct err_info *ei);
 
+/**
+ * ingest_build_planes with the blueprints already resolved (@p bps: b->nbp real paths, from
+ * ingest__blueprints_resolve; b->blueprint_dir and b->blueprints are not used).
+ */
+NODISCARD enum err ingest__build_planes(const struct ingest_build *b, char *const *bps,
+                                        struct caom_observation **out, struct ingest_result *res,
+                                        struct err_info *ei);
+
 /** What a header-only fetch learnt and cost. */
 struct ingest_fetch {
     uint64_t size;     /* the whole object's bytes */

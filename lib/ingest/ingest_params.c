@@ -169,6 +169,18 @@ static enum err one_param(
     if (strcmp(k, "product_id") == 0) {
         return id_param(v, FIELD(f, pfx, "%s", k), &p->product_id, ei);
     }
+    if (strcmp(k, "product_ids") == 0) {
+        if ((e = array_param(v, FIELD(f, pfx, "%s", k), INGEST_URIS_MAX, ei)) != ERR_OK) {
+            return e;
+        }
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if ((e = id_param(json_array_get(v, i), FIELD(f, pfx, "product_ids[%zu]", i),
+                              &p->product_ids[i], ei)) != ERR_OK) {
+                return e;
+            }
+        }
+        return ERR_OK;
+    }
     if (strcmp(k, "scheme") == 0) {
         if ((e = str_param(v, FIELD(f, pfx, "%s", k), &p->scheme, ei)) != ERR_OK) {
             return e;
@@ -312,6 +324,22 @@ enum err ingest_params_parse(const json_t *params,
                           "in order)",
                           json_array_size(au), p->n);
         goto out;
+    }
+    const json_t *pi = json_object_get(params, "product_ids");
+    if (pi && !json_is_null(pi)) {
+        if (json_array_size(pi) != p->n) {
+            e = err_set_field(ei, ERR_INVALID, FIELD(f, pfx, "%s", "product_ids"),
+                              "params.product_ids has %zu entries for %zu uris (one per input, "
+                              "in order)",
+                              json_array_size(pi), p->n);
+            goto out;
+        }
+        if (p->product_id) {
+            e = err_set_field(ei, ERR_INVALID, FIELD(f, pfx, "%s", "product_ids"),
+                              "params.product_ids and params.product_id exclude each other "
+                              "(product_ids names the plane of every input)");
+            goto out;
+        }
     }
 out:
     if (!out) {

@@ -1,5 +1,6 @@
 /* ingest_run.c - one ingest: inputs fetched (file: in place, remote ones into scratch),
- * observation built through f2c_build_files, pushed with repo_push; errors classed as
+ * observation built through ingest__build_planes (one plane, or one per distinct product ID
+ * of params.product_ids), pushed with repo_push; errors classed as
  * permanent (ERR_INVALID + code) or transient (kept, to be retried).
  * SPDX-License-Identifier: Apache-2.0 */
 #include "ingest.h"
@@ -218,17 +219,14 @@ static enum err fetch_inputs(struct run *r, struct err_info *ei)
 static enum err build_and_push(struct run *r, struct err_info *ei)
 {
     const struct ingest_params *p = r->p;
-    struct f2c_opts opts = {
-        .collection = p->collection,
-        .observation_id = p->observation_id,
-        .product_id = p->product_id,
-        .scheme = p->scheme,
-        .content_metadata = true,
-    };
     char *au[INGEST_URIS_MAX];
     struct f2c_names nm;
     enum err e = ERR_OK;
     memset(au, 0, sizeof(char *) * p->n);
+    struct ingest_file *files = calloc(p->n, sizeof *files);
+    if (!files) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
     /* default artifact URIs from the input URI's file name (a scratch copy keeps it too) */
     for (size_t i = 0; i < p->n && e == ERR_OK; i++) {
         if (p->artifact_uris[i]) {
@@ -241,42 +239,43 @@ static enum err build_and_push(struct run *r, struct err_info *ei)
             e = err_set(ei, ERR_NOMEM, "out of memory");
         }
     }
-    const char *aup[INGEST_URIS_MAX];
-    for (size_t i = 0; i < p->n; i++) {
-        aup[i] = p->artifact_uris[i] ? p->artifact_uris[i] : au[i];
+    if (e != ERR_OK && e != ERR_NOMEM) {
+        e = permanent(r, "bad_input", ei);
     }
     struct caom_observation *obs = NULL;
     if (e == ERR_OK) {
-        struct f2c_files files = {
-            .blueprints = (const char *const *)r->bps,
-            .nbp = p->nbp,
-            .paths = (const char *const *)r->paths,
-            .n = p->n,
-            .artifact_uris = aup,
-            .content_lengths = r->clen,
-            .content_checksums = (const char *const *)r->csum,
-            .compute = p->compute,
-        };
-        e = f2c_build_files(&opts, &files, &obs, ei);
-        if (e == ERR_NOMEM) {
-            (void)transient(r, e, "out_of_memory");
-        } else if (e == ERR_IO) {
-            (void)transient(r, e, "input_unavailable");
-        } else if (e != ERR_OK) {
-            e = permanent(r, "bad_input", ei);
+        /* every input in the plane params.product_ids names (without it, all in one plane of
+         * params.product_id), grouped by the one grouping of lib/ingest */
+        for (size_t i = 0; i < p->n; i++) {
+            files[i] = (struct ingest_file){
+                .path = r->paths[i],
+                .artifact_uri = p->artifact_uris[i] ? p->artifact_uris[i] : au[i],
+                .product_id = p->product_ids[i] ? p->product_ids[i] : p->product_id,
+                .size = r->clen[i] > 0 ? (uint64_t)r->clen[i] : 0,
+                .md5 = r->csum[i] && strncmp(r->csum[i], "md5:", 4) == 0 ? r->csum[i] + 4 : NULL,
+                .header_only = r->clen[i] > 0,
+                .calibration_level = -1,
+            };
         }
+        struct ingest_build b = {
+            .collection = p->collection,
+            .observation_id = p->observation_id,
+            .scheme = p->scheme,
+            .blueprints = p->blueprints,
+            .nbp = p->nbp,
+            .compute = p->compute,
+            .files = files,
+            .n = p->n,
+        };
+        e = ingest__build_planes(&b, r->bps, &obs, r->res, ei);
     }
     for (size_t i = 0; i < p->n; i++) {
         free(au[i]);
     }
+    free(files);
     if (e != ERR_OK) {
         return e;
     }
-    size_t arts = 0;
-    for (size_t i = 0; i < obs->n_planes; i++) {
-        arts += obs->planes[i]->n_artifacts;
-    }
-    r->res->artifacts = arts;
     if (cancelled(r->env)) {
         caom_observation_free(obs);
         return err_set(ei, ERR_CANCELLED, "ingest stopped: cancellation requested");

@@ -1,5 +1,6 @@
 /* test_ingest_params.c - the ingest job's params validator (lib/ingest), the one function that
- * POST /v1/jobs and the worker both call: every refusal names its field, and the submit path
+ * POST /v1/jobs and the worker both call: every refusal names its field (product_ids too: one
+ * plane ID per input, not with product_id), and the submit path
  * (obsflowd's kinds table + the queue's rules) gives the same answer for a job of kind ingest; plus
  * ingest_run's refusals before any push (missing input, input outside the data roots, blueprint
  * escaping its directory). SPDX-License-Identifier: Apache-2.0 */
@@ -170,6 +171,65 @@ static void refusals_name_the_field(void **state)
              "\"compute\": false, \"blueprints\": []}");
 }
 
+/* params.product_ids: one plane ID per input, checked like product_id, not with it */
+static void product_ids(void **state)
+{
+    (void)state;
+    json_t *p = js("{\"collection\": \"C\", \"uris\": [\"file:/d/a.fits\", \"file:/d/b.fits\", "
+                   "\"file:/d/c.fits\"], \"product_ids\": [\"A\", \"A\", \"B\"]}");
+    struct ingest_params *ip = malloc(sizeof *ip);
+    assert_non_null(ip);
+    struct err_info ei;
+    assert_int_equal(ingest_params_parse(p, "", NULL, ip, &ei), ERR_OK);
+    assert_int_equal(ip->n, 3);
+    assert_string_equal(ip->product_ids[0], "A");
+    assert_string_equal(ip->product_ids[1], "A");
+    assert_string_equal(ip->product_ids[2], "B");
+    assert_null(ip->product_ids[3]);
+    assert_null(ip->product_id);
+    json_decref(p);
+    /* absent or null: none */
+    p = js("{\"collection\": \"C\", \"uris\": [\"file:/d/a.fits\"], \"product_ids\": null, "
+           "\"product_id\": \"P\"}");
+    assert_int_equal(ingest_params_parse(p, "", NULL, ip, &ei), ERR_OK);
+    assert_null(ip->product_ids[0]);
+    assert_string_equal(ip->product_id, "P");
+    json_decref(p);
+    free(ip);
+
+    const char *three = "\"uris\": [\"file:/d/a.fits\", \"file:/d/b.fits\", \"file:/d/c.fits\"]";
+    char buf[512];
+#define WITH(fmt) (snprintf(buf, sizeof buf, "{\"collection\": \"C\", %s, " fmt "}", three), buf)
+    refused(WITH("\"product_ids\": [\"A\", \"B\"]"), "params.product_ids");
+    refused(WITH("\"product_ids\": [\"A\", \"B\", \"C\", \"D\"]"), "params.product_ids");
+    refused(WITH("\"product_ids\": []"), "params.product_ids");
+    refused(WITH("\"product_ids\": \"A\""), "params.product_ids");
+    refused(WITH("\"product_ids\": [\"A\", \"A\", \"a/b\"]"), "params.product_ids[2]");
+    refused(WITH("\"product_ids\": [\"A\", \"\", \"B\"]"), "params.product_ids[1]");
+    refused(WITH("\"product_ids\": [\"A\", 7, \"B\"]"), "params.product_ids[1]");
+    refused(WITH("\"product_ids\": [\"A\", null, \"B\"]"), "params.product_ids[1]");
+    refused(WITH("\"product_ids\": [\"A\\u0001\", \"A\", \"B\"]"), "params.product_ids[0]");
+    refused(WITH("\"product_ids\": [\"A\", \"A\", \"B\"], \"product_id\": \"P\""),
+            "params.product_ids");
+    accepted(WITH("\"product_ids\": [\"A\", \"A\", \"B\"], \"product_id\": null"));
+#undef WITH
+    /* 256 bytes is the most an ID may have */
+    char id[INGEST_ID_MAX + 2];
+    memset(id, 'x', INGEST_ID_MAX);
+    id[INGEST_ID_MAX] = '\0';
+    p = json_pack("{s:s, s:[s], s:[s]}", "collection", "C", "uris", "file:/d/a.fits",
+                  "product_ids", id);
+    assert_int_equal(ingest_params_validate(p, "", NULL, &ei), ERR_OK);
+    json_decref(p);
+    memset(id, 'x', INGEST_ID_MAX + 1);
+    id[INGEST_ID_MAX + 1] = '\0';
+    p = json_pack("{s:s, s:[s], s:[s]}", "collection", "C", "uris", "file:/d/a.fits",
+                  "product_ids", id);
+    assert_int_equal(ingest_params_validate(p, "[3].", NULL, &ei), ERR_INVALID);
+    assert_string_equal(ei.field, "[3].params.product_ids[0]");
+    json_decref(p);
+}
+
 static void uri_count_cap(void **state)
 {
     (void)state;
@@ -264,6 +324,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_fills),
         cmocka_unit_test(refusals_name_the_field),
+        cmocka_unit_test(product_ids),
         cmocka_unit_test(uri_count_cap),
         cmocka_unit_test(run_refusals),
     };

@@ -8,7 +8,9 @@ real obsflowd (fresh database of the ctest PostgreSQL fixture) and the s3rver fi
     structurally, what `obsflow caom` writes from the whole files (contentLength the file's;
     no contentChecksum, as a plain HTTP server gives no MD5);
  2. s3:// inputs on s3rver: the same, with contentChecksum the object's MD5 (its single-part
-    ETag), equal to what `obsflow caom` computes from the file;
+    ETag), equal to what `obsflow caom` computes from the file; both files in one job with
+    params.product_ids: one plane each in one observation, each artifact with its own size
+    and MD5, read by the same ranges as one by one;
  3. a server that ignores Range (answers 200 with the whole file): the file is downloaded
     whole and the document is the same; a truncated remote FITS file (its size cuts the last
     HDU's data) fails at once with code bad_input.
@@ -186,17 +188,40 @@ def run(db):
               flush=True)
 
         # 2. s3 with ranges, MD5 from the single-part ETag
+        s3_read = {}
         for f in FILES:
             b = ingest("RANGEDS", ["s3://%s/in/%s" % (bucket, f)])
             check(b["state"] == "succeeded", "s3 ingest %s: %s" % (f, b))
             size = os.path.getsize(os.path.join(data, f))
             check(b["result"]["bytes_read"] < size, "s3 %s: %s" % (f, b["result"]))
+            s3_read[f] = b["result"]["bytes_read"]
             got = stored("RANGEDS", f[:-5])
             check(artifacts(got) == {"cadc:RANGEDS/" + f: (str(size), "md5:" + md5(
                 os.path.join(data, f)))}, "s3 artifacts %s" % artifacts(got))
             same(got, caom_cli("RANGEDS", [os.path.join(data, f)]), "s3 " + f)
         print("ok: s3 ingests by ranges, contentChecksum from the ETag = obsflow caom",
               flush=True)
+
+        # 2b. both s3 files in one observation, one plane each (params.product_ids): each
+        # artifact still read by ranges, with its own size and ETag MD5
+        j = d.submit({"kind": "ingest", "max_attempts": 1, "params": {
+            "collection": "RANGEDP", "observation_id": "both",
+            "uris": ["s3://%s/in/%s" % (bucket, f) for f in FILES],
+            "product_ids": [f[:-5] for f in FILES]}})
+        b = wait_until(lambda: (lambda b: b if b["state"] in (
+            "succeeded", "failed", "cancelled") else None)(d.job(j["id"])), 60,
+            "ingest job %s" % j["id"], interval=0.05)
+        check(b["state"] == "succeeded" and b["result"]["artifacts"] == len(FILES) and
+              b["result"]["bytes_read"] == sum(s3_read.values()),
+              "s3 product_ids ingest (%s read one by one): %s" % (s3_read, b))
+        got = stored("RANGEDP", "both")
+        pls = {p.find("{*}productID").text: artifacts(p) for p in got.iter()
+               if p.tag.endswith("}plane")}
+        check(pls == {f[:-5]: {"cadc:RANGEDP/" + f: (
+            str(os.path.getsize(os.path.join(data, f))), "md5:" + md5(os.path.join(data, f)))}
+            for f in FILES}, "s3 product_ids planes %s" % pls)
+        print("ok: s3 product_ids: %d planes in one observation, %d bytes read by ranges" %
+              (len(pls), b["result"]["bytes_read"]), flush=True)
 
         # 3. a server that ignores ranges; a truncated remote file
         Ranged.ignore_range = True
