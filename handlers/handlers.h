@@ -87,6 +87,7 @@ struct resp {
 struct queue;      /* lib/queue */
 struct repo_store; /* lib/repo */
 struct profile_set; /* lib/profile */
+struct harv;        /* lib/harvest */
 
 /** Read-only context of every handler, built by main before the HTTP server starts. */
 struct app {
@@ -100,6 +101,7 @@ struct app {
     const char *api_token;                         /* OBSFLOW_API_TOKEN or "" */
     const char *caom_base;                         /* base path of the repository ("/caom2") */
     const struct profile_set *profiles;            /* OBSFLOW_CONFIG_DIR/profiles (or NULL) */
+    struct harv *harvest;                          /* collections (lib/harvest; borrowed) */
 };
 /** Signature of every handler: on ERR_OK the response is in @p resp; on failure @p ei names
  * the problem and the service renders application/problem+json. */

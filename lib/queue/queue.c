@@ -755,6 +755,58 @@ out:
     return e;
 }
 
+enum err queue_enqueue_conn(struct queue *q,
+                            struct db_conn *conn,
+                            const json_t *specs,
+                            json_t **ids,
+                            struct err_info *ei)
+{
+    json_t *rows = NULL;
+    json_t *out = NULL;
+    struct db_res *res = NULL;
+    struct buf txt;
+    buf_init(&txt, (size_t)QUEUE_BATCH_MAX * (QUEUE_PARAMS_MAX + 1024));
+    enum err e = queue__specs_check(q->cfg.kinds, q->cfg.nkinds, specs, &rows, ei);
+    if (e == ERR_OK && (e = queue_rows_text(rows, &txt)) != ERR_OK) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    if (e != ERR_OK) {
+        goto out;
+    }
+    const char *p[] = {buf_cstr(&txt)};
+    e = db_exec(conn, "queue_insert", queue_sql_insert, 1, p, &res, ei);
+    if (e == ERR_INVALID && strcmp(db_conn_sqlstate(conn), "23503") == 0) {
+        e = err_set_field(ei, ERR_INVALID, "parent_id", "parent job does not exist");
+    }
+    if (e != ERR_OK) {
+        goto out;
+    }
+    /* delivered at commit: the other processes' workers (and this one's listener) wake then */
+    e = db_exec(conn, "queue_notify", "SELECT pg_notify('" QUEUE_CHANNEL "', '')", 0, NULL, NULL,
+                ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    out = json_array();
+    for (int i = 0; out != NULL && i < db_res_rows(res); i++) {
+        if (json_array_append_new(out, json_string(db_res_get(res, i, 0))) != 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    if (out == NULL) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    atomic_fetch_add(&q->enqueued, (uint64_t)db_res_rows(res));
+    *ids = out;
+out:
+    db_res_free(res);
+    buf_free(&txt);
+    json_decref(rows);
+    return e;
+}
+
 /* queue_new_job as compact JSON text appended to @p b: the same members in the same order. */
 static enum err
 queue_new_job_text(struct buf *b, const json_t *row, const struct db_res *res, int i)

@@ -152,6 +152,21 @@ NODISCARD enum err queue_enqueue_text(struct queue *q,
                                       struct err_info *ei);
 
 /**
+ * queue_enqueue inside the caller's transaction: @p conn is the connection a db_txn_run body
+ * was given, and the jobs commit with the caller's other writes or not at all (a collection
+ * run records its fan-out and its children in one transaction). The same checks and rows as
+ * queue_enqueue; no idempotency key; the wake-up NOTIFY is sent at commit.
+ * @param[out] ids owned: a JSON array of the new jobs' ids, in the order of @p specs.
+ * @return as queue_enqueue; ERR_DB_RETRY etc. from the statement (the caller's transaction
+ *         retries).
+ */
+NODISCARD enum err queue_enqueue_conn(struct queue *q,
+                                      struct db_conn *conn,
+                                      const json_t *specs,
+                                      json_t **ids,
+                                      struct err_info *ei);
+
+/**
  * The checks queue_enqueue makes on @p specs before any statement, against @p nkinds @p kinds
  * (a deployment's table), without a queue or a database: for tests and tools.
  * @return as queue_enqueue's refusals (ERR_INVALID/ERR_PARSE/ERR_TOO_LARGE naming the field).
