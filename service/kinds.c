@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "kinds.h"
 
+#include "harvest/harvest.h"
 #include "ingest/ingest.h"
 #include "pipeline/pipeline.h"
 
@@ -29,7 +30,7 @@ static const char *profile_queue(const json_t *params, const void *ctx)
     return p ? p->queue : NULL;
 }
 
-enum kind_arg { ARG_NONE, ARG_INGEST, ARG_DATASET };
+enum kind_arg { ARG_NONE, ARG_INGEST, ARG_DATASET, ARG_COLLECTION };
 
 static const struct {
     const char *name;
@@ -44,7 +45,9 @@ static const struct {
      * the light one (issue 8) */
     {"dataset", "calib", dataset_params, workers_job_dataset, ARG_DATASET},
     {"ingest", "ingest", ingest_params, workers_job_ingest, ARG_INGEST},
-    /* collection goes here */
+    /* a harvest: lists a source and fans out children of the kinds above; it waits for them
+     * snoozing, so its queue's threads are free while they run */
+    {HARV_KIND, HARV_QUEUE, harv_params_validate, workers_job_collection, ARG_COLLECTION},
 };
 
 _Static_assert(sizeof kinds / sizeof kinds[0] <= KINDS_MAX, "KINDS_MAX is too small");
@@ -57,8 +60,10 @@ int kinds_queue_table(const struct profile_set *profiles, struct queue_kind out[
                                        .queue = kinds[i].queue,
                                        .params = kinds[i].params,
                                        .ctx = profiles,
-                                       .queue_of = kinds[i].arg == ARG_NONE ? NULL
-                                                                            : profile_queue};
+                                       .queue_of = kinds[i].arg == ARG_INGEST ||
+                                                           kinds[i].arg == ARG_DATASET
+                                                       ? profile_queue
+                                                       : NULL};
     }
     return n;
 }
@@ -68,8 +73,9 @@ kinds_register_all(struct workers_pool *pool, const struct kinds_env *env, struc
 {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         void *arg = kinds[i].arg == ARG_INGEST    ? (void *)env->ingest
-                    : kinds[i].arg == ARG_DATASET ? (void *)env->dataset
-                                                  : NULL;
+                    : kinds[i].arg == ARG_DATASET    ? (void *)env->dataset
+                    : kinds[i].arg == ARG_COLLECTION ? (void *)env->collection
+                                                     : NULL;
         enum err e = workers_register(pool, kinds[i].name, kinds[i].run, arg, ei);
         if (e != ERR_OK) {
             return e;

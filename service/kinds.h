@@ -2,12 +2,13 @@
  * name, default queue, params validator and handler. The queue gets the table's names, queues
  * and validators (POST /v1/jobs refuses any other kind with 422 naming "kind" and checks params
  * at submit time with the validator the worker runs), the worker pool its handlers. Adding a
- * kind (collection) is one row. SPDX-License-Identifier: Apache-2.0 */
+ * kind is one row. SPDX-License-Identifier: Apache-2.0 */
 #ifndef OBSFLOW_SERVICE_KINDS_H
 #define OBSFLOW_SERVICE_KINDS_H
 
 #include "core/err.h"
 #include "queue/queue.h"
+#include "workers/job_collection.h"
 #include "workers/job_dataset.h"
 #include "workers/job_ingest.h"
 #include "workers/workers.h"
@@ -20,6 +21,7 @@ struct profile_set;
 struct kinds_env {
     struct job_ingest_ctx *ingest;
     struct job_dataset_ctx *dataset;
+    struct job_collection_ctx *collection;
 };
 
 /**

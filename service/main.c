@@ -16,6 +16,7 @@
 #include "db/db.h"
 #include "queue/queue.h"
 #include "fits2caom/fits2caom.h"
+#include "harvest/harvest.h"
 #include "profile/profile.h"
 #include "refstore/refstore.h"
 #include "repo/repo.h"
@@ -58,6 +59,11 @@ struct daemon {
     struct profile_set *profiles; /* OBSFLOW_CONFIG_DIR/profiles, loaded before anything runs */
     struct job_ingest_ctx ingest;
     struct job_dataset_ctx dataset;
+    struct harv *harv; /* collections (lib/harvest) */
+    struct job_collection_ctx collection;
+    pthread_t scheduler;     /* enqueues due collection schedule slots */
+    bool scheduler_started;
+    atomic_bool scheduler_stop;
     atomic_bool store_ready; /* migrations applied: the API may use the database */
     atomic_bool draining;    /* SIGTERM received: not ready any more */
     atomic_bool workers_up;
@@ -399,18 +405,75 @@ static enum err kinds_setup(struct daemon *d, struct err_info *ei)
     d->dataset.config_dir = d->cfg.config_dir;
     d->dataset.work_dir = d->cfg.work_dir;
     d->dataset.ingest = &d->ingest; /* the CAOM step pushes where ingest jobs do */
-    struct kinds_env env = {.ingest = &d->ingest, .dataset = &d->dataset};
+    d->collection.harv = d->harv;
+    d->collection.storage = d->storage;
+    struct kinds_env env = {
+        .ingest = &d->ingest, .dataset = &d->dataset, .collection = &d->collection};
     return kinds_register_all(d->workers, &env, ei);
+}
+
+/* Every second, the due schedule slots of collections (one replica enqueues each slot). */
+static void *scheduler_main(void *arg)
+{
+    struct daemon *d = arg;
+    bool failing = false;
+    while (!atomic_load(&d->scheduler_stop)) {
+        struct err_info ei;
+        int n = 0;
+        err_info_clear(&ei);
+        if (harv_schedule_tick(d->harv, &n, &ei) != ERR_OK) {
+            if (!failing) {
+                LOG_WARN("scheduler", "collection schedules not checked: %s", ei.msg);
+            }
+            failing = true;
+        } else {
+            if (failing) {
+                LOG_INFO("scheduler", "collection schedules checked again");
+            }
+            failing = false;
+            if (n > 0) {
+                LOG_INFO("scheduler", "%d scheduled collection run(s) enqueued", n);
+            }
+        }
+        for (int i = 0; i < 10 && !atomic_load(&d->scheduler_stop); i++) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+static void scheduler_stop(struct daemon *d)
+{
+    if (d->scheduler_started) {
+        atomic_store(&d->scheduler_stop, true);
+        pthread_join(d->scheduler, NULL);
+        d->scheduler_started = false;
+    }
+}
+
+/* What a collection definition's job.kind may name: a kind of this deployment. */
+static bool kind_known(const char *kind, void *ud)
+{
+    const struct queue_config *qc = ud;
+    for (int i = 0; i < qc->nkinds; i++) {
+        if (strcmp(qc->kinds[i].name, kind) == 0) {
+            return strcmp(kind, HARV_KIND) != 0; /* a collection does not fan out collections */
+        }
+    }
+    return false;
 }
 
 static void shutdown_all(struct daemon *d)
 {
+    scheduler_stop(d);
     http_stop(d->http);
     workers_pool_destroy(d->workers);
     refstore_destroy(d->refstore);
     storage_destroy(d->storage);
     repo_store_free(d->repo);
     repo_collections_free(d->caom_cols);
+    harv_destroy(d->harv);
     queue_destroy(d->queue);
     db_pool_destroy(d->db);
     metrics_destroy(d->metrics);
@@ -485,6 +548,11 @@ int main(int argc, char **argv)
         LOG_ERROR("main", "could not set up the database pool: %s", ei.msg);
         goto out;
     }
+    struct coll_env cenv = {.profiles = d.profiles, .kind_known = kind_known, .kind_ud = &qc};
+    if (harv_create(d.db, d.queue, &cenv, &d.harv, &ei) != ERR_OK) {
+        LOG_ERROR("main", "%s", ei.msg);
+        goto out;
+    }
     if (d.cfg.workers > 0) {
         static struct workers_queue_limit ql[CONFIG_QUEUES_MAX];
         _Static_assert(CONFIG_QUEUES_MAX <= WORKERS_QUEUES_MAX, "OBSFLOW_QUEUES holds too many");
@@ -538,6 +606,7 @@ int main(int argc, char **argv)
     app.api_token = d.cfg.api_token;
     app.caom_base = d.cfg.caom_base;
     app.profiles = d.profiles;
+    app.harvest = d.harv;
 
     struct http_opts ho = {
         .host = d.cfg.listen_host,
@@ -573,6 +642,16 @@ int main(int argc, char **argv)
 
     int sig = start_database(&d, &set);
     if (!sig) {
+        /* the YAML files of collections/ beside the profiles: an invalid one stops the start (file:line) */
+        char cdir[CONFIG_STR_MAX + 16];
+        int loaded = 0;
+        snprintf(cdir, sizeof cdir, "%s/collections", d.cfg.config_dir);
+        if (harv_load_dir(d.harv, cdir, &loaded, &ei) != ERR_OK) {
+            LOG_ERROR("main", "%s", ei.msg);
+            rc = 2;
+            goto out;
+        }
+        LOG_INFO("main", "%d collection definition(s) from %s", loaded, cdir);
         atomic_store(&d.store_ready, true);
         if (d.workers) {
             if (workers_pool_start(d.workers, &ei) != ERR_OK) {
@@ -580,6 +659,11 @@ int main(int argc, char **argv)
                 goto out;
             }
             atomic_store(&d.workers_up, true);
+        }
+        d.scheduler_started = pthread_create(&d.scheduler, NULL, scheduler_main, &d) == 0;
+        if (!d.scheduler_started) {
+            LOG_ERROR("main", "could not start the collection scheduler");
+            goto out;
         }
         LOG_INFO("main", "ready");
         sig = wait_signal(&set, -1);
@@ -590,6 +674,7 @@ int main(int argc, char **argv)
     LOG_INFO("main", "%s received: draining (grace %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
              d.cfg.shutdown_grace_s);
     http_quiesce(d.http);
+    scheduler_stop(&d);
     pthread_t watcher;
     if (pthread_create(&watcher, NULL, second_signal, &set) == 0) {
         pthread_detach(watcher);

@@ -49,6 +49,7 @@ struct workers_job {
     struct workers_slot *slot;
     json_t *result; /* owned */
     char code[48];  /* custom error code or "" */
+    int64_t snooze_ms; /* workers_job_snooze: > 0 = run again after this long */
     /* progress (workers_job_progress; the handler's thread only) */
     char step[QUEUE_STEP_MAX + 1]; /* the step running, "" before the first */
     int step_index;
@@ -69,6 +70,7 @@ struct workers_done { /* a buffered completion */
     char id[QUEUE_ID_LEN + 1];
     int attempt;
     enum queue_outcome outcome;
+    int64_t snooze_ms;
     json_t *result; /* owned */
     char code[48];
     char msg[ERR_INFO_MSG_MAX]; /* the failure's message ("" = none): held in place, so no
@@ -341,6 +343,7 @@ static void workers_done_push(struct workers_pool *p,
                               json_t *result_stolen,
                               const char *code,
                               const char *msg,
+                              int64_t snooze_ms,
                               bool force)
 {
     pthread_mutex_lock(&p->dmu);
@@ -365,6 +368,7 @@ static void workers_done_push(struct workers_pool *p,
     str_copy(d->id, sizeof d->id, id);
     d->attempt = attempt;
     d->outcome = outcome;
+    d->snooze_ms = snooze_ms;
     d->result = result_stolen;
     str_copy(d->code, sizeof d->code, code != NULL ? code : "");
     str_copy(d->msg, sizeof d->msg, msg != NULL ? msg : "");
@@ -435,7 +439,9 @@ workers_run_one(struct workers_pool *p, struct workers_slot *slot, struct queue_
     bool released = atomic_load(&slot->released);
     if (!released) {
         enum queue_outcome oc;
-        if (e == ERR_OK) {
+        if (e == ERR_OK && job.snooze_ms > 0) {
+            oc = QUEUE_SNOOZED;
+        } else if (e == ERR_OK) {
             oc = QUEUE_SUCCEEDED;
         } else if (e == ERR_CANCELLED) {
             oc = QUEUE_CANCELLED;
@@ -444,13 +450,14 @@ workers_run_one(struct workers_pool *p, struct workers_slot *slot, struct queue_
         } else {
             oc = QUEUE_FAILED;
         }
-        if (oc != QUEUE_SUCCEEDED) {
+        if (oc != QUEUE_SUCCEEDED && oc != QUEUE_SNOOZED) {
             LOG_INFO("worker", "job %s (%s) attempt %d/%d ended %s: %s", c->id, c->kind, c->attempt,
                      c->max_attempts, err_code(e), ei.msg);
         }
         workers_done_push(p, c->id, c->attempt, oc, oc == QUEUE_SUCCEEDED ? job.result : NULL,
                           job.code[0] != '\0' ? job.code : err_code(e),
-                          oc == QUEUE_SUCCEEDED ? NULL : ei.msg, true);
+                          oc == QUEUE_SUCCEEDED || oc == QUEUE_SNOOZED ? NULL : ei.msg,
+                          job.snooze_ms, true);
         if (oc == QUEUE_SUCCEEDED) {
             job.result = NULL;
         }
@@ -750,7 +757,8 @@ static bool workers_flush(struct workers_pool *p,
                                           .outcome = d->outcome,
                                           .result = d->result,
                                           .error_code = d->code[0] != '\0' ? d->code : NULL,
-                                          .error_message = d->msg[0] != '\0' ? d->msg : NULL};
+                                          .error_message = d->msg[0] != '\0' ? d->msg : NULL,
+                                          .snooze_ms = d->snooze_ms};
     }
     err_info_clear(ei);
     int64_t t0 = clock_mono_ns();
@@ -1085,7 +1093,7 @@ int workers_pool_drain(struct workers_pool *p, int grace_s)
     pthread_mutex_lock(&p->mu);
     while (p->local_len > 0) {
         struct queue_claimed *c = &p->local[p->local_head];
-        workers_done_push(p, c->id, c->attempt, QUEUE_RELEASED, NULL, NULL, NULL, true);
+        workers_done_push(p, c->id, c->attempt, QUEUE_RELEASED, NULL, NULL, NULL, 0, true);
         json_decref(c->params);
         p->local_head = (p->local_head + 1) % p->local_cap;
         p->local_len--;
@@ -1104,7 +1112,7 @@ int workers_pool_drain(struct workers_pool *p, int grace_s)
         if (s->active && !atomic_load(&s->released)) {
             atomic_store(&s->released, true);
             atomic_store(&s->cancel, true);
-            workers_done_push(p, s->id, s->attempt, QUEUE_RELEASED, NULL, NULL, NULL, true);
+            workers_done_push(p, s->id, s->attempt, QUEUE_RELEASED, NULL, NULL, NULL, 0, true);
             released++;
         }
         pthread_mutex_unlock(&s->mu);
@@ -1269,6 +1277,11 @@ void workers_job_set_result(struct workers_job *job, json_t *result)
 {
     json_decref(job->result);
     job->result = result;
+}
+
+void workers_job_snooze(struct workers_job *job, int64_t ms)
+{
+    job->snooze_ms = ms > 0 ? ms : 1;
 }
 
 void workers_job_set_error_code(struct workers_job *job, const char *code)

@@ -153,6 +153,10 @@ void workers_job_set_result(struct workers_job *job, json_t *result);
 /** Stable lower-case code stored with a failure (copied; default: err_code() of the returned
  * error), e.g. "noop_failure". */
 void workers_job_set_error_code(struct workers_job *job, const char *code);
+/** The handler waits for something outside it (a collection run for its children): when it
+ * returns ERR_OK, the job goes back to `queued` to run again after @p ms, the attempt not
+ * charged, no result stored. */
+void workers_job_snooze(struct workers_job *job, int64_t ms);
 
 /**
  * Report where the job is: a step begins (a new @p step name or @p index), or the current one

@@ -124,12 +124,15 @@ struct harv_run_env {
     /* progress: step ("listing", "fanout", "waiting"), detail ("listed 12000, new 40, ...") */
     void (*progress)(void *ud, const char *step, int index, int nsteps, const char *detail);
     void *ud;
-    int wait_poll_ms;              /* children poll period while waiting (0: 500) */
+    int wait_poll_ms;              /* children looked at again after this while waiting (0:
+                                      1000) */
 };
 
 /**
  * Run the `collection` job: list (or take the todo list), compare with the file-state table,
- * record and fan out, wait for every child to end, record each entry's outcome and return
+ * record and fan out; while children are active return ERR_OK with *snooze_ms > 0 and no
+ * report (the caller runs it again after that long: the phase is kept, so the next call only
+ * looks at the children); when every child has ended record each entry's outcome and return
  * the report {"collection","trigger","counts":{"listed","new","changed","skipped",
  * "rejected","children","succeeded","failed","cancelled"},"bookmark","failures":[{"uri",
  * "obs_id","child_id","error"}]} (owned). A rerun of the same job after a crash continues:
@@ -139,7 +142,7 @@ struct harv_run_env {
  *         ERR_CANCELLED; database errors.
  */
 NODISCARD enum err harv_run(struct harv *h, const struct harv_run_env *env, const json_t *params,
-                            json_t **report, struct err_info *ei);
+                            json_t **report, int64_t *snooze_ms, struct err_info *ei);
 
 /** The counts of the run of job @p job_id ({"listed",...,"children","phase"}), or *out NULL
  * when the job is no collection run. For GET /v1/jobs/{id}. */

@@ -279,6 +279,8 @@ enum queue_outcome {
     QUEUE_FAILED_FINAL,  /* failed now, whatever attempts remain (bad params) */
     QUEUE_CANCELLED,     /* the worker stopped because cancellation was requested */
     QUEUE_RELEASED,      /* not run to the end (drain): back to queued, attempt not charged */
+    QUEUE_SNOOZED,       /* waits for something else (a collection's children): back to queued
+                            after snooze_ms, attempt not charged, no event written */
 };
 
 /** The end of one attempt, for queue_complete. Pointers are borrowed. */
@@ -289,6 +291,7 @@ struct queue_completion {
     const json_t *result;      /* QUEUE_SUCCEEDED: result JSON or NULL */
     const char *error_code;    /* failures: stable lower-case code (err_code()), or NULL */
     const char *error_message; /* failures: message, or NULL */
+    int64_t snooze_ms;         /* QUEUE_SNOOZED: run again after this long */
 };
 
 /**

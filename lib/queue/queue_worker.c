@@ -38,24 +38,24 @@ static const char queue_sql_claim[] =
 #define QUEUE_NEW_STATE                                                                            \
     "(CASE WHEN v.outcome = 0 THEN 'succeeded'"                                                    \
     " WHEN j.cancel_requested OR v.outcome = 3 THEN 'cancelled'"                                   \
-    " WHEN v.outcome = 4 THEN 'queued'"                                                            \
+    " WHEN v.outcome IN (4, 5) THEN 'queued'"                                                           \
     " WHEN v.outcome = 1 AND j.attempts < j.max_attempts THEN 'retrying'"                          \
     " ELSE 'failed' END)::job_state"
 #define QUEUE_COMPLETE_CTES                                                                        \
     " v AS (SELECT * FROM json_to_recordset($2::json) AS v(id uuid, attempt integer,"              \
     " outcome integer, result json, code text, msg text, delay_ms bigint)),"                       \
     " u AS (UPDATE jobs j SET state = " QUEUE_NEW_STATE ","                                        \
-    " attempts = CASE WHEN v.outcome = 4 AND NOT j.cancel_requested"                               \
+    " attempts = CASE WHEN v.outcome IN (4, 5) AND NOT j.cancel_requested"                               \
     "   THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,"                                     \
-    " run_at = CASE WHEN " QUEUE_NEW_STATE " = 'retrying'"                                         \
+    " run_at = CASE WHEN " QUEUE_NEW_STATE " = 'retrying' OR (v.outcome = 5 AND NOT j.cancel_requested)"                                       \
     "   THEN now() + v.delay_ms * interval '1 millisecond' ELSE j.run_at END,"                     \
     " finished_at = CASE WHEN " QUEUE_NEW_STATE " IN ('succeeded', 'failed', 'cancelled')"         \
     "   THEN now() ELSE NULL END,"                                                                 \
     " locked_by = NULL,"                                                                           \
     " result = CASE WHEN v.outcome = 0 THEN v.result::jsonb ELSE NULL END,"                        \
-    " error_code = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_code"         \
+    " error_code = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome IN (4, 5) THEN j.error_code"         \
     "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled' ELSE v.code END,"              \
-    " error_message = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome = 4 THEN j.error_message"   \
+    " error_message = CASE WHEN v.outcome = 0 THEN NULL WHEN v.outcome IN (4, 5) THEN j.error_message"   \
     "   WHEN v.outcome <> 3 AND j.cancel_requested THEN 'cancelled by request' ELSE v.msg END"     \
     " FROM v WHERE j.id = v.id AND j.state = 'running' AND j.locked_by = $1::uuid"                 \
     " AND j.attempts = v.attempt"                                                                  \
@@ -64,7 +64,7 @@ static const char queue_sql_claim[] =
     " SELECT id, state, attempt, started_at, CASE WHEN state = 'succeeded' THEN 'succeeded'"       \
     "  WHEN outcome = 4 AND state = 'queued' THEN 'released by a draining process'"                \
     "  WHEN state = 'cancelled' THEN coalesce('cancelled: ' || msg, 'cancelled')"                  \
-    "  ELSE msg END FROM u)"
+    "  ELSE msg END FROM u WHERE outcome <> 5 OR state <> 'queued')"
 #define QUEUE_COMPLETE_SELECT                                                                      \
     " SELECT 's', state::text, count(*)::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL"           \
     " FROM u GROUP BY state"
@@ -237,10 +237,13 @@ static char *queue_completions_json(struct queue *q, const struct queue_completi
         if (k->outcome == QUEUE_FAILED) {
             delay = queue_backoff_ms(k->attempt, q->cfg.backoff_base_ms, q->cfg.backoff_cap_ms,
                                      queue__rnd01());
+        } else if (k->outcome == QUEUE_SNOOZED) {
+            delay = k->snooze_ms;
         }
         char msg[QUEUE_ERR_MSG_MAX];
         str_copy(msg, sizeof msg, k->error_message != NULL ? k->error_message : "");
-        bool plain = k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED;
+        bool plain = k->outcome == QUEUE_SUCCEEDED || k->outcome == QUEUE_RELEASED ||
+                     k->outcome == QUEUE_SNOOZED;
         const char *code = plain ? NULL : (k->error_code != NULL ? k->error_code : "error");
         const char *m =
             plain

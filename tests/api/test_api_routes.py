@@ -173,9 +173,13 @@ def bad_input(d, first):
     expect(d, "POST", J, 422, {"kind": "noop", "queue": "has space"}, field="queue")
     expect(d, "POST", J, 422, {"kind": "noop", "colour": "red"}, field="colour")
     expect(d, "POST", J, 422, {"kind": "no_such_kind"}, field="kind", code="invalid")
-    # only the kinds this obsflowd runs (noop, dataset, ingest): collection has no worker yet
-    _, _, doc = expect(d, "POST", J, 422, {"kind": "collection"}, field="kind", code="invalid")
-    check("collection" in doc.get("detail", ""), "the refused kind is named: %s" % doc)
+    # only the kinds this obsflowd runs (noop, dataset, ingest, collection)
+    _, _, doc = expect(d, "POST", J, 422, {"kind": "harvest"}, field="kind", code="invalid")
+    check("harvest" in doc.get("detail", ""), "the refused kind is named: %s" % doc)
+    # a collection job names its collection
+    expect(d, "POST", J, 422, {"kind": "collection"}, field="params", code="invalid")
+    expect(d, "POST", J, 422, {"kind": "collection", "params": {"collection": "a b"}},
+           field="params.collection", code="invalid")
     expect(d, "POST", J, 422, [{"kind": "noop"}, {"kind": "sleep"}], field="[1].kind",
            code="invalid")
     # each kind's params at submit time, with the validator its worker runs
