@@ -591,6 +591,38 @@ enum err storage_list(struct storage *st, const char *prefix_uri, storage_list_f
     return e;
 }
 
+enum err storage_walk(struct storage *st, const char *source_uri,
+                      const struct storage_walk_opts *opts, storage_list_fn fn, void *ud,
+                      struct err_info *ei)
+{
+    static const struct storage_walk_opts none = {0};
+    if (!opts) {
+        opts = &none;
+    }
+    struct storage_uri *u = NULL;
+    enum err e = parse_new(source_uri, &u, ei);
+    if (e == ERR_OK) {
+        switch (u->scheme) {
+        case STORAGE_FILE:
+            e = storage__file_walk(st, u, opts->recursive, fn, ud, ei);
+            break;
+        case STORAGE_S3:
+            e = storage__s3_walk(st, u, opts->recursive, fn, ud, ei);
+            break;
+        case STORAGE_HTTP:
+        case STORAGE_HTTPS:
+            e = storage__http_walk(st, u->url, opts->scratch_dir, fn, ud, ei);
+            break;
+        case STORAGE_ASTROQUERY:
+            e = err_set(ei, ERR_UNSUPPORTED, "cannot walk %s URI \"%.200s\"",
+                        storage_scheme_name(u->scheme), source_uri);
+            break;
+        }
+    }
+    free(u);
+    return e;
+}
+
 enum err storage_make_bucket(struct storage *st, const char *uri, struct err_info *ei)
 {
     struct storage_uri *u = NULL;

@@ -29,7 +29,8 @@
 #define STORAGE_NAME_MAX           255   /* astroquery: product name bytes */
 #define STORAGE_MAX_ROOTS          32    /* file: data roots */
 #define STORAGE_LIST_MAX           1000000 /* entries one storage_list call may report */
-#define STORAGE_LIST_DEPTH_MAX     32    /* directory depth of a file: listing */
+#define STORAGE_LIST_DEPTH_MAX     32    /* directory depth of a file: listing or walk */
+#define STORAGE_WALK_MAX           10000000 /* entries one storage_walk call may report */
 #define STORAGE_S3_PAGE_MAX        1000  /* keys per ListObjectsV2 page (S3's own maximum) */
 #define STORAGE_S3_LIST_BODY_MAX   ((uint64_t)16 << 20) /* one list page response */
 #define STORAGE_S3_MAX_PARTS       10000 /* S3's limit on multipart parts */
@@ -234,7 +235,8 @@ NODISCARD enum err storage_make_bucket(struct storage *st, const char *uri, stru
 NODISCARD enum err storage_delete(struct storage *st, const char *uri, struct err_info *ei);
 
 /**
- * Called once per listed object, in lexicographic order of key/path. @p uri is the full URI
+ * Called once per listed object (storage_list: in lexicographic order of key/path;
+ * storage_walk: in the order the source gives them). @p uri is the full URI
  * ("s3://b/k", "file:/abs/path") and @p stat its size/mtime/etag; both borrowed for the call.
  * Return ERR_OK to continue; any other value stops the listing and is returned by storage_list.
  */
@@ -248,6 +250,48 @@ typedef enum err (*storage_list_fn)(void *ud, const char *uri, const struct stor
  * http(s) and astroquery: ERR_UNSUPPORTED. More than STORAGE_LIST_MAX entries: ERR_TOO_LARGE.
  */
 NODISCARD enum err storage_list(struct storage *st, const char *prefix_uri, storage_list_fn fn,
+                                void *ud, struct err_info *ei);
+
+/** Options of storage_walk; zero = non-recursive, no scratch directory. */
+struct storage_walk_opts {
+    bool recursive;          /* file: descend into subdirectories; s3: every key under the
+                                prefix (false: only keys directly under it, delimiter "/") */
+    const char *scratch_dir; /* http(s) sources: the list is downloaded into a hidden scratch
+                                file here (removed before the call returns), then read line by
+                                line; required for http(s), unused otherwise (borrowed) */
+};
+
+/**
+ * Stream the entries of a collection source to @p fn, with bounded memory whatever their
+ * number: nothing is held beyond one S3 page, one open directory per level, one line.
+ *  - file:/ABS/DIR: the regular files under the directory (confined to the data roots like
+ *    storage_list: URIs are built on the directory's real path; symlinks are not followed;
+ *    our own ".*.part.*" temporaries are skipped), in readdir order (not sorted), and those of
+ *    subdirectories when recursive (depth <= STORAGE_LIST_DEPTH_MAX, deeper: ERR_TOO_LARGE).
+ *    stat: size; mtime_ns = max(st_mtim, st_ctim), so a file renamed, chmod-ed or touched
+ *    counts as changed; etag "".
+ *  - s3://bucket[/prefix]: ListObjectsV2 pages followed through continuation tokens. The
+ *    prefix names a "directory": "s3://b/raw" and "s3://b/raw/" both walk the keys under
+ *    "raw/" ("s3://b" the whole bucket); non-recursive sends delimiter "/" (keys directly
+ *    under the prefix; deeper "subdirectories" are not reported). stat: size, mtime_ns from
+ *    LastModified, etag without quotes.
+ *  - http(s)://...: the body is a list of URIs, one per line; it is downloaded to a scratch
+ *    file under opts->scratch_dir (never held in memory) and read back line by line. Blank
+ *    lines and lines starting with '#' are skipped, surrounding blanks and CR trimmed. Each
+ *    URI must pass storage_uri_parse: a bad line stops the walk with ERR_INVALID naming its
+ *    line number; a line longer than STORAGE_URI_MAX bytes: ERR_TOO_LARGE naming it. stat is
+ *    all zero (unknown). The URIs are reported as written, not confined or checked further.
+ * Entries are reported as they are found: a source failing half-way returns its error after
+ * the entries reported so far. @p fn returning non-OK stops the walk with that value.
+ * @param[in] opts  may be NULL (non-recursive)
+ * @return ERR_OK; ERR_NOT_FOUND missing directory, bucket or list URL; ERR_INVALID bad URI,
+ *         file: source not a directory, http(s) without scratch_dir, bad list line;
+ *         ERR_FORBIDDEN outside the data roots; ERR_UNSUPPORTED another scheme;
+ *         ERR_TOO_LARGE more than STORAGE_WALK_MAX entries, too deep, over-long line; the
+ *         errors of storage_get_file for the requests made; or the value @p fn returned
+ */
+NODISCARD enum err storage_walk(struct storage *st, const char *source_uri,
+                                const struct storage_walk_opts *opts, storage_list_fn fn,
                                 void *ud, struct err_info *ei);
 
 /**

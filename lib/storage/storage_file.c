@@ -584,59 +584,129 @@ static bool dir_may_match(const char *rel, const char *prefix)
     return strncmp(prefix, rel, rl) == 0 && prefix[rl] == '/';
 }
 
-static enum err walk(const char *base, const char *rel, const char *prefix, int depth,
-                     struct flist *l, struct err_info *ei)
+/* Called per regular file found by the walker: @p rel its path relative to the top
+ * directory, @p sb its lstat. Non-OK stops the walk. */
+typedef enum err (*fwalk_fn)(void *ud, const char *rel, const struct stat *sb,
+                             struct err_info *ei);
+
+/* One directory walker for storage_list (which collects and sorts) and storage_walk (which
+ * streams): directories are opened relative to their parent's descriptor without following
+ * symlinks, so nothing is held but one open directory per level and one relative path. */
+struct fwalk {
+    const char *base;   /* real path of the top directory (for messages) */
+    const char *prefix; /* relative paths must start with this ("" = all) */
+    bool recursive;
+    fwalk_fn fn;
+    void *ud;
+    char rel[STORAGE_PATH_MAX]; /* relative path of the entry being looked at */
+};
+
+/* Walk the directory open at @p fd (taken over: closed here), whose relative path is
+ * w->rel[0..rl). */
+static enum err fwalk_dir(struct fwalk *w, int fd, size_t rl, int depth, struct err_info *ei)
 {
-    if (depth > STORAGE_LIST_DEPTH_MAX) {
-        return err_set(ei, ERR_TOO_LARGE, "directory tree under \"%s\" is deeper than %d levels",
-                       base, STORAGE_LIST_DEPTH_MAX);
-    }
-    char dir[STORAGE_PATH_MAX];
-    int n = rel[0] ? snprintf(dir, sizeof dir, "%s/%s", base, rel)
-                   : snprintf(dir, sizeof dir, "%s", base);
-    if (n < 0 || (size_t)n >= sizeof dir) {
-        return err_set(ei, ERR_TOO_LARGE, "path too long under \"%s\"", base);
-    }
-    DIR *d = opendir(dir);
+    DIR *d = fdopendir(fd);
     if (!d) {
-        return err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-                       "could not open directory \"%s\": %s", dir, ERR_ERRNO(errno));
+        int saved = errno;
+        close(fd);
+        return err_set(ei, ERR_IO, "could not read directory \"%s/%s\": %s", w->base, w->rel,
+                       ERR_ERRNO(saved));
     }
     enum err e = ERR_OK;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-        if (de->d_name[0] == '.' && strstr(de->d_name, ".part.")) {
-            continue; /* our own temporaries: not objects yet */
-        }
-        char child[STORAGE_PATH_MAX];
-        n = rel[0] ? snprintf(child, sizeof child, "%s/%s", rel, de->d_name)
-                   : snprintf(child, sizeof child, "%s", de->d_name);
-        if (n < 0 || (size_t)n >= sizeof child) {
-            e = err_set(ei, ERR_TOO_LARGE, "path too long under \"%s\"", dir);
+    for (;;) {
+        errno = 0;
+        de = readdir(d);
+        if (!de) {
+            if (errno != 0) {
+                w->rel[rl] = '\0';
+                e = err_set(ei, ERR_IO, "could not read directory \"%s/%s\": %s", w->base,
+                            w->rel, ERR_ERRNO(errno));
+            }
             break;
         }
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+            continue;
+        }
+        if (name[0] == '.' && strstr(name, ".part.")) {
+            continue; /* our own temporaries: not objects yet */
+        }
+        size_t nl = strlen(name);
+        size_t at = rl ? rl + 1 : 0;
+        if (at + nl + 1 > sizeof w->rel) {
+            w->rel[rl] = '\0';
+            e = err_set(ei, ERR_TOO_LARGE, "path too long under \"%s/%s\"", w->base, w->rel);
+            break;
+        }
+        if (rl) {
+            w->rel[rl] = '/';
+        }
+        memcpy(w->rel + at, name, nl + 1);
         struct stat sb;
-        char full[STORAGE_PATH_MAX * 2];
-        (void)snprintf(full, sizeof full, "%s/%s", dir, de->d_name);
-        if (lstat(full, &sb) != 0) {
+        if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            w->rel[rl] = '\0';
             continue; /* vanished meanwhile */
         }
         if (S_ISDIR(sb.st_mode)) {
-            if (dir_may_match(child, prefix)) {
-                e = walk(base, child, prefix, depth + 1, l, ei);
+            if (w->recursive && dir_may_match(w->rel, w->prefix)) {
+                if (depth + 1 > STORAGE_LIST_DEPTH_MAX) {
+                    e = err_set(ei, ERR_TOO_LARGE,
+                                "directory tree under \"%s\" is deeper than %d levels", w->base,
+                                STORAGE_LIST_DEPTH_MAX);
+                    break;
+                }
+                int cfd = openat(dirfd(d), name,
+                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (cfd >= 0) {
+                    e = fwalk_dir(w, cfd, at + nl, depth + 1, ei);
+                } else if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR) {
+                    e = err_set(ei, ERR_IO, "could not open directory \"%s/%s\": %s", w->base,
+                                w->rel, ERR_ERRNO(errno));
+                } /* else replaced or removed meanwhile: skipped */
             }
-        } else if (S_ISREG(sb.st_mode) && strncmp(child, prefix, strlen(prefix)) == 0) {
-            e = flist_add(l, child, &sb, ei);
+        } else if (S_ISREG(sb.st_mode) &&
+                   strncmp(w->rel, w->prefix, strlen(w->prefix)) == 0) {
+            e = w->fn(w->ud, w->rel, &sb, ei);
         }
+        w->rel[rl] = '\0';
         if (e != ERR_OK) {
             break;
         }
     }
     closedir(d);
     return e;
+}
+
+/* Walk the confined directory @p base (a real path). */
+static enum err fwalk_run(const char *base, const char *prefix, bool recursive, fwalk_fn fn,
+                          void *ud, struct err_info *ei)
+{
+    struct fwalk *w = malloc(sizeof *w);
+    if (!w) {
+        return err_set(ei, ERR_NOMEM, "out of memory while listing");
+    }
+    w->base = base;
+    w->prefix = prefix;
+    w->recursive = recursive;
+    w->fn = fn;
+    w->ud = ud;
+    w->rel[0] = '\0';
+    enum err e = ERR_OK;
+    int fd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        e = err_set(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
+                    "could not open directory \"%s\": %s", base, ERR_ERRNO(errno));
+    } else {
+        e = fwalk_dir(w, fd, 0, 0, ei);
+    }
+    free(w);
+    return e;
+}
+
+static enum err flist_cb(void *ud, const char *rel, const struct stat *sb, struct err_info *ei)
+{
+    return flist_add(ud, rel, sb, ei);
 }
 
 static int cmp_idx(const void *a, const void *b, void *ctx)
@@ -701,7 +771,7 @@ enum err storage__file_list(struct storage *st, const struct storage_uri *u,
         e = err_set(ei, ERR_NOT_FOUND, "\"%s\" is not a directory", dirpart);
         goto out;
     }
-    e = walk(base, "", prefix, 0, &l, ei);
+    e = fwalk_run(base, prefix, true, flist_cb, &l, ei);
     if (e != ERR_OK) {
         goto out;
     }
@@ -733,5 +803,67 @@ out:
     free(idx);
     free(tmp);
     flist_free(&l);
+    return e;
+}
+
+/* ---- walk (streaming) ------------------------------------------------------------------- */
+
+struct fstream {
+    storage_list_fn fn;
+    void *ud;
+    size_t count;
+    size_t base_len;                    /* "file:" + base (without a trailing "/") */
+    char uri[STORAGE_PATH_MAX * 2 + 8]; /* "file:BASE/" then the relative path */
+};
+
+static enum err fstream_cb(void *ud, const char *rel, const struct stat *sb,
+                           struct err_info *ei)
+{
+    struct fstream *f = ud;
+    if (++f->count > STORAGE_WALK_MAX) {
+        return err_set(ei, ERR_TOO_LARGE, "directory walk has more than %d entries",
+                       STORAGE_WALK_MAX);
+    }
+    size_t rl = strlen(rel);
+    if (f->base_len + rl + 1 > sizeof f->uri) {
+        return err_set(ei, ERR_TOO_LARGE, "path too long: \"%.200s\"", rel);
+    }
+    memcpy(f->uri + f->base_len, rel, rl + 1);
+    struct storage_stat s;
+    memset(&s, 0, sizeof s);
+    s.size = (uint64_t)sb->st_size;
+    int64_t m = mtime_ns(sb);
+    int64_t c = (int64_t)sb->st_ctim.tv_sec * 1000000000LL + sb->st_ctim.tv_nsec;
+    s.mtime_ns = c > m ? c : m;
+    return f->fn(f->ud, f->uri, &s);
+}
+
+enum err storage__file_walk(struct storage *st, const struct storage_uri *u, bool recursive,
+                            storage_list_fn fn, void *ud, struct err_info *ei)
+{
+    char base[STORAGE_PATH_MAX];
+    enum err e = storage__confine(st, u->path, false, base, sizeof base, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    struct stat sb;
+    if (stat(base, &sb) != 0) {
+        return err_set_field(ei, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO, "uri",
+                             "could not stat \"%.300s\": %s", u->path, ERR_ERRNO(errno));
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        return err_set_field(ei, ERR_INVALID, "uri", "\"%.300s\" is not a directory", u->path);
+    }
+    struct fstream *f = malloc(sizeof *f);
+    if (!f) {
+        return err_set(ei, ERR_NOMEM, "out of memory while walking");
+    }
+    f->fn = fn;
+    f->ud = ud;
+    f->count = 0;
+    int n = snprintf(f->uri, sizeof f->uri, "file:%s/", strcmp(base, "/") == 0 ? "" : base);
+    f->base_len = n > 0 ? (size_t)n : 0;
+    e = fwalk_run(base, "", recursive, fstream_cb, f, ei);
+    free(f);
     return e;
 }

@@ -6,9 +6,15 @@
 
 #include "core/str.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define STORAGE__WALK_CHUNK ((size_t)64 << 10) /* bytes read from the scratch file at once */
 
 void storage__stat_from_headers(const struct httpc_response *rs, struct storage_stat *stat)
 {
@@ -214,6 +220,135 @@ enum err storage__http_head(struct storage *st, const char *url, const char *tok
     }
     storage__stat_from_headers(&rs, stat);
 out:
+    httpc_response_free(&rs);
+    httpc_destroy(c);
+    return e;
+}
+
+/* ---- walk over a URI list ---------------------------------------------------------------- */
+
+struct uri_lines {
+    storage_list_fn fn;
+    void *ud;
+    size_t count;
+    bool fn_failed;       /* the error came from fn */
+    struct storage_uri u; /* scratch for the check of each line */
+};
+
+static enum err uri_line(void *ud, uint64_t lineno, const char *text, struct err_info *ei)
+{
+    struct uri_lines *ul = ud;
+    if (storage_uri_parse(text, &ul->u, ei) != ERR_OK) {
+        err_prefix(ei, "line %llu: ", (unsigned long long)lineno);
+        if (ei) {
+            ei->code = ERR_INVALID;
+        }
+        return ERR_INVALID;
+    }
+    if (++ul->count > STORAGE_WALK_MAX) {
+        return err_set(ei, ERR_TOO_LARGE, "URI list has more than %d entries (line %llu)",
+                       STORAGE_WALK_MAX, (unsigned long long)lineno);
+    }
+    struct storage_stat s;
+    memset(&s, 0, sizeof s);
+    enum err e = ul->fn(ul->ud, text, &s);
+    ul->fn_failed = e != ERR_OK;
+    return e;
+}
+
+enum err storage__http_walk(struct storage *st, const char *url, const char *scratch_dir,
+                            storage_list_fn fn, void *ud, struct err_info *ei)
+{
+    enum err e = ERR_OK;
+    struct httpc *c = NULL;
+    struct httpc_response rs;
+    httpc_response_init(&rs);
+    struct uri_lines *ul = NULL;
+    struct storage__lines *lines = NULL;
+    char *chunk = NULL;
+    int fd = -1;
+    char path[STORAGE_PATH_MAX] = "";
+
+    if (!scratch_dir || !scratch_dir[0]) {
+        return err_set(ei, ERR_INVALID, "walking the URI list %.300s needs a scratch directory",
+                       url);
+    }
+    int n = snprintf(path, sizeof path, "%s/.obsflow-walk.XXXXXX", scratch_dir);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        return err_set(ei, ERR_TOO_LARGE, "scratch directory path too long");
+    }
+    fd = mkstemp(path);
+    if (fd < 0) {
+        path[0] = '\0';
+        return err_set(ei, ERR_IO, "could not create a scratch file in \"%.300s\": %s",
+                       scratch_dir, ERR_ERRNO(errno));
+    }
+    close(fd);
+    fd = -1;
+    ul = malloc(sizeof *ul);
+    lines = malloc(sizeof *lines);
+    chunk = malloc(STORAGE__WALK_CHUNK);
+    if (!ul || !lines || !chunk) {
+        e = err_set(ei, ERR_NOMEM, "out of memory while walking %.300s", url);
+        goto out;
+    }
+    e = storage__client(st, &c, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    /* the body goes to the scratch file as it arrives (httpc renames its own temporary over
+     * the one made above), never into memory */
+    struct httpc_request rq = {.method = HTTPC_GET, .url = url, .out_file = path,
+                               .max_body = st->max_object, .fail_on_status = true};
+    e = httpc_do(c, &rq, &rs, ei);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        e = err_set(ei, ERR_IO, "could not open the scratch file of %.300s: %s", url,
+                    ERR_ERRNO(errno));
+        goto out;
+    }
+    (void)unlink(path); /* gone from the directory now; read through fd */
+    path[0] = '\0';
+    ul->fn = fn;
+    ul->ud = ud;
+    ul->count = 0;
+    ul->fn_failed = false;
+    storage__lines_init(lines);
+    for (;;) {
+        ssize_t got = read(fd, chunk, STORAGE__WALK_CHUNK);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            e = err_set(ei, ERR_IO, "could not read the scratch file of %.300s: %s", url,
+                        ERR_ERRNO(errno));
+            goto out;
+        }
+        if (got == 0) {
+            e = storage__lines_finish(lines, uri_line, ul, ei);
+            break;
+        }
+        e = storage__lines_feed(lines, chunk, (size_t)got, uri_line, ul, ei);
+        if (e != ERR_OK) {
+            break;
+        }
+    }
+    if (e != ERR_OK && !ul->fn_failed) {
+        err_prefix(ei, "URI list %.300s: ", url); /* the caller's own errors pass unchanged */
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (path[0]) {
+        (void)unlink(path);
+    }
+    free(chunk);
+    free(lines);
+    free(ul);
     httpc_response_free(&rs);
     httpc_destroy(c);
     return e;

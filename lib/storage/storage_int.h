@@ -40,6 +40,9 @@ NODISCARD enum err storage__file_delete(struct storage *st, const struct storage
                                         struct err_info *ei);
 NODISCARD enum err storage__file_list(struct storage *st, const struct storage_uri *u,
                                       storage_list_fn fn, void *ud, struct err_info *ei);
+NODISCARD enum err storage__file_walk(struct storage *st, const struct storage_uri *u,
+                                      bool recursive, storage_list_fn fn, void *ud,
+                                      struct err_info *ei);
 NODISCARD enum err storage__confine(struct storage *st, const char *path, bool for_write,
                                     char *out, size_t cap, struct err_info *ei);
 
@@ -58,6 +61,11 @@ NODISCARD enum err storage__s3_delete(struct storage *st, const struct storage_u
                                       struct err_info *ei);
 NODISCARD enum err storage__s3_list(struct storage *st, const struct storage_uri *u,
                                     storage_list_fn fn, void *ud, struct err_info *ei);
+/* keys under the "directory" u->key (a "/" is appended when missing), delimiter "/" unless
+ * @p recursive, at most STORAGE_WALK_MAX */
+NODISCARD enum err storage__s3_walk(struct storage *st, const struct storage_uri *u,
+                                    bool recursive, storage_list_fn fn, void *ud,
+                                    struct err_info *ei);
 NODISCARD enum err storage__s3_make_bucket(struct storage *st, const struct storage_uri *u,
                                            struct err_info *ei);
 
@@ -68,6 +76,11 @@ NODISCARD enum err storage__http_get(struct storage *st, const char *url, const 
                                      struct storage_stat *stat, struct err_info *ei);
 NODISCARD enum err storage__http_head(struct storage *st, const char *url, const char *token,
                                       struct storage_stat *stat, struct err_info *ei);
+/* the URI list at @p url downloaded to a scratch file under @p scratch_dir, then each line's
+ * URI reported (storage_walk) */
+NODISCARD enum err storage__http_walk(struct storage *st, const char *url,
+                                      const char *scratch_dir, storage_list_fn fn, void *ud,
+                                      struct err_info *ei);
 /** Fill @p stat's size/etag/mtime from response headers. */
 void storage__stat_from_headers(const struct httpc_response *rs, struct storage_stat *stat);
 /* One ranged GET: "Range: bytes=off-(off+len-1)"; a 206 is checked against Content-Range and
@@ -103,6 +116,28 @@ struct storage__prog {
 /** httpc_progress_fn that forwards to a struct storage__prog. */
 bool storage__prog_cb(void *ud, uint64_t down_done, uint64_t down_total, uint64_t up_done,
                       uint64_t up_total);
+
+/* storage_lines.c: the URI-list line splitter of storage_walk (fuzzed:
+ * tests/storage/fuzz_storage_lines.c). Bytes are fed in chunks of any size; each complete
+ * line is trimmed (blanks, tabs, CR), blank lines and "#" comments are skipped, and the rest
+ * goes to the callback with its 1-based line number. At most one line is held. */
+struct storage__lines {
+    char line[STORAGE_URI_MAX + 2]; /* the line being read (raw) */
+    size_t len;                      /* bytes in line */
+    uint64_t lineno;                 /* number of the line being read, from 1 */
+};
+/** Called per non-blank, non-comment line; @p text is trimmed, NUL-terminated, borrowed. A
+ * value other than ERR_OK stops the splitter and is returned by feed/finish. */
+typedef enum err (*storage__line_fn)(void *ud, uint64_t lineno, const char *text,
+                                     struct err_info *ei);
+void storage__lines_init(struct storage__lines *l);
+/** Feed @p n bytes. ERR_TOO_LARGE a line longer than STORAGE_URI_MAX bytes; ERR_INVALID a
+ * line holding a NUL byte (both name the line); or what @p fn returned. */
+NODISCARD enum err storage__lines_feed(struct storage__lines *l, const char *p, size_t n,
+                                       storage__line_fn fn, void *ud, struct err_info *ei);
+/** End of input: the last line when it has no newline. */
+NODISCARD enum err storage__lines_finish(struct storage__lines *l, storage__line_fn fn,
+                                         void *ud, struct err_info *ei);
 
 /* storage_xml.c: the few S3 XML responses, scanned without a DOM */
 /** Find the text of the first <tag>...</tag> in [p, end), XML-unescaped into @p out. */

@@ -568,9 +568,13 @@ out:
 
 /* ---- list ------------------------------------------------------------------------------- */
 
+/* One ListObjectsV2 page: each <Contents> reported to @p fn (at most @p max in all, counted
+ * in *@p count), *@p others += the <CommonPrefixes> of a delimited listing (not reported, but
+ * progress), *@p truncated and the continuation token. */
 static enum err list_page(const char *p, const char *end, const char *bucket,
-                          storage_list_fn fn, void *ud, size_t *count, bool *truncated,
-                          char *token, size_t token_cap, struct err_info *ei)
+                          storage_list_fn fn, void *ud, size_t max, size_t *count,
+                          size_t *others, bool *truncated, char *token, size_t token_cap,
+                          struct err_info *ei)
 {
     char *key = malloc(STORAGE_KEY_MAX * 2 + 1);
     char *uri = malloc(STORAGE_KEY_MAX * 2 + STORAGE_BUCKET_MAX + 16);
@@ -612,9 +616,9 @@ static enum err list_page(const char *p, const char *end, const char *bucket,
             int64_t t = httpc_parse_date(lm);
             s.mtime_ns = t > 0 ? t * 1000000000LL : 0;
         }
-        if (++*count > STORAGE_LIST_MAX) {
-            e = err_set(ei, ERR_TOO_LARGE, "s3://%s: listing has more than %d entries", bucket,
-                        STORAGE_LIST_MAX);
+        if (++*count > max) {
+            e = err_set(ei, ERR_TOO_LARGE, "s3://%s: listing has more than %zu entries", bucket,
+                        max);
             goto out;
         }
         (void)snprintf(uri, STORAGE_KEY_MAX * 2 + STORAGE_BUCKET_MAX + 16, "s3://%s/%s", bucket,
@@ -624,6 +628,10 @@ static enum err list_page(const char *p, const char *end, const char *bucket,
             goto out;
         }
         q = close + 11;
+    }
+    for (const char *cp = p; (cp = strstr(cp, "<CommonPrefixes>")) != NULL && cp < end;
+         cp += 16) {
+        ++*others;
     }
     char tr[16] = "";
     *truncated = storage__xml_text(p, end, "IsTruncated", tr, sizeof tr, NULL) == ERR_OK &&
@@ -640,8 +648,11 @@ out:
     return e;
 }
 
-enum err storage__s3_list(struct storage *st, const struct storage_uri *u, storage_list_fn fn,
-                          void *ud, struct err_info *ei)
+/* ListObjectsV2 over @p prefix ("" = the bucket), with @p delimiter (NULL = none), at most
+ * @p max keys; shared by storage_list and storage_walk. */
+static enum err list_pages(struct storage *st, const char *bucket, const char *prefix,
+                           const char *delimiter, size_t max, storage_list_fn fn, void *ud,
+                           struct err_info *ei)
 {
     struct httpc *c = NULL;
     struct httpc_response rs;
@@ -651,6 +662,7 @@ enum err storage__s3_list(struct storage *st, const struct storage_uri *u, stora
     char *token = calloc(1, S3__UPLOAD_ID_MAX);
     char *sent = calloc(1, S3__UPLOAD_ID_MAX); /* the token of the page just requested */
     size_t count = 0;
+    size_t others = 0;
     int empty_run = 0;
     enum err e = token && sent ? storage__client(st, &c, ei)
                                : err_set(ei, ERR_NOMEM, "out of memory");
@@ -668,16 +680,22 @@ enum err storage__s3_list(struct storage *st, const struct storage_uri *u, stora
                 break;
             }
         }
+        if (delimiter) {
+            if ((e = buf_puts(&q, "delimiter=")) ||
+                (e = httpc_url_encode(&q, delimiter, false)) || (e = buf_puts(&q, "&"))) {
+                break;
+            }
+        }
         if ((e = buf_printf(&q, "list-type=2&max-keys=%d", st->page_size))) {
             break;
         }
-        if (u->key[0]) {
-            if ((e = buf_puts(&q, "&prefix=")) || (e = httpc_url_encode(&q, u->key, false))) {
+        if (prefix[0]) {
+            if ((e = buf_puts(&q, "&prefix=")) || (e = httpc_url_encode(&q, prefix, false))) {
                 break;
             }
         }
         memcpy(sent, token, S3__UPLOAD_ID_MAX);
-        struct s3_req r = {.method = HTTPC_GET, .bucket = u->bucket, .query = buf_cstr(&q),
+        struct s3_req r = {.method = HTTPC_GET, .bucket = bucket, .query = buf_cstr(&q),
                            .max_body = STORAGE_S3_LIST_BODY_MAX};
         httpc_response_free(&rs);
         e = s3_do(st, c, &r, &rs, ei);
@@ -685,29 +703,29 @@ enum err storage__s3_list(struct storage *st, const struct storage_uri *u, stora
             goto out;
         }
         bool truncated = false;
-        size_t before = count;
+        size_t before = count + others;
         const char *body = rs.body.data ? rs.body.data : "";
-        e = list_page(body, body + rs.body.len, u->bucket, fn, ud, &count, &truncated, token,
-                      S3__UPLOAD_ID_MAX, ei);
+        e = list_page(body, body + rs.body.len, bucket, fn, ud, max, &count, &others,
+                      &truncated, token, S3__UPLOAD_ID_MAX, ei);
         if (e != ERR_OK || !truncated) {
             goto out;
         }
         if (strcmp(token, sent) == 0) {
             e = err_set(ei, ERR_STORAGE,
                         "s3://%s: the server repeated continuation token \"%.100s\"",
-                        u->bucket, token);
+                        bucket, token);
             goto out;
         }
-        empty_run = count == before ? empty_run + 1 : 0;
+        empty_run = count + others == before ? empty_run + 1 : 0;
         if (empty_run > S3__EMPTY_PAGES_MAX) {
             e = err_set(ei, ERR_STORAGE,
-                        "s3://%s: more than %d empty truncated list pages in a row", u->bucket,
+                        "s3://%s: more than %d empty truncated list pages in a row", bucket,
                         S3__EMPTY_PAGES_MAX);
             goto out;
         }
     }
     if (e != ERR_OK) {
-        e = err_set(ei, ERR_INVALID, "s3://%s/%s: list request too long", u->bucket, u->key);
+        e = err_set(ei, ERR_INVALID, "s3://%s/%s: list request too long", bucket, prefix);
     }
 out:
     free(token);
@@ -716,4 +734,24 @@ out:
     httpc_response_free(&rs);
     httpc_destroy(c);
     return e;
+}
+
+enum err storage__s3_list(struct storage *st, const struct storage_uri *u, storage_list_fn fn,
+                          void *ud, struct err_info *ei)
+{
+    return list_pages(st, u->bucket, u->key, NULL, STORAGE_LIST_MAX, fn, ud, ei);
+}
+
+enum err storage__s3_walk(struct storage *st, const struct storage_uri *u, bool recursive,
+                          storage_list_fn fn, void *ud, struct err_info *ei)
+{
+    char prefix[STORAGE_KEY_MAX + 2];
+    size_t kl = strlen(u->key);
+    memcpy(prefix, u->key, kl + 1);
+    if (kl > 0 && prefix[kl - 1] != '/') {
+        prefix[kl] = '/'; /* the prefix names a "directory" */
+        prefix[kl + 1] = '\0';
+    }
+    return list_pages(st, u->bucket, prefix, recursive ? NULL : "/", STORAGE_WALK_MAX, fn, ud,
+                      ei);
 }

@@ -20,6 +20,10 @@
 #   /s3unclosed      S3 list page whose <Contents> is never closed
 #   /s3nokey         S3 list page with an entry without <Key>
 #   /s3notoken       S3 list page that is truncated but has no NextContinuationToken
+#   /urilist/good    a URI list (storage_walk): comments, blank lines, CRLF, blanks around
+#   /urilist/bad     a URI list whose line 4 is not a URI
+#   /urilist/long    a URI list whose line 3 is longer than STORAGE_URI_MAX (4096) bytes
+#   /urilist/many/N  N lines "s3://bucket/kNNNNNNN.fits" (LF), for reads across chunks
 #   /s3mpnoid/KEY    S3 multipart: the initiation answers 200 without an UploadId
 #   /s3mperr/KEY     S3 multipart: initiate and parts succeed, the completion answers 200 with
 #                    an <Error> body; the abort (DELETE ?uploadId=) is counted as s3mperr-abort
@@ -119,6 +123,27 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(302, b"", extra=[("Location", "/ok/16")])
         if head == "bigheaders":
             return self.reply(200, b"x", extra=[("X-H%d" % i, "v") for i in range(300)])
+        if head == "urilist" and len(parts) >= 2:
+            lists = {
+                "good": b"# a collection\r\n"
+                        b"s3://bucket/raw/a.fits\r\n"
+                        b"\r\n"
+                        b"   \n"
+                        b"  file:/data/raw/b.fits\t\n"
+                        b"#s3://bucket/skipped.fits\n"
+                        b"https://archive.example/c.fits?x=1\r\n"
+                        b"astroquery:j8cb01u2q_raw.fits",
+                "bad": b"s3://bucket/a.fits\n# fine\ns3://bucket/b.fits\nftp://nope/c.fits\n"
+                       b"s3://bucket/d.fits\n",
+                "long": b"s3://bucket/a.fits\n\ns3://bucket/" + b"k" * 5000 + b"\n"
+                        b"s3://bucket/z.fits\n",
+            }
+            if parts[1] == "many" and len(parts) == 3:
+                n = int(parts[2])
+                return self.reply(200, b"".join(b"s3://bucket/k%07d.fits\n" % i
+                                                for i in range(n)), "text/plain")
+            if parts[1] in lists:
+                return self.reply(200, lists[parts[1]], "text/plain")
         broken = {
             "s3unclosed": "<ListBucketResult><Contents><Key>k</Key>",
             "s3nokey": "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",

@@ -209,6 +209,111 @@ static void test_s3_multipart_failures(void **state)
     storage_destroy(s);
 }
 
+/* ---- storage_walk over a URI list ------------------------------------------------------- */
+
+struct lines_seen {
+    size_t n;
+    char uris[8][160];
+    bool stat_nonzero;
+    size_t stop_at;
+    size_t in_order; /* many/N: lines that came as kNNNNNNN with N = their index */
+};
+
+static enum err on_uri(void *ud, const char *uri, const struct storage_stat *s)
+{
+    struct lines_seen *ls = ud;
+    if (s->size || s->mtime_ns || s->etag[0] || s->sum_hex[0]) {
+        ls->stat_nonzero = true;
+    }
+    char want[64];
+    snprintf(want, sizeof want, "s3://bucket/k%07zu.fits", ls->n);
+    if (strcmp(uri, want) == 0) {
+        ls->in_order++;
+    }
+    if (ls->n < 8) {
+        snprintf(ls->uris[ls->n], sizeof ls->uris[0], "%s", uri);
+    }
+    ls->n++;
+    return ls->stop_at && ls->n == ls->stop_at ? ERR_CANCELLED : ERR_OK;
+}
+
+/* entries left in the scratch directory (the walk must leave none) */
+static int scratch_entries(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static void test_walk_uri_list(void **state)
+{
+    (void)state;
+    char wdir[1200];
+    snprintf(wdir, sizeof wdir, "%s/walk", scratch);
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", wdir, wdir);
+    assert_int_equal(system(cmd), 0);
+    struct storage_walk_opts o = {.scratch_dir = wdir};
+    struct err_info ei = {0};
+    char u[256];
+    struct lines_seen *ls = calloc(1, sizeof *ls);
+    assert_non_null(ls);
+
+    /* comments, blank lines, CRLF and blanks: four URIs, as written, stat unknown */
+    snprintf(u, sizeof u, "%s/urilist/good", srv.base);
+    assert_int_equal(storage_walk(st, u, &o, on_uri, ls, &ei), ERR_OK);
+    assert_int_equal(ls->n, 4);
+    assert_string_equal(ls->uris[0], "s3://bucket/raw/a.fits");
+    assert_string_equal(ls->uris[1], "file:/data/raw/b.fits");
+    assert_string_equal(ls->uris[2], "https://archive.example/c.fits?x=1");
+    assert_string_equal(ls->uris[3], "astroquery:j8cb01u2q_raw.fits");
+    assert_false(ls->stat_nonzero);
+    assert_int_equal(scratch_entries(wdir), 0);
+
+    /* a bad line: the entries before it, then ERR_INVALID naming line 4 */
+    memset(ls, 0, sizeof *ls);
+    snprintf(u, sizeof u, "%s/urilist/bad", srv.base);
+    assert_int_equal(storage_walk(st, u, &o, on_uri, ls, &ei), ERR_INVALID);
+    assert_int_equal(ls->n, 2);
+    assert_non_null(strstr(ei.msg, "line 4"));
+    assert_int_equal(scratch_entries(wdir), 0);
+
+    /* an over-long line: ERR_TOO_LARGE naming line 3 */
+    memset(ls, 0, sizeof *ls);
+    snprintf(u, sizeof u, "%s/urilist/long", srv.base);
+    assert_int_equal(storage_walk(st, u, &o, on_uri, ls, &ei), ERR_TOO_LARGE);
+    assert_int_equal(ls->n, 1);
+    assert_non_null(strstr(ei.msg, "line 3"));
+
+    /* many lines across read chunks, in order; the callback can stop the walk */
+    memset(ls, 0, sizeof *ls);
+    snprintf(u, sizeof u, "%s/urilist/many/20000", srv.base);
+    assert_int_equal(storage_walk(st, u, &o, on_uri, ls, &ei), ERR_OK);
+    assert_int_equal(ls->n, 20000);
+    assert_int_equal(ls->in_order, 20000);
+    memset(ls, 0, sizeof *ls);
+    ls->stop_at = 5;
+    assert_int_equal(storage_walk(st, u, &o, on_uri, ls, &ei), ERR_CANCELLED);
+    assert_int_equal(ls->n, 5);
+    assert_int_equal(scratch_entries(wdir), 0);
+
+    /* a missing list, a list that breaks off: errors, nothing reported, nothing left */
+    memset(ls, 0, sizeof *ls);
+    snprintf(u, sizeof u, "%s/missing", srv.base);
+    assert_int_equal(storage_walk(st, u, &o, on_uri, ls, &ei), ERR_NOT_FOUND);
+    snprintf(u, sizeof u, "%s/truncated", srv.base);
+    assert_int_not_equal(storage_walk(st, u, &o, on_uri, ls, &ei), ERR_OK);
+    assert_int_equal(ls->n, 0);
+    assert_int_equal(scratch_entries(wdir), 0);
+    /* no scratch directory, or one that does not exist */
+    snprintf(u, sizeof u, "%s/urilist/good", srv.base);
+    assert_int_equal(storage_walk(st, u, NULL, on_uri, ls, &ei), ERR_INVALID);
+    struct storage_walk_opts bad = {.scratch_dir = "no/such/dir"};
+    assert_int_equal(storage_walk(st, u, &bad, on_uri, ls, &ei), ERR_IO);
+    assert_int_equal(ls->n, 0);
+    free(ls);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_astroquery_template),
         cmocka_unit_test(test_s3_list_without_progress),
         cmocka_unit_test(test_s3_multipart_failures),
+        cmocka_unit_test(test_walk_uri_list),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

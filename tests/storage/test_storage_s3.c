@@ -242,6 +242,154 @@ static void test_list_with_continuation(void **state)
     assert_int_equal(sn.n, 0);
 }
 
+/* ---- storage_walk ---------------------------------------------------------------------- */
+
+#define WALK_TOP  120 /* keys directly under walk/: 18 pages of 7 */
+#define WALK_SUB  9   /* keys under walk/sub/ and walk/sub/deep/ */
+#define WALK_DIRS 40  /* walk2/dNN/x: pages holding only common prefixes */
+
+struct tally {
+    size_t n;
+    size_t top, sub, other, stop_at;
+    bool bad_stat;
+    unsigned char seen_top[WALK_TOP];
+};
+
+static enum err tally_cb(void *ud, const char *u, const struct storage_stat *s)
+{
+    struct tally *t = ud;
+    char pre[128];
+    snprintf(pre, sizeof pre, "s3://%s/walk/", bucket);
+    size_t pl = strlen(pre);
+    int i = -1;
+    if (strncmp(u, pre, pl) == 0 && sscanf(u + pl, "t%03d.fits", &i) == 1 && i >= 0 &&
+        i < WALK_TOP) {
+        t->top++;
+        t->seen_top[i]++;
+        char body[32];
+        snprintf(body, sizeof body, "top %d", i);
+        char md5[HTTPC_SUM_HEX_MAX];
+        if (httpc_sum_mem(HTTPC_SUM_MD5, body, strlen(body), md5, NULL) != ERR_OK ||
+            s->size != strlen(body) || strcmp(s->etag, md5) != 0 || s->mtime_ns <= 0) {
+            t->bad_stat = true;
+        }
+    } else if (strncmp(u, pre, pl) == 0 && strncmp(u + pl, "sub/", 4) == 0) {
+        t->sub++;
+    } else {
+        t->other++;
+    }
+    t->n++;
+    return t->stop_at && t->n == t->stop_at ? ERR_CANCELLED : ERR_OK;
+}
+
+static void test_walk(void **state)
+{
+    (void)state;
+    struct err_info ei = {0};
+    char u[256];
+    char k[64];
+    char body[32];
+    for (int i = 0; i < WALK_TOP; i++) {
+        snprintf(k, sizeof k, "walk/t%03d.fits", i);
+        uri(u, sizeof u, k);
+        snprintf(body, sizeof body, "top %d", i);
+        CHECK_OK(storage_put_mem(st, u, body, strlen(body), NULL, NULL, &ei));
+    }
+    for (int i = 0; i < WALK_SUB; i++) {
+        snprintf(k, sizeof k, i % 2 ? "walk/sub/s%d.fits" : "walk/sub/deep/s%d.fits", i);
+        uri(u, sizeof u, k);
+        CHECK_OK(storage_put_mem(st, u, "s", 1, NULL, NULL, &ei));
+    }
+    /* siblings that share the string prefix but not the "directory" */
+    uri(u, sizeof u, "walkother/x.fits");
+    CHECK_OK(storage_put_mem(st, u, "o", 1, NULL, NULL, &ei));
+    uri(u, sizeof u, "walk-sibling.fits");
+    CHECK_OK(storage_put_mem(st, u, "o", 1, NULL, NULL, &ei));
+
+    /* recursive: every key under walk/, over many pages, each once, with its stat */
+    struct tally *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    struct storage_walk_opts rec = {.recursive = true};
+    uri(u, sizeof u, "walk");
+    CHECK_OK(storage_walk(st, u, &rec, tally_cb, t, &ei));
+    assert_int_equal(t->top, WALK_TOP);
+    assert_int_equal(t->sub, WALK_SUB);
+    assert_int_equal(t->other, 0);
+    assert_false(t->bad_stat);
+    for (int i = 0; i < WALK_TOP; i++) {
+        assert_int_equal(t->seen_top[i], 1);
+    }
+    /* non-recursive (delimiter "/"): only the keys directly under walk/ */
+    memset(t, 0, sizeof *t);
+    uri(u, sizeof u, "walk/");
+    CHECK_OK(storage_walk(st, u, NULL, tally_cb, t, &ei));
+    assert_int_equal(t->top, WALK_TOP);
+    assert_int_equal(t->sub, 0);
+    assert_int_equal(t->other, 0);
+    /* the whole bucket, non-recursive: the two top-level keys */
+    memset(t, 0, sizeof *t);
+    snprintf(u, sizeof u, "s3://%s", bucket);
+    CHECK_OK(storage_walk(st, u, NULL, tally_cb, t, &ei));
+    assert_int_equal(t->n, 1); /* walk-sibling.fits; walkother/ and walk/ are prefixes */
+    /* the callback stops the walk in the middle of a page */
+    memset(t, 0, sizeof *t);
+    t->stop_at = 10;
+    uri(u, sizeof u, "walk");
+    assert_int_equal(storage_walk(st, u, &rec, tally_cb, t, &ei), ERR_CANCELLED);
+    assert_int_equal(t->n, 10);
+    /* an empty prefix, a missing bucket */
+    memset(t, 0, sizeof *t);
+    uri(u, sizeof u, "nothing-here");
+    CHECK_OK(storage_walk(st, u, &rec, tally_cb, t, &ei));
+    assert_int_equal(t->n, 0);
+    snprintf(u, sizeof u, "s3://%s-missing/walk", bucket);
+    assert_int_equal(storage_walk(st, u, &rec, tally_cb, t, &ei), ERR_NOT_FOUND);
+    assert_int_equal(t->n, 0);
+    free(t);
+}
+
+/* A delimited walk whose pages hold only common prefixes ("subdirectories") makes progress:
+ * more such pages in a row than a plain listing tolerates without keys is fine. */
+static void test_walk_prefix_only_pages(void **state)
+{
+    (void)state;
+    struct err_info ei = {0};
+    char u[256];
+    char k[64];
+    for (int i = 0; i < WALK_DIRS; i++) {
+        snprintf(k, sizeof k, "walk2/d%02d/x.fits", i);
+        uri(u, sizeof u, k);
+        CHECK_OK(storage_put_mem(st, u, "x", 1, NULL, NULL, &ei));
+    }
+    uri(u, sizeof u, "walk2/zz.fits");
+    CHECK_OK(storage_put_mem(st, u, "z", 1, NULL, NULL, &ei));
+    struct storage_s3_config s3 = {0};
+    snprintf(s3.access_key_id, sizeof s3.access_key_id, "S3RVER");
+    snprintf(s3.secret_access_key, sizeof s3.secret_access_key, "S3RVER");
+    char pf[1100];
+    snprintf(pf, sizeof pf, "%s/port", s3dir);
+    FILE *f = fopen(pf, "r");
+    int port = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &port), 1);
+    fclose(f);
+    snprintf(s3.endpoint_url, sizeof s3.endpoint_url, "http://127.0.0.1:%d", port);
+    struct storage_config cfg = {.s3 = &s3, .s3_page_size = 1, .backoff_ms = 10};
+    struct storage *s1 = NULL;
+    CHECK_OK(storage_create(&cfg, &s1, &ei));
+    struct tally *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    uri(u, sizeof u, "walk2");
+    CHECK_OK(storage_walk(s1, u, NULL, tally_cb, t, &ei));
+    assert_int_equal(t->n, 1);
+    memset(t, 0, sizeof *t);
+    struct storage_walk_opts rec = {.recursive = true};
+    CHECK_OK(storage_walk(s1, u, &rec, tally_cb, t, &ei));
+    assert_int_equal(t->n, WALK_DIRS + 1);
+    free(t);
+    storage_destroy(s1);
+}
+
 struct prog {
     uint64_t done;
     uint64_t total;
@@ -388,6 +536,8 @@ int main(void)
         cmocka_unit_test(test_put_get_head_delete),
         cmocka_unit_test(test_missing_key),
         cmocka_unit_test(test_list_with_continuation),
+        cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_walk_prefix_only_pages),
         cmocka_unit_test(test_multipart_upload),
         cmocka_unit_test(test_etag_checked_on_arrival),
         cmocka_unit_test(test_bad_uris),
