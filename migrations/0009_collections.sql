@@ -43,7 +43,7 @@ COMMENT ON TABLE collection_runs IS 'one row per collection job; (collection, sl
 CREATE INDEX collection_runs_recent ON collection_runs (collection, created_at DESC);
 
 CREATE TABLE collection_files (
-    collection text        NOT NULL REFERENCES collections (name) ON DELETE CASCADE,
+    collection text        NOT NULL,
     uri        text        NOT NULL,
     size       bigint,
     mtime_ns   bigint,
@@ -65,8 +65,9 @@ COMMENT ON COLUMN collection_files.outcome IS 'pending: new or changed, no child
 
 CREATE INDEX collection_files_pending ON collection_files (collection, obs_id) WHERE outcome = 'pending';
 CREATE INDEX collection_files_obs ON collection_files (collection, obs_id);
-CREATE INDEX collection_files_child ON collection_files (child_id) WHERE child_id IS NOT NULL;
-CREATE INDEX collection_files_outcome ON collection_files (collection, outcome, uri);
+CREATE INDEX collection_files_failing ON collection_files (collection, outcome, uri)
+    WHERE outcome IN ('failed', 'rejected');
+COMMENT ON INDEX collection_files_failing IS 'the failing entries an operator pages through; partial, so the outcome changes of a fan-out do not maintain it';
 CREATE INDEX collection_files_run ON collection_files (run_id, outcome) WHERE run_id IS NOT NULL;
 
 COMMENT ON COLUMN collections.name IS 'collection name ([A-Za-z0-9._-], 1..64)';
@@ -89,7 +90,7 @@ COMMENT ON COLUMN collection_runs.phase IS 'listing, fanout, waiting (for the ch
 COMMENT ON COLUMN collection_runs.report IS 'the runs report (counts by outcome) once done';
 COMMENT ON COLUMN collection_runs.created_at IS 'when the run was enqueued';
 COMMENT ON COLUMN collection_runs.finished_at IS 'when the report was written';
-COMMENT ON COLUMN collection_files.collection IS 'the collection the entry belongs to';
+COMMENT ON COLUMN collection_files.collection IS 'the collection the entry belongs to (no foreign key: its check per row was a tenth of a listing''s cost; lib/harvest deletes a collection''s rows with it)';
 COMMENT ON COLUMN collection_files.uri IS 'the entrys storage URI';
 COMMENT ON COLUMN collection_files.size IS 'bytes, null when the source does not say (http lists)';
 COMMENT ON COLUMN collection_files.mtime_ns IS 'change time in ns since the epoch (file: max of mtime and ctime; s3: LastModified)';

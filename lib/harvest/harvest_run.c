@@ -16,6 +16,10 @@
 #include <time.h>
 
 #define CHILD_URIS_MAX 1000 /* inputs of one child job (lib/ingest's INGEST_URIS_MAX) */
+/* The statements over the file-state table run unnamed, planned with their values each time:
+ * the table grows from nothing to millions of rows within one run, and a generic plan made
+ * while it was small (a sequential scan) cost 100 ms a batch at 100,000 rows. */
+#define ONE_OFF NULL
 
 struct entry {
     char *uri;
@@ -171,7 +175,7 @@ static enum err flush_txn(struct db_conn *c, void *arg, struct err_info *ei)
         goto out;
     }
     const char *ep[] = {r->name, uris_txt};
-    if ((e = db_exec(c, "harv_existing", sql_existing, 2, ep, &old, ei)) != ERR_OK) {
+    if ((e = db_exec(c, ONE_OFF, sql_existing, 2, ep, &old, ei)) != ERR_OK) {
         goto out;
     }
     /* the stored row of each entry, if any (-1: none) */
@@ -237,7 +241,7 @@ static enum err flush_txn(struct db_conn *c, void *arg, struct err_info *ei)
             goto out;
         }
         const char *up[] = {r->name, r->hash, r->env->job_id, rows_txt};
-        e = db_exec(c, "harv_upsert", sql_upsert, 4, up, NULL, ei);
+        e = db_exec(c, ONE_OFF, sql_upsert, 4, up, NULL, ei);
     }
     if (e == ERR_OK) {
         struct counts k = x->k;
@@ -328,9 +332,11 @@ static enum err list_cb(void *ud, const char *uri, const struct storage_stat *st
 
 /* ---- fan-out ------------------------------------------------------------------------------ */
 
+/* keyset over the observations: entries fanned out leave dead entries in the partial index
+ * until a vacuum, and starting each batch from the first would walk all of them again */
 static const char sql_pending_obs[] =
     "SELECT obs_id FROM collection_files WHERE collection = $1 AND outcome = 'pending'"
-    " GROUP BY obs_id ORDER BY obs_id LIMIT $2";
+    " AND obs_id > $3 GROUP BY obs_id ORDER BY obs_id LIMIT $2";
 
 static const char sql_obs_files[] =
     "SELECT obs_id, uri, coalesce(product_id, ''), coalesce(dataset, '') FROM collection_files"
@@ -416,6 +422,7 @@ struct fan {
     struct run *r;
     int done;          /* out: observations handled (children or refused) */
     int children;      /* out */
+    char after[COLL_ID_MAX]; /* the last observation fanned out ("" = from the first) */
     char refused[COLL_ID_MAX]; /* an observation whose child the queue refused */
     char why[sizeof ((struct err_info *)0)->msg];
 };
@@ -452,8 +459,8 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
         x->refused[0] = '\0';
     }
     snprintf(lim, sizeof lim, "%d", HARV_FANOUT_BATCH);
-    const char *op[] = {r->name, lim};
-    if ((e = db_exec(c, "harv_pending_obs", sql_pending_obs, 2, op, &obs, ei)) != ERR_OK) {
+    const char *op[] = {r->name, lim, x->after};
+    if ((e = db_exec(c, ONE_OFF, sql_pending_obs, 3, op, &obs, ei)) != ERR_OK) {
         goto out;
     }
     if (db_res_rows(obs) == 0) {
@@ -470,7 +477,7 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
         goto out;
     }
     const char *fp[] = {r->name, txt};
-    if ((e = db_exec(c, "harv_obs_files", sql_obs_files, 2, fp, &files, ei)) != ERR_OK) {
+    if ((e = db_exec(c, ONE_OFF, sql_obs_files, 2, fp, &files, ei)) != ERR_OK) {
         goto out;
     }
     int nf = db_res_rows(files);
@@ -528,13 +535,16 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
             goto out;
         }
         const char *mp[] = {r->name, r->env->job_id, txt};
-        if ((e = db_exec(c, "harv_mark_queued", sql_mark_queued, 3, mp, NULL, ei)) != ERR_OK) {
+        if ((e = db_exec(c, ONE_OFF, sql_mark_queued, 3, mp, NULL, ei)) != ERR_OK) {
             goto out;
         }
         x->children = (int)json_array_size(ids);
     }
     struct counts none = {0};
     e = add_counts(c, r->env->job_id, &none, x->children, "fanout", ei);
+    if (e == ERR_OK) {
+        str_copy(x->after, sizeof x->after, db_res_get(obs, db_res_rows(obs) - 1, 0));
+    }
 out:
     free(txt);
     json_decref(ids);
@@ -562,7 +572,11 @@ static enum err fan(struct run *r, struct err_info *ei)
             return e;
         }
         if (x.done == 0 && !x.refused[0]) {
-            return ERR_OK;
+            if (!x.after[0]) {
+                return ERR_OK;
+            }
+            x.after[0] = '\0'; /* a last sweep from the first: pending entries behind us */
+            continue;
         }
         r->children += x.children;
         progress(r, "fanout", 2, "children %lld (listed %lld, new %lld, changed %lld, "
@@ -576,7 +590,8 @@ static enum err fan(struct run *r, struct err_info *ei)
 /* ---- waiting and the report --------------------------------------------------------------- */
 
 /* How many children of the run are still queued, running or retrying. */
-static enum err active_children(struct run *r, int64_t *active, struct err_info *ei)
+static enum err active_children(struct run *r, bool report, int64_t *active,
+                                struct err_info *ei)
 {
     const char *p[] = {r->env->job_id};
     struct db_conn *c = NULL;
@@ -600,7 +615,8 @@ static enum err active_children(struct run *r, int64_t *active, struct err_info 
         v[i] = harv__i64(db_res_get(res, 0, i), 0);
     }
     db_res_free(res);
-    progress(r, "waiting", 3, "children: %lld active, %lld succeeded, %lld failed, "
+    if (report) /* a snoozed run looking again reports nothing: its "children" say it all */
+        progress(r, "waiting", 3, "children: %lld active, %lld succeeded, %lld failed, "
              "%lld cancelled", (long long)v[0], (long long)v[1], (long long)v[2],
              (long long)v[3]);
     *active = v[0];
@@ -875,7 +891,7 @@ enum err harv_run(struct harv *h, const struct harv_run_env *env, const json_t *
             goto out;
         }
     }
-    if ((e = active_children(&r, &active, ei)) != ERR_OK) {
+    if ((e = active_children(&r, strcmp(st.phase, "waiting") != 0, &active, ei)) != ERR_OK) {
         goto out;
     }
     if (active > 0) {
