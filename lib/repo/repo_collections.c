@@ -374,7 +374,10 @@ static bool token_known(const struct repo_collections *c, const char *api_token,
 {
     bool known = token_is(token, api_token);
     for (size_t i = 0; c && i < c->n; i++) {
-        known |= token_is(token, c->v[i].read_token) | token_is(token, c->v[i].write_token);
+        /* every token compared, whatever matched before (no early exit to time) */
+        int r = (int)token_is(token, c->v[i].read_token);
+        int w = (int)token_is(token, c->v[i].write_token);
+        known = (bool)((int)known | r | w);
     }
     return known;
 }
