@@ -407,6 +407,7 @@ static enum err kinds_setup(struct daemon *d, struct err_info *ei)
     d->dataset.ingest = &d->ingest; /* the CAOM step pushes where ingest jobs do */
     d->collection.harv = d->harv;
     d->collection.storage = d->storage;
+    d->collection.scratch_dir = d->cfg.work_dir[0] ? d->cfg.work_dir : NULL;
     struct kinds_env env = {
         .ingest = &d->ingest, .dataset = &d->dataset, .collection = &d->collection};
     return kinds_register_all(d->workers, &env, ei);

@@ -17,6 +17,7 @@ enum err workers_job_collection(struct workers_job *job, void *arg, struct err_i
     const struct job_collection_ctx *ctx = arg;
     struct harv_run_env env = {
         .storage = ctx->storage,
+        .scratch_dir = ctx->scratch_dir,
         .job_id = workers_job_id(job),
         .cancelled = job_cancelled,
         .progress = job_progress,

@@ -11,6 +11,7 @@
 struct job_collection_ctx {
     struct harv *harv;        /* the collection tables */
     struct storage *storage;  /* lists the sources (data roots, S3 credentials) */
+    const char *scratch_dir;  /* OBSFLOW_WORK_DIR: http(s) URI lists are downloaded there */
     int wait_poll_ms;         /* children looked at again after this (0: 1000) */
 };
 

@@ -118,6 +118,7 @@ NODISCARD enum err harv_params_validate(const json_t *params, const char *pfx, c
 /** Where a run executes. Everything borrowed. */
 struct harv_run_env {
     struct storage *storage;       /* lists the source */
+    const char *scratch_dir;       /* where an http(s) URI list is downloaded (NULL: refused) */
     const char *job_id;            /* the collection job */
     int attempt;
     bool (*cancelled)(void *ud);   /* polled between batches and while waiting */

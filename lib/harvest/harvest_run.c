@@ -796,31 +796,6 @@ static enum err advance_bookmark(struct run *r, struct err_info *ei)
     return e;
 }
 
-/* storage_list reports everything under a prefix; a non-recursive source keeps the entries
- * directly in its directory. */
-static enum err list_filter_cb(void *ud, const char *uri, const struct storage_stat *st)
-{
-    struct run *r = ud;
-    const char *src = coll_def_source(r->def);
-    size_t n = strlen(src);
-    if (!coll_def_recursive(r->def) && strncmp(uri, src, n) == 0) {
-        const char *rest = uri + n + (uri[n] == '/');
-        if (strchr(rest, '/')) {
-            return ERR_OK;
-        }
-    }
-    return list_cb(ud, uri, st);
-}
-
-static enum err walk_source(struct run *r, struct err_info *ei)
-{
-    char prefix[STORAGE_URI_MAX + 2];
-    const char *src = coll_def_source(r->def);
-    size_t n = strlen(src);
-    snprintf(prefix, sizeof prefix, "%s%s", src, n && src[n - 1] != '/' ? "/" : "");
-    return storage_list(r->env->storage, prefix, list_filter_cb, r, ei);
-}
-
 static enum err list_source(struct run *r, const json_t *todo, struct err_info *ei)
 {
     enum err e = ERR_OK;
@@ -829,7 +804,9 @@ static enum err list_source(struct run *r, const json_t *todo, struct err_info *
             e = add_entry(r, json_string_value(json_array_get(todo, i)), NULL, ei);
         }
     } else {
-        e = walk_source(r, ei);
+        struct storage_walk_opts wo = {.recursive = coll_def_recursive(r->def),
+                                       .scratch_dir = r->env->scratch_dir};
+        e = storage_walk(r->env->storage, coll_def_source(r->def), &wo, list_cb, r, ei);
         if (e != ERR_OK && e != ERR_CANCELLED && e != ERR_NOMEM) {
             char m[sizeof ei->msg];
             str_copy(m, sizeof m, ei->msg);
