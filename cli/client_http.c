@@ -110,6 +110,9 @@ static enum httpc_method method_of(const char *m)
     if (strcmp(m, "POST") == 0) {
         return HTTPC_POST;
     }
+    if (strcmp(m, "PUT") == 0) {
+        return HTTPC_PUT;
+    }
     if (strcmp(m, "DELETE") == 0) {
         return HTTPC_DELETE;
     }

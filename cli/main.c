@@ -44,7 +44,7 @@ static int cmd_help(int argc, char **argv)
     (void)argv;
     printf("usage: obsflow <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
+        printf("  %-12s %s\n", cmds[i].name, cmds[i].help);
     }
     return 0;
 }

@@ -29,6 +29,7 @@
 #define JSON_MAX_DEPTH      16         /* nesting of any request body */
 #define JSON_MAX_STRING     8192       /* bytes of any JSON string (keys included) */
 #define JOB_CURSOR_MAX      128        /* bytes of a GET /v1/jobs cursor */
+#define COLL_BODY_MAX       (64u << 10) /* PUT /v1/collections/{name}: a definition */
 /* the limits of job specs (batch, kind, queue, params, attempts, page size, Idempotency-Key)
  * are lib/queue's (QUEUE_*_MAX in queue/queue.h), defined once */
 
@@ -131,6 +132,20 @@ NODISCARD enum err
 h_openapi(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
 h_profiles(const struct app *, const struct req *, struct resp *, struct err_info *);
+
+/* collections (lib/harvest; issue 10) */
+NODISCARD enum err
+h_collections_list(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_collections_get(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_collections_put(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_collections_files(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_collections_run(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_collections_retry(const struct app *, const struct req *, struct resp *, struct err_info *);
 
 /* the CAOM repository (torkeep protocol; errors are text/plain with torkeep's messages) */
 NODISCARD enum err

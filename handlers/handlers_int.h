@@ -30,6 +30,27 @@ NODISCARD enum err handlers__job_call(const struct app *app,
 /** 200 {"status":"ok"} for the probe named @p what. */
 NODISCARD enum err handlers__status_ok(struct resp *resp, const char *what, struct err_info *ei);
 
+/* ---- the /v1/collections routes (collections_util.c) ---- */
+
+/** app->harvest, or NULL after ERR_UNAVAILABLE in @p ei (a process without collections). */
+struct harv *handlers__harvest(const struct app *app, struct err_info *ei);
+
+/** The shared part of the routes on /v1/collections/{name}...: the harvest handle, and no
+ * query parameter but those of the NULL-terminated @p allowed (NULL: none). */
+NODISCARD enum err handlers__coll_route(const struct app *app,
+                                        const struct req *req,
+                                        const char *const *allowed,
+                                        struct harv **h,
+                                        struct err_info *ei);
+
+/** POST /v1/collections/{name}/run and /retry: harv_run_now, 202 with the job and its
+ * Location; a run already queued or running is a 409 whose detail names its job. */
+NODISCARD enum err handlers__coll_run(const struct app *app,
+                                      const struct req *req,
+                                      struct resp *resp,
+                                      bool retry,
+                                      struct err_info *ei);
+
 /* ---- the /caom2 routes (caom_util.c) ---- */
 
 #define CAOM_RESP_MAX ((size_t)64 << 20) /* a document (20 MiB + server attributes) or a list */
