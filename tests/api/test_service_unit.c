@@ -70,6 +70,37 @@ static void test_router_params(void **state)
     assert_ptr_equal(routes[r].fn, h_jobs_retry);
 }
 
+static void test_router_collections(void **state)
+{
+    (void)state;
+    const char *name = NULL;
+    char allow[ROUTER_ALLOW_MAX];
+    int r = match(HTTP_GET, "/v1/collections", NULL, NULL);
+    assert_ptr_equal(routes[r].fn, h_collections_list);
+    r = match(HTTP_GET, "/v1/collections/omm", &name, NULL);
+    assert_ptr_equal(routes[r].fn, h_collections_get);
+    assert_string_equal(name, "omm");
+    assert_false(routes[r].auth);
+    r = match(HTTP_PUT, "/v1/collections/omm", &name, NULL);
+    assert_ptr_equal(routes[r].fn, h_collections_put);
+    assert_true(routes[r].auth);
+    assert_true(routes[r].body_max > 0);
+    r = match(HTTP_GET, "/v1/collections/omm/files", &name, NULL);
+    assert_ptr_equal(routes[r].fn, h_collections_files);
+    r = match(HTTP_POST, "/v1/collections/o.m-m/run", &name, NULL);
+    assert_ptr_equal(routes[r].fn, h_collections_run);
+    assert_string_equal(name, "o.m-m");
+    assert_true(routes[r].auth);
+    r = match(HTTP_POST, "/v1/collections/omm/retry", &name, NULL);
+    assert_ptr_equal(routes[r].fn, h_collections_retry);
+    assert_true(routes[r].auth);
+    assert_int_equal(match(HTTP_DELETE, "/v1/collections/omm", NULL, allow), ROUTE_BAD_METHOD);
+    assert_string_equal(allow, "GET, HEAD, PUT");
+    assert_int_equal(match(HTTP_GET, "/v1/collections/omm/run", NULL, allow), ROUTE_BAD_METHOD);
+    assert_string_equal(allow, "POST");
+    assert_int_equal(match(HTTP_GET, "/v1/collections/omm/nope", NULL, NULL), ROUTE_NOT_FOUND);
+}
+
 static void test_router_404_405(void **state)
 {
     (void)state;
@@ -559,6 +590,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router_literals),  cmocka_unit_test(test_router_params),
+        cmocka_unit_test(test_router_collections),
         cmocka_unit_test(test_router_404_405),   cmocka_unit_test(test_routes_in_openapi),
         cmocka_unit_test(test_json_body_caps),   cmocka_unit_test(test_job_validation),
         cmocka_unit_test(test_small_validators), cmocka_unit_test(test_problem),
