@@ -37,8 +37,8 @@ static const char usage[] =
     "    succeeded, 1 failed, 7 cancelled, 8 --timeout ran out); a run already queued or\n"
     "    running is refused (exit 5, the message names it)\n"
     "  files: one line per entry, \"<outcome>  <uri>  <reason>\", following the cursors;\n"
-    "    --outcome pending|queued|succeeded|failed|rejected|cancelled, --limit N entries\n"
-    CLIENT_EXIT_CODES_HELP;
+    "    --outcome pending|queued|succeeded|failed|rejected|cancelled, --limit N "
+    "entries\n" CLIENT_EXIT_CODES_HELP;
 
 static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -76,8 +76,7 @@ static int read_file(const char *file, struct buf *b)
 {
     FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (!f) {
-        fprintf(stderr, "obsflow collection: could not open \"%s\": %s\n", file,
-                ERR_ERRNO(errno));
+        fprintf(stderr, "obsflow collection: could not open \"%s\": %s\n", file, ERR_ERRNO(errno));
         return CLIENT_EXIT_USAGE;
     }
     char chunk[8192];
@@ -165,7 +164,7 @@ static bool terminal(const char *state)
 /* The run's counts ("listed 12  new 3 ..."), when the job shows them. */
 static void print_counts(const json_t *job)
 {
-    static const char *const keys[] = {"listed", "new",      "changed",  "skipped",
+    static const char *const keys[] = {"listed",   "new",      "changed", "skipped",
                                        "rejected", "children", NULL};
     const json_t *counts = json_object_get(job, "collection");
     if (!json_is_object(counts)) {
@@ -220,8 +219,12 @@ static int wait_job(struct client *c, const char *id, int64_t timeout_s, bool as
     }
 }
 
-static int cmd_run(struct client *c, const char *name, const char *action, bool wait,
-                   int64_t timeout_s, bool as_json)
+static int cmd_run(struct client *c,
+                   const char *name,
+                   const char *action,
+                   bool wait,
+                   int64_t timeout_s,
+                   bool as_json)
 {
     struct buf path;
     buf_init(&path, 4096);
@@ -405,10 +408,10 @@ int cli_cmd_collection(int argc, char **argv)
     if (!c) {
         return new_rc;
     }
-    int rc = show   ? cmd_show(c, name)
-             : put  ? cmd_put(c, name, file, as_json)
-             : run  ? cmd_run(c, name, verb, wait, timeout_s, as_json)
-                    : cmd_files(c, name, outcome, limit);
+    int rc = show  ? cmd_show(c, name)
+             : put ? cmd_put(c, name, file, as_json)
+             : run ? cmd_run(c, name, verb, wait, timeout_s, as_json)
+                   : cmd_files(c, name, outcome, limit);
     client_free(c);
     return rc;
 }

@@ -13,8 +13,8 @@ const char cli_help_collections[] = "list the collections (source, schedule, las
 static const char usage[] =
     "usage: obsflow collections [--json]\n"
     "  one line per collection: name, source, schedule, state of the last run, next\n"
-    "  scheduled run (\"-\" when there is none); details: obsflow collection show NAME\n"
-    CLIENT_EXIT_CODES_HELP;
+    "  scheduled run (\"-\" when there is none); details: obsflow collection show "
+    "NAME\n" CLIENT_EXIT_CODES_HELP;
 
 static const char *or_dash(const char *s)
 {

@@ -7,9 +7,10 @@
 #include "core/str.h"
 #include "harvest/harvest.h"
 
-enum err
-h_collections_files(const struct app *app, const struct req *req, struct resp *resp,
-                    struct err_info *ei)
+enum err h_collections_files(const struct app *app,
+                             const struct req *req,
+                             struct resp *resp,
+                             struct err_info *ei)
 {
     static const char *const allowed[] = {"outcome", "cursor", "limit", NULL};
     struct harv *h = NULL;

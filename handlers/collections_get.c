@@ -5,9 +5,10 @@
 
 #include "harvest/harvest.h"
 
-enum err
-h_collections_get(const struct app *app, const struct req *req, struct resp *resp,
-                  struct err_info *ei)
+enum err h_collections_get(const struct app *app,
+                           const struct req *req,
+                           struct resp *resp,
+                           struct err_info *ei)
 {
     struct harv *h = NULL;
     json_t *doc = NULL;

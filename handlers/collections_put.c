@@ -10,9 +10,10 @@
 
 #include <stdio.h>
 
-enum err
-h_collections_put(const struct app *app, const struct req *req, struct resp *resp,
-                  struct err_info *ei)
+enum err h_collections_put(const struct app *app,
+                           const struct req *req,
+                           struct resp *resp,
+                           struct err_info *ei)
 {
     struct harv *h = NULL;
     json_t *doc = NULL;
@@ -36,8 +37,7 @@ h_collections_put(const struct app *app, const struct req *req, struct resp *res
     }
     if (e == ERR_OK) {
         if (created) {
-            snprintf(resp->location, sizeof resp->location, "/v1/collections/%s",
-                     req->params[0]);
+            snprintf(resp->location, sizeof resp->location, "/v1/collections/%s", req->params[0]);
         }
         LOG_INFO("api", "collection %s %s by request", req->params[0],
                  created ? "defined" : "replaced");

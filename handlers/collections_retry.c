@@ -3,9 +3,10 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "handlers_int.h"
 
-enum err
-h_collections_retry(const struct app *app, const struct req *req, struct resp *resp,
-                    struct err_info *ei)
+enum err h_collections_retry(const struct app *app,
+                             const struct req *req,
+                             struct resp *resp,
+                             struct err_info *ei)
 {
     return handlers__coll_run(app, req, resp, true, ei);
 }
