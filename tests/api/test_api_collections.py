@@ -71,7 +71,7 @@ def make_tree(root):
     with open(os.path.join(data, BROKEN), "wb") as f:
         f.write(b"this is not a FITS file\n")
     with open(os.path.join(conf, "profiles", PROFILE + ".yaml"), "w") as f:
-        f.write("name: %s\ncollection: APIT\nscheme: cadc\nblueprints: []\nqueue: ingest\n"
+        f.write("name: %s\ncollection: APIT\nscheme: cadc\nqueue: ingest\n"
                 % PROFILE)
     with open(os.path.join(conf, "collections", "fromfile.yaml"), "w") as f:
         f.write("source: file:%s\ninclude: ['*.fits']\nrule: '%s'\n"
