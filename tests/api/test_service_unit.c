@@ -17,6 +17,7 @@
 #include "queue/queue.h"
 #include "router.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,10 @@ static void test_routes_in_openapi(void **state)
         /* the method appears under the path before the next path */
         char *next = strstr(at + strlen(key), "\n  /");
         char m[32];
-        snprintf(m, sizeof m, "\n    %s:", routes[i].method == HTTP_GET ? "get" : "post");
+        int ml = snprintf(m, sizeof m, "\n    %s:", http_method_name(routes[i].method));
+        for (int k = 5; k < ml; k++) { /* "get", "post", "put" */
+            m[k] = (char)tolower((unsigned char)m[k]);
+        }
         char *mm = strstr(at, m);
         if (!mm || (next && mm > next)) {
             fail_msg("%s %s is not in openapi.yaml", http_method_name(routes[i].method),
