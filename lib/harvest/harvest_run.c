@@ -92,7 +92,8 @@ static const char sql_existing[] =
 static const char sql_upsert[] =
     "INSERT INTO collection_files AS f (collection, uri, size, mtime_ns, etag, obs_id, product_id,"
     " dataset, outcome, reason, def_hash, run_id)"
-    " SELECT $1, x.uri, x.size, x.mtime_ns, nullif(x.etag, ''), x.obs_id, nullif(x.product_id, ''),"
+    " SELECT $1, x.uri, x.size, x.mtime_ns, nullif(x.etag, ''), nullif(x.obs_id, ''),"
+    "  nullif(x.product_id, ''),"
     "  nullif(x.dataset, ''), x.outcome, x.reason, $2, $3::uuid"
     " FROM jsonb_to_recordset($4::jsonb) AS x(uri text, size bigint, mtime_ns bigint, etag text,"
     "  obs_id text, product_id text, dataset text, outcome text, reason text)"
@@ -623,6 +624,13 @@ static enum err active_children(struct run *r, bool report, int64_t *active,
     return ERR_OK;
 }
 
+/* The runs whose entries a finishing run settles: itself, and earlier runs of the collection
+ * that ended without settling theirs (cancelled or failed while their children ran). */
+#define SQL_RUNS_TO_SETTLE                                                                         \
+    "(SELECT r.job_id FROM collection_runs r LEFT JOIN jobs pj ON pj.id = r.job_id"              \
+    " WHERE r.collection = $2 AND (r.job_id = $1::uuid OR (r.phase <> 'done'"                     \
+    " AND (pj.id IS NULL OR pj.state IN ('failed', 'cancelled')))))"
+
 /* The children's ends become the entries' outcomes (first line of the error as the reason);
  * an entry whose child's record is gone (pruned) fails saying so. */
 static const char sql_outcomes[] =
@@ -631,12 +639,13 @@ static const char sql_outcomes[] =
     " reason = CASE WHEN j.state = 'succeeded' THEN NULL"
     "  ELSE left(split_part(coalesce(j.error_message, j.error_code, j.state::text), E'\\n', 1),"
     "   500) END, updated_at = now()"
-    " FROM jobs j WHERE f.run_id = $1::uuid AND f.outcome = 'queued' AND j.id = f.child_id"
+    " FROM jobs j WHERE f.run_id IN " SQL_RUNS_TO_SETTLE " AND f.outcome = 'queued'"
+    " AND j.id = f.child_id"
     " AND j.state IN ('succeeded', 'failed', 'cancelled')";
 
 static const char sql_orphans[] =
     "UPDATE collection_files f SET outcome = 'failed', reason = 'child job record is gone',"
-    " updated_at = now() WHERE f.run_id = $1::uuid AND f.outcome = 'queued'"
+    " updated_at = now() WHERE f.run_id IN " SQL_RUNS_TO_SETTLE " AND f.outcome = 'queued'"
     " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.child_id)";
 
 static const char sql_failed_reasons[] =
@@ -680,11 +689,12 @@ static enum err finish_txn(struct db_conn *c, void *arg, struct err_info *ei)
     x->counts = x->failures = NULL;
     const char *lp[] = {r->name};
     enum err e = db_exec(c, "harv_lock", HARV_SQL_LOCK, 1, lp, NULL, ei);
+    const char *sp[] = {r->env->job_id, r->name};
     if (e == ERR_OK) {
-        e = db_exec(c, "harv_outcomes", sql_outcomes, 1, p, NULL, ei);
+        e = db_exec(c, "harv_outcomes", sql_outcomes, 2, sp, NULL, ei);
     }
     if (e == ERR_OK) {
-        e = db_exec(c, "harv_orphans", sql_orphans, 1, p, NULL, ei);
+        e = db_exec(c, "harv_orphans", sql_orphans, 2, sp, NULL, ei);
     }
     if (e == ERR_OK) {
         e = db_exec(c, "harv_failed_reasons", sql_failed_reasons, 1, p, &res, ei);
@@ -733,6 +743,7 @@ static enum err finish_txn(struct db_conn *c, void *arg, struct err_info *ei)
 struct start {
     const char *job, *name, *trigger;
     char phase[16]; /* out: where an earlier attempt left the run */
+    char stored[16]; /* out: the trigger its row names (a schedule slot's, a retry's) */
 };
 
 static enum err start_txn(struct db_conn *c, void *arg, struct err_info *ei)
@@ -741,9 +752,11 @@ static enum err start_txn(struct db_conn *c, void *arg, struct err_info *ei)
     struct db_res *res = NULL;
     const char *p[] = {x->job, x->name, x->trigger};
     enum err e = db_exec(c, "harv_run_phase",
-                         "SELECT phase FROM collection_runs WHERE job_id = $1::uuid FOR UPDATE",
+                         "SELECT phase, trigger FROM collection_runs WHERE job_id = $1::uuid"
+                         " FOR UPDATE",
                          1, p, &res, ei);
     str_copy(x->phase, sizeof x->phase, db_res_rows(res) ? db_res_get(res, 0, 0) : "");
+    str_copy(x->stored, sizeof x->stored, db_res_rows(res) ? db_res_get(res, 0, 1) : x->trigger);
     db_res_free(res);
     if (e != ERR_OK || strcmp(x->phase, "waiting") == 0) {
         return e;
@@ -880,7 +893,7 @@ enum err harv_run(struct harv *h, const struct harv_run_env *env, const json_t *
         goto out;
     }
     *report = json_pack("{s:s, s:s, s:O, s:O}", "collection", name, "trigger",
-                        todo ? "todo" : retry ? "retry" : "run", "counts", fin.counts,
+                        st.stored, "counts", fin.counts,
                         "failures", fin.failures);
     if (!*report) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
