@@ -4,11 +4,11 @@
 #include "fits/fits.h"
 
 #include "core/buf.h"
+#include "core/cfgdir.h"
 #include "core/re_check.h"
 #include "core/str.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -478,40 +478,18 @@ void expect_set_destroy(struct expect_set *s)
     free(s);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 enum err expect_set_load_dir(const char *dir, struct expect_set **out, struct err_info *ei)
 {
-    DIR *d = opendir(dir);
-    char *names[EXPECT_FILES_MAX];
+    char **names = NULL;
     size_t nn = 0;
-    enum err rc = ERR_OK;
     struct expect_set *s = NULL;
-    if (!d) {
+    enum err rc = cfgdir_yaml_names(dir, EXPECT_FILES_MAX, "expectation files", &names, &nn, ei);
+    if (rc == ERR_NOT_FOUND || rc == ERR_IO) {
         return err_set(ei, ERR_NOT_FOUND, "could not open expectations directory \"%s\"", dir);
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' ||
-            !(str_ends_with(de->d_name, ".yaml") || str_ends_with(de->d_name, ".yml"))) {
-            continue;
-        }
-        if (nn >= EXPECT_FILES_MAX) {
-            rc = err_set(ei, ERR_TOO_LARGE, "more than %d expectation files in \"%s\"",
-                         EXPECT_FILES_MAX, dir);
-            goto out;
-        }
-        names[nn] = str_dup(de->d_name);
-        if (!names[nn]) {
-            rc = err_set(ei, ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        nn++;
+    if (rc != ERR_OK) {
+        return rc;
     }
-    qsort(names, nn, sizeof names[0], cmp_str);
     s = calloc(1, sizeof *s);
     if (!s || !(s->e = calloc(nn + 1, sizeof *s->e))) {
         rc = err_set(ei, ERR_NOMEM, "out of memory");
@@ -542,10 +520,7 @@ enum err expect_set_load_dir(const char *dir, struct expect_set **out, struct er
     *out = s;
     s = NULL;
 out:
-    for (size_t i = 0; i < nn; i++) {
-        free(names[i]);
-    }
-    closedir(d);
+    cfgdir_names_free(names, nn);
     expect_set_destroy(s);
     return rc;
 }

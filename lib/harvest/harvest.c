@@ -2,10 +2,9 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "harvest_int.h"
 
+#include "core/cfgdir.h"
 #include "core/str.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,67 +152,18 @@ out:
     return e;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static enum err read_small(const char *path, char **text, size_t *len, struct err_info *ei)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return err_set(ei, ERR_IO, "%s: cannot open: %s", path, ERR_ERRNO(errno));
-    }
-    char *b = malloc(COLL_YAML_MAX + 1);
-    size_t n = b ? fread(b, 1, COLL_YAML_MAX + 1, f) : 0;
-    bool bad = !b || ferror(f);
-    fclose(f);
-    if (bad || n > COLL_YAML_MAX) {
-        free(b);
-        return err_set(ei, !b ? ERR_NOMEM : bad ? ERR_IO : ERR_TOO_LARGE, "%s:1: %s", path,
-                       !b ? "out of memory" : bad ? "read error" : "file too large");
-    }
-    b[n] = '\0';
-    *text = b;
-    *len = n;
-    return ERR_OK;
-}
-
 enum err harv_load_dir(struct harv *h, const char *dir, int *loaded, struct err_info *ei)
 {
-    char *names[HARV_FILES_MAX];
+    char **names = NULL;
     size_t nn = 0;
-    enum err e = ERR_OK;
     int count = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT) {
-            if (loaded) {
-                *loaded = 0;
-            }
-            return ERR_OK;
-        }
-        return err_set(ei, ERR_IO, "%s: cannot open directory: %s", dir, ERR_ERRNO(errno));
+    enum err e = cfgdir_yaml_names(dir, HARV_FILES_MAX, "collection files", &names, &nn, ei);
+    if (loaded) {
+        *loaded = 0;
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' ||
-            !(str_ends_with(de->d_name, ".yaml") || str_ends_with(de->d_name, ".yml"))) {
-            continue;
-        }
-        if (nn == HARV_FILES_MAX) {
-            e = err_set(ei, ERR_TOO_LARGE, "%s: more than %d collection files", dir,
-                        HARV_FILES_MAX);
-            break;
-        }
-        if (!(names[nn] = str_dup(de->d_name))) {
-            e = err_set(ei, ERR_NOMEM, "out of memory");
-            break;
-        }
-        nn++;
+    if (e == ERR_NOT_FOUND) {
+        return ERR_OK;
     }
-    closedir(d);
-    qsort(names, nn, sizeof names[0], cmp_str);
     for (size_t i = 0; i < nn && e == ERR_OK; i++) {
         char path[4096];
         char name[COLL_NAME_MAX + 8];
@@ -223,7 +173,7 @@ enum err harv_load_dir(struct harv *h, const char *dir, int *loaded, struct err_
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         str_copy(name, sizeof name, names[i]);
         *strrchr(name, '.') = '\0';
-        if ((e = read_small(path, &text, &len, ei)) != ERR_OK) {
+        if ((e = cfgdir_read(path, COLL_YAML_MAX, &text, &len, ei)) != ERR_OK) {
             break;
         }
         e = coll_def_parse_yaml(name, path, text, len, &h->env, &def, ei);
@@ -239,9 +189,7 @@ enum err harv_load_dir(struct harv *h, const char *dir, int *loaded, struct err_
         }
         json_decref(j);
     }
-    for (size_t i = 0; i < nn; i++) {
-        free(names[i]);
-    }
+    cfgdir_names_free(names, nn);
     if (loaded) {
         *loaded = count;
     }

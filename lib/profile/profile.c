@@ -1,10 +1,9 @@
 /* profile.c - collection profiles (see profile.h). SPDX-License-Identifier: Apache-2.0 */
 #include "profile/profile.h"
 
+#include "core/cfgdir.h"
 #include "expect/expect.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,43 +297,6 @@ enum err profile_set_parse(const char *yaml, size_t len, const char *name,
     return ERR_OK;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool yaml_name(const char *n)
-{
-    size_t l = strlen(n);
-    return n[0] != '.' && ((l > 5 && strcmp(n + l - 5, ".yaml") == 0) ||
-                           (l > 4 && strcmp(n + l - 4, ".yml") == 0));
-}
-
-static enum err read_file(const char *path, char **text, size_t *len, struct err_info *ei)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return err_set(ei, ERR_IO, "%s:1: cannot open: %s", path, ERR_ERRNO(errno));
-    }
-    char *buf = malloc(EXPECT_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return err_set(ei, ERR_NOMEM, "out of memory");
-    }
-    size_t n = fread(buf, 1, EXPECT_FILE_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad || n > EXPECT_FILE_MAX) {
-        free(buf);
-        return err_set(ei, bad ? ERR_IO : ERR_TOO_LARGE, "%s:1: %s", path,
-                       bad ? "read error" : "file too large");
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return ERR_OK;
-}
-
 enum err profile_set_load_dir(const char *dir, const char *blueprint_dir,
                               struct profile_set **out, struct err_info *ei)
 {
@@ -343,50 +305,29 @@ enum err profile_set_load_dir(const char *dir, const char *blueprint_dir,
     if (!s) {
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT) {
-            *out = s;
-            return ERR_OK;
-        }
-        enum err e = err_set(ei, ERR_IO, "%s: cannot open directory: %s", dir, ERR_ERRNO(errno));
+    char **names = NULL;
+    size_t nn = 0;
+    enum err e = cfgdir_yaml_names(dir, PROFILE_FILES_MAX, "profiles", &names, &nn, ei);
+    if (e == ERR_NOT_FOUND) {
+        *out = s;
+        return ERR_OK;
+    }
+    if (e != ERR_OK) {
         free(s);
         return e;
     }
-    char *names[PROFILE_FILES_MAX];
-    size_t nn = 0;
-    enum err e = ERR_OK;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!yaml_name(de->d_name)) {
-            continue;
-        }
-        if (nn == PROFILE_FILES_MAX) {
-            e = err_set(ei, ERR_TOO_LARGE, "%s: more than %d profiles", dir, PROFILE_FILES_MAX);
-            break;
-        }
-        if (!(names[nn] = strdup(de->d_name))) {
-            e = err_set(ei, ERR_NOMEM, "out of memory");
-            break;
-        }
-        nn++;
-    }
-    closedir(d);
-    qsort(names, nn, sizeof names[0], cmp_names);
     for (size_t i = 0; i < nn && e == ERR_OK; i++) {
         char path[4096];
         char *text = NULL;
         size_t len = 0;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if ((e = read_file(path, &text, &len, ei)) == ERR_OK) {
+        if ((e = cfgdir_read(path, EXPECT_FILE_MAX, &text, &len, ei)) == ERR_OK) {
             struct src src = {.name = path, .text = text, .len = len};
             e = set_add(s, &src, blueprint_dir, ei);
             free(text);
         }
     }
-    for (size_t i = 0; i < nn; i++) {
-        free(names[i]);
-    }
+    cfgdir_names_free(names, nn);
     if (e != ERR_OK) {
         profile_set_destroy(s);
         return e;

@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
+#include "core/cfgdir.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/rand.h"
@@ -157,6 +161,58 @@ static void test_rand_uuid(void **state)
     assert_int_equal(same, 0);
 }
 
+static void put(const char *dir, const char *name, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* cfgdir: the YAML names of a directory sorted, hidden and other files left out, the cap; a
+ * whole small file read with its cap. */
+static void test_cfgdir(void **state)
+{
+    (void)state;
+    char dir[] = "cfgdir-test-XXXXXX"; /* under the test's working directory */
+    assert_non_null(mkdtemp(dir));
+    put(dir, "b.yml", "b: 1\n");
+    put(dir, "a.yaml", "a: 1\n");
+    put(dir, ".hidden.yaml", "x\n");
+    put(dir, "notes.txt", "x\n");
+    char **names = NULL;
+    size_t n = 0;
+    struct err_info ei;
+    assert_int_equal(cfgdir_yaml_names(dir, 8, "files", &names, &n, &ei), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "a.yaml");
+    assert_string_equal(names[1], "b.yml");
+    cfgdir_names_free(names, n);
+    assert_int_equal(cfgdir_yaml_names(dir, 1, "profiles", &names, &n, &ei), ERR_TOO_LARGE);
+    assert_non_null(strstr(ei.msg, "more than 1 profiles"));
+    char path[512];
+    char *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/a.yaml", dir);
+    assert_int_equal(cfgdir_read(path, 5, &text, &len, &ei), ERR_OK);
+    assert_int_equal(len, 5);
+    assert_string_equal(text, "a: 1\n");
+    free(text);
+    assert_int_equal(cfgdir_read(path, 4, &text, &len, &ei), ERR_TOO_LARGE);
+    assert_non_null(strstr(ei.msg, "a.yaml:1: larger than 4 bytes"));
+    snprintf(path, sizeof path, "%s/none.yaml", dir);
+    assert_int_equal(cfgdir_read(path, 4, &text, &len, &ei), ERR_NOT_FOUND);
+    const char *rm[] = {"a.yaml", "b.yml", ".hidden.yaml", "notes.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, rm[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    assert_int_equal(cfgdir_yaml_names(dir, 8, "files", &names, &n, &ei), ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_err_escapes_controls),
         cmocka_unit_test(test_buf_cap),                cmocka_unit_test(test_str_numbers),
         cmocka_unit_test(test_str_misc),               cmocka_unit_test(test_clock_format),           cmocka_unit_test(test_rand_uuid),
+        cmocka_unit_test(test_cfgdir),
     };
     return cmocka_run_group_tests_name("lib.core", tests, NULL, NULL);
 }
