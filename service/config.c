@@ -32,7 +32,9 @@ const char config_usage[] =
   "  http(s)://..., s3://bucket/prefix; unset = local references only), OBSFLOW_REFERENCE_CACHE\n"
   "  (its local cache; <work dir>/reference-cache), OBSFLOW_REFERENCE_CACHE_MAX (10GiB),\n"
     "  OBSFLOW_QUEUES (unset = every queue on OBSFLOW_WORKERS threads; NAME=COUNT,... = only\n"
-    "  these queues, each with COUNT threads of its own, e.g. calib=2,ingest=8,default=4)\n";
+    "  these queues, each with COUNT threads of its own, e.g. calib=2,ingest=8,default=4,\n"
+    "  collection=1: collection runs are jobs of the queue \"collection\");\n"
+    "  collection definitions: <config dir>/collections/NAME.yaml, or PUT /v1/collections/NAME\n";
 
 static int cores(void)
 {

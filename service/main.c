@@ -570,6 +570,14 @@ int main(int argc, char **argv)
                      "threads, %d in all",
                      d.cfg.workers_given, d.cfg.workers);
         }
+        bool has_collection = d.cfg.nqueues == 0;
+        for (int i = 0; i < d.cfg.nqueues; i++) {
+            has_collection = has_collection || strcmp(d.cfg.queues[i].name, HARV_QUEUE) == 0;
+        }
+        if (!has_collection) {
+            LOG_WARN("main", "OBSFLOW_QUEUES names no \"%s\" queue: collection runs wait for "
+                     "another replica that has one", HARV_QUEUE);
+        }
         if (workers_pool_create(d.queue, &wc, &d.workers, &ei) != ERR_OK) {
             LOG_ERROR("main", "could not create the worker pool: %s", ei.msg);
             goto out;
