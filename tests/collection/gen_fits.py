@@ -2,7 +2,8 @@
 """gen_fits.py - small FITS files for the collection tests and benchmark, written by hand
 (python3 stdlib only): 2880-byte blocks of 80-character cards and a tiny 8x8 float32 image.
 
-The headers are the shared OMM CPAPIR headers (../shared/testdata/caom2/omm2caom2: a raw
+With real=True four real FITS files of ../shared/testdata/fits join them (REAL). The headers
+of the generated ones are the shared OMM CPAPIR headers (../shared/testdata/caom2/omm2caom2: a raw
 science frame and a reduced image) with the identity values varied per file (OBJECT, night,
 file name, pointing, date, airmass), so the files are real-looking CPAPIR frames under names
 the collections' rule groups into observations:
@@ -21,6 +22,7 @@ SPDX-License-Identifier: Apache-2.0
 """
 import os
 import re
+import shutil
 import stat
 import struct
 import sys
@@ -31,6 +33,13 @@ SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC, "..", "shared"))
 OMM = os.path.join(SHARED, "testdata", "caom2", "omm2caom2")
 TEMPLATES = {"SCI": "C170318_0121_SCI.fits.header",
              "SCIRED": "C101116_QSO2251+158_I_SCIRED.fits.header"}
+
+# real FITS files of ../shared/testdata/fits copied in under names the rule takes (an
+# observation of one file, and one of two planes from two different files)
+FITS_DIR = os.path.join(SHARED, "testdata", "fits")
+REAL = [("m13.fits", "C170501_M13_SCI.fits"), ("saao_a8280271.fits", "C170502_SAAO_SCI.fits"),
+        ("apogee_sip-wcs.fits", "C170503_APOGEE_SCI.fits"),
+        ("ngc1316_comp.fits", "C170503_APOGEE_SCIRED.fits")]
 
 # the collections' rule (PCRE2 syntax); WIDE_RULE also takes the ".fit" extension
 RULE = r"^(?<obs_id>C\d{6}_[^_]+)_(?<product_id>SCIRED|SCI)(_\d+)?\.fits$"
@@ -180,10 +189,11 @@ def write_file(tpl, path, name, prod, idx, version=0):
         f.write(data_block(idx))
 
 
-def generate(directory, count, empty=False, per_obs=None, bad_every=97, subdirs=0, tpl=None):
+def generate(directory, count, empty=False, per_obs=None, bad_every=97, subdirs=0, tpl=None,
+             real=False):
     """Write about @p count files into @p directory (created); 0-byte files with @p empty
-    (listing benchmarks), spread over @p subdirs subdirectories when non-zero. Returns the
-    plan (see plan()) with relative paths."""
+    (listing benchmarks), spread over @p subdirs subdirectories when non-zero; with @p real
+    also the REAL files (at the top). Returns the plan (see plan()) with relative paths."""
     os.makedirs(directory, exist_ok=True)
     if not empty and tpl is None:
         tpl = Templates()
@@ -204,6 +214,10 @@ def generate(directory, count, empty=False, per_obs=None, bad_every=97, subdirs=
         else:
             write_file(tpl, path, name, prod, idx)
         out.append((rel, prod, idx))
+    if real:
+        for src, name in REAL:
+            shutil.copyfile(os.path.join(FITS_DIR, src), os.path.join(directory, name))
+            out.append((name, name.rsplit("_", 1)[1][:-5], -1))
     return out
 
 

@@ -41,7 +41,7 @@ def run(db):
     data = os.path.join(root, "data")
     work = os.path.join(root, "work")
     os.makedirs(work)
-    plan = gen_fits.generate(data, COUNT, bad_every=37)
+    plan = gen_fits.generate(data, COUNT, bad_every=37, real=True)
     names = [p[0] for p in plan]
     groups, bad = gen_fits.expected(names)
     bucket = "coll%d" % os.getpid()
