@@ -8,8 +8,8 @@ schedules a collection `every 2s` over 60 generated CPAPIR frames. After about 1
    two jobs), consecutive slots at least one period apart, about 5 of them;
  - every run ended succeeded; the first created the observations, the later ones enqueued
    no child;
- - missed slots do not pile up: a replica started again after 6 s without any enqueues no
-   run for a slot of its downtime (only the slot due at its start, or later ones).
+ - missed slots do not pile up: a replica started again after 6 s without any (3 slots
+   missed) runs at most one of them.
 
 SPDX-License-Identifier: Apache-2.0
 """
@@ -34,7 +34,7 @@ WINDOW = 10
 def slots(db):
     """[(slot as datetime, job id, job state, trigger, children)] of the scheduled runs."""
     rows = db.sql("SELECT extract(epoch FROM r.slot)::text || '|' || r.job_id || '|' || "
-                  "coalesce(j.state, 'MISSING') || '|' || r.trigger || '|' || r.children "
+                  "coalesce(j.state::text, 'MISSING') || '|' || r.trigger || '|' || r.children "
                   "FROM collection_runs r LEFT JOIN jobs j ON j.id = r.job_id "
                   "WHERE r.collection = '%s' ORDER BY r.slot, r.created_at" % NAME)
     out = []
@@ -101,8 +101,9 @@ def run(db):
         new = [r[0] for r in slots(db) if r[1] not in before]
         print("after %d s down: slots %s enqueued at start (%.3f)" % (3 * PERIOD, new, t_up),
               flush=True)
-        check(all(s > t_up - PERIOD - 0.5 for s in new),
-              "slots missed while down were made up: %s (up at %.3f)" % (new, t_up))
+        stale = [s for s in new if s < t_up - 0.5]
+        check(len(stale) <= 1, "%d slots missed while down were run at the start: %s (up at "
+              "%.3f)" % (len(stale), stale, t_up))
         a.start()
         C.wait_until(left, 120, "the scheduled runs to end")
         a.stop()
