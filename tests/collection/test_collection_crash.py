@@ -92,8 +92,9 @@ def run(db):
             len(kids), len(groups)))
         check(all(s == "succeeded" for s in kids.values()), "children not succeeded: %s" %
               collections.Counter(kids.values()))
-        rows = db.sql("SELECT obs_id || '|' || coalesce(child_id::text, '') || '|' || outcome "
-                      "FROM collection_files WHERE collection = '%s'" % NAME).splitlines()
+        rows = db.sql("SELECT coalesce(obs_id, '') || '|' || coalesce(child_id::text, '') || "
+                      "'|' || outcome FROM collection_files WHERE collection = '%s'" %
+                      NAME).splitlines()
         by_obs = collections.defaultdict(set)
         by_child = collections.defaultdict(set)
         outcomes = collections.Counter()
