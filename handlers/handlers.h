@@ -70,6 +70,7 @@ struct req {
     const char *authorization;   /* Authorization header or NULL (routes that check it
                                     themselves: /caom2) */
     const char *if_match;        /* If-Match header or NULL */
+    const char *if_none_match;   /* If-None-Match header or NULL (the dashboard's files) */
     const char *host;            /* Host header or NULL */
     const char *forwarded_proto; /* X-Forwarded-Proto header or NULL */
 };
@@ -82,6 +83,8 @@ struct resp {
     char location[160];       /* Location header or "" */
     char retry_after[16];     /* Retry-After header or "" */
     char etag[64];            /* ETag header or "" */
+    const char *cache_control; /* static string; NULL: "no-store" (every API answer) */
+    const char *csp;           /* Content-Security-Policy (static string) or NULL */
     bool replayed;            /* Idempotent-Replayed: true */
 };
 
@@ -132,6 +135,12 @@ NODISCARD enum err
 h_openapi(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
 h_profiles(const struct app *, const struct req *, struct resp *, struct err_info *);
+
+/* the dashboard: web/ files embedded in the binary (dashboard.c) */
+NODISCARD enum err
+h_dashboard(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_dashboard_file(const struct app *, const struct req *, struct resp *, struct err_info *);
 
 /* collections (lib/harvest; issue 10) */
 NODISCARD enum err

@@ -30,6 +30,19 @@ NODISCARD enum err handlers__job_call(const struct app *app,
 /** 200 {"status":"ok"} for the probe named @p what. */
 NODISCARD enum err handlers__status_ok(struct resp *resp, const char *what, struct err_info *ei);
 
+/* ---- the dashboard (dashboard.c; the table is generated from web/ by embed_web.cmake) ---- */
+
+/** One embedded web/ file. */
+struct handlers__asset {
+    const char *name;         /* file name under web/ ("app.js") */
+    const char *content_type; /* "text/javascript; charset=utf-8" */
+    const unsigned char *data;
+    size_t len;
+    const char *etag; /* strong ETag of the content, quotes included */
+};
+/** The embedded files, ended by a row whose name is NULL. */
+extern const struct handlers__asset handlers__assets[];
+
 /* ---- the /v1/collections routes (collections_util.c) ---- */
 
 /** app->harvest, or NULL after ERR_UNAVAILABLE in @p ei (a process without collections). */

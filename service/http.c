@@ -254,7 +254,10 @@ static enum MHD_Result send_resp(struct http_server *s,
     add_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
     add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
     add_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
-    add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+               resp->cache_control ? resp->cache_control : "no-store");
+    add_header(r, "Content-Security-Policy", resp->csp);
+    add_header(r, "X-Content-Type-Options", "nosniff");
     if (resp->replayed) {
         add_header(r, "Idempotent-Replayed", "true");
     }
@@ -558,6 +561,8 @@ dispatch_req(struct http_server *s, struct MHD_Connection *c, struct conn_state 
     req.authorization =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    req.if_none_match =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     req.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     req.forwarded_proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto");
     struct query_ctx qc = {.req = &req, .overflow = false};

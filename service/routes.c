@@ -106,6 +106,9 @@ const struct route routes[] = {
     {.method = HTTP_GET, .pattern = "/readyz", .fn = h_readyz},
     {.method = HTTP_GET, .pattern = "/metrics", .kind = ROUTE_METRICS},
     {.method = HTTP_GET, .pattern = "/openapi.yaml", .fn = h_openapi},
+    /* the dashboard (web/, embedded at build time) */
+    {.method = HTTP_GET, .pattern = "/", .fn = h_dashboard},
+    {.method = HTTP_GET, .pattern = "/ui/{file}", .fn = h_dashboard_file},
 };
 
 const size_t routes_len = sizeof routes / sizeof routes[0];

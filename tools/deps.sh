@@ -10,6 +10,7 @@ PKGS=(
   zlib1g-dev libpcre2-dev
   postgresql postgresql-client wrk hyperfine prometheus
   python3 python3-ccdproc python3-botocore python3-numpy fitscut nodejs time docker-compose
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -29,8 +30,8 @@ if ! command -v npm >/dev/null 2>&1; then
   SUDO=(); [ "$(id -u)" != 0 ] && SUDO=(sudo)
   "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends npm
 fi
-# the pinned npm test tools (s3rver, ...) install from their committed lockfiles
-for d in tools/*/; do
+# the pinned npm test tools (s3rver, ..., web/'s playwright-core) install from their lockfiles
+for d in tools/*/ web/; do
   if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ]; then
     (cd "$d" && npm ci --no-audit --no-fund --silent)
   fi

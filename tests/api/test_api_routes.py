@@ -294,7 +294,8 @@ def bad_input(d, first):
         expect(d, "GET", p % first, 405)
     # unknown routes, wrong methods
     expect(d, "GET", "/v2/jobs", 404, code="not_found")
-    expect(d, "GET", "/", 404)
+    expect(d, "GET", "/ui/nope.js", 404, code="not_found")
+    expect(d, "POST", "/", 405, code="method_not_allowed")
     expect(d, "GET", J + "/", 404)
     st, hd, _ = expect(d, "DELETE", J, 405, code="method_not_allowed")
     check(hd.get("allow") == "POST, GET, HEAD", "Allow: %s" % hd.get("allow"))

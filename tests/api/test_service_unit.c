@@ -111,7 +111,10 @@ static void test_router_404_405(void **state)
     assert_int_equal(match(HTTP_GET, "/v1//jobs", NULL, NULL), ROUTE_NOT_FOUND);
     assert_int_equal(match(HTTP_GET, "/v1/jobs/a/b/c/d", NULL, NULL), ROUTE_NOT_FOUND);
     assert_int_equal(match(HTTP_GET, "v1/jobs", NULL, NULL), ROUTE_NOT_FOUND);
-    assert_int_equal(match(HTTP_GET, "/", NULL, NULL), ROUTE_NOT_FOUND);
+    assert_int_not_equal(match(HTTP_GET, "/", NULL, NULL), ROUTE_NOT_FOUND); /* the dashboard */
+    assert_int_equal(match(HTTP_POST, "/", NULL, allow), ROUTE_BAD_METHOD);
+    assert_string_equal(allow, "GET, HEAD");
+    assert_int_equal(match(HTTP_GET, "/ui/a/b", NULL, NULL), ROUTE_NOT_FOUND);
     assert_int_equal(match(HTTP_DELETE, "/v1/jobs", NULL, allow), ROUTE_BAD_METHOD);
     assert_string_equal(allow, "POST, GET, HEAD");
     assert_int_equal(match(HTTP_GET, "/v1/jobs/x/cancel", NULL, allow), ROUTE_BAD_METHOD);
@@ -434,6 +437,69 @@ static void test_openapi_route(void **state)
     resp_free(&resp);
 }
 
+/* GET / and /ui/{file}: embedded files with their type, a strong ETag, no-cache; a matching
+ * If-None-Match (also in a list, or weak) is a bodiless 304; an unknown file is a 404. */
+static void test_dashboard_files(void **state)
+{
+    (void)state;
+    struct app app;
+    memset(&app, 0, sizeof app);
+    struct req req;
+    memset(&req, 0, sizeof req);
+    struct resp resp;
+    resp_init(&resp);
+    struct err_info ei;
+    err_info_clear(&ei);
+    assert_int_equal(h_dashboard(&app, &req, &resp, &ei), ERR_OK);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.content_type, "text/html; charset=utf-8");
+    assert_string_equal(resp.cache_control, "no-cache");
+    assert_non_null(resp.csp);
+    assert_non_null(strstr(buf_cstr(&resp.body), "/ui/app.js"));
+    assert_true(resp.etag[0] == '"' && strlen(resp.etag) == 18);
+    char etag[64];
+    snprintf(etag, sizeof etag, "%s", resp.etag);
+    resp_free(&resp);
+
+    char list[160];
+    snprintf(list, sizeof list, "\"0000000000000000\", W/%s", etag);
+    const char *inm[] = {etag, list, "*"};
+    for (size_t i = 0; i < ARRAY_LEN(inm); i++) {
+        resp_init(&resp);
+        req.if_none_match = inm[i];
+        assert_int_equal(h_dashboard(&app, &req, &resp, &ei), ERR_OK);
+        assert_int_equal(resp.status, 304);
+        assert_int_equal(resp.body.len, 0);
+        assert_string_equal(resp.etag, etag);
+        resp_free(&resp);
+    }
+    resp_init(&resp);
+    req.if_none_match = "\"0000000000000000\"";
+    assert_int_equal(h_dashboard(&app, &req, &resp, &ei), ERR_OK);
+    assert_int_equal(resp.status, 200);
+    resp_free(&resp);
+
+    req.if_none_match = NULL;
+    const char *params[REQ_MAX_PATH_PARAMS] = {"app.js"};
+    memcpy(req.params, params, sizeof req.params);
+    req.nparams = 1;
+    resp_init(&resp);
+    assert_int_equal(h_dashboard_file(&app, &req, &resp, &ei), ERR_OK);
+    assert_string_equal(resp.content_type, "text/javascript; charset=utf-8");
+    assert_true(resp.body.len > 1000);
+    assert_string_not_equal(resp.etag, etag);
+    resp_free(&resp);
+    req.params[0] = "app.css";
+    resp_init(&resp);
+    assert_int_equal(h_dashboard_file(&app, &req, &resp, &ei), ERR_OK);
+    assert_string_equal(resp.content_type, "text/css; charset=utf-8");
+    resp_free(&resp);
+    req.params[0] = "../app.js";
+    resp_init(&resp);
+    assert_int_equal(h_dashboard_file(&app, &req, &resp, &ei), ERR_NOT_FOUND);
+    resp_free(&resp);
+}
+
 /* ---- config ---- */
 
 static void test_listen_parse(void **state)
@@ -603,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_resp_json_cap),    cmocka_unit_test(test_job_route_checks),
         cmocka_unit_test(test_openapi_route),
+        cmocka_unit_test(test_dashboard_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
