@@ -30,6 +30,7 @@
 #define JSON_MAX_STRING     8192       /* bytes of any JSON string (keys included) */
 #define JOB_CURSOR_MAX      128        /* bytes of a GET /v1/jobs cursor */
 #define COLL_BODY_MAX       (64u << 10) /* PUT /v1/collections/{name}: a definition */
+#define REG_BODY_MAX        (16u << 20) /* registry writes: a batch of datasets, records */
 /* the limits of job specs (batch, kind, queue, params, attempts, page size, Idempotency-Key)
  * are lib/queue's (QUEUE_*_MAX in queue/queue.h), defined once */
 
@@ -92,6 +93,7 @@ struct queue;      /* lib/queue */
 struct repo_store; /* lib/repo */
 struct profile_set; /* lib/profile */
 struct harv;        /* lib/harvest */
+struct reg;         /* lib/registry */
 
 /** Read-only context of every handler, built by main before the HTTP server starts. */
 struct app {
@@ -106,6 +108,8 @@ struct app {
     const char *caom_base;                         /* base path of the repository ("/caom2") */
     const struct profile_set *profiles;            /* OBSFLOW_CONFIG_DIR/profiles (or NULL) */
     struct harv *harvest;                          /* collections (lib/harvest; borrowed) */
+    struct reg *registry;                          /* the dataset registry (lib/registry;
+                                                      borrowed) */
 };
 /** Signature of every handler: on ERR_OK the response is in @p resp; on failure @p ei names
  * the problem and the service renders application/problem+json. */
@@ -155,6 +159,32 @@ NODISCARD enum err
 h_collections_run(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
 h_collections_retry(const struct app *, const struct req *, struct resp *, struct err_info *);
+
+/* the dataset registry (lib/registry; issue 13) */
+NODISCARD enum err
+h_datasets_query(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_datasets_register(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_datasets_get(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_reg_collections_list(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_reg_collections_put(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_reg_remove_runs(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_reg_dimensions(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_reg_types_list(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_reg_types_put(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_calib_certify(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_calib_decertify(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
+h_calib_lookup(const struct app *, const struct req *, struct resp *, struct err_info *);
 
 /* the CAOM repository (torkeep protocol; errors are text/plain with torkeep's messages) */
 NODISCARD enum err

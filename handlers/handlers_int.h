@@ -64,6 +64,27 @@ NODISCARD enum err handlers__coll_run(const struct app *app,
                                       bool retry,
                                       struct err_info *ei);
 
+/* ---- the registry routes (registry_util.c) ---- */
+
+#define REG_LIST_BYTES 8192        /* bytes of a comma list in the query string */
+
+/** app->registry, or NULL after ERR_UNAVAILABLE in @p ei. */
+struct reg *handlers__registry(const struct app *app, struct err_info *ei);
+
+/** The registry handle, and no query parameter but those of the NULL-terminated @p allowed. */
+NODISCARD enum err handlers__reg_route(const struct app *app, const struct req *req,
+                                       const char *const *allowed, struct reg **r,
+                                       struct err_info *ei);
+
+/** Split the comma list @p s into @p items (pointing into @p buf); ERR_PARSE naming @p field
+ * when it is missing, empty or longer than @p max items. */
+NODISCARD enum err handlers__split_list(const char *s, const char *field, char *buf, size_t cap,
+                                        const char **items, size_t max, size_t *n,
+                                        struct err_info *ei);
+
+/** The request body as a JSON object (ERR_PARSE, or ERR_INVALID naming "body"). */
+NODISCARD enum err handlers__reg_body(const struct req *req, json_t **doc, struct err_info *ei);
+
 /* ---- the /caom2 routes (caom_util.c) ---- */
 
 #define CAOM_RESP_MAX ((size_t)64 << 20) /* a document (20 MiB + server attributes) or a list */

@@ -19,6 +19,7 @@
 #include "harvest/harvest.h"
 #include "profile/profile.h"
 #include "refstore/refstore.h"
+#include "registry/registry.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 #include "workers/workers.h"
@@ -60,6 +61,7 @@ struct daemon {
     struct job_ingest_ctx ingest;
     struct job_dataset_ctx dataset;
     struct harv *harv; /* collections (lib/harvest) */
+    struct reg *reg;   /* the dataset registry (lib/registry) */
     struct job_collection_ctx collection;
     pthread_t scheduler;     /* enqueues due collection schedule slots */
     bool scheduler_started;
@@ -475,6 +477,7 @@ static void shutdown_all(struct daemon *d)
     repo_store_free(d->repo);
     repo_collections_free(d->caom_cols);
     harv_destroy(d->harv);
+    reg_destroy(d->reg);
     queue_destroy(d->queue);
     db_pool_destroy(d->db);
     metrics_destroy(d->metrics);
@@ -550,7 +553,8 @@ int main(int argc, char **argv)
         goto out;
     }
     struct coll_env cenv = {.profiles = d.profiles, .kind_known = kind_known, .kind_ud = &qc};
-    if (harv_create(d.db, d.queue, &cenv, &d.harv, &ei) != ERR_OK) {
+    if (harv_create(d.db, d.queue, &cenv, &d.harv, &ei) != ERR_OK ||
+        reg_create(d.db, &d.reg, &ei) != ERR_OK) {
         LOG_ERROR("main", "%s", ei.msg);
         goto out;
     }
@@ -616,6 +620,7 @@ int main(int argc, char **argv)
     app.caom_base = d.cfg.caom_base;
     app.profiles = d.profiles;
     app.harvest = d.harv;
+    app.registry = d.reg;
 
     struct http_opts ho = {
         .host = d.cfg.listen_host,
