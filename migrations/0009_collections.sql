@@ -52,7 +52,7 @@ CREATE TABLE collection_files (
     product_id text,
     dataset    text,
     outcome    text        NOT NULL
-               CHECK (outcome IN ('pending', 'queued', 'succeeded', 'failed', 'rejected', 'cancelled')),
+               CHECK (outcome IN ('pending', 'succeeded', 'failed', 'rejected', 'cancelled')),
     reason     text,
     def_hash   text        NOT NULL,
     run_id     uuid,
@@ -61,14 +61,32 @@ CREATE TABLE collection_files (
     PRIMARY KEY (collection, uri)
 );
 COMMENT ON TABLE collection_files IS 'what a collection''s runs made of each source entry: its signature (size, change time, ETag), its observation and plane, the last outcome';
-COMMENT ON COLUMN collection_files.outcome IS 'pending: new or changed, no child yet; queued: its child runs; then the child''s end, or rejected (rule or a reject text)';
+COMMENT ON COLUMN collection_files.outcome IS 'pending: new or changed, its observation''s child not ended (collection_obs says whether it has one: the API shows queued then); then the child''s end, or rejected (rule or a reject text)';
 
-CREATE INDEX collection_files_pending ON collection_files (collection, obs_id) WHERE outcome = 'pending';
 CREATE INDEX collection_files_obs ON collection_files (collection, obs_id);
 CREATE INDEX collection_files_failing ON collection_files (collection, outcome, uri)
     WHERE outcome IN ('failed', 'rejected');
 COMMENT ON INDEX collection_files_failing IS 'the failing entries an operator pages through; partial, so the outcome changes of a fan-out do not maintain it';
 CREATE INDEX collection_files_run ON collection_files (run_id, outcome) WHERE run_id IS NOT NULL;
+
+CREATE TABLE collection_obs (
+    collection text        NOT NULL,
+    obs_id     text        NOT NULL,
+    state      text        NOT NULL CHECK (state IN ('pending', 'queued')),
+    run_id     uuid        NOT NULL,
+    child_id   uuid,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (collection, obs_id)
+);
+COMMENT ON TABLE collection_obs IS 'observations with new or changed entries whose child has not ended: pending (no child yet) or queued (its child enqueued); the row goes when the child''s end is written to the entries. One narrow row per observation, so a fan-out updates it rather than every entry';
+COMMENT ON COLUMN collection_obs.collection IS 'the collection';
+COMMENT ON COLUMN collection_obs.obs_id IS 'the observation (the rule''s obs_id group)';
+COMMENT ON COLUMN collection_obs.state IS 'pending: no child yet; queued: child_id enqueued';
+COMMENT ON COLUMN collection_obs.run_id IS 'the run that recorded it pending, then the run that fanned it out';
+COMMENT ON COLUMN collection_obs.child_id IS 'the child job, once queued';
+COMMENT ON COLUMN collection_obs.updated_at IS 'last change of this row';
+CREATE INDEX collection_obs_pending ON collection_obs (collection, obs_id) WHERE state = 'pending';
+CREATE INDEX collection_obs_run ON collection_obs (run_id) WHERE state = 'queued';
 
 COMMENT ON COLUMN collections.name IS 'collection name ([A-Za-z0-9._-], 1..64)';
 COMMENT ON COLUMN collections.definition IS 'the definition as given (JSON; YAML files are stored converted)';
@@ -101,5 +119,5 @@ COMMENT ON COLUMN collection_files.dataset IS 'dataset name from the rules datas
 COMMENT ON COLUMN collection_files.reason IS 'why it was rejected or failed (first line of the childs error)';
 COMMENT ON COLUMN collection_files.def_hash IS 'definition hash the outcome was decided under';
 COMMENT ON COLUMN collection_files.run_id IS 'the collection job that last recorded or fanned out the entry';
-COMMENT ON COLUMN collection_files.child_id IS 'the child job of its observation, once fanned out';
+COMMENT ON COLUMN collection_files.child_id IS 'the child job whose end is the entry''s outcome';
 COMMENT ON COLUMN collection_files.updated_at IS 'last change of this row';

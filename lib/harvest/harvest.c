@@ -86,6 +86,38 @@ static enum err check_name(const char *name, struct err_info *ei)
                                          COLL_NAME_MAX);
 }
 
+char *harv__text_array(const json_t *strings)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < json_array_size(strings); i++) {
+        cap += 2 * json_string_length(json_array_get(strings, i)) + 3;
+    }
+    char *out = malloc(cap);
+    if (!out) {
+        return NULL;
+    }
+    size_t n = 0;
+    out[n++] = '{';
+    for (size_t i = 0; i < json_array_size(strings); i++) {
+        const char *s = json_string_value(json_array_get(strings, i));
+        size_t len = json_string_length(json_array_get(strings, i));
+        if (i > 0) {
+            out[n++] = ',';
+        }
+        out[n++] = '"';
+        for (size_t k = 0; s && k < len; k++) {
+            if (s[k] == '"' || s[k] == '\\') {
+                out[n++] = '\\';
+            }
+            out[n++] = s[k];
+        }
+        out[n++] = '"';
+    }
+    out[n++] = '}';
+    out[n] = '\0';
+    return out;
+}
+
 /* ---- definitions -------------------------------------------------------------------------- */
 
 /* harv_put: the next slot of a period is the first multiple of it after now (slots are
@@ -212,14 +244,19 @@ static const char sql_get[] =
     " 'bookmark', " HARV_TS("to_timestamp(c.bookmark_ns / 1e9)") ","
     " 'next_run_at', " HARV_TS("c.next_run_at") ","
     " 'last_run', " SQL_LAST_RUN("c.name") ","
-    " 'files', (SELECT json_build_object('total', count(*),"
-    "   'pending', count(*) FILTER (WHERE outcome = 'pending'),"
-    "   'queued', count(*) FILTER (WHERE outcome = 'queued'),"
-    "   'succeeded', count(*) FILTER (WHERE outcome = 'succeeded'),"
-    "   'failed', count(*) FILTER (WHERE outcome = 'failed'),"
-    "   'rejected', count(*) FILTER (WHERE outcome = 'rejected'),"
-    "   'cancelled', count(*) FILTER (WHERE outcome = 'cancelled'))"
-    "   FROM collection_files f WHERE f.collection = c.name),"
+    /* queued: pending entries whose observation's child is enqueued (collection_obs) */
+    " 'files', (SELECT json_build_object('total', a.total, 'pending', a.pending - q.n,"
+    "   'queued', q.n, 'succeeded', a.succeeded, 'failed', a.failed, 'rejected', a.rejected,"
+    "   'cancelled', a.cancelled) FROM"
+    "   (SELECT count(*) AS total, count(*) FILTER (WHERE outcome = 'pending') AS pending,"
+    "    count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,"
+    "    count(*) FILTER (WHERE outcome = 'failed') AS failed,"
+    "    count(*) FILTER (WHERE outcome = 'rejected') AS rejected,"
+    "    count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled"
+    "    FROM collection_files WHERE collection = c.name) a,"
+    "   (SELECT count(*) AS n FROM collection_obs o JOIN collection_files f"
+    "    ON f.collection = o.collection AND f.obs_id = o.obs_id AND f.outcome = 'pending'"
+    "    WHERE o.collection = c.name AND o.state = 'queued') q),"
     " 'failing', (SELECT coalesce(json_agg(x ORDER BY x.updated_at DESC), '[]') FROM"
     "   (SELECT f.uri, f.outcome, f.reason, f.obs_id, " HARV_TS("f.updated_at") " AS updated_at"
     "    FROM collection_files f WHERE f.collection = c.name"
@@ -263,12 +300,18 @@ static const char sql_files[] =
     " coalesce(json_agg(json_build_object('uri', f.uri, 'size', f.size,"
     "  'mtime', " HARV_TS("to_timestamp(f.mtime_ns / 1e9)") ", 'etag', f.etag,"
     "  'obs_id', f.obs_id, 'product_id', f.product_id, 'dataset', f.dataset,"
-    "  'outcome', f.outcome, 'reason', f.reason, 'child_id', f.child_id,"
+    "  'outcome', f.shown, 'reason', f.reason, 'child_id', f.child,"
     "  'updated_at', " HARV_TS("f.updated_at") ") ORDER BY f.uri), '[]')::text,"
     " max(f.uri), count(*)"
-    " FROM (SELECT * FROM collection_files WHERE collection = $1"
-    "  AND ($2::text IS NULL OR outcome = $2) AND ($3::text IS NULL OR uri > $3)"
-    "  ORDER BY uri LIMIT $4) f";
+    " FROM (SELECT f.*, CASE WHEN f.outcome = 'pending' AND o.state = 'queued' THEN 'queued'"
+    "   ELSE f.outcome END AS shown, coalesce(o.child_id, f.child_id) AS child"
+    "  FROM collection_files f LEFT JOIN collection_obs o"
+    "   ON o.collection = f.collection AND o.obs_id = f.obs_id"
+    "  WHERE f.collection = $1 AND ($3::text IS NULL OR f.uri > $3)"
+    "  AND ($2::text IS NULL OR (f.outcome = $2 AND $2 <> 'pending')"
+    "   OR (f.outcome = 'pending' AND $2 IN ('pending', 'queued')"
+    "    AND (coalesce(o.state, '') = 'queued') = ($2 = 'queued')))"
+    "  ORDER BY f.uri LIMIT $4) f";
 
 static const char *const outcomes[] = {"pending", "queued", "succeeded", "failed", "rejected",
                                        "cancelled"};
@@ -322,7 +365,9 @@ enum err harv_files(struct harv *h, const char *name, const char *outcome, const
     int n = limit ? limit : HARV_FILES_PAGE_DEFAULT;
     snprintf(lim, sizeof lim, "%d", n);
     const char *p[] = {name, outcome, cursor ? after : NULL, lim};
-    if ((e = one(h, "harv_files", sql_files, 4, p, &r, ei)) != ERR_OK) {
+    /* unnamed: planned with the outcome given, so "failed" or "rejected" pages walk the
+     * partial index of the failing entries */
+    if ((e = one(h, NULL, sql_files, 4, p, &r, ei)) != ERR_OK) {
         return e;
     }
     const char *exists = db_res_get(r, 0, 0);
@@ -488,17 +533,22 @@ static enum err run_now_txn(struct db_conn *c, void *arg, struct err_info *ei)
         return err_set(ei, ERR_CONFLICT, "collection %s has a run in progress: job %s", x->name,
                        x->active);
     }
-    if (x->retry) {
+    e = harv__enqueue_run(x->h, c, x->name, x->retry ? "retry" : "manual", NULL, x->retry, x->id,
+                          ei);
+    if (e == ERR_OK && x->retry) {
+        /* the failed entries and their observations are pending again, for this run */
+        const char *rp[] = {x->name, x->id};
         e = db_exec(c, "harv_retry_mark",
-                    "UPDATE collection_files SET outcome = 'pending', updated_at = now()"
-                    " WHERE collection = $1 AND outcome IN ('failed', 'cancelled')",
-                    1, p, NULL, ei);
-        if (e != ERR_OK) {
-            return e;
-        }
+                    "WITH f AS (UPDATE collection_files SET outcome = 'pending', updated_at = now()"
+                    " WHERE collection = $1 AND outcome IN ('failed', 'cancelled')"
+                    " AND obs_id IS NOT NULL RETURNING obs_id)"
+                    " INSERT INTO collection_obs AS o (collection, obs_id, state, run_id)"
+                    " SELECT DISTINCT $1, obs_id, 'pending', $2::uuid FROM f"
+                    " ON CONFLICT (collection, obs_id) DO UPDATE SET state = 'pending',"
+                    " run_id = EXCLUDED.run_id, child_id = NULL, updated_at = now()",
+                    2, rp, NULL, ei);
     }
-    return harv__enqueue_run(x->h, c, x->name, x->retry ? "retry" : "manual", NULL, x->retry,
-                             x->id, ei);
+    return e;
 }
 
 enum err harv_run_now(struct harv *h, const char *name, bool retry, json_t **job,

@@ -100,8 +100,9 @@ NODISCARD enum err harv_run_now(struct harv *h, const char *name, bool retry, js
 
 /**
  * Enqueue the runs whose schedule slot is due, once per (collection, slot) whatever number of
- * replicas call this at once; a slot missed while nothing ran is not made up (the next slot is
- * the first one after now); a slot whose previous run is still active is skipped.
+ * replicas call this at once. After a downtime the overdue slot runs once, late, and the next
+ * slot is the first one after now: the slots missed in between are not made up. A slot whose
+ * previous run is still active is skipped.
  * @param[out] enqueued may be NULL.
  */
 NODISCARD enum err harv_schedule_tick(struct harv *h, int *enqueued, struct err_info *ei);

@@ -18,6 +18,13 @@ struct harv {
 /* Serialises the writers of one collection's file states (runs of one collection never
  * interleave their batches, whoever started them). */
 #define HARV_SQL_LOCK "SELECT pg_advisory_xact_lock(hashtextextended('obsflow.collection:' || $1, 0))"
+/* HARV_SQL_LOCK for the batches of a run, which look rows up by key (at most a thousand keys
+ * each): index lookups only for the rest of the transaction. The tables grow from nothing to
+ * millions of rows within one run, faster than autovacuum's statistics follow, and plans from
+ * stale statistics hashed or scanned the whole table for every batch. */
+#define HARV_SQL_LOCK_KEYED                                                                        \
+    HARV_SQL_LOCK ", set_config('enable_seqscan', 'off', true),"                                   \
+    " set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
 
 /** The definition of @p name parsed (coll_def_destroy), its hash and bookmark (0: none).
  * ERR_NOT_FOUND; ERR_INVALID when it no longer parses (a kind or profile gone). */
@@ -33,6 +40,11 @@ NODISCARD enum err harv__enqueue_run(struct harv *h, struct db_conn *c, const ch
 /** The id of a queued/running/retrying run of @p name, "" when none (on @p c). */
 NODISCARD enum err harv__active_run(struct db_conn *c, const char *name,
                                     char id[QUEUE_ID_LEN + 1], struct err_info *ei);
+
+/** @p strings (a JSON array of strings) as a PostgreSQL text[] literal ({"a","b\\"c"}), so
+ * that "= ANY($n::text[])" lets the planner use an index (a set-returning function over a JSON
+ * parameter hid the count from it); NULL when out of memory. Owned (free). */
+char *harv__text_array(const json_t *strings);
 
 /** The integer a statement returned in @p s, or @p dflt (NULL, not a number). */
 static inline int64_t harv__i64(const char *s, int64_t dflt)

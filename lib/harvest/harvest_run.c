@@ -86,8 +86,7 @@ static void batch_clear(struct run *r)
 
 static const char sql_existing[] =
     "SELECT uri, size, mtime_ns, coalesce(etag, ''), outcome, def_hash, coalesce(run_id::text, '')"
-    " FROM collection_files WHERE collection = $1"
-    " AND uri IN (SELECT jsonb_array_elements_text($2::jsonb))";
+    " FROM collection_files WHERE collection = $1 AND uri = ANY($2::text[])";
 
 static const char sql_upsert[] =
     "INSERT INTO collection_files AS f (collection, uri, size, mtime_ns, etag, obs_id, product_id,"
@@ -102,6 +101,14 @@ static const char sql_upsert[] =
     "  product_id = EXCLUDED.product_id, dataset = EXCLUDED.dataset, outcome = EXCLUDED.outcome,"
     "  reason = EXCLUDED.reason, def_hash = EXCLUDED.def_hash, run_id = EXCLUDED.run_id,"
     "  child_id = NULL, updated_at = now()";
+
+/* the observations of the batch's pending entries need a child (again, if one is in flight:
+ * its end is then not taken, the next child's is) */
+static const char sql_obs_pending[] =
+    "INSERT INTO collection_obs AS o (collection, obs_id, state, run_id)"
+    " SELECT $1, x, 'pending', $2::uuid FROM unnest($3::text[]) AS x"
+    " ON CONFLICT (collection, obs_id) DO UPDATE SET state = 'pending', run_id = EXCLUDED.run_id,"
+    "  child_id = NULL, updated_at = now() WHERE o.state <> 'pending'";
 
 static const char sql_count[] =
     "UPDATE collection_runs SET listed = listed + $2, new = new + $3, changed = changed + $4,"
@@ -150,12 +157,13 @@ static enum err flush_txn(struct db_conn *c, void *arg, struct err_info *ei)
     struct db_res *old = NULL;
     json_t *uris = json_array();
     json_t *rows = json_array();
+    json_t *obs = json_object(); /* the pending entries' observations, as a set */
     struct entry **idx = malloc(r->n * sizeof *idx);
     char *uris_txt = NULL;
     char *rows_txt = NULL;
     enum err e = ERR_OK;
     memset(&x->k, 0, sizeof x->k);
-    if (!uris || !rows || !idx) {
+    if (!uris || !rows || !obs || !idx) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -168,10 +176,10 @@ static enum err flush_txn(struct db_conn *c, void *arg, struct err_info *ei)
     }
     qsort(idx, r->n, sizeof *idx, cmp_entry);
     const char *lp[] = {r->name};
-    if ((e = db_exec(c, "harv_lock", HARV_SQL_LOCK, 1, lp, NULL, ei)) != ERR_OK) {
+    if ((e = db_exec(c, "harv_lock_keyed", HARV_SQL_LOCK_KEYED, 1, lp, NULL, ei)) != ERR_OK) {
         goto out;
     }
-    if (!(uris_txt = json_dumps(uris, JSON_COMPACT))) {
+    if (!(uris_txt = harv__text_array(uris))) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -216,6 +224,9 @@ static enum err flush_txn(struct db_conn *c, void *arg, struct err_info *ei)
         }
         if (en->m.matched) {
             outcome = "pending";
+            if (json_object_set_new(obs, en->m.obs_id, json_true()) != 0) {
+                e = err_set(ei, ERR_NOMEM, "out of memory");
+            }
             if (j >= 0) {
                 x->k.changed++;
             } else {
@@ -244,6 +255,28 @@ static enum err flush_txn(struct db_conn *c, void *arg, struct err_info *ei)
         const char *up[] = {r->name, r->hash, r->env->job_id, rows_txt};
         e = db_exec(c, ONE_OFF, sql_upsert, 4, up, NULL, ei);
     }
+    if (e == ERR_OK && json_object_size(obs) > 0) {
+        json_t *names = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(obs, k, v)
+        {
+            if (!names || json_array_append_new(names, json_string(k)) != 0) {
+                break;
+            }
+        }
+        free(rows_txt);
+        rows_txt = names && json_array_size(names) == json_object_size(obs)
+                       ? harv__text_array(names)
+                       : NULL;
+        json_decref(names);
+        if (!rows_txt) {
+            e = err_set(ei, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        const char *op[] = {r->name, r->env->job_id, rows_txt};
+        e = db_exec(c, ONE_OFF, sql_obs_pending, 3, op, NULL, ei);
+    }
     if (e == ERR_OK) {
         struct counts k = x->k;
         k.listed += r->unwritten_skips;
@@ -257,6 +290,7 @@ out:
     db_res_free(old);
     json_decref(uris);
     json_decref(rows);
+    json_decref(obs);
     return e;
 }
 
@@ -333,26 +367,34 @@ static enum err list_cb(void *ud, const char *uri, const struct storage_stat *st
 
 /* ---- fan-out ------------------------------------------------------------------------------ */
 
-/* keyset over the observations: entries fanned out leave dead entries in the partial index
- * until a vacuum, and starting each batch from the first would walk all of them again */
+/* keyset over the observations: observations fanned out leave dead entries in the partial
+ * index until a vacuum, and starting each batch from the first would walk all of them again */
 static const char sql_pending_obs[] =
-    "SELECT obs_id FROM collection_files WHERE collection = $1 AND outcome = 'pending'"
-    " AND obs_id > $3 GROUP BY obs_id ORDER BY obs_id LIMIT $2";
+    "SELECT obs_id FROM collection_obs WHERE collection = $1 AND state = 'pending'"
+    " AND obs_id > $3 ORDER BY obs_id LIMIT $2";
 
 static const char sql_obs_files[] =
-    "SELECT obs_id, uri, coalesce(product_id, ''), coalesce(dataset, '') FROM collection_files"
-    " WHERE collection = $1 AND obs_id IN (SELECT jsonb_array_elements_text($2::jsonb))"
+    "SELECT obs_id, uri, coalesce(product_id, ''), coalesce(dataset, ''), outcome"
+    " FROM collection_files WHERE collection = $1 AND obs_id = ANY($2::text[])"
     " AND outcome <> 'rejected' ORDER BY obs_id, uri";
 
-static const char sql_mark_queued[] =
-    "UPDATE collection_files f SET outcome = 'queued', child_id = x.child, run_id = $2::uuid,"
-    " reason = NULL, updated_at = now()"
-    " FROM jsonb_to_recordset($3::jsonb) AS x(obs_id text, child uuid)"
-    " WHERE f.collection = $1 AND f.obs_id = x.obs_id AND f.outcome = 'pending'";
+/* an entry of an observation that is gone from the source (renamed, removed) */
+static const char sql_forget[] =
+    "DELETE FROM collection_files WHERE collection = $1 AND uri = $2 AND outcome <> 'pending'";
 
+/* one narrow row per observation, not every entry of it */
+static const char sql_mark_queued[] =
+    "UPDATE collection_obs o SET state = 'queued', child_id = x.child, run_id = $2::uuid,"
+    " updated_at = now() FROM unnest($3::text[], $4::uuid[]) AS x(obs_id, child)"
+    " WHERE o.collection = $1 AND o.obs_id = x.obs_id AND o.state = 'pending'";
+
+/* an observation whose child cannot be: its pending entries fail with the reason */
 static const char sql_mark_failed[] =
-    "UPDATE collection_files SET outcome = 'failed', reason = $3, run_id = $4::uuid,"
-    " updated_at = now() WHERE collection = $1 AND obs_id = $2 AND outcome = 'pending'";
+    "WITH d AS (DELETE FROM collection_obs WHERE collection = $1 AND obs_id = $2"
+    " AND state = 'pending' RETURNING obs_id)"
+    " UPDATE collection_files SET outcome = 'failed', reason = $3, run_id = $4::uuid,"
+    " updated_at = now() WHERE collection = $1 AND obs_id IN (SELECT obs_id FROM d)"
+    " AND outcome = 'pending'";
 
 /* The directory part of @p uri with its trailing '/', for a dataset job's input. */
 static void uri_dir(const char *uri, char *out, size_t cap)
@@ -364,8 +406,9 @@ static void uri_dir(const char *uri, char *out, size_t cap)
     }
 }
 
-/* The child job of one observation: files [from, to) of @p res. */
-static json_t *child_spec(const struct run *r, const struct db_res *res, int from, int to)
+/* The child job of one observation: files [from, to) of @p res, but those @p gone. */
+static json_t *child_spec(const struct run *r, const struct db_res *res, const bool *gone,
+                          int from, int to)
 {
     const char *kind = coll_def_job_kind(r->def);
     const char *profile = coll_def_job_profile(r->def);
@@ -390,6 +433,9 @@ static json_t *child_spec(const struct run *r, const struct db_res *res, int fro
         json_t *pids = json_array();
         bool any_pid = false;
         for (int i = from; ok && i < to; i++) {
+            if (gone[i]) {
+                continue;
+            }
             const char *pid = db_res_get(res, i, 2);
             any_pid = any_pid || pid[0];
             ok = json_array_append_new(uris, json_string(db_res_get(res, i, 1))) == 0 &&
@@ -407,8 +453,12 @@ static json_t *child_spec(const struct run *r, const struct db_res *res, int fro
         }
     } else if (ok && strcmp(kind, "dataset") == 0) {
         char dir[STORAGE_URI_MAX + 1];
-        const char *ds = db_res_get(res, from, 3);
-        uri_dir(db_res_get(res, from, 1), dir, sizeof dir);
+        int first = from;
+        while (first + 1 < to && gone[first]) {
+            first++;
+        }
+        const char *ds = db_res_get(res, first, 3);
+        uri_dir(db_res_get(res, first, 1), dir, sizeof dir);
         ok = json_object_set_new(params, "dataset", json_string(ds[0] ? ds : obs)) == 0 &&
              json_object_set_new(params, "input", json_string(dir)) == 0;
     }
@@ -437,18 +487,19 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
     json_t *names = json_array();
     json_t *specs = json_array();
     json_t *ids = NULL;
-    json_t *marks = json_array();
     json_t *groups = json_array(); /* obs id of each spec */
+    char *kids = NULL;
+    bool *gone = NULL; /* per entry of @c files: vanished from the source */
     char *txt = NULL;
     char lim[12];
     enum err e = ERR_OK;
     x->done = x->children = 0;
-    if (!names || !specs || !marks || !groups) {
+    if (!names || !specs || !groups) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
     const char *lp[] = {r->name};
-    if ((e = db_exec(c, "harv_lock", HARV_SQL_LOCK, 1, lp, NULL, ei)) != ERR_OK) {
+    if ((e = db_exec(c, "harv_lock_keyed", HARV_SQL_LOCK_KEYED, 1, lp, NULL, ei)) != ERR_OK) {
         goto out;
     }
     if (x->refused[0]) {
@@ -473,7 +524,7 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
             goto out;
         }
     }
-    if (!(txt = json_dumps(names, JSON_COMPACT))) {
+    if (!(txt = harv__text_array(names))) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -482,6 +533,26 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
         goto out;
     }
     int nf = db_res_rows(files);
+    if (!(gone = calloc((size_t)nf + 1, sizeof *gone))) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* an observation's other entries, recorded by earlier runs, still exist? (a file renamed or
+     * removed since must not be named to its child); its new and changed ones were just listed */
+    for (int i = 0; i < nf; i++) {
+        if (strcmp(db_res_get(files, i, 4), "pending") == 0) {
+            continue;
+        }
+        struct storage_stat st;
+        struct err_info he = {0};
+        if (storage_head(r->env->storage, db_res_get(files, i, 1), &st, &he) == ERR_NOT_FOUND) {
+            const char *gp[] = {r->name, db_res_get(files, i, 1)};
+            if ((e = db_exec(c, "harv_forget", sql_forget, 2, gp, NULL, ei)) != ERR_OK) {
+                goto out;
+            }
+            gone[i] = true;
+        }
+    }
     for (int i = 0; i < nf;) {
         int j = i + 1;
         while (j < nf && strcmp(db_res_get(files, j, 0), db_res_get(files, i, 0)) == 0) {
@@ -496,7 +567,7 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
                 goto out;
             }
         } else {
-            json_t *spec = child_spec(r, files, i, j);
+            json_t *spec = child_spec(r, files, gone, i, j);
             if (!spec || json_array_append_new(specs, spec) != 0 ||
                 json_array_append_new(groups, json_string(db_res_get(files, i, 0))) != 0) {
                 e = err_set(ei, ERR_NOMEM, "out of memory");
@@ -522,21 +593,15 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
         if (e != ERR_OK) {
             goto out;
         }
-        for (size_t i = 0; i < json_array_size(ids); i++) {
-            json_t *m = json_pack("{s:O, s:O}", "obs_id", json_array_get(groups, i), "child",
-                                  json_array_get(ids, i));
-            if (!m || json_array_append_new(marks, m) != 0) {
-                e = err_set(ei, ERR_NOMEM, "out of memory");
-                goto out;
-            }
-        }
         free(txt);
-        if (!(txt = json_dumps(marks, JSON_COMPACT))) {
+        txt = harv__text_array(groups);
+        kids = harv__text_array(ids);
+        if (!txt || !kids) {
             e = err_set(ei, ERR_NOMEM, "out of memory");
             goto out;
         }
-        const char *mp[] = {r->name, r->env->job_id, txt};
-        if ((e = db_exec(c, ONE_OFF, sql_mark_queued, 3, mp, NULL, ei)) != ERR_OK) {
+        const char *mp[] = {r->name, r->env->job_id, txt, kids};
+        if ((e = db_exec(c, ONE_OFF, sql_mark_queued, 4, mp, NULL, ei)) != ERR_OK) {
             goto out;
         }
         x->children = (int)json_array_size(ids);
@@ -548,10 +613,11 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
     }
 out:
     free(txt);
+    free(kids);
+    free(gone);
     json_decref(ids);
     json_decref(names);
     json_decref(specs);
-    json_decref(marks);
     json_decref(groups);
     db_res_free(obs);
     db_res_free(files);
@@ -634,19 +700,28 @@ static enum err active_children(struct run *r, bool report, int64_t *active,
 /* The children's ends become the entries' outcomes (first line of the error as the reason);
  * an entry whose child's record is gone (pruned) fails saying so. */
 static const char sql_outcomes[] =
-    "UPDATE collection_files f SET outcome = CASE j.state WHEN 'succeeded' THEN 'succeeded'"
+    "WITH s AS (SELECT o.obs_id, o.child_id, o.run_id, j.state::text AS state,"
+    "  left(split_part(coalesce(j.error_message, j.error_code, j.state::text), E'\\n', 1), 500)"
+    "  AS why FROM collection_obs o JOIN jobs j ON j.id = o.child_id"
+    "  WHERE o.collection = $2 AND o.state = 'queued' AND o.run_id IN " SQL_RUNS_TO_SETTLE
+    "  AND j.state IN ('succeeded', 'failed', 'cancelled')),"
+    " f AS (UPDATE collection_files f SET outcome = CASE s.state WHEN 'succeeded' THEN 'succeeded'"
     "  WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,"
-    " reason = CASE WHEN j.state = 'succeeded' THEN NULL"
-    "  ELSE left(split_part(coalesce(j.error_message, j.error_code, j.state::text), E'\\n', 1),"
-    "   500) END, updated_at = now()"
-    " FROM jobs j WHERE f.run_id IN " SQL_RUNS_TO_SETTLE " AND f.outcome = 'queued'"
-    " AND j.id = f.child_id"
-    " AND j.state IN ('succeeded', 'failed', 'cancelled')";
+    "  reason = CASE WHEN s.state = 'succeeded' THEN NULL ELSE s.why END,"
+    "  child_id = s.child_id, run_id = s.run_id, updated_at = now()"
+    "  FROM s WHERE f.collection = $2 AND f.obs_id = s.obs_id AND f.outcome = 'pending')"
+    " DELETE FROM collection_obs o USING s WHERE o.collection = $2 AND o.obs_id = s.obs_id"
+    " AND o.child_id = s.child_id";
 
 static const char sql_orphans[] =
-    "UPDATE collection_files f SET outcome = 'failed', reason = 'child job record is gone',"
-    " updated_at = now() WHERE f.run_id IN " SQL_RUNS_TO_SETTLE " AND f.outcome = 'queued'"
-    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.child_id)";
+    "WITH s AS (SELECT o.obs_id, o.child_id, o.run_id FROM collection_obs o"
+    "  WHERE o.collection = $2 AND o.state = 'queued' AND o.run_id IN " SQL_RUNS_TO_SETTLE
+    "  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.child_id)),"
+    " f AS (UPDATE collection_files f SET outcome = 'failed', reason = 'child job record is gone',"
+    "  child_id = s.child_id, run_id = s.run_id, updated_at = now()"
+    "  FROM s WHERE f.collection = $2 AND f.obs_id = s.obs_id AND f.outcome = 'pending')"
+    " DELETE FROM collection_obs o USING s WHERE o.collection = $2 AND o.obs_id = s.obs_id"
+    " AND o.child_id = s.child_id";
 
 static const char sql_failed_reasons[] =
     "SELECT DISTINCT reason FROM collection_files WHERE run_id = $1::uuid AND outcome = 'failed'"
