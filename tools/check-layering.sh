@@ -17,6 +17,7 @@ rule 'wcslib|wcs\.h"|wcshdr\.h' '^lib/wcs/' 'wcslib'
 rule 'libxml/' '^lib/caom/' 'libxml2'
 rule 'yaml\.h>' '^lib/yaml/yaml\.c$' 'yaml.h (libyaml)'
 rule 'pcre2\.h' '^lib/collection/' 'pcre2.h'
+rule 'erfa\.h|erfam\.h' '^lib/astro/' 'erfa.h (ERFA)'
 rule 'libs3\.h' '^$' 'libs3 (not used)'
 up=$(git ls-files 'lib/*.c' 'lib/*.h' | xargs -r grep -lE '^#include *"(service|handlers|workers)/' 2>/dev/null)
 if [ -n "$up" ]; then echo "layering: lib/ includes service/handlers/workers:"; echo "$up" | sed 's/^/  /'; fail=1; fi

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(
   cmake pkg-config gcc make clang libclang-rt-14-dev valgrind
-  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcfitsio-dev wcslib-dev libpq-dev
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcfitsio-dev wcslib-dev liberfa-dev libpq-dev
   libxml2-dev libxml2-utils libyaml-dev libssl-dev uuid-dev libjpeg62-turbo-dev libcmocka-dev
   zlib1g-dev libpcre2-dev
   postgresql postgresql-client wrk hyperfine prometheus
