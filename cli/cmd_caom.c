@@ -1,7 +1,7 @@
 /* cmd_caom.c - obsflow caom: FITS files or header text files -> one CAOM-2.4 document.
  *   obsflow caom --collection C [--blueprint FILE]... [--observation-id ID] [--product-id ID]
  *                [--artifact-uri URI]... [--scheme S] [--no-content] [--compute] [--json]
- *                [-o OUT] FILE...
+ *                [--explain] [-o OUT] FILE...
  * Exit codes: 0 written; 1 bad input or processing error (one message naming the file, HDU
  * or blueprint line); 2 usage error.
  * SPDX-License-Identifier: Apache-2.0 */
@@ -28,7 +28,70 @@ static void caom_cli_usage(FILE *f)
 {
     fprintf(f, "usage: obsflow caom --collection C [--blueprint FILE]... [--observation-id ID]\n"
                "                    [--product-id ID] [--artifact-uri URI]... [--scheme S]\n"
-               "                    [--no-content] [--compute] [--json] [-o OUT] FILE...\n");
+               "                    [--no-content] [--compute] [--json] [--explain]\n"
+               "                    [-o OUT] FILE...\n");
+}
+
+static void caom_cli_help(void)
+{
+    caom_cli_usage(stdout);
+    fputs("\nFITS files or header text files -> one CAOM-2.4 observation (one plane, one artifact\n"
+          "per file, one part per HDU).\n\n"
+          "  --collection C       the collection (required)\n"
+          "  --blueprint FILE     a blueprint; repeat to layer them, later rules win. Syntax,\n"
+          "                       expressions (:=, let, table) and every function:\n"
+          "                       lib/blueprint/README.md\n"
+          "  --observation-id ID  the observation ID (default: blueprint, else the file name)\n"
+          "  --product-id ID      the plane's product ID (default: as the observation ID)\n"
+          "  --artifact-uri URI   one per FILE, in order (default: cadc:C/<file name>)\n"
+          "  --scheme S           URI scheme of the default artifact URIs (default cadc)\n"
+          "  --no-content         no contentLength / md5 contentChecksum from the files\n"
+          "  --compute            compute the plane's position, energy, time, polarization\n"
+          "  --json               write JSON instead of XML\n"
+          "  --explain            list on stderr every blueprint rule evaluated: the element,\n"
+          "                       its value or \"no value\", the rule and its file and line\n"
+          "  -o, --output OUT     write to OUT (default standard output)\n"
+          "\nExit codes: 0 written; 1 bad input (the message names the file, HDU or blueprint\n"
+          "line); 2 usage error.\n", stdout);
+}
+
+/* --explain: one line per rule evaluated */
+static void caom_cli_explain(void *ctx, const char *file, int hdu, const struct bp_rule *r,
+                             const char *value)
+{
+    FILE *f = ctx;
+    const char *let = strncmp(r->key, "let:", 4) == 0 ? r->key + 4 : NULL;
+    if (let) {
+        fprintf(f, "explain: %s HDU %d: let %s", file, hdu, let);
+    } else {
+        fprintf(f, "explain: %s HDU %d: %s", file, hdu, r->key);
+    }
+    if (value) {
+        fprintf(f, " = %s", value);
+    } else {
+        fputs(": no value", f);
+    }
+    fprintf(f, "   [blueprint \"%s\" line %d: ", r->file, r->line);
+    switch (r->kind) {
+    case BP_LOOKUP:
+        fputs("[", f);
+        for (size_t i = 0; i < r->nkeywords; i++) {
+            fprintf(f, "%s'%s'", i ? ", " : "", r->keywords[i]);
+        }
+        fprintf(f, "], default = %s", r->deflt ? r->deflt : "None");
+        break;
+    case BP_LITERAL: fputs(r->literal, f); break;
+    case BP_UNSET: fputs("None", f); break;
+    case BP_FUNC:
+        fprintf(f, "%s(", r->func);
+        for (size_t i = 0; i < r->nkeywords; i++) {
+            fprintf(f, "%s%s", i ? ", " : "", r->keywords[i]);
+        }
+        fputs(")", f);
+        break;
+    case BP_EXPR: fprintf(f, "%s %s", let ? "=" : ":=", r->literal); break;
+    }
+    fputs("]\n", f);
 }
 
 static int caom_cli_fail(const struct err_info *ei, enum err e)
@@ -54,6 +117,7 @@ int cli_cmd_caom(int argc, char **argv)
     static const struct option longopts[] = {
         CAOM_BUILD_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
+        {"explain", no_argument, NULL, 'x'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -83,8 +147,12 @@ int cli_cmd_caom(int argc, char **argv)
         }
         switch (ch) {
         case 'j': as_json = true; break;
+        case 'x':
+            build.opts.explain = caom_cli_explain;
+            build.opts.explain_ctx = stderr;
+            break;
         case 'o': outpath = optarg; break;
-        case 'h': caom_cli_usage(stdout); return 0;
+        case 'h': caom_cli_help(); return 0;
         default: caom_cli_usage(stderr); return 2;
         }
     }

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "blueprint/blueprint.h"
 
+#include "blueprint/bp_int.h"
+
 #include "core/buf.h"
 #include "core/str.h"
 
@@ -25,6 +27,11 @@ struct bp {
     bool has_ext;           /* some rule is limited to one extension */
     unsigned prefixes;      /* PFX_* bits: which of k_prefixes some rule's key starts with */
     char *cur_art;          /* while loading: the "artifact URI:" section, NULL outside one */
+    char *cur_dir;          /* while loading a file: its directory (lookup table paths) */
+    struct bp_table *tables[BP_MAX_TABLES]; /* "table NAME = 'file.csv'" */
+    size_t ntables;
+    char *vars[BP_MAX_VARS]; /* names of let variables (any scope) */
+    size_t nvars;
     size_t nslots;          /* power of two */
 };
 
@@ -58,6 +65,26 @@ static bool is_keyword_name(const char *s)
         }
     }
     return n > 0 && n <= 8;
+}
+
+bool bp__has_var(const struct bp *b, const char *name)
+{
+    for (size_t i = 0; b && i < b->nvars; i++) {
+        if (strcmp(b->vars[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const struct bp_table *bp__table(const struct bp *b, const char *name)
+{
+    for (size_t i = 0; b && i < b->ntables; i++) {
+        if (strcmp(bpt_name(b->tables[i]), name) == 0) {
+            return b->tables[i];
+        }
+    }
+    return NULL;
 }
 
 bool bp_is_element(const char *key)
@@ -170,6 +197,7 @@ static void rule_clear(struct bp_rule *r)
     free(r->deflt);
     free(r->literal);
     free(r->func);
+    bpx_free(r->expr);
     free(r->file);
     free(r->artifact);
     memset(r, 0, sizeof *r);
@@ -186,6 +214,13 @@ void bp_free(struct bp *b)
     free(b->rules);
     free(b->slots);
     free(b->cur_art);
+    free(b->cur_dir);
+    for (size_t i = 0; i < b->ntables; i++) {
+        bpt_free(b->tables[i]);
+    }
+    for (size_t i = 0; i < b->nvars; i++) {
+        free(b->vars[i]);
+    }
     free(b);
 }
 
@@ -297,6 +332,28 @@ static enum err set_literal(struct bp *b, const char *key, const char *value, in
         if (!r.literal) {
             e = ERR_NOMEM;
         }
+    }
+    if (e != ERR_OK) {
+        rule_clear(&r);
+        return err_set(ei, e, "out of memory building a blueprint");
+    }
+    return put_rule(b, &r, ei);
+}
+
+/* an expression rule: compiled now, so a syntax error names the file and line at load */
+static enum err set_expr(struct bp *b, const char *key, const char *text, int ext,
+                         const char *file, int line, struct err_info *ei)
+{
+    struct bp_rule r;
+    struct bp_expr *x = NULL;
+    enum err e = bpx_compile(b, text, file, line, key, &x, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = make_rule(b, &r, key, BP_EXPR, ext, true, file, line);
+    r.expr = x;
+    if (e == ERR_OK && !(r.literal = str_dup(text))) {
+        e = ERR_NOMEM;
     }
     if (e != ERR_OK) {
         rule_clear(&r);
@@ -743,6 +800,12 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
     size_t vl = strlen(v);
     char *paren = strchr(v, '(');
     if (paren && vl > 0 && v[vl - 1] == ')' && !strchr(v, '/') && v[0] != '\'' && v[0] != '"' &&
+        is_ident(v, (size_t)(paren - v)) && strchr(paren + 1, '(')) {
+        /* a call with a call inside: an expression (the flat form below read the inner call's
+         * text as keyword names) */
+        return set_expr(b, key, v, ext, name, line, ei);
+    }
+    if (paren && vl > 0 && v[vl - 1] == ')' && !strchr(v, '/') && v[0] != '\'' && v[0] != '"' &&
         is_ident(v, (size_t)(paren - v))) {
         struct bp_rule r;
         char *args[BP_MAX_KEYWORDS];
@@ -807,11 +870,98 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
     return set_literal(b, key, unquote(v), ext, true, name, line, ei);
 }
 
+static bool reserved(const char *n)
+{
+    static const char *const k_words[] = {"true", "false", "none", "and", "or", "not"};
+    for (size_t i = 0; i < ARRAY_LEN(k_words); i++) {
+        if (strcmp(n, k_words[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "let NAME = expr" (a variable later rules use by name) or "table NAME = 'file.csv'" */
+static enum err let_or_table(struct bp *b, const char *name, int line, int ext, char *t,
+                             struct err_info *ei)
+{
+    bool let = t[0] == 'l';
+    char *n = trim(t + (let ? 4 : 6));
+    char *eq = strchr(n, '=');
+    if (!eq) {
+        return perr(ei, name, line, let ? "expected \"let <name> = <expression>\""
+                                        : "expected \"table <name> = '<file.csv>'\"", t);
+    }
+    *eq = '\0';
+    n = trim(n);
+    char *val = trim(eq + 1);
+    if (!is_ident(n, strlen(n)) || strchr(n, '.') || strlen(n) > 63 || reserved(n)) {
+        return perr(ei, name, line, let ? "invalid variable name" : "invalid table name", n);
+    }
+    if (*val == '\0') {
+        return perr(ei, name, line, "missing value", n);
+    }
+    if (let) {
+        char key[80];
+        snprintf(key, sizeof key, "%s%s", BP_VAR_PREFIX, n);
+        enum err e = set_expr(b, key, val, ext, name, line, ei);
+        if (e != ERR_OK || bp__has_var(b, n)) {
+            return e;
+        }
+        if (b->nvars >= BP_MAX_VARS) {
+            return err_set(ei, ERR_TOO_LARGE, "blueprint \"%s\" line %d: more than %d let "
+                           "variables", name, line, BP_MAX_VARS);
+        }
+        if (!(b->vars[b->nvars] = str_dup(n))) {
+            return err_set(ei, ERR_NOMEM, "out of memory building a blueprint");
+        }
+        b->nvars++;
+        return ERR_OK;
+    }
+    char *file = unquote(val);
+    char path[4096];
+    if (file[0] != '/' && !b->cur_dir) {
+        return perr(ei, name, line, "a lookup table path is relative to the blueprint file, "
+                    "and this blueprint was not read from a file", file);
+    }
+    if (file[0] == '/' ? !str_copy(path, sizeof path, file)
+                       : snprintf(path, sizeof path, "%s/%s", b->cur_dir, file) >=
+                             (int)sizeof path) {
+        return perr(ei, name, line, "lookup table path too long", file);
+    }
+    struct bp_table *tb = NULL;
+    enum err e = bpt_load(n, path, &tb, ei);
+    if (e != ERR_OK) {
+        err_prefix(ei, "blueprint \"%s\" line %d: ", name, line);
+        return e;
+    }
+    for (size_t i = 0; i < b->ntables; i++) {
+        if (strcmp(bpt_name(b->tables[i]), n) == 0) { /* a later file replaces the table */
+            bpt_free(b->tables[i]);
+            b->tables[i] = tb;
+            return ERR_OK;
+        }
+    }
+    if (b->ntables >= BP_MAX_TABLES) {
+        bpt_free(tb);
+        return err_set(ei, ERR_TOO_LARGE, "blueprint \"%s\" line %d: more than %d lookup "
+                       "tables", name, line, BP_MAX_TABLES);
+    }
+    b->tables[b->ntables++] = tb;
+    return ERR_OK;
+}
+
 static enum err load_lines(struct bp *b, const char *name, const char *text, size_t len,
                            struct err_info *ei);
 
 enum err bp_load_text(struct bp *b, const char *name, const char *text, size_t len,
                       struct err_info *ei)
+{
+    return bp_load_text_dir(b, name, NULL, text, len, ei);
+}
+
+enum err bp_load_text_dir(struct bp *b, const char *name, const char *dir, const char *text,
+                          size_t len, struct err_info *ei)
 {
     if (len > BP_MAX_FILE) {
         return err_set(ei, ERR_TOO_LARGE, "blueprint \"%s\" is larger than %u bytes", name,
@@ -819,9 +969,14 @@ enum err bp_load_text(struct bp *b, const char *name, const char *text, size_t l
     }
     free(b->cur_art);
     b->cur_art = NULL;
+    if (dir && !(b->cur_dir = str_dup(dir))) {
+        return err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", name);
+    }
     enum err e = load_lines(b, name, text, len, ei);
     free(b->cur_art);
     b->cur_art = NULL;
+    free(b->cur_dir);
+    b->cur_dir = NULL;
     return e;
 }
 
@@ -877,11 +1032,22 @@ static enum err load_lines(struct bp *b, const char *name, const char *text, siz
             ext = (int)v;
             continue;
         }
+        if (strncmp(t, "let ", 4) == 0 || strncmp(t, "table ", 6) == 0) {
+            enum err e = let_or_table(b, name, line, ext, t, ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+            continue;
+        }
         char *eq = strchr(t, '=');
         if (!eq) {
             return perr(ei, name, line, "malformed line, expected \"<element> = <value>\"", t);
         }
+        bool is_expr = eq > t && eq[-1] == ':';
         *eq = '\0';
+        if (is_expr) {
+            eq[-1] = '\0';
+        }
         char *key = trim(t);
         char *val = trim(eq + 1);
         if (!bp_is_element(key)) {
@@ -900,7 +1066,8 @@ static enum err load_lines(struct bp *b, const char *name, const char *text, siz
         if (*val == '\0') {
             return perr(ei, name, line, "missing value", key);
         }
-        enum err e = parse_value(b, name, line, ext, key, val, ei);
+        enum err e = is_expr ? set_expr(b, key, val, ext, name, line, ei)
+                             : parse_value(b, name, line, ext, key, val, ei);
         if (e != ERR_OK) {
             return e;
         }
@@ -929,7 +1096,13 @@ enum err bp_load_file(struct bp *b, const char *path, struct err_info *ei)
         e = err_set(ei, ERR_IO, "could not read blueprint \"%s\"", path);
     } else {
         const char *base = strrchr(path, '/');
-        e = bp_load_text(b, base ? base + 1 : path, data, n, ei);
+        char *dir = base ? str_ndup(path, (size_t)(base - path)) : str_dup(".");
+        if (!dir) {
+            e = err_set(ei, ERR_NOMEM, "out of memory reading \"%s\"", path);
+        } else {
+            e = bp_load_text_dir(b, base ? base + 1 : path, *dir ? dir : "/", data, n, ei);
+        }
+        free(dir);
     }
     free(data);
     return e;
@@ -953,7 +1126,18 @@ char *bp_to_text(const struct bp *b)
                 }
             }
             ext = r->extension;
-            enum err e = buf_printf(&out, "%s = ", r->key);
+            enum err e;
+            if (r->kind == BP_EXPR) {
+                bool let = strncmp(r->key, BP_VAR_PREFIX, strlen(BP_VAR_PREFIX)) == 0;
+                e = let ? buf_printf(&out, "let %s = %s\n", r->key + strlen(BP_VAR_PREFIX),
+                                     r->literal)
+                        : buf_printf(&out, "%s := %s\n", r->key, r->literal);
+                if (e != ERR_OK) {
+                    goto fail;
+                }
+                continue;
+            }
+            e = buf_printf(&out, "%s = ", r->key);
             switch (r->kind) {
             case BP_LOOKUP:
                 e = e ? e : buf_puts(&out, "[");
@@ -964,6 +1148,7 @@ char *bp_to_text(const struct bp *b)
                 break;
             case BP_LITERAL: e = e ? e : buf_puts(&out, r->literal); break;
             case BP_UNSET: e = e ? e : buf_puts(&out, "None"); break;
+            case BP_EXPR: break; /* written below */
             case BP_FUNC:
                 e = e ? e : buf_printf(&out, "%s(", r->func);
                 for (size_t k = 0; k < r->nkeywords && !e; k++) {

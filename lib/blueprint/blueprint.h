@@ -22,13 +22,21 @@
 #define BP_MAX_EXTENSION 999         /* highest "extension N:" */
 #define BP_VALUE_MAX     16384       /* an evaluated value, with terminator */
 #define BP_ARG_MAX       256         /* a quoted function argument, with terminator */
+#define BP_EXPR_NODES    1024        /* nodes of one compiled expression */
+#define BP_EXPR_DEPTH    64          /* nesting of one expression and of let variables */
+#define BP_MAX_TABLES    64          /* lookup tables per blueprint */
+#define BP_TABLE_ROWS    100000      /* rows per lookup table */
+#define BP_TABLE_COLS    64          /* columns per lookup table */
 
 enum bp_kind {
     BP_LOOKUP = 1, /* keywords in order, first non-empty wins, else default (may be NULL) */
     BP_LITERAL,    /* a constant */
     BP_UNSET,      /* None: explicitly no value */
     BP_FUNC,       /* a named built-in function with arguments */
+    BP_EXPR,       /* an expression ("<element> := expr", "let name = expr"; README.md) */
 };
+
+struct bp_expr;
 
 /** One rule (a value record). Strings are owned by the blueprint. */
 struct bp_rule {
@@ -37,7 +45,8 @@ struct bp_rule {
     char **keywords;          /* LOOKUP: keywords; FUNC: argument tokens (quoted = literal) */
     size_t nkeywords;         /* number of keywords / arguments */
     char *deflt;              /* LOOKUP default, NULL for None */
-    char *literal;            /* LITERAL value */
+    char *literal;            /* LITERAL value; EXPR: the expression text */
+    struct bp_expr *expr;     /* EXPR: the compiled expression */
     char *func;               /* FUNC name */
     int extension;            /* HDU the rule applies to, -1 for every HDU */
     char *artifact;           /* artifact URI the rule applies to ("artifact URI:" section), or
@@ -66,6 +75,13 @@ NODISCARD enum err bp_load_file(struct bp *b, const char *path, struct err_info 
 /** As bp_load_file, for text in memory; @p name is used in messages. */
 NODISCARD enum err bp_load_text(struct bp *b, const char *name, const char *text, size_t len,
                                 struct err_info *ei);
+
+/**
+ * As bp_load_text; relative lookup table paths ("table NAME = 'file.csv'") are read from
+ * directory @p dir (NULL: they are an error, as with bp_load_text).
+ */
+NODISCARD enum err bp_load_text_dir(struct bp *b, const char *name, const char *dir,
+                                    const char *text, size_t len, struct err_info *ei);
 
 /** Set a literal (user rule). @p extension -1 for every HDU. ERR_INVALID for an unknown key. */
 NODISCARD enum err bp_set_literal(struct bp *b, const char *key, const char *value,
@@ -110,6 +126,20 @@ NODISCARD enum err bp_configure_custom(struct bp *b, int i, struct err_info *ei)
 struct bp_keys {
     const void *ctx;                                    /* passed back */
     const char *(*get)(const void *ctx, const char *key); /* borrowed value or NULL */
+    /* optional (NULL: expressions that need them yield no value) */
+    const char *(*get_hdu)(const void *ctx, const char *key, int hdu); /* keyword of HDU hdu */
+    const char *(*name)(const void *ctx, const char *what); /* "obs_id", "product_id",
+                                                "file_id", "file_name", "artifact_uri" */
+    int hdu;                 /* the HDU being mapped (rule scoping of let variables) */
+    const char *uri;         /* the artifact being mapped, or NULL */
+};
+
+/** Explanation of one evaluation: the rules that yielded no value (BP_EXPLAIN_MAX kept). */
+#define BP_EXPLAIN_MAX 64
+struct bp_explain {
+    const struct bp_rule *none[BP_EXPLAIN_MAX]; /* rules (the evaluated one or let variables it
+                                                   used) that yielded no value */
+    size_t n;
 };
 
 /**
@@ -120,6 +150,14 @@ struct bp_keys {
  */
 NODISCARD enum err bp_eval(const struct bp_rule *r, const struct bp_keys *k, char *out,
                            size_t cap, bool *found, struct err_info *ei);
+
+/**
+ * As bp_eval; when @p ex is not NULL, the rule and every let variable it used that yielded no
+ * value are appended to it (what `obsflow caom --explain` lists).
+ */
+NODISCARD enum err bp_eval_explain(const struct bp_rule *r, const struct bp_keys *k, char *out,
+                                   size_t cap, bool *found, struct bp_explain *ex,
+                                   struct err_info *ei);
 
 /** True if @p name is a built-in function. */
 bool bp_is_function(const char *name);

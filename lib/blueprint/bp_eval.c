@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "blueprint/blueprint.h"
 
+#include "blueprint/bp_int.h"
+
 #include "core/isodate.h"
 #include "core/numparse.h"
 #include "core/str.h"
@@ -256,11 +258,19 @@ bool bp_is_function(const char *name)
 enum err bp_eval(const struct bp_rule *r, const struct bp_keys *k, char *out, size_t cap,
                  bool *found, struct err_info *ei)
 {
+    return bp_eval_explain(r, k, out, cap, found, NULL, ei);
+}
+
+enum err bp_eval_explain(const struct bp_rule *r, const struct bp_keys *k, char *out, size_t cap,
+                         bool *found, struct bp_explain *ex, struct err_info *ei)
+{
     *found = false;
     if (!r) {
         return ERR_OK;
     }
     switch (r->kind) {
+    case BP_EXPR:
+        return bpx_eval(r, k, out, cap, found, ex, ei);
     case BP_UNSET:
         return ERR_OK;
     case BP_LITERAL:

@@ -540,7 +540,15 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
     if (!fhdr_hdu_has_data(c->h) || is_table(c->h)) {
         return ERR_OK;
     }
-    if ((e = wcsx_chunk_derive(keys_of(c, &keys), &w, ei)) != ERR_OK) {
+    e = wcsx_chunk_derive(keys_of(c, &keys), &w, ei);
+    if (e == ERR_OK && c->memo && c->memo->err != ERR_OK) {
+        e = c->memo->err; /* a Header expression the WCS read failed */
+        if (ei) {
+            *ei = c->memo->ei;
+        }
+        return e;
+    }
+    if (e != ERR_OK) {
         err_prefix(ei, "\"%s\" HDU %d: ", c->file, c->hdu);
         return e;
     }
@@ -563,14 +571,13 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
         goto out;
     }
     /* user rules: the fixed scalar keys first, then every other Chunk.* rule in file order */
-    struct bp_keys bk = {c, f2c__get};
     for (size_t i = 0; i < ARRAY_LEN(k_chunk_keys); i++) {
         const struct bp_rule *r = bp_get_art(c->bp, k_chunk_keys[i], c->hdu, c->uri);
         bool found = false;
         if (!r || !r->user) {
             continue;
         }
-        if ((e = bp_eval(r, &bk, val, sizeof val, &found, ei)) != ERR_OK) {
+        if ((e = f2c__eval_rule(c, r, val, sizeof val, &found, ei)) != ERR_OK) {
             goto out;
         }
         if (found || r->kind == BP_UNSET) {
@@ -600,7 +607,7 @@ enum err f2c__chunk(const struct f2c_ctx *c, struct caom_chunk **out, struct err
         if (pass == 1 && !wcs_exists(ch, r->key)) {
             continue;
         }
-        if ((e = bp_eval(r, &bk, val, sizeof val, &found, ei)) != ERR_OK) {
+        if ((e = f2c__eval_rule(c, r, val, sizeof val, &found, ei)) != ERR_OK) {
             goto out;
         }
         if (found || r->kind == BP_UNSET) {

@@ -28,6 +28,22 @@
         }                                                                                          \
     } while (0)
 
+/* Values of "Header.<KW> := expression" rules, computed once per rule and HDU during one
+ * f2c_build (the keyword accessor hands out borrowed strings). */
+#define F2C_MEMO_MAX 4096
+struct f2c_memo_ent {
+    const struct bp_rule *r;
+    const struct fhdr_hdu *h;
+    char *val;   /* NULL: no value */
+    bool busy;   /* being computed: the rule's own keyword reads the header */
+};
+struct f2c_memo {
+    struct f2c_memo_ent *e;
+    size_t n, cap;
+    enum err err;            /* the first error met while computing a value */
+    struct err_info ei;
+};
+
 /* Where values are being looked up: for messages and for the keyword accessor. */
 struct f2c_ctx {
     const char *file;            /* file name for messages */
@@ -36,7 +52,21 @@ struct f2c_ctx {
     const struct bp *bp;         /* the blueprint */
     bool overrides;              /* the blueprint has Header.<KW> rules */
     const char *uri;             /* the artifact being built (NULL for observation values) */
+    const struct fhdr_file *hf;  /* the file (header('KW', n) of another HDU) */
+    const struct f2c_names *sn;  /* StorageName identities of the file */
+    const char *obs_id;          /* the observation's identities once known, else NULL */
+    const char *product_id;
+    struct f2c_memo *memo;       /* Header expression values */
+    const struct f2c_opts *opts; /* explain hook */
 };
+
+/* The accessor for bp_eval over a context. */
+void f2c__keys(const struct f2c_ctx *c, struct bp_keys *k);
+
+/* Evaluate @p r for context @p c, reporting it to the explain hook; a Header expression error
+ * met meanwhile is returned too. */
+NODISCARD enum err f2c__eval_rule(const struct f2c_ctx *c, const struct bp_rule *r, char *out,
+                                  size_t cap, bool *found, struct err_info *ei);
 
 NODISCARD enum err f2c__bad(struct err_info *ei, const struct f2c_ctx *c, const char *key,
                             const char *what, const char *value);

@@ -16,6 +16,63 @@
 
 /* ---- keyword access ----------------------------------------------------------------------- */
 
+static const char *memo_value(const struct f2c_ctx *c, const struct bp_rule *r, bool *raw)
+{
+    struct f2c_memo *m = c->memo;
+    *raw = false;
+    if (!m) {
+        *raw = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->e[i].r == r && m->e[i].h == c->h) {
+            *raw = m->e[i].busy; /* the rule's own keyword inside its expression */
+            return m->e[i].val;
+        }
+    }
+    if (m->n >= F2C_MEMO_MAX) {
+        if (m->err == ERR_OK) {
+            m->err = err_set(&m->ei, ERR_TOO_LARGE, "more than %d Header expression values",
+                             F2C_MEMO_MAX);
+        }
+        return NULL;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        struct f2c_memo_ent *e = realloc(m->e, cap * sizeof *e);
+        if (!e) {
+            if (m->err == ERR_OK) {
+                m->err = err_set(&m->ei, ERR_NOMEM, "out of memory");
+            }
+            return NULL;
+        }
+        m->e = e;
+        m->cap = cap;
+    }
+    size_t at = m->n++;
+    m->e[at] = (struct f2c_memo_ent){r, c->h, NULL, true};
+    char *val = malloc(BP_VALUE_MAX);
+    bool found = false;
+    struct err_info ei = {0};
+    enum err e = val ? f2c__eval_rule(c, r, val, BP_VALUE_MAX, &found, &ei) : ERR_NOMEM;
+    if (e != ERR_OK && m->err == ERR_OK) {
+        m->err = e;
+        m->ei = ei;
+        if (e == ERR_NOMEM) {
+            err_set(&m->ei, e, "out of memory");
+        }
+    }
+    if (e == ERR_OK && found) {
+        m->e[at].val = str_dup(val);
+        if (!m->e[at].val && m->err == ERR_OK) {
+            m->err = err_set(&m->ei, ERR_NOMEM, "out of memory");
+        }
+    }
+    free(val);
+    m->e[at].busy = false;
+    return m->e[at].val;
+}
+
 const char *f2c__get(const void *ctx, const char *key)
 {
     const struct f2c_ctx *c = ctx;
@@ -34,12 +91,85 @@ const char *f2c__get(const void *ctx, const char *key)
         if (r && r->kind == BP_UNSET) {
             return NULL;
         }
+        if (r && r->kind == BP_EXPR) {
+            bool raw = false;
+            const char *v = memo_value(c, r, &raw);
+            if (!raw) {
+                return v;
+            }
+        }
     }
     const struct fhdr_card *card = fhdr_hdu_find(c->h, key);
     if (!card || card->type == FHDR_UNDEF) {
         return NULL;
     }
     return fhdr_card_value(card);
+}
+
+static const char *get_hdu(const void *ctx, const char *key, int hdu)
+{
+    const struct f2c_ctx *c = ctx;
+    if (!c->hf || hdu < 0 || (size_t)hdu >= fhdr_file_hdu_count(c->hf)) {
+        return NULL;
+    }
+    struct f2c_ctx o = *c;
+    o.hdu = hdu;
+    o.h = fhdr_file_hdu(c->hf, (size_t)hdu);
+    return f2c__get(&o, key);
+}
+
+static const char *get_name(const void *ctx, const char *what)
+{
+    const struct f2c_ctx *c = ctx;
+    if (strcmp(what, "obs_id") == 0) {
+        return c->obs_id ? c->obs_id : c->sn ? c->sn->obs_id : NULL;
+    }
+    if (strcmp(what, "product_id") == 0) {
+        return c->product_id ? c->product_id : c->sn ? c->sn->product_id : NULL;
+    }
+    if (strcmp(what, "file_id") == 0) {
+        return c->sn ? c->sn->file_id : NULL;
+    }
+    if (strcmp(what, "file_name") == 0) {
+        return c->file;
+    }
+    if (strcmp(what, "artifact_uri") == 0) {
+        return c->uri ? c->uri : c->sn ? c->sn->artifact_uri : NULL;
+    }
+    return NULL;
+}
+
+void f2c__keys(const struct f2c_ctx *c, struct bp_keys *k)
+{
+    *k = (struct bp_keys){.ctx = c, .get = f2c__get, .get_hdu = get_hdu, .name = get_name,
+                          .hdu = c->hdu, .uri = c->uri};
+}
+
+enum err f2c__eval_rule(const struct f2c_ctx *c, const struct bp_rule *r, char *out, size_t cap,
+                        bool *found, struct err_info *ei)
+{
+    struct bp_keys k;
+    struct bp_explain ex;
+    bool explain = c->opts && c->opts->explain && r->user;
+    f2c__keys(c, &k);
+    ex.n = 0;
+    enum err e = bp_eval_explain(r, &k, out, cap, found, explain ? &ex : NULL, ei);
+    if (e == ERR_OK && c->memo && c->memo->err != ERR_OK) {
+        /* a Header expression this rule read failed: that is this rule's error */
+        e = c->memo->err;
+        if (ei) {
+            *ei = c->memo->ei;
+        }
+    }
+    if (e == ERR_OK && explain) {
+        for (size_t i = 0; i < ex.n; i++) {
+            if (ex.none[i] != r) {
+                c->opts->explain(c->opts->explain_ctx, c->file, c->hdu, ex.none[i], NULL);
+            }
+        }
+        c->opts->explain(c->opts->explain_ctx, c->file, c->hdu, r, *found ? out : NULL);
+    }
+    return e;
 }
 
 bool f2c__get_double(const void *ctx, const char *key, double *out)
@@ -525,7 +655,6 @@ static bool is_fits_name(const char *uri)
 static enum err eval(const struct f2c_ctx *c, const char *key, char *out, size_t cap,
                      bool *found, const struct bp_rule **rule, struct err_info *ei)
 {
-    struct bp_keys k = {c, f2c__get};
     const struct bp_rule *r = bp_get_art(c->bp, key, c->hdu, c->uri);
     *found = false;
     if (rule) {
@@ -534,7 +663,7 @@ static enum err eval(const struct f2c_ctx *c, const char *key, char *out, size_t
     if (!r) {
         return ERR_OK;
     }
-    enum err e = bp_eval(r, &k, out, cap, found, ei);
+    enum err e = f2c__eval_rule(c, r, out, cap, found, ei);
     if (e != ERR_OK && e != ERR_NOMEM && ei && !strstr(ei->msg, "\"")) {
         err_prefix(ei, "\"%s\": ", c->file);
     }
@@ -580,6 +709,8 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
     char val[BP_VALUE_MAX];
     enum err e = ERR_OK;
     bool seen[ARRAY_LEN(k_meta)];
+    struct f2c_memo memo;
+    memset(&memo, 0, sizeof memo);
     memset(&st, 0, sizeof st);
     memset(seen, 0, sizeof seen);
     if (!opts->collection || bad_identity(opts->collection)) {
@@ -595,16 +726,19 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
                               &names, ei)) != ERR_OK) {
         return e;
     }
-    struct f2c_ctx c0 = {name0, 0, fhdr_file_hdu(in[0].headers, 0), bp, overrides, NULL};
+    struct f2c_ctx c0 = {.file = name0, .hdu = 0, .h = fhdr_file_hdu(in[0].headers, 0),
+                         .bp = bp, .overrides = overrides, .uri = NULL, .hf = in[0].headers,
+                         .sn = &names, .memo = &memo, .opts = opts};
     if ((e = identity(&c0, "Observation.observationID", opts->observation_id, names.obs_id, obs_id,
                       sizeof obs_id, ei)) != ERR_OK ||
         (e = identity(&c0, "Plane.productID", opts->product_id, names.product_id, prod_id,
                       sizeof prod_id, ei)) != ERR_OK) {
-        return e;
+        goto out;
     }
     if (bad_identity(obs_id) || bad_identity(prod_id)) {
-        return err_set(ei, ERR_INVALID, "invalid identity: observationID \"%s\", productID \"%s\" "
-                       "(may not be empty or contain space, /, \\ or %%)", obs_id, prod_id);
+        e = err_set(ei, ERR_INVALID, "invalid identity: observationID \"%s\", productID \"%s\" "
+                    "(may not be empty or contain space, /, \\ or %%)", obs_id, prod_id);
+        goto out;
     }
     bool derived = bp_has_prefix(bp, "DerivedObservation.") ||
                    bp_has_prefix(bp, "CompositeObservation.");
@@ -625,7 +759,10 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             goto out;
         }
         const char *uri = in[f].artifact_uri ? in[f].artifact_uri : fn.artifact_uri;
-        struct f2c_ctx c = {fname, 0, fhdr_file_hdu(hf, 0), bp, overrides, uri};
+        struct f2c_ctx c = {.file = fname, .hdu = 0, .h = fhdr_file_hdu(hf, 0), .bp = bp,
+                            .overrides = overrides, .uri = uri, .hf = hf, .sn = &fn,
+                            .obs_id = obs_id, .product_id = prod_id, .memo = &memo,
+                            .opts = opts};
         a = caom_artifact_new(uri, NULL, CAOM_RELEASE_DATA);
         if (!a) {
             e = err_set(ei, ERR_NOMEM, "out of memory");
@@ -679,7 +816,9 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
         }
         for (size_t h = 0; h < fhdr_file_hdu_count(hf); h++) {
             char pname[16];
-            struct f2c_ctx ch_ctx = {fname, (int)h, fhdr_file_hdu(hf, h), bp, overrides, uri};
+            struct f2c_ctx ch_ctx = c;
+            ch_ctx.hdu = (int)h;
+            ch_ctx.h = fhdr_file_hdu(hf, h);
             bool found = false;
             snprintf(pname, sizeof pname, "%zu", h);
             part = caom_part_new(pname);
@@ -732,6 +871,10 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
     *out = o;
     o = NULL;
 out:
+    for (size_t i = 0; i < memo.n; i++) {
+        free(memo.e[i].val);
+    }
+    free(memo.e);
     stage_clear(&st);
     caom_chunk_free(ch);
     caom_part_free(part);

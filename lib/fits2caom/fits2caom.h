@@ -46,12 +46,21 @@ struct f2c_input {
     const char *content_checksum;
 };
 
+/**
+ * --explain: called for every user rule evaluated (@p value NULL when it yielded nothing) and
+ * for every let variable that yielded nothing on the way; @p hdu is the HDU mapped.
+ */
+typedef void (*f2c_explain_fn)(void *ctx, const char *file, int hdu, const struct bp_rule *r,
+                               const char *value);
+
 struct f2c_opts {
     const char *collection;      /* required */
     const char *observation_id;  /* NULL: blueprint, else StorageName of the first input */
     const char *product_id;      /* NULL: blueprint, else StorageName of the first input */
     const char *scheme;          /* NULL: "cadc" */
     bool content_metadata;       /* contentLength and md5 contentChecksum from the local file */
+    f2c_explain_fn explain;      /* NULL: no explanation */
+    void *explain_ctx;
 };
 
 /**

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bp_load_text(b, "fuzz.blueprint", (const char *)data, size, &ei) != ERR_OK) {
         ei.msg[0] = '\0'; /* the rules read before the bad line stay and are evaluated */
     }
-    struct bp_keys k = {NULL, get};
+    struct bp_keys k = {.ctx = NULL, .get = get};
     for (size_t i = 0; i < bp_rule_count(b); i++) {
         bool found = false;
         if (bp_eval(bp_rule_at(b, i), &k, out, sizeof out, &found, &ei) != ERR_OK) {

@@ -37,7 +37,7 @@ static const struct kv k_hdr[] = {
 
 static const char *eval(const struct bp *b, const char *key, int hdu, char *out, bool *found)
 {
-    struct bp_keys k = {k_hdr, kv_get};
+    struct bp_keys k = {.ctx = k_hdr, .get = kv_get};
     struct err_info ei;
     *found = false;
     if (bp_eval(bp_get(b, key, hdu), &k, out, BP_VALUE_MAX, found, &ei) != ERR_OK) {
@@ -186,7 +186,7 @@ static void test_errors_name_file_and_line(void **state)
         struct err_info e2;
         char v[BP_VALUE_MAX];
         bool f2 = false;
-        struct bp_keys k2 = {k_hdr, kv_get};
+        struct bp_keys k2 = {.ctx = k_hdr, .get = kv_get};
         assert_int_equal(bp_new(&ok, NULL), ERR_OK);
         assert_int_equal(bp_load_text(ok, "ok.blueprint", t, strlen(t), &e2), ERR_OK);
         assert_int_equal(bp_eval(bp_get(ok, "Observation.type", 0), &k2, v, sizeof v, &f2, &e2),
@@ -203,7 +203,7 @@ static void test_errors_name_file_and_line(void **state)
     const char *t = "Observation.type = _collection_hook(header)\n";
     assert_int_equal(bp_new(&b, NULL), ERR_OK);
     assert_int_equal(bp_load_text(b, "f.blueprint", t, strlen(t), &ei), ERR_OK);
-    struct bp_keys k = {k_hdr, kv_get};
+    struct bp_keys k = {.ctx = k_hdr, .get = kv_get};
     assert_int_equal(bp_eval(bp_get(b, "Observation.type", 0), &k, out, sizeof out, &found, &ei),
                      ERR_INVALID);
     assert_non_null(strstr(ei.msg, "\"f.blueprint\" line 1"));

@@ -122,7 +122,15 @@ static enum err build(const struct tcase *c, struct caom_observation **out, stru
     struct bp *bp = NULL;
     enum err e = bp_new(&bp, ei);
     for (size_t i = 0; e == ERR_OK && i < c->nbps; i++) {
-        e = bp_load_text(bp, c->bpname[i], c->bptext[i], c->bplen[i], ei);
+        /* lookup tables beside the blueprint are read from its directory */
+        char dir[PATH_CAP];
+        snprintf(dir, sizeof dir, "%s", c->bpname[i]);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+        }
+        e = bp_load_text_dir(bp, c->bpname[i], slash ? dir : ".", c->bptext[i], c->bplen[i],
+                             ei);
     }
     for (size_t i = 0; e == ERR_OK && i < c->nfiles; i++) {
         e = fhdr_file_parse_text(c->fname[i], c->text[i], c->len[i], &files[i], ei);
