@@ -22,13 +22,57 @@ enum err reg_create(struct db_pool *pool, struct reg **out, struct err_info *ei)
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
     r->pool = pool;
+    r->types = calloc(REG__TYPE_CACHE, sizeof *r->types);
+    if (!r->types || pthread_mutex_init(&r->mu, NULL) != 0) {
+        free(r->types);
+        free(r);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
     *out = r;
     return ERR_OK;
 }
 
 void reg_destroy(struct reg *r)
 {
+    if (r) {
+        pthread_mutex_destroy(&r->mu);
+        free(r->types);
+    }
     free(r);
+}
+
+enum err reg__type_cached(struct reg *r,
+                          struct db_conn *c,
+                          const char *name,
+                          const char *field,
+                          struct reg__type *t,
+                          struct err_info *ei)
+{
+    bool hit = false;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; name && i < r->ntypes && !hit; i++) {
+        if (strcmp(r->types[i].name, name) == 0) {
+            *t = r->types[i];
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (hit) {
+        return ERR_OK;
+    }
+    enum err e = reg__type_get(c, name, field, t, ei);
+    if (e == ERR_OK) {
+        pthread_mutex_lock(&r->mu);
+        bool have = false;
+        for (size_t i = 0; i < r->ntypes && !have; i++) {
+            have = strcmp(r->types[i].name, name) == 0;
+        }
+        if (!have && r->ntypes < REG__TYPE_CACHE) {
+            r->types[r->ntypes++] = *t;
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    return e;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */

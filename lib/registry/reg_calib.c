@@ -57,7 +57,7 @@ reg_datasets_query(struct reg *r, const struct reg_query *q, json_t **out, struc
         e = db_acquire(r->pool, REG__ACQUIRE_MS, &c, ei);
     }
     if (e == ERR_OK) {
-        e = reg__type_get(c, q->type, "type", &t, ei);
+        e = reg__type_cached(r, c, q->type, "type", &t, ei);
         if (e == ERR_NOT_FOUND) {
             e = ei->code = ERR_PARSE;
         }
@@ -620,7 +620,7 @@ reg_calib_lookup(struct reg *r, const struct reg_lookup *q, json_t **out, struct
         e = db_acquire(r->pool, REG__ACQUIRE_MS, &c, ei);
     }
     if (e == ERR_OK) {
-        e = reg__type_get(c, q->type, "type", &t, ei);
+        e = reg__type_cached(r, c, q->type, "type", &t, ei);
         if (e == ERR_NOT_FOUND) {
             e = ei->code = ERR_PARSE;
         }

@@ -270,7 +270,7 @@ regi_prepare(struct reg *r, const json_t *doc, struct regi_txn *a, struct err_in
     struct db_conn *c = NULL;
     enum err e = db_acquire(r->pool, REG__ACQUIRE_MS, &c, ei);
     if (e == ERR_OK) {
-        e = reg__type_get(c, a->type_name, "dataset_type", &t, ei);
+        e = reg__type_cached(r, c, a->type_name, "dataset_type", &t, ei);
         db_release(r->pool, c);
     }
     if (e != ERR_OK) {

@@ -5,13 +5,11 @@
 
 #include "registry/registry.h"
 
+#include <pthread.h>
+
 #define REG__ACQUIRE_MS 10000
 #define REG__DIMS_MAX   4 /* the universe: instrument, detector, exposure, physical_filter */
 #define REG__NAME_MAX   128
-
-struct reg {
-    struct db_pool *pool;
-};
 
 /** A dataset type as stored. */
 struct reg__type {
@@ -21,6 +19,25 @@ struct reg__type {
     size_t ndims;
     bool is_calibration;
 };
+
+#define REG__TYPE_CACHE 256 /* dataset types remembered per handle (never changed once made) */
+
+struct reg {
+    struct db_pool *pool;
+    pthread_mutex_t mu;      /* guards the cache */
+    struct reg__type *types; /* REG__TYPE_CACHE entries, ntypes used */
+    size_t ntypes;
+};
+
+
+/** reg__type_get through the handle's cache: a dataset type's definition never changes once
+ * registered (a different one is refused) and types are never removed. */
+NODISCARD enum err reg__type_cached(struct reg *r,
+                                    struct db_conn *c,
+                                    const char *name,
+                                    const char *field,
+                                    struct reg__type *t,
+                                    struct err_info *ei);
 
 /** Is @p dim one of the universe's dimensions? Returns its static name or NULL. */
 const char *reg__dim_name(const char *dim);
