@@ -180,6 +180,8 @@ h_reg_types_list(const struct app *, const struct req *, struct resp *, struct e
 NODISCARD enum err
 h_reg_types_put(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
+h_reg_associate(const struct app *, const struct req *, struct resp *, struct err_info *);
+NODISCARD enum err
 h_calib_certify(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
 h_calib_decertify(const struct app *, const struct req *, struct resp *, struct err_info *);

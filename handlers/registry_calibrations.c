@@ -3,6 +3,7 @@
  *                                    valid over [begin, end) in a CALIBRATION collection;
  *                                    an overlap is a 409 naming the certified dataset and range
  *   POST /v1/calibrations/decertify  clear [begin, end): ranges trimmed or split
+ *   POST /v1/registry/associate     datasets into (or out of) a TAGGED collection
  *   GET  /v1/calibrations/lookup?type=&collections=&instrument=&detector=&exposure=
  *        &physical_filter=&begin=&end=    the calibration valid for an exposure (or a span);
  *                                    404 none, 409 ambiguous (both candidates named)
@@ -50,6 +51,14 @@ enum err h_calib_decertify(const struct app *app,
                            struct err_info *ei)
 {
     return doc_call(app, req, resp, reg_decertify, ei);
+}
+
+enum err h_reg_associate(const struct app *app,
+                         const struct req *req,
+                         struct resp *resp,
+                         struct err_info *ei)
+{
+    return doc_call(app, req, resp, reg_associate, ei);
 }
 
 enum err

@@ -539,3 +539,136 @@ enum err reg_remove_runs(struct reg *r,
     free(a.arr);
     return e;
 }
+
+/* ---- TAGGED membership -------------------------------------------------------------------- */
+
+struct tag_txn {
+    const char *coll;
+    char *ids;
+    bool remove;
+    json_t *out;
+};
+
+static enum err tag_body(struct db_conn *c, void *arg, struct err_info *ei)
+{
+    struct tag_txn *a = arg;
+    struct db_res *res = NULL;
+    const char *p1[] = {a->coll};
+    enum err e = a->remove ? ERR_OK
+                           : db_exec(c, "reg_tag_make",
+                                     "INSERT INTO reg_collection (name, type) VALUES ($1, 'TAGGED')"
+                                     " ON CONFLICT (name) DO NOTHING",
+                                     1, p1, NULL, ei);
+    char cid[24] = "";
+    if (e == ERR_OK) {
+        e = db_exec(c, "reg_tag_get",
+                    "SELECT id, type FROM reg_collection WHERE name = $1 FOR UPDATE", 1, p1, &res,
+                    ei);
+        if (e == ERR_OK && db_res_rows(res) == 0) {
+            e = err_set_field(ei, ERR_NOT_FOUND, "collection", "no collection %s", a->coll);
+        } else if (e == ERR_OK && strcmp(db_res_get(res, 0, 1), "TAGGED") != 0) {
+            e = err_set_field(ei, ERR_INVALID, "collection",
+                              "collection %s is a %s collection, not TAGGED", a->coll,
+                              db_res_get(res, 0, 1));
+        } else if (e == ERR_OK) {
+            str_copy(cid, sizeof cid, db_res_get(res, 0, 0));
+        }
+        db_res_free(res);
+        res = NULL;
+    }
+    const char *p2[] = {cid, a->ids};
+    if (e == ERR_OK && !a->remove) {
+        e = db_exec(c, "reg_tag_unknown",
+                    "SELECT i FROM unnest($2::uuid[]) i WHERE $1::bigint > 0 AND NOT EXISTS"
+                    " (SELECT 1 FROM reg_dataset d WHERE d.id = i) LIMIT 1",
+                    2, p2, &res, ei);
+        if (e == ERR_OK && db_res_rows(res) > 0) {
+            e = err_set_field(ei, ERR_INVALID, "datasets", "no dataset %s", db_res_get(res, 0, 0));
+        }
+        db_res_free(res);
+        res = NULL;
+    }
+    if (e == ERR_OK && !a->remove) {
+        e = db_exec(c, "reg_tag_conflict",
+                    "SELECT n.id, t.dataset_id, n.data_id::text FROM unnest($2::uuid[]) i"
+                    " JOIN reg_dataset n ON n.id = i JOIN reg_dataset_tag t"
+                    "  ON t.collection_id = $1::bigint AND t.dataset_type_id = n.dataset_type_id"
+                    "  AND t.data_id_key = n.data_id_key AND t.dataset_id <> n.id LIMIT 1",
+                    2, p2, &res, ei);
+        if (e == ERR_OK && db_res_rows(res) > 0) {
+            e = err_set_field(ei, ERR_CONFLICT, "datasets",
+                              "cannot tag %s in %s: %s has the same type and data ID %s there",
+                              db_res_get(res, 0, 0), a->coll, db_res_get(res, 0, 1),
+                              db_res_get(res, 0, 2));
+        }
+        db_res_free(res);
+        res = NULL;
+    }
+    if (e == ERR_OK) {
+        e = a->remove ? db_exec(c, "reg_tag_del",
+                                "DELETE FROM reg_dataset_tag WHERE collection_id = $1::bigint"
+                                " AND dataset_id = ANY($2::uuid[])",
+                                2, p2, &res, ei)
+                      : db_exec(c, "reg_tag_ins",
+                                "INSERT INTO reg_dataset_tag (collection_id, dataset_id,"
+                                "  dataset_type_id, data_id_key)"
+                                " SELECT $1::bigint, d.id, d.dataset_type_id, d.data_id_key"
+                                " FROM unnest($2::uuid[]) i JOIN reg_dataset d ON d.id = i"
+                                " ON CONFLICT (collection_id, dataset_id) DO NOTHING",
+                                2, p2, &res, ei);
+        if (e == ERR_CONFLICT) {
+            str_copy(ei->field, sizeof ei->field, "datasets");
+            str_copy(ei->msg, sizeof ei->msg,
+                     "two datasets of the request have the same type and data ID");
+        }
+    }
+    if (e == ERR_OK) {
+        json_decref(a->out);
+        a->out =
+            json_pack("{s:s,s:I}", "collection", a->coll,
+                      a->remove ? "disassociated" : "associated", (json_int_t)db_res_affected(res));
+        e = a->out ? ERR_OK : err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    db_res_free(res);
+    return e;
+}
+
+enum err reg_associate(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei)
+{
+    struct tag_txn a = {0};
+    const json_t *ds = json_object_get(doc, "datasets");
+    const json_t *rm = json_object_get(doc, "disassociate");
+    const char *v[REG_BATCH_MAX];
+    if (!json_is_object(doc)) {
+        return err_set_field(ei, ERR_INVALID, "body", "an association is a JSON object");
+    }
+    a.coll = jstr(doc, "collection");
+    if (!reg__coll_name_ok(a.coll)) {
+        return err_set_field(ei, ERR_INVALID, "collection", "collection is a collection name");
+    }
+    if (rm && !json_is_boolean(rm)) {
+        return err_set_field(ei, ERR_INVALID, "disassociate", "disassociate is a boolean");
+    }
+    a.remove = json_is_true(rm);
+    if (!json_is_array(ds) || json_array_size(ds) == 0 || json_array_size(ds) > REG_BATCH_MAX) {
+        return err_set_field(ei, ERR_INVALID, "datasets", "datasets is an array of 1 to %d ids",
+                             REG_BATCH_MAX);
+    }
+    for (size_t i = 0; i < json_array_size(ds); i++) {
+        v[i] = json_string_value(json_array_get(ds, i));
+        if (!reg__uuid_ok(v[i])) {
+            return err_set_field(ei, ERR_INVALID, "datasets", "datasets[%zu] is not a UUID", i);
+        }
+    }
+    enum err e = reg__text_array(v, json_array_size(ds), &a.ids, ei);
+    if (e == ERR_OK) {
+        e = reg__txn(r, tag_body, &a, ei);
+    }
+    if (e == ERR_OK) {
+        *out = a.out;
+        a.out = NULL;
+    }
+    json_decref(a.out);
+    free(a.ids);
+    return e;
+}

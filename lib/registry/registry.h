@@ -152,6 +152,17 @@ NODISCARD enum err reg_collections_list(struct reg *r,
 NODISCARD enum err
 reg_datasets_register(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei);
 
+/**
+ * Add datasets to a TAGGED collection (created when missing), or take them out with
+ * "disassociate": {"collection","datasets":[uuid],"disassociate"?:bool}. A TAGGED collection
+ * holds one dataset per type and data ID. @param[out] out {"collection","associated":n} or
+ * {"collection","disassociated":n}.
+ * @return ERR_OK; ERR_INVALID naming the field (not TAGGED, an unknown dataset);
+ *         ERR_CONFLICT naming the dataset already tagged with that type and data ID.
+ */
+NODISCARD enum err
+reg_associate(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei);
+
 /** A dataset query. */
 struct reg_query {
     const char *type;               /* dataset type name (required) */

@@ -10,6 +10,8 @@
  4. decertify splits a range around the window (and the lookup in the hole finds nothing);
  5. chained collections: find-first picks the first child that has a match, for queries and
     lookups, and redefining the chain's order changes the answer;
+ 5b. TAGGED collections: associate (one dataset per type and data ID: a second is a 409
+    naming both), in a chain, disassociate;
  6. provenance up and down on GET /v1/datasets/{id};
  7. bad input: unknown dataset type, unknown field, a dimension the type lacks, an unknown
     collection are 400s naming them; a WHERE syntax error says where;
@@ -234,6 +236,38 @@ def test_chains(d, b1, b2):
     check(r["items"] == [], "find-first without a time skips CALIBRATION collections: %s" % r)
 
 
+def test_tagged(d):
+    def find(colls, ff="false"):
+        return expect(d, "GET", q("/v1/datasets", type="raw", collections=colls,
+                                  where="exposure = 100 AND detector = 0", find_first=ff), None,
+                      200, "query " + colls)["items"]
+    a = find("KAST/raw")[0]["id"]
+    b = find("KAST/raw2")[0]["id"]
+    r = expect(d, "POST", "/v1/registry/associate", {"collection": "KAST/tagged",
+                                                     "datasets": [a]}, 200, "associate")
+    check(r == {"collection": "KAST/tagged", "associated": 1}, "associated: %s" % r)
+    r = expect(d, "POST", "/v1/registry/associate", {"collection": "KAST/tagged",
+                                                     "datasets": [a]}, 200, "again")
+    check(r["associated"] == 0, "tagging twice is a no-op: %s" % r)
+    r = expect(d, "POST", "/v1/registry/associate", {"collection": "KAST/tagged",
+                                                     "datasets": [b]}, 409, "same data ID")
+    check(a in r["detail"] and b in r["detail"], "the 409 names both: %s" % r)
+    expect(d, "POST", "/v1/registry/associate", {"collection": "KAST/raw", "datasets": [b]},
+           422, "not TAGGED")
+    items = find("KAST/tagged")
+    check([i["id"] for i in items] == [a] and items[0]["collection"] == "KAST/tagged",
+          "the tagged dataset is found there: %s" % items)
+    expect(d, "PUT", "/v1/registry/collections",
+           {"name": "KAST/tagchain", "type": "CHAINED", "children": ["KAST/tagged", "KAST/raw2"]},
+           201, "chain over a TAGGED collection")
+    check([i["id"] for i in find("KAST/tagchain", "true")] == [a], "find-first takes the tag")
+    r = expect(d, "POST", "/v1/registry/associate", {"collection": "KAST/tagged",
+                                                     "datasets": [a], "disassociate": True}, 200,
+               "disassociate")
+    check(r["disassociated"] == 1, "disassociated: %s" % r)
+    check([i["id"] for i in find("KAST/tagchain", "true")] == [b], "then the run's")
+
+
 def test_where_and_errors(d):
     def ds(where, status=200, **kw):
         p = dict(type="raw", collections="KAST/raw", where=where)
@@ -402,6 +436,7 @@ def run(db):
     setup(d)
     b1, b2 = test_calibrations(d, db)
     test_chains(d, b1, b2)
+    test_tagged(d)
     test_where_and_errors(d)
     test_provenance_and_removal(d, b1)
     test_concurrent(d)
