@@ -30,9 +30,12 @@ if ! command -v npm >/dev/null 2>&1; then
   SUDO=(); [ "$(id -u)" != 0 ] && SUDO=(sudo)
   "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends npm
 fi
-# the pinned npm test tools (s3rver, ..., web/'s playwright-core) install from their lockfiles
-for d in tools/*/ web/; do
-  if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ]; then
+# the pinned npm test tools (s3rver, web/'s playwright-core, the deployment validator, ...)
+# install from their committed lockfiles, again when the lockfile is newer than what npm ci
+# last installed
+for d in tools/*/ web/ deploy/validate/; do
+  if [ -f "$d/package-lock.json" ] &&
+    { [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; }; then
     (cd "$d" && npm ci --no-audit --no-fund --silent)
   fi
 done
