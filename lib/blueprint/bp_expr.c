@@ -680,9 +680,10 @@ struct es {
     const struct bp_expr *x;  /* its expression */
     struct bp_explain *ex;
     struct err_info *ei;
-    char *arena;
+    char *arena;              /* allocated on first use: most expressions need none */
     size_t used;
     int depth;
+    bool oom;                 /* the arena could not be allocated */
 };
 
 static enum err fail(struct es *s, enum err code, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -698,10 +699,20 @@ static enum err fail(struct es *s, enum err code, const char *fmt, ...)
                          s->r->file, s->r->line, s->r->key, msg);
 }
 
+/* the arena exists (allocated on first use); false when out of memory */
+static bool arena_ready(struct es *s)
+{
+    if (!s->arena && !s->oom) {
+        s->arena = malloc(ARENA_SIZE);
+        s->oom = s->arena == NULL;
+    }
+    return s->arena != NULL;
+}
+
 /* room for @p n bytes plus a terminator in the evaluation arena */
 static char *room(struct es *s, size_t n)
 {
-    if (n + 1 > ARENA_SIZE - s->used) {
+    if (!arena_ready(s) || n + 1 > ARENA_SIZE - s->used) {
         return NULL;
     }
     char *p = s->arena + s->used;
@@ -711,6 +722,9 @@ static char *room(struct es *s, size_t n)
 
 static enum err too_long(struct es *s)
 {
+    if (s->oom) {
+        return err_set(s->ei, ERR_NOMEM, "out of memory evaluating %s", s->r->key);
+    }
     return fail(s, ERR_TOO_LARGE, "value longer than %d bytes", BP_VALUE_MAX - 1);
 }
 
@@ -1091,6 +1105,9 @@ static enum err get_re(struct es *s, const struct node *n, const char *pat, int 
 static enum err re_sub(struct es *s, const regex_t *re, const char *in, const char *rep,
                        struct val *out)
 {
+    if (!arena_ready(s)) {
+        return too_long(s);
+    }
     char *d = s->arena + s->used;
     size_t cap = ARENA_SIZE - s->used;
     size_t o = 0;
@@ -1163,13 +1180,16 @@ static enum err ev_format(struct es *s, const struct node *at, const struct val 
 {
     const char *fmt;
     enum err e = to_str(s, &av[0], &fmt);
+    if (e != ERR_OK) {
+        return e;
+    }
+    if (!arena_ready(s)) {
+        return too_long(s);
+    }
     char *d = s->arena + s->used;
     size_t cap = ARENA_SIZE - s->used;
     size_t o = 0;
     size_t ai = 1;
-    if (e != ERR_OK) {
-        return e;
-    }
     for (const char *p = fmt; *p; p++) {
         if (*p != '%') {
             if (o + 1 >= cap) {
@@ -1515,6 +1535,9 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
         for (size_t i = 0; i < n->nargs; i++) {
             STR(i, parts[i]); /* numbers are written into the arena first */
         }
+        if (!arena_ready(s)) {
+            return too_long(s);
+        }
         char *dst = s->arena + s->used;
         for (size_t i = 0; i < n->nargs; i++) {
             size_t l = strlen(parts[i]);
@@ -1562,6 +1585,9 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
         STR(1, q);
         STR(2, r);
         size_t ql = strlen(q), rl = strlen(r);
+        if (!arena_ready(s)) {
+            return too_long(s);
+        }
         char *dst = s->arena + s->used;
         size_t cap = ARENA_SIZE - s->used;
         size_t o = 0;
@@ -1987,29 +2013,25 @@ static enum err ev(struct es *s, int idx, struct val *out)
 enum err bpx_eval(const struct bp_rule *r, const struct bp_keys *k, char *out, size_t cap,
                   bool *found, struct bp_explain *ex, struct err_info *ei)
 {
-    char *arena = malloc(ARENA_SIZE);
-    struct es s = {k, r, r->expr, ex, ei, arena, 0, 0};
+    struct es s = {k, r, r->expr, ex, ei, NULL, 0, 0, false};
     struct val v;
-    const char *t = NULL;
     enum err e;
+    bool fits = true;
     *found = false;
-    if (!arena) {
-        return err_set(ei, ERR_NOMEM, "out of memory evaluating %s", r->key);
-    }
     e = ev(&s, r->expr->root, &v);
-    if (e == ERR_OK && v.t != V_NONE) {
-        e = to_str(&s, &v, &t);
+    if (e == ERR_OK && v.t == V_NUM) {
+        int n = snprintf(out, cap, "%.17g", v.n);
+        fits = n >= 0 && (size_t)n < cap;
+    } else if (e == ERR_OK && v.t != V_NONE) {
+        fits = str_copy(out, cap, v.t == V_STR ? v.s : v.n != 0.0 ? "true" : "false");
     }
-    if (e == ERR_OK && t) {
-        if (!str_copy(out, cap, t)) {
-            e = err_set_field(ei, ERR_TOO_LARGE, r->key, "value of %s too long", r->key);
-        } else {
-            *found = true;
-        }
+    if (e == ERR_OK && !fits) {
+        e = err_set_field(ei, ERR_TOO_LARGE, r->key, "value of %s too long", r->key);
     }
+    *found = e == ERR_OK && v.t != V_NONE;
     if (e == ERR_OK && !*found) {
         explain_none(&s, r);
     }
-    free(arena);
+    free(s.arena);
     return e;
 }
