@@ -1260,14 +1260,21 @@ enum err queue_stats(struct queue *q, struct queue_stats *out, struct err_info *
 {
     struct db_res *r = NULL;
     struct queue_stats s = {0};
-    /* queue_stats: jobs by state and the age of the oldest runnable job, in one round trip. */
+    /* queue_stats: jobs by state from the counters of migration 0010 (job_counts and the
+     * deltas the jobs triggers append, read in one snapshot, so exactly the committed states;
+     * the deltas are folded by the same statement) and the age of the oldest runnable job
+     * from the first entry of each priority in the claim index (ten index probes); neither
+     * reads the jobs table as a whole. */
     enum err e = queue__exec1(
         q, "queue_stats",
-        "SELECT s.state::text, coalesce(c.n, 0),"
-        " (SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 FROM jobs"
-        "  WHERE state IN ('queued', 'retrying') AND run_at <= now())"
-        " FROM unnest(enum_range(NULL::job_state)) AS s(state)"
-        " LEFT JOIN (SELECT state, count(*) AS n FROM jobs GROUP BY state) c USING (state)",
+        "WITH " QUEUE_SQL_COUNTS_FOLD
+        " SELECT t.state::text, sum(t.n)::bigint,"
+        " (SELECT coalesce(extract(epoch FROM now() - min(m.run_at)), 0)::float8 FROM"
+        "  (SELECT (SELECT run_at FROM jobs WHERE state IN ('queued', 'retrying')"
+        "    AND priority = p ORDER BY run_at LIMIT 1) AS run_at"
+        "   FROM generate_series(0, 9) AS p) m WHERE m.run_at <= now())"
+        " FROM (SELECT state, n FROM job_counts UNION ALL SELECT state, n FROM job_count_deltas) t"
+        " GROUP BY t.state",
         0, NULL, &r, ei);
     if (e != ERR_OK) {
         return e;

@@ -241,7 +241,9 @@ struct queue_stats {
 /** State names in the order of queue_stats.jobs_by_state. */
 extern const char *const queue_state_names[6];
 
-/** Fill @p out. @return ERR_OK, ERR_UNAVAILABLE, ERR_TIMEOUT, ERR_DB. */
+/** Fill @p out. The counts by state come from the counters the jobs triggers keep (migration
+ * 0010), not from counting the table: a few rows read whatever the history's size.
+ * @return ERR_OK, ERR_UNAVAILABLE, ERR_TIMEOUT, ERR_DB. */
 NODISCARD enum err queue_stats(struct queue *q, struct queue_stats *out, struct err_info *ei);
 /** Fill only the process-local *_total counters of @p out (no database access; other fields
  * untouched). Lock-free. */
@@ -364,7 +366,8 @@ NODISCARD enum err queue_rescue(struct queue *q, int *rescued, struct err_info *
 
 /**
  * Delete finished jobs (and their events, idempotency keys) older than the retention, at most
- * @p batch per call (oldest first). @param[out] deleted may be NULL.
+ * @p batch per call (oldest first), then fold the job counters' deltas (migration 0010) so
+ * they stay few when queue_stats is not called. @param[out] deleted may be NULL.
  */
 NODISCARD enum err queue_prune(struct queue *q, int batch, int *deleted, struct err_info *ei);
 

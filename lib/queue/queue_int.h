@@ -63,6 +63,15 @@ json_t *queue__job_from_row(const struct db_res *res, int row, bool with_childre
  * rather than a half-built object. */
 bool queue__set(json_t *o, const char *k, json_t *v);
 
+/* The CTEs that fold job_count_deltas into job_counts (migration 0010): the deltas this
+ * statement deletes, summed per state, added to their rows. Deleted rows are skipped by a
+ * concurrent fold, so each delta is added once. Follow with the statement's own query. */
+#define QUEUE_SQL_COUNTS_FOLD                                                                    \
+    "fold_d AS (DELETE FROM job_count_deltas RETURNING state, n),"                              \
+    " fold_s AS (SELECT state, sum(n) AS n FROM fold_d GROUP BY state),"                        \
+    " fold_u AS (UPDATE job_counts c SET n = c.n + fold_s.n FROM fold_s"                        \
+    "  WHERE c.state = fold_s.state RETURNING c.state)"
+
 /** Run one statement in autocommit on a pooled connection, retrying 40001/40P01 and a lost
  * connection a few times. */
 NODISCARD enum err queue__exec1(struct queue *q,

@@ -595,6 +595,13 @@ enum err queue_prune(struct queue *q, int batch, int *deleted, struct err_info *
         *deleted = (int)queue__i64(r, 0, 0);
     }
     db_res_free(r);
+    /* queue_counts_fold: keep job_count_deltas short when no one reads queue_stats */
+    e = queue__exec1(q, "queue_counts_fold",
+                     "WITH " QUEUE_SQL_COUNTS_FOLD " SELECT count(*) FROM fold_u", 0, NULL, &r, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    db_res_free(r);
     return ERR_OK;
 }
 

@@ -80,6 +80,27 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
+
+/* queue_stats's counts (migration 0010's counters) are those of counting the table. */
+static void check_counts(struct fx *f)
+{
+    struct err_info ei;
+    struct queue_stats st;
+    assert_int_equal(queue_stats(f->q, &st, &ei), ERR_OK);
+    for (int i = 0; i < 6; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE state = '%s'",
+                 queue_state_names[i]);
+        long long want = qt_sql_int(&f->db, sql);
+        if (st.jobs_by_state[i] != want) {
+            fail_msg("%s: queue_stats says %lld, the table has %lld", queue_state_names[i],
+                     (long long)st.jobs_by_state[i], want);
+        }
+    }
+    /* the statement folded the deltas it read */
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM job_count_deltas"), 0);
+}
+
 static void
 complete1(struct queue *q, const struct queue_claimed *c, enum queue_outcome oc, const char *msg)
 {
@@ -505,6 +526,7 @@ static void test_cancel(void **state)
     assert_int_equal(queue_retry(f->q, q_id, &j, &ei), ERR_OK);
     assert_string_equal(jstr(j, "state"), "queued");
     json_decref(j);
+    check_counts(f);
 }
 
 /* ---- rescue ------------------------------------------------------------------------------- */
@@ -834,6 +856,65 @@ static void test_prune(void **state)
     assert_int_equal(queue_prune(f->q, 100, &d, &ei), ERR_OK);
     assert_int_equal(d, 1);
     assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM jobs WHERE state = 'running'"), 1);
+    /* the prune folded the counters' deltas (its own deletions are the next fold's) */
+    assert_true(qt_sql_int(&f->db, "SELECT count(*) FROM job_count_deltas") <= 1);
+    check_counts(f);
+}
+
+/* The counters of migration 0010 follow every kind of change (batch insert, claim, outcomes,
+ * cancel, retry, delete, truncate, a statement that changes no state); the oldest runnable
+ * job's age comes from the claim index and ignores future and finished jobs. */
+static void test_counts(void **state)
+{
+    struct fx *f = *state;
+    struct err_info ei;
+    check_counts(f);
+    json_t *jobs = enq(f->q,
+                       "[{\"kind\":\"noop\"},{\"kind\":\"noop\",\"priority\":0},"
+                       "{\"kind\":\"noop\",\"priority\":9},{\"kind\":\"noop\"},"
+                       "{\"kind\":\"noop\",\"run_at\":\"2999-01-01T00:00:00Z\"}]",
+                       NULL);
+    json_decref(jobs);
+    check_counts(f);
+    struct queue_claimed c[4];
+    int n = 0;
+    assert_int_equal(queue_claim(f->q, 4, c, &n, &ei), ERR_OK);
+    assert_int_equal(n, 4);
+    check_counts(f);
+    complete1(f->q, &c[0], QUEUE_SUCCEEDED, NULL);
+    complete1(f->q, &c[1], QUEUE_FAILED, "again");
+    complete1(f->q, &c[2], QUEUE_FAILED_FINAL, "no");
+    check_counts(f);
+    json_t *j = NULL;
+    assert_int_equal(queue_cancel(f->q, c[3].id, &j, &ei), ERR_OK); /* a request: no change */
+    json_decref(j);
+    check_counts(f);
+    assert_int_equal(queue_retry(f->q, c[2].id, &j, &ei), ERR_OK);
+    json_decref(j);
+    free_claimed(c, n);
+    check_counts(f);
+    qt_sql(&f->db, "UPDATE jobs SET progress = '{}'"); /* no state changes: no delta */
+    assert_int_equal(qt_sql_int(&f->db, "SELECT count(*) FROM job_count_deltas"), 0);
+    check_counts(f);
+    /* the oldest runnable: 2 queued jobs made an hour ago and a retrying one; the future one
+     * and the running one do not count */
+    qt_sql(&f->db, "UPDATE jobs SET run_at = now() - interval '1 hour'"
+                   " WHERE state IN ('queued', 'retrying') AND run_at < now()");
+    struct queue_stats st;
+    assert_int_equal(queue_stats(f->q, &st, &ei), ERR_OK);
+    assert_true(st.oldest_queued_age_s >= 3600.0 && st.oldest_queued_age_s < 3700.0);
+    qt_sql(&f->db, "UPDATE jobs SET state = 'cancelled', finished_at = now()"
+                   " WHERE run_at < now() AND state IN ('queued', 'retrying')");
+    assert_int_equal(queue_stats(f->q, &st, &ei), ERR_OK);
+    assert_true(st.oldest_queued_age_s == 0.0); /* only the one due in 2999 is left */
+    check_counts(f);
+    qt_sql(&f->db, "DELETE FROM jobs WHERE state = 'cancelled'");
+    check_counts(f);
+    qt_sql(&f->db, "TRUNCATE jobs, job_events");
+    check_counts(f);
+    jobs = enq(f->q, "{\"kind\":\"noop\"}", NULL);
+    json_decref(jobs);
+    check_counts(f);
 }
 
 /* ---- db_txn_run, SQLSTATE mapping, NOTIFY wake-up ----------------------------------------- */
@@ -935,6 +1016,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pagination_and_filters, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_children, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_prune, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_counts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_txn_retry_and_sqlstates, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_notify_wakes_other_process, fx_setup, fx_teardown),
     };
