@@ -466,7 +466,16 @@ dims_list(const json_t *doc, const char *key, size_t *total, char **out, struct 
     if (e == ERR_OK) {
         qsort(v, n, sizeof *v, cmp_key);
         for (size_t i = 0; i < n && e == ERR_OK; i++) {
-            if (json_array_append(sorted, (json_t *)(uintptr_t)v[i]) != 0) {
+            /* a copy, with the exposure times in their normalised form (explicit offset: the
+             * session's time zone never decides what a time without one means) */
+            json_t *x = json_deep_copy(v[i]);
+            char tb[64], te[64];
+            if (x && key[0] == 'e' && reg_time_normalise(jstr(x, "begin"), tb, sizeof tb) &&
+                reg_time_normalise(jstr(x, "end"), te, sizeof te)) {
+                json_object_set_new(x, "begin", json_string(tb));
+                json_object_set_new(x, "end", json_string(te));
+            }
+            if (!x || json_array_append_new(sorted, x) != 0) {
                 e = err_set(ei, ERR_NOMEM, "out of memory");
             }
         }

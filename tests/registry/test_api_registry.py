@@ -20,6 +20,7 @@
     input of another run's, done with force; non-RUN collections refused;
 10. 10,000 datasets registered concurrently by two clients (each batch also syncing the same
     dimension records) without deadlock or loss;
+10b. a time without an offset is UTC, whatever the database's TimeZone;
 11. the CLI verbs query-datasets, query-collections, collection-chain, certify-calibrations,
     decertify, ingest-files and remove-runs against the same server.
 
@@ -33,7 +34,7 @@ import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.environ.get("OBSFLOW_SOURCE_DIR", "."), "tests", "api"))
-from apitest import BIN_DIR, TMP, Daemon, check, main  # noqa: E402
+from apitest import BIN_DIR, TMP, Daemon, Database, check, main  # noqa: E402
 
 TOKEN = "reg-token"
 
@@ -429,6 +430,24 @@ def test_cli(d):
     check("KAST/cli" in p.stdout, "remove-runs: %s" % p.stdout)
 
 
+def test_times_without_offset():
+    """A time without an offset is UTC whatever the database's TimeZone says."""
+    db = Database("regtz")
+    try:
+        db.sql("ALTER DATABASE %s SET timezone TO 'America/Los_Angeles'" % db.name)
+        d = Daemon(db.url, name="registry-tz", workers=0)
+        expect(d, "POST", "/v1/registry/dimensions", {
+            "instruments": [{"name": "TZ"}],
+            "exposures": [{"instrument": "TZ", "id": 1, "begin": "2024-03-01T00:00",
+                           "end": "2024-03-01T00:01:00"}]}, 200, "zone-less exposure")
+        got = db.sql("SELECT to_char(lower(timespan) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+                     " FROM reg_exposure WHERE instrument = 'TZ'")
+        check(got == "2024-03-01 00:00", "a zone-less time is stored as UTC: %s" % got)
+        d.stop()
+    finally:
+        db.drop()
+
+
 def run(db):
     d = Daemon(db.url, name="registry", workers=0, token=TOKEN)
     st, _, _ = d.request("POST", "/v1/datasets", {}, auth=False)
@@ -440,6 +459,7 @@ def run(db):
     test_where_and_errors(d)
     test_provenance_and_removal(d, b1)
     test_concurrent(d)
+    test_times_without_offset()
     if os.environ.get("REG_TEST_NO_CLI") is None:
         test_cli(d)
     d.stop()
