@@ -37,6 +37,9 @@ static const char usage[] =
     "       obsflow registry decertify COLLECTION TYPE [--begin-date T] [--end-date T] [--json]\n"
     "       obsflow registry ingest-files TYPE RUN TABLE|- [--json]\n"
     "       obsflow registry remove-runs RUN... [--force] [--json]\n"
+    "       obsflow registry associate TAGGED DATASET_ID... [--disassociate] [--json]\n"
+    "       obsflow registry find-calibration TYPE --collections C[,C...] key=value... \n"
+    "                        [--begin-date T --end-date T] [--json]\n"
     "  query-datasets: one line per dataset \"<id>  <run>  <collection>  <data ID>  "
     "[<validity>]  <uri>\";\n"
     "    EXPR is the WHERE language (docs/registry.md), e.g. \"detector = 1 AND exposure IN "
@@ -50,7 +53,11 @@ static const char usage[] =
     "  ingest-files: TABLE lines \"URI<TAB>key=value,key=value[<TAB>SIZE[<TAB>CHECKSUM]]\"\n"
     "    (# comments); registered in RUN, 1000 per transaction\n"
     "  remove-runs: remove RUNs with their datasets; refused while a dataset is an input of\n"
-    "    another run's, unless --force\n" CLIENT_EXIT_CODES_HELP;
+    "    another run's, unless --force\n"
+    "  associate: tag datasets into a TAGGED collection (or take them out)\n"
+    "  find-calibration: the TYPE dataset valid for a data ID (e.g. instrument=KAST detector=0\n"
+    "    exposure=102: the exposure's time span) \"<id>  <collection>  [<begin>, <end>)  <uri>\";\n"
+    "    ambiguous (an exposure across two ranges) is refused naming both\n" CLIENT_EXIT_CODES_HELP;
 
 static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -78,7 +85,7 @@ struct opts {
     const char *pos[REG_CLI_ARGS_MAX];
     int npos;
     const char *collections, *where, *limit, *type, *chains, *mode, *begin, *end;
-    bool find_first, json, force;
+    bool find_first, json, force, disassociate;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -115,6 +122,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->json = true;
         } else if (strcmp(a, "--force") == 0) {
             o->force = true;
+        } else if (strcmp(a, "--disassociate") == 0) {
+            o->disassociate = true;
         } else if (a[0] == '-' && a[1] == '-') {
             return usage_error("unrecognized option \"%s\"\n%s", a, usage);
         } else if (o->npos >= REG_CLI_ARGS_MAX) {
@@ -506,6 +515,86 @@ static int remove_runs(struct client *c, const struct opts *o)
     return rc;
 }
 
+static int associate(struct client *c, const struct opts *o)
+{
+    if (o->npos < 2) {
+        return usage_error("associate takes TAGGED DATASET_ID...\n%s", usage);
+    }
+    json_t *ids = json_array();
+    for (int i = 1; ids && i < o->npos; i++) {
+        json_array_append_new(ids, json_string(o->pos[i]));
+    }
+    json_t *body = json_pack("{s:s,s:o,s:b}", "collection", o->pos[0], "datasets", ids,
+                             "disassociate", o->disassociate);
+    json_t *out = NULL;
+    int rc = body ? call(c, "POST", "/v1/registry/associate", body, &out) : CLIENT_EXIT_FAILED;
+    if (rc == CLIENT_EXIT_OK && o->json) {
+        print_json(out);
+    } else if (rc == CLIENT_EXIT_OK) {
+        printf("%lld %s %s\n",
+               (long long)json_integer_value(
+                   json_object_get(out, o->disassociate ? "disassociated" : "associated")),
+               o->disassociate ? "disassociated from" : "associated with", o->pos[0]);
+    }
+    json_decref(out);
+    json_decref(body);
+    return rc;
+}
+
+static int find_calibration(struct client *c, const struct opts *o)
+{
+    if (o->npos < 2 || !o->collections) {
+        return usage_error("find-calibration takes TYPE, --collections and key=value...\n%s",
+                           usage);
+    }
+    struct buf path;
+    buf_init(&path, 16384);
+    json_t *out = NULL;
+    int rc =
+        buf_puts(&path, "/v1/calibrations/lookup") == ERR_OK ? CLIENT_EXIT_OK : CLIENT_EXIT_FAILED;
+    if (rc == CLIENT_EXIT_OK) {
+        rc = add_param(&path, "type", o->pos[0]);
+    }
+    if (rc == CLIENT_EXIT_OK) {
+        rc = add_param(&path, "collections", o->collections);
+    }
+    for (int i = 1; rc == CLIENT_EXIT_OK && i < o->npos; i++) {
+        char key[64];
+        const char *eq = strchr(o->pos[i], '=');
+        if (!eq || eq == o->pos[i] || (size_t)(eq - o->pos[i]) >= sizeof key) {
+            rc = usage_error("\"%s\" is not key=value", o->pos[i]);
+            break;
+        }
+        memcpy(key, o->pos[i], (size_t)(eq - o->pos[i]));
+        key[eq - o->pos[i]] = '\0';
+        rc = add_param(&path, key, eq + 1);
+    }
+    if (rc == CLIENT_EXIT_OK) {
+        rc = add_param(&path, "begin", o->begin);
+    }
+    if (rc == CLIENT_EXIT_OK) {
+        rc = add_param(&path, "end", o->end);
+    }
+    if (rc == CLIENT_EXIT_OK) {
+        rc = call(c, "GET", buf_cstr(&path), NULL, &out);
+    }
+    if (rc == CLIENT_EXIT_OK && o->json) {
+        print_json(out);
+    } else if (rc == CLIENT_EXIT_OK) {
+        const json_t *val = json_object_get(out, "validity");
+        const json_t *f0 = json_array_get(json_object_get(out, "files"), 0);
+        const char *b = json_string_value(json_object_get(val, "begin"));
+        const char *e = json_string_value(json_object_get(val, "end"));
+        const char *uri = json_string_value(json_object_get(f0, "uri"));
+        printf("%s  %s  [%s, %s)  %s\n", json_string_value(json_object_get(out, "id")),
+               json_string_value(json_object_get(out, "collection")), b ? b : "-infinity",
+               e ? e : "infinity", uri ? uri : "-");
+    }
+    json_decref(out);
+    buf_free(&path);
+    return rc;
+}
+
 int cli_cmd_registry(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -523,6 +612,8 @@ int cli_cmd_registry(int argc, char **argv)
         {"decertify", decertify},
         {"ingest-files", ingest_files},
         {"remove-runs", remove_runs},
+        {"associate", associate},
+        {"find-calibration", find_calibration},
     };
     size_t v = 0;
     while (v < sizeof verbs / sizeof verbs[0] && strcmp(verbs[v].name, argv[1]) != 0) {

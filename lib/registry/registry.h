@@ -239,7 +239,8 @@ struct reg_lookup {
 /**
  * The calibration dataset valid for a data ID and time span: the first collection of the
  * search path with a match wins (a CALIBRATION collection matches by validity overlapping
- * the span, a RUN or TAGGED one by data ID alone). {"id","dataset_type","collection","run",
+ * the span, a RUN or TAGGED one by data ID alone; one dataset valid over two ranges that
+ * both overlap is one answer, its earliest range shown). {"id","dataset_type","collection","run",
  * "data_id","validity":{"begin","end"},"files"}.
  * @return ERR_OK; ERR_NOT_FOUND naming what was looked for; ERR_CONFLICT when two
  *         calibrations overlap the span in the same collection (ambiguous: both named with

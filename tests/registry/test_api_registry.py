@@ -22,7 +22,8 @@
     dimension records) without deadlock or loss;
 10b. a time without an offset is UTC, whatever the database's TimeZone;
 11. the CLI verbs query-datasets, query-collections, collection-chain, certify-calibrations,
-    decertify, ingest-files and remove-runs against the same server.
+    decertify, ingest-files, remove-runs, associate and find-calibration against the same
+    server.
 
 SPDX-License-Identifier: Apache-2.0
 """
@@ -164,6 +165,11 @@ def test_calibrations(d, db):
     check(len(rows) == 2 and "2024-01-10" in rows[0] and "2024-01-20" in rows[1],
           "b1 valid before and after the window: %s" % rows)
     lookup(101, 404)  # in the hole
+    # one dataset valid over two ranges that both overlap the span is one answer
+    r = expect(d, "GET", q("/v1/calibrations/lookup", type="bias", collections="KAST/calib",
+                           instrument="KAST", detector="0", begin="2024-01-05",
+                           end="2024-01-25"), None, 200, "span over both of b1's ranges")
+    check(r["id"] == b1, "b1 over both its ranges: %s" % r)
     check(lookup(100, 200)["id"] == b1, "before the hole still b1")
     g = expect(d, "GET", "/v1/datasets/" + b1, None, 200, "get b1")
     check(len(g["certifications"]) == 2, "two certifications listed: %s" % g)
@@ -426,6 +432,18 @@ def test_cli(d):
     p = cli(d, "query-collections", "KAST/cli/chain", "--json")
     check(json.loads(p.stdout)["items"][0]["children"] == ["KAST/cli/cal"], "remove mode: %s"
           % p.stdout)
+    p = cli(d, "find-calibration", "bias", "--collections", "KAST/cli/cal", "instrument=KAST",
+            "detector=1", "exposure=100")
+    check(p.stdout.startswith(b) and "[2024-01-01" in p.stdout, "find-calibration: %s" % p.stdout)
+    p = cli(d, "find-calibration", "bias", "--collections", "KAST/cli/cal", "instrument=KAST",
+            "detector=1", "--begin-date", "2024-02-05", "--end-date", "2024-02-10", ok=False)
+    check(p.returncode == 4 and "bias" in p.stderr, "nothing in the hole: %s" % p.stderr)
+    q1 = json.loads(cli(d, "query-datasets", "raw", "--collections", "KAST/cli", "--where",
+                        "exposure = 100", "--json").stdout)["items"][0]["id"]
+    p = cli(d, "associate", "KAST/cli/tag", q1)
+    check(p.stdout.startswith("1 associated"), "associate: %s" % p.stdout)
+    p = cli(d, "associate", "KAST/cli/tag", q1, "--disassociate")
+    check(p.stdout.startswith("1 disassociated"), "disassociate: %s" % p.stdout)
     p = cli(d, "remove-runs", "KAST/cli")
     check("KAST/cli" in p.stdout, "remove-runs: %s" % p.stdout)
 
