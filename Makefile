@@ -3,7 +3,7 @@
 #               run obsflowd in the foreground on 127.0.0.1:8080 with the embedded defaults
 #   make test   install, build plain and ASan+UBSan, run every test in both, valgrind the units,
 #               then the service, queue and worker tests under ThreadSanitizer (build-tsan)
-#   make bench  build and print the benchmark figures (README, Performance)
+#   make bench  build and print the benchmark figures (docs/performance.md)
 #   make fuzz   build the libFuzzer targets with clang into build-fuzz (fuzz-run: run each)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)

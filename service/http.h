@@ -25,7 +25,7 @@
 #define HTTP_LOG_EVERY_S    10          /* libmicrohttpd's own messages: one line per this */
 #define HTTP_CONN_MEMORY    (16u << 10) /* MHD zeroes this per request: keep it small; a
                                            request head that does not fit gets MHD's own
-                                           431/414 (README, "Answers that are not ours") */
+                                           431/414 (docs/service.md, "Answers that are not ours") */
 #define HTTP_URI_MAX        4096u       /* path and query bytes: longer is our 414 */
 #define HTTP_HEADERS_MAX    8192u       /* header bytes: more is our 431 */
 #define HTTP_PATH_MAX       ROUTER_PATH_MAX /* longer paths are 404 */
