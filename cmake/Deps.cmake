@@ -15,4 +15,4 @@ pkg_check_modules(UUID    REQUIRED IMPORTED_TARGET uuid)
 pkg_check_modules(JPEG    REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(ZLIB    REQUIRED IMPORTED_TARGET zlib)
 pkg_check_modules(PCRE2   REQUIRED IMPORTED_TARGET libpcre2-8)
-pkg_check_modules(ERFA    REQUIRED IMPORTED_TARGET erfa)
+pkg_check_modules(ERFA             IMPORTED_TARGET erfa)  # optional: lib/astro/CMakeLists.txt

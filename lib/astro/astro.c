@@ -5,14 +5,18 @@
 #include "core/numparse.h"
 
 #include <ctype.h>
-#include <erfa.h>
-#include <erfam.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#ifdef OBSFLOW_HAVE_ERFA
+#include <erfa.h>
+#include <erfam.h>
 #define DEG2RAD (ERFA_DPI / 180.0)
+#else
+#define DEG2RAD (3.141592653589793238462643 / 180.0)
+#endif
 
 /* one numeric field of a sexagesimal angle: digits with an optional fraction */
 static const char *field(const char *p, double *v, bool *frac)
@@ -94,6 +98,25 @@ enum err astro_sexa_to_deg(const char *s, bool hours, double *deg)
     *deg = (sign == '-' ? -rad : rad) / DEG2RAD;
     return ERR_OK;
 }
+
+enum astro_scale astro_scale_named(const char *s)
+{
+    if (!s) {
+        return 0;
+    }
+    if (strcasecmp(s, "UTC") == 0) {
+        return ASTRO_UTC;
+    }
+    if (strcasecmp(s, "TAI") == 0) {
+        return ASTRO_TAI;
+    }
+    if (strcasecmp(s, "TT") == 0) {
+        return ASTRO_TT;
+    }
+    return 0;
+}
+
+#ifdef OBSFLOW_HAVE_ERFA
 
 enum err astro_deg_to_sexa(double deg, bool hours, int ndp, char *out, size_t cap)
 {
@@ -186,23 +209,6 @@ enum err astro_fk5_to_fk4(double ra, double dec, double bepoch, double *ra_out, 
     *ra_out = eraAnp(a) / DEG2RAD;
     *dec_out = b / DEG2RAD;
     return ERR_OK;
-}
-
-enum astro_scale astro_scale_named(const char *s)
-{
-    if (!s) {
-        return 0;
-    }
-    if (strcasecmp(s, "UTC") == 0) {
-        return ASTRO_UTC;
-    }
-    if (strcasecmp(s, "TAI") == 0) {
-        return ASTRO_TAI;
-    }
-    if (strcasecmp(s, "TT") == 0) {
-        return ASTRO_TT;
-    }
-    return 0;
 }
 
 enum err astro_date_mjd(const char *s, enum astro_scale scale, double *mjd)
@@ -299,6 +305,53 @@ enum err astro_geocentric(double lon, double lat, double height, double xyz[3])
     }
     return ERR_OK;
 }
+
+#else /* built without ERFA: the functions that need it say so */
+
+enum err astro_deg_to_sexa(double deg, bool hours, int ndp, char *out, size_t cap)
+{
+    (void)deg, (void)hours, (void)ndp, (void)out, (void)cap;
+    return ERR_UNSUPPORTED;
+}
+
+enum err astro_precess_fk5(double ra, double dec, double from, double to, double *ra_out,
+                           double *dec_out)
+{
+    (void)ra, (void)dec, (void)from, (void)to, (void)ra_out, (void)dec_out;
+    return ERR_UNSUPPORTED;
+}
+
+enum err astro_fk4_to_fk5(double ra, double dec, double bepoch, double *ra_out, double *dec_out)
+{
+    (void)ra, (void)dec, (void)bepoch, (void)ra_out, (void)dec_out;
+    return ERR_UNSUPPORTED;
+}
+
+enum err astro_fk5_to_fk4(double ra, double dec, double bepoch, double *ra_out, double *dec_out)
+{
+    (void)ra, (void)dec, (void)bepoch, (void)ra_out, (void)dec_out;
+    return ERR_UNSUPPORTED;
+}
+
+enum err astro_date_mjd(const char *s, enum astro_scale scale, double *mjd)
+{
+    (void)s, (void)scale, (void)mjd;
+    return ERR_UNSUPPORTED;
+}
+
+enum err astro_mjd_convert(double mjd, enum astro_scale from, enum astro_scale to, double *out)
+{
+    (void)mjd, (void)from, (void)to, (void)out;
+    return ERR_UNSUPPORTED;
+}
+
+enum err astro_geocentric(double lon, double lat, double height, double xyz[3])
+{
+    (void)lon, (void)lat, (void)height, (void)xyz;
+    return ERR_UNSUPPORTED;
+}
+
+#endif
 
 void astro_cd_matrix(double cdelt1, double cdelt2, double crota2, double cd[4])
 {

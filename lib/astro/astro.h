@@ -2,6 +2,8 @@
  * astropy uses): sexagesimal angles, FK5 precession between Julian equinoxes, FK4 B1950 <-> FK5
  * J2000, UTC/TAI/TT with ERFA's leap-second table, MJD/JD, geodetic (WGS84) -> geocentric, and
  * the FITS CD matrix from CDELT + CROTA2. Angles are degrees unless a name says otherwise.
+ * Built without ERFA (liberfa-dev absent), the functions that need it return ERR_UNSUPPORTED
+ * (astro_sexa_to_deg, astro_scale_named and astro_cd_matrix work either way).
  * Threading: every function is reentrant; nothing is kept between calls.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef OBSFLOW_ASTRO_ASTRO_H

@@ -759,6 +759,22 @@ static enum err perr(struct err_info *ei, const char *name, int line, const char
     return err_set(ei, ERR_PARSE, "blueprint \"%s\" line %d: %s: \"%s\"", name, line, what, text);
 }
 
+/* a '(' outside quoted text: a call inside a call */
+static bool paren_outside_quotes(const char *s)
+{
+    char q = 0;
+    for (; *s; s++) {
+        if (q) {
+            q = *s == q ? 0 : q;
+        } else if (*s == '\'' || *s == '"') {
+            q = *s;
+        } else if (*s == '(') {
+            return true;
+        }
+    }
+    return false;
+}
+
 static enum err parse_value(struct bp *b, const char *name, int line, int ext, const char *key,
                             char *v, struct err_info *ei)
 {
@@ -800,7 +816,7 @@ static enum err parse_value(struct bp *b, const char *name, int line, int ext, c
     size_t vl = strlen(v);
     char *paren = strchr(v, '(');
     if (paren && vl > 0 && v[vl - 1] == ')' && !strchr(v, '/') && v[0] != '\'' && v[0] != '"' &&
-        is_ident(v, (size_t)(paren - v)) && strchr(paren + 1, '(')) {
+        is_ident(v, (size_t)(paren - v)) && paren_outside_quotes(paren + 1)) {
         /* a call with a call inside: an expression (the flat form below read the inner call's
          * text as keyword names) */
         return set_expr(b, key, v, ext, name, line, ei);

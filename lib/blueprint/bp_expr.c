@@ -1445,6 +1445,12 @@ static bool split_next(const char **t, const char *q, size_t ql, const char **f,
     return true;
 }
 
+static enum err no_erfa(struct es *s, const struct node *n)
+{
+    return fail(s, ERR_UNSUPPORTED, "%s(): obsflow was built without ERFA (liberfa-dev)",
+                k_fns[n->fn].name);
+}
+
 static enum err ev_call(struct es *s, const struct node *n, struct val *out)
 {
     enum fid f = k_fns[n->fn].id;
@@ -1798,6 +1804,10 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
         if (!dst) {
             return too_long(s);
         }
+        if (b == floor(b) && b >= 0 && b <= 9 &&
+            astro_deg_to_sexa(a, f == F_DEG2HMS, (int)b, dst, 48) == ERR_UNSUPPORTED) {
+            return no_erfa(s, n);
+        }
         if (b != floor(b) || b < 0 || b > 9 ||
             astro_deg_to_sexa(a, f == F_DEG2HMS, (int)b, dst, 48) != ERR_OK) {
             return fail(s, ERR_INVALID, "%s(): cannot write %g with %g decimals",
@@ -1814,7 +1824,11 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
         NUM(1, b);
         NUM(2, c);
         NUM(3, d);
-        if (astro_precess_fk5(a, b, c, d, &ro, &dout) != ERR_OK) {
+        enum err ae = astro_precess_fk5(a, b, c, d, &ro, &dout);
+        if (ae == ERR_UNSUPPORTED) {
+            return no_erfa(s, n);
+        }
+        if (ae != ERR_OK) {
             return fail(s, ERR_INVALID, "%s(): cannot precess (%g, %g) from %g to %g",
                         k_fns[n->fn].name, a, b, c, d);
         }
@@ -1833,8 +1847,12 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
             NUM(2, c);
         }
         bool to5 = f == F_FK4_RA || f == F_FK4_DEC;
-        if ((to5 ? astro_fk4_to_fk5(a, b, c, &ro, &dout)
-                 : astro_fk5_to_fk4(a, b, c, &ro, &dout)) != ERR_OK) {
+        enum err ae = to5 ? astro_fk4_to_fk5(a, b, c, &ro, &dout)
+                          : astro_fk5_to_fk4(a, b, c, &ro, &dout);
+        if (ae == ERR_UNSUPPORTED) {
+            return no_erfa(s, n);
+        }
+        if (ae != ERR_OK) {
             return fail(s, ERR_INVALID, "%s(): cannot convert (%g, %g)", k_fns[n->fn].name, a,
                         b);
         }
@@ -1852,13 +1870,21 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
         /* a date in text is read in its own scale (a UTC day with a leap second has 86401 s),
          * a number is an MJD in that scale */
         if (av[0].t == V_STR && !text_num(av[0].s, &a)) {
-            if (astro_date_mjd(av[0].s, from, &a) != ERR_OK) {
+            enum err ae = astro_date_mjd(av[0].s, from, &a);
+            if (ae == ERR_UNSUPPORTED) {
+                return no_erfa(s, n);
+            }
+            if (ae != ERR_OK) {
                 return fail(s, ERR_INVALID, "timescale(): not a date: \"%s\"", av[0].s);
             }
         } else {
             NUM(0, a);
         }
-        if (astro_mjd_convert(a, from, to, &b) != ERR_OK) {
+        enum err ae = astro_mjd_convert(a, from, to, &b);
+        if (ae == ERR_UNSUPPORTED) {
+            return no_erfa(s, n);
+        }
+        if (ae != ERR_OK) {
             return fail(s, ERR_INVALID, "timescale(): cannot convert MJD %g", a);
         }
         mk_num(b, out);
@@ -1876,7 +1902,11 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
             return fail(s, ERR_INVALID, "geocentric(): the axis is 'x', 'y' or 'z', not \"%s\"",
                         p);
         }
-        if (astro_geocentric(a, b, c, xyz) != ERR_OK) {
+        enum err ae = astro_geocentric(a, b, c, xyz);
+        if (ae == ERR_UNSUPPORTED) {
+            return no_erfa(s, n);
+        }
+        if (ae != ERR_OK) {
             return fail(s, ERR_INVALID, "geocentric(): longitude %g, latitude %g, height %g out "
                         "of range", a, b, c);
         }

@@ -127,6 +127,12 @@ static void test_missing_is_no_value(void **state)
     assert_int_equal(ex.n, 1);
     assert_ptr_equal(ex.none[0], r);
     bp_free(b);
+    /* a parenthesis inside a quoted argument keeps the old flat form */
+    t = "Observation.type = concat('(', INSTRUME, ')')\n";
+    assert_int_equal(bp_new(&b, NULL), ERR_OK);
+    assert_int_equal(bp_load_text(b, "old.bp", t, strlen(t), &ei), ERR_OK);
+    assert_int_equal(bp_get(b, "Observation.type", 0)->kind, BP_FUNC);
+    bp_free(b);
     /* every operator and every function with a missing input yields no value */
     static const char *const k_none[] = {
         "NOPE", "-NOPE", "not NOPE", "NOPE + 1", "1 - NOPE", "NOPE * 2", "2 / NOPE",
