@@ -23,7 +23,7 @@ export TSAN_OPTIONS := halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
 # 100 ms answers are a timing budget for an optimised build; dataset_job takes 3 minutes under
 # TSan, dataset_queues runs the same pipeline 2 at a time beside 20 ingests), the queue and the
 # worker pool against PostgreSQL, the atomic-file writers.
-TSAN_TESTS := ^(test_service_unit|test_queue_unit|test_queue_pg|test_workers_pg|test_workers_queues_pg|test_pg_restart|test_atomic_file|api_routes|api_queues|api_hardening|api_cli|api_crash|api_shutdown|api_progress|api_pg_restart|ingest_job|dataset_queues|api_collections)$$
+TSAN_TESTS := ^(test_service_unit|test_queue_unit|test_queue_pg|test_workers_pg|test_workers_queues_pg|test_pg_restart|test_atomic_file|api_routes|api_queues|api_hardening|api_cli|api_crash|api_shutdown|api_progress|api_pg_restart|ingest_job|dataset_queues|api_collections|api_registry)$$
 TSAN_TARGETS := obsflowd obsflow test_service_unit test_queue_unit test_queue_pg test_workers_pg \
   test_workers_queues_pg test_pg_restart test_atomic_file
 # TSan's shadow memory needs a narrow mmap layout: kernels with vm.mmap_rnd_bits above 28 make
