@@ -3,6 +3,8 @@
 # Safe to run repeatedly: with everything present it costs a few dpkg queries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A -dev package added here goes into deploy/Dockerfile too (build stage, and its runtime
+# library into the runtime stage): the deploy_config test fails until it does.
 PKGS=(
   cmake pkg-config gcc make clang libclang-rt-14-dev valgrind
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcfitsio-dev wcslib-dev liberfa-dev libpq-dev
