@@ -322,9 +322,17 @@ static enum err best_refs(const struct proc_calib_ctx *cx, struct fitsimg *raw, 
         key_str(raw, ref_kws[i].sw, sw, sizeof sw);
         bool needed = !sw[0] || strcasecmp(sw, "PERFORM") == 0;
         if (!needed || cx->missing == PIPELINE_MISSING_REF_SKIP) {
-            proc_log(log, "WARNING", "reference %s \"%s\" is not available (%s): %s skipped%s",
-                     ref_kws[i].keyword, values[i], why, ref_kws[i].sw,
-                     needed ? " (missing references are skipped by configuration)" : "");
+            /* without its table the DQ step still flags A-to-D saturation: DQICORR stays
+             * COMPLETE, only the table's bad pixels are left out */
+            bool dq = strcmp(ref_kws[i].sw, "DQICORR") == 0;
+            proc_log(log, "WARNING", "reference %s \"%s\" is not available (%s): %s%s",
+                     ref_kws[i].keyword, values[i], why,
+                     dq ? "its bad pixels are not flagged (DQICORR stays COMPLETE: saturation "
+                          "is still flagged)"
+                        : ref_kws[i].sw,
+                     dq ? (needed ? " (missing references are skipped by configuration)" : "")
+                        : (needed ? " skipped (missing references are skipped by configuration)"
+                                  : " skipped"));
             continue;
         }
         proc_log(log, "ERROR", "reference %s \"%s\" is needed (%s=%s) and not available: %s",
