@@ -85,6 +85,51 @@ void reg_where_free(struct reg_where *w);
  */
 bool reg_time_normalise(const char *s, char *out, size_t cap);
 
+/* ---- file templates (no database) --------------------------------------------------------- */
+
+#define REG_TEMPLATE_MAX        1024 /* bytes of a template */
+#define REG_TEMPLATE_FIELDS_MAX 32   /* fields of a template */
+#define REG_PATH_MAX            4096 /* bytes of a rendered path */
+
+/*
+ * Butler-style file templates: literal text and fields {run}, {dataset_type}, {id},
+ * {instrument}, {detector}, {exposure}, {physical_filter}, each with an optional format of
+ * "?" (optional: when absent, the field and the literal just before it vanish unless that
+ * literal has a '/'), "/" (keep '/' inside the value; by default it becomes '_') and "0Nd"
+ * (zero-padded integer, detector and exposure). Values never add path segments of their own
+ * unless ":/": ' <>:"|?*\' and control bytes become '_'; the path is relative, without
+ * empty, "." or ".." segments. Example: "{run}/{dataset_type}/{instrument}/{exposure}/
+ * {dataset_type}_{instrument}_{exposure}_{detector}.fits".
+ */
+struct reg_template; /* opaque */
+
+/** Parse @p text. @return ERR_OK; ERR_INVALID (field "template") naming the offset and the
+ * problem (unknown field, bad format, unbalanced braces); ERR_TOO_LARGE; ERR_NOMEM. */
+NODISCARD enum err
+reg_template_parse(const char *text, struct reg_template **out, struct err_info *ei);
+
+/** Can @p t make unique paths for a dataset type of dimensions @p dims (NULL-terminated)? It
+ * needs {run} or {id}, and (without {id}) every dimension of the type, none of them optional;
+ * a field naming a dimension the type lacks must be optional. @return ERR_OK; ERR_INVALID
+ * saying what is missing. */
+NODISCARD enum err reg_template_check(const struct reg_template *t,
+                                      const char *const *dims,
+                                      const char *type,
+                                      struct err_info *ei);
+
+/** The relative path of one dataset into @p out (@p cap bytes). @return ERR_OK;
+ * ERR_INVALID (a required field without a value, an empty path); ERR_TOO_LARGE. */
+NODISCARD enum err reg_template_render(const struct reg_template *t,
+                                       const char *run,
+                                       const char *type,
+                                       const char *id,
+                                       const json_t *data_id,
+                                       char *out,
+                                       size_t cap,
+                                       struct err_info *ei);
+
+void reg_template_free(struct reg_template *t);
+
 /* ---- the registry ------------------------------------------------------------------------- */
 
 struct reg; /* opaque */
