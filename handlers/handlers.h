@@ -145,6 +145,9 @@ NODISCARD enum err
 h_dashboard(const struct app *, const struct req *, struct resp *, struct err_info *);
 NODISCARD enum err
 h_dashboard_file(const struct app *, const struct req *, struct resp *, struct err_info *);
+/* GET /v1/jobs/{id}/previews/{name}: a preview a dataset job published on a file: output */
+NODISCARD enum err
+h_job_preview(const struct app *, const struct req *, struct resp *, struct err_info *);
 
 /* collections (lib/harvest; issue 10) */
 NODISCARD enum err

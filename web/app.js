@@ -431,7 +431,7 @@ function collectionsTable(items, runs) {
           {n: ch.cancelled, cls: 'b-cancelled', label: 'cancelled'}, {n: ch.running, cls: 'b-running', label: 'running'}],
         ch.total, `${done} of ${ch.total} children finished`));
       } else {
-        prog = h('span', {class: 'muted'}, TERMINAL.has(lr.state) ? 'finished ' + fmtTime(lr.finished_at) : (lr.phase || lr.state));
+        prog = h('span', {class: 'muted'}, TERMINAL.has(lr.state) ? 'finished ' + fmtTime(lr.finished_at) : 'phase: ' + (lr.phase || lr.state));
       }
       const outcomes = ['listed', 'new', 'changed', 'skipped', 'rejected', 'children']
         .filter((k) => cnt[k] !== undefined && cnt[k] !== null).map((k) => `${k} ${cnt[k]}`).join(', ');
@@ -665,12 +665,20 @@ function resultBlock(job) {
       r.caom && r.caom.outcome ? h('span', {class: 'muted'}, ` (${r.caom.outcome})`) : null));
   }
   const prods = Array.isArray(r.products) ? r.products : [];
-  const thumbs = prods.filter((p) => p.type === 'thumbnail' || p.type === 'preview' || /_thumb\.jpe?g$/.test(p.uri || ''));
-  if (thumbs.length) {
-    out.push(h('h3', {}, 'Previews'), h('div', {class: 'thumbs'}, thumbs.map((p) => {
-      const u = webUrl(p.uri);
-      const name = String(p.uri).split('/').pop();
-      return h('figure', {}, u ? h('a', {href: u}, h('img', {src: u, alt: 'preview ' + name, loading: 'lazy'})) : null,
+  /* thumbnails shown, each linking to its full-size preview; served by this service for file:
+   * outputs (GET /v1/jobs/{id}/previews/{name}), or straight from an http(s) URL */
+  const base = (u) => String(u).split('/').pop();
+  const served = (p) => webUrl(p.uri) || (/^file:\//.test(p.uri || '') ? `/v1/jobs/${job.id}/previews/${encodeURIComponent(base(p.uri))}` : null);
+  const thumbs = prods.filter((p) => p.type === 'thumbnail');
+  const previews = prods.filter((p) => p.type === 'preview');
+  const shown = thumbs.length ? thumbs : previews;
+  if (shown.length) {
+    out.push(h('h3', {}, 'Previews'), h('div', {class: 'thumbs', id: 'job-previews'}, shown.map((p) => {
+      const u = served(p);
+      const name = base(p.uri);
+      const full = previews.find((q) => base(q.uri) === name.replace(/_thumb(\.[a-z]+)$/, '$1'));
+      const img = u ? h('img', {src: u, alt: 'preview of ' + name.replace(/(_thumb)?\.[a-z]+$/, ''), loading: 'lazy'}) : null;
+      return h('figure', {}, img && full && served(full) ? h('a', {href: served(full)}, img) : img,
         h('figcaption', {}, u ? name : p.uri));
     })));
   }

@@ -128,6 +128,32 @@ async function waitApi(pred, what) {
     await noReload();
     await shot(page, '04-job-failed');
 
+    step = 'dataset job: thumbnails and CAOM link';
+    const ds = await submit({kind: 'dataset', max_attempts: 1, params: {dataset: 'j8bt05njq',
+      input: process.env.DASH_DATASET_IN, output: process.env.DASH_DATASET_OUT, collection: 'DASH'}});
+    await page.goto(`${BASE}/#/jobs/${ds}`);
+    await page.evaluate(() => { window.__noReload = 1; });
+    await page.waitForSelector('#job-state .state.succeeded, #job-state .state.failed', {timeout: 120000});
+    if (!await page.$('#job-state .state.succeeded')) fail('the dataset job failed: ' + await page.textContent('#job-error').catch(() => '?'));
+    await page.waitForSelector('#job-previews img', {timeout: WAIT});
+    await page.waitForFunction(() => [...document.querySelectorAll('#job-previews img')].every((i) => i.complete && i.naturalWidth > 0),
+      null, {timeout: WAIT});
+    const nimg = await page.$$eval('#job-previews img', (l) => l.length);
+    const href = await page.getAttribute('#caom-link', 'href');
+    if (href !== '/caom2/observations/DASH/j8bt05njq') fail('CAOM link: ' + href);
+    const obs = await fetch(BASE + href);
+    const xml = await obs.text();
+    if (obs.status !== 200 || !xml.includes('j8bt05njq')) fail(`GET ${href}: ${obs.status}`);
+    // only the previews the job's result lists are served
+    for (const [name, want] of [['j8bt05njq_raw_thumb.jpg', 200], ['j8bt05njq_flt.fits', 404], ['nope.jpg', 404]]) {
+      const r = await fetch(`${BASE}/v1/jobs/${ds}/previews/${name}`);
+      if (r.status !== want) fail(`GET previews/${name}: ${r.status}, not ${want}`);
+      if (want === 200 && r.headers.get('content-type') !== 'image/jpeg') fail('preview type ' + r.headers.get('content-type'));
+    }
+    if ((await fetch(`${BASE}/v1/jobs/${sleeper}/previews/x.jpg`)).status !== 404) fail('a noop job has a preview');
+    log(`dataset job: ${nimg} thumbnail(s) shown, observation ${href} served`);
+    await shot(page, '05-dataset-job');
+
     step = 'cancel refused without the token';
     const longJob = await submit({kind: 'noop', params: {sleep_ms: 60000}});
     const ctx2 = await browser.newContext({viewport: {width: 1280, height: 900}});  // a tab with no token
@@ -150,7 +176,7 @@ async function waitApi(pred, what) {
     await p2.fill('#token-input', 'not-the-token');
     await p2.click('#token-ok');
     await p2.waitForSelector('#token-dialog[open] >> text=refused', {timeout: WAIT});
-    await shot(p2, '05-cancel-token-prompt');
+    await shot(p2, '06-cancel-token-prompt');
 
     step = 'cancel with the token';
     await p2.fill('#token-input', TOKEN);
@@ -159,7 +185,7 @@ async function waitApi(pred, what) {
     await waitApi(async () => (await api('GET', '/v1/jobs/' + longJob)).json.state === 'cancelled', 'the job cancelled');
     const stored = await p2.evaluate(() => sessionStorage.getItem('obsflow.token'));
     if (stored !== TOKEN) fail('the token is not kept in sessionStorage');
-    await shot(p2, '06-job-cancelled');
+    await shot(p2, '07-job-cancelled');
     // retry with the stored token: no prompt
     await p2.click('#retry-btn');
     await p2.waitForSelector('#action-notice >> text=queued again', {timeout: WAIT});
@@ -175,7 +201,7 @@ async function waitApi(pred, what) {
     await page.waitForTimeout(300);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 1) fail(`the overview is ${overflow} px wider than a 375 px screen`);
-    await shot(page, '07-overview-phone');
+    await shot(page, '08-overview-phone');
     await page.setViewportSize({width: 1280, height: 900});
     const kb = await ctx.newPage();
     watch(kb, 'keyboard');
@@ -196,7 +222,7 @@ async function waitApi(pred, what) {
     allowed = /status of 503/;
     execFileSync(path.join(SRC, 'tools/pg_down.sh'), [PGDIR, '--keep'], {stdio: 'inherit'});
     await page.waitForSelector('#banner[data-state=not-ready]', {state: 'visible', timeout: WAIT});
-    await shot(page, '08-database-down');
+    await shot(page, '09-database-down');
     execFileSync(path.join(SRC, 'tools/pg_up.sh'), [PGDIR, '--keep'], {stdio: 'inherit'});
     await page.waitForSelector('#banner[data-state=ok]', {state: 'hidden', timeout: 60000});
     await page.waitForSelector('#running h2', {timeout: WAIT});
@@ -204,7 +230,7 @@ async function waitApi(pred, what) {
     await page.goto(`${BASE}/#/jobs/${after}`);
     await page.waitForSelector('#job-state .state.succeeded', {timeout: WAIT});
     // (503s stay allowed from here on: console events arrive after the fact)
-    await shot(page, '09-database-back');
+    await shot(page, '10-database-back');
 
     step = 'service unreachable banner';
     await page.click('a[data-nav=overview]');
@@ -212,7 +238,7 @@ async function waitApi(pred, what) {
     allowed = /ERR_CONNECTION_REFUSED|Failed to fetch|ERR_EMPTY_RESPONSE|status of 503/;
     process.kill(Number(process.env.DASH_PID), 'SIGTERM');
     await page.waitForSelector('#banner[data-state=down]', {state: 'visible', timeout: WAIT});
-    await shot(page, '10-service-down');
+    await shot(page, '11-service-down');
 
     step = 'end';
     if (problems.length) fail('\n  ' + problems.join('\n  '));
