@@ -106,6 +106,24 @@ fi
 errs=$(grep '"level":"\(error\|fatal\)"' "$run/obsflowd.log" | grep -v 'database')
 [ -z "$errs" ] || { bad "obsflowd logged errors other than the missing database:"; head -3 <<<"$errs"; }
 
+# the migration Job's command is a real subcommand of build/obsflow, and every image tag in the
+# manifests and docker-compose.yml is the CMake project's version
+jobcmd=$(cd deploy/validate && node --input-type=module -e "
+  import fs from 'node:fs'; import { load } from 'js-yaml';
+  const j = load(fs.readFileSync(process.argv[1], 'utf8'));
+  const c = j.spec.template.spec.containers[0];
+  console.log([...(c.command || []), ...(c.args || [])].join(' '));" "$SRC/deploy/k8s/migrate-job.yaml" 2>&1)
+read -r -a jargv <<<"$jobcmd"
+if [ "${jargv[0]:-}" = /usr/local/bin/obsflow ] && out=$("$BIN/obsflow" "${jargv[@]:1}" --help 2>&1) &&
+  grep -q "^usage: obsflow ${jargv[1]:-} " <<<"$out"; then
+  echo "ok   the Job's command is a subcommand of build/obsflow: ${jargv[*]:1}"
+else
+  bad "the migration Job's command \"$jobcmd\" is not a subcommand of build/obsflow"
+fi
+version=$(sed -n 's/^project(obsflow VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+tags=$(grep -hoE 'image: *obsflow:[^ ]+' deploy/k8s/*.yaml docker-compose.yml | sed 's/.*obsflow://' | sort -u)
+[ -n "$version" ] && [ "$tags" = "$version" ] || bad "image tags ($(echo $tags)) are not the CMake project version $version"
+
 # ---- docker-compose.yml --------------------------------------------------------------------------
 docker-compose -f docker-compose.yml config -q || bad "docker-compose.yml is invalid"
 svcs=$(docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
