@@ -133,6 +133,7 @@ async function post(path) {
       if (!r.ok) throw new HttpError(r.status, body);
       return body;
     }
+    if (t) setToken('');  /* a refused token is not kept */
     const t2 = await askToken(t ? 'The service refused the token. Enter the API token again.'
       : 'This action needs the service\'s API token (OBSFLOW_API_TOKEN). It is kept in this tab only (sessionStorage).');
     if (!t2) throw new HttpError(401, {detail: 'the API token is needed for this action'});
@@ -371,11 +372,14 @@ function statsList(last, ms) {
   return h('ul', {class: 'stats', 'aria-label': 'Jobs by state'}, items);
 }
 
-function progressCell(p) {
+/** The step a job reports; the bar counts the steps done (the current one is not, until the
+ * job succeeds). */
+function progressCell(p, state) {
   if (!p) return h('span', {class: 'muted'}, '–');
   const label = `step ${p.index}/${p.nsteps}: ${p.step}`;
+  const done = state === 'succeeded' ? p.nsteps : Math.max(0, p.index - 1);
   return h('div', {}, h('div', {}, label, p.detail ? h('span', {class: 'muted'}, ' — ' + p.detail) : null),
-    bar([{n: p.index, cls: 'b-running', label: 'steps'}], p.nsteps, label));
+    bar([{n: done, cls: 'b-running', label: 'steps done'}], p.nsteps, `${done} of ${p.nsteps} steps done; ${label}`));
 }
 
 function runningTable(items) {
@@ -385,7 +389,7 @@ function runningTable(items) {
       h('th', {}, 'Progress'), h('th', {class: 'num'}, 'Running for'))),
     h('tbody', {}, items.map((j) => h('tr', {'data-job': j.id},
       h('td', {}, jobLink(j.id)), h('td', {}, j.kind), h('td', {class: 'hide-narrow'}, j.queue),
-      h('td', {}, progressCell(j.progress)), h('td', {class: 'num'}, fmtDur(since(j.started_at))))))));
+      h('td', {}, progressCell(j.progress, j.state)), h('td', {class: 'num'}, fmtDur(since(j.started_at))))))));
 }
 
 function failuresTable(items) {
@@ -509,7 +513,7 @@ function jobsTable(items) {
       h('th', {}, 'Progress / error'), h('th', {class: 'hide-narrow'}, 'Created'))),
     h('tbody', {}, items.map((j) => h('tr', {'data-job': j.id},
       h('td', {}, jobLink(j.id)), h('td', {}, stateBadge(j.state)), h('td', {}, j.kind), h('td', {class: 'hide-narrow'}, j.queue),
-      h('td', {class: 'msg'}, j.error ? [h('code', {class: 'err'}, j.error.code), ' ', j.error.message] : progressCell(j.progress)),
+      h('td', {class: 'msg'}, j.error ? [h('code', {class: 'err'}, j.error.code), ' ', j.error.message] : progressCell(j.progress, j.state)),
       h('td', {class: 'hide-narrow'}, fmtTime(j.created_at)))))));
 }
 
@@ -573,7 +577,7 @@ function summary(j) {
   if (j.collection) rows.push(['Collection', typeof j.collection === 'string' ? j.collection : (j.collection.name || JSON.stringify(j.collection))]);
   const dl = h('dl', {class: 'kv'});
   for (const [k, v] of rows) dl.append(h('dt', {}, k), h('dd', {}, v));
-  if (j.progress) dl.append(h('dt', {}, 'Progress'), h('dd', {}, progressCell(j.progress)));
+  if (j.progress) dl.append(h('dt', {}, 'Progress'), h('dd', {}, progressCell(j.progress, j.state)));
   return dl;
 }
 

@@ -176,6 +176,7 @@ async function waitApi(pred, what) {
     await p2.fill('#token-input', 'not-the-token');
     await p2.click('#token-ok');
     await p2.waitForSelector('#token-dialog[open] >> text=refused', {timeout: WAIT});
+    if (await p2.evaluate(() => sessionStorage.getItem('obsflow.token')) !== null) fail('a refused token was kept');
     await shot(p2, '06-cancel-token-prompt');
 
     step = 'cancel with the token';
