@@ -12,7 +12,7 @@ BIN=${OBSFLOW_BIN_DIR:-$SRC/build}
 COUNT=${BENCH_REG_COUNT:-100000}
 THREADS=${BENCH_REG_THREADS:-2}
 [ -x "$BIN/bench_registry" ] || { echo "bench_registry: $BIN/bench_registry is not built" >&2; exit 1; }
-DIR=$(mktemp -d /tmp/obsg.XXXXXX)
+DIR=$(mktemp -d -t obsg.XXXXXX)
 chmod 755 "$DIR"
 cleanup() {
   "$SRC/tools/pg_down.sh" "$DIR/pg" >/dev/null 2>&1 || true
