@@ -122,6 +122,15 @@ NODISCARD enum err bp_configure_polarization(struct bp *b, int i, struct err_inf
 NODISCARD enum err bp_configure_observable(struct bp *b, int i, struct err_info *ei);
 NODISCARD enum err bp_configure_custom(struct bp *b, int i, struct err_info *ei);
 
+/**
+ * Values of let variables computed while one document is built, so a variable several rules use
+ * is computed once per HDU and artifact (keyed by rule, HDU and artifact URI: use one cache per
+ * set of input files). Not thread-safe; at most 4096 values are kept (then they are recomputed).
+ */
+struct bp_varcache;
+NODISCARD enum err bp_varcache_new(struct bp_varcache **out);
+void bp_varcache_free(struct bp_varcache *c); /* NULL is a no-op */
+
 /** Raw keyword values for evaluation: the string form of @p key, or NULL when absent. */
 struct bp_keys {
     const void *ctx;                                    /* passed back */
@@ -132,6 +141,7 @@ struct bp_keys {
                                                 "file_id", "file_name", "artifact_uri" */
     int hdu;                 /* the HDU being mapped (rule scoping of let variables) */
     const char *uri;         /* the artifact being mapped, or NULL */
+    struct bp_varcache *vars; /* NULL: variables are computed at each use */
 };
 
 /** Explanation of one evaluation: the rules that yielded no value (BP_EXPLAIN_MAX kept). */

@@ -893,6 +893,78 @@ static int cmp_vals(struct es *s, const struct val *a, const struct val *b, bool
     return (c > 0) - (c < 0);
 }
 
+#define VARCACHE_MAX 4096
+
+struct vc_ent {
+    const struct bp_rule *r;
+    int hdu;
+    char *uri;      /* NULL for no artifact */
+    enum vt t;
+    double n;
+    char *s;        /* V_STR */
+};
+
+struct bp_varcache {
+    struct vc_ent *e;
+    size_t n, cap;
+};
+
+enum err bp_varcache_new(struct bp_varcache **out)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? ERR_OK : ERR_NOMEM;
+}
+
+void bp_varcache_free(struct bp_varcache *c)
+{
+    if (!c) {
+        return;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->e[i].uri);
+        free(c->e[i].s);
+    }
+    free(c->e);
+    free(c);
+}
+
+static const struct vc_ent *vc_find(const struct bp_varcache *c, const struct bp_rule *r, int hdu,
+                                    const char *uri)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct vc_ent *v = &c->e[i];
+        if (v->r == r && v->hdu == hdu &&
+            ((!v->uri && !uri) || (v->uri && uri && strcmp(v->uri, uri) == 0))) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* remember a value; out of memory or a full cache only means it is computed again */
+static void vc_put(struct bp_varcache *c, const struct bp_rule *r, int hdu, const char *uri,
+                   const struct val *v)
+{
+    if (c->n >= VARCACHE_MAX) {
+        return;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        struct vc_ent *e = realloc(c->e, cap * sizeof *e);
+        if (!e) {
+            return;
+        }
+        c->e = e;
+        c->cap = cap;
+    }
+    struct vc_ent x = {r, hdu, uri ? str_dup(uri) : NULL, v->t, v->n, NULL};
+    if ((uri && !x.uri) || (v->t == V_STR && !(x.s = str_dup(v->s)))) {
+        free(x.uri);
+        return;
+    }
+    c->e[c->n++] = x;
+}
+
 static void explain_none(struct es *s, const struct bp_rule *r)
 {
     if (!s->ex) {
@@ -921,6 +993,17 @@ static enum err ev_var(struct es *s, const struct node *n, struct val *out)
         out->t = V_NONE; /* a variable defined only for other HDUs or artifacts */
         return ERR_OK;
     }
+    struct bp_varcache *vc = s->k->vars;
+    const struct vc_ent *hit = vc ? vc_find(vc, vr, s->k->hdu, s->k->uri) : NULL;
+    if (hit) {
+        out->t = hit->t;
+        out->n = hit->n;
+        out->s = hit->s;
+        if (hit->t == V_NONE) {
+            explain_none(s, vr);
+        }
+        return ERR_OK;
+    }
     if (s->depth >= BP_EXPR_DEPTH) {
         return fail(s, ERR_INVALID, "variable \"%s\": let variables nested more than %d deep "
                     "(a variable that uses itself?)", n->str, BP_EXPR_DEPTH);
@@ -932,6 +1015,9 @@ static enum err ev_var(struct es *s, const struct node *n, struct val *out)
     enum err e = ev(s, vr->expr->root, out);
     s->r = r0;
     s->x = x0;
+    if (e == ERR_OK && vc) {
+        vc_put(vc, vr, s->k->hdu, s->k->uri, out);
+    }
     if (e == ERR_OK && out->t == V_NONE) {
         explain_none(s, vr);
     }

@@ -57,6 +57,7 @@ struct f2c_ctx {
     const char *obs_id;          /* the observation's identities once known, else NULL */
     const char *product_id;
     struct f2c_memo *memo;       /* Header expression values */
+    struct bp_varcache *vars;    /* let variable values of this build */
     const struct f2c_opts *opts; /* explain hook */
 };
 

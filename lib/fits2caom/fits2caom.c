@@ -142,7 +142,7 @@ static const char *get_name(const void *ctx, const char *what)
 void f2c__keys(const struct f2c_ctx *c, struct bp_keys *k)
 {
     *k = (struct bp_keys){.ctx = c, .get = f2c__get, .get_hdu = get_hdu, .name = get_name,
-                          .hdu = c->hdu, .uri = c->uri};
+                          .hdu = c->hdu, .uri = c->uri, .vars = c->vars};
 }
 
 enum err f2c__eval_rule(const struct f2c_ctx *c, const struct bp_rule *r, char *out, size_t cap,
@@ -710,6 +710,7 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
     enum err e = ERR_OK;
     bool seen[ARRAY_LEN(k_meta)];
     struct f2c_memo memo;
+    struct bp_varcache *vars = NULL;
     memset(&memo, 0, sizeof memo);
     memset(&st, 0, sizeof st);
     memset(seen, 0, sizeof seen);
@@ -726,9 +727,12 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
                               &names, ei)) != ERR_OK) {
         return e;
     }
+    if (bp_varcache_new(&vars) != ERR_OK) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
     struct f2c_ctx c0 = {.file = name0, .hdu = 0, .h = fhdr_file_hdu(in[0].headers, 0),
                          .bp = bp, .overrides = overrides, .uri = NULL, .hf = in[0].headers,
-                         .sn = &names, .memo = &memo, .opts = opts};
+                         .sn = &names, .memo = &memo, .vars = vars, .opts = opts};
     if ((e = identity(&c0, "Observation.observationID", opts->observation_id, names.obs_id, obs_id,
                       sizeof obs_id, ei)) != ERR_OK ||
         (e = identity(&c0, "Plane.productID", opts->product_id, names.product_id, prod_id,
@@ -762,7 +766,7 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
         struct f2c_ctx c = {.file = fname, .hdu = 0, .h = fhdr_file_hdu(hf, 0), .bp = bp,
                             .overrides = overrides, .uri = uri, .hf = hf, .sn = &fn,
                             .obs_id = obs_id, .product_id = prod_id, .memo = &memo,
-                            .opts = opts};
+                            .vars = vars, .opts = opts};
         a = caom_artifact_new(uri, NULL, CAOM_RELEASE_DATA);
         if (!a) {
             e = err_set(ei, ERR_NOMEM, "out of memory");
@@ -875,6 +879,7 @@ out:
         free(memo.e[i].val);
     }
     free(memo.e);
+    bp_varcache_free(vars);
     stage_clear(&st);
     caom_chunk_free(ch);
     caom_part_free(part);

@@ -434,6 +434,60 @@ static void test_let_variables(void **state)
     }
 }
 
+static int g_reads; /* keyword reads through get_counting */
+
+static const char *get_counting(const void *ctx, const char *key)
+{
+    g_reads++;
+    return get0(ctx, key);
+}
+
+static void test_variable_cache(void **state)
+{
+    (void)state;
+    struct bp *b = NULL;
+    struct bp_varcache *vc = NULL;
+    struct err_info ei = {0};
+    char out[BP_VALUE_MAX];
+    bool found = false;
+    const char *t = "let w = WLEN * 2\nlet gone = NOPE\n"
+                    "Observation.type := w + 1\nPlane.calibrationLevel := w / 1000\n"
+                    "Observation.target.name := first(gone, 'x')\n";
+    assert_int_equal(bp_new(&b, NULL), ERR_OK);
+    assert_int_equal(bp_load_text(b, "vc.bp", t, strlen(t), &ei), ERR_OK);
+    assert_int_equal(bp_varcache_new(&vc), ERR_OK);
+    struct bp_keys k = k_keys;
+    k.get = get_counting;
+    k.vars = vc;
+    g_reads = 0;
+    assert_int_equal(bp_eval(bp_get(b, "Observation.type", 0), &k, out, sizeof out, &found, &ei),
+                     ERR_OK);
+    assert_string_equal(out, "10001");
+    assert_int_equal(g_reads, 1);
+    assert_int_equal(bp_eval(bp_get(b, "Plane.calibrationLevel", 0), &k, out, sizeof out, &found,
+                             &ei), ERR_OK);
+    assert_string_equal(out, "10");
+    assert_int_equal(g_reads, 1); /* w came from the cache */
+    /* another HDU computes it again */
+    k.hdu = 1;
+    assert_int_equal(bp_eval(bp_get(b, "Observation.type", 1), &k, out, sizeof out, &found, &ei),
+                     ERR_OK);
+    assert_int_equal(g_reads, 2);
+    k.hdu = 0;
+    /* a cached no value is still explained */
+    struct bp_explain ex = {.n = 0};
+    for (int i = 0; i < 2; i++) {
+        ex.n = 0;
+        assert_int_equal(bp_eval_explain(bp_get(b, "Observation.target.name", 0), &k, out,
+                                         sizeof out, &found, &ex, &ei), ERR_OK);
+        assert_string_equal(out, "x");
+        assert_int_equal(ex.n, 1);
+        assert_string_equal(ex.none[0]->key, "let:gone");
+    }
+    bp_varcache_free(vc);
+    bp_free(b);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -522,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_line_rule),
         cmocka_unit_test(test_let_variables),
         cmocka_unit_test(test_lookup_tables),
+        cmocka_unit_test(test_variable_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
