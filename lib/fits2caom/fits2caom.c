@@ -91,7 +91,8 @@ const char *f2c__get(const void *ctx, const char *key)
         if (r && r->kind == BP_UNSET) {
             return NULL;
         }
-        if (r && r->kind == BP_EXPR) {
+        if (r && (r->kind == BP_EXPR || r->kind == BP_FUNC || r->kind == BP_LOOKUP)) {
+            /* computed keywords; a function or lookup here used to be dropped silently */
             bool raw = false;
             const char *v = memo_value(c, r, &raw);
             if (!raw) {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # cli_explain.sh - obsflow caom with blueprint expressions end to end: a rule whose input is
 # missing writes no element (add(WLEN, scale(BANDPASS, -0.5)) used to write 0.0) and --explain
-# lists it with its file and line; a computed Header keyword feeds the default rules; an error
+# lists it with its file and line; a computed Header keyword (:= or an old-form function, which
+# used to be dropped silently) feeds the other rules; an error
 # in a Header expression names the blueprint file, line and rule.
 set -u
 BIN="$OBSFLOW_BIN_DIR/obsflow"
@@ -14,6 +15,8 @@ cat > "$T/x.bp" <<'BP'
 Observation.environment.ambientTemp = add(WLEN, scale(BANDPASS, -0.5))
 Observation.environment.seeing := (WAVELENG - BANDPASS / 2) * 1e-3
 Header.OBJECT := upper(OBJECT)
+Header.OBSERVER = concat(PINAME, ' (PI)')
+Observation.telescope.keywords = ['OBSERVER']
 let missing = NOPE * 2
 Observation.environment.tau := missing
 BP
@@ -25,15 +28,17 @@ r = ET.parse(sys.argv[1]).getroot()
 env = r.find('{*}environment')
 ok = (env is not None and env.find('{*}ambientTemp') is None and env.find('{*}tau') is None
       and float(env.find('{*}seeing').text) == 3.95
-      and r.find('{*}target/{*}name').text == 'DARK')
+      and r.find('{*}target/{*}name').text == 'DARK'
+      and sorted(k.text for k in r.findall('{*}telescope/{*}keywords/{*}keyword'))
+          == ['(PI)', 'Balam'])
 print('ok   no value is no element, Header expressions' if ok else 'FAIL document')
 sys.exit(0 if ok else 1)
 PY
 for want in \
   'HDU 0: Observation.environment.ambientTemp: no value   [blueprint "x.bp" line 2: := add(WLEN, scale(BANDPASS, -0.5))]' \
   'HDU 0: Observation.environment.seeing = 3.9500000000000002   [blueprint "x.bp" line 3: := (WAVELENG - BANDPASS / 2) * 1e-3]' \
-  'HDU 0: let missing: no value   [blueprint "x.bp" line 5: = NOPE * 2]' \
-  'HDU 0: Observation.environment.tau: no value   [blueprint "x.bp" line 6: := missing]' \
+  'HDU 0: let missing: no value   [blueprint "x.bp" line 7: = NOPE * 2]' \
+  'HDU 0: Observation.environment.tau: no value   [blueprint "x.bp" line 8: := missing]' \
   'HDU 0: Header.OBJECT = DARK   [blueprint "x.bp" line 4: := upper(OBJECT)]'; do
   if grep -qF -- "$want" "$T/err"; then echo "ok   explain: $want"; else echo "FAIL explain: $want"; fail=1; fi
 done
