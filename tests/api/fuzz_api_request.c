@@ -1,6 +1,7 @@
 /* fuzz_api_request.c - libFuzzer target over what obsflowd parses from a request before any
- * database work: the body (caps, JSON, job validation), the path (route matcher) and a query
- * value as cursor/limit text. Any input must give a status, never a crash.
+ * database work: the body (caps, JSON, job validation), the path (route matcher), a query
+ * value as cursor/limit text, and the dashboard's If-None-Match list and file name. Any input
+ * must give a status, never a crash.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "handlers.h"
 #include "problem.h"
@@ -53,6 +54,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     (void)queue_rfc3339_parse(text, NULL);
+
+    /* the same text as the dashboard's If-None-Match header, then as a file name */
+    struct app app;
+    memset(&app, 0, sizeof app);
+    struct req req;
+    memset(&req, 0, sizeof req);
+    req.if_none_match = text;
+    resp_init(&resp);
+    if (h_dashboard(&app, &req, &resp, &ei) != ERR_OK ||
+        (resp.status != 200 && resp.status != 304)) {
+        abort();
+    }
+    resp_free(&resp);
+    req.if_none_match = NULL;
+    req.params[0] = text;
+    req.nparams = 1;
+    resp_init(&resp);
+    e = h_dashboard_file(&app, &req, &resp, &ei);
+    if (e != ERR_OK && e != ERR_NOT_FOUND) {
+        abort();
+    }
+    resp_free(&resp);
     free(text);
     return 0;
 }
