@@ -28,6 +28,7 @@ import glob
 import gzip
 import http.server
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -88,6 +89,11 @@ def params_of(args, bpdir, tag):
                 name = "%s.%d.blueprint" % (tag, len(p["blueprints"]))
                 shutil.copyfile(v, os.path.join(bpdir, name))
                 p["blueprints"].append(name)
+                # the lookup tables it names ("table NAME = 'file.csv'") go beside it
+                with open(v) as f:
+                    for m in re.finditer(r"^table\s+\w+\s*=\s*'([^']+)'", f.read(), re.M):
+                        shutil.copyfile(os.path.join(os.path.dirname(v), m.group(1)),
+                                        os.path.join(bpdir, m.group(1)))
             else:
                 p[a[2:].replace("-", "_")] = v
         elif a == "--compute":
