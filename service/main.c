@@ -558,6 +558,7 @@ int main(int argc, char **argv)
         LOG_ERROR("main", "%s", ei.msg);
         goto out;
     }
+    d.ingest.reg = d.reg; /* registry_run of ingest and dataset jobs */
     if (d.cfg.workers > 0) {
         static struct workers_queue_limit ql[CONFIG_QUEUES_MAX];
         _Static_assert(CONFIG_QUEUES_MAX <= WORKERS_QUEUES_MAX, "OBSFLOW_QUEUES holds too many");

@@ -2,6 +2,8 @@
 #include "job_dataset.h"
 
 #include "core/log.h"
+#include "core/str.h"
+#include "job_registry.h"
 #include "fits2caom/fits2caom.h"
 
 #include <ctype.h>
@@ -15,6 +17,11 @@ struct caom_run;
 struct dataset_hooks_ud {
     struct workers_job *job;
     struct caom_run *cr;
+    /* the registry step (the profile names registry_run): the FITS files read in the products
+     * hook, registered once published */
+    bool reg;
+    struct jreg_file *files;
+    size_t nfiles;
 };
 
 static bool job_cancelled(void *ud)
@@ -31,7 +38,8 @@ static void job_step(void *ud, const char *step, int index, int nsteps, const ch
               detail && *detail ? ": " : "", detail ? detail : "");
     /* the job's progress (and a step event); the CAOM push follows when there is a collection */
     const struct dataset_hooks_ud *hu = ud;
-    workers_job_progress(hu->job, step, index, nsteps + (caom_named(hu->cr) ? 1 : 0), detail);
+    workers_job_progress(hu->job, step, index,
+                         nsteps + (caom_named(hu->cr) ? 1 : 0) + (hu->reg ? 1 : 0), detail);
 }
 
 static void job_log(void *ud, bool alert, const char *line)
@@ -145,7 +153,8 @@ out:
 /* After publication: push the observation built before it; its outcome goes into @p out. */
 static enum err caom_push(struct caom_run *cr, json_t *out, struct err_info *ei)
 {
-    workers_job_progress(cr->job, "caom", PIPELINE_NSTEPS + 1, PIPELINE_NSTEPS + 1,
+    bool reg = cr->req->profile && cr->req->profile->registry_run;
+    workers_job_progress(cr->job, "caom", PIPELINE_NSTEPS + 1, PIPELINE_NSTEPS + 1 + (reg ? 1 : 0),
                          cr->req->collection);
     const struct job_ingest_ctx *ic = cr->ctx->ingest;
     struct repo_target *target = NULL;
@@ -165,6 +174,91 @@ static enum err caom_push(struct caom_run *cr, json_t *out, struct err_info *ei)
         err_prefix(ei, "CAOM push: ");
     }
     repo_target_free(target);
+    return e;
+}
+
+static bool fits_product(const struct pipeline_product *p)
+{
+    return strcmp(p->type, "preview") != 0 && strcmp(p->type, "thumbnail") != 0 &&
+           strcmp(p->type, "env") != 0 && strcmp(p->type, "tarball") != 0;
+}
+
+/* products hook: the registry's view of the FITS files (headers read while they are local),
+ * then the CAOM observation when the job names a collection. */
+static enum err dataset_products(void *ud, const struct pipeline_product *files, size_t n,
+                                 struct err_info *ei)
+{
+    struct dataset_hooks_ud *hu = ud;
+    if (hu->reg) {
+        const struct profile *pr = hu->cr->req->profile;
+        free(hu->files);
+        hu->nfiles = 0;
+        hu->files = calloc(n ? n : 1, sizeof *hu->files);
+        if (!hu->files) {
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!fits_product(&files[i])) {
+                continue;
+            }
+            if (hu->nfiles >= JREG_FILES_MAX) {
+                return err_set(ei, ERR_TOO_LARGE, "more than %d FITS products to register",
+                               JREG_FILES_MAX);
+            }
+            struct jreg_file *f = &hu->files[hu->nfiles];
+            enum err e = jreg_file_read(files[i].uri + 5, pr->instrument, f, ei);
+            if (e != ERR_OK) {
+                return e;
+            }
+            f->size = files[i].size;
+            str_copy(f->md5, sizeof f->md5, files[i].md5);
+            f->input = files[i].input;
+            hu->nfiles++;
+        }
+    }
+    return hu->cr->req->collection ? caom_build(ud, files, n, ei) : ERR_OK;
+}
+
+/* After publication: the published URI of each registered file (a tarball's for s3:
+ * outputs), then one registry transaction; its summary goes into @p out as "registry". */
+static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipeline_result *res,
+                                 json_t *out, struct err_info *ei)
+{
+    const struct job_ingest_ctx *ic = hu->cr->ctx->ingest;
+    char run[PROFILE_RUN_MAX];
+    if (!ic || !ic->reg) {
+        return err_set(ei, ERR_INVALID, "this obsflowd has no dataset registry (registry_run)");
+    }
+    if (!profile_registry_run(hu->cr->req->profile, time(NULL), run, sizeof run)) {
+        return err_set(ei, ERR_INVALID, "the profile's registry_run makes no collection name");
+    }
+    const char *tarball = NULL;
+    for (size_t k = 0; k < res->n_products; k++) {
+        if (strcmp(res->products[k].type, "tarball") == 0) {
+            tarball = res->products[k].uri;
+        }
+    }
+    for (size_t i = 0; i < hu->nfiles; i++) {
+        struct jreg_file *f = &hu->files[i];
+        f->uri[0] = '\0';
+        for (size_t k = 0; k < res->n_products; k++) {
+            const char *u = res->products[k].uri;
+            const char *b = strrchr(u, '/');
+            if (strcmp(b ? b + 1 : u, f->base) == 0) {
+                str_copy(f->uri, sizeof f->uri, u);
+            }
+        }
+        if (!f->uri[0] && tarball) {
+            str_copy(f->uri, sizeof f->uri, tarball);
+        }
+    }
+    workers_job_progress(hu->job, "registry", PIPELINE_NSTEPS + 1 + (caom_named(hu->cr) ? 1 : 0),
+                         PIPELINE_NSTEPS + 1 + (caom_named(hu->cr) ? 1 : 0), run);
+    json_t *summary = NULL;
+    enum err e = jreg_register(ic->reg, hu->job, run, hu->files, hu->nfiles, &summary, ei);
+    if (e == ERR_OK && json_object_set_new(out, "registry", summary) != 0) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+    }
     return e;
 }
 
@@ -190,6 +284,9 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
     struct pipeline_request *req = calloc(1, sizeof *req);
     struct pipeline_result res;
     struct caom_run cr = {.job = job, .ctx = ctx};
+    /* the products hook needs the CAOM state and the registry's; the others the job: all
+     * ride on ud */
+    struct dataset_hooks_ud hu = {.job = job, .cr = &cr};
     enum err e;
     if (!req) {
         return err_set(ei, ERR_NOMEM, "out of memory");
@@ -231,21 +328,33 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
         .cancelled = job_cancelled,
         .step = job_step,
         .log = job_log,
-        .products = req->collection ? caom_build : NULL,
+        .products = req->collection || (req->profile && req->profile->registry_run)
+                        ? dataset_products
+                        : NULL,
         .ud = job,
     };
-    /* the products hook needs the CAOM state; the others the job: both ride on ud */
-    struct dataset_hooks_ud hu = {.job = job, .cr = &cr};
+    hu.reg = req->profile && req->profile->registry_run;
     hooks.ud = &hu;
     int code = pipeline_run(&cfg, req, &hooks, &res);
     if (code == PIPELINE_SUCCESS) {
         json_t *r = pipeline_result_json(&res);
-        pipeline_result_free(&res);
         if (!r) {
+            pipeline_result_free(&res);
             e = err_set(ei, ERR_NOMEM, "out of memory");
             goto out;
         }
         e = cr.obs ? caom_push(&cr, r, ei) : ERR_OK;
+        /* the registry step is part of the job: the job succeeds only once its datasets are
+         * registered; a refused registration fails it, an unreachable database retries it */
+        if (e == ERR_OK && hu.reg) {
+            e = dataset_register(&hu, &res, r, ei);
+            if (e != ERR_OK) {
+                workers_job_set_error_code(job, jreg_error_code(e));
+                /* refused (conflict, bad data ID): fails at once; else retried */
+                ei->code = e = jreg_permanent(e) ? ERR_INVALID : ERR_UNAVAILABLE;
+            }
+        }
+        pipeline_result_free(&res);
         if (e != ERR_OK) {
             json_decref(r);
             goto out;
@@ -276,6 +385,7 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
                 code, res.reason);
 out:
     caom_observation_free(cr.obs);
+    free(hu.files);
     free(req);
     return e;
 }

@@ -4,6 +4,7 @@
 #define OBSFLOW_WORKERS_JOB_INGEST_H
 
 #include "ingest/ingest.h"
+#include "registry/registry.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 #include "workers.h"
@@ -16,6 +17,9 @@ struct job_ingest_ctx {
     const char *blueprint_dir;             /* <OBSFLOW_CONFIG_DIR>/blueprints */
     const char *work_dir;                  /* OBSFLOW_WORK_DIR: scratch of remote inputs */
     const struct profile_set *profiles;    /* what params.profile may name (or NULL) */
+    /* the dataset registry where a profile's registry_run sends ingest and dataset jobs'
+     * datasets (borrowed; NULL = a job whose profile names registry_run fails) */
+    struct reg *reg;
 };
 
 /**

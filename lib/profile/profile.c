@@ -114,6 +114,7 @@ static enum err one_key(const struct src *s, const char *k, const json_t *v, con
         {"missing_reference", offsetof(struct profile, missing_reference)},
         {"reference_catalog", offsetof(struct profile, reference_catalog)},
         {"expectations", offsetof(struct profile, expectations)},
+        {"registry_run", offsetof(struct profile, registry_run)},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(k, strs[i].key) == 0) {
@@ -126,6 +127,14 @@ static enum err one_key(const struct src *s, const char *k, const json_t *v, con
                 return config_file_ok(s, k, bp_dir,
                                       k[0] == 'r' ? "references" : "expectations",
                                       json_string_value(v), ei);
+            }
+            if (strcmp(k, "registry_run") == 0) {
+                char run[PROFILE_RUN_MAX];
+                if (!profile_registry_run(p, 0, run, sizeof run)) {
+                    FAIL(s, k,
+                         "registry_run must make a collection name: 1 to 128 of "
+                         "[A-Za-z0-9._/-], {date} the only field");
+                }
             }
             return ERR_OK;
         }
@@ -401,7 +410,8 @@ json_t *profile_set_json(const struct profile_set *s)
                  set_str(o, "dataset_rule", p->dataset_rule) | set_str(o, "output", p->output) |
                  set_str(o, "missing_reference", p->missing_reference) |
                  set_str(o, "reference_catalog", p->reference_catalog) |
-                 set_str(o, "expectations", p->expectations);
+                 set_str(o, "expectations", p->expectations) |
+                 set_str(o, "registry_run", p->registry_run);
         if (p->has_previews) {
             rc |= json_object_set_new(o, "previews", json_boolean(p->previews));
         }
@@ -414,4 +424,42 @@ json_t *profile_set_json(const struct profile_set *s)
         }
     }
     return root;
+}
+
+bool profile_registry_run(const struct profile *p, time_t now, char *out, size_t cap)
+{
+    const char *t = p ? p->registry_run : NULL;
+    struct tm tm;
+    char day[16];
+    size_t n = 0;
+    if (!t || cap == 0 || !gmtime_r(&now, &tm) ||
+        strftime(day, sizeof day, "%Y-%m-%d", &tm) == 0) {
+        return false;
+    }
+    while (*t) {
+        const char *piece = t;
+        size_t len = 1;
+        if (*t == '{') {
+            if (strncmp(t, "{date}", 6) != 0) {
+                return false;
+            }
+            piece = day;
+            len = strlen(day);
+            t += 6;
+        } else {
+            bool ok = (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') ||
+                      (*t >= '0' && *t <= '9') || strchr("._/-", *t) != NULL;
+            if (!ok) {
+                return false;
+            }
+            t++;
+        }
+        if (n + len >= cap || n + len > 128) {
+            return false;
+        }
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return n > 0;
 }

@@ -10,7 +10,8 @@
  * name must match), output (an output URI template holding {dataset}: the job's output when
  * it gives none), missing_reference (fail | skip), reference_catalog and expectations (file
  * names under <config>/references/ and <config>/expectations/, <config> being the blueprint
- * directory's parent; they must exist) and previews (true | false).
+ * directory's parent; they must exist) and previews (true | false); any profile may name
+ * registry_run (a registry RUN collection, {date} = the UTC day: "HST/runs/{date}").
  * Required: name, collection. Unknown keys, wrong types, a missing blueprint file, a bad regex
  * and duplicate names are refused with "file:line: what is wrong" (the line of the key; line 1
  * for a missing key). A loaded set is read-only and may be shared between threads.
@@ -24,10 +25,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #define PROFILE_FILES_MAX      256 /* most profile files in a directory */
 #define PROFILE_BLUEPRINTS_MAX 64  /* blueprints of one profile */
 #define PROFILE_NAME_MAX       64  /* bytes of a profile name ([A-Za-z0-9._-]) */
+#define PROFILE_RUN_MAX        129 /* bytes of an expanded registry_run, with its NUL */
 
 struct profile {
     const char *name;       /* required */
@@ -44,6 +47,10 @@ struct profile {
     const char *missing_reference;
     const char *reference_catalog; /* a file of <config>/references/ (NULL: <instrument>.yaml) */
     const char *expectations;      /* a file of <config>/expectations/ (NULL: by instrument) */
+    /* a RUN collection of the dataset registry ("HST/runs/{date}", {date} the UTC day the job
+     * finishes) where dataset and ingest jobs register their inputs and products with
+     * provenance (docs/registry.md); NULL: not set (nothing is registered) */
+    const char *registry_run;
     bool has_previews;
     bool previews;                 /* false: no previews for the profile's datasets */
     size_t nbp;
@@ -78,6 +85,11 @@ size_t profile_set_count(const struct profile_set *s);
 const struct profile *profile_set_at(const struct profile_set *s, size_t i);
 /** The profile called @p name, or NULL; @p s may be NULL. */
 const struct profile *profile_set_find(const struct profile_set *s, const char *name);
+/** The profile's registry_run with {date} replaced by the UTC day of @p now, into @p out
+ * (@p cap bytes, PROFILE_RUN_MAX is enough). @return false when the profile (NULL allowed)
+ * has none or it does not make a collection name (1..128 of [A-Za-z0-9._/-]). */
+bool profile_registry_run(const struct profile *p, time_t now, char *out, size_t cap);
+
 /** {"profiles":[{name, collection, ...}, ...]} (new reference; NULL when out of memory). */
 json_t *profile_set_json(const struct profile_set *s);
 

@@ -345,14 +345,9 @@ static const char *jstr(const json_t *o, const char *k)
 
 /* ---- dimension records -------------------------------------------------------------------- */
 
-struct dims_txn {
-    const char *inst, *det, *exp; /* JSON arrays, sorted by key */
-    json_t *out;
-};
-
-static enum err dims_body(struct db_conn *c, void *arg, struct err_info *ei)
+enum err reg__dims_body(struct db_conn *c, void *arg, struct err_info *ei)
 {
-    struct dims_txn *a = arg;
+    struct reg__dims_txn *a = arg;
     static const char *const sql[] = {
         "INSERT INTO reg_instrument (name, class_name)"
         " SELECT x->>'name', x->>'class_name' FROM jsonb_array_elements($1::jsonb) x"
@@ -489,9 +484,8 @@ dims_list(const json_t *doc, const char *key, size_t *total, char **out, struct 
     return e;
 }
 
-enum err reg_dimensions_put(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei)
+enum err reg__dims_prepare(const json_t *doc, char *lists[3], struct err_info *ei)
 {
-    char *lists[3] = {NULL, NULL, NULL};
     static const char *const keys[] = {"instruments", "detectors", "exposures"};
     size_t total = 0;
     enum err e = json_is_object(doc) ? ERR_OK
@@ -500,9 +494,16 @@ enum err reg_dimensions_put(struct reg *r, const json_t *doc, json_t **out, stru
     for (int i = 0; i < 3 && e == ERR_OK; i++) {
         e = dims_list(doc, keys[i], &total, &lists[i], ei);
     }
-    struct dims_txn a = {lists[0], lists[1], lists[2], NULL};
+    return e;
+}
+
+enum err reg_dimensions_put(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei)
+{
+    char *lists[3] = {NULL, NULL, NULL};
+    enum err e = reg__dims_prepare(doc, lists, ei);
+    struct reg__dims_txn a = {lists[0], lists[1], lists[2], NULL};
     if (e == ERR_OK) {
-        e = reg__txn(r, dims_body, &a, ei);
+        e = reg__txn(r, reg__dims_body, &a, ei);
     }
     if (e == ERR_OK) {
         *out = a.out;

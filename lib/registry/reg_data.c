@@ -365,6 +365,96 @@ enum err reg_datasets_register(struct reg *r, const json_t *doc, json_t **out, s
     return e;
 }
 
+/* ---- a job's registration: dimension records and several batches in one transaction ------ */
+
+#define REG_JOB_BATCHES_MAX 64 /* registrations (one dataset type each) of one reg_register_job */
+
+struct regjob_txn {
+    struct reg__dims_txn dims;
+    struct regi_txn *b;
+    size_t n;
+};
+
+static enum err regjob_body(struct db_conn *c, void *arg, struct err_info *ei)
+{
+    struct regjob_txn *a = arg;
+    enum err e = reg__dims_body(c, &a->dims, ei);
+    for (size_t i = 0; i < a->n && e == ERR_OK; i++) {
+        e = regi_body(c, &a->b[i], ei);
+        if (e != ERR_OK) {
+            err_prefix(ei, "registrations[%zu]: ", i);
+        }
+    }
+    return e;
+}
+
+enum err reg_register_job(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei)
+{
+    const json_t *regs = json_object_get(doc, "registrations");
+    const json_t *dims = json_object_get(doc, "dimensions");
+    char *lists[3] = {NULL, NULL, NULL};
+    struct regjob_txn a = {0};
+    json_t *o = NULL;
+    enum err e = ERR_OK;
+    if (!json_is_object(doc)) {
+        return err_set_field(ei, ERR_INVALID, "body", "a registration is a JSON object");
+    }
+    if (!json_is_array(regs) || json_array_size(regs) == 0 ||
+        json_array_size(regs) > REG_JOB_BATCHES_MAX) {
+        return err_set_field(ei, ERR_INVALID, "registrations",
+                             "registrations is an array of 1 to %d registrations",
+                             REG_JOB_BATCHES_MAX);
+    }
+    json_t *empty = dims ? NULL : json_object();
+    e = reg__dims_prepare(dims ? dims : empty, lists, ei);
+    json_decref(empty);
+    a.dims = (struct reg__dims_txn){lists[0], lists[1], lists[2], NULL};
+    a.b = e == ERR_OK ? calloc(json_array_size(regs), sizeof *a.b) : NULL;
+    if (e == ERR_OK && !a.b) {
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < json_array_size(regs) && e == ERR_OK; i++) {
+        const json_t *x = json_array_get(regs, i);
+        e = json_is_object(x) ? regi_prepare(r, x, &a.b[i], ei)
+                              : err_set_field(ei, ERR_INVALID, "registrations",
+                                              "a registration is a JSON object");
+        a.n = i + 1;
+        if (e == ERR_NOT_FOUND) {
+            e = ei->code = ERR_INVALID;
+        }
+        if (e != ERR_OK) {
+            err_prefix(ei, "registrations[%zu]: ", i);
+        }
+    }
+    if (e == ERR_OK) {
+        e = reg__txn(r, regjob_body, &a, ei);
+    }
+    if (e == ERR_OK) {
+        json_t *items = json_array();
+        o = json_pack("{s:O*,s:o*}", "dimensions", a.dims.out, "registrations", items);
+        for (size_t i = 0; o && items && i < a.n; i++) {
+            if (json_array_append_new(items, json_pack("{s:s,s:s,s:O}", "run", a.b[i].run,
+                                                       "dataset_type", a.b[i].type_name, "ids",
+                                                       a.b[i].ids)) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
+        }
+        e = o ? ERR_OK : err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    *out = e == ERR_OK ? o : NULL;
+    for (size_t i = 0; i < a.n; i++) {
+        json_decref(a.b[i].ids);
+        free(a.b[i].batch);
+    }
+    free(a.b);
+    json_decref(a.dims.out);
+    for (int i = 0; i < 3; i++) {
+        free(lists[i]);
+    }
+    return e;
+}
+
 /* ---- one dataset -------------------------------------------------------------------------- */
 
 enum err reg_dataset_get(struct reg *r, const char *id, json_t **out, struct err_info *ei)

@@ -75,6 +75,16 @@ reg__collections_exist(struct db_conn *c, const char *arr, const char *field, st
  * non-chained collection reached, r its position in the path (int[]; compare to order). */
 extern const char reg__flat_cte[];
 
+/** Dimension records checked and sorted by key (reg_dimensions_put's request): three JSON
+ * arrays (instruments, detectors, exposures; each NULL or text to free). */
+NODISCARD enum err reg__dims_prepare(const json_t *doc, char *lists[3], struct err_info *ei);
+struct reg__dims_txn {
+    const char *inst, *det, *exp; /* JSON arrays, sorted by key */
+    json_t *out;                  /* rows inserted per list (set by the body) */
+};
+/** Insert the records of a reg__dims_txn that are not there yet (a db_txn_fn). */
+NODISCARD enum err reg__dims_body(struct db_conn *c, void *arg, struct err_info *ei);
+
 /** Run @p fn in a transaction (db_txn_run on the registry's pool). */
 NODISCARD enum err reg__txn(struct reg *r, db_txn_fn fn, void *arg, struct err_info *ei);
 

@@ -198,6 +198,20 @@ NODISCARD enum err
 reg_datasets_register(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei);
 
 /**
+ * What one pipeline job registers, in ONE transaction (all or nothing): dimension records
+ * (reg_dimensions_put's document, inserted when missing) and up to 64 registrations
+ * (reg_datasets_register's documents, one dataset type each, in order: a dataset's
+ * provenance inputs may be datasets of an earlier registration of the same call, given
+ * with their "id"). The dataset types must exist (reg_dataset_type_put).
+ * {"dimensions"?:{...},"registrations":[{"run","dataset_type","datasets":[...]}]}.
+ * @param[out] out {"dimensions":{...},"registrations":[{"run","dataset_type","ids"}]}.
+ * @return as reg_datasets_register, messages prefixed "registrations[i]: "; ERR_UNAVAILABLE
+ *         when the database is unreachable (worth retrying).
+ */
+NODISCARD enum err
+reg_register_job(struct reg *r, const json_t *doc, json_t **out, struct err_info *ei);
+
+/**
  * Add datasets to a TAGGED collection (created when missing), or take them out with
  * "disassociate": {"collection","datasets":[uuid],"disassociate"?:bool}. A TAGGED collection
  * holds one dataset per type and data ID. @param[out] out {"collection","associated":n} or
