@@ -271,8 +271,8 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
         json_decref(t);
     }
     if (e == ERR_OK) {
-        doc = json_pack("{s:{s:O,s:O},s:O}", "dimensions", "instruments", insts, "exposures",
-                        exps, "registrations", regs);
+        doc = json_pack("{s:s,s:{s:O,s:O},s:O}", "job_id", workers_job_id(job), "dimensions",
+                        "instruments", insts, "exposures", exps, "registrations", regs);
         e = doc ? reg_register_job(r, doc, &res, ei) : err_set(ei, ERR_NOMEM, "out of memory");
     }
     if (e == ERR_OK) {
@@ -280,8 +280,16 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
         for (size_t k = 0; k < json_array_size(regs); k++) {
             total += json_array_size(json_object_get(json_array_get(regs, k), "datasets"));
         }
-        *out = json_pack("{s:s,s:I,s:O}", "run", run, "datasets", (json_int_t)total, "ids",
-                         json_object_get(res, "registrations"));
+        if (json_is_true(json_object_get(res, "already"))) {
+            total = 0;
+            json_t *g = json_object_get(res, "registrations");
+            for (size_t k = 0; k < json_array_size(g); k++) {
+                total += json_array_size(json_object_get(json_array_get(g, k), "ids"));
+            }
+        }
+        *out = json_pack("{s:s,s:I,s:O,s:b}", "run", run, "datasets", (json_int_t)total, "ids",
+                         json_object_get(res, "registrations"), "already",
+                         json_is_true(json_object_get(res, "already")));
         e = *out ? ERR_OK : err_set(ei, ERR_NOMEM, "out of memory");
     }
     if (e != ERR_OK) {

@@ -373,11 +373,54 @@ struct regjob_txn {
     struct reg__dims_txn dims;
     struct regi_txn *b;
     size_t n;
+    const char *job_id; /* or NULL */
+    json_t *already;    /* [{"run","dataset_type","ids"}] when the job's datasets were there */
 };
+
+/* The datasets an earlier attempt of the job registered in the run, by type (NULL: none). */
+static enum err regjob_existing(struct db_conn *c, struct regjob_txn *a, struct err_info *ei)
+{
+    struct db_res *res = NULL;
+    const char *p[] = {a->job_id, a->b[0].run};
+    enum err e = db_exec(c, "reg_regjob_existing",
+                         "SELECT t.name, json_agg(d.id ORDER BY d.id)::text"
+                         " FROM reg_provenance p JOIN reg_dataset d ON d.id = p.dataset_id"
+                         " JOIN reg_collection rc ON rc.id = d.run_id"
+                         " JOIN reg_dataset_type t ON t.id = d.dataset_type_id"
+                         " WHERE p.job_id = $1 AND rc.name = $2 GROUP BY t.name ORDER BY t.name",
+                         2, p, &res, ei);
+    for (int i = 0; e == ERR_OK && i < db_res_rows(res); i++) {
+        json_t *ids = NULL;
+        e = reg__json_col(res, i, 1, &ids, ei);
+        if (e == ERR_OK && !a->already && !(a->already = json_array())) {
+            e = err_set(ei, ERR_NOMEM, "out of memory");
+        }
+        json_t *o = e == ERR_OK ? json_pack("{s:s,s:s,s:o}", "run", a->b[0].run, "dataset_type",
+                                            db_res_get(res, i, 0), "ids", ids)
+                                : NULL;
+        if (e == ERR_OK && (!o || json_array_append_new(a->already, o) != 0)) {
+            e = err_set(ei, ERR_NOMEM, "out of memory");
+        } else if (e != ERR_OK) {
+            json_decref(ids);
+        }
+    }
+    db_res_free(res);
+    return e;
+}
 
 static enum err regjob_body(struct db_conn *c, void *arg, struct err_info *ei)
 {
     struct regjob_txn *a = arg;
+    json_decref(a->already);
+    a->already = NULL;
+    if (a->job_id) {
+        /* an earlier attempt of this job committed its registration (it died before the job
+         * was marked done): the same job registers nothing twice */
+        enum err e = regjob_existing(c, a, ei);
+        if (e != ERR_OK || a->already) {
+            return e;
+        }
+    }
     enum err e = reg__dims_body(c, &a->dims, ei);
     for (size_t i = 0; i < a->n && e == ERR_OK; i++) {
         e = regi_body(c, &a->b[i], ei);
@@ -405,6 +448,12 @@ enum err reg_register_job(struct reg *r, const json_t *doc, json_t **out, struct
                              "registrations is an array of 1 to %d registrations",
                              REG_JOB_BATCHES_MAX);
     }
+    const json_t *jid = json_object_get(doc, "job_id");
+    if (jid && (!json_is_string(jid) || json_string_length(jid) == 0 ||
+                json_string_length(jid) > 128)) {
+        return err_set_field(ei, ERR_INVALID, "job_id", "job_id is a string of 1 to 128 bytes");
+    }
+    a.job_id = json_string_value(jid);
     json_t *empty = dims ? NULL : json_object();
     e = reg__dims_prepare(dims ? dims : empty, lists, ei);
     json_decref(empty);
@@ -429,7 +478,11 @@ enum err reg_register_job(struct reg *r, const json_t *doc, json_t **out, struct
     if (e == ERR_OK) {
         e = reg__txn(r, regjob_body, &a, ei);
     }
-    if (e == ERR_OK) {
+    if (e == ERR_OK && a.already) {
+        o = json_pack("{s:{},s:O,s:b}", "dimensions", "registrations", a.already, "already",
+                      1);
+        e = o ? ERR_OK : err_set(ei, ERR_NOMEM, "out of memory");
+    } else if (e == ERR_OK) {
         json_t *items = json_array();
         o = json_pack("{s:O*,s:o*}", "dimensions", a.dims.out, "registrations", items);
         for (size_t i = 0; o && items && i < a.n; i++) {
@@ -448,6 +501,7 @@ enum err reg_register_job(struct reg *r, const json_t *doc, json_t **out, struct
         free(a.b[i].batch);
     }
     free(a.b);
+    json_decref(a.already);
     json_decref(a.dims.out);
     for (int i = 0; i < 3; i++) {
         free(lists[i]);

@@ -203,8 +203,12 @@ reg_datasets_register(struct reg *r, const json_t *doc, json_t **out, struct err
  * (reg_datasets_register's documents, one dataset type each, in order: a dataset's
  * provenance inputs may be datasets of an earlier registration of the same call, given
  * with their "id"). The dataset types must exist (reg_dataset_type_put).
- * {"dimensions"?:{...},"registrations":[{"run","dataset_type","datasets":[...]}]}.
- * @param[out] out {"dimensions":{...},"registrations":[{"run","dataset_type","ids"}]}.
+ * {"job_id"?,"dimensions"?:{...},"registrations":[{"run","dataset_type","datasets":[...]}]}.
+ * With "job_id" (the datasets' provenance job), datasets of that job already in the first
+ * registration's run (an earlier attempt committed, then died before the job was marked
+ * done) make the call write nothing and answer those, "already": true.
+ * @param[out] out {"dimensions":{...},"registrations":[{"run","dataset_type","ids"}],
+ *                 "already"?:true}.
  * @return as reg_datasets_register, messages prefixed "registrations[i]: "; ERR_UNAVAILABLE
  *         when the database is unreachable (worth retrying).
  */

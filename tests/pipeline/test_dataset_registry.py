@@ -13,7 +13,10 @@ obsflowd on a fresh database of the ctest PostgreSQL fixture:
     its own exposure in the same run, provenance = the job;
  3. without registry_run (profile hst): the job succeeds and nothing more is registered;
  4. the same dataset again in the same run: the run already has that raw, the job fails at
-    once (registry_conflict), not retried.
+    once (registry_conflict), not retried;
+ 5. a job whose earlier attempt committed its registration (simulated: the job is held, its
+    raw registered with its job id, then it runs through /retry) registers nothing twice and
+    succeeds, its result naming the datasets already there.
 
 SPDX-License-Identifier: Apache-2.0
 """
@@ -169,6 +172,35 @@ def run(db):
                   "a second registration of the same raw: %s" % b)
             print("ok: the same raw twice in one run: registry_conflict, not retried",
                   flush=True)
+
+        # 5. an attempt after a committed registration of the same job
+        j5 = d.submit({"kind": "dataset", "max_attempts": 1, "run_at": "2100-01-01T00:00:00Z",
+                       "params": {"dataset": "j8bt09jcq", "input": "file:" + inp,
+                                  "profile": "hst-noref"}})
+        st, _, b = d.request("POST", "/v1/jobs/%s/cancel" % j5["id"], {})
+        check(st == 200, "cancel the held job: %s %s" % (st, b))
+        run5 = "HST/runs/" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        st, _, b = d.request("POST", "/v1/registry/dimensions", {"exposures": [
+            {"instrument": "ACS", "id": b36("j8bt09jcq"), "obs_id": "j8bt09jcq",
+             "begin": "2002-04-14T00:00:00Z", "end": "2002-04-14T00:01:00Z"}]})
+        check(st == 200, "exposure: %s %s" % (st, b))
+        st, _, b = d.request("POST", "/v1/datasets", {
+            "run": run5, "dataset_type": "raw", "datasets": [
+                {"data_id": {"instrument": "ACS", "exposure": b36("j8bt09jcq")},
+                 "provenance": {"job_id": j5["id"]}}]})
+        check(st == 201, "the earlier attempt's raw: %s %s" % (st, b))
+        earlier = b["ids"]
+        st, _, b = d.request("POST", "/v1/jobs/%s/retry" % j5["id"], {})
+        check(st == 200, "retry: %s %s" % (st, b))
+        b = wait_end(d, j5["id"])
+        reg = (b.get("result") or {}).get("registry") or {}
+        check(b["state"] == "succeeded" and reg.get("already") is True and
+              reg.get("ids") == [{"run": run5, "dataset_type": "raw", "ids": earlier}] and
+              reg.get("datasets") == 1, "the attempt after a committed registration: %s" % b)
+        flts = get(d, "/v1/datasets", type="flt", collections=run5,
+                   where="exposure = %d" % b36("j8bt09jcq"))["items"]
+        check(flts == [], "nothing registered twice: %s" % flts)
+        print("ok: a job's registration is not repeated by a later attempt", flush=True)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
