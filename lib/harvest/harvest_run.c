@@ -846,6 +846,27 @@ static enum err start_txn(struct db_conn *c, void *arg, struct err_info *ei)
                    3, p, NULL, ei);
 }
 
+/* After a listing that recorded many entries, fresh statistics for the fan-out and the
+ * settlement: the file-state tables grew within the run faster than autovacuum follows, and
+ * the fan-out's join planned against an "empty" collection_obs walked all of it for every
+ * batch (118 ms a batch at 50,000 observations, 6 ms with statistics). */
+#define HARV_ANALYZE_AFTER 1000 /* entries recorded by the listing */
+
+static enum err refresh_stats(struct run *r, struct err_info *ei)
+{
+    if (r->total.new_ + r->total.changed + r->total.rejected < HARV_ANALYZE_AFTER) {
+        return ERR_OK;
+    }
+    struct db_conn *c = NULL;
+    enum err e = db_acquire(r->h->pool, 5000, &c, ei);
+    if (e == ERR_OK) {
+        e = db_exec(c, "harv_analyze", "ANALYZE collection_files, collection_obs", 0, NULL, NULL,
+                    ei);
+        db_release(r->h->pool, c);
+    }
+    return e;
+}
+
 static enum err set_phase(struct run *r, const char *phase, struct err_info *ei)
 {
     const char *p[] = {r->env->job_id, phase};
@@ -941,7 +962,8 @@ enum err harv_run(struct harv *h, const struct harv_run_env *env, const json_t *
         if (!retry) {
             progress(&r, "listing", 1, "listing %s",
                      todo ? "the todo list" : coll_def_source(r.def));
-            if ((e = list_source(&r, todo, ei)) != ERR_OK) {
+            if ((e = list_source(&r, todo, ei)) != ERR_OK ||
+                (e = refresh_stats(&r, ei)) != ERR_OK) {
                 goto out;
             }
         }
