@@ -72,4 +72,10 @@ bool client_is_uuid(const char *s);
 /** Print one line describing @p job: "<id>  <state>  <kind>  attempt a/m  <error>". */
 void client_print_job_line(const json_t *job);
 
+/** Print @p v indented on stdout (nothing when it cannot be rendered). */
+void client_print_json(const json_t *v);
+
+/** Print "obsflow <verb>: <message>" on stderr. @return CLIENT_EXIT_USAGE. */
+int client_usage_error(const char *verb, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
 #endif

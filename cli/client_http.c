@@ -7,6 +7,7 @@
 #include "httpc/httpc.h"
 #include "queue/queue.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,4 +245,24 @@ void client_print_job_line(const json_t *job)
         json_is_object(err) ? json_string_value(json_object_get(err, "message")) : NULL;
     printf("%s  %-9s  %-10s  attempt %lld/%lld%s%s\n", id ? id : "?", state ? state : "?",
            kind ? kind : "?", (long long)att, (long long)max, msg ? "  " : "", msg ? msg : "");
+}
+
+void client_print_json(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2));
+    if (s) {
+        puts(s);
+    }
+    free(s);
+}
+
+int client_usage_error(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "obsflow %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    va_end(ap);
+    return CLIENT_EXIT_USAGE;
 }

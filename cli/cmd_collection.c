@@ -40,26 +40,6 @@ static const char usage[] =
     "    --outcome pending|queued|succeeded|failed|rejected|cancelled, --limit N "
     "entries\n" CLIENT_EXIT_CODES_HELP;
 
-static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("obsflow collection: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
-    va_end(ap);
-    return CLIENT_EXIT_USAGE;
-}
-
-static void print_json(const json_t *v)
-{
-    char *s = json_dumps(v, JSON_INDENT(2));
-    if (s) {
-        puts(s);
-    }
-    free(s);
-}
 
 /* "/v1/collections/<name, percent-encoded><suffix>" into @p path. */
 static int coll_path(struct buf *path, const char *name, const char *suffix)
@@ -110,7 +90,7 @@ static int cmd_show(struct client *c, const char *name)
         rc = client_call(c, "GET", buf_cstr(&path), NULL, 0, NULL, &doc, NULL);
     }
     if (rc == CLIENT_EXIT_OK) {
-        print_json(doc);
+        client_print_json(doc);
     }
     json_decref(doc);
     buf_free(&path);
@@ -144,7 +124,7 @@ static int cmd_put(struct client *c, const char *name, const char *file, bool as
     }
     if (rc == CLIENT_EXIT_OK) {
         if (as_json) {
-            print_json(doc);
+            client_print_json(doc);
         } else {
             printf("%s  %s\n", name, status == 201 ? "created" : "replaced");
         }
@@ -198,7 +178,7 @@ static int wait_job(struct client *c, const char *id, int64_t timeout_s, bool as
         const char *state = json_string_value(json_object_get(job, "state"));
         if (terminal(state)) {
             if (as_json) {
-                print_json(job);
+                client_print_json(job);
             } else {
                 client_print_job_line(job);
                 print_counts(job);
@@ -242,7 +222,7 @@ static int cmd_run(struct client *c,
     }
     if (rc == CLIENT_EXIT_OK && !wait) {
         if (as_json) {
-            print_json(job);
+            client_print_json(job);
         } else {
             client_print_job_line(job);
         }
@@ -350,14 +330,17 @@ int cli_cmd_collection(int argc, char **argv)
             outcome = argv[++i];
         } else if (strcmp(a, "--limit") == 0 && i + 1 < argc) {
             if (str_to_i64(argv[++i], 1, INT64_MAX, &limit) != ERR_OK) {
-                return usage_error("invalid --limit \"%.32s\": a positive number", argv[i]);
+                return client_usage_error("collection",
+                                          "invalid --limit \"%.32s\": a positive number", argv[i]);
             }
         } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
             if (str_to_i64(argv[++i], 1, 86400 * 30, &timeout_s) != ERR_OK) {
-                return usage_error("invalid --timeout \"%.32s\": seconds", argv[i]);
+                return client_usage_error("collection", "invalid --timeout \"%.32s\": seconds",
+                                          argv[i]);
             }
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unrecognized option \"%.64s\" (obsflow collection --help)", a);
+            return client_usage_error(
+                "collection", "unrecognized option \"%.64s\" (obsflow collection --help)", a);
         } else if (!verb) {
             verb = a;
         } else if (!name) {
@@ -365,7 +348,8 @@ int cli_cmd_collection(int argc, char **argv)
         } else if (!file) {
             file = a;
         } else {
-            return usage_error("unexpected argument \"%.64s\" (obsflow collection --help)", a);
+            return client_usage_error(
+                "collection", "unexpected argument \"%.64s\" (obsflow collection --help)", a);
         }
     }
     if (!verb) {
@@ -377,31 +361,35 @@ int cli_cmd_collection(int argc, char **argv)
     bool run = strcmp(verb, "run") == 0 || strcmp(verb, "retry") == 0;
     bool files = strcmp(verb, "files") == 0;
     if (!show && !put && !run && !files) {
-        return usage_error("unrecognized verb \"%.64s\": show, put, run, retry or files", verb);
+        return client_usage_error(
+            "collection", "unrecognized verb \"%.64s\": show, put, run, retry or files", verb);
     }
     if (!name || !name[0]) {
-        return usage_error("%s: a collection name is required", verb);
+        return client_usage_error("collection", "%s: a collection name is required", verb);
     }
     if (strlen(name) > COLL_CLI_NAME_MAX) {
-        return usage_error("invalid collection name \"%.64s...\": at most 64 bytes", name);
+        return client_usage_error("collection",
+                                  "invalid collection name \"%.64s...\": at most 64 bytes", name);
     }
     if (put && !file) {
-        return usage_error("put: a definition file (JSON, or - for stdin) is required");
+        return client_usage_error("collection",
+                                  "put: a definition file (JSON, or - for stdin) is required");
     }
     if (!put && file) {
-        return usage_error("%s: unexpected argument \"%.64s\"", verb, file);
+        return client_usage_error("collection", "%s: unexpected argument \"%.64s\"", verb, file);
     }
     if ((wait || timeout_s) && !run) {
-        return usage_error("%s: --wait and --timeout belong to run and retry", verb);
+        return client_usage_error("collection", "%s: --wait and --timeout belong to run and retry",
+                                  verb);
     }
     if (timeout_s && !wait) {
-        return usage_error("%s: --timeout needs --wait", verb);
+        return client_usage_error("collection", "%s: --timeout needs --wait", verb);
     }
     if ((outcome || limit) && !files) {
-        return usage_error("%s: --outcome and --limit belong to files", verb);
+        return client_usage_error("collection", "%s: --outcome and --limit belong to files", verb);
     }
     if (as_json && (show || files)) {
-        return usage_error("%s: --json belongs to put, run and retry", verb);
+        return client_usage_error("collection", "%s: --json belongs to put, run and retry", verb);
     }
     int new_rc = CLIENT_EXIT_FAILED;
     struct client *c = client_new("collection", &new_rc);

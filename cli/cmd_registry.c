@@ -59,26 +59,6 @@ static const char usage[] =
     "    exposure=102: the exposure's time span) \"<id>  <collection>  [<begin>, <end>)  <uri>\";\n"
     "    ambiguous (an exposure across two ranges) is refused naming both\n" CLIENT_EXIT_CODES_HELP;
 
-static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("obsflow registry: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
-    va_end(ap);
-    return CLIENT_EXIT_USAGE;
-}
-
-static void print_json(const json_t *v)
-{
-    char *s = json_dumps(v, JSON_INDENT(2));
-    if (s) {
-        puts(s);
-    }
-    free(s);
-}
 
 /* Options shared by the verbs. */
 struct opts {
@@ -113,7 +93,7 @@ static int parse(int argc, char **argv, struct opts *o)
         }
         if (k < sizeof valued / sizeof valued[0]) {
             if (i + 1 >= argc) {
-                return usage_error("%s needs a value", a);
+                return client_usage_error("registry", "%s needs a value", a);
             }
             *(const char **)(void *)((char *)o + valued[k].off) = argv[++i];
         } else if (strcmp(a, "--find-first") == 0) {
@@ -125,9 +105,9 @@ static int parse(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--disassociate") == 0) {
             o->disassociate = true;
         } else if (a[0] == '-' && a[1] == '-') {
-            return usage_error("unrecognized option \"%s\"\n%s", a, usage);
+            return client_usage_error("registry", "unrecognized option \"%s\"\n%s", a, usage);
         } else if (o->npos >= REG_CLI_ARGS_MAX) {
-            return usage_error("more than %d arguments", REG_CLI_ARGS_MAX);
+            return client_usage_error("registry", "more than %d arguments", REG_CLI_ARGS_MAX);
         } else {
             o->pos[o->npos++] = a;
         }
@@ -143,7 +123,7 @@ static int add_param(struct buf *path, const char *key, const char *value)
     }
     if (buf_printf(path, "%c%s=", strchr(buf_cstr(path), '?') ? '&' : '?', key) != ERR_OK ||
         httpc_url_encode(path, value, false) != ERR_OK) {
-        return usage_error("request too long");
+        return client_usage_error("registry", "request too long");
     }
     return CLIENT_EXIT_OK;
 }
@@ -182,7 +162,8 @@ call(struct client *c, const char *method, const char *path, const json_t *body,
 static int query_datasets(struct client *c, const struct opts *o)
 {
     if (o->npos != 1 || !o->collections) {
-        return usage_error("query-datasets takes TYPE and --collections\n%s", usage);
+        return client_usage_error("registry", "query-datasets takes TYPE and --collections\n%s",
+                                  usage);
     }
     struct buf path;
     buf_init(&path, 16384);
@@ -207,7 +188,7 @@ static int query_datasets(struct client *c, const struct opts *o)
         rc = call(c, "GET", buf_cstr(&path), NULL, &out);
     }
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         const json_t *items = json_object_get(out, "items");
         for (size_t i = 0; i < json_array_size(items); i++) {
@@ -238,11 +219,12 @@ static int query_datasets(struct client *c, const struct opts *o)
 static int query_collections(struct client *c, const struct opts *o)
 {
     if (o->npos > 1) {
-        return usage_error("query-collections takes at most one GLOB\n%s", usage);
+        return client_usage_error("registry", "query-collections takes at most one GLOB\n%s",
+                                  usage);
     }
     bool flatten = o->chains && strcmp(o->chains, "flatten") == 0;
     if (o->chains && !flatten && strcmp(o->chains, "table") != 0) {
-        return usage_error("--chains is table or flatten");
+        return client_usage_error("registry", "--chains is table or flatten");
     }
     struct buf path;
     buf_init(&path, 4096);
@@ -262,7 +244,7 @@ static int query_collections(struct client *c, const struct opts *o)
         rc = call(c, "GET", buf_cstr(&path), NULL, &out);
     }
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         const json_t *items = json_object_get(out, "items");
         for (size_t i = 0; i < json_array_size(items); i++) {
@@ -291,7 +273,8 @@ static int query_collections(struct client *c, const struct opts *o)
 static int collection_chain(struct client *c, const struct opts *o)
 {
     if (o->npos < 1) {
-        return usage_error("collection-chain takes PARENT [CHILD...]\n%s", usage);
+        return client_usage_error("registry", "collection-chain takes PARENT [CHILD...]\n%s",
+                                  usage);
     }
     json_t *children = json_array();
     for (int i = 1; children && i < o->npos; i++) {
@@ -302,7 +285,7 @@ static int collection_chain(struct client *c, const struct opts *o)
     json_t *out = NULL;
     int rc = body ? call(c, "PUT", "/v1/registry/collections", body, &out) : CLIENT_EXIT_FAILED;
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         const json_t *ch = json_object_get(out, "children");
         printf("%s  [", o->pos[0]);
@@ -319,7 +302,8 @@ static int collection_chain(struct client *c, const struct opts *o)
 static int certify(struct client *c, const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("certify-calibrations takes INPUT OUTPUT TYPE\n%s", usage);
+        return client_usage_error("registry", "certify-calibrations takes INPUT OUTPUT TYPE\n%s",
+                                  usage);
     }
     json_t *body =
         json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "input_collection", o->pos[0], "collection", o->pos[1],
@@ -327,7 +311,7 @@ static int certify(struct client *c, const struct opts *o)
     json_t *out = NULL;
     int rc = body ? call(c, "POST", "/v1/calibrations/certify", body, &out) : CLIENT_EXIT_FAILED;
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         printf("%lld %s certified in %s over [%s, %s)\n",
                (long long)json_integer_value(json_object_get(out, "certified")), o->pos[2],
@@ -341,14 +325,14 @@ static int certify(struct client *c, const struct opts *o)
 static int decertify(struct client *c, const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("decertify takes COLLECTION TYPE\n%s", usage);
+        return client_usage_error("registry", "decertify takes COLLECTION TYPE\n%s", usage);
     }
     json_t *body = json_pack("{s:s,s:s,s:s?,s:s?}", "collection", o->pos[0], "dataset_type",
                              o->pos[1], "begin", o->begin, "end", o->end);
     json_t *out = NULL;
     int rc = body ? call(c, "POST", "/v1/calibrations/decertify", body, &out) : CLIENT_EXIT_FAILED;
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         printf("removed %lld, trimmed %lld, split %lld\n",
                (long long)json_integer_value(json_object_get(out, "removed")),
@@ -430,7 +414,7 @@ static int flush_batch(struct client *c, const struct opts *o, json_t *batch, lo
         const json_t *ids = json_object_get(out, "ids");
         *total += (long)json_array_size(ids);
         if (o->json) {
-            print_json(out);
+            client_print_json(out);
         }
     }
     json_array_clear(batch);
@@ -442,12 +426,12 @@ static int flush_batch(struct client *c, const struct opts *o, json_t *batch, lo
 static int ingest_files(struct client *c, const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("ingest-files takes TYPE RUN TABLE\n%s", usage);
+        return client_usage_error("registry", "ingest-files takes TYPE RUN TABLE\n%s", usage);
     }
     const char *table = o->pos[2];
     FILE *f = strcmp(table, "-") == 0 ? stdin : fopen(table, "r");
     if (!f) {
-        return usage_error("could not open \"%s\": %s", table, ERR_ERRNO(errno));
+        return client_usage_error("registry", "could not open \"%s\": %s", table, ERR_ERRNO(errno));
     }
     char line[REG_CLI_LINE_MAX];
     long lineno = 0, total = 0;
@@ -456,7 +440,8 @@ static int ingest_files(struct client *c, const struct opts *o)
     while (rc == CLIENT_EXIT_OK && batch && fgets(line, sizeof line, f)) {
         size_t n = strlen(line);
         if (++lineno > REG_CLI_LINES_MAX || (n == sizeof line - 1 && line[n - 1] != '\n')) {
-            rc = usage_error("%s:%ld: line too long or too many lines", table, lineno);
+            rc = client_usage_error("registry", "%s:%ld: line too long or too many lines", table,
+                                    lineno);
             break;
         }
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
@@ -491,7 +476,7 @@ static int ingest_files(struct client *c, const struct opts *o)
 static int remove_runs(struct client *c, const struct opts *o)
 {
     if (o->npos < 1) {
-        return usage_error("remove-runs takes RUN...\n%s", usage);
+        return client_usage_error("registry", "remove-runs takes RUN...\n%s", usage);
     }
     json_t *runs = json_array();
     for (int i = 0; runs && i < o->npos; i++) {
@@ -501,7 +486,7 @@ static int remove_runs(struct client *c, const struct opts *o)
     json_t *out = NULL;
     int rc = body ? call(c, "POST", "/v1/registry/remove-runs", body, &out) : CLIENT_EXIT_FAILED;
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         const json_t *names = json_object_get(out, "removed");
         for (size_t i = 0; i < json_array_size(names); i++) {
@@ -518,7 +503,7 @@ static int remove_runs(struct client *c, const struct opts *o)
 static int associate(struct client *c, const struct opts *o)
 {
     if (o->npos < 2) {
-        return usage_error("associate takes TAGGED DATASET_ID...\n%s", usage);
+        return client_usage_error("registry", "associate takes TAGGED DATASET_ID...\n%s", usage);
     }
     json_t *ids = json_array();
     for (int i = 1; ids && i < o->npos; i++) {
@@ -529,7 +514,7 @@ static int associate(struct client *c, const struct opts *o)
     json_t *out = NULL;
     int rc = body ? call(c, "POST", "/v1/registry/associate", body, &out) : CLIENT_EXIT_FAILED;
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         printf("%lld %s %s\n",
                (long long)json_integer_value(
@@ -544,8 +529,8 @@ static int associate(struct client *c, const struct opts *o)
 static int find_calibration(struct client *c, const struct opts *o)
 {
     if (o->npos < 2 || !o->collections) {
-        return usage_error("find-calibration takes TYPE, --collections and key=value...\n%s",
-                           usage);
+        return client_usage_error(
+            "registry", "find-calibration takes TYPE, --collections and key=value...\n%s", usage);
     }
     struct buf path;
     buf_init(&path, 16384);
@@ -562,7 +547,7 @@ static int find_calibration(struct client *c, const struct opts *o)
         char key[64];
         const char *eq = strchr(o->pos[i], '=');
         if (!eq || eq == o->pos[i] || (size_t)(eq - o->pos[i]) >= sizeof key) {
-            rc = usage_error("\"%s\" is not key=value", o->pos[i]);
+            rc = client_usage_error("registry", "\"%s\" is not key=value", o->pos[i]);
             break;
         }
         memcpy(key, o->pos[i], (size_t)(eq - o->pos[i]));
@@ -579,7 +564,7 @@ static int find_calibration(struct client *c, const struct opts *o)
         rc = call(c, "GET", buf_cstr(&path), NULL, &out);
     }
     if (rc == CLIENT_EXIT_OK && o->json) {
-        print_json(out);
+        client_print_json(out);
     } else if (rc == CLIENT_EXIT_OK) {
         const json_t *val = json_object_get(out, "validity");
         const json_t *f0 = json_array_get(json_object_get(out, "files"), 0);
@@ -620,7 +605,7 @@ int cli_cmd_registry(int argc, char **argv)
         v++;
     }
     if (v == sizeof verbs / sizeof verbs[0]) {
-        return usage_error("unknown verb \"%s\"\n%s", argv[1], usage);
+        return client_usage_error("registry", "unknown verb \"%s\"\n%s", argv[1], usage);
     }
     struct opts o = {0};
     int rc = parse(argc, argv, &o);

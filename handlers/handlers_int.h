@@ -85,6 +85,16 @@ NODISCARD enum err handlers__split_list(const char *s, const char *field, char *
 /** The request body as a JSON object (ERR_PARSE, or ERR_INVALID naming "body"). */
 NODISCARD enum err handlers__reg_body(const struct req *req, json_t **doc, struct err_info *ei);
 
+/** A lib/registry call taking the body and answering a document. */
+typedef enum err (*handlers_reg_doc_fn)(struct reg *, const json_t *, json_t **,
+                                        struct err_info *);
+
+/** The registry route whose body goes to @p fn and whose answer is @p fn's, with @p status:
+ * handlers__reg_route (no query parameters), handlers__reg_body, @p fn, resp_json. */
+NODISCARD enum err handlers__reg_doc(const struct app *app, const struct req *req,
+                                     struct resp *resp, handlers_reg_doc_fn fn, int status,
+                                     struct err_info *ei);
+
 /* ---- the /caom2 routes (caom_util.c) ---- */
 
 #define CAOM_RESP_MAX ((size_t)64 << 20) /* a document (20 MiB + server attributes) or a list */

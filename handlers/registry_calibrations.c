@@ -12,37 +12,12 @@
 
 #include "registry/registry.h"
 
-typedef enum err (*reg_doc_fn)(struct reg *, const json_t *, json_t **, struct err_info *);
-
-static enum err doc_call(const struct app *app,
-                         const struct req *req,
-                         struct resp *resp,
-                         reg_doc_fn fn,
-                         struct err_info *ei)
-{
-    struct reg *r = NULL;
-    json_t *doc = NULL, *out = NULL;
-    enum err e = handlers__reg_route(app, req, NULL, &r, ei);
-    if (e == ERR_OK) {
-        e = handlers__reg_body(req, &doc, ei);
-    }
-    if (e == ERR_OK) {
-        e = fn(r, doc, &out, ei);
-    }
-    if (e == ERR_OK) {
-        e = resp_json(resp, 200, out, ei);
-    }
-    json_decref(out);
-    json_decref(doc);
-    return e;
-}
-
 enum err h_calib_certify(const struct app *app,
                          const struct req *req,
                          struct resp *resp,
                          struct err_info *ei)
 {
-    return doc_call(app, req, resp, reg_certify, ei);
+    return handlers__reg_doc(app, req, resp, reg_certify, 200, ei);
 }
 
 enum err h_calib_decertify(const struct app *app,
@@ -50,7 +25,7 @@ enum err h_calib_decertify(const struct app *app,
                            struct resp *resp,
                            struct err_info *ei)
 {
-    return doc_call(app, req, resp, reg_decertify, ei);
+    return handlers__reg_doc(app, req, resp, reg_decertify, 200, ei);
 }
 
 enum err h_reg_associate(const struct app *app,
@@ -58,7 +33,7 @@ enum err h_reg_associate(const struct app *app,
                          struct resp *resp,
                          struct err_info *ei)
 {
-    return doc_call(app, req, resp, reg_associate, ei);
+    return handlers__reg_doc(app, req, resp, reg_associate, 200, ei);
 }
 
 enum err

@@ -62,21 +62,7 @@ enum err h_datasets_register(const struct app *app,
                              struct resp *resp,
                              struct err_info *ei)
 {
-    struct reg *r = NULL;
-    json_t *doc = NULL, *out = NULL;
-    enum err e = handlers__reg_route(app, req, NULL, &r, ei);
-    if (e == ERR_OK) {
-        e = handlers__reg_body(req, &doc, ei);
-    }
-    if (e == ERR_OK) {
-        e = reg_datasets_register(r, doc, &out, ei);
-    }
-    if (e == ERR_OK) {
-        e = resp_json(resp, 201, out, ei);
-    }
-    json_decref(out);
-    json_decref(doc);
-    return e;
+    return handlers__reg_doc(app, req, resp, reg_datasets_register, 201, ei);
 }
 
 enum err

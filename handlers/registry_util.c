@@ -65,6 +65,30 @@ enum err handlers__split_list(const char *s,
     return ERR_OK;
 }
 
+enum err handlers__reg_doc(const struct app *app,
+                           const struct req *req,
+                           struct resp *resp,
+                           handlers_reg_doc_fn fn,
+                           int status,
+                           struct err_info *ei)
+{
+    struct reg *r = NULL;
+    json_t *doc = NULL, *out = NULL;
+    enum err e = handlers__reg_route(app, req, NULL, &r, ei);
+    if (e == ERR_OK) {
+        e = handlers__reg_body(req, &doc, ei);
+    }
+    if (e == ERR_OK) {
+        e = fn(r, doc, &out, ei);
+    }
+    if (e == ERR_OK) {
+        e = resp_json(resp, status, out, ei);
+    }
+    json_decref(out);
+    json_decref(doc);
+    return e;
+}
+
 enum err handlers__reg_body(const struct req *req, json_t **doc, struct err_info *ei)
 {
     enum err e = req_json_body(req->body, req->body_len, doc, ei);

@@ -59,6 +59,11 @@ static bool name_ok(const char *s, size_t max)
     return s[0] != '.';
 }
 
+bool coll_name_valid(const char *s)
+{
+    return s && name_ok(s, COLL_NAME_MAX);
+}
+
 static bool printable(const char *s)
 {
     for (; *s; s++) {
@@ -321,7 +326,7 @@ enum err coll_def_parse(const char *name, const json_t *doc, const struct coll_e
                         struct coll_def **out, struct err_info *ei)
 {
     *out = NULL;
-    if (!name || !name_ok(name, COLL_NAME_MAX)) {
+    if (!coll_name_valid(name)) {
         return err_set_field(ei, ERR_INVALID, "name",
                              "name: a collection name is 1 to %d of [A-Za-z0-9._-]",
                              COLL_NAME_MAX);

@@ -36,6 +36,10 @@
 
 enum coll_source { COLL_SOURCE_FILE, COLL_SOURCE_S3, COLL_SOURCE_HTTP };
 
+/** True if @p s is a valid collection definition name: 1..COLL_NAME_MAX of [A-Za-z0-9._-], not
+ * starting with '.' (the rule coll_def_parse applies; NULL is not). */
+bool coll_name_valid(const char *s);
+
 struct coll_def;
 
 /** What a definition may name, checked when it is parsed. Everything borrowed; any may be

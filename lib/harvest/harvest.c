@@ -65,22 +65,9 @@ static enum err one_json(struct harv *h, const char *name, const char *sql, int 
     return *out ? ERR_OK : err_set(ei, ERR_INTERNAL, "unreadable JSON from the database");
 }
 
-static bool name_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s && s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-')) {
-            return false;
-        }
-    }
-    return n >= 1 && n <= COLL_NAME_MAX;
-}
-
 static enum err check_name(const char *name, struct err_info *ei)
 {
-    return name_ok(name) ? ERR_OK
+    return coll_name_valid(name) ? ERR_OK
                          : err_set_field(ei, ERR_INVALID, "name",
                                          "a collection name is 1 to %d of [A-Za-z0-9._-]",
                                          COLL_NAME_MAX);
@@ -413,7 +400,7 @@ enum err harv_params_validate(const json_t *params, const char *pfx, const void 
         return err_set_field(ei, ERR_INVALID, "params", "%sparams must be an object with "
                              "\"collection\"", pfx);
     }
-    if (!name_ok(json_string_value(json_object_get(params, "collection")))) {
+    if (!coll_name_valid(json_string_value(json_object_get(params, "collection")))) {
         char f[64];
         snprintf(f, sizeof f, "%sparams.collection", pfx);
         return err_set_field(ei, ERR_INVALID, f, "%s is required: a collection name (1 to %d "
