@@ -427,16 +427,41 @@ void db_res_free(struct db_res *res)
     PQclear((PGresult *)(void *)res);
 }
 
-enum err db_ping(struct db_pool *pool, struct err_info *ei)
+enum err
+db_pool_run(struct db_pool *pool, int64_t timeout_ms, db_conn_fn fn, void *arg, struct err_info *ei)
 {
     struct db_conn *c = NULL;
-    enum err e = db_acquire(pool, 2000, &c, ei);
+    enum err e = db_acquire(pool, timeout_ms, &c, ei);
     if (e != ERR_OK) {
         return e;
     }
-    e = db_exec(c, "db_ping", "SELECT 1", 0, NULL, NULL, ei);
+    e = fn(c, arg, ei);
     db_release(pool, c);
     return e;
+}
+
+enum err db_pool_exec(struct db_pool *pool,
+                      int64_t timeout_ms,
+                      const char *name,
+                      const char *sql,
+                      int nparams,
+                      const char *const *params,
+                      struct db_res **out,
+                      struct err_info *ei)
+{
+    struct db_conn *c = NULL;
+    enum err e = db_acquire(pool, timeout_ms, &c, ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = db_exec(c, name, sql, nparams, params, out, ei);
+    db_release(pool, c);
+    return e;
+}
+
+enum err db_ping(struct db_pool *pool, struct err_info *ei)
+{
+    return db_pool_exec(pool, 2000, "db_ping", "SELECT 1", 0, NULL, NULL, ei);
 }
 
 static void db_backoff_sleep(int attempt)

@@ -83,6 +83,36 @@ db_acquire(struct db_pool *pool, int64_t timeout_ms, struct db_conn **out, struc
  * a broken one is closed and reopened on its next acquire. */
 void db_release(struct db_pool *pool, struct db_conn *conn);
 
+/** Work on a borrowed connection (db_pool_run); same shape as db_txn_fn. */
+typedef enum err (*db_conn_fn)(struct db_conn *conn, void *arg, struct err_info *ei);
+
+/**
+ * Borrow a connection (db_acquire, waiting up to @p timeout_ms), run @p fn on it, release it
+ * (db_release: a transaction @p fn left open is rolled back). No transaction of its own and no
+ * retry: what @p fn sent on a connection that was lost has an unknown outcome.
+ * @return db_acquire's ERR_TIMEOUT / ERR_UNAVAILABLE, else what @p fn returned.
+ */
+NODISCARD enum err db_pool_run(struct db_pool *pool,
+                               int64_t timeout_ms,
+                               db_conn_fn fn,
+                               void *arg,
+                               struct err_info *ei);
+
+/**
+ * One statement on a pooled connection: db_acquire (waiting up to @p timeout_ms), db_exec,
+ * db_release. Parameters, @p out and the error mapping as db_exec; no retry (a statement lost
+ * with its connection is not repeated: its outcome is unknown).
+ * @return db_acquire's ERR_TIMEOUT / ERR_UNAVAILABLE, else db_exec's result.
+ */
+NODISCARD enum err db_pool_exec(struct db_pool *pool,
+                                int64_t timeout_ms,
+                                const char *name,
+                                const char *sql,
+                                int nparams,
+                                const char *const *params,
+                                struct db_res **out,
+                                struct err_info *ei);
+
 /**
  * Cheap readiness probe for /readyz: borrow a connection and run `SELECT 1`.
  * @return ERR_OK, ERR_UNAVAILABLE, ERR_TIMEOUT.

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HARV_ACQUIRE_MS  5000
-#define HARV_FILES_MAX   256 /* definition files under collections/ */
+#define HARV_FILES_MAX 256 /* definition files under collections/ */
 
 enum err harv_create(struct db_pool *pool, struct queue *q, const struct coll_env *env,
                      struct harv **out, struct err_info *ei)
@@ -33,25 +32,12 @@ void harv_destroy(struct harv *h)
     free(h);
 }
 
-/* One statement on a pooled connection. */
-static enum err one(struct harv *h, const char *name, const char *sql, int n,
-                    const char *const *p, struct db_res **res, struct err_info *ei)
-{
-    struct db_conn *c = NULL;
-    enum err e = db_acquire(h->pool, HARV_ACQUIRE_MS, &c, ei);
-    if (e == ERR_OK) {
-        e = db_exec(c, name, sql, n, p, res, ei);
-        db_release(h->pool, c);
-    }
-    return e;
-}
-
 /* A statement whose one row and column is a JSON document; no row: ERR_NOT_FOUND. */
 static enum err one_json(struct harv *h, const char *name, const char *sql, int n,
                          const char *const *p, json_t **out, struct err_info *ei)
 {
     struct db_res *r = NULL;
-    enum err e = one(h, name, sql, n, p, &r, ei);
+    enum err e = db_pool_exec(h->pool, HARV_ACQUIRE_MS, name, sql, n, p, &r, ei);
     if (e != ERR_OK) {
         return e;
     }
@@ -150,7 +136,7 @@ enum err harv_put(struct harv *h, const char *name, const json_t *doc, enum harv
     snprintf(sched, sizeof sched, "%lld", (long long)s);
     const char *p[] = {name, canon, origin == HARV_ORIGIN_FILE ? "file" : "api",
                        s > 0 ? sched : NULL};
-    e = one(h, "harv_put", sql_put, 4, p, &r, ei);
+    e = db_pool_exec(h->pool, HARV_ACQUIRE_MS, "harv_put", sql_put, 4, p, &r, ei);
     if (e != ERR_OK) {
         goto out;
     }
@@ -354,7 +340,7 @@ enum err harv_files(struct harv *h, const char *name, const char *outcome, const
     const char *p[] = {name, outcome, cursor ? after : NULL, lim};
     /* unnamed: planned with the outcome given, so "failed" or "rejected" pages walk the
      * partial index of the failing entries */
-    if ((e = one(h, NULL, sql_files, 4, p, &r, ei)) != ERR_OK) {
+    if ((e = db_pool_exec(h->pool, HARV_ACQUIRE_MS, NULL, sql_files, 4, p, &r, ei)) != ERR_OK) {
         return e;
     }
     const char *exists = db_res_get(r, 0, 0);
@@ -622,10 +608,11 @@ enum err harv__load_def(struct harv *h, const char *name, struct coll_def **def,
 {
     struct db_res *r = NULL;
     const char *p[] = {name};
-    enum err e = one(h, "harv_load_def",
-                     "SELECT definition::text, def_hash, bookmark_ns,"
-                     " (extract(epoch FROM now()) * 1e9)::bigint FROM collections WHERE name = $1",
-                     1, p, &r, ei);
+    enum err e = db_pool_exec(h->pool, HARV_ACQUIRE_MS, "harv_load_def",
+                              "SELECT definition::text, def_hash, bookmark_ns,"
+                              " (extract(epoch FROM now()) * 1e9)::bigint FROM collections"
+                              " WHERE name = $1",
+                              1, p, &r, ei);
     if (e != ERR_OK) {
         return e;
     }

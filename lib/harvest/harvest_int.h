@@ -6,6 +6,9 @@
 
 #include "core/str.h"
 
+/* wait for a pooled connection, for the statements outside transactions */
+#define HARV_ACQUIRE_MS 5000
+
 struct harv {
     struct db_pool *pool;
     struct queue *q;

@@ -661,19 +661,14 @@ static enum err active_children(struct run *r, bool report, int64_t *active,
                                 struct err_info *ei)
 {
     const char *p[] = {r->env->job_id};
-    struct db_conn *c = NULL;
     struct db_res *res = NULL;
-    enum err e = db_acquire(r->h->pool, 5000, &c, ei);
-    if (e == ERR_OK) {
-        e = db_exec(c, "harv_children",
-                    "SELECT count(*) FILTER (WHERE state IN ('queued', 'running', 'retrying')),"
-                    " count(*) FILTER (WHERE state = 'succeeded'),"
-                    " count(*) FILTER (WHERE state = 'failed'),"
-                    " count(*) FILTER (WHERE state = 'cancelled')"
-                    " FROM jobs WHERE parent_id = $1::uuid",
-                    1, p, &res, ei);
-        db_release(r->h->pool, c);
-    }
+    enum err e = db_pool_exec(r->h->pool, HARV_ACQUIRE_MS, "harv_children",
+                              "SELECT count(*) FILTER (WHERE state IN ('queued', 'running',"
+                              " 'retrying')), count(*) FILTER (WHERE state = 'succeeded'),"
+                              " count(*) FILTER (WHERE state = 'failed'),"
+                              " count(*) FILTER (WHERE state = 'cancelled')"
+                              " FROM jobs WHERE parent_id = $1::uuid",
+                              1, p, &res, ei);
     if (e != ERR_OK) {
         return e;
     }
@@ -857,27 +852,16 @@ static enum err refresh_stats(struct run *r, struct err_info *ei)
     if (r->total.new_ + r->total.changed + r->total.rejected < HARV_ANALYZE_AFTER) {
         return ERR_OK;
     }
-    struct db_conn *c = NULL;
-    enum err e = db_acquire(r->h->pool, 5000, &c, ei);
-    if (e == ERR_OK) {
-        e = db_exec(c, "harv_analyze", "ANALYZE collection_files, collection_obs", 0, NULL, NULL,
-                    ei);
-        db_release(r->h->pool, c);
-    }
-    return e;
+    return db_pool_exec(r->h->pool, HARV_ACQUIRE_MS, "harv_analyze",
+                        "ANALYZE collection_files, collection_obs", 0, NULL, NULL, ei);
 }
 
 static enum err set_phase(struct run *r, const char *phase, struct err_info *ei)
 {
     const char *p[] = {r->env->job_id, phase};
-    struct db_conn *c = NULL;
-    enum err e = db_acquire(r->h->pool, 5000, &c, ei);
-    if (e == ERR_OK) {
-        e = db_exec(c, "harv_phase", "UPDATE collection_runs SET phase = $2 WHERE job_id = $1::uuid",
-                    2, p, NULL, ei);
-        db_release(r->h->pool, c);
-    }
-    return e;
+    return db_pool_exec(r->h->pool, HARV_ACQUIRE_MS, "harv_phase",
+                        "UPDATE collection_runs SET phase = $2 WHERE job_id = $1::uuid", 2, p,
+                        NULL, ei);
 }
 
 static enum err advance_bookmark(struct run *r, struct err_info *ei)
@@ -892,17 +876,11 @@ static enum err advance_bookmark(struct run *r, struct err_info *ei)
     char v[24];
     snprintf(v, sizeof v, "%lld", (long long)b);
     const char *p[] = {r->name, r->hash, v};
-    struct db_conn *c = NULL;
-    enum err e = db_acquire(r->h->pool, 5000, &c, ei);
-    if (e == ERR_OK) {
-        /* only under the definition the run listed with */
-        e = db_exec(c, "harv_bookmark",
-                    "UPDATE collections SET bookmark_ns = greatest(coalesce(bookmark_ns, 0), $3)"
-                    " WHERE name = $1 AND def_hash = $2",
-                    3, p, NULL, ei);
-        db_release(r->h->pool, c);
-    }
-    return e;
+    /* only under the definition the run listed with */
+    return db_pool_exec(r->h->pool, HARV_ACQUIRE_MS, "harv_bookmark",
+                        "UPDATE collections SET bookmark_ns = greatest(coalesce(bookmark_ns, 0),"
+                        " $3) WHERE name = $1 AND def_hash = $2",
+                        3, p, NULL, ei);
 }
 
 static enum err list_source(struct run *r, const json_t *todo, struct err_info *ei)

@@ -965,12 +965,12 @@ static enum err queue_check_id(const char *id, const char *field, struct err_inf
 static const char queue_sql_get[] = "SELECT " QUEUE_JOB_COLS QUEUE_CHILDREN_COLS
                                     " FROM jobs j" QUEUE_CHILDREN_JOIN " WHERE j.id = $1";
 
-static enum err queue_get_on(struct db_conn *c, const char *id, json_t **out, struct err_info *ei)
+/* The job of queue_sql_get's result @p r (freed here, whatever happens); @p e: how it ran. */
+static enum err
+queue_get_res(enum err e, struct db_res *r, const char *id, json_t **out, struct err_info *ei)
 {
-    struct db_res *r = NULL;
-    const char *p[] = {id};
-    enum err e = db_exec(c, "queue_get", queue_sql_get, 1, p, &r, ei);
     if (e != ERR_OK) {
+        db_res_free(r);
         return e;
     }
     if (db_res_rows(r) == 0) {
@@ -986,20 +986,24 @@ static enum err queue_get_on(struct db_conn *c, const char *id, json_t **out, st
     return ERR_OK;
 }
 
+static enum err queue_get_on(struct db_conn *c, const char *id, json_t **out, struct err_info *ei)
+{
+    struct db_res *r = NULL;
+    const char *p[] = {id};
+    enum err e = db_exec(c, "queue_get", queue_sql_get, 1, p, &r, ei);
+    return queue_get_res(e, r, id, out, ei);
+}
+
 enum err queue_get(struct queue *q, const char *id, json_t **out, struct err_info *ei)
 {
-    struct db_conn *c = NULL;
+    struct db_res *r = NULL;
+    const char *p[] = {id};
     enum err e = queue_check_id(id, "id", ei);
     if (e != ERR_OK) {
         return e;
     }
-    e = db_acquire(q->pool, DB_ACQUIRE_TIMEOUT_MS, &c, ei);
-    if (e != ERR_OK) {
-        return e;
-    }
-    e = queue_get_on(c, id, out, ei);
-    db_release(q->pool, c);
-    return e;
+    e = db_pool_exec(q->pool, DB_ACQUIRE_TIMEOUT_MS, "queue_get", queue_sql_get, 1, p, &r, ei);
+    return queue_get_res(e, r, id, out, ei);
 }
 
 /* queue_list: newest first, keyset on id, every filter optional. */

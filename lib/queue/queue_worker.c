@@ -781,14 +781,8 @@ enum err queue_progress(struct queue *q,
         id, att, q->boot_id, p->step != NULL ? pr_txt : NULL, ev_txt != NULL ? msg : NULL, ev_txt};
     /* a connection only if one is free soon: a job never waits long on its own progress,
      * and the HTTP threads keep theirs (no retry either: the next report replaces this one) */
-    struct db_conn *c = NULL;
-    e = db_acquire(q->pool, QUEUE_PROGRESS_ACQUIRE_MS, &c, ei);
-    if (e == ERR_OK) {
-        struct db_res *r = NULL;
-        e = db_exec(c, "queue_progress", queue_sql_progress, 6, params, &r, ei);
-        db_res_free(r);
-        db_release(q->pool, c);
-    }
+    e = db_pool_exec(q->pool, QUEUE_PROGRESS_ACQUIRE_MS, "queue_progress", queue_sql_progress, 6,
+                     params, NULL, ei);
 out:
     free(pr_txt);
     free(ev_txt);

@@ -201,14 +201,9 @@ enum err repo_get(struct repo_store *s,
     if (!uri_parts_ok(collection, obs_id) || !repo_collection_known(s->cols, collection, NULL)) {
         return not_found(ei, collection, obs_id);
     }
-    struct db_conn *c = NULL;
     struct db_res *r = NULL;
-    enum err e = db_acquire(s->pool, REPO_ACQUIRE_MS, &c, ei);
-    if (e != ERR_OK) {
-        return e;
-    }
     const char *p[2] = {collection, obs_id};
-    e = db_exec(c, "repo_get", sql_get, 2, p, &r, ei);
+    enum err e = db_pool_exec(s->pool, REPO_ACQUIRE_MS, "repo_get", sql_get, 2, p, &r, ei);
     if (e != ERR_OK) {
         goto out;
     }
@@ -227,7 +222,6 @@ enum err repo_get(struct repo_store *s,
     str_copy(out->max_last_modified, sizeof out->max_last_modified, db_res_get(r, 0, 2));
 out:
     db_res_free(r);
-    db_release(s->pool, c);
     return e;
 }
 
@@ -714,12 +708,7 @@ static enum err write_doc(struct repo_store *s,
     if (create) {
         /* no transaction: the clock, then one atomic statement (two round trips) */
         for (int attempt = 0;; attempt++) {
-            struct db_conn *c = NULL;
-            if ((e = db_acquire(s->pool, REPO_ACQUIRE_MS, &c, ei)) != ERR_OK) {
-                break;
-            }
-            e = write_txn(c, &w, ei);
-            db_release(s->pool, c);
+            e = db_pool_run(s->pool, REPO_ACQUIRE_MS, write_txn, &w, ei);
             if (e != ERR_DB_RETRY || attempt == DB_TXN_RETRIES) {
                 break; /* a deadlock between two creates sharing entity UUIDs is retried */
             }
@@ -760,25 +749,6 @@ enum err repo_post(struct repo_store *s,
 
 /* ---- DELETE, lists ------------------------------------------------------------------------- */
 
-/* One statement on a borrowed connection. */
-static enum err run1(struct repo_store *s,
-                     const char *name,
-                     const char *sql,
-                     int n,
-                     const char *const *p,
-                     struct db_res **r,
-                     struct err_info *ei)
-{
-    struct db_conn *c = NULL;
-    enum err e = db_acquire(s->pool, REPO_ACQUIRE_MS, &c, ei);
-    if (e != ERR_OK) {
-        return e;
-    }
-    e = db_exec(c, name, sql, n, p, r, ei);
-    db_release(s->pool, c);
-    return e;
-}
-
 enum err
 repo_delete(struct repo_store *s, const char *collection, const char *obs_id, struct err_info *ei)
 {
@@ -787,7 +757,7 @@ repo_delete(struct repo_store *s, const char *collection, const char *obs_id, st
     }
     struct db_res *r = NULL;
     const char *p[2] = {collection, obs_id};
-    enum err e = run1(s, "repo_delete", sql_delete, 2, p, &r, ei);
+    enum err e = db_pool_exec(s->pool, REPO_ACQUIRE_MS, "repo_delete", sql_delete, 2, p, &r, ei);
     if (e == ERR_OK && db_res_rows(r) == 0) {
         e = not_found(ei, collection, obs_id);
     }
@@ -874,7 +844,7 @@ static enum err list_run(struct repo_store *s,
                                                                        : REPO_LIST_MAXREC));
     const char *p[4] = {q->collection, a, b, m};
     struct db_res *r = NULL;
-    enum err e = run1(s, name, sql, 4, p, &r, ei);
+    enum err e = db_pool_exec(s->pool, REPO_ACQUIRE_MS, name, sql, 4, p, &r, ei);
     if (e != ERR_OK) {
         return e;
     }
@@ -921,7 +891,9 @@ enum err repo_list_collections(struct repo_store *s, struct buf *out, struct err
     struct db_res *r = NULL;
     enum err e = ERR_OK;
     if (repo_collections_any(s->cols)) {
-        if ((e = run1(s, "repo_collections", sql_collections, 0, NULL, &r, ei)) != ERR_OK) {
+        e = db_pool_exec(s->pool, REPO_ACQUIRE_MS, "repo_collections", sql_collections, 0, NULL,
+                         &r, ei);
+        if (e != ERR_OK) {
             return e;
         }
     }

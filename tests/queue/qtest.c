@@ -80,25 +80,18 @@ void qt_db_drop(struct qt_db *db)
 
 void qt_sql(struct qt_db *db, const char *sql)
 {
-    struct db_conn *c = NULL;
     struct err_info ei;
-    if (db_acquire(db->pool, 10000, &c, &ei) != ERR_OK ||
-        db_exec(c, NULL, sql, 0, NULL, NULL, &ei) != ERR_OK) {
-        db_release(db->pool, c);
+    if (db_pool_exec(db->pool, 10000, NULL, sql, 0, NULL, NULL, &ei) != ERR_OK) {
         fail_msg("sql \"%s\": %s", sql, ei.msg);
     }
-    db_release(db->pool, c);
 }
 
 long long qt_sql_int(struct qt_db *db, const char *sql)
 {
-    struct db_conn *c = NULL;
     struct db_res *r = NULL;
     struct err_info ei;
     int64_t v = 0;
-    if (db_acquire(db->pool, 10000, &c, &ei) != ERR_OK ||
-        db_exec(c, NULL, sql, 0, NULL, &r, &ei) != ERR_OK) {
-        db_release(db->pool, c);
+    if (db_pool_exec(db->pool, 10000, NULL, sql, 0, NULL, &r, &ei) != ERR_OK) {
         fail_msg("sql \"%s\": %s", sql, ei.msg);
     }
     const char *s = db_res_get(r, 0, 0);
@@ -106,6 +99,5 @@ long long qt_sql_int(struct qt_db *db, const char *sql)
         fail_msg("sql \"%s\": no integer result", sql);
     }
     db_res_free(r);
-    db_release(db->pool, c);
     return (long long)v;
 }

@@ -1,7 +1,8 @@
 /* test_queue_pg.c - lib/queue and lib/db against the real private PostgreSQL: migrations (also two
  * at once), enqueue validation and all-or-nothing, claim order, SKIP LOCKED concurrency, retry
  * with backoff to failed, cancel, retry, rescue of dead (and not live) processes, idempotency,
- * pagination, pruning, children counts. Each test has its own fresh database.
+ * pagination, pruning, children counts, one statement or body on a pooled connection
+ * (db_pool_exec, db_pool_run). Each test has its own fresh database.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "qtest.h"
 #include "queue/queue.h"
@@ -971,6 +972,73 @@ static void test_txn_retry_and_sqlstates(void **state)
     assert_true(db_pool_in_use(f->db.pool) == 0);
 }
 
+/* db_pool_run: leaves a transaction open on purpose (db_release must roll it back). */
+static enum err open_txn(struct db_conn *c, void *arg, struct err_info *ei)
+{
+    int *calls = arg;
+    (*calls)++;
+    enum err e = db_exec(c, NULL, "BEGIN", 0, NULL, NULL, ei);
+    if (e == ERR_OK) {
+        e = db_exec(c, NULL,
+                    "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
+                    " VALUES ('left-open', 'h', '{}')",
+                    0, NULL, NULL, ei);
+    }
+    return e == ERR_OK ? ERR_CONFLICT : e; /* an error of its own comes back as it is */
+}
+
+static void test_pool_exec_and_run(void **state)
+{
+    struct fx *f = *state;
+    struct err_info ei;
+    const char *p[] = {"41"};
+    struct db_res *r = NULL;
+    /* one statement: the rows, the connection back in the pool */
+    assert_int_equal(db_pool_exec(f->db.pool, 5000, "t_pool_exec", "SELECT $1::int + 1", 1, p,
+                                  &r, &ei),
+                     ERR_OK);
+    assert_string_equal(db_res_get(r, 0, 0), "42");
+    db_res_free(r);
+    assert_int_equal(db_pool_in_use(f->db.pool), 0);
+    /* db_exec's mapping, the connection released on failure too */
+    const char *ins = "INSERT INTO idempotency_keys (key, request_hash, job_ids)"
+                      " VALUES ('once', 'h', '{}')";
+    assert_int_equal(db_pool_exec(f->db.pool, 5000, NULL, ins, 0, NULL, NULL, &ei), ERR_OK);
+    assert_int_equal(db_pool_exec(f->db.pool, 5000, NULL, ins, 0, NULL, NULL, &ei), ERR_CONFLICT);
+    assert_non_null(strstr(ei.msg, "23505"));
+    assert_int_equal(db_pool_exec(f->db.pool, 5000, NULL, "SELECT 'nope'::uuid", 0, NULL, NULL,
+                                  &ei),
+                     ERR_INVALID);
+    assert_int_equal(db_pool_in_use(f->db.pool), 0);
+    /* db_pool_run: the body's error comes back; what it left open is rolled back */
+    int calls = 0;
+    assert_int_equal(db_pool_run(f->db.pool, 5000, open_txn, &calls, &ei), ERR_CONFLICT);
+    assert_int_equal(calls, 1); /* no retry */
+    assert_int_equal(db_pool_in_use(f->db.pool), 0);
+    assert_int_equal(
+        qt_sql_int(&f->db, "SELECT count(*) FROM idempotency_keys WHERE key = 'left-open'"), 0);
+    /* every connection borrowed: ERR_TIMEOUT, nothing run */
+    struct db_pool *one = NULL;
+    struct db_conn *held = NULL;
+    assert_int_equal(db_pool_create(f->db.conninfo, 1, &one, &ei), ERR_OK);
+    assert_int_equal(db_acquire(one, 5000, &held, &ei), ERR_OK);
+    calls = 0;
+    assert_int_equal(db_pool_run(one, 50, open_txn, &calls, &ei), ERR_TIMEOUT);
+    assert_int_equal(db_pool_exec(one, 50, NULL, "SELECT 1", 0, NULL, NULL, &ei), ERR_TIMEOUT);
+    assert_int_equal(calls, 0);
+    db_release(one, held);
+    db_pool_destroy(one);
+    /* PostgreSQL out of reach: ERR_UNAVAILABLE from both, the pool usable afterwards */
+    assert_int_equal(db_pool_create("host=/nonexistent/obsflow-socket-dir dbname=x", 1, &one, &ei),
+                     ERR_OK);
+    assert_int_equal(db_pool_exec(one, 1000, NULL, "SELECT 1", 0, NULL, NULL, &ei),
+                     ERR_UNAVAILABLE);
+    assert_int_equal(db_pool_run(one, 1000, open_txn, &calls, &ei), ERR_UNAVAILABLE);
+    assert_int_equal(calls, 0);
+    assert_int_equal(db_pool_in_use(one), 0);
+    db_pool_destroy(one);
+}
+
 static void test_notify_wakes_other_process(void **state)
 {
     struct fx *f = *state;
@@ -1018,6 +1086,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prune, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_counts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_txn_retry_and_sqlstates, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_exec_and_run, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_notify_wakes_other_process, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
