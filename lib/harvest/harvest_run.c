@@ -378,6 +378,15 @@ static const char sql_obs_files[] =
     " FROM collection_files WHERE collection = $1 AND obs_id = ANY($2::text[])"
     " AND outcome <> 'rejected' ORDER BY obs_id, uri";
 
+/* The entries fan_txn's next batch will name to their children that earlier runs recorded
+ * (its new and changed ones were just listed): the probe looks whether they still exist. Read
+ * without the lock and outside the transaction; fan_txn reads its batch again under the lock. */
+static const char sql_probe[] =
+    "SELECT uri FROM collection_files WHERE collection = $1"
+    " AND obs_id = ANY(ARRAY(SELECT obs_id FROM collection_obs WHERE collection = $1"
+    "  AND state = 'pending' AND obs_id > $3 ORDER BY obs_id LIMIT $2))"
+    " AND outcome NOT IN ('pending', 'rejected')";
+
 /* an entry of an observation that is gone from the source (renamed, removed) */
 static const char sql_forget[] =
     "DELETE FROM collection_files WHERE collection = $1 AND uri = $2 AND outcome <> 'pending'";
@@ -471,6 +480,7 @@ static json_t *child_spec(const struct run *r, const struct db_res *res, const b
 
 struct fan {
     struct run *r;
+    json_t *gone;      /* URIs the probe found gone from the source (as keys) */
     int done;          /* out: observations handled (children or refused) */
     int children;      /* out */
     char after[COLL_ID_MAX]; /* the last observation fanned out ("" = from the first) */
@@ -537,15 +547,14 @@ static enum err fan_txn(struct db_conn *c, void *arg, struct err_info *ei)
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* an observation's other entries, recorded by earlier runs, still exist? (a file renamed or
-     * removed since must not be named to its child); its new and changed ones were just listed */
+    /* an observation's other entries, recorded by earlier runs, that the probe found gone (a
+     * file renamed or removed since must not be named to its child) are forgotten; one the
+     * probe did not see (recorded since) counts as present, as when its HEAD fails */
     for (int i = 0; i < nf; i++) {
         if (strcmp(db_res_get(files, i, 4), "pending") == 0) {
             continue;
         }
-        struct storage_stat st;
-        struct err_info he = {0};
-        if (storage_head(r->env->storage, db_res_get(files, i, 1), &st, &he) == ERR_NOT_FOUND) {
+        if (json_object_get(x->gone, db_res_get(files, i, 1))) {
             const char *gp[] = {r->name, db_res_get(files, i, 1)};
             if ((e = db_exec(c, "harv_forget", sql_forget, 2, gp, NULL, ei)) != ERR_OK) {
                 goto out;
@@ -624,23 +633,56 @@ out:
     return e;
 }
 
+/* Before a fan_txn batch, out of its transaction (no lock, no connection held while the
+ * storage answers): HEAD the older entries of the batch's observations, the ones gone into
+ * x->gone. Nothing is written here, so a crash in between loses nothing. */
+static enum err fan_probe(struct fan *x, struct err_info *ei)
+{
+    struct run *r = x->r;
+    struct db_res *res = NULL;
+    char lim[12];
+    json_object_clear(x->gone);
+    snprintf(lim, sizeof lim, "%d", HARV_FANOUT_BATCH);
+    const char *p[] = {r->name, lim, x->after};
+    enum err e = db_pool_exec(r->h->pool, HARV_ACQUIRE_MS, ONE_OFF, sql_probe, 3, p, &res, ei);
+    for (int i = 0; e == ERR_OK && i < db_res_rows(res); i++) {
+        const char *uri = db_res_get(res, i, 0);
+        struct storage_stat st;
+        struct err_info he = {0};
+        if (cancelled(r)) {
+            e = err_set(ei, ERR_CANCELLED, "collection run stopped: cancellation requested");
+        } else if (storage_head(r->env->storage, uri, &st, &he) == ERR_NOT_FOUND &&
+                   json_object_set_new(x->gone, uri, json_true()) != 0) {
+            e = err_set(ei, ERR_NOMEM, "out of memory");
+        }
+    }
+    db_res_free(res);
+    return e;
+}
+
 static enum err fan(struct run *r, struct err_info *ei)
 {
-    struct fan x = {.r = r};
-    for (;;) {
+    struct fan x = {.r = r, .gone = json_object()};
+    enum err e = x.gone ? ERR_OK : err_set(ei, ERR_NOMEM, "out of memory");
+    while (e == ERR_OK) {
         if (cancelled(r)) {
-            return err_set(ei, ERR_CANCELLED, "collection run stopped: cancellation requested");
+            e = err_set(ei, ERR_CANCELLED, "collection run stopped: cancellation requested");
+            break;
         }
-        enum err e = db_txn_run(r->h->pool, fan_txn, &x, ei);
+        if ((e = fan_probe(&x, ei)) != ERR_OK) {
+            break;
+        }
+        e = db_txn_run(r->h->pool, fan_txn, &x, ei);
         if (e == ERR_DB_RETRY && x.refused[0]) {
+            e = ERR_OK;
             continue; /* the refused observation is failed at the start of the next round */
         }
         if (e != ERR_OK) {
-            return e;
+            break;
         }
         if (x.done == 0 && !x.refused[0]) {
             if (!x.after[0]) {
-                return ERR_OK;
+                break;
             }
             x.after[0] = '\0'; /* a last sweep from the first: pending entries behind us */
             continue;
@@ -652,6 +694,8 @@ static enum err fan(struct run *r, struct err_info *ei)
                  (long long)r->total.changed, (long long)r->total.skipped,
                  (long long)r->total.rejected);
     }
+    json_decref(x.gone);
+    return e;
 }
 
 /* ---- waiting and the report --------------------------------------------------------------- */
