@@ -13,13 +13,14 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CAOM_BUILD_MAX_FILES      1000 /* input files (and --artifact-uri options) */
 #define CAOM_BUILD_MAX_BLUEPRINTS 64   /* --blueprint options */
 
-/* The getopt_long entries of the build options (values 'c' 'b' 'O' 'P' 'u' 's' 'n' 'C': a
- * command's own options use other values). */
+/* The getopt_long entries of the build options (values 'c' 'b' 'O' 'P' 'u' 's' 'n' 'C' 'L'
+ * 'K': a command's own options use other values). */
 /* clang-format off */
 #define CAOM_BUILD_LONGOPTS                                                                        \
     {"collection", required_argument, NULL, 'c'},                                                 \
@@ -29,7 +30,9 @@
     {"artifact-uri", required_argument, NULL, 'u'},                                                \
     {"scheme", required_argument, NULL, 's'},                                                      \
     {"no-content", no_argument, NULL, 'n'},                                                        \
-    {"compute", no_argument, NULL, 'C'}
+    {"compute", no_argument, NULL, 'C'},                                                           \
+    {"content-length", required_argument, NULL, 'L'},                                              \
+    {"content-checksum", required_argument, NULL, 'K'}
 /* clang-format on */
 
 /** The parsed build options (strings borrowed from argv). */
@@ -39,6 +42,13 @@ struct caom_build {
     size_t nbp;
     const char *uris[CAOM_BUILD_MAX_FILES];
     size_t nuris;
+    /* what the storage reports for each file (--content-length, --content-checksum, one per
+     * file in order): the artifact's contentLength and contentChecksum, nothing measured from
+     * a file given a length (it may hold only the headers); 0 / NULL: from the file */
+    int64_t lengths[CAOM_BUILD_MAX_FILES];
+    size_t nlengths;
+    const char *checksums[CAOM_BUILD_MAX_FILES];
+    size_t nchecksums;
     bool compute;
     const char *cmd; /* "caom", "repo": names the command in warnings */
 };

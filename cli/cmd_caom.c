@@ -1,6 +1,7 @@
 /* cmd_caom.c - obsflow caom: FITS files or header text files -> one CAOM-2.4 document.
  *   obsflow caom --collection C [--blueprint FILE]... [--observation-id ID] [--product-id ID]
- *                [--artifact-uri URI]... [--scheme S] [--no-content] [--compute] [--json]
+ *                [--artifact-uri URI]... [--scheme S] [--content-length N [--content-checksum md5:HEX]]...\n"
+               "     [--no-content] [--compute] [--json]
  *                [--explain] [-o OUT] FILE...
  * Exit codes: 0 written; 1 bad input or processing error (one message naming the file, HDU
  * or blueprint line); 2 usage error.
@@ -28,6 +29,7 @@ static void caom_cli_usage(FILE *f)
 {
     fprintf(f, "usage: obsflow caom --collection C [--blueprint FILE]... [--observation-id ID]\n"
                "                    [--product-id ID] [--artifact-uri URI]... [--scheme S]\n"
+               "                    [--content-length N [--content-checksum md5:HEX]]...\n"
                "                    [--no-content] [--compute] [--json] [--explain]\n"
                "                    [-o OUT] FILE...\n");
 }
@@ -45,7 +47,15 @@ static void caom_cli_help(void)
           "  --product-id ID      the plane's product ID (default: as the observation ID)\n"
           "  --artifact-uri URI   one per FILE, in order (default: cadc:C/<file name>)\n"
           "  --scheme S           URI scheme of the default artifact URIs (default cadc)\n"
-          "  --no-content         no contentLength / md5 contentChecksum from the files\n"
+          "  --content-length N   one per FILE, in order: the byte count the storage reports\n"
+          "                       for the file (its HEAD), the artifact's contentLength;\n"
+          "                       nothing is measured from that FILE, which may hold only\n"
+          "                       its headers (0: measure the file)\n"
+          "  --content-checksum md5:HEX\n"
+          "                       one per FILE, with --content-length: the checksum URI the\n"
+          "                       storage reports (\"-\": none), the artifact's\n"
+          "                       contentChecksum\n"
+          "  --no-content         no contentLength / md5 contentChecksum at all\n"
           "  --compute            compute the plane's position, energy, time, polarization\n"
           "  --json               write JSON instead of XML\n"
           "  --explain            list on stderr every blueprint rule evaluated: the element,\n"
