@@ -11,6 +11,13 @@
 # position; keyword/group/member/input lists compare as sets. A case file may list `skip`
 # paths (with the reason) for elements made by collection code from data not in the test set.
 #
+# Storage metadata: the test data hold only the headers of most files, so what CADC's storage
+# reported for a file (its size and MD5, from the HEAD a real ingest makes) is not in them and is
+# no blueprint fact. A case gives it as `storage = <artifact URI> <length> [<checksum URI>]`; the
+# harness passes it as `obsflow caom --content-length/--content-checksum` (one per file, 0 and
+# "-" for files without a storage line: measured from the header file), the input path ingest
+# uses for a file read by ranged requests (lib/ingest: f2c_input.content_length/_checksum).
+#
 # usage: run_case.py CASEFILE   (env OBSFLOW_SHARED, OBSFLOW_BIN_DIR, OBSFLOW_TEST_TMP)
 # SPDX-License-Identifier: Apache-2.0
 import math
@@ -35,7 +42,7 @@ def local(tag):
 
 def parse_case(path):
     case = {'file': [], 'blueprint': [], 'skip': [], 'args': [], 'tolerance': [],
-            'compute': False}
+            'compute': False, 'storage': {}}
     base = os.path.dirname(os.path.abspath(path))
     with open(path) as f:
         for n, line in enumerate(f, 1):
@@ -59,6 +66,13 @@ def parse_case(path):
             elif k == 'tolerance':
                 p, _, tol = v.partition(' ')
                 case['tolerance'].append((p, float(tol)))
+            elif k == 'storage':
+                f = v.split()
+                if len(f) not in (2, 3) or not f[1].isdigit() or int(f[1]) <= 0:
+                    sys.exit(f'{path}:{n}: expected "storage = <URI> <length> [<checksum URI>]"')
+                if f[0] in case['storage']:
+                    sys.exit(f'{path}:{n}: a second storage line for {f[0]}')
+                case['storage'][f[0]] = (f[1], f[2] if len(f) == 3 else '-')
             elif k == 'args':
                 case['args'] += v.split()
             elif k == 'expect_differences':
@@ -68,6 +82,21 @@ def parse_case(path):
             else:
                 sys.exit(f'{path}:{n}: unknown key {k}')
     return case
+
+
+def storage_args(case, uris):
+    """--content-length/--content-checksum for the files whose artifact URIs are @uris (in
+    order), from the case's storage lines; [] when it has none."""
+    if not case['storage']:
+        return []
+    unused = set(case['storage']) - set(uris)
+    if unused:
+        sys.exit(f'storage lines for artifacts no file makes: {sorted(unused)}')
+    args = []
+    for u in uris:
+        length, checksum = case['storage'].get(u, ('0', '-'))
+        args += ['--content-length', length, '--content-checksum', checksum]
+    return args
 
 
 def parse_date(s):
@@ -205,6 +234,7 @@ def main():
     files = [os.path.join(data, f) for f in case['file']]
     # one --artifact-uri per file: the expected artifact whose file name matches
     art_args = []
+    file_uris = []
     for f in files:
         base = os.path.basename(f).replace('.header', '')
         stem = base.replace('.fits', '').replace('.gz', '')
@@ -213,6 +243,8 @@ def main():
         if not cand:
             sys.exit(f'no expected artifact for {f}')
         art_args += ['--artifact-uri', cand[0]]
+        file_uris.append(cand[0])
+    art_args += storage_args(case, file_uris)
     cmd = [obsflow, 'caom', '--collection', coll, '--observation-id', obs_id,
            '--product-id', prod] + art_args
     for b in case['blueprint']:

@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "caom2data"))
 from apitest import BIN_DIR, SRC_DIR, TMP, Daemon, check, fail, main  # noqa: E402
-from run_case import parse_case  # noqa: E402
+from run_case import parse_case, storage_args  # noqa: E402
 
 SHARED = os.environ.get("OBSFLOW_SHARED") or os.path.join(SRC_DIR, "..", "shared")
 CAOM_DATA = os.path.join(SHARED, "testdata", "caom2")
@@ -87,12 +87,15 @@ def case_push(path, collection=None):
             for a in plane.findall("{*}artifacts/{*}artifact")]
     files = [os.path.join(CAOM_DATA, f) for f in case["file"]]
     args = ["--collection", coll, "--observation-id", obs_id, "--product-id", prod]
+    file_uris = []
     for f in files:
         stem = os.path.basename(f).replace(".header", "").replace(".fits", "").replace(".gz", "")
         cand = [u for u in uris if u.rsplit("/", 1)[-1].replace(".fits", "").replace(".gz", "")
                 == stem] or [u for u in uris if stem in u]
         check(cand, "no expected artifact for %s" % f)
         args += ["--artifact-uri", cand[0]]
+        file_uris.append(cand[0])
+    args += storage_args(case, file_uris)
     for b in case["blueprint"]:
         args += ["--blueprint", os.path.join(CAOM_DATA, b[7:]) if b.startswith("shared:") else b]
     if case["compute"]:
