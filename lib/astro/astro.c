@@ -187,6 +187,28 @@ enum err astro_precess_fk5(double ra, double dec, double from, double to, double
     return ERR_OK;
 }
 
+enum err astro_precess_fk5_1976(double ra, double dec, double from, double to,
+                                double *ra_out, double *dec_out)
+{
+    double f1, f2, t1, t2, zeta, z, theta, m[3][3], v[3], w[3], a, b;
+    if (!finite4(ra, dec, from, to) || fabs(dec) > 90.0 || fabs(from) > 1e5 || fabs(to) > 1e5) {
+        return ERR_INVALID;
+    }
+    eraEpj2jd(from, &f1, &f2);
+    eraEpj2jd(to, &t1, &t2);
+    eraPrec76(f1, f2, t1, t2, &zeta, &z, &theta);
+    eraIr(m);
+    eraRz(-zeta, m);
+    eraRy(theta, m);
+    eraRz(-z, m);
+    eraS2c(ra * DEG2RAD, dec * DEG2RAD, v);
+    eraRxp(m, v, w);
+    eraC2s(w, &a, &b);
+    *ra_out = eraAnp(a) / DEG2RAD;
+    *dec_out = b / DEG2RAD;
+    return ERR_OK;
+}
+
 enum err astro_fk4_to_fk5(double ra, double dec, double bepoch, double *ra_out, double *dec_out)
 {
     double a, b;
@@ -316,6 +338,13 @@ enum err astro_deg_to_sexa(double deg, bool hours, int ndp, char *out, size_t ca
 
 enum err astro_precess_fk5(double ra, double dec, double from, double to, double *ra_out,
                            double *dec_out)
+{
+    (void)ra, (void)dec, (void)from, (void)to, (void)ra_out, (void)dec_out;
+    return ERR_UNSUPPORTED;
+}
+
+enum err astro_precess_fk5_1976(double ra, double dec, double from, double to,
+                                double *ra_out, double *dec_out)
 {
     (void)ra, (void)dec, (void)from, (void)to, (void)ra_out, (void)dec_out;
     return ERR_UNSUPPORTED;

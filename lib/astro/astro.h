@@ -37,6 +37,14 @@ NODISCARD enum err astro_deg_to_sexa(double deg, bool hours, int ndp, char *out,
 NODISCARD enum err astro_precess_fk5(double ra, double dec, double from, double to,
                                      double *ra_out, double *dec_out);
 
+/**
+ * As astro_precess_fk5 with the IAU 1976 (Lieske 1977) precession angles between the two Julian
+ * epochs (eraPrec76: SLALIB's sla_Preces("FK5"), the model older CADC pipelines used; it
+ * differs from IAU 2006 by ~0.05" over 16 years). ERR_INVALID for non-finite input.
+ */
+NODISCARD enum err astro_precess_fk5_1976(double ra, double dec, double from, double to,
+                                          double *ra_out, double *dec_out);
+
 /** FK4 B1950.0 at Besselian epoch @p bepoch -> FK5 J2000.0 (eraFk45z, no proper motion). */
 NODISCARD enum err astro_fk4_to_fk5(double ra, double dec, double bepoch, double *ra_out,
                                     double *dec_out);

@@ -91,8 +91,8 @@ static const struct fdef k_fns[] = {
     {"scale", F_SCALE, 2, 2}, {"div", F_DIV, 2, 2}, {"add", F_ADD, 2, 255},
     {"beam", F_BEAM, 2, 2},
     {"hms", F_HMS, 1, 1}, {"dms", F_DMS, 1, 1}, {"deg2hms", F_DEG2HMS, 1, 2},
-    {"deg2dms", F_DEG2DMS, 1, 2}, {"precess_ra", F_PRECESS_RA, 4, 4},
-    {"precess_dec", F_PRECESS_DEC, 4, 4}, {"fk4_to_fk5_ra", F_FK4_RA, 2, 3},
+    {"deg2dms", F_DEG2DMS, 1, 2}, {"precess_ra", F_PRECESS_RA, 4, 5},
+    {"precess_dec", F_PRECESS_DEC, 4, 5}, {"fk4_to_fk5_ra", F_FK4_RA, 2, 3},
     {"fk4_to_fk5_dec", F_FK4_DEC, 2, 3}, {"fk5_to_fk4_ra", F_FK5_FK4_RA, 2, 3},
     {"fk5_to_fk4_dec", F_FK5_FK4_DEC, 2, 3}, {"timescale", F_TIMESCALE, 3, 3},
     {"geocentric", F_GEOCENTRIC, 4, 4}, {"cd", F_CD, 4, 4},
@@ -1910,7 +1910,17 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
         NUM(1, b);
         NUM(2, c);
         NUM(3, d);
-        enum err ae = astro_precess_fk5(a, b, c, d, &ro, &dout);
+        bool iau1976 = false;
+        if (n->nargs > 4) {
+            STR(4, p);
+            iau1976 = strcmp(p, "IAU1976") == 0;
+            if (!iau1976 && strcmp(p, "IAU2006") != 0) {
+                return fail(s, ERR_INVALID, "%s(): the precession model is 'IAU2006' or "
+                            "'IAU1976', not \"%s\"", k_fns[n->fn].name, p);
+            }
+        }
+        enum err ae = iau1976 ? astro_precess_fk5_1976(a, b, c, d, &ro, &dout)
+                              : astro_precess_fk5(a, b, c, d, &ro, &dout);
         if (ae == ERR_UNSUPPORTED) {
             return no_erfa(s, n);
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_bp_astro.py - the blueprint astronomy and date functions against astropy (and its ERFA
 and wcslib bindings), values computed here: sexagesimal <-> degrees, FK5 precession between
-Julian equinoxes, FK4 <-> FK5, UTC/TAI/TT and MJD/JD with leap seconds, geodetic ->
+Julian equinoxes (IAU 2006 and IAU 1976), FK4 <-> FK5, UTC/TAI/TT and MJD/JD with leap seconds, geodetic ->
 geocentric, and the CD matrix from CDELT + CROTA2 as wcslib builds it.
 Usage: check_bp_astro.py <bp_expr_tool>"""
 import subprocess
@@ -83,6 +83,62 @@ for ra, dec, eq in [('17:39:54.59', '+41:48:06.6', 2017.56), ('02:31:49.09', '+8
 check({'RA': '17:39:54.59', 'DEC': '+41:48:06.6', 'EQUINOX': '2017.56'}, [
     ('precess_ra(hms(RA), dms(DEC), EQUINOX, 2000)', 264.8395537556353, 1e-9),
     ('precess_dec(hms(RA), dms(DEC), EQUINOX, 2000)', 41.81050761310203, 1e-9),
+])
+
+# FK5 precession with the IAU 1976 model (precess_ra/dec(..., 'IAU1976')): Lieske et al. (1977)
+# angles between two Julian epochs (SLALIB's sla_Prec), written out here, and ERFA's pmat76
+def lieske(ra, dec, ep0, ep1):
+    T = (ep0 - 2000.0) / 100.0
+    t = (ep1 - ep0) / 100.0
+    as2r = np.radians(1.0 / 3600.0)
+    w = 2306.2181 + (1.39656 - 0.000139 * T) * T
+    zeta = (w + ((0.30188 - 0.000344 * T) + 0.017998 * t) * t) * t * as2r
+    z = (w + ((1.09468 + 0.000066 * T) + 0.018203 * t) * t) * t * as2r
+    theta = ((2004.3109 + (-0.85330 - 0.000217 * T) * T) +
+             ((-0.42665 - 0.000217 * T) - 0.041833 * t) * t) * t * as2r
+
+    def rz(a):
+        c, s = np.cos(a), np.sin(a)
+        return np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]])
+
+    def ry(a):
+        c, s = np.cos(a), np.sin(a)
+        return np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
+    m = rz(-z) @ ry(theta) @ rz(-zeta)
+    r, d = np.radians(ra), np.radians(dec)
+    v = m @ np.array([np.cos(d) * np.cos(r), np.cos(d) * np.sin(r), np.sin(d)])
+    return np.degrees(np.arctan2(v[1], v[0])) % 360, np.degrees(np.arcsin(v[2]))
+
+
+for ra, dec, eq in [('00:48:53.8', '+74:55:32', 2016.5), ('17:39:54.59', '+41:48:06.6', 2017.56),
+                    ('12:00:00', '-60:00:00', 1950.0), ('02:31:49.09', '+89:15:50.8', 2050.25)]:
+    a_ra, a_dec = Angle(ra, unit=u.hourangle).deg, Angle(dec, unit=u.deg).deg
+    lr, ld = lieske(a_ra, a_dec, eq, 2000.0)
+    # ERFA's J2000 -> mean of date matrix, transposed: date -> J2000
+    p76 = erfa.pmat76(*erfa.epj2jd(eq))
+    ev = p76.T @ erfa.s2c(np.radians(a_ra), np.radians(a_dec))
+    er, ed = erfa.c2s(ev)
+    keys = {'RA': ra, 'DEC': dec, 'EQUINOX': repr(eq)}
+    tol_ra = 1e-9 / np.cos(np.radians(ld))
+    check(keys, [
+        ("precess_ra(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976')", lr, tol_ra),
+        ("precess_dec(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976')", ld, 1e-9),
+        ("precess_ra(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976')", np.degrees(er) % 360, tol_ra),
+        ("precess_dec(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976')", np.degrees(ed), 1e-9),
+        ("precess_dec(precess_ra(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976'), "
+         "precess_dec(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976'), 2000, EQUINOX, 'IAU1976')",
+         a_dec, 1e-9),
+        # the default model is IAU 2006, named or not
+        ("precess_ra(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU2006') == "
+         "precess_ra(hms(RA), dms(DEC), EQUINOX, 2000)", 'true', None),
+    ])
+
+# the legacy DAO override (caom2tools dao_c122_2016_007777): the pointing CADC stored
+check({'RA': '00:48:53.8', 'DEC': '+74:55:32', 'EQUINOX': '2016.5'}, [
+    ("precess_ra(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976')", 11.9415828064, 1e-9),
+    ("precess_dec(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1976')", 74.8357296676, 1e-9),
+    ("precess_ra(hms(RA), dms(DEC), EQUINOX, 2000, 'IAU1977')", 'error: blueprint "expr.bp" line 1: '
+     "Observation.type: precess_ra(): the precession model is 'IAU2006' or 'IAU1976', not \"IAU1977\"", None),
 ])
 
 # FK4 B1950 <-> FK5 J2000: ERFA's own fk45z / fk54z, and astropy's frames (E-terms included)

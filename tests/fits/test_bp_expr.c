@@ -153,7 +153,7 @@ static void test_missing_is_no_value(void **state)
         "jd(NOPE)", "iso_date(NOPE)", "mjd2jd(NOPE)", "jd2mjd(NOPE)", "scale(NOPE, 2)",
         "div(1, NOPE)", "add(1, 2, NOPE)", "beam(NOPE, 1)", "hms(NOPE)", "dms(NOPE)",
         "deg2hms(NOPE)", "deg2dms(NOPE)", "precess_ra(NOPE, 0, 2000, 2010)",
-        "precess_dec(0, NOPE, 2000, 2010)", "fk4_to_fk5_ra(NOPE, 0)",
+        "precess_dec(0, NOPE, 2000, 2010)", "precess_ra(0, 0, NOPE, 2010, 'IAU1976')", "fk4_to_fk5_ra(NOPE, 0)",
         "fk4_to_fk5_dec(0, NOPE)", "fk5_to_fk4_ra(NOPE, 0)", "fk5_to_fk4_dec(0, NOPE)",
         "timescale(NOPE, 'UTC', 'TT')", "geocentric(NOPE, 0, 0, 'x')",
         "cd('11', NOPE, 1, 0)", "product_id()", "artifact_uri()", "none",
