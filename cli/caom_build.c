@@ -70,7 +70,9 @@ int caom_build_option(struct caom_build *b, int ch, const char *arg, const char 
             fprintf(stderr, "obsflow %s: too many --content-length options\n", cmd);
             return -1;
         }
-        if (str_to_i64(arg, 0, INT64_MAX, &b->lengths[b->nlengths]) != ERR_OK) {
+        if (strcmp(arg, "-") == 0) {
+            b->lengths[b->nlengths] = -1; /* the storage reported no length */
+        } else if (str_to_i64(arg, 0, INT64_MAX, &b->lengths[b->nlengths]) != ERR_OK) {
             fprintf(stderr, "obsflow %s: --content-length %s: not a byte count\n", cmd, arg);
             return -1;
         }
@@ -132,8 +134,8 @@ int caom_build_check(const struct caom_build *b,
     }
     for (size_t i = 0; i < b->nchecksums; i++) {
         if (b->checksums[i] && b->lengths[i] == 0) {
-            fprintf(stderr, "obsflow %s: file %zu: a --content-checksum needs a non-zero "
-                            "--content-length\n", cmd, i + 1);
+            fprintf(stderr, "obsflow %s: file %zu: a --content-checksum goes with a byte count "
+                            "or \"-\" as --content-length (0 measures the file)\n", cmd, i + 1);
             return 2;
         }
     }

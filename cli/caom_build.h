@@ -44,7 +44,8 @@ struct caom_build {
     size_t nuris;
     /* what the storage reports for each file (--content-length, --content-checksum, one per
      * file in order): the artifact's contentLength and contentChecksum, nothing measured from
-     * a file given a length (it may hold only the headers); 0 / NULL: from the file */
+     * a file given a length (it may hold only the headers); -1 ("-"): the storage reported
+     * no length, none is written; 0 / NULL: from the file */
     int64_t lengths[CAOM_BUILD_MAX_FILES];
     size_t nlengths;
     const char *checksums[CAOM_BUILD_MAX_FILES];

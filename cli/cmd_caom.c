@@ -1,8 +1,8 @@
 /* cmd_caom.c - obsflow caom: FITS files or header text files -> one CAOM-2.4 document.
  *   obsflow caom --collection C [--blueprint FILE]... [--observation-id ID] [--product-id ID]
- *                [--artifact-uri URI]... [--scheme S] [--content-length N [--content-checksum md5:HEX]]...\n"
-               "     [--no-content] [--compute] [--json]
- *                [--explain] [-o OUT] FILE...
+ *                [--artifact-uri URI]... [--scheme S]
+ *                [--content-length N|- [--content-checksum md5:HEX]]... [--no-content]
+ *                [--compute] [--json] [--explain] [-o OUT] FILE...
  * Exit codes: 0 written; 1 bad input or processing error (one message naming the file, HDU
  * or blueprint line); 2 usage error.
  * SPDX-License-Identifier: Apache-2.0 */
@@ -29,7 +29,7 @@ static void caom_cli_usage(FILE *f)
 {
     fprintf(f, "usage: obsflow caom --collection C [--blueprint FILE]... [--observation-id ID]\n"
                "                    [--product-id ID] [--artifact-uri URI]... [--scheme S]\n"
-               "                    [--content-length N [--content-checksum md5:HEX]]...\n"
+               "                    [--content-length N|- [--content-checksum md5:HEX]]...\n"
                "                    [--no-content] [--compute] [--json] [--explain]\n"
                "                    [-o OUT] FILE...\n");
 }
@@ -50,7 +50,8 @@ static void caom_cli_help(void)
           "  --content-length N   one per FILE, in order: the byte count the storage reports\n"
           "                       for the file (its HEAD), the artifact's contentLength;\n"
           "                       nothing is measured from that FILE, which may hold only\n"
-          "                       its headers (0: measure the file)\n"
+          "                       its headers (0: measure the file; \"-\": the storage\n"
+          "                       reported no length, none is written)\n"
           "  --content-checksum md5:HEX\n"
           "                       one per FILE, with --content-length: the checksum URI the\n"
           "                       storage reports (\"-\": none), the artifact's\n"

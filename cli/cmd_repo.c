@@ -61,7 +61,7 @@ static void repo_cli_usage(FILE *f)
         "       obsflow repo list C [--maxrec N] [--start T] [--end T] [--order asc|desc]\n"
         "       obsflow repo push --collection C [--blueprint FILE]... [--observation-id ID]\n"
         "                         [--product-id ID] [--artifact-uri URI]... [--scheme S]\n"
-        "                         [--content-length N [--content-checksum md5:HEX]]...\n"
+        "                         [--content-length N|- [--content-checksum md5:HEX]]...\n"
         "                         [--no-content] [--compute] FILE...\n"
         "target: --url URL (OBSFLOW_CAOM_REPO_URL; a base such as https://h/caom2, its\n"
         "        .../observations, or a .../capabilities URL), --token T\n"

@@ -808,8 +808,11 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             (e = f2c__str(&a->content_type, "application/fits", ei)) != ERR_OK) {
             goto out;
         }
-        if (opts->content_metadata && in[f].content_length > 0) {
-            a->content_length = caom_l(in[f].content_length);
+        if (opts->content_metadata && (in[f].content_length != 0 || in[f].content_checksum)) {
+            /* what the storage reported: nothing is measured from the file */
+            if (in[f].content_length > 0) {
+                a->content_length = caom_l(in[f].content_length);
+            }
             if (in[f].content_checksum && !a->content_checksum &&
                 (e = f2c__str(&a->content_checksum, in[f].content_checksum, ei)) != ERR_OK) {
                 goto out;

@@ -41,7 +41,8 @@ struct f2c_input {
     const char *artifact_uri;        /* borrowed: NULL = StorageName rule */
     /* > 0: the artifact's content length, known without the file (path then holds only its
      * headers, e.g. read by ranged requests); content_checksum (a "md5:<hex>" URI, or NULL
-     * when the source gave none) goes with it and nothing is computed from path */
+     * when the source gave none) goes with it. < 0: the source reported no length (none is
+     * written). Either given (length != 0 or a checksum): nothing is computed from path */
     int64_t content_length;
     const char *content_checksum;
 };
@@ -83,7 +84,7 @@ struct f2c_files {
     const char *const *paths;         /* header text or FITS files (gzip read by cfitsio) */
     size_t n;                         /* >= 1 */
     const char *const *artifact_uris; /* NULL, or n URIs (NULL entries = StorageName rule) */
-    const int64_t *content_lengths;        /* NULL, or n lengths (0 = from the file) */
+    const int64_t *content_lengths;        /* NULL, or n lengths (see f2c_input) */
     const char *const *content_checksums;  /* NULL, or n checksum URIs (see f2c_input) */
     bool compute;                     /* caom_observation_compute after the build */
     caom_compute_warn_fn warn;        /* with compute: a plane quantity that cannot be computed

@@ -2,7 +2,7 @@
 # cli_content.sh - obsflow caom --content-length/--content-checksum: the size and MD5 the storage
 # reports for each file (a real ingest has them from the storage HEAD; the file read may hold only
 # its headers) become the artifacts' contentLength and contentChecksum and nothing is measured
-# from those files; 0 measures the file; "-" is no checksum; --no-content drops them; wrong
+# from those files; 0 measures the file; "-" is no length / no checksum; --no-content drops them; wrong
 # counts and malformed values are usage errors (exit 2).
 set -u
 BIN="$OBSFLOW_BIN_DIR/obsflow"
@@ -43,6 +43,11 @@ PY
 "$BIN" caom --collection WALLABY --content-length 42 -o "$T/d.xml" "$a" || { echo "FAIL: exit $?"; fail=1; }
 grep -q '<caom2:contentLength>42</caom2:contentLength>' "$T/d.xml" \
   && ! grep -q contentChecksum "$T/d.xml" && echo "ok   length only" || { echo "FAIL length only"; fail=1; }
+# a checksum without a length ("-": the storage reported none): the checksum, no length
+"$BIN" caom --collection WALLABY --content-length - --content-checksum $sum -o "$T/f.xml" "$a" \
+  || { echo "FAIL: exit $?"; fail=1; }
+grep -q "<caom2:contentChecksum>$sum</caom2:contentChecksum>" "$T/f.xml" \
+  && ! grep -q contentLength "$T/f.xml" && echo "ok   checksum only" || { echo "FAIL checksum only"; fail=1; }
 "$BIN" caom --collection WALLABY --no-content --content-length 42 -o "$T/e.xml" "$a" \
   || { echo "FAIL: exit $?"; fail=1; }
 ! grep -q 'contentLength\|contentChecksum' "$T/e.xml" && echo "ok   --no-content" \
@@ -60,7 +65,7 @@ usage() {  # expected exit 2 and a message naming the option
 usage "one per file" --content-length 1 "$a" "$b"
 usage "one per file" --content-length 1 --content-length 2 --content-checksum $sum "$a" "$b"
 usage "goes with --content-length" --content-checksum $sum "$a"
-usage "needs a non-zero" --content-length 0 --content-checksum $sum "$a"
+usage "goes with a byte count" --content-length 0 --content-checksum $sum "$a"
 usage "not a byte count" --content-length -5 "$a"
 usage "not a byte count" --content-length 12x "$a"
 usage "expected a checksum URI" --content-length 1 --content-checksum md5:XYZ "$a"
