@@ -13,8 +13,8 @@
 #
 # Storage metadata: the test data hold only the headers of most files, so what CADC's storage
 # reported for a file (its size and MD5, from the HEAD a real ingest makes) is not in them and is
-# no blueprint fact. A case gives it as `storage = <artifact URI> <length> [<checksum URI>]`; the
-# harness passes it as `obsflow caom --content-length/--content-checksum` (one per file, 0 and
+# no blueprint fact. A case gives it as `storage = <artifact URI> <length> [<checksum URI>]` (a
+# length `-` when the source recorded none: none is written); the harness passes it as `obsflow caom --content-length/--content-checksum` (one per file, 0 and
 # "-" for files without a storage line: measured from the header file), the input path ingest
 # uses for a file read by ranged requests (lib/ingest: f2c_input.content_length/_checksum).
 #
@@ -68,8 +68,8 @@ def parse_case(path):
                 case['tolerance'].append((p, float(tol)))
             elif k == 'storage':
                 f = v.split()
-                if len(f) not in (2, 3) or not f[1].isdigit() or int(f[1]) <= 0:
-                    sys.exit(f'{path}:{n}: expected "storage = <URI> <length> [<checksum URI>]"')
+                if len(f) not in (2, 3) or not (f[1] == '-' or f[1].isdigit() and int(f[1]) > 0):
+                    sys.exit(f'{path}:{n}: expected "storage = <URI> <length>|- [<checksum URI>]"')
                 if f[0] in case['storage']:
                     sys.exit(f'{path}:{n}: a second storage line for {f[0]}')
                 case['storage'][f[0]] = (f[1], f[2] if len(f) == 3 else '-')
