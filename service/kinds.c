@@ -17,6 +17,12 @@ dataset_params(const json_t *params, const char *pfx, const void *ctx, struct er
 }
 
 static enum err
+combine_params(const json_t *params, const char *pfx, const void *ctx, struct err_info *ei)
+{
+    return pipeline_combine_params_parse(params, pfx, ctx, NULL, ei);
+}
+
+static enum err
 ingest_params(const json_t *params, const char *pfx, const void *ctx, struct err_info *ei)
 {
     return ingest_params_validate(params, pfx, ctx, ei);
@@ -45,6 +51,8 @@ static const struct {
      * the light one (issue 8) */
     {"dataset", "calib", dataset_params, workers_job_dataset, ARG_DATASET},
     {"ingest", "ingest", ingest_params, workers_job_ingest, ARG_INGEST},
+    /* master calibration frames, registered and certified (issue 13): heavy as datasets */
+    {"combine", "calib", combine_params, workers_job_combine, ARG_DATASET},
     /* a harvest: lists a source and fans out children of the kinds above; it waits for them
      * snoozing, so its queue's threads are free while they run */
     {HARV_KIND, HARV_QUEUE, harv_params_validate, workers_job_collection, ARG_COLLECTION},

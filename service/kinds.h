@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "queue/queue.h"
 #include "workers/job_collection.h"
+#include "workers/job_combine.h"
 #include "workers/job_dataset.h"
 #include "workers/job_ingest.h"
 #include "workers/workers.h"

@@ -206,7 +206,7 @@ static enum err dataset_products(void *ud, const struct pipeline_product *files,
                                JREG_FILES_MAX);
             }
             struct jreg_file *f = &hu->files[hu->nfiles];
-            enum err e = jreg_file_read(files[i].uri + 5, pr->instrument, f, ei);
+            enum err e = jreg_file_read(files[i].uri + 5, pr->instrument, hu->cr->req->dataset, f, ei);
             if (e != ERR_OK) {
                 return e;
             }
@@ -255,10 +255,51 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
     workers_job_progress(hu->job, "registry", PIPELINE_NSTEPS + 1 + (caom_named(hu->cr) ? 1 : 0),
                          PIPELINE_NSTEPS + 1 + (caom_named(hu->cr) ? 1 : 0), run);
     json_t *summary = NULL;
-    enum err e = jreg_register(ic->reg, hu->job, run, hu->files, hu->nfiles, &summary, ei);
+    const char *refs[PIPELINE_REFS_MAX];
+    for (size_t i = 0; i < res->n_refs; i++) {
+        refs[i] = res->refs[i].id;
+    }
+    enum err e = jreg_register(ic->reg, hu->job, run, hu->files, hu->nfiles, refs, res->n_refs,
+                               &summary, ei);
     if (e == ERR_OK && json_object_set_new(out, "registry", summary) != 0) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
     }
+    return e;
+}
+
+/* The bias and flat of a ground CCD frame from the profile's calibration collections: the
+ * registry's lookup over the frame's instrument and exposure span (jreg_file_read). A file:
+ * URI is used in place; other URIs are fetched into @p scratch. */
+struct calib_src_ud {
+    struct workers_job *job;
+    const struct job_dataset_ctx *ctx;
+    const struct profile *profile;
+    const char *dataset;
+    char scratch[4096]; /* the job's directory for fetched references ("" = none yet) */
+};
+
+static enum err calib_find(void *ud, const char *type, const char *raw_path, char *path,
+                           size_t cap, char *id, size_t idcap, struct err_info *ei)
+{
+    struct calib_src_ud *u = ud;
+    const struct job_ingest_ctx *ic = u->ctx->ingest;
+    struct jreg_file *frame = calloc(1, sizeof *frame);
+    if (!frame) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    enum err e = !ic || !ic->reg
+                     ? err_set(ei, ERR_NOT_FOUND, "this obsflowd has no dataset registry")
+                     : jreg_file_read(raw_path, u->profile->instrument, u->dataset, frame, ei);
+    if (e == ERR_OK) {
+        const char *d = strrchr(raw_path, '/');
+        snprintf(u->scratch, sizeof u->scratch, "%.*s", d ? (int)(d - raw_path) : 1,
+                 d ? raw_path : ".");
+        e = jreg_calib_find(ic->reg, u->ctx->storage, u->profile, type, frame, u->scratch, path,
+                           cap, id, idcap, ei);
+    } else if (e == ERR_INVALID) {
+        e = ERR_INVALID; /* the frame itself lacks what the lookup needs */
+    }
+    free(frame);
     return e;
 }
 
@@ -311,6 +352,13 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
         .refstore = ctx->refstore,
         .missing_reference = ctx->missing_reference,
     };
+    struct calib_src_ud csu = {.job = job, .ctx = ctx, .profile = req->profile,
+                               .dataset = req->dataset};
+    struct pipeline_calib_source cs = {.find = calib_find, .ud = &csu};
+    if (req->profile && req->profile->has_ccd) {
+        cfg.ccd = &req->profile->ccd;
+        cfg.calib_source = &cs;
+    }
     if (req->profile) {
         cfg.reference_catalog = req->profile->reference_catalog;
         cfg.expectations = req->profile->expectations;

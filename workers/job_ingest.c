@@ -31,7 +31,7 @@ static enum err read_inputs(const struct ingest_params *p, struct jreg_file **ou
                               "registry_run registers file: inputs only, not %s", p->uris[i]);
             break;
         }
-        e = jreg_file_read(p->uris[i] + 5, p->profile->instrument, &f[i], ei);
+        e = jreg_file_read(p->uris[i] + 5, p->profile->instrument, NULL, &f[i], ei);
         if (e == ERR_OK) {
             str_copy(f[i].uri, sizeof f[i].uri, p->uris[i]);
             f[i].size = stat(p->uris[i] + 5, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -95,7 +95,7 @@ enum err workers_job_ingest(struct workers_job *job, void *arg, struct err_info 
      * with bench_ingest); its state already says where it is */
     e = ingest_run(&env, p, &res, ei);
     if (e == ERR_OK && reg) {
-        e = jreg_register(ctx->reg, job, run, files, p->n, &summary, ei);
+        e = jreg_register(ctx->reg, job, run, files, p->n, NULL, 0, &summary, ei);
         if (e != ERR_OK) {
             workers_job_set_error_code(job, jreg_error_code(e));
             /* refused (conflict, bad data ID): fails at once; else retried (the ingest is

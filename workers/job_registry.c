@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "job_registry.h"
 
+#include "astro/astro.h"
 #include "core/str.h"
 #include "core/rand.h"
 #include "fits/fits.h"
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define JREG_VERSION "obsflow 0.1.0"
 
 /* An MJD as ISO-8601 UTC with microseconds. */
 static bool mjd_iso(double mjd, char *out, size_t cap)
@@ -64,17 +64,27 @@ static int64_t root_number(const char *root)
     return (int64_t)(v & (uint64_t)INT64_MAX);
 }
 
-enum err jreg_file_read(const char *path, const char *instrument, struct jreg_file *f,
-                        struct err_info *ei)
+enum err jreg_file_read(const char *path, const char *instrument, const char *dataset,
+                        struct jreg_file *f, struct err_info *ei)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     str_copy(f->base, sizeof f->base, base);
-    /* root: up to the first '_' or '.'; type: after the last '_' up to the first '.' after it */
-    size_t rl = strcspn(base, "_.");
-    const char *us = strrchr(base, '_');
-    const char *tb = us ? us + 1 : "raw";
-    size_t tl = us ? strcspn(tb, ".") : 3;
+    size_t dl = dataset ? strlen(dataset) : 0;
+    size_t rl, tl;
+    const char *tb;
+    if (dl && strncmp(base, dataset, dl) == 0 && (base[dl] == '.' || base[dl] == '_')) {
+        /* named after the dataset: <dataset>.fits is the raw frame, <dataset>_<type>.fits */
+        rl = dl;
+        tb = base[dl] == '_' ? base + dl + 1 : "raw";
+        tl = base[dl] == '_' ? strcspn(tb, ".") : 3;
+    } else {
+        /* root: up to the first '_' or '.'; type: after the last '_' up to the first '.' */
+        rl = strcspn(base, "_.");
+        const char *us = strrchr(base, '_');
+        tb = us ? us + 1 : "raw";
+        tl = us ? strcspn(tb, ".") : 3;
+    }
     if (rl == 0 || rl >= sizeof f->obs_id || tl == 0 || tl >= sizeof f->type ||
         !isalpha((unsigned char)tb[0])) {
         return err_set(ei, ERR_INVALID, "%s: no dataset root and type in the file name", base);
@@ -116,9 +126,22 @@ enum err jreg_file_read(const char *path, const char *instrument, struct jreg_fi
     /* the exposure's span: EXPSTART/EXPEND (HST), else MJD-OBS + EXPTIME */
     double b = 0, en = 0, exptime = 0;
     bool have = h && header_double(h, "EXPSTART", &b) && header_double(h, "EXPEND", &en);
-    if (!have && h && header_double(h, "MJD-OBS", &b) && header_double(h, "EXPTIME", &exptime)) {
+    if (!have && h && header_double(h, "EXPTIME", &exptime)) {
+        have = header_double(h, "MJD-OBS", &b);
+        const char *dobs = NULL, *tobs = NULL;
+        if (!have && fhdr_hdu_find(h, "DATE-OBS") &&
+            fhdr_get_str(h, "DATE-OBS", &dobs, &ign) == ERR_OK) {
+            /* DATE-OBS with its time, or the date and TIME-OBS (UTC) */
+            char when[96];
+            if (!strchr(dobs, 'T') && fhdr_hdu_find(h, "TIME-OBS") &&
+                fhdr_get_str(h, "TIME-OBS", &tobs, &ign) == ERR_OK) {
+                snprintf(when, sizeof when, "%.40sT%.40s", dobs, tobs);
+            } else {
+                snprintf(when, sizeof when, "%.80s", dobs);
+            }
+            have = astro_date_mjd(when, ASTRO_UTC, &b) == ERR_OK;
+        }
         en = b + exptime / 86400.0;
-        have = true;
     }
     if (en <= b) {
         en = b + 1e-6 / 86400.0 * 2; /* a zero-length exposure (bias): 2 us, never empty */
@@ -128,15 +151,15 @@ enum err jreg_file_read(const char *path, const char *instrument, struct jreg_fi
     } else if (!have || !mjd_iso(b, f->begin, sizeof f->begin) ||
                !mjd_iso(en, f->end, sizeof f->end)) {
         e = err_set(ei, ERR_INVALID,
-                    "%s: no exposure time span (EXPSTART and EXPEND, or MJD-OBS and EXPTIME) in "
-                    "the primary header",
+                    "%s: no exposure time span (EXPSTART and EXPEND, or MJD-OBS or DATE-OBS and "
+                    "EXPTIME) in the primary header",
                     base);
     }
     fhdr_file_destroy(ff);
     return e;
 }
 
-static void uuid_text(char out[37])
+void jreg_uuid(char out[37])
 {
     uint8_t u[16];
     rand_uuid_v4(u);
@@ -147,7 +170,7 @@ static void uuid_text(char out[37])
 }
 
 /* "sha256:<hex>" of the params' canonical JSON (keys sorted, compact). */
-static void params_digest(const json_t *params, char *out, size_t cap)
+void jreg_params_digest(const json_t *params, char *out, size_t cap)
 {
     char *txt = params ? json_dumps(params, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -163,8 +186,8 @@ static void params_digest(const json_t *params, char *out, size_t cap)
 }
 
 enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
-                       const struct jreg_file *files, size_t n, json_t **out,
-                       struct err_info *ei)
+                       const struct jreg_file *files, size_t n, const char *const *references,
+                       size_t nrefs, json_t **out, struct err_info *ei)
 {
     enum err e = ERR_OK;
     char digest[80];
@@ -179,10 +202,10 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
-    params_digest(workers_job_params(job), digest, sizeof digest);
+    jreg_params_digest(workers_job_params(job), digest, sizeof digest);
     /* ids first: the products name the inputs */
     for (size_t i = 0; i < n; i++) {
-        uuid_text(ids[i]);
+        jreg_uuid(ids[i]);
         if (files[i].input) {
             json_array_append_new(inputs, json_string(ids[i]));
         }
@@ -245,6 +268,13 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
                                      digest);
             if (prov && pass == 1 && json_array_size(inputs) > 0) {
                 json_object_set(prov, "inputs", inputs);
+            }
+            if (prov && pass == 1 && nrefs > 0) {
+                json_t *refs = json_array();
+                for (size_t k = 0; refs && k < nrefs; k++) {
+                    json_array_append_new(refs, json_string(references[k]));
+                }
+                json_object_set_new(prov, "references", refs);
             }
             json_t *ds = json_pack("{s:s,s:{s:s,s:I},s:[o*],s:o*}", "id", ids[i], "data_id",
                                    "instrument", f->instrument, "exposure",
@@ -318,4 +348,60 @@ const char *jreg_error_code(enum err e)
     return e == ERR_CONFLICT ? "registry_conflict"
            : jreg_permanent(e) ? "registry_invalid"
                                : "registry_unavailable";
+}
+
+enum err jreg_calib_find(struct reg *reg, struct storage *st, const struct profile *pr,
+                        const char *type, const struct jreg_file *frame, const char *scratch,
+                        char *path, size_t cap, char *id, size_t idcap, struct err_info *ei)
+{
+    json_t *found = NULL, *data_id = json_pack("{s:s}", "instrument", frame->instrument);
+    enum err e = ERR_OK;
+    if (!data_id) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
+    if (pr->ncalibrations == 0) {
+        e = err_set(ei, ERR_NOT_FOUND, "the profile names no calibrations collections");
+        goto out;
+    }
+    struct reg_lookup q = {.type = type,
+                           .collections = pr->calibrations,
+                           .ncollections = pr->ncalibrations,
+                           .data_id = data_id,
+                           .begin = frame->begin,
+                           .end = frame->end};
+    e = reg_calib_lookup(reg, &q, &found, ei);
+    if (e == ERR_PARSE) {
+        e = ERR_NOT_FOUND; /* no such type or collection yet: nothing certified */
+    }
+    if (e != ERR_OK) {
+        goto out;
+    }
+    const char *uuid = json_string_value(json_object_get(found, "id"));
+    const char *uri = json_string_value(
+        json_object_get(json_array_get(json_object_get(found, "files"), 0), "uri"));
+    if (!uuid || !uri) {
+        e = err_set(ei, ERR_NOT_FOUND, "%s %s has no file record", type, uuid ? uuid : "?");
+        goto out;
+    }
+    str_copy(id, idcap, uuid);
+    if (strncmp(uri, "file:", 5) == 0) {
+        /* in place, confined to the data roots as every file: URI of a job */
+        e = storage_local_path(st, uri, false, path, cap, ei);
+        if (e != ERR_OK) {
+            err_prefix(ei, "%s %s: ", type, uri);
+            e = ERR_NOT_FOUND;
+        }
+    } else if (snprintf(path, cap, "%s/%s-%s.fits", scratch, type, uuid) >= (int)cap) {
+        e = err_set(ei, ERR_TOO_LARGE, "reference path too long");
+    } else {
+        e = storage_get_file(st, uri, path, NULL, NULL, ei);
+        if (e != ERR_OK) {
+            err_prefix(ei, "%s %s: ", type, uri);
+            e = e == ERR_NOT_FOUND ? ERR_NOT_FOUND : ERR_UNAVAILABLE;
+        }
+    }
+out:
+    json_decref(found);
+    json_decref(data_id);
+    return e;
 }

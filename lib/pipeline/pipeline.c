@@ -804,6 +804,20 @@ static int step_calibrate(struct run *r)
         if (proc_copy_file_c(src, dst, r->hooks, &ei) != ERR_OK) {
             return fail(r, PROC_GENERIC_ERROR, &ei, NULL);
         }
+        if (r->ds.kind == DATASET_OTHER && r->cfg->ccd && str_ends_with(r->inputs[i], ".fits")) {
+            /* a ground CCD frame of a profile with a ccd plan: <base>_cal.fits */
+            char prod[PROC_PATH_MAX];
+            size_t n = strlen(r->inputs[i]) - strlen(".fits");
+            snprintf(prod, sizeof prod, "%s/%.*s_cal.fits", r->out_dir, (int)n, r->inputs[i]);
+            step_event(r, 3, r->inputs[i]);
+            int xcode = PROC_SUCCESS;
+            proc_log(&r->plog, "INFO", "calibrating %s -> %s", r->inputs[i],
+                     strrchr(prod, '/') + 1);
+            if (proc_ccd_calibrate(r->cfg, src, prod, &r->plog, r->res, &xcode, &ei) != ERR_OK) {
+                return fail(r, xcode, &ei, NULL);
+            }
+            continue;
+        }
         if (!str_ends_with(r->inputs[i], "_raw.fits")) {
             continue;
         }
@@ -1676,6 +1690,14 @@ json_t *pipeline_result_json(const struct pipeline_result *res)
         steps = NULL;
     }
     ok = ok && json_object_set_new(o, "total_ms", json_integer(res->total_ms)) == 0;
+    if (ok && res->n_refs) {
+        json_t *refs = json_array();
+        for (size_t i = 0; refs && i < res->n_refs; i++) {
+            json_array_append_new(refs, json_pack("{s:s,s:s}", "type", res->refs[i].type, "id",
+                                                  res->refs[i].id));
+        }
+        ok = json_object_set_new(o, "references", refs) == 0;
+    }
     json_decref(prods);
     json_decref(steps);
     if (!ok) {

@@ -15,6 +15,7 @@
 #ifndef OBSFLOW_PIPELINE_PIPELINE_H
 #define OBSFLOW_PIPELINE_PIPELINE_H
 
+#include "calib/calib.h"
 #include "core/compiler.h"
 #include "core/err.h"
 #include "profile/profile.h"
@@ -120,6 +121,11 @@ struct pipeline_config {
     const char *reference_catalog;
     const char *expectations;
     bool no_previews;
+    /* a ground CCD profile's plan (borrowed; NULL = none): each FITS input <base>.fits of a
+     * dataset that is not HST's is calibrated into <base>_cal.fits (overscan, trim, bias,
+     * flat, gain, ERR) with the bias and flat from calib_source */
+    const struct profile_ccd *ccd;
+    const struct pipeline_calib_source *calib_source; /* NULL = none */
     int simulate_error;            /* 1..255: fail with this code at once (0 = off) */
     int64_t simulate_publish_failure; /* fail the publication after N files (0 = off) */
     bool keep_work;                /* leave the scratch directory behind (debugging) */
@@ -127,6 +133,22 @@ struct pipeline_config {
                                       process); else RUSAGE_THREAD */
     bool echo;                     /* log lines also go to hooks->log */
 };
+
+/** Where a ground CCD run (pipeline_config.ccd) finds its bias and flat: the caller's lookup,
+ * e.g. the registry's calibration collections (workers/job_dataset.c). */
+struct pipeline_calib_source {
+    /** The calibration of @p type ("bias", "flat") valid for the raw frame @p raw_path (a
+     * local FITS file: its header gives the instrument and the exposure's time span): a local
+     * path into @p path and its identifier (the registry dataset's UUID) into @p id.
+     * @return ERR_OK; ERR_NOT_FOUND (there is none: a missing reference); ERR_CONFLICT (two
+     *         apply: ambiguous, the message names both); ERR_UNAVAILABLE (the source is down:
+     *         worth another attempt); anything else fails the run. */
+    enum err (*find)(void *ud, const char *type, const char *raw_path, char *path, size_t cap,
+                     char *id, size_t idcap, struct err_info *ei);
+    void *ud;
+};
+
+#define PIPELINE_REFS_MAX 8 /* calibration references a ground CCD run records */
 
 struct pipeline_product;
 
@@ -180,6 +202,12 @@ struct pipeline_result {
     struct pipeline_product *products; /* owned */
     struct pipeline_step_time steps[PIPELINE_NSTEPS];
     int64_t total_ms;
+    /* the calibrations a ground CCD run used (pipeline_config.calib_source), once each */
+    size_t n_refs;
+    struct {
+        char type[16]; /* "bias", "flat" */
+        char id[64];   /* the source's identifier (registry dataset UUID) */
+    } refs[PIPELINE_REFS_MAX];
 };
 
 /** Run one dataset. Always fills @p res (code and reason); returns res->code. */
@@ -189,7 +217,8 @@ int pipeline_run(const struct pipeline_config *cfg, const struct pipeline_reques
 void pipeline_result_free(struct pipeline_result *res);
 
 /** {"exit_code", "exit_name", "reason"?, "cancelled"?, "dataset_dir", "products": [{"uri",
- * "size", "md5", "type"}], "steps": [{"name", "ms"}], "total_ms"} (NULL when out of memory). */
+ * "size", "md5", "type"}], "steps": [{"name", "ms"}], "total_ms", "references"?: [{"type",
+ * "id"}]} (NULL when out of memory). */
 json_t *pipeline_result_json(const struct pipeline_result *res);
 
 /**
@@ -211,5 +240,63 @@ NODISCARD enum err pipeline_params_parse(const json_t *params, const char *pfx,
 NODISCARD enum err pipeline_params_validate(const json_t *params, const char *pfx,
                                             const struct profile_set *profiles,
                                             struct err_info *ei);
+
+/* ---- master calibration frames (the `combine` job; docs/registry.md) --------------------- */
+
+#define PIPELINE_COMBINE_INPUTS_MAX 64 /* raw frames of one combine job */
+
+/** One master to make: every raw frame through the profile's ccd plan without gain (overscan,
+ * trim; flats: minus the master bias), then combined. Strings borrowed. */
+struct pipeline_combine_request {
+    const char *type;              /* "bias" or "flat" (for messages) */
+    const char *const *inputs;     /* local paths of the raw frames */
+    size_t n;
+    const struct profile_ccd *ccd; /* the preprocessing */
+    const char *bias;              /* flats: the master bias's local path, or NULL */
+    enum calib_combine_method method;
+    bool sigma_clip;
+    double sigma_low, sigma_high;
+    const char *work_dir;          /* scratch for the preprocessed frames (removed after) */
+    const char *out_path;          /* the master (SCI/ERR/DQ), written atomically */
+    bool (*cancelled)(void *ud);   /* checked between frames; may be NULL */
+    void *ud;
+};
+
+/** Make one master. @return ERR_OK; ERR_CANCELLED; lib/calib's errors prefixed with the
+ * frame's file name (shapes, sections, unreadable FITS); ERR_NOMEM. */
+NODISCARD enum err pipeline_combine(const struct pipeline_combine_request *req,
+                                    struct err_info *ei);
+
+/** The `combine` job's params, as pipeline_combine_params_parse reads them. */
+struct pipeline_combine_params {
+    const struct profile *profile; /* has a ccd section */
+    const char *type;              /* "bias" | "flat" */
+    const char *inputs[PIPELINE_COMBINE_INPUTS_MAX]; /* file:/path or s3://bucket/key */
+    size_t n;
+    enum calib_combine_method method;
+    bool sigma_clip;
+    double sigma_low, sigma_high;
+    const char *output;            /* file:/DIR or s3://bucket[/prefix] */
+    const char *run;               /* the registry RUN of the master, or NULL (default) */
+    const char *certify;           /* a CALIBRATION collection, or NULL */
+    char begin[48], end[48];       /* the validity range ("" = unbounded), normalised */
+};
+
+/**
+ * THE validator of the `combine` job's params (POST /v1/jobs and the worker): profile
+ * (required; a profile of @p profiles with a ccd section and a registry_run), type ("bias" or
+ * "flat"), inputs (1..PIPELINE_COMBINE_INPUTS_MAX file:/abs/path or s3://bucket/key URIs of
+ * raw frames, no duplicates), method ("average" | "median" | "sum"; default average for bias,
+ * median for flat), sigma_clip ([low, high] > 0, or false; default [3, 3] for bias, false for
+ * flat), output (file:/DIR or s3://bucket[/prefix]; the master goes under it by the profile's
+ * file_template), run (a registry RUN name; default "<registry_run>/<type>-<job>"), certify
+ * ({"collection", "begin"?, "end"?}: certify the master there over [begin, end), ISO-8601
+ * times, either unbounded when absent). Any other key is refused; fields are named
+ * "<pfx>params.<name>". @p out may be NULL. @return ERR_OK; ERR_INVALID naming the field.
+ */
+NODISCARD enum err pipeline_combine_params_parse(const json_t *params, const char *pfx,
+                                                 const struct profile_set *profiles,
+                                                 struct pipeline_combine_params *out,
+                                                 struct err_info *ei);
 
 #endif

@@ -124,4 +124,14 @@ NODISCARD enum err proc_check_products(const struct proc_products_ctx *cx, int *
 NODISCARD enum err proc_md5_file(const char *path, char hex[33], uint64_t *size,
                                  struct err_info *ei);
 
+/** Stage 1 of a ground CCD frame (pipeline_ccd.c): bias and flat from cfg->calib_source, then
+ * cfg->ccd's plan streamed from @p raw_path to @p out_path; the references used are recorded
+ * in @p res. A missing reference fails with BESTREFS_ERROR (ERR_NOT_FOUND, or ERR_UNAVAILABLE
+ * when the source was down) unless cfg->missing_reference skips it; an ambiguous one always
+ * fails (ERR_INVALID naming both). @param[out] xcode the CALDP code of a failure. */
+NODISCARD enum err proc_ccd_calibrate(const struct pipeline_config *cfg, const char *raw_path,
+                                      const char *out_path, struct proc_log *log,
+                                      struct pipeline_result *res, int *xcode,
+                                      struct err_info *ei);
+
 #endif

@@ -5,6 +5,7 @@
 #include "core/path.h"
 #include "core/str.h"
 #include "dataset/dataset.h"
+#include "registry/registry.h"
 
 #include <regex.h>
 #include <stdint.h>
@@ -272,4 +273,181 @@ enum err pipeline_missing_ref_parse(const char *s, enum pipeline_missing_ref *ou
 const char *pipeline_missing_ref_name(enum pipeline_missing_ref m)
 {
     return m == PIPELINE_MISSING_REF_SKIP ? "skip" : "fail";
+}
+
+/* ---- the combine job ---------------------------------------------------------------------- */
+
+static const char *const combine_keys[] = {"profile", "type",   "inputs", "method", "sigma_clip",
+                                           "output",  "run",    "certify", NULL};
+
+/* A registry collection name: 1..128 of [A-Za-z0-9._/-]. */
+static bool reg_name_ok(const char *c)
+{
+    size_t n = c ? strlen(c) : 0;
+    bool ok = n >= 1 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = c[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             strchr("._/-", ch) != NULL;
+    }
+    return ok;
+}
+
+/* file:/abs/path or s3://bucket/key of one frame. */
+static enum err frame_uri(const json_t *v, const char *pfx, const char *name, const char **out,
+                          struct err_info *ei)
+{
+    enum err e = uri_param(v, pfx, name, false, out, ei);
+    if (e == ERR_OK && (str_ends_with(*out, "/") || (str_starts_with(*out, "s3://") &&
+                                                     !strchr(*out + 5, '/')))) {
+        return field_err(ei, pfx, name, "must name a file, not a directory or bucket");
+    }
+    return e;
+}
+
+static enum err certify_param(const json_t *v, const char *pfx, struct pipeline_combine_params *o,
+                              struct err_info *ei)
+{
+    if (!json_is_object(v)) {
+        return field_err(ei, pfx, "certify", "must be {\"collection\", \"begin\"?, \"end\"?}");
+    }
+    const char *k;
+    json_t *x;
+    json_t *obj = (json_t *)(uintptr_t)v; /* only read */
+    json_object_foreach(obj, k, x)
+    {
+        if (strcmp(k, "collection") != 0 && strcmp(k, "begin") != 0 && strcmp(k, "end") != 0) {
+            return field_err(ei, pfx, "certify", "takes collection, begin and end only");
+        }
+    }
+    const char *c = json_string_value(json_object_get(v, "collection"));
+    if (!reg_name_ok(c)) {
+        return field_err(ei, pfx, "certify.collection",
+                         "must be a registry collection name (1 to 128 of [A-Za-z0-9._/-])");
+    }
+    o->certify = c;
+    for (int i = 0; i < 2; i++) {
+        const char *key = i ? "end" : "begin";
+        const json_t *t = json_object_get(v, key);
+        char *dst = i ? o->end : o->begin;
+        dst[0] = '\0';
+        if (!t || json_is_null(t)) {
+            continue;
+        }
+        if (!json_is_string(t) || !reg_time_normalise(json_string_value(t), dst, sizeof o->begin)) {
+            return field_err(ei, pfx, i ? "certify.end" : "certify.begin",
+                             "must be an ISO-8601 time (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])");
+        }
+    }
+    return ERR_OK;
+}
+
+enum err pipeline_combine_params_parse(const json_t *params, const char *pfx,
+                                       const struct profile_set *profiles,
+                                       struct pipeline_combine_params *out, struct err_info *ei)
+{
+    struct pipeline_combine_params tmp;
+    struct pipeline_combine_params *o = out ? out : &tmp;
+    memset(o, 0, sizeof *o);
+    if (!json_is_object(params)) {
+        char field[ERR_INFO_FIELD_MAX];
+        snprintf(field, sizeof field, "%sparams", pfx);
+        return err_set_field(ei, ERR_INVALID, field, "%s must be an object", field);
+    }
+    const char *k;
+    json_t *v;
+    json_t *obj = (json_t *)(uintptr_t)params; /* only read */
+    json_object_foreach(obj, k, v)
+    {
+        bool known = false;
+        for (size_t i = 0; combine_keys[i] && !known; i++) {
+            known = strcmp(k, combine_keys[i]) == 0;
+        }
+        if (!known) {
+            return field_err(ei, pfx, k, "is not a parameter of combine jobs (profile, type, "
+                                         "inputs, method, sigma_clip, output, run, certify)");
+        }
+    }
+    const char *pn = json_string_value(json_object_get(params, "profile"));
+    o->profile = pn ? profile_set_find(profiles, pn) : NULL;
+    if (!o->profile) {
+        return field_err(ei, pfx, "profile", pn ? "names no profile of this service"
+                                                : "is required (a profile with a ccd section)");
+    }
+    if (!o->profile->has_ccd || !o->profile->registry_run) {
+        return field_err(ei, pfx, "profile",
+                         "names a profile without a ccd section or registry_run");
+    }
+    o->type = json_string_value(json_object_get(params, "type"));
+    if (!o->type || (strcmp(o->type, "bias") != 0 && strcmp(o->type, "flat") != 0)) {
+        return field_err(ei, pfx, "type", "must be bias or flat");
+    }
+    bool flat = o->type[0] == 'f';
+    const json_t *in = json_object_get(params, "inputs");
+    if (!json_is_array(in) || json_array_size(in) == 0 ||
+        json_array_size(in) > PIPELINE_COMBINE_INPUTS_MAX) {
+        char what[96];
+        snprintf(what, sizeof what, "must be a list of 1 to %d frame URIs",
+                 PIPELINE_COMBINE_INPUTS_MAX);
+        return field_err(ei, pfx, "inputs", what);
+    }
+    for (size_t i = 0; i < json_array_size(in); i++) {
+        char name[32];
+        snprintf(name, sizeof name, "inputs[%zu]", i);
+        enum err e = frame_uri(json_array_get(in, i), pfx, name, &o->inputs[i], ei);
+        if (e != ERR_OK) {
+            return e;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(o->inputs[j], o->inputs[i]) == 0) {
+                return field_err(ei, pfx, name, "repeats an earlier input");
+            }
+        }
+        o->n = i + 1;
+    }
+    const json_t *m = json_object_get(params, "method");
+    const char *ms = m ? json_string_value(m) : (flat ? "median" : "average");
+    if (ms && strcmp(ms, "average") == 0) {
+        o->method = CALIB_COMBINE_AVERAGE;
+    } else if (ms && strcmp(ms, "median") == 0) {
+        o->method = CALIB_COMBINE_MEDIAN;
+    } else if (ms && strcmp(ms, "sum") == 0) {
+        o->method = CALIB_COMBINE_SUM;
+    } else {
+        return field_err(ei, pfx, "method", "must be average, median or sum");
+    }
+    const json_t *sc = json_object_get(params, "sigma_clip");
+    if (!sc) {
+        o->sigma_clip = !flat;
+        o->sigma_low = o->sigma_high = 3.0;
+    } else if (json_is_false(sc)) {
+        o->sigma_clip = false;
+    } else if (json_is_array(sc) && json_array_size(sc) == 2 &&
+               json_is_number(json_array_get(sc, 0)) && json_is_number(json_array_get(sc, 1)) &&
+               json_number_value(json_array_get(sc, 0)) > 0 &&
+               json_number_value(json_array_get(sc, 1)) > 0) {
+        o->sigma_clip = true;
+        o->sigma_low = json_number_value(json_array_get(sc, 0));
+        o->sigma_high = json_number_value(json_array_get(sc, 1));
+    } else {
+        return field_err(ei, pfx, "sigma_clip", "must be [low, high] (both > 0) or false");
+    }
+    enum err e = uri_param(json_object_get(params, "output"), pfx, "output", false, &o->output,
+                           ei);
+    if (e != ERR_OK) {
+        return e;
+    }
+    const json_t *run = json_object_get(params, "run");
+    if (run) {
+        o->run = json_string_value(run);
+        if (!reg_name_ok(o->run)) {
+            return field_err(ei, pfx, "run",
+                             "must be a registry collection name (1 to 128 of [A-Za-z0-9._/-])");
+        }
+    }
+    const json_t *cert = json_object_get(params, "certify");
+    if (cert) {
+        e = certify_param(cert, pfx, o, ei);
+    }
+    return e;
 }

@@ -1,9 +1,12 @@
 /* profile.c - collection profiles (see profile.h). SPDX-License-Identifier: Apache-2.0 */
 #include "profile/profile.h"
 
+#include "calib/calib.h"
 #include "core/cfgdir.h"
 #include "expect/expect.h"
+#include "registry/registry.h"
 
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +100,142 @@ static enum err config_file_ok(const struct src *s, const char *key, const char 
     return ERR_OK;
 }
 
-static enum err one_key(const struct src *s, const char *k, const json_t *v, const char *bp_dir,
+/* A number of the YAML document: numbers, or strings that read as one whole. */
+static bool num_of(const json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return isfinite(*out);
+    }
+    if (!json_is_string(v)) {
+        return false;
+    }
+    char *end = NULL;
+    const char *t = json_string_value(v);
+    *out = strtod(t, &end);
+    return end != t && *end == '\0' && isfinite(*out);
+}
+
+/* ccd: {overscan, trim, gain, readnoise, arithmetic} (sections checked for their syntax) */
+static enum err ccd_key(const struct src *s, json_t *v, struct profile *p,
+                        struct err_info *ei)
+{
+    if (!json_is_object(v)) {
+        FAIL(s, "ccd", "ccd must be a mapping of overscan, trim, gain, readnoise, arithmetic");
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+    {
+        if (strcmp(k, "overscan") == 0 || strcmp(k, "trim") == 0) {
+            struct calib_section sec;
+            struct err_info sei = {0};
+            if (!json_is_string(x) ||
+                calib_section_parse(json_string_value(x), 0, 0, &sec, &sei) != ERR_OK) {
+                FAIL(s, "ccd", "ccd.%s must be a FITS section such as '[1:2048,1:350]'%s%s", k,
+                     sei.msg[0] ? ": " : "", sei.msg);
+            }
+            *(k[0] == 'o' ? &p->ccd.overscan : &p->ccd.trim) = json_string_value(x);
+        } else if (strcmp(k, "gain") == 0 || strcmp(k, "readnoise") == 0) {
+            double d;
+            bool gain = k[0] == 'g';
+            if (!num_of(x, &d) || (gain ? !(d > 0) : d < 0)) {
+                FAIL(s, "ccd", "ccd.%s must be a number %s", k, gain ? "> 0" : ">= 0");
+            }
+            if (gain) {
+                p->ccd.has_gain = true;
+                p->ccd.gain = d;
+            } else {
+                p->ccd.has_readnoise = true;
+                p->ccd.readnoise = d;
+            }
+        } else if (strcmp(k, "arithmetic") == 0) {
+            const char *a = json_string_value(x);
+            if (!a || (strcmp(a, "ccdproc") != 0 && strcmp(a, "calacs") != 0)) {
+                FAIL(s, "ccd", "ccd.arithmetic must be ccdproc or calacs");
+            }
+            p->ccd.ccdproc = strcmp(a, "ccdproc") == 0;
+        } else {
+            FAIL(s, "ccd", "ccd: unknown key \"%.64s\" (overscan, trim, gain, readnoise, "
+                           "arithmetic)", k);
+        }
+    }
+    if (p->ccd.ccdproc && p->ccd.has_readnoise && !p->ccd.has_gain) {
+        FAIL(s, "ccd", "ccd: ccdproc arithmetic needs gain with readnoise (as ccd_process does)");
+    }
+    p->has_ccd = true;
+    return ERR_OK;
+}
+
+/* A registry collection name: 1..128 of [A-Za-z0-9._/-] (lib/registry's rule). */
+static bool coll_ok(const char *c)
+{
+    size_t n = strlen(c);
+    if (n == 0 || n > 128) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!((c[i] >= 'A' && c[i] <= 'Z') || (c[i] >= 'a' && c[i] <= 'z') ||
+              (c[i] >= '0' && c[i] <= '9') || strchr("._/-", c[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* calibrations: one collection name or a list of them (the search path, in order) */
+static enum err calibrations_key(const struct src *s, const json_t *v, struct profile *p,
+                                 struct err_info *ei)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    if ((!json_is_array(v) && !json_is_string(v)) || n == 0 || n > PROFILE_CALIBS_MAX) {
+        FAIL(s, "calibrations", "calibrations must be a collection name or a list of 1 to %d",
+             PROFILE_CALIBS_MAX);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *c = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(c) || !coll_ok(json_string_value(c))) {
+            FAIL(s, "calibrations",
+                 "calibrations[%zu] is not a registry collection name (1 to 128 of "
+                 "[A-Za-z0-9._/-])",
+                 i);
+        }
+        p->calibrations[i] = json_string_value(c);
+    }
+    p->ncalibrations = n;
+    return ERR_OK;
+}
+
+/* file_template: must make unique paths for every dataset type the profile makes */
+static enum err template_key(const struct src *s, const json_t *v, struct profile *p,
+                             struct err_info *ei)
+{
+    static const char *const exp_dims[] = {"instrument", "exposure", NULL};
+    static const char *const cal_dims[] = {"instrument", NULL};
+    struct reg_template *t = NULL;
+    struct err_info tei = {0};
+    if (!json_is_string(v)) {
+        FAIL(s, "file_template", "file_template must be a string");
+    }
+    enum err e = reg_template_parse(json_string_value(v), &t, &tei);
+    if (e == ERR_OK) {
+        e = reg_template_check(t, exp_dims, "raw", &tei);
+    }
+    if (e == ERR_OK) {
+        e = reg_template_check(t, cal_dims, "bias", &tei);
+    }
+    reg_template_free(t);
+    if (e == ERR_NOMEM) {
+        return err_set(ei, e, "out of memory");
+    }
+    if (e != ERR_OK) {
+        FAIL(s, "file_template", "file_template: %s", tei.msg);
+    }
+    p->file_template = json_string_value(v);
+    return ERR_OK;
+}
+
+static enum err one_key(const struct src *s, const char *k, json_t *v, const char *bp_dir,
                         struct profile *p, struct err_info *ei)
 {
     static const struct {
@@ -154,6 +292,15 @@ static enum err one_key(const struct src *s, const char *k, const json_t *v, con
         p->has_compute = true;
         p->compute = json_is_true(v);
         return ERR_OK;
+    }
+    if (strcmp(k, "ccd") == 0) {
+        return ccd_key(s, v, p, ei);
+    }
+    if (strcmp(k, "calibrations") == 0) {
+        return calibrations_key(s, v, p, ei);
+    }
+    if (strcmp(k, "file_template") == 0) {
+        return template_key(s, v, p, ei);
     }
     if (strcmp(k, "blueprints") == 0) {
         if (!json_is_array(v) || json_array_size(v) == 0 ||
@@ -411,7 +558,26 @@ json_t *profile_set_json(const struct profile_set *s)
                  set_str(o, "missing_reference", p->missing_reference) |
                  set_str(o, "reference_catalog", p->reference_catalog) |
                  set_str(o, "expectations", p->expectations) |
-                 set_str(o, "registry_run", p->registry_run);
+                 set_str(o, "registry_run", p->registry_run) |
+                 set_str(o, "file_template", p->file_template);
+        if (p->ncalibrations) {
+            json_t *cs = json_array();
+            for (size_t j = 0; cs && j < p->ncalibrations; j++) {
+                json_array_append_new(cs, json_string(p->calibrations[j]));
+            }
+            rc |= json_object_set_new(o, "calibrations", cs);
+        }
+        if (p->has_ccd) {
+            json_t *c = json_pack("{s:s}", "arithmetic", p->ccd.ccdproc ? "ccdproc" : "calacs");
+            rc |= set_str(c, "overscan", p->ccd.overscan) | set_str(c, "trim", p->ccd.trim);
+            if (c && p->ccd.has_gain) {
+                rc |= json_object_set_new(c, "gain", json_real(p->ccd.gain));
+            }
+            if (c && p->ccd.has_readnoise) {
+                rc |= json_object_set_new(c, "readnoise", json_real(p->ccd.readnoise));
+            }
+            rc |= json_object_set_new(o, "ccd", c);
+        }
         if (p->has_previews) {
             rc |= json_object_set_new(o, "previews", json_boolean(p->previews));
         }

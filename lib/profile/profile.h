@@ -12,6 +12,13 @@
  * names under <config>/references/ and <config>/expectations/, <config> being the blueprint
  * directory's parent; they must exist) and previews (true | false); any profile may name
  * registry_run (a registry RUN collection, {date} = the UTC day: "HST/runs/{date}").
+ * Ground CCD profiles (docs/registry.md, "Calibration products") add
+ *   ccd: {overscan: '[2050:2080,1:350]', trim: '[1:2048,1:350]', gain: 1.2, readnoise: 3.7,
+ *         arithmetic: ccdproc}     # or calacs (the default); every key optional
+ *   calibrations: [KAST/calib]    # registry collections searched, in order, for bias and flat
+ *   file_template: '{run}/{dataset_type}/{instrument}/{dataset_type}_{instrument}_{id}.fits'
+ * (sections checked for syntax, the template parsed and checked against every dataset type the
+ * profile makes: raw and products [instrument, exposure], bias and flat masters [instrument]).
  * Required: name, collection. Unknown keys, wrong types, a missing blueprint file, a bad regex
  * and duplicate names are refused with "file:line: what is wrong" (the line of the key; line 1
  * for a missing key). A loaded set is read-only and may be shared between threads.
@@ -31,6 +38,18 @@
 #define PROFILE_BLUEPRINTS_MAX 64  /* blueprints of one profile */
 #define PROFILE_NAME_MAX       64  /* bytes of a profile name ([A-Za-z0-9._-]) */
 #define PROFILE_RUN_MAX        129 /* bytes of an expanded registry_run, with its NUL */
+#define PROFILE_CALIBS_MAX     16  /* collections of a profile's calibrations search path */
+
+/* How a ground CCD profile calibrates its frames (lib/calib's plan): unset strings are NULL. */
+struct profile_ccd {
+    const char *overscan; /* FITS section of the overscan, or NULL */
+    const char *trim;     /* FITS section kept, or NULL */
+    bool has_gain;
+    double gain;          /* e-/ADU */
+    bool has_readnoise;
+    double readnoise;     /* e- */
+    bool ccdproc;         /* python3-ccdproc arithmetic (else calacs order) */
+};
 
 struct profile {
     const char *name;       /* required */
@@ -53,6 +72,17 @@ struct profile {
     const char *registry_run;
     bool has_previews;
     bool previews;                 /* false: no previews for the profile's datasets */
+    /* ground CCD calibration of the profile's frames (dataset jobs: <name>_cal.fits; combine
+     * jobs: the masters' preprocessing); has_ccd false: not set */
+    bool has_ccd;
+    struct profile_ccd ccd;
+    /* the registry search path (CALIBRATION, CHAINED, RUN or TAGGED collections) for the
+     * bias and flat of has_ccd runs; 0: none (a frame needing one fails, BESTREFS_ERROR) */
+    size_t ncalibrations;
+    const char *calibrations[PROFILE_CALIBS_MAX];
+    /* a registry file template (lib/registry: reg_template) placing the masters of combine
+     * jobs under their output; NULL: not set (the default template of docs/registry.md) */
+    const char *file_template;
     size_t nbp;
     const char *blueprints[PROFILE_BLUEPRINTS_MAX];
     const char *file; /* where it came from */
