@@ -282,7 +282,7 @@ static enum err combine_run(struct combine_state *s, json_t *result, struct err_
     char predir[4200];
     snprintf(predir, sizeof predir, "%s/pre", s->dir);
     if (mkdir(predir, 0700) != 0 && errno != EEXIST) {
-        return err_set(ei, ERR_IO, "scratch: %s", strerror(errno));
+        return err_set(ei, ERR_IO, "scratch: %s", ERR_ERRNO(errno));
     }
     for (size_t i = 0; i < s->p.n; i++) {
         ins[i] = s->local[i];
@@ -419,9 +419,9 @@ enum err workers_job_combine(struct workers_job *job, void *arg, struct err_info
     snprintf(s->dir, sizeof s->dir, "%s/combine-%s", ctx->work_dir, workers_job_id(job));
     scratch_remove(s->dir);
     if (mkdir(s->dir, 0700) != 0) {
-        e = err_set(ei, ERR_IO, "cannot make the scratch directory: %s", strerror(errno));
+        e = err_set(ei, ERR_IO, "cannot make the scratch directory: %s", ERR_ERRNO(errno));
         LOG_ERROR("combine", "job %s: mkdir %s: %s", workers_job_id(job), s->dir,
-                  strerror(errno));
+                  ERR_ERRNO(errno));
         goto out;
     }
     e = combine_run(s, result, ei);
