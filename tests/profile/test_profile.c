@@ -149,6 +149,90 @@ static void test_errors(void **state)
     refused("name: a\ncollection: C\nqueue: [x]\n", 3, "queue must be a non-empty string");
 }
 
+/* Ground CCD profiles: ccd, calibrations and file_template parsed, bad ones refused with the
+ * key's line (issue 13). */
+static void test_ccd_profiles(void **state)
+{
+    (void)state;
+    static const char kast[] =
+        "name: kccd\ncollection: KAST\nregistry_run: 'KAST/runs/{date}'\n"
+        "calibrations: [KAST/calib, KAST/calib/old]\n"
+        "ccd: {overscan: '[2050:2080,1:350]', trim: '[1:2048,1:350]', gain: 1.2, "
+        "readnoise: 3.7, arithmetic: ccdproc}\n"
+        "file_template: '{run}/{dataset_type}/{instrument}/{exposure:?}/"
+        "{dataset_type}_{instrument}_{id}.fits'\n";
+    struct err_info ei;
+    struct profile_set *s = NULL;
+    enum err pe = profile_set_parse(kast, strlen(kast), "k.yaml", bpdir, &s, &ei);
+    if (pe != ERR_OK) {
+        fail_msg("%s", ei.msg);
+    }
+    const struct profile *p = profile_set_at(s, 0);
+    assert_true(p->has_ccd);
+    assert_string_equal(p->ccd.overscan, "[2050:2080,1:350]");
+    assert_string_equal(p->ccd.trim, "[1:2048,1:350]");
+    assert_true(p->ccd.has_gain && p->ccd.gain == 1.2);
+    assert_true(p->ccd.has_readnoise && p->ccd.readnoise == 3.7);
+    assert_true(p->ccd.ccdproc);
+    assert_int_equal(p->ncalibrations, 2);
+    assert_string_equal(p->calibrations[1], "KAST/calib/old");
+    assert_non_null(strstr(p->file_template, "{exposure:?}"));
+    json_t *j = profile_set_json(s);
+    json_t *jp = json_array_get(json_object_get(j, "profiles"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(jp, "ccd"),
+                                                          "arithmetic")),
+                        "ccdproc");
+    assert_int_equal(json_array_size(json_object_get(jp, "calibrations")), 2);
+    json_decref(j);
+    profile_set_destroy(s);
+    /* one collection as a plain string */
+    static const char one[] = "name: k\ncollection: K\ncalibrations: KAST/calib\nccd: {}\n";
+    assert_int_equal(profile_set_parse(one, strlen(one), "o.yaml", bpdir, &s, &ei), ERR_OK);
+    assert_int_equal(profile_set_at(s, 0)->ncalibrations, 1);
+    assert_false(profile_set_at(s, 0)->ccd.ccdproc);
+    profile_set_destroy(s);
+
+    refused("name: a\ncollection: C\nccd: {gain: -1}\n", 3, "ccd.gain must be a number > 0");
+    refused("name: a\ncollection: C\nccd: {readnoise: x}\n", 3,
+            "ccd.readnoise must be a number >= 0");
+    refused("name: a\ncollection: C\nccd: {colour: 1}\n", 3,
+            "ccd: unknown key \"colour\" (overscan, trim, gain, readnoise, arithmetic)");
+    refused("name: a\ncollection: C\nccd: {arithmetic: iraf}\n", 3,
+            "ccd.arithmetic must be ccdproc or calacs");
+    refused("name: a\ncollection: C\nccd: {readnoise: 3, arithmetic: ccdproc}\n", 3,
+            "ccd: ccdproc arithmetic needs gain with readnoise (as ccd_process does)");
+    refused("name: a\ncollection: C\nccd: [1]\n", 3,
+            "ccd must be a mapping of overscan, trim, gain, readnoise, arithmetic");
+    refused("name: a\ncollection: C\ncalibrations: ['a b']\n", 3,
+            "calibrations[0] is not a registry collection name (1 to 128 of [A-Za-z0-9._/-])");
+    refused("name: a\ncollection: C\ncalibrations: []\n", 3,
+            "calibrations must be a collection name or a list of 1 to 16");
+    /* messages with lib/calib's and lib/registry's own detail: the start is ours */
+    static const struct {
+        const char *text, *start;
+    } partial[] = {
+        {"name: a\ncollection: C\nccd: {trim: '[5:1,1:2]'}\n",
+         ":3: ccd.trim must be a FITS section such as '[1:2048,1:350]': "},
+        /* no {run} or {id}: two runs' datasets would share a path */
+        {"name: a\ncollection: C\nfile_template: '{dataset_type}/{instrument}_{exposure}.fits'\n",
+         ":3: file_template: "},
+        /* {exposure} not optional: the masters (no exposure) could not be placed */
+        {"name: a\ncollection: C\nfile_template: '{run}/{dataset_type}_{exposure}.fits'\n",
+         ":3: file_template: "},
+        {"name: a\ncollection: C\nfile_template: '{run}/{colour}.fits'\n",
+         ":3: file_template: "},
+    };
+    for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++) {
+        put(pdir, "bad.yaml", partial[i].text);
+        assert_int_not_equal(profile_set_load_dir(pdir, bpdir, &s, &ei), ERR_OK);
+        assert_null(s);
+        if (!strstr(ei.msg, partial[i].start)) {
+            fail_msg("got \"%s\", expected it to hold \"%s\"", ei.msg, partial[i].start);
+        }
+        rm(pdir, "bad.yaml");
+    }
+}
+
 static void test_missing_and_blueprints(void **state)
 {
     (void)state;
@@ -255,6 +339,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_and_missing_dir),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_ccd_profiles),
         cmocka_unit_test(test_missing_and_blueprints),
         cmocka_unit_test(test_yaml_and_duplicates),
         cmocka_unit_test(test_ingest_params_profile),
