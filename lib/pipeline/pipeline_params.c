@@ -280,19 +280,6 @@ const char *pipeline_missing_ref_name(enum pipeline_missing_ref m)
 static const char *const combine_keys[] = {"profile", "type",   "inputs", "method", "sigma_clip",
                                            "output",  "run",    "certify", NULL};
 
-/* A registry collection name: 1..128 of [A-Za-z0-9._/-]. */
-static bool reg_name_ok(const char *c)
-{
-    size_t n = c ? strlen(c) : 0;
-    bool ok = n >= 1 && n <= 128;
-    for (size_t i = 0; ok && i < n; i++) {
-        char ch = c[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-             strchr("._/-", ch) != NULL;
-    }
-    return ok;
-}
-
 /* file:/abs/path or s3://bucket/key of one frame. */
 static enum err frame_uri(const json_t *v, const char *pfx, const char *name, const char **out,
                           struct err_info *ei)
@@ -321,7 +308,7 @@ static enum err certify_param(const json_t *v, const char *pfx, struct pipeline_
         }
     }
     const char *c = json_string_value(json_object_get(v, "collection"));
-    if (!reg_name_ok(c)) {
+    if (!reg_collection_name_ok(c)) {
         return field_err(ei, pfx, "certify.collection",
                          "must be a registry collection name (1 to 128 of [A-Za-z0-9._/-])");
     }
@@ -440,7 +427,7 @@ enum err pipeline_combine_params_parse(const json_t *params, const char *pfx,
     const json_t *run = json_object_get(params, "run");
     if (run) {
         o->run = json_string_value(run);
-        if (!reg_name_ok(o->run)) {
+        if (!reg_collection_name_ok(o->run)) {
             return field_err(ei, pfx, "run",
                              "must be a registry collection name (1 to 128 of [A-Za-z0-9._/-])");
         }

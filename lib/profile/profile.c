@@ -167,22 +167,6 @@ static enum err ccd_key(const struct src *s, json_t *v, struct profile *p,
     return ERR_OK;
 }
 
-/* A registry collection name: 1..128 of [A-Za-z0-9._/-] (lib/registry's rule). */
-static bool coll_ok(const char *c)
-{
-    size_t n = strlen(c);
-    if (n == 0 || n > 128) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((c[i] >= 'A' && c[i] <= 'Z') || (c[i] >= 'a' && c[i] <= 'z') ||
-              (c[i] >= '0' && c[i] <= '9') || strchr("._/-", c[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* calibrations: one collection name or a list of them (the search path, in order) */
 static enum err calibrations_key(const struct src *s, const json_t *v, struct profile *p,
                                  struct err_info *ei)
@@ -194,7 +178,7 @@ static enum err calibrations_key(const struct src *s, const json_t *v, struct pr
     }
     for (size_t i = 0; i < n; i++) {
         const json_t *c = json_is_array(v) ? json_array_get(v, i) : v;
-        if (!json_is_string(c) || !coll_ok(json_string_value(c))) {
+        if (!json_is_string(c) || !reg_collection_name_ok(json_string_value(c))) {
             FAIL(s, "calibrations",
                  "calibrations[%zu] is not a registry collection name (1 to 128 of "
                  "[A-Za-z0-9._/-])",

@@ -92,7 +92,7 @@ enum err reg__txn(struct reg *r, db_txn_fn fn, void *arg, struct err_info *ei)
     return db_txn_run(r->pool, fn, arg, ei);
 }
 
-bool reg__coll_name_ok(const char *s)
+bool reg_collection_name_ok(const char *s)
 {
     size_t n = 0;
     for (; s && s[n]; n++) {
@@ -425,7 +425,7 @@ dims_list(const json_t *doc, const char *key, size_t *total, char **out, struct 
         } else if (strcmp(key, "instruments") == 0) {
             snprintf(f, sizeof f, "%s[%zu].name", key, i);
             const char *nm = jstr(x, "name");
-            e = nm && reg__coll_name_ok(nm) && strlen(nm) <= 64 && !strchr(nm, '/')
+            e = nm && reg_collection_name_ok(nm) && strlen(nm) <= 64 && !strchr(nm, '/')
                     ? ERR_OK
                     : err_set_field(ei, ERR_INVALID, f,
                                     "an instrument name is 1 to 64 of [A-Za-z0-9._-]");
@@ -782,7 +782,7 @@ enum err reg_collection_put(
     a.name = jstr(doc, "name");
     a.type = jstr(doc, "type");
     a.mode = jstr(doc, "mode");
-    if (!reg__coll_name_ok(a.name)) {
+    if (!reg_collection_name_ok(a.name)) {
         return err_set_field(ei, ERR_INVALID, "name",
                              "a collection name is 1 to %d of [A-Za-z0-9._/-]", REG__NAME_MAX);
     }
@@ -813,7 +813,7 @@ enum err reg_collection_put(
     const char *names[REG_CHAIN_MAX];
     for (size_t i = 0; i < json_array_size(ch); i++) {
         names[i] = json_string_value(json_array_get(ch, i));
-        if (!reg__coll_name_ok(names[i])) {
+        if (!reg_collection_name_ok(names[i])) {
             return err_set_field(ei, ERR_INVALID, "children", "children[%zu] is no collection name",
                                  i);
         }

@@ -24,7 +24,7 @@ static enum err check_path(const char *const *colls, size_t n, struct err_info *
                              REG_COLLECTIONS_MAX);
     }
     for (size_t i = 0; i < n; i++) {
-        if (!reg__coll_name_ok(colls[i])) {
+        if (!reg_collection_name_ok(colls[i])) {
             return err_set_field(ei, ERR_PARSE, "collections",
                                  "collections[%zu] is no collection name", i);
         }
@@ -348,7 +348,7 @@ enum err reg_certify(struct reg *r, const json_t *doc, json_t **out, struct err_
     a.coll = jstr(doc, "collection");
     a.type = jstr(doc, "dataset_type");
     a.input = jstr(doc, "input_collection");
-    if (!reg__coll_name_ok(a.coll)) {
+    if (!reg_collection_name_ok(a.coll)) {
         return err_set_field(ei, ERR_INVALID, "collection", "collection is a collection name");
     }
     if (!a.type) {
@@ -358,7 +358,7 @@ enum err reg_certify(struct reg *r, const json_t *doc, json_t **out, struct err_
         return err_set_field(ei, ERR_INVALID, "datasets",
                              "give either datasets (ids) or input_collection");
     }
-    if (a.input && !reg__coll_name_ok(a.input)) {
+    if (a.input && !reg_collection_name_ok(a.input)) {
         return err_set_field(ei, ERR_INVALID, "input_collection",
                              "input_collection is a collection name");
     }
@@ -522,7 +522,7 @@ enum err reg_decertify(struct reg *r, const json_t *doc, json_t **out, struct er
     a.coll = jstr(doc, "collection");
     a.type = jstr(doc, "dataset_type");
     a.data_ids = json_object_get(doc, "data_ids");
-    if (!reg__coll_name_ok(a.coll)) {
+    if (!reg_collection_name_ok(a.coll)) {
         return err_set_field(ei, ERR_INVALID, "collection", "collection is a collection name");
     }
     if (!a.type) {

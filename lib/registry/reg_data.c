@@ -256,7 +256,7 @@ regi_prepare(struct reg *r, const json_t *doc, struct regi_txn *a, struct err_in
     char f[ERR_INFO_FIELD_MAX];
     a->run = jstr(doc, "run");
     a->type_name = jstr(doc, "dataset_type");
-    if (!reg__coll_name_ok(a->run)) {
+    if (!reg_collection_name_ok(a->run)) {
         return err_set_field(ei, ERR_INVALID, "run", "run is a collection name");
     }
     if (!a->type_name) {
@@ -666,7 +666,7 @@ enum err reg_remove_runs(struct reg *r,
         return err_set_field(ei, ERR_INVALID, "runs", "name 1 to %d runs", REG_RUNS_MAX);
     }
     for (size_t i = 0; i < nruns; i++) {
-        if (!reg__coll_name_ok(runs[i])) {
+        if (!reg_collection_name_ok(runs[i])) {
             return err_set_field(ei, ERR_INVALID, "runs", "runs[%zu] is no collection name", i);
         }
     }
@@ -787,7 +787,7 @@ enum err reg_associate(struct reg *r, const json_t *doc, json_t **out, struct er
         return err_set_field(ei, ERR_INVALID, "body", "an association is a JSON object");
     }
     a.coll = jstr(doc, "collection");
-    if (!reg__coll_name_ok(a.coll)) {
+    if (!reg_collection_name_ok(a.coll)) {
         return err_set_field(ei, ERR_INVALID, "collection", "collection is a collection name");
     }
     if (rm && !json_is_boolean(rm)) {

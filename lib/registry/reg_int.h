@@ -89,7 +89,6 @@ NODISCARD enum err reg__dims_body(struct db_conn *c, void *arg, struct err_info 
 NODISCARD enum err reg__txn(struct reg *r, db_txn_fn fn, void *arg, struct err_info *ei);
 
 /** A valid collection name ([A-Za-z0-9._/-], 1..128). */
-bool reg__coll_name_ok(const char *s);
 
 /** A UUID in its 8-4-4-4-12 hex text form. */
 bool reg__uuid_ok(const char *s);

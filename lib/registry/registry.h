@@ -39,6 +39,9 @@
 #define REG_PROVENANCE_SHOWN    1000  /* parents or children shown per dataset */
 #define REG_LIST_MAX            10000 /* collections one listing returns */
 
+/** THE rule for registry collection (and RUN) names: 1 to 128 of [A-Za-z0-9._/-]. */
+bool reg_collection_name_ok(const char *s);
+
 /* ---- the WHERE language (no database needed; tests and the fuzzer use it alone) ---------- */
 
 /*
