@@ -139,6 +139,9 @@ struct bp_keys {
     const char *(*get_hdu)(const void *ctx, const char *key, int hdu); /* keyword of HDU hdu */
     const char *(*name)(const void *ctx, const char *what); /* "obs_id", "product_id",
                                                 "file_id", "file_name", "artifact_uri" */
+    /* card @p i of the HDU being mapped, in header order: its keyword and value (after the
+     * blueprint's Header. rules); false past the last card (family()) */
+    bool (*card)(const void *ctx, size_t i, const char **key, const char **value);
     int hdu;                 /* the HDU being mapped (rule scoping of let variables) */
     const char *uri;         /* the artifact being mapped, or NULL */
     struct bp_varcache *vars; /* NULL: variables are computed at each use */

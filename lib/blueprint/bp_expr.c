@@ -25,7 +25,7 @@
 #define ARENA_SIZE  (2 * BP_VALUE_MAX)
 
 enum op {
-    N_NUM = 1, N_STR, N_NONE, N_BOOL, N_KEY, N_VAR, N_CALL,
+    N_NUM = 1, N_STR, N_NONE, N_BOOL, N_KEY, N_VAR, N_CALL, N_ITEM,
     N_NEG, N_NOT, N_ADD, N_SUB, N_MUL, N_DIV, N_MOD,
     N_EQ, N_NE, N_LT, N_LE, N_GT, N_GE, N_AND, N_OR,
 };
@@ -38,6 +38,7 @@ struct node {
     int32_t next;      /* next sibling, -1 none */
     double num;        /* N_NUM; N_BOOL: 0 or 1 */
     const char *str;   /* N_STR, N_KEY, N_VAR (NUL-terminated, in the expression's arena) */
+                       /* N_ITEM: num 0 the family keyword's value, 1 its name */
     size_t len;        /* N_STR length */
     regex_t *re;       /* N_CALL of a regex function with a literal pattern: compiled once */
 };
@@ -54,11 +55,11 @@ struct bp_expr {
 /* ---- functions ---------------------------------------------------------------------------- */
 
 enum fid {
-    F_IF, F_WHEN, F_CASE, F_FIRST, F_HAS, F_HEADER,
+    F_IF, F_WHEN, F_CASE, F_FIRST, F_HAS, F_HEADER, F_FAMILY, /* lazy: F_IF..F_FAMILY */
     F_NUM, F_STR, F_INT, F_ROUND, F_FLOOR, F_CEIL, F_ABS, F_MIN, F_MAX, F_SQRT, F_POW,
     F_SIND, F_COSD, F_TAND, F_ASIND, F_ACOSD, F_ATAN2D, F_LOG10,
     F_CONCAT, F_LOWER, F_UPPER, F_TRIM, F_REPLACE, F_MATCHES, F_CAPTURE, F_RESUB, F_SPLIT,
-    F_SUBSTR, F_LEN, F_FORMAT, F_STARTS, F_ENDS, F_CONTAINS,
+    F_SUBSTR, F_LEN, F_FORMAT, F_STARTS, F_ENDS, F_CONTAINS, F_BASENAME,
     F_MJD, F_JD, F_ISO_DATE, F_MJD2JD, F_JD2MJD, F_SCALE, F_DIV, F_ADD, F_BEAM,
     F_HMS, F_DMS, F_DEG2HMS, F_DEG2DMS, F_PRECESS_RA, F_PRECESS_DEC, F_FK4_RA, F_FK4_DEC,
     F_FK5_FK4_RA, F_FK5_FK4_DEC, F_TIMESCALE, F_GEOCENTRIC, F_CD,
@@ -74,6 +75,7 @@ struct fdef {
 static const struct fdef k_fns[] = {
     {"if", F_IF, 2, 3}, {"when", F_WHEN, 2, 255}, {"case", F_CASE, 3, 255},
     {"first", F_FIRST, 1, 255}, {"has", F_HAS, 1, 1}, {"header", F_HEADER, 1, 32},
+    {"family", F_FAMILY, 1, 3},
     {"num", F_NUM, 1, 1}, {"str", F_STR, 1, 1}, {"int", F_INT, 1, 1}, {"round", F_ROUND, 1, 2},
     {"floor", F_FLOOR, 1, 1}, {"ceil", F_CEIL, 1, 1}, {"abs", F_ABS, 1, 1},
     {"min", F_MIN, 1, 255}, {"max", F_MAX, 1, 255}, {"sqrt", F_SQRT, 1, 1},
@@ -85,7 +87,7 @@ static const struct fdef k_fns[] = {
     {"capture", F_CAPTURE, 2, 3}, {"resub", F_RESUB, 3, 3}, {"split", F_SPLIT, 3, 3},
     {"substr", F_SUBSTR, 2, 3}, {"len", F_LEN, 1, 1}, {"format", F_FORMAT, 1, 32},
     {"startswith", F_STARTS, 2, 2}, {"endswith", F_ENDS, 2, 2},
-    {"contains", F_CONTAINS, 2, 2},
+    {"contains", F_CONTAINS, 2, 2}, {"basename", F_BASENAME, 1, 1},
     {"mjd", F_MJD, 1, 2}, {"jd", F_JD, 1, 1}, {"iso_date", F_ISO_DATE, 1, 1},
     {"mjd2jd", F_MJD2JD, 1, 1}, {"jd2mjd", F_JD2MJD, 1, 1},
     {"scale", F_SCALE, 2, 2}, {"div", F_DIV, 2, 2}, {"add", F_ADD, 2, 255},
@@ -124,6 +126,7 @@ struct ps {
     struct err_info *ei;
     int depth;
     enum err err;
+    int family;        /* > 0 inside the item expression of family(): value, keyword */
 };
 
 static enum err perr(struct ps *p, const char *what)
@@ -300,7 +303,11 @@ static int p_call(struct ps *p, int fi, size_t name_pos)
         p->pos++;
     } else {
         for (;;) {
+            /* family(pattern, item expression, ...): value and keyword name the item */
+            bool item = k_fns[fi].id == F_FAMILY && p->x->nodes[nd].nargs == 1;
+            p->family += item;
             int a = p_expr(p);
+            p->family -= item;
             if (a < 0) {
                 return -1;
             }
@@ -460,6 +467,14 @@ static int p_primary(struct ps *p)
         }
         if (n == 4 && memcmp(s, "none", 4) == 0) {
             return new_node(p, N_NONE);
+        }
+        if (p->family > 0 && ((n == 5 && memcmp(s, "value", 5) == 0) ||
+                              (n == 7 && memcmp(s, "keyword", 7) == 0))) {
+            int nd = new_node(p, N_ITEM);
+            if (nd >= 0) {
+                p->x->nodes[nd].num = n == 5 ? 0 : 1;
+            }
+            return nd;
         }
         const char *name = arena_put(p->x, s, n);
         if (!name) {
@@ -633,7 +648,7 @@ enum err bpx_compile(const struct bp *owner, const char *text, const char *file,
 {
     size_t len = strlen(text);
     struct bp_expr *x = calloc(1, sizeof *x);
-    struct ps p = {text, 0, x, owner, file, line, key, ei, 0, ERR_OK};
+    struct ps p = {text, 0, x, owner, file, line, key, ei, 0, ERR_OK, 0};
     *out = NULL;
     if (x) {
         x->cap = len + 1;
@@ -684,6 +699,8 @@ struct es {
     size_t used;
     int depth;
     bool oom;                 /* the arena could not be allocated */
+    const char *item_key;     /* family(): the keyword being mapped and its value */
+    const char *item_val;
 };
 
 static enum err fail(struct es *s, enum err code, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -1071,6 +1088,93 @@ static enum err ev_header(struct es *s, const struct node *n, struct val *out)
     return ERR_OK;
 }
 
+/* family(pattern[, item[, separator]]): every keyword of the HDU whose name matches the
+ * fnmatch pattern, in header order, mapped through the item expression (value, keyword),
+ * items without a value left out, each distinct item once, joined by the separator */
+#define FAMILY_ITEMS 4096
+static enum err ev_family(struct es *s, const struct node *n, struct val *out)
+{
+    struct val pv, sv;
+    const char *pat = NULL, *sep = ", ";
+    enum err e;
+    int item = nd(s, n->first)->next;
+    int sepn = item >= 0 ? nd(s, item)->next : -1;
+    out->t = V_NONE;
+    if ((e = ev(s, n->first, &pv)) != ERR_OK || pv.t == V_NONE ||
+        (e = to_str(s, &pv, &pat)) != ERR_OK) {
+        return e;
+    }
+    if (sepn >= 0) {
+        if ((e = ev(s, sepn, &sv)) != ERR_OK || sv.t == V_NONE ||
+            (e = to_str(s, &sv, &sep)) != ERR_OK) {
+            return e;
+        }
+    }
+    if (!s->k->card) {
+        return ERR_OK;
+    }
+    size_t seplen = strlen(sep);
+    char *acc = malloc(BP_VALUE_MAX);
+    size_t *off = malloc(FAMILY_ITEMS * sizeof *off);
+    size_t len = 0, nitems = 0;
+    const char *save_key = s->item_key, *save_val = s->item_val;
+    const char *key, *value;
+    if (!acc || !off) {
+        e = err_set(s->ei, ERR_NOMEM, "out of memory evaluating %s", s->r->key);
+        goto out;
+    }
+    for (size_t i = 0; s->k->card(s->k->ctx, i, &key, &value); i++) {
+        if (!key || !*key || !value || !*value || fnmatch(pat, key, 0) != 0) {
+            continue;
+        }
+        size_t mark = s->used;
+        struct val iv = {.t = V_STR, .s = value};
+        const char *t = NULL;
+        if (item >= 0) {
+            s->item_key = key;
+            s->item_val = value;
+            e = ev(s, item, &iv);
+            s->item_key = save_key;
+            s->item_val = save_val;
+            if (e != ERR_OK) {
+                goto out;
+            }
+        }
+        if (iv.t != V_NONE && (e = to_str(s, &iv, &t)) != ERR_OK) {
+            goto out;
+        }
+        size_t tl = t ? strlen(t) : 0;
+        bool dup = tl == 0;
+        for (size_t j = 0; j < nitems && !dup; j++) {
+            size_t end = j + 1 < nitems ? off[j + 1] - seplen : len;
+            dup = end - off[j] == tl && memcmp(acc + off[j], t, tl) == 0;
+        }
+        if (!dup) {
+            size_t need = (nitems ? seplen : 0) + tl;
+            if (nitems >= FAMILY_ITEMS || need >= BP_VALUE_MAX - len) {
+                e = fail(s, ERR_TOO_LARGE, "family(): more than %d items or %d bytes",
+                         FAMILY_ITEMS, BP_VALUE_MAX - 1);
+                goto out;
+            }
+            if (nitems) {
+                memcpy(acc + len, sep, seplen);
+                len += seplen;
+            }
+            off[nitems++] = len;
+            memcpy(acc + len, t, tl);
+            len += tl;
+        }
+        s->used = mark; /* the item's text is copied: its arena space is free again */
+    }
+    if (nitems > 0) {
+        e = mk_str(s, acc, len, out);
+    }
+out:
+    free(acc);
+    free(off);
+    return e;
+}
+
 /* lazy functions: only the arguments needed are evaluated */
 static enum err ev_lazy(struct es *s, const struct node *n, struct val *out)
 {
@@ -1159,6 +1263,8 @@ static enum err ev_lazy(struct es *s, const struct node *n, struct val *out)
         return ERR_OK;
     case F_HEADER:
         return ev_header(s, n, out);
+    case F_FAMILY:
+        return ev_family(s, n, out);
     default:
         return fail(s, ERR_INTERNAL, "not a lazy function");
     }
@@ -1545,7 +1651,7 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
     enum err e;
     double a = 0, b = 0, c = 0, d = 0;
     const char *p = NULL, *q = NULL, *r = NULL;
-    if (f <= F_HEADER) {
+    if (f <= F_FAMILY) {
         return ev_lazy(s, n, out);
     }
     if ((e = ev_args(s, n, av, &none)) != ERR_OK) {
@@ -1802,6 +1908,16 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
         return mk_str(s, p + (size_t)a, (size_t)b, out);
     }
     case F_LEN: STR(0, p); mk_num((double)strlen(p), out); return ERR_OK;
+    case F_BASENAME: { /* the text after the last '/' */
+        STR(0, p);
+        const char *slash = strrchr(p, '/');
+        out->t = V_STR;
+        out->s = slash ? slash + 1 : p;
+        if (!*out->s) {
+            out->t = V_NONE;
+        }
+        return ERR_OK;
+    }
     case F_FORMAT: return ev_format(s, n, av, n->nargs, out);
     case F_STARTS:
     case F_ENDS:
@@ -2067,6 +2183,15 @@ static enum err ev(struct es *s, int idx, struct val *out)
         break;
     }
     case N_VAR: e = ev_var(s, n, out); break;
+    case N_ITEM: {
+        const char *v = n->num == 0.0 ? s->item_val : s->item_key;
+        if (v && *v) {
+            out->t = V_STR;
+            out->s = v;
+        }
+        e = ERR_OK;
+        break;
+    }
     case N_CALL: e = ev_call(s, n, out); break;
     case N_NEG:
     case N_NOT:
@@ -2139,7 +2264,7 @@ static enum err ev(struct es *s, int idx, struct val *out)
 enum err bpx_eval(const struct bp_rule *r, const struct bp_keys *k, char *out, size_t cap,
                   bool *found, struct bp_explain *ex, struct err_info *ei)
 {
-    struct es s = {k, r, r->expr, ex, ei, NULL, 0, 0, false};
+    struct es s = {k, r, r->expr, ex, ei, NULL, 0, 0, false, NULL, NULL};
     struct val v;
     enum err e;
     bool fits = true;

@@ -140,10 +140,29 @@ static const char *get_name(const void *ctx, const char *what)
     return NULL;
 }
 
+/* card i of the HDU in header order, its value after the Header. rules (family()) */
+static bool get_card(const void *ctx, size_t i, const char **key, const char **value)
+{
+    const struct f2c_ctx *c = ctx;
+    if (!c->h || i >= c->h->ncards) {
+        return false;
+    }
+    const struct fhdr_card *card = &c->h->cards[i];
+    char hk[96];
+    *key = card->key;
+    *value = card->type == FHDR_UNDEF ? NULL : fhdr_card_value(card);
+    if (c->overrides && card->key[0] &&
+        snprintf(hk, sizeof hk, "Header.%s", card->key) < (int)sizeof hk &&
+        bp_get_art(c->bp, hk, c->hdu, c->uri)) {
+        *value = f2c__get(c, card->key); /* a Header. rule: its value, or none */
+    }
+    return true;
+}
+
 void f2c__keys(const struct f2c_ctx *c, struct bp_keys *k)
 {
     *k = (struct bp_keys){.ctx = c, .get = f2c__get, .get_hdu = get_hdu, .name = get_name,
-                          .hdu = c->hdu, .uri = c->uri, .vars = c->vars};
+                          .card = get_card, .hdu = c->hdu, .uri = c->uri, .vars = c->vars};
 }
 
 enum err f2c__eval_rule(const struct f2c_ctx *c, const struct bp_rule *r, char *out, size_t cap,
@@ -690,6 +709,47 @@ static enum err identity(const struct f2c_ctx *c, const char *key, const char *g
     return ERR_OK;
 }
 
+/* A DerivedObservation when the blueprint has a DerivedObservation./CompositeObservation. rule;
+ * when every such rule is an expression (":=", e.g. members from a keyword family), only when
+ * one of them yields a value for the first input (a collection blueprint can hold the rule for
+ * its composites and its simple observations alike). */
+static enum err is_derived(const struct f2c_ctx *c0, bool *derived, struct err_info *ei)
+{
+    static const char *const keys[] = {"DerivedObservation.members",
+                                       "CompositeObservation.members"};
+    bool exprs = true;
+    *derived = false;
+    for (size_t i = 0; i < bp_rule_count(c0->bp); i++) {
+        const struct bp_rule *r = bp_rule_at(c0->bp, i);
+        if (strncmp(r->key, "DerivedObservation.", 19) == 0 ||
+            strncmp(r->key, "CompositeObservation.", 21) == 0) {
+            *derived = true;
+            exprs = exprs && r->kind == BP_EXPR;
+        }
+    }
+    if (!*derived || !exprs) {
+        return ERR_OK;
+    }
+    struct f2c_ctx c = *c0;
+    c.opts = NULL; /* no explanation: the rule is explained when it is set */
+    *derived = false;
+    for (size_t i = 0; i < ARRAY_LEN(keys) && !*derived; i++) {
+        const struct bp_rule *r = bp_get_art(c.bp, keys[i], 0, NULL);
+        char *val = r ? malloc(BP_VALUE_MAX) : NULL;
+        bool found = false;
+        if (r && !val) {
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+        enum err e = r ? f2c__eval_rule(&c, r, val, BP_VALUE_MAX, &found, ei) : ERR_OK;
+        free(val);
+        if (e != ERR_OK) {
+            return e;
+        }
+        *derived = found;
+    }
+    return ERR_OK;
+}
+
 static bool bad_identity(const char *s)
 {
     return *s == '\0' || strpbrk(s, " /\\%") != NULL;
@@ -745,8 +805,10 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
                     "(may not be empty or contain space, /, \\ or %%)", obs_id, prod_id);
         goto out;
     }
-    bool derived = bp_has_prefix(bp, "DerivedObservation.") ||
-                   bp_has_prefix(bp, "CompositeObservation.");
+    bool derived = false;
+    if ((e = is_derived(&c0, &derived, ei)) != ERR_OK) {
+        goto out;
+    }
     o = caom_observation_new(derived ? CAOM_OBS_DERIVED : CAOM_OBS_SIMPLE, opts->collection,
                              obs_id);
     p = caom_plane_new(prod_id);

@@ -1,6 +1,6 @@
 /* fuzz_bp_expr.c - libFuzzer target: the input is one blueprint expression, compiled as
  * "Observation.type := <input>" after two let variables, then evaluated (with explain) against
- * a small header with a second HDU and identities.
+ * a small header (with a keyword family for family()) with a second HDU and identities.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const k_hdr[] = {"DATE-OBS", "2017-07-26T05:04:26", "EXPTIME", "60",
                                     "RA", "17:39:54.59", "DEC", "+41:48:06.6", "OBJECT",
                                     "WALLABY J124915+043926", "BP", "4000,9000", "FLAG", "T",
-                                    "EQUINOX", "2017.56", NULL};
+                                    "EQUINOX", "2017.56", "ID_00001", "S/d/101116_0041.fits.gz",
+                                    "ID_00002", "C/d/101116_0050.fits.gz", NULL};
 
 static const char *get(const void *ctx, const char *key)
 {
@@ -24,6 +25,19 @@ static const char *get(const void *ctx, const char *key)
         }
     }
     return NULL;
+}
+
+static bool card(const void *ctx, size_t i, const char **key, const char **value)
+{
+    (void)ctx;
+    for (size_t j = 0; k_hdr[j]; j += 2) {
+        if (j / 2 == i) {
+            *key = k_hdr[j];
+            *value = k_hdr[j + 1];
+            return true;
+        }
+    }
+    return false;
 }
 
 static const char *get_hdu(const void *ctx, const char *key, int hdu)
@@ -60,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     text[sizeof k_pre - 1 + size] = '\n';
     if (bp_load_text(b, "fuzz.bp", text, sizeof k_pre + size, &ei) == ERR_OK) {
-        struct bp_keys k = {.ctx = NULL, .get = get, .get_hdu = get_hdu, .name = name};
+        struct bp_keys k = {.ctx = NULL, .get = get, .get_hdu = get_hdu, .name = name,
+                             .card = card};
         struct bp_explain ex = {.n = 0};
         bool found = false;
         const struct bp_rule *r = bp_get(b, "Observation.type", 0);

@@ -566,6 +566,91 @@ static void test_lookup_tables(void **state)
     bp_free(b);
 }
 
+/* a header with a keyword family: raw inputs ID_nnnnn (one repeated, one blank), ID_PROG */
+static const char *const k_fam[] = {
+    "OBJECT", "QSO2251+158", "ID_PROG", "cpapir",
+    "ID_00001", "S/data/cpapir/data/101116/101116_0041.fits.fits.gz",
+    "ID_00002", "S/data/cpapir/data/101116/101116_0042.fits.fits.gz",
+    "ID_00003", "", "ID_00004", "S/data/cpapir/data/101116/101116_0041.fits.fits.gz",
+    "ID_00005", "C/data/cpapir/data/101116/101116_0050.fits.gz", NULL};
+
+static const char *get_fam(const void *ctx, const char *key)
+{
+    (void)ctx;
+    return find(k_fam, key);
+}
+
+static bool card_fam(const void *ctx, size_t i, const char **key, const char **value)
+{
+    (void)ctx;
+    for (size_t j = 0; k_fam[j]; j += 2) {
+        if (j / 2 == i) {
+            *key = k_fam[j];
+            *value = k_fam[j + 1];
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *ev_fam(const char *expr, bool with_cards)
+{
+    static char out[BP_VALUE_MAX + 600];
+    char text[4096];
+    struct bp *b = NULL;
+    struct err_info ei = {0};
+    bool found = false;
+    struct bp_keys k = {.get = get_fam, .card = with_cards ? card_fam : NULL};
+    assert_int_equal(bp_new(&b, NULL), ERR_OK);
+    snprintf(text, sizeof text, "DerivedObservation.members := %s\n", expr);
+    if (bp_load_text(b, "f.bp", text, strlen(text), &ei) != ERR_OK) {
+        snprintf(out, sizeof out, "error: %s", ei.msg);
+    } else if (bp_eval(bp_get(b, "DerivedObservation.members", 0), &k, out, BP_VALUE_MAX,
+                       &found, &ei) != ERR_OK) {
+        snprintf(out, sizeof out, "error: %s", ei.msg);
+    } else if (!found) {
+        snprintf(out, sizeof out, "<none>");
+    }
+    bp_free(b);
+    return out;
+}
+
+static void test_keyword_family(void **state)
+{
+    (void)state;
+    /* the values, in header order, each once, blanks left out; ID_PROG does not match */
+    assert_string_equal(ev_fam("family('ID_[0-9]*')", true),
+                        "S/data/cpapir/data/101116/101116_0041.fits.fits.gz, "
+                        "S/data/cpapir/data/101116/101116_0042.fits.fits.gz, "
+                        "C/data/cpapir/data/101116/101116_0050.fits.gz");
+    /* an item expression over value (and keyword), and a separator */
+    assert_string_equal(ev_fam("family('ID_[0-9]*', resub(basename(value), '^([^.]+).*$', "
+                               "'caom:OMM/C\\1'), ' ')", true),
+                        "caom:OMM/C101116_0041 caom:OMM/C101116_0042 caom:OMM/C101116_0050");
+    assert_string_equal(ev_fam("family('ID_0000[12]', concat(keyword, '=', "
+                               "if(startswith(value, 'S'), 'science', 'calibration')))", true),
+                        "ID_00001=science, ID_00002=science");
+    /* items that yield no value are left out; no item at all is no value */
+    assert_string_equal(ev_fam("family('ID_*', if(startswith(value, 'C'), basename(value)))",
+                               true), "101116_0050.fits.gz");
+    assert_string_equal(ev_fam("family('IN_[0-9]*')", true), "<none>");
+    assert_string_equal(ev_fam("family(NOPE, value)", true), "<none>");
+    assert_string_equal(ev_fam("family('ID_*')", false), "<none>"); /* no header listing */
+    /* value and keyword are names only inside the item expression; nested families */
+    assert_string_equal(ev_fam("first(value, OBJECT)", true), "QSO2251+158");
+    assert_string_equal(ev_fam("family('OBJECT', family('ID_0000[12]', concat(value, '@', "
+                               "keyword)))", true),
+                        "S/data/cpapir/data/101116/101116_0041.fits.fits.gz@ID_00001, "
+                        "S/data/cpapir/data/101116/101116_0042.fits.fits.gz@ID_00002");
+    assert_string_equal(ev_fam("family('OBJECT', concat(value, ':', family('ID_PROG', value)))",
+                               true), "QSO2251+158:cpapir");
+    assert_string_equal(ev_fam("basename('a/b/c.fits')", true), "c.fits");
+    assert_string_equal(ev_fam("basename('dir/')", true), "<none>");
+    assert_string_equal(ev_fam("family()", true),
+                        "error: blueprint \"f.bp\" line 1: DerivedObservation.members: "
+                        "expression column 1: family() takes 1 to 3 arguments, not 0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_let_variables),
         cmocka_unit_test(test_lookup_tables),
         cmocka_unit_test(test_variable_cache),
+        cmocka_unit_test(test_keyword_family),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
