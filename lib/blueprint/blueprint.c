@@ -1069,12 +1069,12 @@ static enum err load_lines(struct bp *b, const char *name, const char *text, siz
         if (!bp_is_element(key)) {
             return perr(ei, name, line, "unrecognized blueprint element", key);
         }
-        if (ext >= 0 && strncmp(key, "Chunk", 5) != 0 && strncmp(key, "Part.", 5) != 0 &&
+        if (ext >= 0 && strncmp(key, "Chunk", 5) != 0 && strncmp(key, "Part", 4) != 0 &&
             strncmp(key, "Header.", 7) != 0) {
             return perr(ei, name, line, "only Chunk and Part elements may be set per extension",
                         key);
         }
-        if (b->cur_art && strncmp(key, "Chunk", 5) != 0 && strncmp(key, "Part.", 5) != 0 &&
+        if (b->cur_art && strncmp(key, "Chunk", 5) != 0 && strncmp(key, "Part", 4) != 0 &&
             strncmp(key, "Header.", 7) != 0 && strncmp(key, "Artifact.", 9) != 0) {
             return perr(ei, name, line, "only Artifact, Part and Chunk elements may be set per "
                         "artifact", key);

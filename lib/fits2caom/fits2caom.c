@@ -750,6 +750,42 @@ static enum err is_derived(const struct f2c_ctx *c0, bool *derived, struct err_i
     return ERR_OK;
 }
 
+/* An image HDU: the primary HDU, an IMAGE extension, or a tile-compressed image. */
+static bool is_image_hdu(const struct fhdr_hdu *h)
+{
+    const struct fhdr_card *x = fhdr_hdu_find(h, "XTENSION");
+    const struct fhdr_card *z = fhdr_hdu_find(h, "ZIMAGE");
+    return h->index == 0 || !x || strcmp(x->value, "IMAGE") == 0 ||
+           (z && z->type == FHDR_LOGICAL && strcmp(z->value, "T") == 0);
+}
+
+/* The structure rule "Part" for the HDU of @p c: whether it becomes a part. No rule, or a rule
+ * with no value, keeps every HDU (caom2utils: one part per HDU). */
+static enum err part_wanted(const struct f2c_ctx *c, bool *keep, struct err_info *ei)
+{
+    char val[256];
+    bool found = false;
+    const struct bp_rule *r = NULL;
+    *keep = true;
+    TRY(eval(c, "Part", val, sizeof val, &found, &r, ei));
+    if (!found || strcasecmp(val, "all") == 0 || strcasecmp(val, "include") == 0 ||
+        strcasecmp(val, "true") == 0 || strcmp(val, "T") == 0) {
+        return ERR_OK;
+    }
+    if (strcasecmp(val, "image") == 0) {
+        *keep = is_image_hdu(c->h);
+        return ERR_OK;
+    }
+    if (strcasecmp(val, "false") == 0 || strcmp(val, "F") == 0 ||
+        strcmp(val, "{ignore}") == 0 || strcasecmp(val, "ignore") == 0) {
+        *keep = false;
+        return ERR_OK;
+    }
+    return err_set_field(ei, ERR_INVALID, "Part", "blueprint \"%s\" line %d: Part: \"%s\" is "
+                         "not a part rule (all, image, false, or an expression yielding one of "
+                         "them) for \"%s\" HDU %d", r->file, r->line, val, c->file, c->hdu);
+}
+
 static bool bad_identity(const char *s)
 {
     return *s == '\0' || strpbrk(s, " /\\%") != NULL;
@@ -890,6 +926,13 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             ch_ctx.hdu = (int)h;
             ch_ctx.h = fhdr_file_hdu(hf, h);
             bool found = false;
+            bool keep = true;
+            if ((e = part_wanted(&ch_ctx, &keep, ei)) != ERR_OK) {
+                goto out;
+            }
+            if (!keep) {
+                continue; /* the structure rule leaves this HDU out */
+            }
             snprintf(pname, sizeof pname, "%zu", h);
             part = caom_part_new(pname);
             if (!part) {

@@ -1,6 +1,7 @@
 /* fits2caom.h - FITS headers + blueprint + WCS -> one CAOM-2.4 observation (lib/caom model):
  * the metadata engine of fits2caom2/caom2pipe in C. One plane per observation; one artifact
- * per input file; one part per HDU (named by its index); one chunk per HDU with an image data
+ * per input file; one part per HDU (named by its index) that the blueprint's structure rule
+ * "Part" keeps (every HDU without one); one chunk per such HDU with an image data
  * array. Identities come from the caller, else from blueprint rules, else from the file name
  * the way caom2pipe's StorageName does (docs/caom.md "CAOM metadata").
  * Threading: reentrant; the blueprint and header files are only read.

@@ -7,7 +7,8 @@
 # Comparison rules: caom2:id, lastModified, maxLastModified, metaChecksum and accMetaChecksum
 # are ignored; numbers compare to 1e-9 relative (or the case's tolerance); dates to the
 # millisecond; only the elements the expected document has are compared (extra elements in
-# ours are allowed); planes match by productID, artifacts by uri, parts by name, chunks by
+# ours are allowed, but not extra parts: an artifact has exactly the expected parts); planes
+# match by productID, artifacts by uri, parts by name, chunks by
 # position; keyword/group/member/input lists compare as sets. A case file may list `skip`
 # paths (with the reason) for elements made by collection code from data not in the test set.
 #
@@ -175,6 +176,12 @@ class Cmp:
             if es != as_:
                 self.errors.append(f'{path}: expected {es}, got {as_}')
             return
+        if tag == 'parts' and not self.skipped(path):
+            # which HDUs become parts is a structure rule: no part more, none less
+            names = lambda el: sorted((p.findtext('{*}name') or '').strip() for p in el)
+            self.compared += 1
+            if names(exp) != names(act):
+                self.errors.append(f'{path}: expected parts {names(exp)}, got {names(act)}')
         used = set()
         for i, k in enumerate(kids):
             kt = local(k.tag)

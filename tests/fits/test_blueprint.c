@@ -96,6 +96,7 @@ static void test_file_syntax(void **state)
         "extension 1:\n"
         "Chunk.energy.bandpassName = ['FILTER']\n"
         "Chunk = {ignore}\n"
+        "Part = image\n"
         "artifact cadc:X/a.fits:\n"
         "Artifact.productType = noise\n"
         "Header.CTYPE3 = VOPT\n";
@@ -130,6 +131,9 @@ static void test_file_syntax(void **state)
     assert_null(bp_get(b, "Chunk.energy.bandpassName", 0));
     assert_string_equal(bp_get(b, "Chunk", 1)->literal, "{ignore}");
     assert_string_equal(bp_get(b, "Chunk", 0)->literal, "include");
+    /* the structure rule Part: per extension like Chunk; no rule by default (every HDU) */
+    assert_string_equal(bp_get(b, "Part", 1)->literal, "image");
+    assert_null(bp_get(b, "Part", 0));
     /* artifact sections */
     assert_null(bp_get(b, "Artifact.productType", 0));
     assert_string_equal(bp_get_art(b, "Artifact.productType", 0, "cadc:X/a.fits")->literal,
