@@ -35,11 +35,16 @@ const struct bp_table *bp__table(const struct bp *b, const char *name);
 
 /**
  * Load a lookup table (CSV: a header row of column names, the first column the key; '#' lines
- * and blank lines skipped; "..." quoting with "" for a quote). Keys with '*', '?' or '[' are
- * fnmatch patterns, tried after every exact key, in file order.
+ * and blank lines skipped; "..." quoting with "" for a quote. A path ending in .yaml or .yml:
+ * a list of mappings whose first field is the key, or a mapping of key -> mapping, read with
+ * lib/yaml; README.md "Lookup tables"). Keys with '*', '?' or '[' are fnmatch patterns, tried
+ * after every exact key, in file order.
  */
 NODISCARD enum err bpt_load(const char *name, const char *path, struct bp_table **out,
                             struct err_info *ei);
+/** A YAML table from text in memory (@p file names it in messages; the fuzz target). */
+NODISCARD enum err bpt_yaml_text(const char *name, const char *file, const char *text,
+                                 size_t len, struct bp_table **out, struct err_info *ei);
 void bpt_free(struct bp_table *t);
 const char *bpt_name(const struct bp_table *t);
 const char *bpt_file(const struct bp_table *t);

@@ -567,6 +567,112 @@ static void test_lookup_tables(void **state)
 }
 
 /* a header with a keyword family: raw inputs ID_nnnnn (one repeated, one blank), ID_PROG */
+/* the CSV tests' twins with the same table in YAML, as a list of mappings and as a mapping */
+static void yaml_twin(const char *tmp, const char *yaml_text)
+{
+    char yml[1024], bpf[1024];
+    struct bp *b = NULL;
+    struct err_info ei = {0};
+    char out[BP_VALUE_MAX];
+    bool found = false;
+    snprintf(yml, sizeof yml, "%s/filters.yaml", tmp);
+    snprintf(bpf, sizeof bpf, "%s/coll_yaml.bp", tmp);
+    write_file(yml, yaml_text);
+    write_file(bpf, "table filters = 'filters.yaml'\n"
+                    "Chunk.energy.axis.range.start.val := lookup(filters, FILTER, 'wl_min')\n"
+                    "Chunk.energy.bandpassName := lookup('filters', FILTER, 'bandpass')\n"
+                    "Chunk.energy.resolvingPower := lookup(filters, 'CLEAR_2', "
+                    "'resolving_power')\n"
+                    "Chunk.energy.axis.range.end.val := lookup(filters, 'K', 'wl_max', 0)\n"
+                    "Chunk.energy.axis.axis.cunit := lookup(filters, 'J', 'bandpass')\n"
+                    "Chunk.energy.restfrq := lookup(filters, 'K', 'wl_max')\n"
+                    "Chunk.energy.restwav := lookup(filters, 'J', 'nope')\n");
+    assert_int_equal(bp_new(&b, NULL), ERR_OK);
+    assert_int_equal(bp_load_file(b, bpf, &ei), ERR_OK);
+    struct bp_keys k = k_keys;
+#define EV(key) bp_eval(bp_get(b, key, 0), &k, out, sizeof out, &found, &ei)
+    assert_int_equal(EV("Chunk.energy.axis.range.start.val"), ERR_OK);
+    assert_string_equal(out, "2.10e-6"); /* the scalar as written */
+    assert_int_equal(EV("Chunk.energy.bandpassName"), ERR_OK); /* null / a missing field */
+    assert_false(found);
+    assert_int_equal(EV("Chunk.energy.resolvingPower"), ERR_OK); /* a pattern key */
+    assert_string_equal(out, "1.2");
+    assert_int_equal(EV("Chunk.energy.axis.range.end.val"), ERR_OK); /* the default */
+    assert_string_equal(out, "0");
+    assert_int_equal(EV("Chunk.energy.axis.axis.cunit"), ERR_OK);
+    assert_string_equal(out, "J, Mauna Kea");
+    assert_int_equal(EV("Chunk.energy.restfrq"), ERR_NOT_FOUND);
+    assert_string_equal(ei.msg, "blueprint \"coll_yaml.bp\" line 7: Chunk.energy.restfrq: "
+                                "lookup(): table \"filters\" (filters.yaml) has no row for key "
+                                "\"K\"");
+    assert_int_equal(EV("Chunk.energy.restwav"), ERR_INVALID);
+    assert_string_equal(ei.msg, "blueprint \"coll_yaml.bp\" line 8: Chunk.energy.restwav: "
+                                "lookup(): table \"filters\" (filters.yaml) has no column "
+                                "\"nope\"");
+#undef EV
+    bp_free(b);
+}
+
+/* a YAML table that cannot be read: the error names the blueprint line and the table line */
+static void yaml_bad(const char *tmp, const char *yaml_text, enum err want, const char *msg)
+{
+    char yml[1024], bpf[1024];
+    struct bp *b = NULL;
+    struct err_info ei = {0};
+    snprintf(yml, sizeof yml, "%s/bad.yaml", tmp);
+    snprintf(bpf, sizeof bpf, "%s/bad_yaml.bp", tmp);
+    write_file(yml, yaml_text);
+    write_file(bpf, "# a table\ntable t = 'bad.yaml'\n");
+    assert_int_equal(bp_new(&b, NULL), ERR_OK);
+    assert_int_equal(bp_load_file(b, bpf, &ei), want);
+    if (!strstr(ei.msg, msg)) {
+        fail_msg("\"%s\" does not hold \"%s\"", ei.msg, msg);
+    }
+    bp_free(b);
+}
+
+static void test_lookup_tables_yaml(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("OBSFLOW_TEST_TMP");
+    if (!tmp) {
+        skip();
+    }
+    yaml_twin(tmp, "# filter name -> energy (m) and resolving power\n"
+                   "- {name: J, wl_min: 1.17e-6, wl_max: 1.33e-6, resolving_power: 8,\n"
+                   "   bandpass: 'J, Mauna Kea'}\n"
+                   "- name: H2\n"
+                   "  wl_min: 2.10e-6\n"
+                   "  wl_max: 2.14e-6\n"
+                   "  resolving_power: 53\n"
+                   "  bandpass: ~\n"
+                   "- {name: 'CLEAR*', wl_min: 4e-7, wl_max: 9e-7, resolving_power: 1.2}\n");
+    yaml_twin(tmp, "J: {wl_min: 1.17e-6, wl_max: 1.33e-6, resolving_power: 8,\n"
+                   "    bandpass: 'J, Mauna Kea'}\n"
+                   "H2: {wl_min: 2.10e-6, wl_max: 2.14e-6, resolving_power: 53}\n"
+                   "'CLEAR*':\n"
+                   "  wl_min: 4e-7\n"
+                   "  wl_max: 9e-7\n"
+                   "  resolving_power: 1.2\n"
+                   "  bandpass: null\n");
+    yaml_bad(tmp, "- {name: J, a: 1}\n- {name: H, a: [1, 2]}\n", ERR_PARSE,
+             "blueprint \"bad_yaml.bp\" line 2: lookup table \"bad.yaml\" line 2: the value of "
+             "\"a\" is not a single value");
+    yaml_bad(tmp, "- {name: J, a: 1}\n- {a: 2, name: H}\n", ERR_PARSE,
+             "lookup table \"bad.yaml\" line 2: the first field of every row is the key "
+             "\"name\", not \"a\"");
+    yaml_bad(tmp, "J: {a: 1}\nJ: {a: 2}\n", ERR_PARSE,
+             "lookup table \"bad.yaml\" line 2: key \"J\" given twice");
+    yaml_bad(tmp, "J: {key: 1}\n", ERR_PARSE,
+             "lookup table \"bad.yaml\" line 1: \"key\" names the key column");
+    yaml_bad(tmp, "just text\n", ERR_PARSE,
+             "lookup table \"bad.yaml\" line 1: expected a list of mappings or a mapping");
+    yaml_bad(tmp, "- {name: J\n", ERR_PARSE, "blueprint \"bad_yaml.bp\" line 2: lookup table "
+             "\"bad.yaml\": line ");
+    yaml_bad(tmp, "", ERR_PARSE, "lookup table \"bad.yaml\" is empty");
+    yaml_bad(tmp, "- 5\n", ERR_PARSE, "line 1: a row is a mapping of column -> value");
+}
+
 static const char *const k_fam[] = {
     "OBJECT", "QSO2251+158", "ID_PROG", "cpapir",
     "ID_00001", "S/data/cpapir/data/101116/101116_0041.fits.fits.gz",
@@ -661,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_line_rule),
         cmocka_unit_test(test_let_variables),
         cmocka_unit_test(test_lookup_tables),
+        cmocka_unit_test(test_lookup_tables_yaml),
         cmocka_unit_test(test_variable_cache),
         cmocka_unit_test(test_keyword_family),
     };
