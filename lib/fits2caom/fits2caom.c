@@ -791,11 +791,41 @@ static bool bad_identity(const char *s)
     return *s == '\0' || strpbrk(s, " /\\%") != NULL;
 }
 
+/* A plane being built: its plane-level staged values and which of them are known. */
+struct plane_slot {
+    struct caom_plane *p; /* owned until added to the observation */
+    struct obs_stage st;  /* provenance and metrics */
+    bool seen[ARRAY_LEN(k_meta)];
+};
+
+#define F2C_SLOTS_LOCAL 4 /* planes without a heap allocation */
+
+/* The product ID of input @p c: the user's Plane.productID rule evaluated for this file when
+ * @p per_file (the naming rule makes planes), else @p prod_id. */
+static enum err file_product_id(const struct f2c_ctx *c, bool per_file, const char *prod_id,
+                                char *out, size_t cap, struct err_info *ei)
+{
+    if (!per_file) {
+        str_copy(out, cap, prod_id);
+        return ERR_OK;
+    }
+    struct f2c_ctx fc = *c;
+    fc.product_id = NULL; /* product_id() inside the rule: this file's StorageName */
+    TRY(identity(&fc, "Plane.productID", NULL, fc.sn->product_id, out, cap, ei));
+    if (bad_identity(out)) {
+        return err_set(ei, ERR_INVALID, "invalid productID \"%s\" for \"%s\" (may not be empty "
+                       "or contain space, /, \\ or %%)", out, c->file);
+    }
+    return ERR_OK;
+}
+
 enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struct f2c_input *in,
                    size_t n, struct caom_observation **out, struct err_info *ei)
 {
     struct caom_observation *o = NULL;
-    struct caom_plane *p = NULL;
+    struct plane_slot local[F2C_SLOTS_LOCAL];
+    struct plane_slot *slots = local;
+    size_t nslots = 0;
     struct caom_artifact *a = NULL;
     struct caom_part *part = NULL;
     struct caom_chunk *ch = NULL;
@@ -811,21 +841,27 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
     memset(&memo, 0, sizeof memo);
     memset(&st, 0, sizeof st);
     memset(seen, 0, sizeof seen);
+    if (n > F2C_SLOTS_LOCAL && !(slots = calloc(n, sizeof *slots))) {
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
     if (!opts->collection || bad_identity(opts->collection)) {
-        return err_set_field(ei, ERR_INVALID, "collection", "invalid collection \"%s\"",
-                             opts->collection ? opts->collection : "");
+        e = err_set_field(ei, ERR_INVALID, "collection", "invalid collection \"%s\"",
+                          opts->collection ? opts->collection : "");
+        goto out;
     }
     if (n == 0) {
-        return err_set(ei, ERR_INVALID, "no input files");
+        e = err_set(ei, ERR_INVALID, "no input files");
+        goto out;
     }
     bool overrides = bp_has_prefix(bp, "Header.");
     const char *name0 = fhdr_file_name(in[0].headers);
     if ((e = f2c_storage_name(in[0].path ? in[0].path : name0, opts->collection, opts->scheme,
                               &names, ei)) != ERR_OK) {
-        return e;
+        goto out;
     }
     if (bp_varcache_new(&vars) != ERR_OK) {
-        return err_set(ei, ERR_NOMEM, "out of memory");
+        e = err_set(ei, ERR_NOMEM, "out of memory");
+        goto out;
     }
     struct f2c_ctx c0 = {.file = name0, .hdu = 0, .h = fhdr_file_hdu(in[0].headers, 0),
                          .bp = bp, .overrides = overrides, .uri = NULL, .hf = in[0].headers,
@@ -847,11 +883,14 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
     }
     o = caom_observation_new(derived ? CAOM_OBS_DERIVED : CAOM_OBS_SIMPLE, opts->collection,
                              obs_id);
-    p = caom_plane_new(prod_id);
-    if (!o || !p) {
+    if (!o) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
+    /* planes by the naming rule: a user rule for Plane.productID is evaluated for each file,
+     * the files with the same product ID make one plane (without one: one plane) */
+    const struct bp_rule *pid_rule = bp_get_art(bp, "Plane.productID", 0, NULL);
+    bool per_file = !opts->product_id && pid_rule && pid_rule->user;
     o->intent = CAOM_INTENT_SCIENCE;
     for (size_t f = 0; f < n; f++) {
         const struct fhdr_file *hf = in[f].headers;
@@ -862,10 +901,27 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             goto out;
         }
         const char *uri = in[f].artifact_uri ? in[f].artifact_uri : fn.artifact_uri;
+        char fpid[F2C_NAME_MAX];
         struct f2c_ctx c = {.file = fname, .hdu = 0, .h = fhdr_file_hdu(hf, 0), .bp = bp,
                             .overrides = overrides, .uri = uri, .hf = hf, .sn = &fn,
-                            .obs_id = obs_id, .product_id = prod_id, .memo = &memo,
+                            .obs_id = obs_id, .product_id = fpid, .memo = &memo,
                             .vars = vars, .opts = opts};
+        if ((e = file_product_id(&c, per_file, prod_id, fpid, sizeof fpid, ei)) != ERR_OK) {
+            goto out;
+        }
+        struct plane_slot *sl = NULL;
+        for (size_t i = 0; i < nslots && !sl; i++) {
+            sl = strcmp(slots[i].p->product_id, fpid) == 0 ? &slots[i] : NULL;
+        }
+        if (!sl) {
+            sl = &slots[nslots];
+            memset(sl, 0, sizeof *sl);
+            if (!(sl->p = caom_plane_new(fpid))) {
+                e = err_set(ei, ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            nslots++;
+        }
         a = caom_artifact_new(uri, NULL, CAOM_RELEASE_DATA);
         if (!a) {
             e = err_set(ei, ERR_NOMEM, "out of memory");
@@ -874,7 +930,8 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
         for (size_t i = 0; i < ARRAY_LEN(k_meta); i++) {
             const struct bp_rule *r = NULL;
             bool found = false;
-            if (k_meta[i].lvl != L_ART && seen[i]) {
+            bool *known = k_meta[i].lvl == L_PLANE ? sl->seen : seen;
+            if (k_meta[i].lvl != L_ART && known[i]) {
                 continue; /* observation/plane values: the first input that has one wins */
             }
             if ((e = eval(&c, k_meta[i].key, val, sizeof val, &found, &r, ei)) != ERR_OK) {
@@ -883,7 +940,7 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             if (!found) {
                 continue;
             }
-            seen[i] = true;
+            known[i] = true;
             switch (k_meta[i].lvl) {
             case L_OBS:
                 if (derived && strcmp(k_meta[i].key, "Observation.algorithm.name") == 0 &&
@@ -892,7 +949,7 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
                 }
                 e = set_obs(&c, o, &st, k_meta[i].key, val, ei);
                 break;
-            case L_PLANE: e = set_plane(&c, p, &st, k_meta[i].key, val, ei); break;
+            case L_PLANE: e = set_plane(&c, sl->p, &sl->st, k_meta[i].key, val, ei); break;
             case L_ART: e = set_artifact(&c, a, k_meta[i].key, val, ei); break;
             }
             if (e != ERR_OK) {
@@ -959,11 +1016,13 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             }
             part = NULL;
         }
-        if (caom_plane_find_artifact(p, a->uri)) {
-            e = err_set(ei, ERR_INVALID, "artifact URI \"%s\" given twice", a->uri);
-            goto out;
+        for (size_t i = 0; i < nslots; i++) {
+            if (caom_plane_find_artifact(slots[i].p, a->uri)) {
+                e = err_set(ei, ERR_INVALID, "artifact URI \"%s\" given twice", a->uri);
+                goto out;
+            }
         }
-        if ((e = caom_plane_add_artifact(p, a)) != ERR_OK) {
+        if ((e = caom_plane_add_artifact(sl->p, a)) != ERR_OK) {
             err_set(ei, e, "too many artifacts");
             goto out;
         }
@@ -973,14 +1032,19 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
         (e = f2c__str(&o->algorithm_name, derived ? "composite" : "exposure", ei)) != ERR_OK) {
         goto out;
     }
-    if ((e = finish_obs(o, p, &st, ei)) != ERR_OK) {
+    if ((e = finish_obs(o, slots[0].p, &st, ei)) != ERR_OK) {
         goto out;
     }
-    if ((e = caom_observation_add_plane(o, p)) != ERR_OK) {
-        err_set(ei, e, "could not add the plane");
-        goto out;
+    for (size_t i = 0; i < nslots; i++) {
+        if ((e = finish_obs(o, slots[i].p, &slots[i].st, ei)) != ERR_OK) {
+            goto out;
+        }
+        if ((e = caom_observation_add_plane(o, slots[i].p)) != ERR_OK) {
+            err_set(ei, e, "could not add the plane");
+            goto out;
+        }
+        slots[i].p = NULL;
     }
-    p = NULL;
     *out = o;
     o = NULL;
 out:
@@ -990,10 +1054,16 @@ out:
     free(memo.e);
     bp_varcache_free(vars);
     stage_clear(&st);
+    for (size_t i = 0; i < nslots; i++) {
+        stage_clear(&slots[i].st);
+        caom_plane_free(slots[i].p);
+    }
+    if (slots != local) {
+        free(slots);
+    }
     caom_chunk_free(ch);
     caom_part_free(part);
     caom_artifact_free(a);
-    caom_plane_free(p);
     caom_observation_free(o);
     return e;
 }

@@ -1,5 +1,6 @@
 /* fits2caom.h - FITS headers + blueprint + WCS -> one CAOM-2.4 observation (lib/caom model):
- * the metadata engine of fits2caom2/caom2pipe in C. One plane per observation; one artifact
+ * the metadata engine of fits2caom2/caom2pipe in C. One plane per product ID (one for all inputs,
+ * unless a blueprint's Plane.productID rule, evaluated per input, names several); one artifact
  * per input file; one part per HDU (named by its index) that the blueprint's structure rule
  * "Part" keeps (every HDU without one); one chunk per such HDU with an image data
  * array. Identities come from the caller, else from blueprint rules, else from the file name

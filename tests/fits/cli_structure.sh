@@ -3,8 +3,9 @@
 # "Structure rules") on a header with a primary image, an IMAGE extension, a BINTABLE and a
 # tile-compressed image: which HDUs become parts (Part = all | image | false, an expression,
 # per extension), members and provenance inputs from a keyword family (ID_nnnnn, one given twice,
-# ID_PROG not part of it), a Header. rule that hides a family member, and a DerivedObservation
-# only when the members expression finds some.
+# ID_PROG not part of it), a Header. rule that hides a family member, a DerivedObservation
+# only when the members expression finds some, and planes from the naming rule (a
+# Plane.productID rule evaluated per file: one plane per product, its values from its files).
 set -u
 BIN="$OBSFLOW_BIN_DIR/obsflow"
 T="$OBSFLOW_TEST_TMP/cli_structure"
@@ -108,6 +109,49 @@ check('inputs', inp, ['caom:OMM/C101116_0041/C101116_0041_SCI',
                       'caom:OMM/C101116_0042/C101116_0042_SCI'])
 check('simple when no members', sci.get(X).split(':')[-1], 'SimpleObservation')
 check('no inputs', sci.findall('.//{*}provenance/{*}inputs/{*}planeURI'), [])
+sys.exit(1 if bad else 0)
+PY
+# planes from the naming rule: Plane.productID evaluated per file makes one plane per product
+for x in raw flt; do cp "$h" "$T/j8bt05njq_$x.fits.header"; done
+cat > "$T/planes.bp" <<'BP'
+Part = image
+Observation.observationID := resub(file_id(), '_(raw|flt)$', '')
+Plane.productID := file_id()
+Plane.calibrationLevel := if(endswith(product_id(), '_flt'), 2, 1)
+Plane.provenance.name := concat('calacs-', product_id())
+BP
+cat > "$T/oneplane.bp" <<'BP'
+Observation.observationID := resub(file_id(), '_(raw|flt)$', '')
+Plane.productID := resub(file_id(), '_(raw|flt)$', '_all')
+BP
+for b in planes oneplane; do
+  "$BIN" caom --collection HST --blueprint "$T/$b.bp" -o "$T/$b.xml" "$T/j8bt05njq_raw.fits.header"     "$T/j8bt05njq_flt.fits.header" 2>"$T/$b.err" || { echo "FAIL $b: $(cat "$T/$b.err")"; fails=$((fails + 1)); }
+done
+"$BIN" caom --collection HST -o "$T/norule.xml" "$T/j8bt05njq_raw.fits.header"   "$T/j8bt05njq_flt.fits.header" 2>"$T/norule.err" || { echo "FAIL norule: $(cat "$T/norule.err")"; fails=$((fails + 1)); }
+/usr/bin/python3 - "$T/planes.xml" "$T/oneplane.xml" "$T/norule.xml" <<'PY' || fails=$((fails + 1))
+import sys, xml.etree.ElementTree as ET
+def planes(p):
+    r = ET.parse(p).getroot()
+    return r.findtext('{*}observationID'), sorted([
+        (pl.findtext('{*}productID'), pl.findtext('{*}calibrationLevel'),
+         pl.findtext('{*}provenance/{*}name'),
+         sorted(a.findtext('{*}uri').rsplit('/', 1)[-1]
+                for a in pl.findall('{*}artifacts/{*}artifact')),
+         [pt.findtext('{*}name') for pt in pl.iter('{http://www.opencadc.org/caom2/xml/v2.4}part')])
+        for pl in r.findall('{*}planes/{*}plane')])
+bad = 0
+def check(what, got, want):
+    global bad
+    ok = got == want
+    bad += not ok
+    print(('ok   ' if ok else 'FAIL ') + what + ': ' + repr(got) + ('' if ok else ' != ' + repr(want)))
+check('one plane per product', planes(sys.argv[1]), ('j8bt05njq', [
+    ('j8bt05njq_flt', '2', 'calacs-j8bt05njq_flt', ['j8bt05njq_flt.fits'], ['0', '1', '3']),
+    ('j8bt05njq_raw', '1', 'calacs-j8bt05njq_raw', ['j8bt05njq_raw.fits'], ['0', '1', '3'])]))
+check('one product, one plane', [(x[0], x[3]) for x in planes(sys.argv[2])[1]],
+      [('j8bt05njq_all', ['j8bt05njq_flt.fits', 'j8bt05njq_raw.fits'])])
+check('no rule: the first file names the plane', [(x[0], x[3]) for x in planes(sys.argv[3])[1]],
+      [('j8bt05njq_raw', ['j8bt05njq_flt.fits', 'j8bt05njq_raw.fits'])])
 sys.exit(1 if bad else 0)
 PY
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
