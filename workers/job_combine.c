@@ -184,7 +184,7 @@ static enum err run_name(struct combine_state *s, struct err_info *ei)
         return ERR_OK;
     }
     char base[PROFILE_RUN_MAX];
-    if (!profile_registry_run(s->p.profile, time(NULL), base, sizeof base) ||
+    if (!profile_registry_run(s->p.profile, time(NULL), workers_job_id(s->job), base, sizeof base) ||
         snprintf(s->run, sizeof s->run, "%s/%s-%s", base, s->p.type, workers_job_id(s->job)) >
             128) {
         return err_set_field(ei, ERR_INVALID, "params.run",

@@ -229,7 +229,7 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
     if (!ic || !ic->reg) {
         return err_set(ei, ERR_INVALID, "this obsflowd has no dataset registry (registry_run)");
     }
-    if (!profile_registry_run(hu->cr->req->profile, time(NULL), run, sizeof run)) {
+    if (!profile_registry_run(hu->cr->req->profile, time(NULL), workers_job_id(hu->job), run, sizeof run)) {
         return err_set(ei, ERR_INVALID, "the profile's registry_run makes no collection name");
     }
     const char *tarball = NULL;

@@ -68,7 +68,7 @@ enum err workers_job_ingest(struct workers_job *job, void *arg, struct err_info 
     char run[PROFILE_RUN_MAX];
     if (reg) {
         e = !ctx->reg ? err_set(ei, ERR_INVALID, "this obsflowd has no dataset registry")
-            : !profile_registry_run(p->profile, time(NULL), run, sizeof run)
+            : !profile_registry_run(p->profile, time(NULL), workers_job_id(job), run, sizeof run)
                 ? err_set(ei, ERR_INVALID, "the profile's registry_run makes no collection name")
                 : read_inputs(p, &files, ei);
         if (e != ERR_OK) {

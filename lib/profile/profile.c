@@ -252,10 +252,10 @@ static enum err one_key(const struct src *s, const char *k, json_t *v, const cha
             }
             if (strcmp(k, "registry_run") == 0) {
                 char run[PROFILE_RUN_MAX];
-                if (!profile_registry_run(p, 0, run, sizeof run)) {
+                if (!profile_registry_run(p, 0, "01234567-89ab-7def-8123-456789abcdef", run, sizeof run)) {
                     FAIL(s, k,
                          "registry_run must make a collection name: 1 to 128 of "
-                         "[A-Za-z0-9._/-], {date} the only field");
+                         "[A-Za-z0-9._/-], {date} and {job} the only fields");
                 }
             }
             return ERR_OK;
@@ -576,7 +576,8 @@ json_t *profile_set_json(const struct profile_set *s)
     return root;
 }
 
-bool profile_registry_run(const struct profile *p, time_t now, char *out, size_t cap)
+bool profile_registry_run(const struct profile *p, time_t now, const char *job, char *out,
+                          size_t cap)
 {
     const char *t = p ? p->registry_run : NULL;
     struct tm tm;
@@ -590,12 +591,16 @@ bool profile_registry_run(const struct profile *p, time_t now, char *out, size_t
         const char *piece = t;
         size_t len = 1;
         if (*t == '{') {
-            if (strncmp(t, "{date}", 6) != 0) {
+            if (strncmp(t, "{date}", 6) == 0) {
+                piece = day;
+                t += 6;
+            } else if (strncmp(t, "{job}", 5) == 0 && job && *job) {
+                piece = job;
+                t += 5;
+            } else {
                 return false;
             }
-            piece = day;
-            len = strlen(day);
-            t += 6;
+            len = strlen(piece);
         } else {
             bool ok = (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') ||
                       (*t >= '0' && *t <= '9') || strchr("._/-", *t) != NULL;

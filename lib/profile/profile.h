@@ -68,7 +68,8 @@ struct profile {
     const char *expectations;      /* a file of <config>/expectations/ (NULL: by instrument) */
     /* a RUN collection of the dataset registry ("HST/runs/{date}", {date} the UTC day the job
      * finishes) where dataset and ingest jobs register their inputs and products with
-     * provenance (docs/registry.md); NULL: not set (nothing is registered) */
+     * provenance (docs/registry.md); {job} = the job's id; NULL: not set (nothing is
+     * registered) */
     const char *registry_run;
     bool has_previews;
     bool previews;                 /* false: no previews for the profile's datasets */
@@ -115,10 +116,13 @@ size_t profile_set_count(const struct profile_set *s);
 const struct profile *profile_set_at(const struct profile_set *s, size_t i);
 /** The profile called @p name, or NULL; @p s may be NULL. */
 const struct profile *profile_set_find(const struct profile_set *s, const char *name);
-/** The profile's registry_run with {date} replaced by the UTC day of @p now, into @p out
- * (@p cap bytes, PROFILE_RUN_MAX is enough). @return false when the profile (NULL allowed)
- * has none or it does not make a collection name (1..128 of [A-Za-z0-9._/-]). */
-bool profile_registry_run(const struct profile *p, time_t now, char *out, size_t cap);
+/** The profile's registry_run with {date} replaced by the UTC day of @p now and {job} by
+ * @p job (the job's id: a run per job, so that reprocessing a dataset the same day is not a
+ * conflict), into @p out (@p cap bytes, PROFILE_RUN_MAX is enough). @return false when the
+ * profile (NULL allowed) has none, names {job} without @p job, or does not make a
+ * collection name (1..128 of [A-Za-z0-9._/-]). */
+bool profile_registry_run(const struct profile *p, time_t now, const char *job, char *out,
+                          size_t cap);
 
 /** {"profiles":[{name, collection, ...}, ...]} (new reference; NULL when out of memory). */
 json_t *profile_set_json(const struct profile_set *s);

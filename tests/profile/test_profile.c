@@ -185,6 +185,17 @@ static void test_ccd_profiles(void **state)
     assert_int_equal(json_array_size(json_object_get(jp, "calibrations")), 2);
     json_decref(j);
     profile_set_destroy(s);
+    /* {job} in registry_run: a run per job */
+    static const char perjob[] = "name: j\ncollection: K\nregistry_run: 'K/runs/{date}/{job}'\n";
+    char run[PROFILE_RUN_MAX];
+    assert_int_equal(profile_set_parse(perjob, strlen(perjob), "j.yaml", bpdir, &s, &ei), ERR_OK);
+    assert_true(profile_registry_run(profile_set_at(s, 0), 86400, "abc-1", run, sizeof run));
+    assert_string_equal(run, "K/runs/1970-01-02/abc-1");
+    assert_false(profile_registry_run(profile_set_at(s, 0), 86400, NULL, run, sizeof run));
+    profile_set_destroy(s);
+    refused("name: a\ncollection: C\nregistry_run: 'K/{user}'\n", 3,
+            "registry_run must make a collection name: 1 to 128 of [A-Za-z0-9._/-], {date} and "
+            "{job} the only fields");
     /* one collection as a plain string */
     static const char one[] = "name: k\ncollection: K\ncalibrations: KAST/calib\nccd: {}\n";
     assert_int_equal(profile_set_parse(one, strlen(one), "o.yaml", bpdir, &s, &ei), ERR_OK);

@@ -117,18 +117,18 @@ def expect(d, method, path, body, status, what):
 
 
 def profile(conf, name, out, calibrations):
-    # a run per profile: one RUN holds one dataset per type and data ID, and the science frame
-    # is processed once per profile here
+    # a run per job ({job}): one RUN holds one dataset per type and data ID, and the science
+    # frame is processed several times the same day here
     with open(os.path.join(conf, "profiles", name + ".yaml"), "w") as f:
         f.write("name: %s\ncollection: KAST\nblueprints: [kast.blueprint]\n"
                 "dataset_rule: '^kast[br]_'\ninstrument: KAST\n"
-                "registry_run: 'KAST/runs/%s/{date}'\ncalibrations: %s\npreviews: false\n"
+                "registry_run: 'KAST/runs/{date}/{job}'\ncalibrations: %s\npreviews: false\n"
                 "ccd: {overscan: '%s', trim: '%s', gain: %s, readnoise: %s, "
                 "arithmetic: ccdproc}\n"
                 "file_template: '{run}/{dataset_type}/{instrument}/"
                 "{dataset_type}_{instrument}_{id}.fits'\n"
                 "output: 'file:%s/{dataset}'\n"
-                % (name, name, calibrations, OSCAN, TRIM, GAIN, RDNOISE, out))
+                % (name, calibrations, OSCAN, TRIM, GAIN, RDNOISE, out))
 
 
 def combine(d, inp, out, typ, frames, certify=None, profile_name="kastccd"):
@@ -195,7 +195,8 @@ def run(db):
     check(b["state"] == "succeeded", "bias combine: %s" % b)
     bias = b["result"]["master"]
     run_name = b["result"]["run"]
-    check(run_name.startswith("KAST/runs/kastccd/") and "/bias-" in run_name, "run %s" % run_name)
+    check(run_name == "KAST/runs/%s/%s/bias-%s" % (run_name.split("/")[2], b["id"], b["id"]),
+          "run %s (registry_run with {date} and {job}, then the master's own)" % run_name)
     want = "file:%s/%s/bias/KAST/bias_KAST_%s.fits" % (out, run_name.replace("/", "_"),
                                                       bias["id"])
     check(bias["uri"] == want, "master bias at %s, wanted %s (the file template)" %
