@@ -3,7 +3,7 @@
 
 #include "core/log.h"
 #include "core/str.h"
-#include "job_registry.h"
+#include "jobreg/jobreg.h"
 #include "fits2caom/fits2caom.h"
 
 #include <ctype.h>
@@ -20,7 +20,7 @@ struct dataset_hooks_ud {
     /* the registry step (the profile names registry_run): the FITS files read in the products
      * hook, registered once published */
     bool reg;
-    struct jreg_file *files;
+    struct jobreg_file *files;
     size_t nfiles;
 };
 
@@ -201,12 +201,12 @@ static enum err dataset_products(void *ud, const struct pipeline_product *files,
             if (!fits_product(&files[i])) {
                 continue;
             }
-            if (hu->nfiles >= JREG_FILES_MAX) {
+            if (hu->nfiles >= JOBREG_FILES_MAX) {
                 return err_set(ei, ERR_TOO_LARGE, "more than %d FITS products to register",
-                               JREG_FILES_MAX);
+                               JOBREG_FILES_MAX);
             }
-            struct jreg_file *f = &hu->files[hu->nfiles];
-            enum err e = jreg_file_read(files[i].uri + 5, pr->instrument, hu->cr->req->dataset, f, ei);
+            struct jobreg_file *f = &hu->files[hu->nfiles];
+            enum err e = jobreg_file_read(files[i].uri + 5, pr->instrument, hu->cr->req->dataset, f, ei);
             if (e != ERR_OK) {
                 return e;
             }
@@ -239,7 +239,7 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
         }
     }
     for (size_t i = 0; i < hu->nfiles; i++) {
-        struct jreg_file *f = &hu->files[i];
+        struct jobreg_file *f = &hu->files[i];
         f->uri[0] = '\0';
         for (size_t k = 0; k < res->n_products; k++) {
             const char *u = res->products[k].uri;
@@ -259,7 +259,7 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
     for (size_t i = 0; i < res->n_refs; i++) {
         refs[i] = res->refs[i].id;
     }
-    enum err e = jreg_register(ic->reg, hu->job, run, hu->files, hu->nfiles, refs, res->n_refs,
+    enum err e = jobreg_register(ic->reg, workers_job_id(hu->job), workers_job_params(hu->job), run, hu->files, hu->nfiles, refs, res->n_refs,
                                &summary, ei);
     if (e == ERR_OK && json_object_set_new(out, "registry", summary) != 0) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
@@ -268,7 +268,7 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
 }
 
 /* The bias and flat of a ground CCD frame from the profile's calibration collections: the
- * registry's lookup over the frame's instrument and exposure span (jreg_file_read). A file:
+ * registry's lookup over the frame's instrument and exposure span (jobreg_file_read). A file:
  * URI is used in place; other URIs are fetched into @p scratch. */
 struct calib_src_ud {
     struct workers_job *job;
@@ -283,18 +283,18 @@ static enum err calib_find(void *ud, const char *type, const char *raw_path, cha
 {
     struct calib_src_ud *u = ud;
     const struct job_ingest_ctx *ic = u->ctx->ingest;
-    struct jreg_file *frame = calloc(1, sizeof *frame);
+    struct jobreg_file *frame = calloc(1, sizeof *frame);
     if (!frame) {
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
     enum err e = !ic || !ic->reg
                      ? err_set(ei, ERR_NOT_FOUND, "this obsflowd has no dataset registry")
-                     : jreg_file_read(raw_path, u->profile->instrument, u->dataset, frame, ei);
+                     : jobreg_file_read(raw_path, u->profile->instrument, u->dataset, frame, ei);
     if (e == ERR_OK) {
         const char *d = strrchr(raw_path, '/');
         snprintf(u->scratch, sizeof u->scratch, "%.*s", d ? (int)(d - raw_path) : 1,
                  d ? raw_path : ".");
-        e = jreg_calib_find(ic->reg, u->ctx->storage, u->profile, type, frame, u->scratch, path,
+        e = jobreg_calib_find(ic->reg, u->ctx->storage, u->profile, type, frame, u->scratch, path,
                            cap, id, idcap, ei);
     } else if (e == ERR_INVALID) {
         e = ERR_INVALID; /* the frame itself lacks what the lookup needs */
@@ -397,9 +397,9 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
         if (e == ERR_OK && hu.reg) {
             e = dataset_register(&hu, &res, r, ei);
             if (e != ERR_OK) {
-                workers_job_set_error_code(job, jreg_error_code(e));
+                workers_job_set_error_code(job, jobreg_error_code(e));
                 /* refused (conflict, bad data ID): fails at once; else retried */
-                ei->code = e = jreg_permanent(e) ? ERR_INVALID : ERR_UNAVAILABLE;
+                ei->code = e = jobreg_permanent(e) ? ERR_INVALID : ERR_UNAVAILABLE;
             }
         }
         pipeline_result_free(&res);

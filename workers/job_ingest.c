@@ -2,7 +2,7 @@
 #include "job_ingest.h"
 
 #include "core/str.h"
-#include "job_registry.h"
+#include "jobreg/jobreg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +16,10 @@ static bool job_cancelled(void *ctx)
 
 /* The registry's view of the inputs (the profile names registry_run), read before the ingest:
  * file: inputs only (their primary header gives the exposure). */
-static enum err read_inputs(const struct ingest_params *p, struct jreg_file **out,
+static enum err read_inputs(const struct ingest_params *p, struct jobreg_file **out,
                             struct err_info *ei)
 {
-    struct jreg_file *f = calloc(p->n ? p->n : 1, sizeof *f);
+    struct jobreg_file *f = calloc(p->n ? p->n : 1, sizeof *f);
     if (!f) {
         return err_set(ei, ERR_NOMEM, "out of memory");
     }
@@ -31,7 +31,7 @@ static enum err read_inputs(const struct ingest_params *p, struct jreg_file **ou
                               "registry_run registers file: inputs only, not %s", p->uris[i]);
             break;
         }
-        e = jreg_file_read(p->uris[i] + 5, p->profile->instrument, NULL, &f[i], ei);
+        e = jobreg_file_read(p->uris[i] + 5, p->profile->instrument, NULL, &f[i], ei);
         if (e == ERR_OK) {
             str_copy(f[i].uri, sizeof f[i].uri, p->uris[i]);
             f[i].size = stat(p->uris[i] + 5, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -52,7 +52,7 @@ enum err workers_job_ingest(struct workers_job *job, void *arg, struct err_info 
     struct ingest_params *p = malloc(sizeof *p);
     struct ingest_result res;
     struct repo_target *target = NULL;
-    struct jreg_file *files = NULL;
+    struct jobreg_file *files = NULL;
     json_t *summary = NULL;
     if (!p) {
         return err_set(ei, ERR_NOMEM, "out of memory");
@@ -72,7 +72,7 @@ enum err workers_job_ingest(struct workers_job *job, void *arg, struct err_info 
                 ? err_set(ei, ERR_INVALID, "the profile's registry_run makes no collection name")
                 : read_inputs(p, &files, ei);
         if (e != ERR_OK) {
-            workers_job_set_error_code(job, jreg_error_code(e));
+            workers_job_set_error_code(job, jobreg_error_code(e));
             goto out;
         }
     }
@@ -95,12 +95,12 @@ enum err workers_job_ingest(struct workers_job *job, void *arg, struct err_info 
      * with bench_ingest); its state already says where it is */
     e = ingest_run(&env, p, &res, ei);
     if (e == ERR_OK && reg) {
-        e = jreg_register(ctx->reg, job, run, files, p->n, NULL, 0, &summary, ei);
+        e = jobreg_register(ctx->reg, workers_job_id(job), workers_job_params(job), run, files, p->n, NULL, 0, &summary, ei);
         if (e != ERR_OK) {
-            workers_job_set_error_code(job, jreg_error_code(e));
+            workers_job_set_error_code(job, jobreg_error_code(e));
             /* refused (conflict, bad data ID): fails at once; else retried (the ingest is
              * idempotent) */
-            ei->code = e = jreg_permanent(e) ? ERR_INVALID : ERR_UNAVAILABLE;
+            ei->code = e = jobreg_permanent(e) ? ERR_INVALID : ERR_UNAVAILABLE;
             goto out;
         }
     }

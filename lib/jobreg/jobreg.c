@@ -1,6 +1,6 @@
-/* job_registry.c - a job's datasets into the registry (see job_registry.h).
+/* jobreg.c - a job's datasets into the registry, its calibrations out of it (see jobreg.h).
  * SPDX-License-Identifier: Apache-2.0 */
-#include "job_registry.h"
+#include "jobreg/jobreg.h"
 
 #include "astro/astro.h"
 #include "core/str.h"
@@ -64,8 +64,8 @@ static int64_t root_number(const char *root)
     return (int64_t)(v & (uint64_t)INT64_MAX);
 }
 
-enum err jreg_file_read(const char *path, const char *instrument, const char *dataset,
-                        struct jreg_file *f, struct err_info *ei)
+enum err jobreg_file_read(const char *path, const char *instrument, const char *dataset,
+                        struct jobreg_file *f, struct err_info *ei)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
@@ -159,7 +159,7 @@ enum err jreg_file_read(const char *path, const char *instrument, const char *da
     return e;
 }
 
-void jreg_uuid(char out[37])
+void jobreg_uuid(char out[37])
 {
     uint8_t u[16];
     rand_uuid_v4(u);
@@ -170,7 +170,7 @@ void jreg_uuid(char out[37])
 }
 
 /* "sha256:<hex>" of the params' canonical JSON (keys sorted, compact). */
-void jreg_params_digest(const json_t *params, char *out, size_t cap)
+void jobreg_params_digest(const json_t *params, char *out, size_t cap)
 {
     char *txt = params ? json_dumps(params, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -185,8 +185,8 @@ void jreg_params_digest(const json_t *params, char *out, size_t cap)
     free(txt);
 }
 
-enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
-                       const struct jreg_file *files, size_t n, const char *const *references,
+enum err jobreg_register(struct reg *r, const char *job_id, const json_t *params, const char *run,
+                       const struct jobreg_file *files, size_t n, const char *const *references,
                        size_t nrefs, json_t **out, struct err_info *ei)
 {
     enum err e = ERR_OK;
@@ -194,18 +194,18 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
     json_t *doc = NULL, *exps = json_array(), *regs = json_array(), *inputs = json_array();
     json_t *insts = json_array(), *types = json_array(), *res = NULL;
     char(*ids)[37] = calloc(n ? n : 1, sizeof *ids);
-    if (n > JREG_FILES_MAX) {
-        e = err_set(ei, ERR_TOO_LARGE, "more than %d files to register", JREG_FILES_MAX);
+    if (n > JOBREG_FILES_MAX) {
+        e = err_set(ei, ERR_TOO_LARGE, "more than %d files to register", JOBREG_FILES_MAX);
         goto out;
     }
     if (!exps || !regs || !inputs || !insts || !types || !ids) {
         e = err_set(ei, ERR_NOMEM, "out of memory");
         goto out;
     }
-    jreg_params_digest(workers_job_params(job), digest, sizeof digest);
+    jobreg_params_digest(params, digest, sizeof digest);
     /* ids first: the products name the inputs */
     for (size_t i = 0; i < n; i++) {
-        jreg_uuid(ids[i]);
+        jobreg_uuid(ids[i]);
         if (files[i].input) {
             json_array_append_new(inputs, json_string(ids[i]));
         }
@@ -213,7 +213,7 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
     /* one registration per (inputs first, then products) x type, in order of appearance */
     for (int pass = 0; pass < 2 && e == ERR_OK; pass++) {
         for (size_t i = 0; i < n && e == ERR_OK; i++) {
-            const struct jreg_file *f = &files[i];
+            const struct jobreg_file *f = &files[i];
             if (f->input != (pass == 0)) {
                 continue;
             }
@@ -263,8 +263,8 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
                 snprintf(sum, sizeof sum, "md5:%s", f->md5);
                 json_object_set_new(file, "checksum", json_string(sum));
             }
-            json_t *prov = json_pack("{s:s,s:s,s:s}", "job_id", workers_job_id(job),
-                                     "software_version", JREG_VERSION, "parameters_digest",
+            json_t *prov = json_pack("{s:s,s:s,s:s}", "job_id", job_id,
+                                     "software_version", JOBREG_VERSION, "parameters_digest",
                                      digest);
             if (prov && pass == 1 && json_array_size(inputs) > 0) {
                 json_object_set(prov, "inputs", inputs);
@@ -301,7 +301,7 @@ enum err jreg_register(struct reg *r, struct workers_job *job, const char *run,
         json_decref(t);
     }
     if (e == ERR_OK) {
-        doc = json_pack("{s:s,s:{s:O,s:O},s:O}", "job_id", workers_job_id(job), "dimensions",
+        doc = json_pack("{s:s,s:{s:O,s:O},s:O}", "job_id", job_id, "dimensions",
                         "instruments", insts, "exposures", exps, "registrations", regs);
         e = doc ? reg_register_job(r, doc, &res, ei) : err_set(ei, ERR_NOMEM, "out of memory");
     }
@@ -337,21 +337,21 @@ out:
     return e;
 }
 
-bool jreg_permanent(enum err e)
+bool jobreg_permanent(enum err e)
 {
     return e == ERR_INVALID || e == ERR_CONFLICT || e == ERR_PARSE || e == ERR_NOT_FOUND ||
            e == ERR_TOO_LARGE;
 }
 
-const char *jreg_error_code(enum err e)
+const char *jobreg_error_code(enum err e)
 {
     return e == ERR_CONFLICT ? "registry_conflict"
-           : jreg_permanent(e) ? "registry_invalid"
+           : jobreg_permanent(e) ? "registry_invalid"
                                : "registry_unavailable";
 }
 
-enum err jreg_calib_find(struct reg *reg, struct storage *st, const struct profile *pr,
-                        const char *type, const struct jreg_file *frame, const char *scratch,
+enum err jobreg_calib_find(struct reg *reg, struct storage *st, const struct profile *pr,
+                        const char *type, const struct jobreg_file *frame, const char *scratch,
                         char *path, size_t cap, char *id, size_t idcap, struct err_info *ei)
 {
     json_t *found = NULL, *data_id = json_pack("{s:s}", "instrument", frame->instrument);
