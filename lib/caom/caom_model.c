@@ -193,6 +193,21 @@ void caom_date_format(int64_t ms, char out[32])
     int64_t rem = ms - days * 86400000;
     int64_t y, m, d;
     civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999) { /* by hand: the writer formats several dates per document */
+        int64_t f[7] = {y, m, d, rem / 3600000, rem / 60000 % 60, rem / 1000 % 60, rem % 1000};
+        static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+        static const char sep[7] = {'-', '-', 'T', ':', ':', '.', '\0'};
+        char *p = out;
+        for (int i = 0; i < 7; i++) {
+            for (int k = width[i] - 1; k >= 0; k--) {
+                p[k] = (char)('0' + f[i] % 10);
+                f[i] /= 10;
+            }
+            p += width[i];
+            *p++ = sep[i];
+        }
+        return;
+    }
     snprintf(out, 32, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lld", (long long)y,
              (long long)m, (long long)d, (long long)(rem / 3600000),
              (long long)(rem / 60000 % 60), (long long)(rem / 1000 % 60),

@@ -19,10 +19,18 @@ struct w {
     struct err_info *ei;      /* error detail */
 };
 
+/* Appends straight into the buffer while it has room (the writer's pieces are a few bytes
+ * each, thousands per document); buf_append grows it otherwise. */
 static void w_raw(struct w *w, const char *s, size_t n)
 {
     if (w->rc)
         return;
+    if (n < w->b.cap - w->b.len && n <= w->b.max - w->b.len) {
+        memcpy(w->b.data + w->b.len, s, n);
+        w->b.len += n;
+        w->b.data[w->b.len] = '\0';
+        return;
+    }
     w->rc = buf_append(&w->b, s, n);
 }
 
@@ -83,8 +91,14 @@ static size_t utf8_seq(const unsigned char *p)
 static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
 {
     const char *run = s;
-    for (const char *p = s; *p; p++) {
+    const char *p = s;
+    for (;; p++) {
         unsigned char c = (unsigned char)*p;
+        /* printable ASCII other than < > & " is written as it is */
+        if (c >= 0x20 && c < 0x80 && c != '<' && c != '>' && c != '&' && c != '"')
+            continue;
+        if (c == '\0')
+            break;
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
             if (!w->rc)
                 w->rc = err_set_field(w->ei, ERR_INVALID, name,
@@ -122,7 +136,7 @@ static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
             run = p + 1;
         }
     }
-    w_puts(w, run);
+    w_raw(w, run, (size_t)(p - run));
 }
 
 static void w_open(struct w *w, const char *name)
@@ -156,14 +170,15 @@ static void w_close(struct w *w, const char *name)
 
 static void w_text(struct w *w, const char *name, const char *val)
 {
+    size_t nl = strlen(name);
     w_indent(w);
-    w_puts(w, "<caom2:");
-    w_puts(w, name);
-    w_puts(w, ">");
+    w_raw(w, "<caom2:", 7);
+    w_raw(w, name, nl);
+    w_raw(w, ">", 1);
     w_escaped(w, name, val, false);
-    w_puts(w, "</caom2:");
-    w_puts(w, name);
-    w_puts(w, ">\n");
+    w_raw(w, "</caom2:", 8);
+    w_raw(w, name, nl);
+    w_raw(w, ">\n", 2);
 }
 
 static void w_str(struct w *w, const char *name, const char *val)
@@ -241,8 +256,208 @@ static bool fmt_double_fast(double v, char out[40])
     return false;
 }
 
+/* Exact path of caom_fmt_double for the values in the fixed-notation range that have more
+ * digits than the fast path takes (MJDs, geocentric metres, computed WCS values): the
+ * "%.15g".."%.17g" roundings and their read-back test done in 128-bit integers on the double's
+ * own bits, so the result is the snprintf/strtod loop's byte for byte without calling either.
+ * An exact tie in a rounding or in the read-back, or the lowest mantissa of a binade (its
+ * rounding interval is not symmetric), returns false for the general path. */
+__extension__ typedef unsigned __int128 u128;
+
+static u128 pow10_128(int k)
+{
+    u128 p = 1;
+    while (k-- > 0) {
+        p *= 10;
+    }
+    return p;
+}
+
+/* decimal digits of @p q (q > 0) into @p d, most significant first; returns the count */
+static size_t u64_digits(uint64_t q, char d[24])
+{
+    char t[24];
+    size_t n = 0;
+    do {
+        t[n++] = (char)('0' + q % 10);
+        q /= 10;
+    } while (q > 0);
+    for (size_t i = 0; i < n; i++) {
+        d[i] = t[n - 1 - i];
+    }
+    return n;
+}
+
+/* "%.Pg" of digits @p q (P of them, the first non-zero) with decimal exponent @p x in the
+ * fixed-notation range -4 <= x < P, trailing zeros dropped, ".0" when no fraction is left */
+static void put_fixed(bool neg, uint64_t q, int x, char out[40])
+{
+    char d[24];
+    size_t nd = u64_digits(q, d);
+    size_t n = 0;
+    while (nd > 1 && d[nd - 1] == '0') {
+        nd--;
+    }
+    if (neg) {
+        out[n++] = '-';
+    }
+    if (x >= 0) {
+        size_t ip = (size_t)x + 1;
+        for (size_t i = 0; i < ip; i++) {
+            out[n++] = i < nd ? d[i] : '0';
+        }
+        out[n++] = '.';
+        if (nd <= ip) {
+            out[n++] = '0';
+        } else {
+            memcpy(out + n, d + ip, nd - ip);
+            n += nd - ip;
+        }
+    } else {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int i = -1; i > x; i--) {
+            out[n++] = '0';
+        }
+        memcpy(out + n, d, nd);
+        n += nd;
+    }
+    out[n] = '\0';
+}
+
+static bool fmt_double_exact(double v, char out[40])
+{
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return false;
+    }
+    int e2 = 0;
+    double fr = frexp(a, &e2);
+    uint64_t f = (uint64_t)ldexp(fr, 53); /* a = f / 2^s exactly, 2^52 <= f < 2^53 */
+    int s = 53 - e2;                      /* 3 <= s <= 66 in this range */
+    if (f == (UINT64_C(1) << 52)) {
+        return false;
+    }
+    int x0 = (int)floor(log10(a));
+    for (int P = 15; P <= 17; P++) {
+        u128 lo = pow10_128(P - 1);
+        u128 hi = lo * 10;
+        int x = x0;
+        u128 q = 0;
+        u128 pk = 0;
+        int k = 0;
+        for (int tries = 0;; tries++) {
+            if (tries == 3) {
+                return false;
+            }
+            k = P - 1 - x;
+            if (k < 0 || k > 21) {
+                return false;
+            }
+            pk = pow10_128(k);
+            u128 nn = (u128)f * pk; /* < 2^53 * 10^21 < 2^123 */
+            q = nn >> s;            /* the exponent is right when P digits precede the point */
+            if (q >= hi) {
+                x++;
+                continue;
+            }
+            if (q < lo) {
+                x--;
+                continue;
+            }
+            u128 r = nn - (q << s);
+            u128 half = (u128)1 << (s - 1);
+            if (r == half) {
+                return false; /* a tie: the general path rounds it */
+            }
+            q += r > half;
+            if (q == hi) { /* rounded up to the next power of ten */
+                q = lo;
+                x++;
+                k--;
+                pk /= 10;
+            }
+            break;
+        }
+        if (x < -4 || x >= P) {
+            return false;
+        }
+        /* reads back as a when |q / 10^k - f / 2^s| < 1 / 2^(s+1), i.e.
+         * |q * 2^(s+1) - 2 f 10^k| < 10^k */
+        u128 lhs = q << (s + 1);
+        u128 rhs = ((u128)f * pk) << 1;
+        u128 d = lhs > rhs ? lhs - rhs : rhs - lhs;
+        if (d == pk) {
+            return false;
+        }
+        if (d < pk) {
+            put_fixed(v < 0, (uint64_t)q, x, out);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Values below 1e-4 ("%.15g" writes them with an exponent) that are a decimal of at most 15
+ * significant digits: m / 10^j == |v| exactly proves it (both exact doubles, j <= 22), and
+ * then "%.15g" prints m's digits. */
+static bool fmt_double_small(double v, char out[40])
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    double a = fabs(v);
+    if (!(a >= 1e-22 && a < 1e-4)) {
+        return false;
+    }
+    int x = (int)floor(log10(a));
+    for (int j = -x - 1; j <= 22; j++) {
+        if (j < 0) {
+            continue;
+        }
+        double m = nearbyint(a * p10[j]);
+        if (m >= 1e15) {
+            return false;
+        }
+        if (m < 1.0 || m / p10[j] != a) {
+            continue;
+        }
+        char d[24];
+        size_t nd = u64_digits((uint64_t)m, d);
+        int ex = (int)nd - 1 - j;
+        if (ex >= -4) {
+            return false;
+        }
+        while (nd > 1 && d[nd - 1] == '0') {
+            nd--;
+        }
+        size_t n = 0;
+        if (v < 0) {
+            out[n++] = '-';
+        }
+        out[n++] = d[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            memcpy(out + n, d + 1, nd - 1);
+            n += nd - 1;
+        }
+        out[n++] = 'e';
+        out[n++] = '-';
+        int ax = -ex;
+        if (ax >= 100) {
+            out[n++] = (char)('0' + ax / 100);
+        }
+        out[n++] = (char)('0' + ax / 10 % 10);
+        out[n++] = (char)('0' + ax % 10);
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
 /* Shortest of "%.15g".."%.17g" that reads back as v, kept floating point ("1.0") as Java's
- * Double.toString is; the fast path above covers most values without snprintf/strtod. */
+ * Double.toString is; the fast and exact paths above cover most values without
+ * snprintf/strtod. */
 void caom_fmt_double(double v, char out[40])
 {
     if (isnan(v)) {
@@ -253,7 +468,7 @@ void caom_fmt_double(double v, char out[40])
         snprintf(out, 40, v > 0 ? "INF" : "-INF");
         return;
     }
-    if (fmt_double_fast(v, out)) {
+    if (fmt_double_fast(v, out) || fmt_double_exact(v, out) || fmt_double_small(v, out)) {
         return;
     }
     caom__fmt_double_slow(v, out);
@@ -288,8 +503,16 @@ static void w_d(struct w *w, const char *name, struct caom_optd v)
 static void w_lval(struct w *w, const char *name, int64_t v)
 {
     char tmp[32];
-    snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    w_text(w, name, tmp);
+    char *p = tmp + sizeof tmp - 1;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *--p = '-';
+    w_text(w, name, p);
 }
 
 static void w_i(struct w *w, const char *name, struct caom_opti v)
@@ -813,6 +1036,7 @@ enum err caom_xml_write(const struct caom_observation *o, char **out, size_t *ou
 {
     struct w w = {.depth = 0, .rc = ERR_OK, .ei = ei};
     buf_init(&w.b, CAOM_XML_WRITE_MAX);
+    w.rc = buf_reserve(&w.b, 16384); /* most documents fit: no regrowth */
     w_puts(&w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w_puts(&w, "<caom2:Observation xmlns:caom2=\"" CAOM_XML_NS_24 "\" xmlns:xsi=\"" CAOM_XML_NS_XSI
                "\" xsi:type=\"caom2:");

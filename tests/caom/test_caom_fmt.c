@@ -1,6 +1,7 @@
 /* test_caom_fmt.c - the fast double formatter of the XML writer prints exactly what the general
  * snprintf/strtod formatter prints, over edge values and 150,000 random ones of the shapes
- * CAOM documents carry (WCS pixels, degrees, metres, MJDs, random bit patterns).
+ * CAOM documents carry (WCS pixels, degrees, metres, MJDs, random bit patterns), with 600,000
+ * more: short decimals far below 1e-4, powers of two, quotients of header values, values just below powers of ten.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +41,13 @@ static void test_fmt_edges(void **state)
         123456789012345.0, 1234567890123456.0, 0.000123, 2048.5, 5.29e-7, 1.4e9, 57000.123456789,
         3.0e-9, 299792458.0, 0.1 + 0.2, 1.0 / 3.0, 2.0 / 3.0, 4096.0, -187.25, 1e-10, 1e300,
         5e-324, 1.7976931348623157e308, 0.30000000000000004, 1e9 + 0.1, 9.5, 0.95, 0.095,
+        /* values of the shared cases that the exact and small-number paths take */
+        1e-07, 3.6e-12, 4.7e-07, 4.588e-07, 1.5e-07, 0.000555555555556, 0.0002777777777778,
+        876.9509999999999, 57831.00881944445, 2.5197098386032017, 4755607.337178416,
+        0.0006866454969558203, 0.6666666666666666, 0.0001, 0.00010000000000000002,
+        9.999999999999999e-05, 999999999999999.9, 99999999999999.99, 9999999999999998.0,
+        0.125, 0.0078125, 1099511627776.0, 1.0 / 1024.0 / 1024.0, 1e-22, 1e-23, 9.99e-23,
+        1.2345678901234567e-5, 0.00012345678901234567, 1e15 - 0.125, 5e-5, 123.456e-9,
     };
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
         check(edges[i]);
@@ -85,6 +93,12 @@ static void test_fmt_random(void **state)
             break;
         }
         check(v);
+        /* short decimals far below 1e-4 (written with an exponent), powers of two (the
+         * asymmetric rounding interval), results of arithmetic on header values */
+        check(nearbyint(u * 1e4) / pow(10.0, (double)(5 + (int)(r % 18))));
+        check(ldexp(1.0, (int)(r % 100) - 60) * (i % 2 ? 1.0 : 3.0));
+        check((double)(r % 100000) / 3600.0 / (double)(1 + r % 7));
+        check(pow(10.0, (double)(int)(r % 24) - 6.0) * (1.0 - u * 1e-14)); /* below 10^n */
     }
 }
 

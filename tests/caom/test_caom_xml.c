@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -450,6 +451,23 @@ static void test_dates_and_numbers(void **state)
     assert_string_equal(out, "1960-01-01T00:00:00.000");
     assert_int_equal(caom_date_parse("2024-13-01T00:00:00", &ms), ERR_PARSE);
     assert_int_equal(caom_date_parse("yesterday", &ms), ERR_PARSE);
+    /* the formatter against gmtime_r over years 1 to 9999 and beyond */
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 20000; i++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        int64_t t = (int64_t)(r % 320000000000000ULL) - 62135596800000LL - 1000;
+        time_t secs = (time_t)(t >= 0 ? t / 1000 : -((-t + 999) / 1000));
+        struct tm tm;
+        char want[64];
+        assert_non_null(gmtime_r(&secs, &tm));
+        snprintf(want, sizeof want, "%04lld-%02d-%02dT%02d:%02d:%02d.%03lld",
+                 (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, (long long)(t - (int64_t)secs * 1000));
+        caom_date_format(t, out);
+        assert_string_equal(out, want);
+    }
 }
 
 int main(void)
