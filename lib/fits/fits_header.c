@@ -190,7 +190,8 @@ static bool looks_int(const char *s)
     return *s == '\0';
 }
 
-static bool looks_float(const char *s)
+/* also sets *@p d_exp when the exponent letter is D or d (FORTRAN double precision) */
+static bool looks_float(const char *s, bool *d_exp)
 {
     bool digits = false;
     if (*s == '+' || *s == '-') {
@@ -211,6 +212,7 @@ static bool looks_float(const char *s)
         return false;
     }
     if (*s == 'E' || *s == 'e' || *s == 'D' || *s == 'd') {
+        *d_exp = *s == 'D' || *s == 'd';
         s++;
         if (*s == '+' || *s == '-') {
             s++;
@@ -225,23 +227,28 @@ static bool looks_float(const char *s)
     return *s == '\0';
 }
 
-/* true if @p p holds a byte below 0x20 or DEL; eight bytes at a time without branches, then
- * byte by byte only when some word might hold one (the word test has false positives above
- * 0x80, never false negatives) */
+/* true if @p p holds a byte below 0x20 or DEL: sixteen bytes at a time (GCC/Clang vector
+ * extensions, SSE2/NEON compares; a card is five of them), then the tail byte by byte */
+typedef unsigned char fhdr_u8x16 __attribute__((vector_size(16)));
+typedef signed char fhdr_s8x16 __attribute__((vector_size(16)));
+
 static bool has_control(const char *p, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101ULL;
-    const uint64_t highs = 0x8080808080808080ULL;
+    const fhdr_u8x16 space = {0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+                              0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20};
+    const fhdr_u8x16 del = {0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
+                            0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f};
+    fhdr_s8x16 any = {0};
     size_t i = 0;
-    uint64_t any = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        uint64_t y = x ^ (0x7f * ones);
-        any |= ((x - 0x20 * ones) & ~x & highs) | ((y - ones) & ~y & highs);
+    for (; i + 16 <= n; i += 16) {
+        fhdr_u8x16 x;
+        memcpy(&x, p + i, 16);
+        any |= (fhdr_s8x16)((x < space) | (x == del));
     }
-    if (any) {
-        i = 0; /* some word may hold one: check byte by byte */
+    uint64_t w[2];
+    memcpy(w, &any, sizeof w);
+    if (w[0] | w[1]) {
+        return true;
     }
     for (; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
@@ -250,6 +257,23 @@ static bool has_control(const char *p, size_t n)
         }
     }
     return false;
+}
+
+/* the first byte at or after @p s (before @p end) that is not a blank, eight at a time */
+static const char *skip_blanks(const char *s, const char *end)
+{
+    while (end - s >= 8) {
+        uint64_t x;
+        memcpy(&x, s, 8);
+        if (x != 0x2020202020202020ULL) {
+            break;
+        }
+        s += 8;
+    }
+    while (s < end && *s == ' ') {
+        s++;
+    }
+    return s;
 }
 
 enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
@@ -295,6 +319,10 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
         }
         for (size_t i = 0; i < kl; i++) {
             unsigned char ch = (unsigned char)p[i];
+            if ((unsigned)(ch - 'A') < 26u || (unsigned)(ch - '0') < 10u) {
+                out->key[i] = (char)ch; /* the usual case first */
+                continue;
+            }
             if (ch >= 'a' && ch <= 'z') {
                 ch = (unsigned char)(ch - 'a' + 'A'); /* lower case tolerated */
             } else if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
@@ -313,10 +341,7 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
         vstart = p + 9;
     }
     const char *end = out->image + 80;
-    const char *s = vstart;
-    while (s < end && *s == ' ') {
-        s++;
-    }
+    const char *s = skip_blanks(vstart, end);
     if (s == end || *s == '/') {
         out->type = FHDR_UNDEF;
         return ERR_OK;
@@ -325,24 +350,27 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
         size_t n = 0;
         s++;
         for (;;) {
-            if (s >= end) {
+            /* the run up to the next quote in one copy, then the quote: '' is one quote */
+            const char *q = memchr(s, '\'', (size_t)(end - s));
+            if (!q) {
                 return ERR_PARSE; /* unterminated string */
             }
-            if (*s == '\'') {
-                if (s + 1 < end && s[1] == '\'') {
-                    if (n + 1 < FHDR_VALUE_MAX) {
-                        out->value[n++] = '\'';
-                    }
-                    s += 2;
-                    continue;
-                }
-                s++;
-                break;
+            size_t run = (size_t)(q - s);
+            if (run > FHDR_VALUE_MAX - 1 - n) {
+                run = FHDR_VALUE_MAX - 1 - n;
             }
-            if (n + 1 < FHDR_VALUE_MAX) {
-                out->value[n++] = *s;
+            memcpy(out->value + n, s, run);
+            n += run;
+            s = q;
+            if (s + 1 < end && s[1] == '\'') {
+                if (n + 1 < FHDR_VALUE_MAX) {
+                    out->value[n++] = '\'';
+                }
+                s += 2;
+                continue;
             }
             s++;
+            break;
         }
         while (n > 0 && out->value[n - 1] == ' ') {
             n--;
@@ -357,20 +385,30 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
     if (vl >= FHDR_VALUE_MAX) {
         vl = FHDR_VALUE_MAX - 1;
     }
+    while (vl >= 8) { /* the blanks before a comment or the card's end, eight at a time */
+        uint64_t x;
+        memcpy(&x, s + vl - 8, 8);
+        if (x != 0x2020202020202020ULL) {
+            break;
+        }
+        vl -= 8;
+    }
     while (vl > 0 && (s[vl - 1] == ' ' || s[vl - 1] == '\t')) {
         vl--;
     }
     memcpy(out->value, s, vl);
     out->value[vl] = '\0';
+    bool d_exp = false;
     if (out->value[0] == '\0') {
         out->type = FHDR_UNDEF;
     } else if ((out->value[0] == 'T' || out->value[0] == 'F') && out->value[1] == '\0') {
         out->type = FHDR_LOGICAL;
     } else if (looks_int(out->value)) {
         out->type = FHDR_INT;
-    } else if (looks_float(out->value)) {
-        for (char *c = out->value; *c; c++) {
-            if (*c == 'D' || *c == 'd') {
+    } else if (looks_float(out->value, &d_exp)) {
+        if (d_exp) { /* the one exponent letter */
+            char *c = strpbrk(out->value, "Dd");
+            if (c) {
                 *c = 'E';
             }
         }
