@@ -33,6 +33,8 @@ struct bp {
     char *vars[BP_MAX_VARS]; /* names of let variables (any scope) */
     size_t nvars;
     size_t nslots;          /* power of two */
+    uint64_t keybits[8];    /* bit (key hash % 512) set for every rule's key: a clear bit
+                               answers "no rule" without the artifact's hash and the probes */
 };
 
 /* prefixes f2c_build asks about for every document: answered from bits kept by put_rule
@@ -265,6 +267,8 @@ static enum err put_rule(struct bp *b, struct bp_rule *r, struct err_info *ei)
         b->slots[i] = (int32_t)(b->n - 1);
     }
     const struct bp_rule *added = &b->rules[b->n - 1];
+    uint32_t hk = fnv(added->key);
+    b->keybits[(hk >> 6) & 7] |= UINT64_C(1) << (hk & 63);
     b->has_art = b->has_art || added->artifact != NULL;
     b->has_ext = b->has_ext || added->extension >= 0;
     b->prefixes |= prefix_bits(added->key);
@@ -387,6 +391,9 @@ const struct bp_rule *bp_get_art(const struct bp *b, const char *key, int hdu, c
 {
     int32_t i = -1;
     uint32_t hk = fnv(key);
+    if (!(b->keybits[(hk >> 6) & 7] & (UINT64_C(1) << (hk & 63)))) {
+        return NULL;
+    }
     if (uri && b->has_art) {
         uint32_t ha = fnv(uri);
         i = hdu >= 0 && b->has_ext ? find_hashed(b, key, hk, hdu, uri, ha) : -1;
