@@ -6,6 +6,7 @@
 #include "blueprint/bp_int.h"
 
 #include "core/isodate.h"
+#include "core/numfmt.h"
 #include "core/numparse.h"
 #include "core/str.h"
 
@@ -42,8 +43,9 @@ static enum err put(char *out, size_t cap, const char *s)
 
 static enum err put_num(char *out, size_t cap, double v)
 {
-    int n = snprintf(out, cap, "%.17g", v);
-    return (n < 0 || (size_t)n >= cap) ? ERR_TOO_LARGE : ERR_OK;
+    char t[32];
+    numfmt_g17(v, t); /* "%.17g" */
+    return put(out, cap, t);
 }
 
 static enum err fn_fail(const struct bp_rule *r, struct err_info *ei, const char *why,

@@ -6,6 +6,7 @@
 
 #include "astro/astro.h"
 #include "core/isodate.h"
+#include "core/numfmt.h"
 #include "core/numparse.h"
 #include "core/str.h"
 
@@ -852,7 +853,7 @@ static enum err to_str(struct es *s, const struct val *v, const char **out)
     if (!d) {
         return too_long(s);
     }
-    snprintf(d, 32, "%.17g", v->n);
+    numfmt_g17(v->n, d); /* "%.17g" */
     *out = d;
     return ERR_OK;
 }
@@ -2271,8 +2272,9 @@ enum err bpx_eval(const struct bp_rule *r, const struct bp_keys *k, char *out, s
     *found = false;
     e = ev(&s, r->expr->root, &v);
     if (e == ERR_OK && v.t == V_NUM) {
-        int n = snprintf(out, cap, "%.17g", v.n);
-        fits = n >= 0 && (size_t)n < cap;
+        char t[32];
+        numfmt_g17(v.n, t); /* "%.17g" */
+        fits = str_copy(out, cap, t);
     } else if (e == ERR_OK && v.t != V_NONE) {
         fits = str_copy(out, cap, v.t == V_STR ? v.s : v.n != 0.0 ? "true" : "false");
     }

@@ -4,6 +4,7 @@
 #include "caom/caom.h"
 #include "caom/caom_int.h"
 #include "core/buf.h"
+#include "core/numfmt.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -258,8 +259,9 @@ static bool fmt_double_fast(double v, char out[40])
 
 /* Exact path of caom_fmt_double for the values in the fixed-notation range that have more
  * digits than the fast path takes (MJDs, geocentric metres, computed WCS values): the
- * "%.15g".."%.17g" roundings and their read-back test done in 128-bit integers on the double's
- * own bits, so the result is the snprintf/strtod loop's byte for byte without calling either.
+ * "%.15g".."%.17g" roundings (numfmt_round) and their read-back test done in 128-bit integers
+ * on the double's own bits, so the result is the snprintf/strtod loop's byte for byte without
+ * calling either.
  * An exact tie in a rounding or in the read-back, or the lowest mantissa of a binade (its
  * rounding interval is not symmetric), returns false for the general path. */
 __extension__ typedef unsigned __int128 u128;
@@ -331,67 +333,30 @@ static bool fmt_double_exact(double v, char out[40])
     if (!(a >= 1e-4 && a < 1e15)) {
         return false;
     }
-    int e2 = 0;
-    double fr = frexp(a, &e2);
-    uint64_t f = (uint64_t)ldexp(fr, 53); /* a = f / 2^s exactly, 2^52 <= f < 2^53 */
-    int s = 53 - e2;                      /* 3 <= s <= 66 in this range */
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    uint64_t f = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+    int s = 1075 - (int)((bits >> 52) & 0x7ff); /* a = f / 2^s exactly, 3 <= s <= 66 */
     if (f == (UINT64_C(1) << 52)) {
         return false;
     }
-    int x0 = (int)floor(log10(a));
     for (int P = 15; P <= 17; P++) {
-        u128 lo = pow10_128(P - 1);
-        u128 hi = lo * 10;
-        int x = x0;
-        u128 q = 0;
-        u128 pk = 0;
-        int k = 0;
-        for (int tries = 0;; tries++) {
-            if (tries == 3) {
-                return false;
-            }
-            k = P - 1 - x;
-            if (k < 0 || k > 21) {
-                return false;
-            }
-            pk = pow10_128(k);
-            u128 nn = (u128)f * pk; /* < 2^53 * 10^21 < 2^123 */
-            q = nn >> s;            /* the exponent is right when P digits precede the point */
-            if (q >= hi) {
-                x++;
-                continue;
-            }
-            if (q < lo) {
-                x--;
-                continue;
-            }
-            u128 r = nn - (q << s);
-            u128 half = (u128)1 << (s - 1);
-            if (r == half) {
-                return false; /* a tie: the general path rounds it */
-            }
-            q += r > half;
-            if (q == hi) { /* rounded up to the next power of ten */
-                q = lo;
-                x++;
-                k--;
-                pk /= 10;
-            }
-            break;
-        }
-        if (x < -4 || x >= P) {
+        uint64_t q = 0;
+        int x = 0;
+        if (!numfmt_round(a, P, &q, &x) || x < -4 || x >= P) {
             return false;
         }
         /* reads back as a when |q / 10^k - f / 2^s| < 1 / 2^(s+1), i.e.
          * |q * 2^(s+1) - 2 f 10^k| < 10^k */
-        u128 lhs = q << (s + 1);
+        u128 pk = pow10_128(P - 1 - x);
+        u128 lhs = (u128)q << (s + 1);
         u128 rhs = ((u128)f * pk) << 1;
         u128 d = lhs > rhs ? lhs - rhs : rhs - lhs;
         if (d == pk) {
             return false;
         }
         if (d < pk) {
-            put_fixed(v < 0, (uint64_t)q, x, out);
+            put_fixed(v < 0, q, x, out);
             return true;
         }
     }
