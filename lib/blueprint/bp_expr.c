@@ -1115,6 +1115,7 @@ static enum err ev_family(struct es *s, const struct node *n, struct val *out)
         return ERR_OK;
     }
     size_t seplen = strlen(sep);
+    size_t lit = strcspn(pat, "*?[\\"); /* the pattern's literal prefix rejects most cards */
     char *acc = malloc(BP_VALUE_MAX);
     size_t *off = malloc(FAMILY_ITEMS * sizeof *off);
     size_t len = 0, nitems = 0;
@@ -1125,7 +1126,8 @@ static enum err ev_family(struct es *s, const struct node *n, struct val *out)
         goto out;
     }
     for (size_t i = 0; s->k->card(s->k->ctx, i, &key, &value); i++) {
-        if (!key || !*key || !value || !*value || fnmatch(pat, key, 0) != 0) {
+        if (!key || !*key || !value || !*value || strncmp(key, pat, lit) != 0 ||
+            fnmatch(pat, key, 0) != 0) {
             continue;
         }
         size_t mark = s->used;

@@ -709,45 +709,24 @@ static enum err identity(const struct f2c_ctx *c, const char *key, const char *g
     return ERR_OK;
 }
 
-/* A DerivedObservation when the blueprint has a DerivedObservation./CompositeObservation. rule;
- * when every such rule is an expression (":=", e.g. members from a keyword family), only when
- * one of them yields a value for the first input (a collection blueprint can hold the rule for
- * its composites and its simple observations alike). */
-static enum err is_derived(const struct f2c_ctx *c0, bool *derived, struct err_info *ei)
+/* Whether the observation is a DerivedObservation: when the blueprint has a
+ * DerivedObservation./CompositeObservation. rule; when every such rule is an expression (":=",
+ * e.g. members from a keyword family), only when one of them yields a value (a collection
+ * blueprint can hold the rule for its composites and its simple observations alike). */
+enum derived_mode { D_SIMPLE, D_DERIVED, D_BY_MEMBERS };
+
+static enum derived_mode derived_mode(const struct bp *bp)
 {
-    static const char *const keys[] = {"DerivedObservation.members",
-                                       "CompositeObservation.members"};
-    bool exprs = true;
-    *derived = false;
-    for (size_t i = 0; i < bp_rule_count(c0->bp); i++) {
-        const struct bp_rule *r = bp_rule_at(c0->bp, i);
+    bool any = false, exprs = true;
+    for (size_t i = 0; i < bp_rule_count(bp); i++) {
+        const struct bp_rule *r = bp_rule_at(bp, i);
         if (strncmp(r->key, "DerivedObservation.", 19) == 0 ||
             strncmp(r->key, "CompositeObservation.", 21) == 0) {
-            *derived = true;
+            any = true;
             exprs = exprs && r->kind == BP_EXPR;
         }
     }
-    if (!*derived || !exprs) {
-        return ERR_OK;
-    }
-    struct f2c_ctx c = *c0;
-    c.opts = NULL; /* no explanation: the rule is explained when it is set */
-    *derived = false;
-    for (size_t i = 0; i < ARRAY_LEN(keys) && !*derived; i++) {
-        const struct bp_rule *r = bp_get_art(c.bp, keys[i], 0, NULL);
-        char *val = r ? malloc(BP_VALUE_MAX) : NULL;
-        bool found = false;
-        if (r && !val) {
-            return err_set(ei, ERR_NOMEM, "out of memory");
-        }
-        enum err e = r ? f2c__eval_rule(&c, r, val, BP_VALUE_MAX, &found, ei) : ERR_OK;
-        free(val);
-        if (e != ERR_OK) {
-            return e;
-        }
-        *derived = found;
-    }
-    return ERR_OK;
+    return !any ? D_SIMPLE : exprs ? D_BY_MEMBERS : D_DERIVED;
 }
 
 /* An image HDU: the primary HDU, an IMAGE extension, or a tile-compressed image. */
@@ -877,10 +856,10 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
                     "(may not be empty or contain space, /, \\ or %%)", obs_id, prod_id);
         goto out;
     }
-    bool derived = false;
-    if ((e = is_derived(&c0, &derived, ei)) != ERR_OK) {
-        goto out;
-    }
+    enum derived_mode dm = derived_mode(bp);
+    bool derived = dm == D_DERIVED;
+    bool algo_default = false; /* the algorithm name is the default rule's "exposure" */
+    bool members = false;      /* a members rule yielded a value */
     o = caom_observation_new(derived ? CAOM_OBS_DERIVED : CAOM_OBS_SIMPLE, opts->collection,
                              obs_id);
     if (!o) {
@@ -943,10 +922,14 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             known[i] = true;
             switch (k_meta[i].lvl) {
             case L_OBS:
-                if (derived && strcmp(k_meta[i].key, "Observation.algorithm.name") == 0 &&
-                    !r->user && strcmp(val, "exposure") == 0) {
-                    str_copy(val, sizeof val, "composite");
+                if (strcmp(k_meta[i].key, "Observation.algorithm.name") == 0 && !r->user &&
+                    strcmp(val, "exposure") == 0) {
+                    algo_default = true;
+                    if (derived) {
+                        str_copy(val, sizeof val, "composite");
+                    }
                 }
+                members = members || strstr(k_meta[i].key, "Observation.members") != NULL;
                 e = set_obs(&c, o, &st, k_meta[i].key, val, ei);
                 break;
             case L_PLANE: e = set_plane(&c, sl->p, &sl->st, k_meta[i].key, val, ei); break;
@@ -1027,6 +1010,14 @@ enum err f2c_build(const struct bp *bp, const struct f2c_opts *opts, const struc
             goto out;
         }
         a = NULL;
+    }
+    if (dm == D_BY_MEMBERS && members) {
+        derived = true;
+        o->kind = CAOM_OBS_DERIVED;
+        if (algo_default && o->algorithm_name && strcmp(o->algorithm_name, "exposure") == 0) {
+            free(o->algorithm_name);
+            o->algorithm_name = NULL;
+        }
     }
     if (!o->algorithm_name &&
         (e = f2c__str(&o->algorithm_name, derived ? "composite" : "exposure", ei)) != ERR_OK) {
