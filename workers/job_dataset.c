@@ -22,6 +22,9 @@ struct dataset_hooks_ud {
     bool reg;
     struct jobreg_file *files;
     size_t nfiles;
+    char run[PROFILE_RUN_MAX];   /* the registry run, fixed when the job starts */
+    struct reg_template *tmpl;   /* the profile's file_template (products placed by it) */
+    char (*rel)[REG_PATH_MAX];   /* per file: where the template placed it ("" = CALDP's) */
 };
 
 static bool job_cancelled(void *ud)
@@ -192,9 +195,11 @@ static enum err dataset_products(void *ud, const struct pipeline_product *files,
     if (hu->reg) {
         const struct profile *pr = hu->cr->req->profile;
         free(hu->files);
+        free(hu->rel);
         hu->nfiles = 0;
         hu->files = calloc(n ? n : 1, sizeof *hu->files);
-        if (!hu->files) {
+        hu->rel = calloc(n ? n : 1, sizeof *hu->rel);
+        if (!hu->files || !hu->rel) {
             return err_set(ei, ERR_NOMEM, "out of memory");
         }
         for (size_t i = 0; i < n; i++) {
@@ -225,12 +230,9 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
                                  json_t *out, struct err_info *ei)
 {
     const struct job_ingest_ctx *ic = hu->cr->ctx->ingest;
-    char run[PROFILE_RUN_MAX];
+    const char *run = hu->run;
     if (!ic || !ic->reg) {
         return err_set(ei, ERR_INVALID, "this obsflowd has no dataset registry (registry_run)");
-    }
-    if (!profile_registry_run(hu->cr->req->profile, time(NULL), workers_job_id(hu->job), run, sizeof run)) {
-        return err_set(ei, ERR_INVALID, "the profile's registry_run makes no collection name");
     }
     const char *tarball = NULL;
     for (size_t k = 0; k < res->n_products; k++) {
@@ -242,9 +244,14 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
         struct jobreg_file *f = &hu->files[i];
         f->uri[0] = '\0';
         for (size_t k = 0; k < res->n_products; k++) {
+            /* by its name, or where the file template placed it */
             const char *u = res->products[k].uri;
             const char *b = strrchr(u, '/');
-            if (strcmp(b ? b + 1 : u, f->base) == 0) {
+            size_t ul = strlen(u), rl = strlen(hu->rel[i]);
+            bool hit = hu->rel[i][0] ? ul > rl && u[ul - rl - 1] == '/' &&
+                                           strcmp(u + ul - rl, hu->rel[i]) == 0
+                                     : strcmp(b ? b + 1 : u, f->base) == 0;
+            if (hit) {
                 str_copy(f->uri, sizeof f->uri, u);
             }
         }
@@ -265,6 +272,35 @@ static enum err dataset_register(struct dataset_hooks_ud *hu, const struct pipel
         e = err_set(ei, ERR_NOMEM, "out of memory");
     }
     return e;
+}
+
+/* The profile's file template places each FITS product the registry will hold: a fresh
+ * dataset id (registered with it), the product's data ID and type, the job's run. */
+static enum err place_product(void *ud, const char *name, const char *local, char *rel,
+                              size_t cap, struct err_info *ei)
+{
+    struct dataset_hooks_ud *hu = ud;
+    (void)local;
+    for (size_t i = 0; i < hu->nfiles; i++) {
+        struct jobreg_file *f = &hu->files[i];
+        if (strcmp(f->base, name) != 0) {
+            continue;
+        }
+        json_t *did = json_pack("{s:s,s:I}", "instrument", f->instrument, "exposure",
+                                (json_int_t)f->exposure);
+        jobreg_uuid(f->id);
+        enum err e = did ? reg_template_render(hu->tmpl, hu->run, f->type, f->id, did,
+                                               hu->rel[i], sizeof hu->rel[i], ei)
+                         : err_set(ei, ERR_NOMEM, "out of memory");
+        json_decref(did);
+        if (e == ERR_OK) {
+            str_copy(rel, cap, hu->rel[i]);
+        } else {
+            err_prefix(ei, "file_template for %s: ", name);
+        }
+        return e;
+    }
+    return ERR_NOT_FOUND; /* not a registered product: the CALDP place */
 }
 
 /* The bias and flat of a ground CCD frame from the profile's calibration collections: the
@@ -383,6 +419,21 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
     };
     hu.reg = req->profile && req->profile->registry_run;
     hooks.ud = &hu;
+    struct pipeline_placement placement = {.place = place_product, .ud = &hu};
+    if (hu.reg && !profile_registry_run(req->profile, time(NULL), workers_job_id(job), hu.run,
+                                        sizeof hu.run)) {
+        workers_job_set_error_code(job, "registry_invalid");
+        e = err_set(ei, ERR_INVALID, "the profile's registry_run makes no collection name");
+        goto out;
+    }
+    if (hu.reg && req->profile->file_template) {
+        /* checked when the profiles were loaded */
+        e = reg_template_parse(req->profile->file_template, &hu.tmpl, ei);
+        if (e != ERR_OK) {
+            goto out;
+        }
+        cfg.placement = &placement;
+    }
     int code = pipeline_run(&cfg, req, &hooks, &res);
     if (code == PIPELINE_SUCCESS) {
         json_t *r = pipeline_result_json(&res);
@@ -433,6 +484,8 @@ enum err workers_job_dataset(struct workers_job *job, void *arg, struct err_info
                 code, res.reason);
 out:
     caom_observation_free(cr.obs);
+    reg_template_free(hu.tmpl);
+    free(hu.rel);
     free(hu.files);
     free(req);
     return e;

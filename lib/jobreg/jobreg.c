@@ -205,7 +205,11 @@ enum err jobreg_register(struct reg *r, const char *job_id, const json_t *params
     jobreg_params_digest(params, digest, sizeof digest);
     /* ids first: the products name the inputs */
     for (size_t i = 0; i < n; i++) {
-        jobreg_uuid(ids[i]);
+        if (files[i].id[0]) {
+            str_copy(ids[i], sizeof ids[i], files[i].id);
+        } else {
+            jobreg_uuid(ids[i]);
+        }
         if (files[i].input) {
             json_array_append_new(inputs, json_string(ids[i]));
         }

@@ -31,6 +31,8 @@ struct jobreg_file {
     int64_t exposure;      /* from the name's root (see jobreg.c) */
     char obs_id[64];       /* the name's root */
     char begin[40], end[40]; /* ISO-8601 UTC, from EXPSTART/EXPEND (MJD) or MJD-OBS + EXPTIME */
+    char id[37];           /* the dataset's UUID when the caller chose it (a file template's
+                              {id}), else "" (jobreg_register makes one) */
 };
 
 /**

@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/path.h"
 #include "core/str.h"
 #include "dataset/dataset.h"
 #include "expect/expect.h"
@@ -76,6 +77,10 @@ struct run {
     size_t n_cal_env;
     char tarball_md5[33];  /* S3 output: the uploaded dataset tarball */
     uint64_t tarball_size;
+    /* products published where cfg->placement put them: the path and the product's name */
+    char *placed[PROC_FILES_MAX];
+    char *placed_name[PROC_FILES_MAX];
+    size_t n_placed;
 };
 
 static void collect_products(struct run *r, struct buf *products, struct buf *previews);
@@ -1020,6 +1025,52 @@ static int step_previews(struct run *r)
 
 /* ---- step 5: publish -------------------------------------------------------------------- */
 
+/* A FITS product of a file: output placed by cfg->placement: its destination under the output
+ * root (directories made), recorded for withdrawal and for the product list's types. */
+static enum err place(struct run *r, const char *name, const char *src, char *dst, size_t cap,
+                      bool *placed, struct err_info *ei)
+{
+    char rel[PROC_PATH_MAX];
+    *placed = false;
+    if (!r->cfg->placement || r->out_s3 || !str_ends_with(name, ".fits")) {
+        return ERR_OK;
+    }
+    enum err rc = r->cfg->placement->place(r->cfg->placement->ud, name, src, rel, sizeof rel, ei);
+    if (rc == ERR_NOT_FOUND) {
+        err_info_clear(ei);
+        return ERR_OK;
+    }
+    if (rc == ERR_OK &&
+        (rel[0] == '/' || path_has_dotdot(rel) || r->n_placed >= PROC_FILES_MAX)) {
+        rc = err_set(ei, ERR_INVALID, "product %s: placement \"%s\" is not a relative path",
+                     name, rel);
+    }
+    if (rc == ERR_OK) {
+        rc = proc_join(dst, cap, r->stage, rel, ei);
+    }
+    if (rc == ERR_OK) {
+        char dir[PROC_PATH_MAX];
+        str_copy(dir, sizeof dir, dst);
+        char *sl = strrchr(dir, '/');
+        if (sl) {
+            *sl = '\0';
+            rc = proc_mkdirs(dir, ei);
+        }
+    }
+    if (rc == ERR_OK) {
+        r->placed[r->n_placed] = strdup(dst);
+        r->placed_name[r->n_placed] = strdup(name);
+        if (!r->placed[r->n_placed] || !r->placed_name[r->n_placed]) {
+            free(r->placed[r->n_placed]);
+            free(r->placed_name[r->n_placed]);
+            return err_set(ei, ERR_NOMEM, "out of memory");
+        }
+        r->n_placed++;
+        *placed = true;
+    }
+    return rc;
+}
+
 /* Copy every file of @p from into @p to; append the published paths to @p list (file output;
  * S3 output stages the files for publish_tarball). */
 static enum err publish_dir(struct run *r, const char *from, const char *to, struct buf *list,
@@ -1030,8 +1081,12 @@ static enum err publish_dir(struct run *r, const char *from, const char *to, str
     enum err rc = proc_list_dir(from, "", "", names, PROC_FILES_MAX, &n, ei);
     for (size_t i = 0; rc == ERR_OK && i < n; i++) {
         char src[PROC_PATH_MAX], dst[PROC_PATH_MAX];
+        bool placed = false;
         rc = proc_join(src, sizeof src, from, names[i], ei);
-        if (rc == ERR_OK) {
+        if (rc == ERR_OK && from == r->out_dir) {
+            rc = place(r, names[i], src, dst, sizeof dst, &placed, ei);
+        }
+        if (rc == ERR_OK && !placed) {
             rc = proc_join(dst, sizeof dst, to, names[i], ei);
         }
         if (rc == ERR_OK) {
@@ -1134,6 +1189,9 @@ static void unpublish(struct run *r)
     struct err_info ign;
     unlink_files(r->data_dir);
     unlink_files(r->prev_dir);
+    for (size_t i = 0; i < r->n_placed; i++) {
+        unlink(r->placed[i]);
+    }
     if (proc_join(p, sizeof p, r->data_dir, "env", &ign) == ERR_OK) {
         proc_rmtree(p);
     }
@@ -1495,7 +1553,11 @@ static void collect_products(struct run *r, struct buf *products, struct buf *pr
             struct err_info ei;
             if (proc_md5_file(line, pp->md5, &pp->size, &ei) == ERR_OK) {
                 snprintf(pp->uri, sizeof pp->uri, "file:%s", line);
-                product_type(line, pp->type, sizeof pp->type);
+                const char *named = line; /* a placed product's type is its name's */
+                for (size_t j = 0; j < r->n_placed; j++) {
+                    named = strcmp(r->placed[j], line) == 0 ? r->placed_name[j] : named;
+                }
+                product_type(named, pp->type, sizeof pp->type);
                 res->n_products++;
             } else {
                 proc_log(&r->plog, "WARNING", "product %s: %s", line, ei.msg);
@@ -1624,6 +1686,10 @@ out:
     proc_free_names(r->inputs, r->n_inputs);
     for (size_t i = 0; i < r->n_cal_env; i++) {
         free(r->cal_env[i]);
+    }
+    for (size_t i = 0; i < r->n_placed; i++) {
+        free(r->placed[i]);
+        free(r->placed_name[i]);
     }
     if (r->own_st) {
         storage_destroy(r->st);

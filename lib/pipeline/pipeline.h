@@ -126,6 +126,9 @@ struct pipeline_config {
      * flat, gain, ERR) with the bias and flat from calib_source */
     const struct profile_ccd *ccd;
     const struct pipeline_calib_source *calib_source; /* NULL = none */
+    /* file: outputs: FITS products placed by the caller (NULL = CALDP's layout); logs,
+     * previews and markers stay in CALDP's places; S3 outputs (one tarball) ignore it */
+    const struct pipeline_placement *placement;
     int simulate_error;            /* 1..255: fail with this code at once (0 = off) */
     int64_t simulate_publish_failure; /* fail the publication after N files (0 = off) */
     bool keep_work;                /* leave the scratch directory behind (debugging) */
@@ -149,6 +152,17 @@ struct pipeline_calib_source {
 };
 
 #define PIPELINE_REFS_MAX 8 /* calibration references a ground CCD run records */
+
+/** Where the FITS products of a file: output go, when the caller places them by a file
+ * template (a profile's file_template) rather than in data/<instrument>/<dataset>/. */
+struct pipeline_placement {
+    /** The path of the product @p name (a FITS file the run made or kept, still local at
+     * @p local), relative to the output root, into @p rel. @return ERR_OK; ERR_NOT_FOUND =
+     * the CALDP place; anything else fails the publication. */
+    enum err (*place)(void *ud, const char *name, const char *local, char *rel, size_t cap,
+                      struct err_info *ei);
+    void *ud;
+};
 
 struct pipeline_product;
 

@@ -81,8 +81,10 @@ struct profile {
      * bias and flat of has_ccd runs; 0: none (a frame needing one fails, BESTREFS_ERROR) */
     size_t ncalibrations;
     const char *calibrations[PROFILE_CALIBS_MAX];
-    /* a registry file template (lib/registry: reg_template) placing the masters of combine
-     * jobs under their output; NULL: not set (the default template of docs/registry.md) */
+    /* a registry file template (lib/registry: reg_template) placing, under their output, the
+     * masters of combine jobs and (with registry_run, file: outputs) the FITS products of
+     * dataset jobs; NULL: not set (masters: the default template of docs/registry.md;
+     * products: CALDP's data/<instrument>/<dataset>/) */
     const char *file_template;
     size_t nbp;
     const char *blueprints[PROFILE_BLUEPRINTS_MAX];

@@ -7,7 +7,8 @@ with the Lick/Kast blue set and the real obsflowd:
     and certifies it into the CALIBRATION collection KAST/calib over May 2015;
  2. a `combine` job makes the master flat from the two dome flats, minus the certified master
     bias it finds in KAST/calib (provenance: the flats, the bias as a reference);
- 3. a `dataset` job calibrates the science frame with the certified masters: its _cal product
+ 3. a `dataset` job calibrates the science frame with the certified masters, its raw frame and
+    _cal product published where the profile's file template puts them: the product
     is bit-identical (SCI, ERR, DQ data) to `obsflow combine`/`obsflow calibrate --ccdproc`
     run by hand on the same files (that chain equals python3-ccdproc: calib_kast_ccdproc),
     and the registry links all of it: the product's parents are its raw frame and both
@@ -218,12 +219,26 @@ def run(db):
     check(s["state"] == "succeeded", "science dataset: %s" % s)
     refs = {r["type"]: r["id"] for r in s["result"].get("references", [])}
     check(refs == {"bias": bias["id"], "flat": flat["id"]}, "references %s" % refs)
-    cal = [p for p in s["result"]["products"] if p["uri"].endswith("kastb_b27_science_cal.fits")]
+    cal = [p for p in s["result"]["products"] if p["uri"].startswith("file:" + out) and
+           "/cal/KAST/cal_KAST_" in p["uri"]]
     check(len(cal) == 1, "products %s" % s["result"]["products"])
     same_pixels(cal[0]["uri"][5:], hand("sci.fits"), "calibrated science frame")
     ids = s["result"]["registry"]["ids"]
     cal_id = [g["ids"][0] for g in ids if g["dataset_type"] == "cal"][0]
     raw_id = [g["ids"][0] for g in ids if g["dataset_type"] == "raw"][0]
+    # the products are where the profile's file template puts them, and registered there
+    srun = s["result"]["registry"]["run"].replace("/", "_")
+    for typ, did in (("cal", cal_id), ("raw", raw_id)):
+        want = "file:%s/kastb_b27_science/%s/%s/KAST/%s_KAST_%s.fits" % (out, srun, typ, typ, did)
+        check(want in [p["uri"] for p in s["result"]["products"]],
+              "%s product at %s: %s" % (typ, want, s["result"]["products"]))
+        g = expect(d, "GET", "/v1/datasets/" + did, None, 200, typ + " dataset")
+        check(g["files"][0]["uri"] == want, "%s file record %s" % (typ, g["files"]))
+    check([p["type"] for p in s["result"]["products"] if p["uri"] == cal[0]["uri"]] == ["cal"],
+          "product type from its name: %s" % cal)
+    check(not os.path.exists(os.path.join(out, "kastb_b27_science", "data", "KAST",
+                                          "kastb_b27_science", "kastb_b27_science_cal.fits")),
+          "nothing in CALDP's place as well")
     g = expect(d, "GET", "/v1/datasets/" + cal_id, None, 200, "cal dataset")
     parents = {(p["id"], p["role"]) for p in g["parents"]}
     check(parents == {(raw_id, "input"), (bias["id"], "reference"), (flat["id"], "reference")},
