@@ -17,6 +17,10 @@ BIN_DIR = os.environ.get("OBSFLOW_BIN_DIR", "build")
 SRC_DIR = os.environ.get("OBSFLOW_SOURCE_DIR", ".")
 TMP = os.environ.get("OBSFLOW_TEST_TMP", "/tmp")
 PGHOST = os.environ.get("PGHOST", "")
+# the shared test data and the project's shipped configuration
+SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
+FITS = os.path.join(SHARED, "testdata", "fits")
+CONF = os.path.realpath(os.path.join(SRC_DIR, "config"))
 
 
 def fail(msg):
@@ -210,6 +214,13 @@ def wait_until(pred, timeout, what, interval=0.1):
             return v
         time.sleep(interval)
     fail("timed out after %d s waiting for %s" % (timeout, what))
+
+
+def wait_end(d, jid, timeout=120, interval=0.05):
+    """The job's document once it has ended (succeeded, failed or cancelled)."""
+    return wait_until(lambda: (lambda b: b if b["state"] in ("succeeded", "failed", "cancelled")
+                               else None)(d.job(jid)), timeout, "job %s to end" % jid,
+                      interval=interval)
 
 
 def main(test_fn, prefix):

@@ -62,10 +62,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from apitest import (BIN_DIR, SRC_DIR, TMP, Daemon, Database, check, main,  # noqa: E402
                      wait_until)
+from apitest import SHARED, wait_end as _wait_end  # noqa: E402
 import make_refs  # noqa: E402
 
 OBSFLOW = os.path.join(BIN_DIR, "obsflow")
-SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
 RAW = os.path.join(SHARED, "testdata", "fits", "j8bt05njq_raw.fits")
 CONF = os.path.realpath(os.path.join(SRC_DIR, "config"))
 DS = "j8bt05njq"
@@ -196,9 +196,7 @@ class FakeRepo(http.server.BaseHTTPRequestHandler):
 
 
 def wait_end(d, jid, timeout=120):
-    return wait_until(lambda: (lambda b: b if b["state"] in ("succeeded", "failed", "cancelled")
-                               else None)(d.job(jid)), timeout, "job %s to end" % jid,
-                      interval=0.02)
+    return _wait_end(d, jid, timeout, interval=0.02)
 
 
 class Trickle(http.server.BaseHTTPRequestHandler):

@@ -27,21 +27,14 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from apitest import SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
+from apitest import FITS, CONF, wait_end  # noqa: E402
 
-SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
-FITS = os.path.join(SHARED, "testdata", "fits")
-CONF = os.path.realpath(os.path.join(SRC_DIR, "config"))
 
 
 def md5(path):
     with open(path, "rb") as f:
         return hashlib.md5(f.read()).hexdigest()
 
-
-def wait_end(d, jid, timeout=120):
-    return wait_until(lambda: (lambda b: b if b["state"] in ("succeeded", "failed", "cancelled")
-                               else None)(d.job(jid)), timeout, "job %s to end" % jid,
-                      interval=0.05)
 
 
 def planes_of(d, coll, obs):

@@ -37,11 +37,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from apitest import BIN_DIR, SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
+from apitest import FITS, CONF, wait_end  # noqa: E402
 import make_refs  # noqa: E402
 
-SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
-FITS = os.path.join(SHARED, "testdata", "fits")
-CONF = os.path.realpath(os.path.join(SRC_DIR, "config"))
 NEEDED = ["m8r09169j_bpx.fits", "m4r1753rj_bia.fits", "n3o1059ij_drk.fits",
           "n3o1633mj_pfl.fits"]  # what config/references/acs.yaml selects for j8bt05njq
 
@@ -128,11 +126,6 @@ def metrics(d):
             out[k] = int(float(v))
     return out
 
-
-def wait_end(d, jid, timeout=120):
-    return wait_until(lambda: (lambda b: b if b["state"] in ("succeeded", "failed", "cancelled")
-                               else None)(d.job(jid)), timeout, "job %s to end" % jid,
-                      interval=0.05)
 
 
 def run(db):

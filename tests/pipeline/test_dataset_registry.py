@@ -30,10 +30,8 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from apitest import SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
+from apitest import FITS, CONF, wait_end as _wait_end  # noqa: E402
 
-SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
-FITS = os.path.join(SHARED, "testdata", "fits")
-CONF = os.path.realpath(os.path.join(SRC_DIR, "config"))
 
 
 def md5(path):
@@ -46,9 +44,7 @@ def b36(s):
 
 
 def wait_end(d, jid, timeout=180):
-    return wait_until(lambda: (lambda b: b if b["state"] in ("succeeded", "failed", "cancelled")
-                               else None)(d.job(jid)), timeout, "job %s to end" % jid,
-                      interval=0.05)
+    return _wait_end(d, jid, timeout)
 
 
 def get(d, path, **params):

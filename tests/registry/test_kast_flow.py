@@ -30,10 +30,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from apitest import BIN_DIR, SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
+from apitest import FITS, CONF, wait_end as _wait_end  # noqa: E402
 
-SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
-FITS = os.path.join(SHARED, "testdata", "fits")
-CONF = os.path.realpath(os.path.join(SRC_DIR, "config"))
 OSCAN, TRIM, GAIN, RDNOISE = "[2050:2080,1:350]", "[1:2048,1:350]", "1.2", "3.7"
 FRAMES = ("b21_bias", "b22_bias", "b11_domeflat", "b12_domeflat", "b27_science")
 
@@ -105,9 +103,7 @@ def by_hand(dst):
 
 
 def wait_end(d, jid, timeout=180):
-    return wait_until(lambda: (lambda b: b if b["state"] in ("succeeded", "failed", "cancelled")
-                               else None)(d.job(jid)), timeout, "job %s to end" % jid,
-                      interval=0.1)
+    return _wait_end(d, jid, timeout)
 
 
 def expect(d, method, path, body, status, what):
