@@ -1,16 +1,23 @@
 #!/bin/bash
 # compute_warn.sh - obsflow caom --compute leaves out a plane quantity it cannot compute, with
-# one warning, instead of failing the document: the CGPS cases' VELO-LSR axis (VOPT without a
-# rest frequency) has no wavelength, so the plane gets position but no energy; exit 0.
+# one warning, instead of failing the document: the CGPS case's VELO-LSR axis as wcslib reads
+# it (VOPT) without a rest frequency has no wavelength, so the plane gets position but no
+# energy; exit 0.
 set -euo pipefail
 BIN=${OBSFLOW_BIN_DIR:?}
 S=${OBSFLOW_SHARED:?}/testdata/caom2/cgps2caom2/MC2_FCRAO
 SRC=${OBSFLOW_SOURCE_DIR:?}
 T=${OBSFLOW_TEST_TMP:?}
 fail() { echo "FAIL: $*"; exit 1; }
+# over the case's rules: the header's VELO-LSR as wcslib translates it (VOPT), without the rest
+# frequency the collection takes from OBSFREQ
+cat >"$T/vopt.bp" <<'BP'
+Chunk.energy.axis.axis.ctype := if(matches(file_name(), '_image[.]'), 'VOPT')
+Chunk.energy.restfrq = None
+BP
 rc=0
 "$BIN/obsflow" caom --collection CGPS --blueprint "$SRC/tests/caom2data/cases/S11_cgps_co.blueprint" \
-  --compute "$S/CGPS_MC2_CO_line_image.fits.header" "$S/CGPS_MC2_CO_line_flags.fits.header" \
+  --blueprint "$T/vopt.bp" --compute "$S/CGPS_MC2_CO_line_image.fits.header" "$S/CGPS_MC2_CO_line_flags.fits.header" \
   >"$T/cgps.xml" 2>"$T/err" || rc=$?
 [ "$rc" = 0 ] || fail "exit $rc: $(cat "$T/err")"
 [ "$(wc -l <"$T/err")" = 1 ] || fail "expected one warning line, got: $(cat "$T/err")"
@@ -26,6 +33,6 @@ assert plane.find(ns + "energy") is None, "a plane energy was written"
 PY
 # without --compute nothing is computed and nothing is said
 "$BIN/obsflow" caom --collection CGPS --blueprint "$SRC/tests/caom2data/cases/S11_cgps_co.blueprint" \
-  "$S/CGPS_MC2_CO_line_image.fits.header" >/dev/null 2>"$T/err2" || fail "exit without --compute"
+  --blueprint "$T/vopt.bp" "$S/CGPS_MC2_CO_line_image.fits.header" >/dev/null 2>"$T/err2" || fail "exit without --compute"
 [ ! -s "$T/err2" ] || fail "unexpected output: $(cat "$T/err2")"
 echo "PASS"
