@@ -184,4 +184,28 @@ NODISCARD enum err ingest_push(const struct ingest_env *env,
  * "artifacts", "bytes_read", "range_requests"} (new reference, NULL when out of memory). */
 json_t *ingest_result_json(const struct ingest_result *res);
 
+/* ---- headers of remote inputs (also for the registry's view of an ingest job's inputs) */
+
+struct ingest_fetch {
+    uint64_t size;     /* the whole object's bytes */
+    char checksum[37]; /* "md5:<hex>" from a single-part S3 ETag, or "" */
+    uint64_t requests; /* ranged GETs sent */
+    uint64_t bytes;    /* bytes received */
+};
+
+/** True for an http(s)/s3 URI naming a plain FITS file (.fits/.fit/.fts): its headers can be
+ *  read by ranges. Compressed files (.gz, .fz, .bz2) are downloaded whole. */
+bool ingest_ranged_ok(const char *uri);
+
+/**
+ * Read only the headers of the remote FITS file @p uri (ranged reads through env->storage,
+ * cancellation checked before each) and write them as header text to @p dest (through the
+ * atomic-file primitive). @return ERR_OK; ERR_FITS (not FITS, truncated: the object's
+ * structure is checked against its size); ERR_TOO_LARGE (a server that ignores ranges);
+ * the storage's errors; ERR_CANCELLED.
+ */
+NODISCARD enum err ingest_fetch_headers(const struct ingest_env *env, const char *uri,
+                                         const char *dest, struct ingest_fetch *out,
+                                         struct err_info *ei);
+
 #endif

@@ -113,7 +113,7 @@ static bool hex32(const char *s)
     return true;
 }
 
-bool ingest__ranged_ok(const char *uri)
+bool ingest_ranged_ok(const char *uri)
 {
     bool remote = str_starts_with(uri, "http://") || str_starts_with(uri, "https://") ||
                   str_starts_with(uri, "s3://");
@@ -128,7 +128,7 @@ bool ingest__ranged_ok(const char *uri)
     return false;
 }
 
-enum err ingest__fetch_headers(const struct ingest_env *env, const char *uri, const char *dest,
+enum err ingest_fetch_headers(const struct ingest_env *env, const char *uri, const char *dest,
                                struct ingest_fetch *out, struct err_info *ei)
 {
     struct ranged r = {.env = env, .uri = uri, .stats = out, .ei = ei};

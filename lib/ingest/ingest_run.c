@@ -144,12 +144,12 @@ static enum err remote_input(struct run *r, size_t i, struct err_info *ei)
     }
     r->made[i] = true;
     enum err e;
-    if (ingest__ranged_ok(r->p->uris[i])) {
+    if (ingest_ranged_ok(r->p->uris[i])) {
         /* headers only, by ranges; a server that ignores ranges gets a whole download */
         struct ingest_fetch f;
         char hdr[INGEST_PATH_MAX];
         snprintf(hdr, sizeof hdr, "%s.header", dest);
-        e = ingest__fetch_headers(env, r->p->uris[i], hdr, &f, ei);
+        e = ingest_fetch_headers(env, r->p->uris[i], hdr, &f, ei);
         r->res->range_requests += f.requests;
         r->res->bytes_read += f.bytes;
         if (e == ERR_OK) {

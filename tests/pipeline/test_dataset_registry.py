@@ -11,6 +11,9 @@ obsflowd on a fresh database of the ctest PostgreSQL fixture:
     exposure record has the header's time span; the job's result says what was registered;
  2. an ingest job (j94f05bgq_flt.fits, the same profile): its input registered as an flt of
     its own exposure in the same run, provenance = the job;
+ 2b. an ingest job of an http:// input (wfc3_uvis_sample_svm_flc.fits from a loopback server
+    honouring ranges): registered with its URI, size and exposure from headers read by ranges
+    (far fewer bytes than the file);
  3. without registry_run (profile hst): the job succeeds and nothing more is registered;
  4. the same dataset again in the same run: the run already has that raw, the job fails at
     once (registry_conflict), not retried;
@@ -22,15 +25,18 @@ SPDX-License-Identifier: Apache-2.0
 """
 import datetime
 import hashlib
+import http.server
 import os
 import shutil
 import sys
+import threading
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from apitest import SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
 from apitest import FITS, CONF, wait_end as _wait_end  # noqa: E402
+from ranged_http import Ranged  # noqa: E402
 
 
 
@@ -140,6 +146,35 @@ def run(db):
         check(g["provenance"]["job_id"] == j2["id"] and g["parents"] == [],
               "ingest provenance: %s" % g)
         print("ok: ingest job registered its input", flush=True)
+
+        # 2b. a remote input: its headers by ranged reads
+        remote = os.path.join(root, "remote")
+        os.makedirs(remote)
+        name = "wfc3_uvis_sample_svm_flc.fits"
+        shutil.copyfile(os.path.join(FITS, name), os.path.join(remote, name))
+        Ranged.root, Ranged.sent = remote, 0
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ranged)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            uri = "http://127.0.0.1:%d/%s" % (srv.server_address[1], name)
+            j4 = d.submit({"kind": "ingest", "max_attempts": 1,
+                           "params": {"uris": [uri], "profile": "hst-noref"}})
+            b = wait_end(d, j4["id"])
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        check(b["state"] == "succeeded", "remote ingest job: %s" % b)
+        size = os.path.getsize(os.path.join(remote, name))
+        flcs = get(d, "/v1/datasets", type="flc", collections=b["result"]["registry"]["run"],
+                   where="exposure = %d AND exposure.timespan OVERLAPS (T'2011-02-19', "
+                         "T'2011-02-20')" % b36("wfc3"))["items"]
+        check(len(flcs) == 1 and flcs[0]["files"][0]["uri"] == uri and
+              flcs[0]["files"][0]["size"] == size and flcs[0]["data_id"]["instrument"] == "WFC3",
+              "remote flc registered: %s" % flcs)
+        check(Ranged.sent < size, "headers by ranges: %d bytes sent for a %d-byte file "
+              "(ingest and registry)" % (Ranged.sent, size))
+        print("ok: remote ingest input registered (%d of %d bytes read)" % (Ranged.sent, size),
+              flush=True)
 
         # 3. without registry_run: nothing registered
         colls = get(d, "/v1/registry/collections")["items"]

@@ -30,51 +30,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "process"))
 from apitest import BIN_DIR, SRC_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
+from ranged_http import Ranged  # noqa: E402
 
 OBSFLOW = os.path.join(BIN_DIR, "obsflow")
 SHARED = os.environ.get("OBSFLOW_SHARED", os.path.join(SRC_DIR, "..", "shared"))
 FITS = os.path.join(SHARED, "testdata", "fits")
 FILES = ["j8bt05njq_raw.fits", "wfc3_ir_sample_flt.fits"]
-
-
-class Ranged(http.server.BaseHTTPRequestHandler):
-    """Serves files of `root`; honours 'Range: bytes=a-b' unless `ignore_range`; counts."""
-    root = None
-    ignore_range = False
-    sent = 0
-    requests = 0
-    lock = threading.Lock()
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        path = os.path.join(self.root, os.path.basename(self.path))
-        if not os.path.isfile(path):
-            self.send_error(404)
-            return
-        with open(path, "rb") as f:
-            data = f.read()
-        rng = self.headers.get("Range")
-        status, body = 200, data
-        if rng and not self.ignore_range and rng.startswith("bytes="):
-            a, b = rng[6:].split("-")
-            a, b = int(a), min(int(b), len(data) - 1)
-            if a >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", "bytes */%d" % len(data))
-                self.end_headers()
-                return
-            status, body = 206, data[a:b + 1]
-        self.send_response(status)
-        if status == 206:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (a, b, len(data)))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        with Ranged.lock:
-            Ranged.sent += len(body)
-            Ranged.requests += 1
 
 
 def md5(path):
