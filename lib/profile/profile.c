@@ -352,6 +352,11 @@ static enum err parse_one(const struct src *s, const char *bp_dir, json_t **doc_
                strcmp(p->missing_reference, "skip") != 0) {
         err_set(ei, e, "%s:%d: missing_reference must be fail or skip, not \"%.32s\"", s->name,
                 key_line(s->text, s->len, "missing_reference"), p->missing_reference);
+    } else if (p->ncalibrations && !p->has_ccd) {
+        /* the registry's calibrations serve ground CCD frames: silently unused otherwise */
+        err_set(ei, e, "%s:%d: calibrations needs a ccd section (the registry's bias and flat "
+                       "calibrate ground CCD frames)",
+                s->name, key_line(s->text, s->len, "calibrations"));
     } else if (p->output && !strstr(p->output, "{dataset}")) {
         err_set(ei, e, "%s:%d: output must hold {dataset}", s->name,
                 key_line(s->text, s->len, "output"));

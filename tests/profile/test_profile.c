@@ -214,9 +214,12 @@ static void test_ccd_profiles(void **state)
             "ccd: ccdproc arithmetic needs gain with readnoise (as ccd_process does)");
     refused("name: a\ncollection: C\nccd: [1]\n", 3,
             "ccd must be a mapping of overscan, trim, gain, readnoise, arithmetic");
-    refused("name: a\ncollection: C\ncalibrations: ['a b']\n", 3,
+    refused("name: a\ncollection: C\ncalibrations: [K/calib]\n", 3,
+            "calibrations needs a ccd section (the registry's bias and flat calibrate ground CCD "
+            "frames)");
+    refused("name: a\ncollection: C\nccd: {}\ncalibrations: ['a b']\n", 4,
             "calibrations[0] is not a registry collection name (1 to 128 of [A-Za-z0-9._/-])");
-    refused("name: a\ncollection: C\ncalibrations: []\n", 3,
+    refused("name: a\ncollection: C\nccd: {}\ncalibrations: []\n", 4,
             "calibrations must be a collection name or a list of 1 to 16");
     /* messages with lib/calib's and lib/registry's own detail: the start is ours */
     static const struct {
