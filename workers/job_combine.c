@@ -109,11 +109,12 @@ static enum err combine_run(struct combine_state *s, json_t *result, struct err_
     const struct job_ingest_ctx *ic = s->ctx->ingest;
     enum err e = fetch_inputs(s, ei);
     if (e != ERR_OK) {
-        workers_job_set_error_code(s->job, e == ERR_INVALID || e == ERR_NOT_FOUND ||
-                                                   e == ERR_FORBIDDEN || e == ERR_FITS
-                                               ? "invalid_input"
-                                               : "fetch_failed");
-        return e;
+        /* a frame missing, refused, unreadable or without what the registry needs will not
+         * get better: fail at once; transfers are retried */
+        bool bad = e == ERR_INVALID || e == ERR_NOT_FOUND || e == ERR_FORBIDDEN || e == ERR_FITS ||
+                   e == ERR_PARSE;
+        workers_job_set_error_code(s->job, bad ? "invalid_input" : "fetch_failed");
+        return bad ? (ei->code = ERR_INVALID) : e;
     }
     s->m = (struct jobreg_master){.job_id = workers_job_id(s->job),
                                   .params = workers_job_params(s->job),
@@ -182,7 +183,7 @@ static enum err combine_run(struct combine_state *s, json_t *result, struct err_
     e = storage_put_file(s->ctx->storage, s->m.uri, s->master, &so, &s->mst, ei);
     if (e != ERR_OK) {
         workers_job_set_error_code(s->job, "publish_failed");
-        return e;
+        return e == ERR_FORBIDDEN || e == ERR_INVALID ? (ei->code = ERR_INVALID) : e;
     }
     str_copy(fresh, sizeof fresh, s->m.uri);
     e = jobreg_master_register(ic->reg, &s->m, s->mst.size, s->mst.sum_hex, &reg, ei);

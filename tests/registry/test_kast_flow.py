@@ -185,6 +185,18 @@ def run(db):
                    "bad combine params")
         check(field in str(b), "the 422 names %s: %s" % (field, b))
     print("ok: bad combine params are 422s naming the field")
+    # a frame that is not there, an output outside the data roots: failed at once, named
+    for inputs, output, code, named in (
+            (["file:%s/kastb_b21_bias.fits" % inp, "file:%s/nope.fits" % inp], out,
+             "invalid_input", "nope.fits"),
+            (["file:%s/kastb_b21_bias.fits" % inp], "/nowhere", "publish_failed", "")):
+        j = d.submit({"kind": "combine", "max_attempts": 3,
+                      "params": {"profile": "kastccd", "type": "bias", "inputs": inputs,
+                                 "output": "file:" + output}})
+        b = wait_end(d, j["id"])
+        check(b["state"] == "failed" and b["attempts"] == 1 and b["error"]["code"] == code and
+              named in b["error"]["message"], "bad combine input: %s" % b)
+    print("ok: a missing frame and a refused output fail at once, named")
 
     # 1. master bias, certified
     b = combine(d, inp, out, "bias", ("b21_bias", "b22_bias"),
