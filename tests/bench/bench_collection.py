@@ -39,6 +39,9 @@ from apitest import TMP, Database, check, main  # noqa: E402
 ENTRIES = int(os.environ.get("BENCH_COLL_ENTRIES", "100000"))
 ROUNDS = int(os.environ.get("BENCH_COLL_ROUNDS", "3"))
 MILLION = int(os.environ.get("BENCH_COLL_MILLION", "1000000"))
+# 0: the first run only (listing + diff + fan-out), no drain, re-runs or batch baseline: for
+# comparing two builds of obsflowd in one session, run after run
+REST = int(os.environ.get("BENCH_COLL_REST", "1"))
 KIDS = "benchkids"
 NOOPQ = "benchnoop"
 
@@ -107,6 +110,11 @@ def bench_runs(db, root, conf, work):
               t_fan - t_list, t_end - t_fan, ENTRIES / first, fan_rate), flush=True)
     check(kids == len(groups), "first run: %d children for %d observations" % (
         kids, len(groups)))
+    if not REST:
+        d.kill9()
+        ps.close()
+        shutil.rmtree(data, ignore_errors=True)
+        return
     # the children: served now (0-byte inputs fail at once); the run ends with them
     d.kill9()
     d.extra_env["OBSFLOW_QUEUES"] = "collection=1,%s=2" % KIDS

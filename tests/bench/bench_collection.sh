@@ -5,7 +5,8 @@
 # lists 1,000,000 entries, on a private PostgreSQL cluster this script starts and stops under a
 # temporary directory (tests/bench/bench_collection.py).
 # Env: OBSFLOW_BIN_DIR, OBSFLOW_SOURCE_DIR, OBSFLOW_SHARED, BENCH_COLL_ENTRIES,
-#      BENCH_COLL_ROUNDS, BENCH_COLL_MILLION (0: skip the memory run).
+#      BENCH_COLL_ROUNDS, BENCH_COLL_MILLION (0: skip the memory run), BENCH_COLL_REST (0: the
+#      first run only, to compare two builds run after run).
 set -euo pipefail
 SRC=${OBSFLOW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${OBSFLOW_BIN_DIR:-$SRC/build}
