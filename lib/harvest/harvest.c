@@ -211,25 +211,22 @@ enum err harv_load_dir(struct harv *h, const char *dir, int *loaded, struct err_
     HARV_TS("r.finished_at") ") FROM collection_runs r LEFT JOIN jobs j ON j.id = r.job_id"       \
     " WHERE r.collection = " c " ORDER BY r.created_at DESC LIMIT 1)"
 
+#define HARV_COUNT(cond) "coalesce(sum(n) FILTER (WHERE outcome " cond "), 0)::bigint"
+
 static const char sql_get[] =
     "SELECT json_build_object('name', c.name, 'definition', c.definition, 'origin', c.origin,"
     " 'created_at', " HARV_TS("c.created_at") ", 'updated_at', " HARV_TS("c.updated_at") ","
     " 'bookmark', " HARV_TS("to_timestamp(c.bookmark_ns / 1e9)") ","
     " 'next_run_at', " HARV_TS("c.next_run_at") ","
     " 'last_run', " SQL_LAST_RUN("c.name") ","
-    /* queued: pending entries whose observation's child is enqueued (collection_obs) */
-    " 'files', (SELECT json_build_object('total', a.total, 'pending', a.pending - q.n,"
-    "   'queued', q.n, 'succeeded', a.succeeded, 'failed', a.failed, 'rejected', a.rejected,"
-    "   'cancelled', a.cancelled) FROM"
-    "   (SELECT count(*) AS total, count(*) FILTER (WHERE outcome = 'pending') AS pending,"
-    "    count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,"
-    "    count(*) FILTER (WHERE outcome = 'failed') AS failed,"
-    "    count(*) FILTER (WHERE outcome = 'rejected') AS rejected,"
-    "    count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled"
-    "    FROM collection_files WHERE collection = c.name) a,"
-    "   (SELECT count(*) AS n FROM collection_obs o JOIN collection_files f"
-    "    ON f.collection = o.collection AND f.obs_id = o.obs_id AND f.outcome = 'pending'"
-    "    WHERE o.collection = c.name AND o.state = 'queued') q),"
+    /* the counts the triggers of migration 0012 keep (no scan of the entries); queued:
+     * pending entries whose observation's child is enqueued, shown apart from pending */
+    " 'files', (SELECT json_build_object('total', " HARV_COUNT("<> 'queued'") ","
+    "   'pending', " HARV_COUNT("= 'pending'") " - " HARV_COUNT("= 'queued'") ","
+    "   'queued', " HARV_COUNT("= 'queued'") ", 'succeeded', " HARV_COUNT("= 'succeeded'") ","
+    "   'failed', " HARV_COUNT("= 'failed'") ", 'rejected', " HARV_COUNT("= 'rejected'") ","
+    "   'cancelled', " HARV_COUNT("= 'cancelled'") ")"
+    "   FROM collection_counts WHERE collection = c.name),"
     " 'failing', (SELECT coalesce(json_agg(x ORDER BY x.updated_at DESC), '[]') FROM"
     "   (SELECT f.uri, f.outcome, f.reason, f.obs_id, " HARV_TS("f.updated_at") " AS updated_at"
     "    FROM collection_files f WHERE f.collection = c.name"
@@ -515,8 +512,12 @@ static enum err run_now_txn(struct db_conn *c, void *arg, struct err_info *ei)
                     "WITH f AS (UPDATE collection_files SET outcome = 'pending', updated_at = now()"
                     " WHERE collection = $1 AND outcome IN ('failed', 'cancelled')"
                     " AND obs_id IS NOT NULL RETURNING obs_id)"
-                    " INSERT INTO collection_obs AS o (collection, obs_id, state, run_id)"
-                    " SELECT DISTINCT $1, obs_id, 'pending', $2::uuid FROM f"
+                    /* pending_n: the entries pending before this statement; the entries'
+                     * trigger adds those it made pending */
+                    " INSERT INTO collection_obs AS o (collection, obs_id, state, run_id,"
+                    " pending_n) SELECT $1, x.obs_id, 'pending', $2::uuid, "
+                    HARV_SQL_PENDING_N("$1", "x.obs_id")
+                    " FROM (SELECT DISTINCT obs_id FROM f) x"
                     " ON CONFLICT (collection, obs_id) DO UPDATE SET state = 'pending',"
                     " run_id = EXCLUDED.run_id, child_id = NULL, updated_at = now()",
                     2, rp, NULL, ei);

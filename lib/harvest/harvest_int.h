@@ -29,6 +29,12 @@ struct harv {
     HARV_SQL_LOCK ", set_config('enable_seqscan', 'off', true),"                                   \
     " set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
 
+/* The pending entries of observation @p obs of collection @p coll (the value of
+ * collection_obs.pending_n for a row the statement inserts: migration 0012). */
+#define HARV_SQL_PENDING_N(coll, obs)                                                              \
+    "(SELECT count(*) FROM collection_files pf WHERE pf.collection = " coll                        \
+    " AND pf.obs_id = " obs " AND pf.outcome = 'pending')"
+
 /** The definition of @p name parsed (coll_def_destroy), its hash and bookmark (0: none).
  * ERR_NOT_FOUND; ERR_INVALID when it no longer parses (a kind or profile gone). */
 NODISCARD enum err harv__load_def(struct harv *h, const char *name, struct coll_def **def,

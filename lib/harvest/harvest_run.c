@@ -103,10 +103,12 @@ static const char sql_upsert[] =
     "  child_id = NULL, updated_at = now()";
 
 /* the observations of the batch's pending entries need a child (again, if one is in flight:
- * its end is then not taken, the next child's is) */
+ * its end is then not taken, the next child's is); a new row counts its pending entries
+ * (migration 0012's triggers keep the count from then on) */
 static const char sql_obs_pending[] =
-    "INSERT INTO collection_obs AS o (collection, obs_id, state, run_id)"
-    " SELECT $1, x, 'pending', $2::uuid FROM unnest($3::text[]) AS x"
+    "INSERT INTO collection_obs AS o (collection, obs_id, state, run_id, pending_n)"
+    " SELECT $1, x, 'pending', $2::uuid, " HARV_SQL_PENDING_N("$1", "x")
+    " FROM unnest($3::text[]) AS x"
     " ON CONFLICT (collection, obs_id) DO UPDATE SET state = 'pending', run_id = EXCLUDED.run_id,"
     "  child_id = NULL, updated_at = now() WHERE o.state <> 'pending'";
 

@@ -31,6 +31,9 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from apitest import BIN_DIR, TMP, Daemon, check, main, wait_until  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "collection"))
+import colltest  # noqa: E402
+
 TOKEN = "coll-token"
 PROFILE = "apit"
 RULE = r"^(?<obs_id>C\d{6}_[A-Z]+)_(?<product_id>SCIRED|SCI)\.fits$"
@@ -337,7 +340,9 @@ def run(db):
         print("ok: run ended; job counts; files by outcome with cursors; GET after the run",
               flush=True)
         retry_checks(d, old_child)
-        print("ok: retry takes the failed entry again", flush=True)
+        colltest.counts_check(db, "apit", d, "after the retry")
+        print("ok: retry takes the failed entry again; the counts kept match the entries",
+              flush=True)
         cli_checks(cli, root, data)
         print("ok: CLI collections, collection show/put/run/retry/files", flush=True)
     except AssertionError:

@@ -181,6 +181,44 @@ def files(d, name, outcome=None, limit=500):
         check(b["items"], "a page with a next_cursor has items")
 
 
+COUNT_KEYS = ("total", "pending", "queued", "succeeded", "failed", "rejected", "cancelled")
+
+
+def counts_check(db, name, d=None, when=""):
+    """The entries of collection @name counted by outcome (queued: pending entries of a queued
+    observation, apart from pending) against the counts the triggers keep (collection_counts,
+    collection_obs.pending_n) and, with a daemon @d, against GET /v1/collections/{name}."""
+    truth = db.sql(
+        "SELECT count(*), count(*) FILTER (WHERE f.outcome = 'pending' AND"
+        " coalesce(o.state, '') <> 'queued'), count(*) FILTER (WHERE f.outcome = 'pending'"
+        " AND o.state = 'queued'), count(*) FILTER (WHERE f.outcome = 'succeeded'),"
+        " count(*) FILTER (WHERE f.outcome = 'failed'), count(*) FILTER (WHERE f.outcome ="
+        " 'rejected'), count(*) FILTER (WHERE f.outcome = 'cancelled')"
+        " FROM collection_files f LEFT JOIN collection_obs o"
+        " ON o.collection = f.collection AND o.obs_id = f.obs_id WHERE f.collection = '%s'"
+        % name)
+    want = dict(zip(COUNT_KEYS, (int(x) for x in truth.split("|"))))
+    kept = db.sql(
+        "SELECT coalesce(sum(n) FILTER (WHERE outcome <> 'queued'), 0),"
+        " coalesce(sum(n) FILTER (WHERE outcome = 'pending'), 0)"
+        " - coalesce(sum(n) FILTER (WHERE outcome = 'queued'), 0),"
+        " %s FROM collection_counts WHERE collection = '%s'" % (
+            ", ".join("coalesce(sum(n) FILTER (WHERE outcome = '%s'), 0)" % k
+                      for k in COUNT_KEYS[2:]), name))
+    got = dict(zip(COUNT_KEYS, (int(x) for x in kept.split("|"))))
+    check(got == want, "%s: counts kept %s, counted %s" % (when, got, want))
+    off = db.sql("SELECT count(*) FROM collection_obs o WHERE o.collection = '%s' AND"
+                 " o.pending_n <> (SELECT count(*) FROM collection_files f WHERE"
+                 " f.collection = o.collection AND f.obs_id = o.obs_id AND"
+                 " f.outcome = 'pending')" % name)
+    check(int(off) == 0, "%s: %s observations with a wrong pending_n" % (when, off))
+    if d is not None:
+        st, _, coll = d.request("GET", "/v1/collections/" + name)
+        check(st == 200 and coll["files"] == want, "%s: GET /v1/collections/%s files %s, "
+              "counted %s" % (when, name, coll.get("files") if st == 200 else st, want))
+    return want
+
+
 class Psql:
     """One psql process kept open: sql() sends a statement and reads its single-line answer
     (polling a run every few ms without a process per poll)."""

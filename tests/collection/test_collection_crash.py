@@ -70,6 +70,8 @@ def run(db):
         print("killed at phase %s (listed %d), %d of %d children enqueued; entries %s; "
               "phases seen %s" % (r[0], r[1], kids, len(groups), states.replace("\n", " "),
                                   [s[0][0] for s in seen]), flush=True)
+        k = C.counts_check(ps, NAME, when="after the kill")
+        print("counts after the kill (kept by the triggers, as counted): %s" % k, flush=True)
         if not (r[0] == "fanout" and 0 < kids < len(groups)):
             print("note: the kill came after the fan-out (phase %s): the restart is checked "
                   "all the same" % r[0], flush=True)
@@ -86,6 +88,7 @@ def run(db):
               "children, %d entries succeeded; failures %s" % (
                   c, len(groups), len(names) - len(bad), job["result"].get("failures", [])[:5]))
 
+        C.counts_check(ps, NAME, d, "after the restart")
         kids = db.sql("SELECT id || '|' || state FROM jobs WHERE parent_id = '%s'" % jid)
         kids = dict(k.split("|") for k in kids.splitlines() if k)
         check(len(kids) == len(groups), "%d child jobs for %d observations" % (

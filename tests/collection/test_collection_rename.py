@@ -86,6 +86,7 @@ def run(db):
         changed = {o for o in after if before.get(o) != after.get(o)}
         check(changed == {single}, "observations written by the third run: %s" %
               sorted(changed)[:10])
+        C.counts_check(db, NAME, d, "after the rename (an entry forgotten)")
         check(d.stop() == 0, "clean exit")
     except AssertionError:
         d.dump_log(30)

@@ -103,6 +103,7 @@ def run(db):
               coll["files"]["total"] == len(names) and coll["files"]["rejected"] == len(bad) and
               coll["files"]["succeeded"] == matched,
               "GET /v1/collections/%s: %s %s" % (NAME, s, str(coll)[:1500]))
+        C.counts_check(db, NAME, d, "after the first run")
         st["obs"] = obs
 
     def second_run():
@@ -121,6 +122,7 @@ def run(db):
         check(after == before, "the repository changed on an unchanged run: %s" % sorted(
             o for o in set(before) | set(after) if before.get(o) != after.get(o))[:10])
         check(not C.deletions(d), "deletions recorded: %s" % C.deletions(d)[:3])
+        C.counts_check(db, NAME, d, "after the second run")
 
     def changed_files():
         # 10 files of 6 observations: all three of an observation with SCI, SCI_2 and SCIRED,
@@ -161,6 +163,7 @@ def run(db):
                   "%s: UUIDs changed: %s -> %s" % (o, docs[o], now))
         check(C.observation(d, three[0])["target"].startswith("CHANGED-"),
               "the changed header value is in the updated observation")
+        C.counts_check(db, NAME, d, "after the third run")
         st["affected"] = set(affected)
 
     try:
