@@ -20,19 +20,24 @@ struct w {
     struct err_info *ei;      /* error detail */
 };
 
-/* Appends straight into the buffer while it has room (the writer's pieces are a few bytes
- * each, thousands per document); buf_append grows it otherwise. */
-static void w_raw(struct w *w, const char *s, size_t n)
+static void w_grow(struct w *w, const char *s, size_t n)
 {
     if (w->rc)
         return;
-    if (n < w->b.cap - w->b.len && n <= w->b.max - w->b.len) {
+    w->rc = buf_append(&w->b, s, n);
+}
+
+/* Appends straight into the buffer while it has room (the writer's pieces are a few bytes
+ * each, thousands per document; the terminator is written once, at the end); buf_append
+ * grows it otherwise. */
+static inline void w_raw(struct w *w, const char *s, size_t n)
+{
+    if (n < w->b.cap - w->b.len && n <= w->b.max - w->b.len && !w->rc) {
         memcpy(w->b.data + w->b.len, s, n);
         w->b.len += n;
-        w->b.data[w->b.len] = '\0';
         return;
     }
-    w->rc = buf_append(&w->b, s, n);
+    w_grow(w, s, n);
 }
 
 static void w_puts(struct w *w, const char *s)
@@ -49,6 +54,34 @@ static void w_indent(struct w *w)
         w_raw(w, spaces, k);
         n -= k;
     }
+}
+
+/* the indentation and "<caom2:" in one piece (most elements are less than 32 levels deep) */
+static void w_indent_open(struct w *w)
+{
+    static const char lead[] = "                                                                "
+                               "<caom2:";
+    size_t n = (size_t)w->depth * 2;
+    if (n <= 64) {
+        w_raw(w, lead + 64 - n, n + 7);
+        return;
+    }
+    w_indent(w);
+    w_raw(w, "<caom2:", 7);
+}
+
+/* the indentation and "</caom2:" in one piece */
+static void w_indent_close(struct w *w)
+{
+    static const char lead[] = "                                                                "
+                               "</caom2:";
+    size_t n = (size_t)w->depth * 2;
+    if (n <= 64) {
+        w_raw(w, lead + 64 - n, n + 8);
+        return;
+    }
+    w_indent(w);
+    w_raw(w, "</caom2:", 8);
 }
 
 /* Bytes of the well-formed UTF-8 sequence at @p p (RFC 3629: no overlong forms, no
@@ -142,17 +175,15 @@ static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
 
 static void w_open(struct w *w, const char *name)
 {
-    w_indent(w);
-    w_puts(w, "<caom2:");
+    w_indent_open(w);
     w_puts(w, name);
-    w_puts(w, ">\n");
+    w_raw(w, ">\n", 2);
     w->depth++;
 }
 
 static void w_open_typed(struct w *w, const char *name, const char *xsi_type)
 {
-    w_indent(w);
-    w_puts(w, "<caom2:");
+    w_indent_open(w);
     w_puts(w, name);
     w_puts(w, " xsi:type=\"caom2:");
     w_puts(w, xsi_type);
@@ -163,17 +194,15 @@ static void w_open_typed(struct w *w, const char *name, const char *xsi_type)
 static void w_close(struct w *w, const char *name)
 {
     w->depth--;
-    w_indent(w);
-    w_puts(w, "</caom2:");
+    w_indent_close(w);
     w_puts(w, name);
-    w_puts(w, ">\n");
+    w_raw(w, ">\n", 2);
 }
 
 static void w_text(struct w *w, const char *name, const char *val)
 {
     size_t nl = strlen(name);
-    w_indent(w);
-    w_raw(w, "<caom2:", 7);
+    w_indent_open(w);
     w_raw(w, name, nl);
     w_raw(w, ">", 1);
     w_escaped(w, name, val, false);
@@ -556,8 +585,7 @@ static void w_entity_attrs(struct w *w, const struct caom_entity *e)
 
 static void w_open_entity(struct w *w, const char *name, const struct caom_entity *e)
 {
-    w_indent(w);
-    w_puts(w, "<caom2:");
+    w_indent_open(w);
     w_puts(w, name);
     w_entity_attrs(w, e);
     w_puts(w, ">\n");
@@ -1099,6 +1127,7 @@ enum err caom_xml_write(const struct caom_observation *o, char **out, size_t *ou
         buf_free(&w.b);
         return rc;
     }
+    w.b.data[w.b.len] = '\0'; /* w_raw leaves room for it */
     *out_len = w.b.len;
     *out = buf_take(&w.b);
     return ERR_OK;
