@@ -922,9 +922,27 @@ struct vc_ent {
     char *s;        /* V_STR */
 };
 
+/* regexec results with groups of this document (resub, capture): glibc's regexec costs tens
+ * of thousands of instructions a call when groups are asked for, a rule may be evaluated more
+ * than once per document (members: once to tell a DerivedObservation, once to set them) and
+ * rules apply the same pattern to the same text (members and provenance inputs from one
+ * keyword family). The result is a function of the pattern, the text and the flags, so it is
+ * reused whatever rule asks. */
+#define RX_MEMO_MAX 1024
+
+struct rs_ent {
+    uint64_t h;     /* hash of the three texts */
+    char *key;      /* pattern, flags and text, each NUL-terminated */
+    size_t klen;
+    int rc;         /* regexec's answer */
+    regmatch_t m[RE_GROUPS];
+};
+
 struct bp_varcache {
     struct vc_ent *e;
     size_t n, cap;
+    struct rs_ent *rs;
+    size_t nrs, caprs;
 };
 
 enum err bp_varcache_new(struct bp_varcache **out)
@@ -943,7 +961,102 @@ void bp_varcache_free(struct bp_varcache *c)
         free(c->e[i].s);
     }
     free(c->e);
+    for (size_t i = 0; i < c->nrs; i++) {
+        free(c->rs[i].key);
+    }
+    free(c->rs);
     free(c);
+}
+
+/* the hash of the three texts of a regexec call (pattern, flags, text) and their length as
+ * one key: each with its NUL */
+static uint64_t rs_hash(const char *const t[3], size_t *klen)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *p = t[i];
+        do {
+            h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+            n++;
+        } while (*p++);
+    }
+    *klen = n;
+    return h;
+}
+
+static bool rs_same(const char *key, const char *const t[3])
+{
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(t[i]) + 1;
+        if (memcmp(key, t[i], n) != 0) {
+            return false;
+        }
+        key += n;
+    }
+    return true;
+}
+
+static const struct rs_ent *rs_find(const struct bp_varcache *c, uint64_t h,
+                                    const char *const t[3], size_t n)
+{
+    for (size_t i = 0; i < c->nrs; i++) {
+        if (c->rs[i].h == h && c->rs[i].klen == n && rs_same(c->rs[i].key, t)) {
+            return &c->rs[i];
+        }
+    }
+    return NULL;
+}
+
+/* remember a result; out of memory or a full memo only means it is computed again */
+static void rs_put(struct bp_varcache *c, uint64_t h, const char *const t[3], size_t n, int rc,
+                   const regmatch_t m[RE_GROUPS])
+{
+    if (c->nrs >= RX_MEMO_MAX) {
+        return;
+    }
+    if (c->nrs == c->caprs) {
+        size_t cap = c->caprs ? c->caprs * 2 : 32;
+        struct rs_ent *e = realloc(c->rs, cap * sizeof *e);
+        if (!e) {
+            return;
+        }
+        c->rs = e;
+        c->caprs = cap;
+    }
+    struct rs_ent x = {.h = h, .key = malloc(n), .klen = n, .rc = rc};
+    if (!x.key) {
+        return;
+    }
+    for (size_t i = 0, at = 0; i < 3; i++) {
+        size_t l = strlen(t[i]) + 1;
+        memcpy(x.key + at, t[i], l);
+        at += l;
+    }
+    memcpy(x.m, m, sizeof x.m);
+    c->rs[c->nrs++] = x;
+}
+
+/* regexec(re, p, RE_GROUPS, m, eflags) for the pattern text @p pat, through the document's
+ * memo when there is one */
+static int rx_exec(const struct es *s, const char *pat, const regex_t *re, const char *p,
+                   regmatch_t m[RE_GROUPS], int eflags)
+{
+    struct bp_varcache *vc = s->k->vars;
+    if (!vc) {
+        return regexec(re, p, RE_GROUPS, m, eflags);
+    }
+    const char *const t[3] = {pat, eflags & REG_NOTBOL ? "b" : "", p};
+    size_t kl = 0;
+    uint64_t h = rs_hash(t, &kl);
+    const struct rs_ent *hit = rs_find(vc, h, t, kl);
+    if (hit) {
+        memcpy(m, hit->m, sizeof hit->m);
+        return hit->rc;
+    }
+    int rc = regexec(re, p, RE_GROUPS, m, eflags);
+    rs_put(vc, h, t, kl, rc, m);
+    return rc;
 }
 
 static const struct vc_ent *vc_find(const struct bp_varcache *c, const struct bp_rule *r, int hdu,
@@ -1297,8 +1410,8 @@ static enum err get_re(struct es *s, const struct node *n, const char *pat, int 
 }
 
 /* replace every match of @p re in @p in by @p rep (\0-\9 groups) */
-static enum err re_sub(struct es *s, const regex_t *re, const char *in, const char *rep,
-                       struct val *out)
+static enum err re_sub(struct es *s, const char *pat, const regex_t *re, const char *in,
+                       const char *rep, struct val *out)
 {
     if (!arena_ready(s)) {
         return too_long(s);
@@ -1310,7 +1423,7 @@ static enum err re_sub(struct es *s, const regex_t *re, const char *in, const ch
     regmatch_t m[RE_GROUPS];
     int eflags = 0;
     for (int guard = 0; guard < BP_VALUE_MAX; guard++) {
-        if (regexec(re, p, RE_GROUPS, m, eflags) != 0) {
+        if (rx_exec(s, pat, re, p, m, eflags) != 0) {
             break;
         }
         size_t pre = (size_t)m[0].rm_so;
@@ -1834,7 +1947,7 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
             mk_bool(regexec(re, p, 0, NULL, 0) == 0, out);
         } else if (f == F_RESUB) {
             if ((e = to_str(s, &av[2], &r)) == ERR_OK) {
-                e = re_sub(s, re, p, r, out);
+                e = re_sub(s, q, re, p, r, out);
             }
         } else {
             c = 1;
@@ -1842,7 +1955,7 @@ static enum err ev_call(struct es *s, const struct node *n, struct val *out)
                 (c != floor(c) || c < 0 || c >= RE_GROUPS)) {
                 e = fail(s, ERR_INVALID, "capture(): group %g is not 0-%d", c, RE_GROUPS - 1);
             }
-            if (e == ERR_OK && regexec(re, p, RE_GROUPS, m, 0) == 0 && m[(int)c].rm_so >= 0) {
+            if (e == ERR_OK && rx_exec(s, q, re, p, m, 0) == 0 && m[(int)c].rm_so >= 0) {
                 e = mk_str(s, p + m[(int)c].rm_so, (size_t)(m[(int)c].rm_eo - m[(int)c].rm_so),
                            out);
             }

@@ -488,6 +488,48 @@ static void test_variable_cache(void **state)
     bp_free(b);
 }
 
+/* regexec results of resub() and capture() are remembered per document by pattern and text:
+ * the same pattern on the same text gives the remembered match (with another replacement or
+ * group too), a different text or pattern is matched */
+static void test_resub_memo(void **state)
+{
+    (void)state;
+    struct bp *b = NULL;
+    struct bp_varcache *vc = NULL;
+    struct err_info ei = {0};
+    char out[BP_VALUE_MAX];
+    bool found = false;
+    const char *t = "Observation.type := resub('S101116_0001.fits', '^S?([^.]+).*$', 'C\\1')\n"
+                    "Observation.intent := resub('S101116_0002.fits', '^S?([^.]+).*$', 'C\\1')\n"
+                    "Observation.target.name := resub('S101116_0001.fits', '^S?([^.]+).*$', "
+                    "'D\\1')\n"
+                    "Observation.proposal.id := resub('S101116_0001.fits', '^S?([^_]+).*$', "
+                    "'C\\1')\n"
+                    "Observation.proposal.pi := capture('S101116_0001.fits', '^S?([^.]+).*$', 1)\n"
+                    "Observation.proposal.title := "
+                    "capture('101116_0001.fits', '^S?([^.]+).*$', 1)\n";
+    static const char *const keys[] = {"Observation.type",        "Observation.intent",
+                                       "Observation.target.name", "Observation.proposal.id",
+                                       "Observation.proposal.pi", "Observation.proposal.title"};
+    static const char *const want[] = {"C101116_0001", "C101116_0002", "D101116_0001",
+                                       "C101116",      "101116_0001",  "101116_0001"};
+    assert_int_equal(bp_new(&b, NULL), ERR_OK);
+    assert_int_equal(bp_load_text(b, "rs.bp", t, strlen(t), &ei), ERR_OK);
+    assert_int_equal(bp_varcache_new(&vc), ERR_OK);
+    struct bp_keys k = k_keys;
+    for (int pass = 0; pass < 3; pass++) {
+        k.vars = pass < 2 ? vc : NULL; /* computed, remembered, and without a cache */
+        for (size_t i = 0; i < 6; i++) {
+            assert_int_equal(bp_eval(bp_get(b, keys[i], 0), &k, out, sizeof out, &found, &ei),
+                             ERR_OK);
+            assert_true(found);
+            assert_string_equal(out, want[i]);
+        }
+    }
+    bp_varcache_free(vc);
+    bp_free(b);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -769,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_lookup_tables),
         cmocka_unit_test(test_lookup_tables_yaml),
         cmocka_unit_test(test_variable_cache),
+        cmocka_unit_test(test_resub_memo),
         cmocka_unit_test(test_keyword_family),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
