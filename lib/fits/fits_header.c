@@ -130,7 +130,9 @@ void fhdr_file_destroy(struct fhdr_file *f)
     }
     for (size_t i = 0; i < f->nhdus; i++) {
         for (size_t k = 0; k < f->hdus[i].ncards; k++) {
-            free(f->hdus[i].cards[k].long_value);
+            if (f->hdus[i].cards[k].long_value) { /* rare: no call to free(NULL) per card */
+                free(f->hdus[i].cards[k].long_value);
+            }
         }
         free(f->hdus[i].cards);
         free(f->hdus[i].kindex);
