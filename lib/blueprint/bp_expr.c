@@ -1115,9 +1115,12 @@ static void explain_none(struct es *s, const struct bp_rule *r)
 static enum err ev_var(struct es *s, const struct node *n, struct val *out)
 {
     char key[128];
-    int len = snprintf(key, sizeof key, "%s%s", BP_VAR_PREFIX, n->str);
+    size_t pl = sizeof BP_VAR_PREFIX - 1;
+    size_t nl = strlen(n->str);
     const struct bp_rule *vr = NULL;
-    if (len > 0 && (size_t)len < sizeof key) {
+    if (pl + nl < sizeof key) { /* "let:" NAME, without snprintf: every variable use */
+        memcpy(key, BP_VAR_PREFIX, pl);
+        memcpy(key + pl, n->str, nl + 1);
         vr = bp_get_art(s->x->owner, key, s->k->hdu, s->k->uri);
     }
     if (!vr || vr->kind != BP_EXPR) {
