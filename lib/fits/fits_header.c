@@ -468,13 +468,15 @@ enum err fhdr_file_parse_text(const char *name, const char *text, size_t len,
         if (len >= 6 && strncmp(text, "# HDU ", 6) == 0) {
             first_marker = text;
         } else {
+            /* a line starting "# HDU ": search the (rare) '#' rather than every newline */
             const char *m = text;
-            while ((m = memchr(m, '\n', len - (size_t)(m - text))) != NULL) {
-                m++;
-                if ((size_t)(m - text) + 6 <= len && m[0] == '#' && memcmp(m, "# HDU ", 6) == 0) {
+            while ((m = memchr(m, '#', len - (size_t)(m - text))) != NULL) {
+                if (m > text && m[-1] == '\n' && (size_t)(m - text) + 6 <= len &&
+                    memcmp(m, "# HDU ", 6) == 0) {
                     first_marker = m;
                     break;
                 }
+                m++;
             }
         }
     }

@@ -136,6 +136,22 @@ static void test_text_marker_layout(void **state)
     assert_string_equal(s, "SCI");
     assert_false(fhdr_hdu_has_data(fhdr_file_hdu(f, 0)));
     fhdr_file_destroy(f);
+    /* a preamble that starts with '#' and holds '#' inside its lines: the first line that
+     * starts "# HDU " opens the listing (from a heap copy, so ASan sees the first byte) */
+    const char *t2 = "# listing #1\n"
+                     "visit # HDU 9\n"
+                     "# HDU 0 in x.fits:\n"
+                     "SIMPLE  =                    T\n"
+                     "# HDU 1 in x.fits:\n"
+                     "EXTNAME = 'SCI'\n";
+    char *h = strdup(t2);
+    assert_non_null(h);
+    assert_int_equal(fhdr_file_parse_text("x.fits.header", h, strlen(h), &f, &ei), ERR_OK);
+    assert_int_equal(fhdr_file_hdu_count(f), 2);
+    assert_int_equal(fhdr_get_str(fhdr_file_hdu(f, 1), "EXTNAME", &s, &ei), ERR_OK);
+    assert_string_equal(s, "SCI");
+    fhdr_file_destroy(f);
+    free(h);
 }
 
 static void test_text_errors_name_file_line_hdu(void **state)
