@@ -1205,6 +1205,25 @@ static enum err queue_act_txn(struct db_conn *c, void *arg, struct err_info *ei)
         } else if (strcmp(st, "cancelled") != 0) {
             return err_set_field(ei, ERR_CONFLICT, "state", "job %s has already %s", x->id, st);
         }
+        if (e == ERR_OK) {
+            /* queue_cancel: the jobs it fanned out (a collection's children, at any depth) go
+             * with it: waiting ones at once, running ones by request */
+            e = db_exec(c, "queue_cancel_children",
+                        "WITH RECURSIVE d(id) AS (SELECT id FROM jobs WHERE parent_id = $1"
+                        " UNION SELECT j.id FROM jobs j JOIN d ON j.parent_id = d.id),"
+                        " n AS (UPDATE jobs SET state = 'cancelled', finished_at = now(),"
+                        " locked_by = NULL WHERE id IN (SELECT id FROM d)"
+                        " AND state IN ('queued', 'retrying') RETURNING id, attempts),"
+                        " r AS (UPDATE jobs SET cancel_requested = true WHERE id IN"
+                        " (SELECT id FROM d) AND state = 'running' AND NOT cancel_requested"
+                        " RETURNING id, attempts),"
+                        " e AS (INSERT INTO job_events (job_id, state, attempt, message)"
+                        " SELECT id, 'cancelled', attempts, 'cancelled with its parent' FROM n)"
+                        " INSERT INTO job_events (job_id, state, attempt, message)"
+                        " SELECT id, 'running', attempts, 'cancellation requested with its"
+                        " parent' FROM r",
+                        1, p, NULL, ei);
+        }
     } else {
         if (strcmp(st, "failed") != 0 && strcmp(st, "cancelled") != 0) {
             return err_set_field(ei, ERR_CONFLICT, "state",

@@ -212,7 +212,9 @@ NODISCARD enum err queue_events(struct queue *q, const char *id, json_t **out, s
 /**
  * Cancel: a queued/retrying job becomes `cancelled` at once; a running job gets a cancellation
  * request its worker sees within a heartbeat (it stays `running` with "cancel_requested": true
- * until the worker stops it). A job already cancelled is returned unchanged.
+ * until the worker stops it). A job already cancelled is returned unchanged. The jobs it fanned
+ * out (parent_id, at any depth: a collection run's children) are cancelled with it the same
+ * way, in the same transaction.
  * @param[out] out owned job object after the change.
  * @return ERR_OK; ERR_PARSE; ERR_NOT_FOUND; ERR_CONFLICT when the job already succeeded or
  *         failed (-> 409).

@@ -122,6 +122,24 @@ def happy(d):
     st, _, j = d.request("POST", "/v1/jobs/%s/retry" % later["id"])
     check(st == 200 and j["state"] in ("queued", "running", "succeeded"), "retry cancelled: %s %s" % (st, j))
 
+    # cancelling a parent cancels what it fanned out: the waiting child at once, the running
+    # one (and its own child) through its worker
+    parent = d.submit({"kind": "noop", "run_at": "2099-01-01T00:00:00Z"})
+    waiting = d.submit({"kind": "noop", "run_at": "2099-01-01T00:00:00Z",
+                        "parent_id": parent["id"]})
+    busy = d.submit({"kind": "noop", "params": {"sleep_ms": 60000}, "parent_id": parent["id"]})
+    grand = d.submit({"kind": "noop", "run_at": "2099-01-01T00:00:00Z", "parent_id": busy["id"]})
+    wait_state(d, busy["id"], ("running",))
+    st, _, j = d.request("POST", "/v1/jobs/%s/cancel" % parent["id"])
+    check(st == 200 and j["state"] == "cancelled", "cancel parent: %s %s" % (st, j))
+    check(d.job(waiting["id"])["state"] == "cancelled", "waiting child: %s" % d.job(waiting["id"]))
+    check(d.job(grand["id"])["state"] == "cancelled", "grandchild: %s" % d.job(grand["id"]))
+    b = wait_state(d, busy["id"], ("cancelled",))
+    check(b["state"] == "cancelled", "running child: %s" % b)
+    ev = d.request("GET", "/v1/jobs/%s/events" % waiting["id"])[2]
+    check(any(e.get("message") == "cancelled with its parent" for e in ev.get("items", ev)
+              if isinstance(e, dict)), "the child's event says why: %s" % ev)
+
     # a failing job ends failed after max_attempts, retry brings it back
     bad = d.submit({"kind": "noop", "max_attempts": 1, "params": {"fail_times": 3}})
     f = wait_state(d, bad["id"], ("failed",))
