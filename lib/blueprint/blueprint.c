@@ -1131,71 +1131,94 @@ enum err bp_load_file(struct bp *b, const char *path, struct err_info *ei)
     return e;
 }
 
+/* One rule in file syntax. */
+static enum err rule_text(struct buf *out, const struct bp_rule *r)
+{
+    if (r->kind == BP_EXPR) {
+        bool let = strncmp(r->key, BP_VAR_PREFIX, strlen(BP_VAR_PREFIX)) == 0;
+        return let ? buf_printf(out, "let %s = %s\n", r->key + strlen(BP_VAR_PREFIX), r->literal)
+                   : buf_printf(out, "%s := %s\n", r->key, r->literal);
+    }
+    enum err e = buf_printf(out, "%s = ", r->key);
+    switch (r->kind) {
+    case BP_LOOKUP:
+        e = e ? e : buf_puts(out, "[");
+        for (size_t k = 0; k < r->nkeywords && !e; k++) {
+            e = buf_printf(out, "%s'%s'", k ? ", " : "", r->keywords[k]);
+        }
+        e = e ? e : buf_printf(out, "], default = %s", r->deflt ? r->deflt : "None");
+        break;
+    case BP_LITERAL: e = e ? e : buf_puts(out, r->literal); break;
+    case BP_UNSET: e = e ? e : buf_puts(out, "None"); break;
+    case BP_EXPR: break; /* written above */
+    case BP_FUNC:
+        e = e ? e : buf_printf(out, "%s(", r->func);
+        for (size_t k = 0; k < r->nkeywords && !e; k++) {
+            e = buf_printf(out, "%s%s", k ? ", " : "", r->keywords[k]);
+        }
+        e = e ? e : buf_puts(out, ")");
+        break;
+    }
+    return e ? e : buf_puts(out, "\n");
+}
+
+/* The rules of one artifact section (@p art, NULL = outside any), extension -1 first, then
+ * each extension in order under its "extension N:" line. */
+static enum err section_text(struct buf *out, const struct bp *b, const char *art)
+{
+    enum err e = ERR_OK;
+    for (int pass = -1; pass <= BP_MAX_EXTENSION && e == ERR_OK; pass++) {
+        bool header = false, more = false;
+        for (size_t i = 0; i < b->n && e == ERR_OK; i++) {
+            const struct bp_rule *r = &b->rules[i];
+            if (!same_art(r->artifact, art)) {
+                continue;
+            }
+            more = more || r->extension > pass;
+            if (r->extension != pass) {
+                continue;
+            }
+            if (pass >= 0 && !header) {
+                e = buf_printf(out, "extension %d:\n", pass);
+                header = true;
+            }
+            e = e ? e : rule_text(out, r);
+        }
+        if (!more) {
+            break;
+        }
+    }
+    return e;
+}
+
 char *bp_to_text(const struct bp *b)
 {
     struct buf out;
     buf_init(&out, 1u << 20);
-    int ext = -2;
-    /* extension -1 first, then by extension */
-    for (int pass = -1; pass <= BP_MAX_EXTENSION; pass++) {
-        for (size_t i = 0; i < b->n; i++) {
-            const struct bp_rule *r = &b->rules[i];
-            if (r->extension != pass) {
-                continue;
-            }
-            if (r->extension != ext && r->extension >= 0) {
-                if (buf_printf(&out, "\nextension %d:\n", r->extension) != ERR_OK) {
-                    goto fail;
-                }
-            }
-            ext = r->extension;
-            enum err e;
-            if (r->kind == BP_EXPR) {
-                bool let = strncmp(r->key, BP_VAR_PREFIX, strlen(BP_VAR_PREFIX)) == 0;
-                e = let ? buf_printf(&out, "let %s = %s\n", r->key + strlen(BP_VAR_PREFIX),
-                                     r->literal)
-                        : buf_printf(&out, "%s := %s\n", r->key, r->literal);
-                if (e != ERR_OK) {
-                    goto fail;
-                }
-                continue;
-            }
-            e = buf_printf(&out, "%s = ", r->key);
-            switch (r->kind) {
-            case BP_LOOKUP:
-                e = e ? e : buf_puts(&out, "[");
-                for (size_t k = 0; k < r->nkeywords && !e; k++) {
-                    e = buf_printf(&out, "%s'%s'", k ? ", " : "", r->keywords[k]);
-                }
-                e = e ? e : buf_printf(&out, "], default = %s", r->deflt ? r->deflt : "None");
-                break;
-            case BP_LITERAL: e = e ? e : buf_puts(&out, r->literal); break;
-            case BP_UNSET: e = e ? e : buf_puts(&out, "None"); break;
-            case BP_EXPR: break; /* written below */
-            case BP_FUNC:
-                e = e ? e : buf_printf(&out, "%s(", r->func);
-                for (size_t k = 0; k < r->nkeywords && !e; k++) {
-                    e = buf_printf(&out, "%s%s", k ? ", " : "", r->keywords[k]);
-                }
-                e = e ? e : buf_puts(&out, ")");
-                break;
-            }
-            e = e ? e : buf_puts(&out, "\n");
-            if (e != ERR_OK) {
-                goto fail;
-            }
+    enum err e = ERR_OK;
+    /* the lookup tables (as declared: a path relative to the blueprint that named them) */
+    for (size_t i = 0; i < b->ntables && e == ERR_OK; i++) {
+        const char *f = bpt_file(b->tables[i]);
+        const char *base = strrchr(f, '/');
+        e = buf_printf(&out, "table %s = '%s'\n", bpt_name(b->tables[i]), base ? base + 1 : f);
+    }
+    /* the rules for every artifact, then each "artifact URI:" section in order of appearance */
+    e = e ? e : section_text(&out, b, NULL);
+    for (size_t i = 0; i < b->n && e == ERR_OK; i++) {
+        const char *art = b->rules[i].artifact;
+        bool first = art != NULL;
+        for (size_t j = 0; j < i && first; j++) {
+            first = !same_art(b->rules[j].artifact, art);
         }
-        if (pass >= 0) {
-            bool more = false;
-            for (size_t i = 0; i < b->n; i++) {
-                more = more || b->rules[i].extension > pass;
-            }
-            if (!more) {
-                break;
-            }
+        if (first) {
+            e = buf_printf(&out, "\nartifact %s:\n", art);
+            e = e ? e : section_text(&out, b, art);
         }
     }
-    if (out.len == 0 && buf_puts(&out, "") != ERR_OK) {
+    if (e == ERR_OK && out.len == 0) {
+        e = buf_puts(&out, "");
+    }
+    if (e != ERR_OK) {
         goto fail;
     }
     return buf_take(&out);

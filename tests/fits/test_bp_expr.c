@@ -763,6 +763,62 @@ static const char *ev_fam(const char *expr, bool with_cards)
     return out;
 }
 
+/* --dump writes every part of a blueprint back: tables, artifact sections with their
+ * extensions, expressions, and what it writes loads into the same rules. */
+static void test_dump_round_trip(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("OBSFLOW_TEST_TMP");
+    char csv[1024], bpf[1024];
+    struct bp *b = NULL, *b2 = NULL;
+    struct err_info ei = {0};
+    if (!tmp) {
+        skip();
+    }
+    snprintf(csv, sizeof csv, "%s/dump_filters.csv", tmp);
+    snprintf(bpf, sizeof bpf, "%s/dump.bp", tmp);
+    write_file(csv, "name, wl_min\nJ, 1.17e-6\n");
+    write_file(bpf, "table filters = 'dump_filters.csv'\n"
+                    "Plane.dataProductType = image\n"
+                    "extension 1:\n"
+                    "Chunk.energy.axis.range.start.val := lookup(filters, FILTER, 'wl_min')\n"
+                    "artifact cadc:X/a.fits:\n"
+                    "Artifact.productType = auxiliary\n"
+                    "extension 2:\n"
+                    "Chunk.naxis = 2\n"
+                    "artifact cadc:X/b.fits:\n"
+                    "Artifact.productType = preview\n");
+    assert_int_equal(bp_new(&b, NULL), ERR_OK);
+    assert_int_equal(bp_load_file(b, bpf, &ei), ERR_OK);
+    char *dump = bp_to_text(b);
+    assert_non_null(dump);
+    assert_non_null(strstr(dump, "table filters = 'dump_filters.csv'\n"));
+    assert_non_null(strstr(dump, "\nartifact cadc:X/a.fits:\nArtifact.productType = auxiliary\n"
+                                 "extension 2:\nChunk.naxis = 2\n"));
+    assert_non_null(strstr(dump, "\nartifact cadc:X/b.fits:\nArtifact.productType = preview\n"));
+    /* the dump, written beside the table, loads into the same rules */
+    write_file(bpf, dump);
+    assert_int_equal(bp_new(&b2, NULL), ERR_OK);
+    assert_int_equal(bp_load_file(b2, bpf, &ei), ERR_OK);
+    const struct bp_rule *r = bp_get_art(b2, "Chunk.naxis", 2, "cadc:X/a.fits");
+    assert_non_null(r);
+    assert_string_equal(r->literal, "2");
+    assert_null(bp_get_art(b2, "Chunk.naxis", 2, "cadc:X/b.fits"));
+    r = bp_get_art(b2, "Artifact.productType", 0, "cadc:X/b.fits");
+    assert_non_null(r);
+    assert_string_equal(r->literal, "preview");
+    r = bp_get(b2, "Chunk.energy.axis.range.start.val", 1);
+    assert_non_null(r);
+    assert_int_equal(r->kind, BP_EXPR);
+    char *dump2 = bp_to_text(b2);
+    assert_non_null(dump2);
+    assert_string_equal(dump2, dump);
+    free(dump2);
+    free(dump);
+    bp_free(b2);
+    bp_free(b);
+}
+
 static void test_keyword_family(void **state)
 {
     (void)state;
@@ -813,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_variable_cache),
         cmocka_unit_test(test_resub_memo),
         cmocka_unit_test(test_keyword_family),
+        cmocka_unit_test(test_dump_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
