@@ -195,7 +195,32 @@ async function waitApi(pred, what) {
     allowed = null;
     await ctx2.close();
 
+    step = 'collections view';
+    // a collection over the dataset's input directory: one ingest child per raw file
+    const def = {source: process.env.DASH_DATASET_IN, include: ['*_raw.fits'],
+      rule: '^(?<obs_id>[a-z0-9]{9})_(?<product_id>raw)\\.fits$', job: {kind: 'ingest', profile: 'hst'}};
+    const put = await api('PUT', '/v1/collections/dashcoll', def, TOKEN);
+    if (put.status !== 201) fail(`PUT /v1/collections/dashcoll answered ${put.status}: ${JSON.stringify(put.json)}`);
+    await page.click('a[data-nav=overview]');
+    await page.waitForSelector('#collections tr', {timeout: WAIT});
+    const never = await page.textContent('#collections');
+    if (!/dashcoll/.test(never) || !/never run/.test(never)) fail('a defined collection not shown as never run: ' + never);
+    const run = await api('POST', '/v1/collections/dashcoll/run', {}, TOKEN);
+    if (run.status !== 202) fail(`POST .../run answered ${run.status}: ${JSON.stringify(run.json)}`);
+    // the row follows the run without a reload: its state badge ends succeeded, with counts
+    await page.waitForSelector('#collections tr[data-collection="dashcoll"] .state.succeeded', {timeout: 60000});
+    const crow = await page.textContent('#collections tr[data-collection="dashcoll"]');
+    if (!/listed 1/.test(crow) || !/children 1/.test(crow)) fail('the run\'s outcomes are not shown: ' + crow);
+    await noReload();
+    await shot(page, '07b-collections');
+    // its name opens the job list filtered by the collection
+    await page.click('#collections tr[data-collection="dashcoll"] td a');
+    await page.waitForFunction(() => /collection=dashcoll/.test(location.hash));
+    await page.waitForSelector('#job-results tr[data-job]', {timeout: WAIT});
+
     step = 'phone width and keyboard';
+    await page.goto(BASE + '/');
+    await page.evaluate(() => { window.__noReload = 1; });
     await page.setViewportSize({width: 375, height: 800});
     await page.click('a[data-nav=overview]');
     await page.waitForSelector('#running h2', {timeout: WAIT});
