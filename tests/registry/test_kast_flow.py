@@ -258,6 +258,17 @@ def run(db):
     check({(flat["id"], "reference"), (cal_id, "reference")} <= kids,
           "the bias's children: %s" % g["children"])
     print("ok: science frame calibrated with the certified masters; provenance links them")
+    # the shipped kast-ccd profile (config/profiles) does the same with these masters
+    shipped = d.submit({"kind": "dataset", "max_attempts": 1,
+                        "params": {"dataset": "kastb_b27_science", "input": "file:" + inp,
+                                   "output": "file:%s/shipped" % out, "profile": "kast-ccd"}})
+    sh = wait_end(d, shipped["id"])
+    check(sh["state"] == "succeeded" and
+          {r["type"]: r["id"] for r in sh["result"]["references"]} ==
+          {"bias": bias["id"], "flat": flat["id"]}, "shipped kast-ccd profile: %s" % sh)
+    shcal = [p for p in sh["result"]["products"] if p["type"] == "cal"]
+    check(len(shcal) == 1, "shipped profile's products: %s" % sh["result"]["products"])
+    same_pixels(shcal[0]["uri"][5:], hand("sci.fits"), "science frame (shipped kast-ccd profile)")
 
     # 4. an overlapping certification is refused, naming the certified master and its range
     o = combine(d, inp, out, "bias", ("b21_bias", "b22_bias"),
