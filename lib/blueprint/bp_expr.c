@@ -1560,6 +1560,15 @@ static enum err ev_format(struct es *s, const struct node *at, const struct val 
             if ((e = to_str(s, v, &t)) != ERR_OK) {
                 return e;
             }
+            if (k == 1) { /* a plain %s: the text itself, without snprintf */
+                size_t tl = strlen(t);
+                if (tl >= cap - o) {
+                    return too_long(s);
+                }
+                memcpy(d + o, t, tl);
+                o += tl;
+                continue;
+            }
             spec[k++] = 's';
             spec[k] = '\0';
             w = snprintf(d + o, cap - o, spec, t);
