@@ -261,6 +261,21 @@ static bool has_control(const char *p, size_t n)
     return false;
 }
 
+/* keyword characters: A-Z 0-9 - _ as themselves, a-z (tolerated) as upper case, 0 for
+ * anything else */
+static const char k_key_char[256] = {
+    ['A'] = 'A', ['B'] = 'B', ['C'] = 'C', ['D'] = 'D', ['E'] = 'E', ['F'] = 'F', ['G'] = 'G',
+    ['H'] = 'H', ['I'] = 'I', ['J'] = 'J', ['K'] = 'K', ['L'] = 'L', ['M'] = 'M', ['N'] = 'N',
+    ['O'] = 'O', ['P'] = 'P', ['Q'] = 'Q', ['R'] = 'R', ['S'] = 'S', ['T'] = 'T', ['U'] = 'U',
+    ['V'] = 'V', ['W'] = 'W', ['X'] = 'X', ['Y'] = 'Y', ['Z'] = 'Z', ['0'] = '0', ['1'] = '1',
+    ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8',
+    ['9'] = '9', ['-'] = '-', ['_'] = '_', ['a'] = 'A', ['b'] = 'B', ['c'] = 'C', ['d'] = 'D',
+    ['e'] = 'E', ['f'] = 'F', ['g'] = 'G', ['h'] = 'H', ['i'] = 'I', ['j'] = 'J', ['k'] = 'K',
+    ['l'] = 'L', ['m'] = 'M', ['n'] = 'N', ['o'] = 'O', ['p'] = 'P', ['q'] = 'Q', ['r'] = 'R',
+    ['s'] = 'S', ['t'] = 'T', ['u'] = 'U', ['v'] = 'V', ['w'] = 'W', ['x'] = 'X', ['y'] = 'Y',
+    ['z'] = 'Z',
+};
+
 /* the first byte at or after @p s (before @p end) that is not a blank, eight at a time */
 static const char *skip_blanks(const char *s, const char *end)
 {
@@ -320,18 +335,11 @@ enum err fhdr_card_parse(const char *img, size_t len, struct fhdr_card *out)
             kl--;
         }
         for (size_t i = 0; i < kl; i++) {
-            unsigned char ch = (unsigned char)p[i];
-            if ((unsigned)(ch - 'A') < 26u || (unsigned)(ch - '0') < 10u) {
-                out->key[i] = (char)ch; /* the usual case first */
-                continue;
+            char ch = k_key_char[(unsigned char)p[i]];
+            if (!ch) {
+                return ERR_PARSE; /* keyword characters: A-Z 0-9 - _ (a-z tolerated) */
             }
-            if (ch >= 'a' && ch <= 'z') {
-                ch = (unsigned char)(ch - 'a' + 'A'); /* lower case tolerated */
-            } else if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-                         ch == '_')) {
-                return ERR_PARSE; /* keyword characters: A-Z 0-9 - _ */
-            }
-            out->key[i] = (char)ch;
+            out->key[i] = ch;
         }
         out->key[kl] = '\0';
         if (is_commentary(out->key, kl) || (kl == 3 && memcmp(out->key, "END", 3) == 0)) {
