@@ -24,7 +24,9 @@ struct harv {
 /* HARV_SQL_LOCK for the batches of a run, which look rows up by key (at most a thousand keys
  * each): index lookups only for the rest of the transaction. The tables grow from nothing to
  * millions of rows within one run, faster than autovacuum's statistics follow, and plans from
- * stale statistics hashed or scanned the whole table for every batch. */
+ * stale statistics hashed or scanned the whole table for every batch. The ANALYZE after a
+ * listing (refresh_stats) comes too late for the listing's own batches: kept (measured in
+ * docs/performance.md, 2026-12-08). */
 #define HARV_SQL_LOCK_KEYED                                                                        \
     HARV_SQL_LOCK ", set_config('enable_seqscan', 'off', true),"                                   \
     " set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
