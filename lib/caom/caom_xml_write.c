@@ -118,6 +118,19 @@ static size_t utf8_seq(const unsigned char *p)
     return n;
 }
 
+/* 1 for the bytes written as they are in text and attributes: printable ASCII other than
+ * < > & " (DEL included, as before); everything else goes through the checks below */
+static const unsigned char k_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* Escape @p s as element text or attribute value. Control characters other than tab, newline
  * and carriage return cannot appear in XML 1.0 at all (not even as character references),
  * and the document is UTF-8: either is ERR_INVALID naming @p name, rather than a document no
@@ -128,8 +141,7 @@ static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
     const char *p = s;
     for (;; p++) {
         unsigned char c = (unsigned char)*p;
-        /* printable ASCII other than < > & " is written as it is */
-        if (c >= 0x20 && c < 0x80 && c != '<' && c != '>' && c != '&' && c != '"')
+        if (k_plain[c]) /* printable ASCII other than < > & " is written as it is */
             continue;
         if (c == '\0')
             break;
