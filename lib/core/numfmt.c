@@ -7,13 +7,19 @@
 
 __extension__ typedef unsigned __int128 u128;
 
+#define E19 ((u128)10000000000000000000ULL)
+
+/* 10^k for 0 <= k <= 22 */
+static const u128 k_pow10[23] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, E19, E19 * 10, E19 * 100, E19 * 1000,
+};
+
 static u128 pow10_128(int k)
 {
-    u128 p = 1;
-    while (k-- > 0) {
-        p *= 10;
-    }
-    return p;
+    return k_pow10[k];
 }
 
 bool numfmt_round(double a, int p, uint64_t *digits, int *exp10)
