@@ -1,7 +1,8 @@
 /* test_caom_fmt.c - the fast double formatter of the XML writer prints exactly what the general
  * snprintf/strtod formatter prints, over edge values and 150,000 random ones of the shapes
- * CAOM documents carry (WCS pixels, degrees, metres, MJDs, random bit patterns), with 600,000
- * more: short decimals far below 1e-4, powers of two, quotients of header values, values just below powers of ten.
+ * CAOM documents carry (WCS pixels, degrees, metres, MJDs, random bit patterns), with 60,000
+ * more: short decimals far below 1e-4, powers of two, quotients of header values, values just
+ * below powers of ten.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,6 +94,9 @@ static void test_fmt_random(void **state)
             break;
         }
         check(v);
+        if (i % 10 != 0) {
+            continue; /* the shapes below on 15,000 draws: the test runs under valgrind too */
+        }
         /* short decimals far below 1e-4 (written with an exponent), powers of two (the
          * asymmetric rounding interval), results of arithmetic on header values */
         check(nearbyint(u * 1e4) / pow(10.0, (double)(5 + (int)(r % 18))));
