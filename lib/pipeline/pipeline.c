@@ -223,10 +223,11 @@ static enum err parse_dataset(struct run *r, const char *name, struct err_info *
     if (rc == ERR_INVALID && ei->msg[0] == '\0') {
         *ei = hst;
     } else if (rc == ERR_INVALID) {
+        /* the config's path is the server's business: the file's name says where to look */
         err_set_field(ei, ERR_INVALID, "dataset",
-                      "dataset \"%s\" is neither an HST name nor matched by a collection of "
-                      "\"%s\"",
-                      name, path);
+                      "invalid dataset name \"%s\": neither an HST name nor matched by a "
+                      "collection of datasets.yaml",
+                      name);
     }
     return rc;
 }
