@@ -29,15 +29,23 @@ static enum err read_inputs(const struct job_ingest_ctx *ctx, const struct inges
     }
     enum err e = ERR_OK;
     bool made = false;
+    char(*fetched)[4096] = calloc(p->n ? p->n : 1, sizeof *fetched);
+    if (!fetched) {
+        free(f);
+        return err_set(ei, ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < p->n && e == ERR_OK; i++) {
         const char *u = p->uris[i];
-        char local[4096];
+        char inplace[4096];
+        /* a file: input is read in place; a remote one's copy is recorded for removal */
+        char *local = strncmp(u, "file:", 5) == 0 ? inplace : fetched[i];
+        const size_t cap = sizeof inplace;
         uint64_t size = 0;
         const char *sum = "";
         struct ingest_fetch fe = {0};
         if (strncmp(u, "file:", 5) == 0) {
             struct stat st;
-            e = storage_local_path(ctx->storage, u, false, local, sizeof local, ei);
+            e = storage_local_path(ctx->storage, u, false, local, cap, ei);
             size = e == ERR_OK && stat(local, &st) == 0 ? (uint64_t)st.st_size : 0;
         } else {
             /* the scratch copy keeps the object's name: it gives the dataset root and type */
@@ -49,8 +57,8 @@ static enum err read_inputs(const struct job_ingest_ctx *ctx, const struct inges
             }
             made = true;
             bool ranged = ingest_ranged_ok(u);
-            if (snprintf(local, sizeof local, "%s/%.*s%s", scratch, (int)bl, b ? b + 1 : u,
-                         ranged ? ".header" : "") >= (int)sizeof local) {
+            if (snprintf(local, cap, "%s/%.*s%s", scratch, (int)bl, b ? b + 1 : u,
+                         ranged ? ".header" : "") >= (int)cap) {
                 e = err_set(ei, ERR_TOO_LARGE, "scratch path too long");
                 break;
             }
@@ -79,20 +87,15 @@ static enum err read_inputs(const struct job_ingest_ctx *ctx, const struct inges
         }
     }
     if (made) {
-        /* only what this loop wrote: one file per remote input */
+        /* only what this loop wrote: the remote inputs' scratch copies */
         for (size_t i = 0; i < p->n; i++) {
-            const char *u = p->uris[i];
-            const char *b = strrchr(u, '/');
-            char local[4096];
-            if (strncmp(u, "file:", 5) != 0 &&
-                snprintf(local, sizeof local, "%s/%.*s%s", scratch,
-                         (int)strcspn(b ? b + 1 : u, "?#"), b ? b + 1 : u,
-                         ingest_ranged_ok(u) ? ".header" : "") < (int)sizeof local) {
-                unlink(local);
+            if (fetched[i][0]) {
+                unlink(fetched[i]);
             }
         }
         rmdir(scratch);
     }
+    free(fetched);
     if (e != ERR_OK) {
         free(f);
         f = NULL;

@@ -56,32 +56,22 @@ static void w_indent(struct w *w)
     }
 }
 
-/* the indentation and "<caom2:" in one piece (most elements are less than 32 levels deep) */
-static void w_indent_open(struct w *w)
+/* the indentation and "<caom2:" (@p close false) or "</caom2:" in one piece (most elements are
+ * less than 32 levels deep) */
+static void w_indent_tag(struct w *w, bool close)
 {
-    static const char lead[] = "                                                                "
-                               "<caom2:";
+#define SP64 "                                                                "
+    static const char open_lead[] = SP64 "<caom2:", close_lead[] = SP64 "</caom2:";
+#undef SP64
+    const char *lead = close ? close_lead : open_lead;
+    size_t tl = close ? 8 : 7;
     size_t n = (size_t)w->depth * 2;
     if (n <= 64) {
-        w_raw(w, lead + 64 - n, n + 7);
+        w_raw(w, lead + 64 - n, n + tl);
         return;
     }
     w_indent(w);
-    w_raw(w, "<caom2:", 7);
-}
-
-/* the indentation and "</caom2:" in one piece */
-static void w_indent_close(struct w *w)
-{
-    static const char lead[] = "                                                                "
-                               "</caom2:";
-    size_t n = (size_t)w->depth * 2;
-    if (n <= 64) {
-        w_raw(w, lead + 64 - n, n + 8);
-        return;
-    }
-    w_indent(w);
-    w_raw(w, "</caom2:", 8);
+    w_raw(w, lead + 64, tl);
 }
 
 /* Bytes of the well-formed UTF-8 sequence at @p p (RFC 3629: no overlong forms, no
@@ -187,7 +177,7 @@ static void w_escaped(struct w *w, const char *name, const char *s, bool attr)
 
 static void w_open(struct w *w, const char *name)
 {
-    w_indent_open(w);
+    w_indent_tag(w, false);
     w_puts(w, name);
     w_raw(w, ">\n", 2);
     w->depth++;
@@ -195,7 +185,7 @@ static void w_open(struct w *w, const char *name)
 
 static void w_open_typed(struct w *w, const char *name, const char *xsi_type)
 {
-    w_indent_open(w);
+    w_indent_tag(w, false);
     w_puts(w, name);
     w_puts(w, " xsi:type=\"caom2:");
     w_puts(w, xsi_type);
@@ -206,7 +196,7 @@ static void w_open_typed(struct w *w, const char *name, const char *xsi_type)
 static void w_close(struct w *w, const char *name)
 {
     w->depth--;
-    w_indent_close(w);
+    w_indent_tag(w, true);
     w_puts(w, name);
     w_raw(w, ">\n", 2);
 }
@@ -214,7 +204,7 @@ static void w_close(struct w *w, const char *name)
 static void w_text(struct w *w, const char *name, const char *val)
 {
     size_t nl = strlen(name);
-    w_indent_open(w);
+    w_indent_tag(w, false);
     w_raw(w, name, nl);
     w_raw(w, ">", 1);
     w_escaped(w, name, val, false);
@@ -597,7 +587,7 @@ static void w_entity_attrs(struct w *w, const struct caom_entity *e)
 
 static void w_open_entity(struct w *w, const char *name, const struct caom_entity *e)
 {
-    w_indent_open(w);
+    w_indent_tag(w, false);
     w_puts(w, name);
     w_entity_attrs(w, e);
     w_puts(w, ">\n");

@@ -538,6 +538,16 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(fclose(fp), 0);
 }
 
+/* The rules the CSV and YAML lookup tests evaluate over a table called filters. */
+#define LOOKUP_RULES                                                                           \
+    "Chunk.energy.axis.range.start.val := lookup(filters, FILTER, 'wl_min')\n"                  \
+    "Chunk.energy.bandpassName := lookup('filters', FILTER, 'bandpass')\n"                      \
+    "Chunk.energy.resolvingPower := lookup(filters, 'CLEAR_2', 'resolving_power')\n"            \
+    "Chunk.energy.axis.range.end.val := lookup(filters, 'K', 'wl_max', 0)\n"                    \
+    "Chunk.energy.axis.axis.cunit := lookup(filters, 'J', 'bandpass')\n"                        \
+    "Chunk.energy.restfrq := lookup(filters, 'K', 'wl_max')\n"                                  \
+    "Chunk.energy.restwav := lookup(filters, 'J', 'nope')\n"
+
 static void test_lookup_tables(void **state)
 {
     (void)state;
@@ -557,15 +567,7 @@ static void test_lookup_tables(void **state)
                     "J, 1.17e-6, 1.33e-6, 8, \"J, Mauna Kea\"\n"
                     "H2, 2.10e-6, 2.14e-6, 53,\n"
                     "CLEAR*, 4e-7, 9e-7, 1.2, clear\n");
-    write_file(bpf, "table filters = 'filters.csv'\n"
-                    "Chunk.energy.axis.range.start.val := lookup(filters, FILTER, 'wl_min')\n"
-                    "Chunk.energy.bandpassName := lookup('filters', FILTER, 'bandpass')\n"
-                    "Chunk.energy.resolvingPower := lookup(filters, 'CLEAR_2', "
-                    "'resolving_power')\n"
-                    "Chunk.energy.axis.range.end.val := lookup(filters, 'K', 'wl_max', 0)\n"
-                    "Chunk.energy.axis.axis.cunit := lookup(filters, 'J', 'bandpass')\n"
-                    "Chunk.energy.restfrq := lookup(filters, 'K', 'wl_max')\n"
-                    "Chunk.energy.restwav := lookup(filters, 'J', 'nope')\n");
+    write_file(bpf, "table filters = 'filters.csv'\n" LOOKUP_RULES);
     assert_int_equal(bp_new(&b, NULL), ERR_OK);
     assert_int_equal(bp_load_file(b, bpf, &ei), ERR_OK);
     struct bp_keys k = k_keys;
@@ -620,15 +622,7 @@ static void yaml_twin(const char *tmp, const char *yaml_text)
     snprintf(yml, sizeof yml, "%s/filters.yaml", tmp);
     snprintf(bpf, sizeof bpf, "%s/coll_yaml.bp", tmp);
     write_file(yml, yaml_text);
-    write_file(bpf, "table filters = 'filters.yaml'\n"
-                    "Chunk.energy.axis.range.start.val := lookup(filters, FILTER, 'wl_min')\n"
-                    "Chunk.energy.bandpassName := lookup('filters', FILTER, 'bandpass')\n"
-                    "Chunk.energy.resolvingPower := lookup(filters, 'CLEAR_2', "
-                    "'resolving_power')\n"
-                    "Chunk.energy.axis.range.end.val := lookup(filters, 'K', 'wl_max', 0)\n"
-                    "Chunk.energy.axis.axis.cunit := lookup(filters, 'J', 'bandpass')\n"
-                    "Chunk.energy.restfrq := lookup(filters, 'K', 'wl_max')\n"
-                    "Chunk.energy.restwav := lookup(filters, 'J', 'nope')\n");
+    write_file(bpf, "table filters = 'filters.yaml'\n" LOOKUP_RULES);
     assert_int_equal(bp_new(&b, NULL), ERR_OK);
     assert_int_equal(bp_load_file(b, bpf, &ei), ERR_OK);
     struct bp_keys k = k_keys;
